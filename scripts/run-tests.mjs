@@ -1,0 +1,28 @@
+// Runs every test/**/*.test.ts with Node's test runner (TypeScript through tsx).
+// `node scripts/run-tests.mjs [substring ...]` runs only the files whose path contains one of the substrings.
+import { readdirSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+function walk(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (name === "fixtures" || name === "node_modules") return [];
+    return statSync(full).isDirectory() ? walk(full) : full.endsWith(".test.ts") ? [full] : [];
+  });
+}
+const filters = process.argv.slice(2);
+const files = walk(path.join(root, "test"))
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+if (files.length === 0) {
+  console.error("no test files matched");
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-reporter=spec", `--test-concurrency=${process.env.LMPROBE_TEST_CONCURRENCY ?? 2}`, ...files],
+  { stdio: "inherit", cwd: root, env: { ...process.env } },
+);
+process.exit(result.status ?? 1);

@@ -1,0 +1,2 @@
+// Public API of display/ (re-exported by src/index.ts).
+export {};

@@ -1,0 +1,124 @@
+// Every error lmprobe raises on bad input is one of these classes. Each names the file, field or argument
+// at fault and says what to do, so a notebook user can act on the message alone.
+
+/** Base class of every lmprobe error. `fix` says what the user can do about it. */
+export class LmprobeError extends Error {
+  constructor(message: string, readonly fix?: string) {
+    super(fix ? `${message}\n  fix: ${fix}` : message);
+    this.name = new.target.name;
+  }
+}
+
+/** A file the checkpoint needs is absent (config.json, weights, tokenizer). */
+export class MissingFileError extends LmprobeError {
+  constructor(readonly file: string, what: string, fix?: string) {
+    super(`${what} not found: ${file}`, fix);
+  }
+}
+
+/** config.json is unreadable or one of its fields is missing or invalid. */
+export class ConfigError extends LmprobeError {
+  constructor(readonly file: string, readonly field: string, problem: string, fix?: string) {
+    super(`${file}: field "${field}" ${problem}`, fix);
+  }
+}
+
+/** The checkpoint's architecture is not one the engine implements. */
+export class UnsupportedArchitectureError extends LmprobeError {
+  constructor(readonly modelType: string, readonly supported: readonly string[], file?: string) {
+    super(
+      `${file ? `${file}: ` : ""}model_type "${modelType}" is not supported`,
+      `lmprobe supports: ${supported.join(", ")}`,
+    );
+  }
+}
+
+/** A safetensors file whose header or layout is corrupt (truncated, not JSON, overlapping or out-of-range offsets). */
+export class SafetensorsFormatError extends LmprobeError {
+  constructor(readonly file: string, readonly field: string, problem: string, fix = "re-download or re-export the file") {
+    super(`${file}: ${field}: ${problem}`, fix);
+  }
+}
+
+/** A tensor stored in a dtype lmprobe cannot convert (or a quantised format not supported yet). */
+export class UnsupportedDtypeError extends LmprobeError {
+  constructor(readonly file: string, readonly tensor: string, readonly dtype: string, fix?: string) {
+    super(
+      `${file}: tensor "${tensor}" has dtype ${dtype}, which lmprobe cannot read`,
+      fix ?? "lmprobe reads F32, F16 and BF16 weights; convert the checkpoint (e.g. save it with torch_dtype=float32)",
+    );
+  }
+}
+
+/** A weight whose shape disagrees with what config.json implies, or that is missing from the checkpoint. */
+export class WeightShapeError extends LmprobeError {
+  constructor(readonly file: string, readonly tensor: string, problem: string, fix?: string) {
+    super(`${file}: tensor "${tensor}" ${problem}`, fix ?? "check that config.json belongs to these weights");
+  }
+}
+
+/** A weight holding NaN or Infinity. */
+export class NonFiniteWeightError extends LmprobeError {
+  constructor(readonly file: string, readonly tensor: string, readonly index: number) {
+    super(`${file}: tensor "${tensor}" holds a non-finite value at flat index ${index}`, "the checkpoint is corrupt; re-download it");
+  }
+}
+
+/** The checkpoint would not fit the memory the active backend can hold. */
+export class ModelTooLargeError extends LmprobeError {
+  constructor(
+    readonly bytesNeeded: number,
+    readonly backend: string,
+    readonly bytesAvailable: number,
+    readonly backendsThatFit: readonly string[],
+  ) {
+    super(
+      `the model needs about ${formatBytes(bytesNeeded)} as float32 tensors, more than the ${backend} backend can hold (${formatBytes(bytesAvailable)})`,
+      backendsThatFit.length > 0
+        ? `switch to a backend that can hold it: ${backendsThatFit.join(", ")} (setBackend() or LMPROBE_BACKEND)`
+        : "no available backend can hold it; choose a smaller model",
+    );
+  }
+}
+
+/** A hub id, revision or file name that is malformed or would escape the cache directory. */
+export class HubPathError extends LmprobeError {
+  constructor(readonly argument: string, readonly value: string, problem: string) {
+    super(`${argument} ${JSON.stringify(value)} ${problem}`, "use an id of the form owner/name and plain file names");
+  }
+}
+
+/** A download from the hub failed (HTTP error, connection error, or size mismatch). */
+export class HubDownloadError extends LmprobeError {
+  constructor(readonly url: string, problem: string, fix = "check the id, the revision and your network, then load again") {
+    super(`download of ${url} failed: ${problem}`, fix);
+  }
+}
+
+/** A public call received an argument it cannot use. */
+export class ArgumentError extends LmprobeError {
+  constructor(readonly argument: string, problem: string, fix?: string) {
+    super(`argument "${argument}" ${problem}`, fix);
+  }
+}
+
+/** A prompt longer than the model's context window. */
+export class ContextLengthError extends LmprobeError {
+  constructor(readonly tokens: number, readonly maxPositions: number) {
+    super(
+      `the input has ${tokens} tokens, more than the model's context of ${maxPositions} (max_position_embeddings)`,
+      "shorten the prompt or generate fewer tokens",
+    );
+  }
+}
+
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]} (${n} bytes)`;
+}

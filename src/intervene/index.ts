@@ -1,0 +1,2 @@
+// Public API of intervene/ (re-exported by src/index.ts).
+export {};

@@ -1,0 +1,2 @@
+// Public API of io/ (re-exported by src/index.ts).
+export {};

@@ -1,0 +1,28 @@
+// The boundary between reading a checkpoint (io/) and building a model (model/): a lazy view of the
+// checkpoint's tensors. Architectures ask for tensors by their Hugging Face names, one at a time, so a
+// multi-GB checkpoint is never held twice in memory.
+
+export type StoredDtype = "F32" | "F16" | "BF16";
+
+export interface TensorInfo {
+  /** Hugging Face tensor name, e.g. "model.layers.0.self_attn.q_proj.weight". */
+  name: string;
+  /** Dtype as stored on disk (converted to float32 on read). */
+  dtype: StoredDtype;
+  shape: number[];
+  /** The file that holds it (absolute path). */
+  file: string;
+}
+
+export interface WeightSource {
+  /** Directory or description of the checkpoint, for error messages. */
+  readonly origin: string;
+  /** Every tensor name, sorted. */
+  names(): string[];
+  has(name: string): boolean;
+  info(name: string): TensorInfo;
+  /** Reads one tensor from disk and converts it to float32. Throws WeightShapeError naming the tensor if absent. */
+  read(name: string): Float32Array;
+  /** Releases open file handles. */
+  close(): void;
+}

@@ -1,0 +1,2 @@
+// Public API of model/ (re-exported by src/index.ts).
+export {};

@@ -1,0 +1,2 @@
+// Public API of probe/ (re-exported by src/index.ts).
+export {};

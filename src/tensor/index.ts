@@ -1,0 +1,2 @@
+// Public API of tensor/ (re-exported by src/index.ts).
+export {};
