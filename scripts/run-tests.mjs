@@ -13,6 +13,11 @@ function walk(dir) {
   });
 }
 const filters = process.argv.slice(2);
+// The notebook and browser tests need Debian's Jupyter and Chromium: install them when missing (as root), or say how.
+if (filters.length === 0) {
+  const deps = spawnSync("bash", [path.join(root, "scripts/system-deps.sh")], { stdio: "inherit" });
+  if (deps.status !== 0) process.exit(deps.status ?? 1);
+}
 const files = walk(path.join(root, "test"))
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
