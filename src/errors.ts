@@ -122,3 +122,53 @@ export function formatBytes(n: number): string {
   }
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]} (${n} bytes)`;
 }
+
+/** A tfjs backend that was asked for (LMPROBE_BACKEND, setBackend()) is not available or failed to start. */
+export class BackendUnavailableError extends LmprobeError {
+  constructor(readonly backend: string, reason: string, fix = "run `lmprobe doctor` to see which backends work here, or choose another one") {
+    super(`the ${backend} backend is not available: ${reason}`, fix);
+  }
+}
+
+/** A chart, table or report could not be built or shown (a column missing from a table, a spec Vega rejects). */
+export class DisplayError extends LmprobeError {
+  constructor(readonly what: string, problem: string, fix?: string) {
+    super(`${what}: ${problem}`, fix);
+  }
+}
+
+/** The Jupyter kernelspec could not be installed (a different kernel of the same name, no Python/Jupyter found). */
+export class KernelInstallError extends LmprobeError {
+  constructor(readonly location: string, problem: string, fix?: string) {
+    super(`${location}: ${problem}`, fix);
+  }
+}
+
+/** A long-running call (probe, benchmark) was cancelled through its AbortSignal. Named "AbortError" like the DOM's. */
+export class AbortError extends LmprobeError {
+  constructor(readonly operation: string, readonly reason?: unknown) {
+    super(`${operation} was aborted${reason instanceof Error ? `: ${reason.message}` : reason != null && typeof reason !== "object" ? `: ${String(reason)}` : ""}`);
+  }
+}
+
+/** Throws AbortError when `signal` has been aborted. Probes call it between chunks of work. */
+export function throwIfAborted(signal: AbortSignal | undefined, operation: string): void {
+  if (signal?.aborted) throw new AbortError(operation, signal.reason);
+}
+
+/** dataSync()/arraySync() on a tensor that lives on a GPU backend that can only be read asynchronously. */
+export class SynchronousReadError extends LmprobeError {
+  constructor(readonly backend: string) {
+    super(
+      `a tensor on the ${backend} backend cannot be read synchronously (dataSync, arraySync, bufferSync): Node cannot wait for the GPU without yielding`,
+      "read it with `await tensor.data()` or `await tensor.array()`, or use the wasm/cpu backend",
+    );
+  }
+}
+
+/** A checkpoint format or quantisation scheme lmprobe cannot read yet (GGUF files, MXFP4/FP8/GPTQ weights). */
+export class UnsupportedFormatError extends LmprobeError {
+  constructor(readonly file: string, readonly format: string, fix = "load the model's unquantised Hugging Face safetensors release (BF16, F16 or F32)") {
+    super(`${file}: ${format} is not supported yet`, fix);
+  }
+}

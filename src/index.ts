@@ -3,6 +3,7 @@ export * from "./errors";
 export * from "./backend";
 export * from "./io";
 export * from "./model";
+export * from "./verify";
 export * from "./tensor";
 export * from "./probe";
 export * from "./intervene";

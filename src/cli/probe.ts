@@ -1,4 +1,95 @@
-// `lmprobe probe`: to be implemented.
-export async function run(_args: string[]): Promise<number> {
-  throw new Error("lmprobe probe is not implemented yet");
+// `lmprobe probe --model <dir|id|demo> --prompt "..." --out report.html`: probes a model on a prompt and writes
+// one offline HTML file holding every analysis.
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { ArgumentError } from "../errors";
+import { loadModel } from "../load";
+import { reportHtml } from "../display/report";
+import { progress } from "../display/progress";
+import { probeSections } from "./probe-sections";
+
+const USAGE = `usage: lmprobe probe --prompt TEXT [--model <dir|hub id|demo>] [--out report.html] [--top-k N] [--target TOKEN]... [--backend NAME] [--static]
+
+  --model     a checkpoint directory, a Hugging Face hub id, or "demo" (default: the built-in demo model)
+  --prompt    the text to probe
+  --out       the HTML file to write (default lmprobe-report.html)
+  --top-k     candidates kept per layer and position (default 5)
+  --target    a token whose probability to follow through the layers (repeatable), e.g. --target " Paris"
+  --backend   tfjs backend: wasm, cpu, webgpu, tensorflow (default: the best available)
+  --static    leave the Vega libraries out: smaller file, charts as static SVG only`;
+
+export interface ProbeArgs {
+  model: string;
+  prompt: string;
+  out: string;
+  k: number;
+  targets: string[];
+  backend?: string;
+  interactive: boolean;
+}
+
+export function parseProbeArgs(args: string[]): ProbeArgs | "help" {
+  const parsed: Partial<ProbeArgs> & { targets: string[] } = { targets: [], interactive: true };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const value = () => {
+      if (i + 1 >= args.length) throw new ArgumentError(a, "needs a value", USAGE);
+      return args[++i];
+    };
+    if (a === "--help" || a === "-h") return "help";
+    else if (a === "--model") parsed.model = value();
+    else if (a === "--prompt") parsed.prompt = value();
+    else if (a === "--out") parsed.out = value();
+    else if (a === "--target") parsed.targets.push(value());
+    else if (a === "--backend") parsed.backend = value();
+    else if (a === "--static") parsed.interactive = false;
+    else if (a === "--top-k") {
+      const v = value();
+      const k = Number(v);
+      if (!Number.isInteger(k) || k < 1 || k > 100) throw new ArgumentError("--top-k", `must be an integer from 1 to 100, got "${v}"`);
+      parsed.k = k;
+    } else throw new ArgumentError(a, "is not an option of lmprobe probe", USAGE);
+  }
+  if (!parsed.prompt) throw new ArgumentError("--prompt", "is required", USAGE);
+  return { model: parsed.model ?? "demo", prompt: parsed.prompt, out: parsed.out ?? "lmprobe-report.html", k: parsed.k ?? 5, targets: parsed.targets, backend: parsed.backend, interactive: parsed.interactive !== false };
+}
+
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseProbeArgs(args);
+  if (parsed === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  let download: ReturnType<typeof progress> | undefined;
+  const model = await loadModel(parsed.model === "demo" ? undefined : parsed.model, {
+    backend: parsed.backend as never,
+    onProgress: (p) => {
+      if (p.total === null) return;
+      download ??= progress(p.total / 1e6, { label: "download", unit: "MB" });
+      download.update(p.bytes / 1e6);
+    },
+  });
+  download?.finish();
+  try {
+    const stages = ["logit lens", "token probabilities", "layer similarity", "residual norms", "attention", ...(model.config.moe ? ["MoE routing"] : [])];
+    const bar = progress(stages.length, { label: "probing" });
+    const sections = await probeSections(model, { prompt: parsed.prompt, k: parsed.k, targets: parsed.targets, onStage: (stage) => bar.update(stages.indexOf(stage)) });
+    bar.finish();
+    const html = reportHtml({
+      title: `lmprobe report: ${model.name}`,
+      facts: [
+        ["model", model.name],
+        ["architecture", `${model.config.modelType}, ${model.config.numLayers} layers, ${model.config.numHeads} heads`],
+        ["prompt", parsed.prompt],
+        ["tokens", model.toStrTokens(parsed.prompt).map((t) => JSON.stringify(t)).join(" ")],
+      ],
+      sections,
+      interactive: parsed.interactive,
+    });
+    writeFileSync(parsed.out, html);
+    console.log(`wrote ${path.resolve(parsed.out)} (${(html.length / 1024).toFixed(0)} KiB): open it in a browser, no network or server needed`);
+    return 0;
+  } finally {
+    model.dispose();
+  }
 }

@@ -1,2 +1,16 @@
 // Public API of io/ (re-exported by src/index.ts).
-export {};
+export type { StoredDtype, UnreadableDtype, TensorInfo, WeightSource } from "./weight-source";
+export type { ChatMessage, Tokenizer } from "./tokenizer-types";
+export { normalizeConfig, type ModelConfig } from "./config";
+export { SafetensorsFile } from "./safetensors";
+export { readSafetensorsHeader, MAX_HEADER_BYTES, type SafetensorsEntry, type SafetensorsHeader } from "./safetensors-header";
+export { writeSafetensors, writeShardedSafetensors, type TensorToWrite, type WritableDtype } from "./safetensors-writer";
+export { openWeightSource, SafetensorsWeights } from "./safetensors-weights";
+export { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from "./half-float";
+export { loadTokenizer, type TokenizerOptions } from "./tokenizer";
+export { openCheckpoint, type Checkpoint } from "./checkpoint";
+export { downloadCheckpoint, type DownloadProgress, type HubOptions } from "./hub";
+export { hubCacheDir } from "./hub-cache";
+export { estimateMemory, backendCapacity, checkMemoryFits, WASM_HEAP_BYTES, type MemoryEstimate, type BackendCapacity } from "./memory-estimate";
+export { demoModelDir, packageRoot } from "./package-root";
+export { loadModel, resolveCheckpointDir, type LoadOptions } from "../load";

@@ -4,11 +4,16 @@
 
 export type StoredDtype = "F32" | "F16" | "BF16";
 
+/** Other safetensors dtypes a checkpoint may hold (integer buffers, quantised blocks); `read` refuses them. */
+export type UnreadableDtype =
+  | "F64" | "I64" | "U64" | "I32" | "U32" | "I16" | "U16" | "I8" | "U8" | "BOOL" | "C64"
+  | "F8_E5M2" | "F8_E4M3" | "F8_E8M0" | "F4" | "F6_E2M3" | "F6_E3M2";
+
 export interface TensorInfo {
   /** Hugging Face tensor name, e.g. "model.layers.0.self_attn.q_proj.weight". */
   name: string;
-  /** Dtype as stored on disk (converted to float32 on read). */
-  dtype: StoredDtype;
+  /** Dtype as stored on disk (F32/F16/BF16 are converted to float32 on read; others raise UnsupportedDtypeError). */
+  dtype: StoredDtype | UnreadableDtype;
   shape: number[];
   /** The file that holds it (absolute path). */
   file: string;

@@ -1,2 +1,11 @@
 // Public API of model/ (re-exported by src/index.ts).
-export {};
+export { buildModel, type CheckpointParts } from "./build";
+export { LanguageModel, type RunOptions, type RunResult } from "./model";
+export { ActivationCache } from "./cache";
+export type { GenerateOptions, GenerateResult } from "./generate";
+export { resolveHookName, hookPointNames, type HookContext, type HookFn, type HookMap, type CacheFilter } from "./hooks";
+export type { ModelInput, TokenizeOptions } from "./inputs";
+export { registerArchitecture, supportedModelTypes, type ArchitectureConverter } from "./architectures";
+export { registerMlpForward, type MlpForward, type MlpContext } from "./components/mlp";
+export type * from "./canonical";
+export type { MoeWeights, MoeDispatch, ExpertWeights, ExpertGlu, RoutingRule, RoutingOrder } from "./components/moe";

@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+// lmprobe's benchmark harness: forward and probe times per model and sequence length, as one JSON document.
+// The probe is ../shared/perf/torch-gpu-baseline.json's definition: the forward pass with every hidden state,
+// the logit lens over every layer and position (final norm, unembedding, log-softmax statistics: top-5 and
+// entropy) and the flat layer-similarity matrix, with every result copied back to the host.
+//
+//   npm run build && node bench/run.mjs [--models demo,gpt2-small,qwen2.5-0.5b] [--seq 128,1024] [--reps 10]
+//        [--checkpoints bench/out/models] [--backend webgpu] [--torch torch.json] [--kernels] [--out bench/out/bench.json] [--src]
+//
+// gpt2-small and qwen2.5-0.5b are randomly initialised checkpoints of the real shapes, written by
+// `python3 bench/torch_baseline.py --save <checkpoints>` so that PyTorch and lmprobe time the same weights.
+import { createRequire } from "node:module";
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+// --src runs the TypeScript sources instead of dist/ (start node with --import tsx).
+const fromSource = process.argv.includes("--src");
+const entry = path.join(root, fromSource ? "src/index.ts" : "dist/cjs/index.js");
+if (!existsSync(entry)) {
+  console.error("bench: dist/ is missing; run `npm run build` first (or node --import tsx bench/run.mjs --src)");
+  process.exit(2);
+}
+const lmprobe = require(entry);
+const tf = require("@tensorflow/tfjs-core");
+
+function parseArgs(argv) {
+  const out = { models: "demo,gpt2-small,qwen2.5-0.5b", seq: "128,1024", reps: "10", checkpoints: path.join(root, "bench/out/models") };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("--")) throw new Error(`bench: unexpected argument ${a}`);
+    const key = a.slice(2);
+    if (key === "kernels" || key === "src") out[key] = true;
+    else out[key] = argv[++i];
+  }
+  return out;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function timeIt(fn, reps, warmup = 2) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return { median: median(times), min: Math.min(...times), max: Math.max(...times) };
+}
+
+/** Deterministic token ids in [0, vocab). */
+function tokenIds(T, vocab, seed) {
+  let s = seed >>> 0;
+  return Array.from({ length: T }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0), s % vocab));
+}
+
+/** One forward pass; the last position's logits copied to the host. */
+async function forward(model, ids) {
+  const r = model.run([ids]);
+  const last = tf.slice(r.logits, [0, ids.length - 1, 0], [1, 1, -1]);
+  r.dispose();
+  await last.data();
+  last.dispose();
+}
+
+/** Lens statistics of rows [n, d] already final-normed: top-5 log-probs, ids and entropy, on the device. */
+function lensStats(model, rows, k) {
+  const logits = tf.tidy(() => tf.reshape(model.unembed(rows), [rows.shape[0], -1]));
+  const fused = lmprobe.logitStats(logits, k);
+  if (fused) {
+    logits.dispose();
+    const topLogprobs = tf.tidy(() => tf.sub(fused.topLogits, tf.expandDims(fused.logSumExp, 1)));
+    tf.dispose([fused.topLogits, fused.logSumExp]);
+    return [topLogprobs, fused.topIds, fused.entropy];
+  }
+  // Backends without the fused kernel: the same statistics from tfjs ops.
+  const out = tf.tidy(() => {
+    const logprobs = lmprobe.logSoftmax(logits);
+    const top = tf.topk(logprobs, k, true);
+    const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logprobs), logprobs), -1));
+    return [top.values, top.indices, entropy];
+  });
+  logits.dispose();
+  return out;
+}
+
+/** The probe: every hidden state, the lens over all layers and positions, the flat layer similarity. */
+async function probe(model, ids, rowsPerChunk, k = 5) {
+  const isResid = (name) => name === "blocks.0.hook_resid_pre" || /^blocks\.\d+\.hook_resid_post$/.test(name);
+  const r = model.run([ids], { cache: isResid });
+  const stack = r.cache.accumulatedResid(); // [L+1, 1, T, d]
+  r.dispose();
+  const [layers, , T, d] = stack.shape;
+  const normed = tf.tidy(() => tf.reshape(model.applyFinalNorm(stack), [layers * T, d]));
+  const pending = [];
+  for (let start = 0; start < layers * T; start += rowsPerChunk) {
+    const n = Math.min(rowsPerChunk, layers * T - start);
+    const rows = tf.slice(normed, [start, 0], [n, d]);
+    const stats = lensStats(model, rows, k);
+    rows.dispose();
+    pending.push(...stats);
+  }
+  normed.dispose();
+  const sim = tf.tidy(() => lmprobe.cosineSimilarityMatrix(tf.reshape(stack, [layers, T * d])));
+  stack.dispose();
+  pending.push(sim);
+  // Results on the host: every statistic is read back before the probe counts as done.
+  await Promise.all(pending.map((t) => t.data()));
+  tf.dispose(pending);
+}
+
+function checkpointDir(name, opts) {
+  if (name === "demo") return "demo";
+  const dir = path.join(opts.checkpoints, name);
+  if (!existsSync(path.join(dir, "config.json"))) {
+    throw new Error(`bench: no checkpoint at ${dir}; write it with \`python3 bench/torch_baseline.py --save ${opts.checkpoints}\``);
+  }
+  return dir;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const backend = opts.backend ? await lmprobe.setBackend(opts.backend) : await lmprobe.ensureBackend();
+  const report = lmprobe.backendReport();
+  const chosen = report?.candidates.find((c) => c.status === "chosen");
+  const doc = {
+    backend,
+    device: chosen?.detail?.adapter ?? chosen?.reason ?? backend,
+    node: process.version,
+    tfjs: tf.version_core,
+    matmul: process.env.LMPROBE_WEBGPU_MATMUL === "tfjs" ? "tfjs" : "lmprobe",
+    date: new Date().toISOString(),
+    results: [],
+  };
+  const torch = opts.torch && existsSync(opts.torch) ? JSON.parse(readFileSync(opts.torch, "utf8")) : [];
+  const reps = Number(opts.reps);
+  for (const name of opts.models.split(",").filter(Boolean)) {
+    const t0 = performance.now();
+    const model = await lmprobe.loadModel(checkpointDir(name, opts));
+    const loadMs = performance.now() - t0;
+    const vocab = model.config.vocabSize;
+    const maxPos = model.config.maxPositions;
+    for (const T of opts.seq.split(",").map(Number)) {
+      if (T > maxPos) {
+        doc.results.push({ model: name, T, skipped: `T exceeds the model's context (${maxPos})` });
+        continue;
+      }
+      const ids = tokenIds(T, vocab, T);
+      // Lens chunks of about 2^27 logits (512 MiB) keep the [rows, vocab] block well inside one GPU buffer.
+      const rowsPerChunk = Math.max(1, Math.min(T * (model.nLayers + 1), Math.floor(2 ** 27 / vocab)));
+      const before = tf.memory().numTensors;
+      const f = await timeIt(() => forward(model, ids), reps);
+      const p = await timeIt(() => probe(model, ids, rowsPerChunk), reps);
+      const leaked = tf.memory().numTensors - before;
+      const ref = torch.find((r) => r.model === name && r.T === T && r.dtype === "torch.float32");
+      doc.results.push({
+        model: name, T, vocab, layers: model.nLayers, load_ms: +loadMs.toFixed(1),
+        forward_ms: +f.median.toFixed(3), probe_ms: +p.median.toFixed(3),
+        forward_range_ms: [+f.min.toFixed(2), +f.max.toFixed(2)], probe_range_ms: [+p.min.toFixed(2), +p.max.toFixed(2)],
+        lens_rows_per_chunk: rowsPerChunk, leaked_tensors: leaked,
+        ...(ref ? { torch_forward_ms: ref.forward, torch_probe_ms: ref.probe, torch_gpu: ref.gpu,
+          forward_ratio: +(f.median / ref.forward).toFixed(2), probe_ratio: +(p.median / ref.probe).toFixed(2) } : {}),
+      });
+      console.error(JSON.stringify(doc.results.at(-1)));
+    }
+    model.dispose();
+  }
+  if (opts.kernels) doc.kernels = await (await import("./gpu-kernels.mjs")).benchKernels(lmprobe, tf);
+  const text = JSON.stringify(doc, null, 1);
+  if (opts.out) {
+    mkdirSync(path.dirname(opts.out), { recursive: true });
+    writeFileSync(opts.out, text);
+  }
+  console.log(text);
+}
+
+main().catch((err) => {
+  console.error(err?.stack ?? err);
+  process.exit(1);
+});

@@ -1,0 +1,174 @@
+// A float32 matrix product for the webgpu backend, tiled for large GPUs: each workgroup of 256 threads computes
+// a 128×128 block of C, each thread an 8×8 sub-block held in registers, with 16-deep slices of A and B staged in
+// workgroup memory and the next slice prefetched into registers while the current one is multiplied.
+// tfjs-webgpu's own matmul (32×32 tiles, 4×4 per thread) reaches about a fifth of an H100's float32 rate; the
+// larger register tile quarters the workgroup-memory traffic per multiply-add, which is what bounds it.
+//
+// Layouts: A [batch, M, K] row-major; B [batch, K, N] ("nn") or [batch, N, K] ("nt", a [vocab, d] unembedding
+// used without a transposed copy). Requires K % 4 == 0 (vec4 loads along K) and, for "nn", N % 4 == 0.
+import type { WebgpuProgram } from "./program";
+
+export const TILE = 128;
+const DEPTH = 16;
+
+export type MatMulLayout = "nn" | "nt";
+
+/** Loads of one DEPTH-deep slice into registers (ra/rb) and their stores into workgroup memory. */
+function loadSnippets(layout: MatMulLayout): { loadA: string; storeA: string; loadB: string; storeB: string } {
+  // Row-major [rows, K] operand: thread i of 512 vec4 slots reads row i % 128, k-group i / 128, and stores
+  // the vector transposed (depth-major), so consecutive threads write consecutive words: no bank conflicts.
+  const rowMajorLoad = (name: string, reg: string, base: string, limit: string) => `
+    for (var it = 0; it < 2; it++) {
+      let slot = tid + it * 256;
+      let r = slot % ${TILE};
+      let k = kBase + (slot / ${TILE}) * 4;
+      let row = ${limit === "M" ? "row0" : "col0"} + r;
+      if (row < uniforms.${limit} && k < uniforms.K) {
+        ${reg}[it] = ${name}[${base} + row * K4 + k / 4];
+      } else {
+        ${reg}[it] = vec4<f32>(0.0);
+      }
+    }`;
+  const rowMajorStore = (shared: string, reg: string) => `
+    for (var it = 0; it < 2; it++) {
+      let slot = tid + it * 256;
+      let r = slot % ${TILE};
+      let kq = (slot / ${TILE}) * 4;
+      for (var c = 0; c < 4; c++) {
+        ${shared}[(kq + c) * ${TILE / 4} + r / 4][r % 4] = ${reg}[it][c];
+      }
+    }`;
+  const loadA = rowMajorLoad("A", "ra", "aBase", "M");
+  const storeA = rowMajorStore("As", "ra");
+  if (layout === "nt") {
+    return { loadA, storeA, loadB: rowMajorLoad("B", "rb", "bBase", "N"), storeB: rowMajorStore("Bs", "rb") };
+  }
+  // [K, N] operand: 16 rows of 32 vec4 along N, read and stored as they lie.
+  const loadB = `
+    for (var it = 0; it < 2; it++) {
+      let slot = tid + it * 256;
+      let k = kBase + slot / ${TILE / 4};
+      let n = col0 + (slot % ${TILE / 4}) * 4;
+      if (k < uniforms.K && n < uniforms.N) {
+        rb[it] = B[bBase + k * N4 + n / 4];
+      } else {
+        rb[it] = vec4<f32>(0.0);
+      }
+    }`;
+  const storeB = `
+    for (var it = 0; it < 2; it++) {
+      let slot = tid + it * 256;
+      Bs[slot] = rb[it];
+    }`;
+  return { loadA, storeA, loadB, storeB };
+}
+
+/** The 16 × 64 multiply-adds of one slice, unrolled (drivers do not reliably unroll loops over local arrays). */
+function computeSnippet(): string {
+  const lines: string[] = [];
+  for (let k = 0; k < DEPTH; k++) {
+    const q = TILE / 4;
+    lines.push(`{ let a0 = As[${k * q} + ty]; let a1 = As[${k * q + 16} + ty]; let b0 = Bs[${k * q} + tx]; let b1 = Bs[${k * q + 16} + tx];`);
+    const comps = ["x", "y", "z", "w"];
+    for (let i = 0; i < 8; i++) {
+      const a = `${i < 4 ? "a0" : "a1"}.${comps[i % 4]}`;
+      lines.push(`  acc${2 * i} = fma(vec4<f32>(${a}), b0, acc${2 * i}); acc${2 * i + 1} = fma(vec4<f32>(${a}), b1, acc${2 * i + 1});`);
+    }
+    lines.push("}");
+  }
+  return lines.join("\n");
+}
+
+function storeSnippet(vectorOut: boolean): string {
+  const lines: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const rowExpr = i < 4 ? `row0 + ty * 4 + ${i}` : `row0 + 64 + ty * 4 + ${i - 4}`;
+    lines.push(`{ let row = ${rowExpr}; if (row < uniforms.M) {`);
+    for (let h = 0; h < 2; h++) {
+      const acc = `acc${2 * i + h}`;
+      lines.push(`  { let col = col0 + ${h * 64} + tx * 4;`);
+      if (vectorOut) {
+        lines.push(`    if (col < uniforms.N) { result[(cBase + row * uniforms.N + col) / 4] = ${acc}; } }`);
+      } else {
+        lines.push(`    for (var c = 0; c < 4; c++) { if (col + c < uniforms.N) { result[cBase + row * uniforms.N + col + c] = ${acc}[c]; } } }`);
+      }
+    }
+    lines.push("} }");
+  }
+  return lines.join("\n");
+}
+
+export class MatMulTiledProgram implements WebgpuProgram {
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [2], y: [1], z: [0] };
+  dispatch: [number, number, number];
+  variableNames = ["A", "B"];
+  variableComponents = [4, 4];
+  outputComponent: number;
+  workgroupSize: [number, number, number] = [256, 1, 1];
+  uniforms = "M : i32, N : i32, K : i32, aBatched : i32, bBatched : i32,";
+
+  constructor(
+    readonly batch: number,
+    readonly M: number,
+    readonly N: number,
+    readonly layout: MatMulLayout,
+  ) {
+    this.outputShape = [batch, M, N];
+    this.outputComponent = N % 4 === 0 ? 4 : 1;
+    this.dispatch = [Math.ceil(N / TILE), Math.ceil(M / TILE), batch];
+    this.shaderKey = `lmprobeMatMul128_${layout}_${this.outputComponent}`;
+  }
+
+  getUserCode(): string {
+    const s = loadSnippets(this.layout);
+    const vectorOut = this.outputComponent === 4;
+    const accDecl = Array.from({ length: 16 }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join(" ");
+    return `
+var<workgroup> As : array<vec4<f32>, ${(DEPTH * TILE) / 4}>;
+var<workgroup> Bs : array<vec4<f32>, ${(DEPTH * TILE) / 4}>;
+
+fn main() {
+  let tid = i32(localIndex);
+  let tx = tid % 16;
+  let ty = tid / 16;
+  let batch = i32(workgroupId.z);
+  let row0 = i32(workgroupId.y) * ${TILE};
+  let col0 = i32(workgroupId.x) * ${TILE};
+  let K4 = uniforms.K / 4;
+  let N4 = uniforms.N / 4;
+  let aBase = select(0, batch, uniforms.aBatched == 1) * uniforms.M * K4;
+  let bBase = select(0, batch, uniforms.bBatched == 1) * uniforms.N * K4;
+  let cBase = batch * uniforms.M * uniforms.N;
+  ${accDecl}
+  var ra : array<vec4<f32>, 2>;
+  var rb : array<vec4<f32>, 2>;
+  let tiles = (uniforms.K + ${DEPTH - 1}) / ${DEPTH};
+
+  var kBase = 0;
+  ${s.loadA}
+  ${s.loadB}
+  ${s.storeA}
+  ${s.storeB}
+  workgroupBarrier();
+  for (var t = 0; t < tiles; t++) {
+    kBase = (t + 1) * ${DEPTH};
+    let more = t + 1 < tiles;
+    if (more) {
+      ${s.loadA}
+      ${s.loadB}
+    }
+    ${computeSnippet()}
+    workgroupBarrier();
+    if (more) {
+      ${s.storeA}
+      ${s.storeB}
+    }
+    workgroupBarrier();
+  }
+  ${storeSnippet(vectorOut)}
+}
+`;
+  }
+}

@@ -1,0 +1,38 @@
+// Shared shapes of backend detection: what each candidate reports, and what the selection decided.
+
+export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
+
+/** The order lmprobe tries backends in when nothing overrides it: fastest first. */
+export const BACKEND_ORDER: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
+
+/** What probing one backend found. `detail` holds facts worth printing (adapter name, package version…). */
+export interface ProbeResult {
+  available: boolean;
+  /** Why it is not available (or, when available, a one-line description of what was found). */
+  reason: string;
+  detail?: Record<string, string | number | boolean | string[]>;
+  /** Not chosen automatically, but usable when asked for by name (a software WebGPU adapter). */
+  usableOnRequest?: boolean;
+}
+
+/** One candidate backend: how to probe it cheaply and how to make it the active tfjs backend. */
+export interface BackendCandidate {
+  name: BackendName;
+  probe(): Promise<ProbeResult>;
+  /** Registers (if needed) and activates the backend in tfjs; throws when it cannot. */
+  activate(): Promise<void>;
+}
+
+/** One line of the selection report, as `lmprobe doctor` prints it. */
+export interface CandidateReport extends ProbeResult {
+  name: BackendName;
+  /** "chosen", "available" (found but a better one was chosen), "unavailable", "failed" (found, failed to start), "skipped" (not probed). */
+  status: "chosen" | "available" | "unavailable" | "failed" | "skipped";
+}
+
+export interface SelectionReport {
+  chosen: BackendName;
+  /** How the choice was made: "auto" (first that works in BACKEND_ORDER), "LMPROBE_BACKEND", or "setBackend()". */
+  via: "auto" | "LMPROBE_BACKEND" | "setBackend()";
+  candidates: CandidateReport[];
+}

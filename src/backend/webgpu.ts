@@ -1,0 +1,90 @@
+// Makes tfjs-backend-webgpu run in Node on the adapter probe-webgpu.ts found: provides the GPU* constants and
+// navigator.gpu it expects, creates the device with the adapter's full limits, and registers lmprobe's kernels.
+import * as tf from "@tensorflow/tfjs-core";
+import { SynchronousReadError } from "../errors";
+import { foundWebgpu, type WebgpuFound } from "./probe-webgpu";
+import { registerWebgpuKernels } from "./kernels/register";
+
+/** Only the GPU* names tfjs-backend-webgpu reads as globals; existing ones are left alone. */
+function installGlobals(found: WebgpuFound): void {
+  const g = globalThis as Record<string, unknown>;
+  for (const [name, value] of Object.entries(found.globals)) {
+    if (name.startsWith("GPU") && g[name] === undefined) g[name] = value;
+  }
+  // Node 20 has no navigator; Node 21+ has one without gpu.
+  if (g.navigator === undefined) g.navigator = { gpu: found.gpu };
+  else if (!(g.navigator as { gpu?: unknown }).gpu) Object.defineProperty(g.navigator, "gpu", { value: found.gpu, configurable: true });
+}
+
+/** Features lmprobe's kernels can use when present; tfjs uses timestamp-query for profiling. */
+const WANTED_FEATURES = ["timestamp-query", "subgroups", "shader-f16"];
+
+async function createDevice(adapter: GPUAdapter): Promise<GPUDevice> {
+  const l = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxBufferSize: l.maxBufferSize,
+    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+  };
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  // A WGSL or validation error would otherwise vanish: Dawn reports it only through this event.
+  device.addEventListener?.("uncapturederror", (ev: Event) => {
+    console.error(`lmprobe webgpu: ${(ev as GPUUncapturedErrorEvent).error?.message}`);
+  });
+  return device;
+}
+
+interface WebgpuBackendLike {
+  readSync(dataId: object): unknown;
+  tensorMap: { get(dataId: object): { values?: unknown; resource?: unknown } };
+}
+
+/** tfjs's readSync reads through OffscreenCanvas, which Node lacks: fail with a message that says what to do. */
+function guardSynchronousReads(proto: WebgpuBackendLike): void {
+  const original = proto.readSync;
+  if ((original as { lmprobeGuard?: boolean }).lmprobeGuard) return;
+  const guarded = function (this: WebgpuBackendLike, dataId: object) {
+    const data = this.tensorMap.get(dataId);
+    if (data && data.values == null && data.resource != null && typeof OffscreenCanvas === "undefined") {
+      throw new SynchronousReadError("webgpu");
+    }
+    return original.call(this, dataId);
+  };
+  (guarded as { lmprobeGuard?: boolean }).lmprobeGuard = true;
+  proto.readSync = guarded;
+}
+
+let registered: Promise<void> | null = null;
+
+/** Registers the "webgpu" tfjs backend on the probed adapter (once). The caller then calls tf.setBackend("webgpu"). */
+export function registerWebgpuBackend(): Promise<void> {
+  if (!registered) {
+    registered = (async () => {
+      const found = foundWebgpu();
+      if (!found) throw new Error("registerWebgpuBackend() called before a successful probeWebgpu()");
+      installGlobals(found);
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const webgpuBackend = require("@tensorflow/tfjs-backend-webgpu") as typeof import("@tensorflow/tfjs-backend-webgpu");
+      // Importing the package registered a factory that requests its own adapter; replace it with ours.
+      if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
+      const adapter = found.adapter;
+      tf.registerBackend("webgpu", async () => new webgpuBackend.WebGPUBackend(await createDevice(adapter), (adapter as unknown as { info: GPUAdapterInfo }).info), 3);
+      guardSynchronousReads(webgpuBackend.WebGPUBackend.prototype as unknown as WebgpuBackendLike);
+      registerWebgpuKernels();
+    })();
+    registered.catch(() => (registered = null));
+  }
+  return registered;
+}
+
+/** The GPUDevice of the active webgpu backend, or null when another backend is active. */
+export function activeGpuDevice(): GPUDevice | null {
+  if (tf.getBackend() !== "webgpu") return null;
+  return (tf.backend() as unknown as { device: GPUDevice }).device;
+}

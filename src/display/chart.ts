@@ -1,0 +1,34 @@
+// A chart: a Vega-Lite spec built from a probe's table, with a one-line summary. show() puts it in the notebook.
+import { chartBundle } from "./bundle";
+import { inNotebook, sendDisplay, type MimeBundle } from "./notebook";
+import { renderSvg } from "./svg";
+
+export type VegaLiteSpec = Record<string, unknown>;
+
+export class Chart {
+  constructor(
+    /** The Vega-Lite spec (data inline), ready for vega-embed or the Vega-Lite MIME renderer. */
+    readonly spec: VegaLiteSpec,
+    /** One line describing the chart: its text/plain form. */
+    readonly summary: string,
+  ) {}
+
+  /** The static SVG, rendered by Vega in Node. */
+  toSvg(): string {
+    return renderSvg(this.spec);
+  }
+
+  /** The four-MIME display bundle (Vega-Lite JSON, SVG, HTML, plain text). */
+  toBundle(): MimeBundle {
+    return chartBundle(this.spec, this.summary);
+  }
+
+  /** Displays the chart in the notebook (one display message); outside a notebook prints the summary. */
+  show(): void {
+    if (!inNotebook() || !sendDisplay(this.toBundle())) console.log(this.summary);
+  }
+
+  toString(): string {
+    return this.summary;
+  }
+}

@@ -1,0 +1,87 @@
+// Helpers shared by the chart builders: column checks with an error that names what is there, token labels, and
+// the colour schemes (sequential, print-safe).
+import { DisplayError } from "../../errors";
+import { labelToken } from "../escape";
+import type { TableLike } from "../table-html";
+
+export type Row = Record<string, unknown>;
+
+/** Rows of the table, after checking that every needed column exists. */
+export function rowsOf(table: TableLike, needed: string[], chart: string): Row[] {
+  const have = table.columnNames();
+  const missing = needed.filter((c) => !have.includes(c));
+  if (missing.length > 0) {
+    throw new DisplayError(
+      chart,
+      `the table lacks column${missing.length > 1 ? "s" : ""} ${missing.map((c) => `"${c}"`).join(", ")} (it has ${have.map((c) => `"${c}"`).join(", ")})`,
+      "pass the table the matching probe returns, or name its columns in the chart's options",
+    );
+  }
+  return table.objects() as Row[];
+}
+
+/** Requires a non-empty table. */
+export function nonEmpty(rows: Row[], chart: string): Row[] {
+  if (rows.length === 0) throw new DisplayError(chart, "the table is empty", "run the probe on a non-empty prompt");
+  return rows;
+}
+
+/** Label text for a token: readable, leading/trailing spaces shown as "·". */
+export const tokenLabel = labelToken;
+
+/** Position labels "3: Paris" keep positions distinct even when a token repeats. */
+export function positionLabel(position: number, token: unknown): string {
+  return `${position}: ${labelToken(token)}`;
+}
+
+export const SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json";
+
+/** Sequential scheme readable in greyscale print (light = low, dark = high). */
+export const PROBABILITY_SCHEME = "blues";
+/** Diverging scheme for signed values (similarity, patching effects), centred at zero. */
+export const DIVERGING_SCHEME = "redblue";
+
+export const CONFIG = {
+  view: { stroke: null },
+  axis: { labelFontSize: 11, titleFontSize: 12, labelLimit: 160 },
+  legend: { labelFontSize: 11, titleFontSize: 11 },
+  title: { fontSize: 13, anchor: "start" },
+  font: "DejaVu Sans, Helvetica, Arial, sans-serif",
+};
+
+/** Cell size so the chart stays readable whether it has 4 or 40 rows/columns. */
+export function cellSize(count: number, min = 14, max = 48, budget = 640): number {
+  return Math.max(min, Math.min(max, Math.floor(budget / Math.max(1, count))));
+}
+
+export function numberOption(value: number | undefined, fallback: number): number {
+  return value === undefined ? fallback : value;
+}
+
+/**
+ * Labels positions "i: token": from `inputTokens` when given, else from the table's own input_token column (the
+ * probes write one), else the bare index.
+ */
+export function positionLabeller(rows: Row[], inputTokens?: string[]): (position: number) => string {
+  const fromTable = new Map<number, unknown>();
+  for (const r of rows) if (r.input_token !== undefined && r.position !== undefined) fromTable.set(Number(r.position), r.input_token);
+  return (p) => {
+    if (inputTokens) return positionLabel(p, inputTokens[p]);
+    if (fromTable.has(p)) return positionLabel(p, fromTable.get(p));
+    return String(p);
+  };
+}
+
+/**
+ * Keeps the rows of one residual stream when the table has a "stream" column (the lens can read resid_post,
+ * attn_out and mlp_out side by side); default "resid_post", or the only stream present.
+ */
+export function oneStream(rows: Row[], stream: string | undefined, chart: string): Row[] {
+  if (rows.length === 0 || rows[0].stream === undefined) return rows;
+  const streams = [...new Set(rows.map((r) => String(r.stream)))];
+  const chosen = stream ?? (streams.includes("resid_post") ? "resid_post" : streams[0]);
+  if (!streams.includes(chosen)) {
+    throw new DisplayError(chart, `stream "${chosen}" is not in the table (it has ${streams.join(", ")})`, "pick one of those streams");
+  }
+  return rows.filter((r) => r.stream === chosen);
+}

@@ -1,0 +1,46 @@
+// show(x): the one call that puts any lmprobe result in the notebook, as one display message.
+import { ArgumentError } from "../errors";
+import { Chart } from "./chart";
+import { inNotebook, sendDisplay, type MimeBundle } from "./notebook";
+import { isTableLike, tableHtml, tableText, type TableHtmlOptions, type TableLike } from "./table-html";
+import { escapeHtml } from "./escape";
+
+/** Anything show() can display: a chart, an Arquero table, an object that makes a chart, or text. */
+export type Showable = Chart | TableLike | { toChart(): Chart } | string;
+
+/** The display bundle of a table: HTML with probability shading, and aligned plain text. */
+export function tableBundle(table: TableLike, options: TableHtmlOptions = {}): MimeBundle {
+  return { "text/html": tableHtml(table, options), "text/plain": tableText(table) };
+}
+
+function hasToChart(x: unknown): x is { toChart(): Chart } {
+  return !!x && typeof (x as { toChart?: unknown }).toChart === "function";
+}
+
+/** The display bundle of anything show() accepts. */
+export function bundleOf(x: Showable, options: TableHtmlOptions = {}): MimeBundle {
+  if (x instanceof Chart) return x.toBundle();
+  if (hasToChart(x)) return x.toChart().toBundle();
+  if (isTableLike(x)) return tableBundle(x, options);
+  if (typeof x === "string") return { "text/html": `<pre>${escapeHtml(x)}</pre>`, "text/plain": x };
+  throw new ArgumentError("x", `cannot be shown: expected a Chart, an Arquero table, a probe result or a string, got ${describe(x)}`, "pass a probe result, its table, or a chart built from it");
+}
+
+function describe(x: unknown): string {
+  if (x === null || x === undefined) return String(x);
+  const ctor = (x as object).constructor?.name;
+  return ctor && ctor !== "Object" ? `a ${ctor}` : typeof x;
+}
+
+/**
+ * Displays a chart, a table or a probe result inline in the notebook as ONE display message (interactive chart,
+ * static SVG, HTML, text). Outside a notebook it prints the text form.
+ */
+export function show(x: Showable, options: TableHtmlOptions = {}): void {
+  if (!inNotebook()) {
+    const bundle = x instanceof Chart ? { "text/plain": x.summary } : hasToChart(x) ? { "text/plain": x.toChart().summary } : bundleOf(x, options);
+    console.log(bundle["text/plain"]);
+    return;
+  }
+  sendDisplay(bundleOf(x, options));
+}

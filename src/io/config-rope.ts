@@ -1,0 +1,154 @@
+// RoPE settings from config.json in any of its historical forms, normalised as transformers'
+// standardize_rope_params does: the newer `rope_parameters` dict (flat, or nested per layer type), the older
+// top-level `rope_theta` + `rope_scaling`, and family spellings (GPT-NeoX's rotary_emb_base / rotary_pct,
+// Gemma 3's rope_local_base_freq).
+import { ConfigError } from "../errors";
+
+export type RopeType = "default" | "linear" | "dynamic" | "yarn" | "longrope" | "llama3";
+
+export interface RopeParameters {
+  ropeType: RopeType;
+  theta: number;
+  /** Fraction of each head's dimensions that rotate. */
+  partialRotaryFactor: number;
+  /** Scaling factor (linear, dynamic, yarn, llama3, longrope); null where unused or derived. */
+  factor: number | null;
+  lowFreqFactor: number | null;
+  highFreqFactor: number | null;
+  /** The pre-training context (llama3, yarn, longrope). */
+  originalMaxPositions: number | null;
+  attentionFactor: number | null;
+  betaFast: number | null;
+  betaSlow: number | null;
+  mscale: number | null;
+  mscaleAllDim: number | null;
+  truncate: boolean;
+  shortFactor: number[] | null;
+  longFactor: number[] | null;
+}
+
+type LayerType = "full_attention" | "sliding_attention";
+
+/** Families without rotary embeddings (learned absolute positions). */
+const NO_ROTARY = new Set(["gpt2"]);
+const KNOWN_TYPES: readonly RopeType[] = ["default", "linear", "dynamic", "yarn", "longrope", "llama3"];
+
+export function parseRope(
+  raw: Record<string, unknown>,
+  file: string,
+  ctx: { headDim: number; maxPositions: number; layerTypes: LayerType[] },
+): { rope: RopeParameters | null; ropeByLayerType: Partial<Record<LayerType, RopeParameters>> | null } {
+  const modelType = String(raw.model_type);
+  if (NO_ROTARY.has(modelType)) return { rope: null, ropeByLayerType: null };
+
+  const given = asObject(raw.rope_parameters, file, "rope_parameters");
+  const scaling = asObject(raw.rope_scaling, file, "rope_scaling");
+  const sourceField = given ? "rope_parameters" : "rope_scaling";
+
+  const nestedKeys = given ? Object.keys(given).filter((k) => k === "full_attention" || k === "sliding_attention") : [];
+  if (nestedKeys.length > 0 || modelType === "gemma3_text") {
+    const perType = nestedKeys.length > 0 ? nestedFromRopeParameters(given!, file) : gemma3FromOldForm(raw, scaling, file);
+    const byType: Partial<Record<LayerType, RopeParameters>> = {};
+    for (const [layerType, params] of Object.entries(perType) as [LayerType, Record<string, unknown>][]) {
+      byType[layerType] = readParams(params, raw, file, `rope_parameters.${layerType}`, ctx.maxPositions);
+    }
+    for (const t of new Set(ctx.layerTypes)) {
+      if (!byType[t]) throw new ConfigError(file, `rope_parameters.${t}`, "is missing although layer_types uses it", `add rope_parameters.${t}`);
+    }
+    return { rope: byType.full_attention ?? byType.sliding_attention ?? null, ropeByLayerType: byType };
+  }
+  return { rope: readParams(given ?? scaling ?? {}, raw, file, sourceField, ctx.maxPositions), ropeByLayerType: null };
+}
+
+function nestedFromRopeParameters(given: Record<string, unknown>, file: string): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const key of ["full_attention", "sliding_attention"]) {
+    const v = asObject(given[key], file, `rope_parameters.${key}`);
+    if (v) out[key] = v;
+  }
+  return out;
+}
+
+/** Gemma 3's older form: rope_theta (global layers, with rope_scaling) and rope_local_base_freq (sliding layers). */
+function gemma3FromOldForm(raw: Record<string, unknown>, scaling: Record<string, unknown> | null, _file: string): Record<string, Record<string, unknown>> {
+  return {
+    full_attention: { rope_type: "default", ...(scaling ?? {}), rope_theta: raw.rope_theta ?? 1_000_000 },
+    sliding_attention: { rope_type: "default", rope_theta: raw.rope_local_base_freq ?? 10_000 },
+  };
+}
+
+function readParams(p: Record<string, unknown>, raw: Record<string, unknown>, file: string, where: string, maxPositions: number): RopeParameters {
+  const num = (key: string): number | null => {
+    const v = p[key];
+    if (v === undefined || v === null) return null;
+    if (typeof v !== "number" || !Number.isFinite(v)) throw new ConfigError(file, `${where}.${key}`, `is ${JSON.stringify(v)}, not a number`, `set ${where}.${key} to a number`);
+    return v;
+  };
+  const need = (key: string, type: string): number => {
+    const v = num(key);
+    if (v === null) throw new ConfigError(file, `${where}.${key}`, `is missing (required by rope_type "${type}")`, `add ${where}.${key}`);
+    return v;
+  };
+  let ropeType = String(p.rope_type ?? p.type ?? "default");
+  if (ropeType === "su") ropeType = "longrope"; // Phi-3's earlier name for LongRoPE
+  if (!(KNOWN_TYPES as readonly string[]).includes(ropeType)) {
+    throw new ConfigError(file, `${where}.rope_type`, `is "${ropeType}", which lmprobe does not implement`, `supported rope types: ${KNOWN_TYPES.join(", ")}`);
+  }
+  const type = ropeType as RopeType;
+  const theta = num("rope_theta") ?? numberOr(raw.rope_theta) ?? numberOr(raw.rotary_emb_base) ?? numberOr(raw.default_rope_theta) ?? 10_000;
+  const partial =
+    num("partial_rotary_factor") ?? numberOr(raw.partial_rotary_factor) ?? numberOr(raw.rotary_pct) ?? (raw.model_type === "gpt_neox" ? 0.25 : 1);
+  if (theta <= 0) throw new ConfigError(file, `${where}.rope_theta`, `is ${theta}`, "rope_theta must be positive");
+  if (!(partial > 0 && partial <= 1)) throw new ConfigError(file, `${where}.partial_rotary_factor`, `is ${partial}`, "use a fraction in (0, 1]");
+
+  // Phi-3 keeps the pre-training length outside the rope dict and it takes priority there.
+  const originalMax =
+    type === "llama3" || type === "yarn" || type === "longrope"
+      ? numberOr(raw.original_max_position_embeddings) ?? num("original_max_position_embeddings") ?? maxPositions
+      : num("original_max_position_embeddings");
+
+  const params: RopeParameters = {
+    ropeType: type,
+    theta,
+    partialRotaryFactor: partial,
+    factor: num("factor"),
+    lowFreqFactor: num("low_freq_factor"),
+    highFreqFactor: num("high_freq_factor"),
+    originalMaxPositions: originalMax,
+    attentionFactor: num("attention_factor"),
+    betaFast: num("beta_fast"),
+    betaSlow: num("beta_slow"),
+    mscale: num("mscale"),
+    mscaleAllDim: num("mscale_all_dim"),
+    truncate: p.truncate === undefined || p.truncate === null ? true : Boolean(p.truncate),
+    shortFactor: numberList(p.short_factor, file, `${where}.short_factor`),
+    longFactor: numberList(p.long_factor, file, `${where}.long_factor`),
+  };
+  if (type === "linear" || type === "dynamic") need("factor", type);
+  if (type === "llama3") {
+    need("factor", type);
+    need("low_freq_factor", type);
+    need("high_freq_factor", type);
+  }
+  if (type === "yarn" && params.factor === null && params.originalMaxPositions === maxPositions) need("factor", type);
+  if (type === "longrope" && (!params.shortFactor || !params.longFactor)) {
+    throw new ConfigError(file, `${where}.${params.shortFactor ? "long_factor" : "short_factor"}`, 'is missing (required by rope_type "longrope")', "add short_factor and long_factor lists");
+  }
+  return params;
+}
+
+function asObject(v: unknown, file: string, field: string): Record<string, unknown> | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== "object" || Array.isArray(v)) throw new ConfigError(file, field, `is ${JSON.stringify(v)}, not an object`, `make ${field} a JSON object or remove it`);
+  return v as Record<string, unknown>;
+}
+
+function numberOr(v: unknown): number | null {
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
+
+function numberList(v: unknown, file: string, field: string): number[] | null {
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "number")) throw new ConfigError(file, field, "is not a list of numbers", `make ${field} a list of numbers`);
+  return v as number[];
+}

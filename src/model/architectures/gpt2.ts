@@ -1,0 +1,88 @@
+// GPT-2: learned absolute positions, LayerNorm, fused c_attn (Conv1D, stored [in, out]) split into q|k|v
+// column blocks, ungated MLP, tied unembedding. Checkpoints name tensors with or without "transformer.".
+import * as tf from "@tensorflow/tfjs-core";
+import type { ModelConfig } from "../../io/config";
+import type { WeightSource } from "../../io/weight-source";
+import { activationFromConfig } from "../components/activations";
+import type { BlockWeights, CanonicalModel } from "../canonical";
+import { unembedding } from "./llama";
+import { WeightLoader } from "./weight-loader";
+
+export function convertGpt2(config: ModelConfig, weights: WeightSource): CanonicalModel {
+  const w = new WeightLoader(weights, "gpt2");
+  const prefix = weights.has("transformer.wte.weight") ? "transformer." : "";
+  const d = config.hiddenSize;
+  const { numHeads: H, headDim, normEps: eps } = config;
+  const dMlp = config.intermediateSize;
+  const act = activationFromConfig(config.activation, "activation_function");
+  const scaleByHeadDim = config.raw.scale_attn_weights !== false;
+  const scaleByLayer = config.raw.scale_attn_by_inverse_layer_idx === true;
+
+  const blocks: BlockWeights[] = [];
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = `${prefix}h.${l}.`;
+    const cAttn = w.conv1d(p + "attn.c_attn.weight", d, 3 * d);
+    const cAttnBias = w.bias(p + "attn.c_attn.bias", 3 * d, true)!;
+    const [W_Q, W_K, W_V] = tf.split(cAttn, 3, 1) as tf.Tensor2D[];
+    const [b_Q, b_K, b_V] = tf.split(cAttnBias, 3, 0) as tf.Tensor1D[];
+    cAttn.dispose();
+    cAttnBias.dispose();
+    // The reference folds both factors into one scaling applied to q·kᵀ.
+    let scale = scaleByHeadDim ? headDim ** -0.5 : 1;
+    if (scaleByLayer) scale /= l + 1;
+    blocks.push({
+      ln1: w.layerNorm(p + "ln_1", d, eps),
+      attn: {
+        nHeads: H,
+        nKVHeads: H,
+        dHead: headDim,
+        W_Q,
+        b_Q,
+        W_K,
+        b_K,
+        W_V,
+        b_V,
+        W_O: w.conv1d(p + "attn.c_proj.weight", d, d),
+        b_O: w.bias(p + "attn.c_proj.bias", d, true),
+        qNorm: null,
+        kNorm: null,
+        qkNormScope: "head",
+        rotary: null,
+        scale: Math.fround(scale),
+        softcap: null,
+        slidingWindow: null,
+        sinks: null,
+      },
+      postAttnNorm: null,
+      ln2: w.layerNorm(p + "ln_2", d, eps),
+      mlp: {
+        kind: "dense",
+        gated: false,
+        W_gate: null,
+        b_gate: null,
+        W_in: w.conv1d(p + "mlp.c_fc.weight", d, dMlp),
+        b_in: w.bias(p + "mlp.c_fc.bias", dMlp, true),
+        W_out: w.conv1d(p + "mlp.c_proj.weight", dMlp, d),
+        b_out: w.bias(p + "mlp.c_proj.bias", d, true),
+        act,
+      },
+      postMlpNorm: null,
+      parallel: false,
+    });
+  }
+  const model: CanonicalModel = {
+    modelType: config.modelType,
+    dModel: d,
+    nLayers: config.numLayers,
+    vocabSize: config.vocabSize,
+    maxPositions: config.maxPositions,
+    embed: { W_E: w.tensor(prefix + "wte.weight", [config.vocabSize, d]) as tf.Tensor2D, scale: null },
+    posEmbed: { W_pos: w.tensor(prefix + "wpe.weight", [config.maxPositions, d]) as tf.Tensor2D },
+    blocks,
+    lnFinal: w.layerNorm(prefix + "ln_f", d, eps),
+    unembed: { ...unembedding(w, config), softcap: null },
+  };
+  // attn.bias / attn.masked_bias are the causal-mask buffers of older checkpoints, not parameters.
+  w.assertAllUsed([/\.attn\.(masked_)?bias$/]);
+  return model;
+}

@@ -1,0 +1,93 @@
+// GPT-NeoX (Pythia): fused query_key_value whose output rows are grouped per head as [q | k | v], partial rotary
+// (the first head_dim × partial_rotary_factor features rotate), LayerNorm, ungated MLP with biases, and the
+// parallel residual (attention and MLP both read the block input) when use_parallel_residual is set.
+import * as tf from "@tensorflow/tfjs-core";
+import type { ModelConfig } from "../../io/config";
+import type { WeightSource } from "../../io/weight-source";
+import { activationFromConfig } from "../components/activations";
+import type { BlockWeights, CanonicalModel } from "../canonical";
+import { ROTARY_BUFFERS, rotaryPerLayer, unembedding } from "./llama";
+import { WeightLoader } from "./weight-loader";
+
+export function convertGptNeox(config: ModelConfig, weights: WeightSource): CanonicalModel {
+  const w = new WeightLoader(weights, "gpt_neox");
+  const d = config.hiddenSize;
+  const { numHeads: H, normEps: eps } = config;
+  // GPT-NeoX always splits hidden_size evenly over the heads.
+  const dh = d / H;
+  const rotary = rotaryPerLayer({ ...config, headDim: dh });
+  const act = activationFromConfig(config.activation);
+  const bias = config.attentionBias;
+
+  const blocks: BlockWeights[] = [];
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = `gpt_neox.layers.${l}.`;
+    const qkv = w.tensor(p + "attention.query_key_value.weight", [3 * d, d]);
+    const qkvBias = w.bias(p + "attention.query_key_value.bias", 3 * d, bias);
+    const [W_Q, W_K, W_V] = tf.tidy(() => {
+      const perHead = qkv.reshape([H, 3, dh, d]);
+      return [0, 1, 2].map((i) => perHead.slice([0, i, 0, 0], [H, 1, dh, d]).reshape([H * dh, d]).transpose() as tf.Tensor2D);
+    });
+    const [b_Q, b_K, b_V] = qkvBias
+      ? tf.tidy(() => {
+          const perHead = qkvBias.reshape([H, 3, dh]);
+          return [0, 1, 2].map((i) => perHead.slice([0, i, 0], [H, 1, dh]).reshape([H * dh]) as tf.Tensor1D);
+        })
+      : [null, null, null];
+    qkv.dispose();
+    qkvBias?.dispose();
+    blocks.push({
+      ln1: w.layerNorm(p + "input_layernorm", d, eps),
+      attn: {
+        nHeads: H,
+        nKVHeads: H,
+        dHead: dh,
+        W_Q,
+        b_Q,
+        W_K,
+        b_K,
+        W_V,
+        b_V,
+        W_O: w.linear(p + "attention.dense.weight", d, d),
+        b_O: w.bias(p + "attention.dense.bias", d, bias),
+        qNorm: null,
+        kNorm: null,
+        qkNormScope: "head",
+        rotary: rotary[l],
+        scale: Math.fround(dh ** -0.5),
+        softcap: null,
+        slidingWindow: null,
+        sinks: null,
+      },
+      postAttnNorm: null,
+      ln2: w.layerNorm(p + "post_attention_layernorm", d, eps),
+      mlp: {
+        kind: "dense",
+        gated: false,
+        W_gate: null,
+        b_gate: null,
+        W_in: w.linear(p + "mlp.dense_h_to_4h.weight", d, config.intermediateSize),
+        b_in: w.bias(p + "mlp.dense_h_to_4h.bias", config.intermediateSize, true),
+        W_out: w.linear(p + "mlp.dense_4h_to_h.weight", config.intermediateSize, d),
+        b_out: w.bias(p + "mlp.dense_4h_to_h.bias", d, true),
+        act,
+      },
+      postMlpNorm: null,
+      parallel: config.parallelResidual,
+    });
+  }
+  const model: CanonicalModel = {
+    modelType: config.modelType,
+    dModel: d,
+    nLayers: config.numLayers,
+    vocabSize: config.vocabSize,
+    maxPositions: config.maxPositions,
+    embed: { W_E: w.tensor("gpt_neox.embed_in.weight", [config.vocabSize, d]) as tf.Tensor2D, scale: null },
+    posEmbed: null,
+    blocks,
+    lnFinal: w.layerNorm("gpt_neox.final_layer_norm", d, eps),
+    unembed: { ...unembedding(w, config, "embed_out.weight"), softcap: null },
+  };
+  w.assertAllUsed([...ROTARY_BUFFERS, /\.attention\.(masked_)?bias$/]);
+  return model;
+}

@@ -1,0 +1,52 @@
+// The architecture registry: Hugging Face model_type → converter into the canonical layout. Each family has
+// one file here; add a family by writing its converter and listing it below.
+import type { ModelConfig } from "../../io/config";
+import type { WeightSource } from "../../io/weight-source";
+import { UnsupportedArchitectureError } from "../../errors";
+import type { CanonicalModel } from "../canonical";
+import { convertGemma2 } from "./gemma2";
+import { convertGpt2 } from "./gpt2";
+import { convertGptNeox } from "./gpt_neox";
+import { convertLlama, convertMistral, convertQwen2, convertQwen3 } from "./llama";
+import { convertGemma3Text } from "./gemma3_text";
+import { convertGptOss } from "./gpt_oss";
+import { convertMixtral } from "./mixtral";
+import { convertOlmo2 } from "./olmo2";
+import { convertPhi3 } from "./phi3";
+import { convertQwen3Moe } from "./qwen3_moe";
+
+/** Reads one family's weights (through the lazy WeightSource) into the canonical layout. */
+export type ArchitectureConverter = (config: ModelConfig, weights: WeightSource) => CanonicalModel;
+
+const registry: Record<string, ArchitectureConverter> = {
+  gpt2: convertGpt2,
+  llama: convertLlama,
+  mistral: convertMistral,
+  qwen2: convertQwen2,
+  qwen3: convertQwen3,
+  gemma2: convertGemma2,
+  gpt_neox: convertGptNeox,
+  gemma3_text: convertGemma3Text,
+  phi3: convertPhi3,
+  olmo2: convertOlmo2,
+  mixtral: convertMixtral,
+  qwen3_moe: convertQwen3Moe,
+  gpt_oss: convertGptOss,
+};
+
+/** Registers (or replaces) the converter of a model_type. */
+export function registerArchitecture(modelType: string, converter: ArchitectureConverter): void {
+  registry[modelType] = converter;
+}
+
+/** The model_types the engine can build, sorted. */
+export function supportedModelTypes(): string[] {
+  return Object.keys(registry).sort();
+}
+
+/** The converter of config.modelType, or UnsupportedArchitectureError naming config.json and the supported list. */
+export function converterFor(config: ModelConfig): ArchitectureConverter {
+  const converter = registry[config.modelType];
+  if (!converter) throw new UnsupportedArchitectureError(config.modelType, supportedModelTypes(), config.file);
+  return converter;
+}

@@ -1,0 +1,167 @@
+// The one weight layout every architecture converts into (like TransformerLens's weight conversions).
+// Components read only these fields and know nothing of Hugging Face tensor names; an architecture file
+// (src/model/architectures/<family>.ts) maps its family's config and weights onto them.
+//
+// Orientation: every projection matrix is stored as [in, out] so that `x @ W` applies it (TransformerLens's
+// orientation, the transpose of torch.nn.Linear's [out, in]). The one exception is a tied unembedding, which
+// reuses W_E [vocab, d_model] through a transposed matmul instead of holding a second copy.
+import type * as tf from "@tensorflow/tfjs-core";
+// Chained tensor methods (x.reshape(…), x.transpose()) for every model/ file: canonical.ts is imported by all.
+import "@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops";
+
+/** Activation functions by what they compute (converters map HF names such as "gelu_new" onto these). */
+export type ActivationName =
+  | "silu" // x · sigmoid(x)
+  | "gelu" // exact: x · Φ(x), with erf
+  | "gelu_tanh" // tanh approximation (HF "gelu_new", "gelu_pytorch_tanh", "gelu_fast")
+  | "gelu_quick" // x · sigmoid(1.702 x)
+  | "relu";
+
+export interface NormWeights {
+  /** "rms": x / sqrt(mean(x²) + eps); "layer": (x − mean) / sqrt(var + eps). */
+  kind: "rms" | "layer";
+  /** [dim], or null when the norm has no learned scale. */
+  weight: tf.Tensor1D | null;
+  /** [dim] (LayerNorm only), or null. */
+  bias: tf.Tensor1D | null;
+  eps: number;
+  /** Added to the weight before scaling: 1 for Gemma's x · (1 + w), else 0. */
+  weightOffset: number;
+}
+
+export interface RotarySettings {
+  /** Leading dimensions of each head that rotate (head_dim × partial_rotary_factor); the rest pass through. */
+  rotaryDim: number;
+  /** Inverse frequencies [rotaryDim / 2], float32 as the reference computes them (scaling already applied). */
+  invFreq: Float32Array;
+  /** Multiplies cos and sin (YaRN / LongRoPE attention factor); 1 otherwise. */
+  attentionScaling: number;
+  /** "half": rotate_half over the two halves (Llama, NeoX); "interleaved": pairs (2i, 2i+1) (GPT-J style). */
+  style: "half" | "interleaved";
+  /**
+   * Optional: inverse frequencies that depend on the sequence length (dynamic NTK, LongRoPE short/long).
+   * When present it is called with the longest position + 1 of the run and its result replaces invFreq.
+   */
+  invFreqFor?: (seqLen: number) => { invFreq: Float32Array; attentionScaling: number };
+}
+
+export interface AttentionWeights {
+  nHeads: number;
+  nKVHeads: number;
+  dHead: number;
+  /** [d_model, nHeads·dHead]; biases [nHeads·dHead] or null. */
+  W_Q: tf.Tensor2D;
+  b_Q: tf.Tensor1D | null;
+  /** [d_model, nKVHeads·dHead]. */
+  W_K: tf.Tensor2D;
+  b_K: tf.Tensor1D | null;
+  W_V: tf.Tensor2D;
+  b_V: tf.Tensor1D | null;
+  /** [nHeads·dHead, d_model]. */
+  W_O: tf.Tensor2D;
+  b_O: tf.Tensor1D | null;
+  /** q/k norms (Qwen3, OLMo2, Gemma3): over each head ("head") or over the whole projection before the head split ("all"). */
+  qNorm: NormWeights | null;
+  kNorm: NormWeights | null;
+  qkNormScope: "head" | "all";
+  /** null: no rotary embedding (absolute positions, GPT-2). */
+  rotary: RotarySettings | null;
+  /** Multiplies q·kᵀ (1/√dHead, query_pre_attn_scalar^-½, GPT-2's extra 1/(layer+1)), as one float32 factor. */
+  scale: number;
+  /** Scores become softcap · tanh(scores / softcap) before the mask (Gemma 2), or null. */
+  softcap: number | null;
+  /** Keys with query − key ≥ window are masked (each query sees `window` keys including itself), or null. */
+  slidingWindow: number | null;
+  /** Per-head sink logits [nHeads] joined to the softmax then dropped (gpt-oss), or null. */
+  sinks: tf.Tensor1D | null;
+}
+
+export interface DenseMlpWeights {
+  kind: "dense";
+  /** Gated (SwiGLU/GeGLU): out = (act(x W_gate) · x W_in) W_out. Ungated: out = act(x W_in) W_out. */
+  gated: boolean;
+  /** [d_model, d_mlp] or null when not gated. */
+  W_gate: tf.Tensor2D | null;
+  b_gate: tf.Tensor1D | null;
+  /** [d_model, d_mlp] ("up" in gated models). */
+  W_in: tf.Tensor2D;
+  b_in: tf.Tensor1D | null;
+  /** [d_mlp, d_model]. */
+  W_out: tf.Tensor2D;
+  b_out: tf.Tensor1D | null;
+  act: ActivationName;
+}
+
+/**
+ * Mixture-of-experts slot. Its forward is registered by the MoE component (registerMlpForward("moe", …) in
+ * components/mlp.ts); the fields beyond `kind` belong to that component and may be extended there.
+ */
+export interface MoeMlpWeights {
+  kind: "moe";
+  numExperts: number;
+  topK: number;
+  [field: string]: unknown;
+}
+
+export type MlpWeights = DenseMlpWeights | MoeMlpWeights;
+
+export interface BlockWeights {
+  /** Norm before attention (input_layernorm / ln_1), or null (OLMo2 normalises after instead). */
+  ln1: NormWeights | null;
+  attn: AttentionWeights;
+  /** Norm of the attention output before it joins the residual (Gemma 2/3 post_attention_layernorm, OLMo2). */
+  postAttnNorm: NormWeights | null;
+  /** Norm before the MLP (Llama's post_attention_layernorm, Gemma's pre_feedforward_layernorm, ln_2), or null. */
+  ln2: NormWeights | null;
+  mlp: MlpWeights;
+  /** Norm of the MLP output before it joins the residual (Gemma post_feedforward_layernorm, OLMo2). */
+  postMlpNorm: NormWeights | null;
+  /** GPT-NeoX / GPT-J: resid_post = resid_pre + attn(ln1(resid_pre)) + mlp(ln2(resid_pre)). */
+  parallel: boolean;
+}
+
+export interface CanonicalModel {
+  modelType: string;
+  dModel: number;
+  nLayers: number;
+  vocabSize: number;
+  /** Longest input the model accepts (max_position_embeddings / n_positions). */
+  maxPositions: number;
+  embed: {
+    /** [vocab, d_model]. */
+    W_E: tf.Tensor2D;
+    /** Multiplier applied after the lookup (Gemma's √d_model rounded to the compute dtype), or null. */
+    scale: number | null;
+  };
+  /** Learned absolute positions [maxPositions, d_model] (GPT-2), or null. */
+  posEmbed: { W_pos: tf.Tensor2D } | null;
+  blocks: BlockWeights[];
+  lnFinal: NormWeights | null;
+  unembed: {
+    /** [d_model, vocab], or null when tied: the unembedding then uses embed.W_E transposed. */
+    W_U: tf.Tensor2D | null;
+    b_U: tf.Tensor1D | null;
+    /** Final logits become softcap · tanh(logits / softcap) (Gemma 2), or null. */
+    softcap: number | null;
+  };
+}
+
+/** Every tensor a canonical model holds (shared tensors once), for dispose() and memory accounting. */
+export function canonicalTensors(model: CanonicalModel): tf.Tensor[] {
+  const seen = new Set<tf.Tensor>();
+  const visit = (v: unknown): void => {
+    if (v === null || v === undefined || typeof v !== "object") return;
+    if (isTensor(v)) {
+      seen.add(v);
+      return;
+    }
+    if (v instanceof Float32Array || ArrayBuffer.isView(v)) return;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) visit(child);
+  };
+  visit(model);
+  return [...seen];
+}
+
+function isTensor(v: object): v is tf.Tensor {
+  return "dataId" in v && "shape" in v && "dtype" in v && typeof (v as { dispose?: unknown }).dispose === "function";
+}

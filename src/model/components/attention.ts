@@ -1,0 +1,72 @@
+// Multi-head attention with grouped key/value heads, rotary embeddings, q/k norms, softcapping, sliding windows
+// (through the mask) and sinks, computed in the reference's order: scores = q·kᵀ · scale → softcap → + mask →
+// softmax (over [keys, sink] with the sink dropped, where the model has sinks) → pattern · v → W_O.
+import * as tf from "@tensorflow/tfjs-core";
+import type { AttentionWeights } from "../canonical";
+import type { HookRunner } from "../hooks";
+import { applyNorm } from "./norm";
+import { applyRotary, type RotaryTables } from "./rotary";
+
+export interface AttentionContext {
+  hooks: HookRunner;
+  layer: number;
+  /** cos/sin of this layer's rotary setting for the run's positions, or null without rotary. */
+  rotary: RotaryTables | null;
+  /** Additive mask [batch, 1, queries, keys] for this layer's window. */
+  mask: tf.Tensor4D;
+  /** Joins this run's keys/values [batch, pos, kvHeads, dHead] to the cached past ones and returns all of them. */
+  extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v: tf.Tensor4D };
+}
+
+/** x [batch, pos, d_model] (already normalised) → attention output [batch, pos, d_model] (before any post-norm). */
+export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionContext): tf.Tensor3D {
+  const [batch, pos, dModel] = x.shape;
+  const { nHeads, nKVHeads, dHead } = w;
+  const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.attn.${local}`, ctx.layer, t);
+  const flat = x.reshape([batch * pos, dModel]);
+
+  const project = (W: tf.Tensor2D, b: tf.Tensor1D | null, heads: number, norm: typeof w.qNorm) => {
+    let y: tf.Tensor = tf.matMul(flat, W);
+    if (b) y = tf.add(y, b);
+    if (norm && w.qkNormScope === "all") y = applyNorm(y, norm);
+    let h = y.reshape([batch, pos, heads, dHead]);
+    if (norm && w.qkNormScope === "head") h = applyNorm(h, norm);
+    return h as tf.Tensor4D;
+  };
+  let q = hook("hook_q", project(w.W_Q, w.b_Q, nHeads, w.qNorm)) as tf.Tensor4D;
+  let k = hook("hook_k", project(w.W_K, w.b_K, nKVHeads, w.kNorm)) as tf.Tensor4D;
+  const vNew = hook("hook_v", project(w.W_V, w.b_V, nKVHeads, null)) as tf.Tensor4D;
+  if (w.rotary && ctx.rotary) {
+    q = hook("hook_rot_q", applyRotary(q, ctx.rotary, w.rotary)) as tf.Tensor4D;
+    k = hook("hook_rot_k", applyRotary(k, ctx.rotary, w.rotary)) as tf.Tensor4D;
+  }
+  const all = ctx.extendKV(k, vNew);
+  const keys = all.k.shape[1];
+  const group = nHeads / nKVHeads;
+
+  // Query heads h = kv·group + r share key/value head kv (repeat_kv): fold the group into the query axis so that
+  // one batched matmul per kv head serves all its query heads without copying keys.
+  const qGrouped = q.transpose([0, 2, 1, 3]).reshape([batch, nKVHeads, group * pos, dHead]);
+  const kT = all.k.transpose([0, 2, 1, 3]); // [batch, kvHeads, keys, dHead]
+  let scores: tf.Tensor = tf.matMul(qGrouped, kT, false, true).reshape([batch, nHeads, pos, keys]);
+  scores = tf.mul(scores, w.scale);
+  if (w.softcap !== null) scores = tf.mul(tf.tanh(tf.div(scores, w.softcap)), w.softcap);
+  scores = hook("hook_attn_scores", tf.add(scores, ctx.mask));
+
+  let pattern: tf.Tensor;
+  if (w.sinks) {
+    const sink = tf.broadcastTo(w.sinks.reshape([1, nHeads, 1, 1]), [batch, nHeads, pos, 1]);
+    const joined = tf.concat([scores, sink], 3);
+    pattern = tf.softmax(tf.sub(joined, tf.max(joined, 3, true))).slice([0, 0, 0, 0], [-1, -1, -1, keys]);
+  } else {
+    pattern = tf.softmax(scores);
+  }
+  pattern = hook("hook_pattern", pattern);
+
+  const vT = all.v.transpose([0, 2, 1, 3]); // [batch, kvHeads, keys, dHead]
+  const zGrouped = tf.matMul(pattern.reshape([batch, nKVHeads, group * pos, keys]), vT);
+  const z = hook("hook_z", zGrouped.reshape([batch, nHeads, pos, dHead]).transpose([0, 2, 1, 3]));
+  let out: tf.Tensor = tf.matMul(z.reshape([batch * pos, nHeads * dHead]), w.W_O);
+  if (w.b_O) out = tf.add(out, w.b_O);
+  return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
+}

@@ -1,0 +1,51 @@
+// Feed-forward blocks: dense (gated or not) here; other kinds (mixture of experts) register their forward with
+// registerMlpForward so that this file need not know them.
+import * as tf from "@tensorflow/tfjs-core";
+import type { DenseMlpWeights, MlpWeights } from "../canonical";
+import type { HookRunner } from "../hooks";
+import { applyActivation } from "./activations";
+
+export interface MlpContext {
+  hooks: HookRunner;
+  layer: number;
+}
+
+/** Forward of one MLP kind: x [batch, pos, d_model] → [batch, pos, d_model]; calls ctx.hooks for its hook points. */
+export type MlpForward<W extends MlpWeights = MlpWeights> = (w: W, x: tf.Tensor3D, ctx: MlpContext) => tf.Tensor3D;
+
+const forwards = new Map<string, MlpForward>();
+
+export function registerMlpForward<W extends MlpWeights>(kind: W["kind"], forward: MlpForward<W>): void {
+  forwards.set(kind, forward as MlpForward);
+}
+
+export function mlp(w: MlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tensor3D {
+  if (w.kind === "dense") return denseMlp(w, x, ctx);
+  const forward = forwards.get(w.kind);
+  if (!forward) throw new Error(`no forward is registered for MLP kind "${w.kind}" (its component module was not loaded)`);
+  return forward(w, x, ctx);
+}
+
+function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tensor3D {
+  const [batch, pos, dModel] = x.shape;
+  const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.mlp.${local}`, ctx.layer, t);
+  const flat = x.reshape([batch * pos, dModel]);
+  const linear = (W: tf.Tensor2D, b: tf.Tensor1D | null) => {
+    const y = tf.matMul(flat, W);
+    return (b ? tf.add(y, b) : y).reshape([batch, pos, W.shape[1]]);
+  };
+  let post: tf.Tensor;
+  if (w.gated) {
+    // TransformerLens's names: hook_pre is the gate's input to the activation, hook_pre_linear the "up" branch.
+    const pre = hook("hook_pre", linear(w.W_gate!, w.b_gate));
+    const preLinear = hook("hook_pre_linear", linear(w.W_in, w.b_in));
+    post = hook("hook_post", tf.mul(applyActivation(pre, w.act), preLinear));
+  } else {
+    const pre = hook("hook_pre", linear(w.W_in, w.b_in));
+    post = hook("hook_post", applyActivation(pre, w.act));
+  }
+  const dMlp = post.shape[2]!;
+  let out: tf.Tensor = tf.matMul(post.reshape([batch * pos, dMlp]), w.W_out);
+  if (w.b_out) out = tf.add(out, w.b_out);
+  return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
+}

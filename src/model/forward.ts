@@ -1,0 +1,116 @@
+// The forward pass over a canonical model: embeddings, blocks (pre/post norms, sequential or parallel residual),
+// final norm and unembedding, calling the HookRunner at every TransformerLens hook point. Synchronous and
+// tensor-only: callers wrap it in tf.tidy; what hooks cache is tf.keep'd by the HookRunner.
+import * as tf from "@tensorflow/tfjs-core";
+import type { BlockWeights, CanonicalModel, RotarySettings } from "./canonical";
+import type { HookRunner } from "./hooks";
+import { attention } from "./components/attention";
+import { attentionMask } from "./components/masks";
+import { mlp } from "./components/mlp";
+import { applyNorm } from "./components/norm";
+import { rotaryTables, type RotaryTables } from "./components/rotary";
+import type { KVCache } from "./kv-cache";
+
+export interface ForwardInput {
+  /** Token ids [batch][pos] of this run (after the cached past). */
+  ids: number[][];
+  /** Position ids [batch][pos] (cumsum of the mask − 1 under left padding). */
+  positions: number[][];
+  /** Per row, 1 for real tokens and 0 for padding, over past + this run's positions. */
+  keyValid: Uint8Array[];
+}
+
+export interface ForwardOptions {
+  kv?: KVCache | null;
+  /** Unembed only the last position (generation needs nothing else). */
+  lastPositionOnly?: boolean;
+}
+
+/** Logits [batch, pos, vocab] (or [batch, 1, vocab] with lastPositionOnly). */
+export function forward(model: CanonicalModel, input: ForwardInput, hooks: HookRunner, opts: ForwardOptions = {}): tf.Tensor3D {
+  const kv = opts.kv ?? null;
+  const batch = input.ids.length;
+  const pos = input.ids[0].length;
+  const pastLength = kv ? kv.length : 0;
+
+  const idsTensor = tf.tensor2d(input.ids.flat(), [batch, pos], "int32");
+  const embed = hooks.run("hook_embed", null, tf.gather(model.embed.W_E, idsTensor));
+  let resid: tf.Tensor = model.embed.scale !== null ? tf.mul(embed, model.embed.scale) : embed;
+  if (model.posEmbed) {
+    const posIds = tf.tensor2d(input.positions.flat(), [batch, pos], "int32");
+    resid = tf.add(resid, hooks.run("hook_pos_embed", null, tf.gather(model.posEmbed.W_pos, posIds)));
+  }
+
+  const positions = tf.tensor2d(input.positions.flat(), [batch, pos], "float32");
+  const seqLen = Math.max(...input.positions.map((row) => Math.max(...row))) + 1;
+  const tables = new Map<RotarySettings, RotaryTables>();
+  const tablesFor = (r: RotarySettings | null) => {
+    if (!r) return null;
+    if (!tables.has(r)) tables.set(r, rotaryTables(r, positions, seqLen));
+    return tables.get(r)!;
+  };
+  const masks = new Map<number | null, tf.Tensor4D>();
+  const maskFor = (window: number | null) => {
+    if (!masks.has(window)) masks.set(window, attentionMask(input.keyValid, pastLength, pos, window));
+    return masks.get(window)!;
+  };
+
+  model.blocks.forEach((block, layer) => {
+    resid = runBlock(block, layer, resid as tf.Tensor3D, hooks, {
+      rotary: tablesFor(block.attn.rotary),
+      mask: maskFor(block.attn.slidingWindow),
+      extendKV: (k, v) => (kv ? kv.extend(layer, k, v) : { k, v }),
+    });
+  });
+
+  if (opts.lastPositionOnly && pos > 1) resid = resid.slice([0, pos - 1, 0], [-1, 1, -1]);
+  return unembed(model, finalNorm(model, resid, hooks));
+}
+
+function runBlock(
+  block: BlockWeights,
+  layer: number,
+  residPre: tf.Tensor3D,
+  hooks: HookRunner,
+  attnCtx: { rotary: RotaryTables | null; mask: tf.Tensor4D; extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v: tf.Tensor4D } },
+): tf.Tensor3D {
+  const p = `blocks.${layer}.`;
+  const hook = (name: string, t: tf.Tensor) => hooks.run(p + name, layer, t) as tf.Tensor3D;
+  const resid = hook("hook_resid_pre", residPre);
+
+  const attnIn = block.ln1 ? hook("ln1.hook_normalized", applyNorm(resid, block.ln1)) : resid;
+  let attnOut = attention(block.attn, attnIn, { hooks, layer, ...attnCtx });
+  if (block.postAttnNorm) attnOut = applyNorm(attnOut, block.postAttnNorm) as tf.Tensor3D;
+  attnOut = hook("hook_attn_out", attnOut);
+
+  // Parallel blocks (GPT-NeoX) feed the MLP the block input; sequential ones the residual after attention.
+  const mid = block.parallel ? resid : hook("hook_resid_mid", tf.add(resid, attnOut));
+  const mlpIn = block.ln2 ? hook("ln2.hook_normalized", applyNorm(mid, block.ln2)) : mid;
+  let mlpOut = mlp(block.mlp, mlpIn, { hooks, layer });
+  if (block.postMlpNorm) mlpOut = applyNorm(mlpOut, block.postMlpNorm) as tf.Tensor3D;
+  mlpOut = hook("hook_mlp_out", mlpOut);
+
+  // Summation order as the reference: (mlp + attn) + input for parallel blocks, mid + mlp otherwise.
+  const post = block.parallel ? tf.add(tf.add(mlpOut, attnOut), resid) : tf.add(mid, mlpOut);
+  return hook("hook_resid_post", post);
+}
+
+/** ln_final (hooked) of a residual stream [batch, pos, d]. */
+export function finalNorm(model: CanonicalModel, resid: tf.Tensor, hooks: HookRunner | null): tf.Tensor {
+  if (!model.lnFinal) return resid;
+  const normed = applyNorm(resid, model.lnFinal);
+  return hooks ? hooks.run("ln_final.hook_normalized", null, normed) : normed;
+}
+
+/** Logits of (already final-normed) x [..., d]: W_U (or W_Eᵀ when tied), bias, then the final softcap. */
+export function unembed(model: CanonicalModel, x: tf.Tensor): tf.Tensor3D {
+  return tf.tidy(() => {
+    const d = x.shape[x.rank - 1];
+    const flat = x.reshape([-1, d]);
+    const { W_U, b_U, softcap } = model.unembed;
+    let logits: tf.Tensor = W_U ? tf.matMul(flat, W_U) : tf.matMul(flat, model.embed.W_E, false, true);
+    if (b_U) logits = tf.add(logits, b_U);
+    if (softcap !== null) logits = tf.mul(tf.tanh(tf.div(logits, softcap)), softcap);
+    return logits.reshape([...x.shape.slice(0, -1), model.vocabSize]) as tf.Tensor3D;
+  });
+}

@@ -1,0 +1,132 @@
+// LanguageModel: a canonical model with its config and tokenizer, and the calls a notebook makes on it: run
+// (logits + the activations asked for), runWithHooks (read or replace activations), generate, and the pieces of
+// the forward pass probes reuse (final norm, unembedding).
+import * as tf from "@tensorflow/tfjs-core";
+import type { ModelConfig } from "../io/config";
+import type { Tokenizer } from "../io/tokenizer-types";
+import { ActivationCache } from "./cache";
+import { canonicalTensors, type CanonicalModel } from "./canonical";
+import { finalNorm, forward, unembed } from "./forward";
+import { generate, type GenerateOptions, type GenerateResult } from "./generate";
+import { cacheSelector, HookRunner, hookPointNames, prepareHooks, type CacheFilter, type HookMap } from "./hooks";
+import { padBatch, tokenize, type ModelInput, type TokenizeOptions, type TokenizerContext } from "./inputs";
+
+export interface RunOptions extends TokenizeOptions {
+  /** Hook names (full, or shorthand such as "resid_post" for every block) or a predicate; default: none. */
+  cache?: CacheFilter;
+}
+
+export interface RunResult {
+  /** [batch, pos, vocab]; rows are left-padded to the longest prompt. */
+  logits: tf.Tensor3D;
+  cache: ActivationCache;
+  /** Unpadded token ids of each row. */
+  tokens: number[][];
+  /** 1 for real tokens, 0 for left padding [batch][pos]. */
+  attentionMask: number[][];
+  /** Frees logits and cache. */
+  dispose(): void;
+}
+
+export class LanguageModel {
+  private readonly hookNames: string[];
+
+  constructor(
+    /** The weights in the canonical layout (see canonical.ts). */
+    readonly weights: CanonicalModel,
+    readonly config: ModelConfig,
+    readonly tokenizer: Tokenizer,
+    /** Where it came from: a hub id, a directory or "demo". */
+    readonly name: string,
+  ) {
+    this.hookNames = hookPointNames(weights);
+  }
+
+  get nLayers(): number {
+    return this.weights.nLayers;
+  }
+
+  /** Every hook point of this model, in forward order. */
+  hookPoints(): string[] {
+    return [...this.hookNames];
+  }
+
+  /** Token ids of a text (or of each text of a list); ids pass through after a range check. */
+  toTokens(input: string | number[], opts?: TokenizeOptions): number[];
+  toTokens(input: string[] | number[][], opts?: TokenizeOptions): number[][];
+  toTokens(input: ModelInput, opts: TokenizeOptions = {}): number[] | number[][] {
+    const rows = tokenize(this.tokenizerContext(), input, opts);
+    return typeof input === "string" || (Array.isArray(input) && typeof input[0] === "number") ? rows[0] : rows;
+  }
+
+  /** Readable text of each token (" Paris", "\n"). */
+  toStrTokens(input: string | number[], opts: TokenizeOptions = {}): string[] {
+    const ids = typeof input === "string" ? this.toTokens(input, opts) : input;
+    return this.tokenizer.tokenTexts(ids);
+  }
+
+  /** Forward pass: logits and the activations named in opts.cache. Dispose the result when done. */
+  run(input: ModelInput, opts: RunOptions = {}): RunResult {
+    return this.runWithHooks(input, {}, opts);
+  }
+
+  /**
+   * Forward pass with hooks: each hook receives an activation and its context and may return a replacement of the
+   * same shape. The hooks exist only for this call, also when one throws.
+   */
+  runWithHooks(input: ModelInput, hooks: HookMap, opts: RunOptions = {}): RunResult {
+    const batch = padBatch(tokenize(this.tokenizerContext(), input, opts), this.padTokenId(), this.weights.maxPositions);
+    const runner = new HookRunner(cacheSelector(opts.cache, this.hookNames), prepareHooks(hooks, this.hookNames));
+    let logits: tf.Tensor3D;
+    try {
+      logits = tf.tidy(() => forward(this.weights, batch, runner));
+    } catch (err) {
+      for (const t of runner.cached.values()) t.dispose();
+      throw err;
+    }
+    const cache = new ActivationCache(runner.cached, this.nLayers);
+    return {
+      logits,
+      cache,
+      tokens: batch.tokens,
+      attentionMask: batch.keyValid.map((row) => Array.from(row)),
+      dispose: () => {
+        logits.dispose();
+        cache.dispose();
+      },
+    };
+  }
+
+  /** Generates tokens after the prompt (greedy unless temperature > 0). Dispose the result to free captures. */
+  generate(input: ModelInput, opts: GenerateOptions = {}): Promise<GenerateResult> {
+    return generate(this, input, opts);
+  }
+
+  /** ln_final of a residual stream [..., d_model] (a new tensor). */
+  applyFinalNorm(resid: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => finalNorm(this.weights, resid, null));
+  }
+
+  /** Logits of final-normed activations [..., d_model] → [..., vocab], with the final softcap (a new tensor). */
+  unembed(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const lead = x.shape.slice(0, -1);
+      return unembed(this.weights, x).reshape([...lead, this.weights.vocabSize]);
+    });
+  }
+
+  /** Frees the weights. The model cannot be used afterwards. */
+  dispose(): void {
+    for (const t of canonicalTensors(this.weights)) t.dispose();
+  }
+
+  /** @internal */
+  tokenizerContext(): TokenizerContext {
+    return { tokenizer: this.tokenizer, vocabSize: this.weights.vocabSize, maxPositions: this.weights.maxPositions, padTokenId: this.padTokenId() };
+  }
+
+  /** @internal Padding id for left-padded batches: the tokenizer's, else config's, else the first EOS, else 0. */
+  padTokenId(): number {
+    return this.tokenizer.padTokenId ?? this.config.padTokenId ?? this.config.eosTokenIds[0] ?? this.tokenizer.eosTokenIds[0] ?? 0;
+  }
+}

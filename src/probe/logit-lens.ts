@@ -1,0 +1,125 @@
+// The logit lens: every layer's residual stream (the embedding output and each block's output, before the
+// final norm) read through the final norm and the unembedding, as if the model stopped there. Reduced on the
+// device one layer and one vocabulary chunk at a time; only the top-k, the entropy and the targets come back.
+//
+// The reference's hidden_states[-1] already has the final norm applied; the lens here reads the cached
+// blocks.{L-1}.hook_resid_post, which has not, so the norm is applied exactly once at every layer.
+import { throwIfAborted } from "../errors";
+import { lensReduce, type LensStats } from "../tensor/lens-reduce";
+import { lensHeadOf } from "./lens-head";
+import { residualHookNames, selectRows } from "./residual-rows";
+import { ColumnBuilder, type Table } from "./table";
+import { tokenTextLookup } from "./token-texts";
+import { resolvePositions, resolveTokenIds, type TokenSpec } from "./tokens";
+import type { CacheLike, LongProbeOptions, ProbeInput, ProbeModel } from "./types";
+
+/** Streams the lens can read: the residual stream, or what each block's attention / MLP adds to it. */
+export type LensStream = "resid_post" | "attn_out" | "mlp_out";
+
+export interface LogitLensOptions extends LongProbeOptions {
+  /** Positions to read: "all" (default), "last", or indices (negative from the end). */
+  positions?: number[] | "all" | "last";
+  /** Top tokens kept per layer and position (default 5). */
+  k?: number;
+  /** Tokens whose rank and probability to follow through the layers: ids or single-token texts. */
+  targets?: TokenSpec | TokenSpec[];
+  /** Default ["resid_post"]. attn_out / mlp_out rows carry layer l + 1 for block l, aligned with resid_post. */
+  streams?: LensStream[];
+  /** Batch entry of the cache (default 0). */
+  batch?: number;
+  vocabChunk?: number;
+  rowChunk?: number;
+  prependBos?: boolean;
+}
+
+export interface LogitLensResult {
+  /** layer, stream, position, input_token, rank, token_id, token, prob, logprob, entropy: k rows per layer and position. */
+  table: Table;
+  /** layer, stream, position, input_token, entropy, top_token, top_prob: one row per layer and position. */
+  entropy: Table;
+  /** layer, stream, position, target, target_id, rank, prob, logprob; null without targets. */
+  trajectory: Table | null;
+  tokens: number[];
+  strTokens: string[];
+  positions: number[];
+  /** Raw per-row results, one entry per (stream, layer) in table order. */
+  stats: { stream: LensStream; layer: number; stats: LensStats }[];
+}
+
+const HOOK_OF: Record<Exclude<LensStream, "resid_post">, string> = { attn_out: "hook_attn_out", mlp_out: "hook_mlp_out" };
+
+/** Hook names a lens over `streams` needs cached. */
+export function logitLensHooks(nLayers: number, streams: LensStream[] = ["resid_post"]): string[] {
+  return streams.flatMap((s) =>
+    s === "resid_post" ? residualHookNames(nLayers) : Array.from({ length: nLayers }, (_, l) => `blocks.${l}.${HOOK_OF[s]}`),
+  );
+}
+
+/** Runs the model on `input` with the residual stream cached, then the lens. */
+export async function logitLens(model: ProbeModel, input: ProbeInput, options: LogitLensOptions = {}): Promise<LogitLensResult> {
+  const hooks = new Set(logitLensHooks(model.config.numLayers, options.streams));
+  const run = model.run(input, { cache: (name) => hooks.has(name), prependBos: options.prependBos });
+  try {
+    return await logitLensFromCache(model, run.cache, run.tokens[options.batch ?? 0], options);
+  } finally {
+    run.dispose();
+  }
+}
+
+/** The lens over an existing cache (which must hold the hooks of logitLensHooks) for the sequence `tokens`. */
+export async function logitLensFromCache(model: ProbeModel, cache: CacheLike, tokens: number[], options: LogitLensOptions = {}): Promise<LogitLensResult> {
+  const L = model.config.numLayers;
+  const positions = resolvePositions(options.positions, tokens.length);
+  const targets = resolveTokenIds(model, options.targets);
+  const k = options.k ?? 5;
+  const head = lensHeadOf(model);
+  const entries = (options.streams ?? ["resid_post"]).flatMap((stream) => {
+    const names = logitLensHooks(L, [stream]);
+    return names.map((hook, i) => ({ stream, hook, layer: stream === "resid_post" ? i : i + 1 }));
+  });
+
+  const stats: LogitLensResult["stats"] = [];
+  for (const [i, e] of entries.entries()) {
+    throwIfAborted(options.signal, "logit lens");
+    const rows = selectRows(cache.get(e.hook), options.batch ?? 0, positions);
+    try {
+      const s = await lensReduce(rows, { ...head, k, targets, vocabChunk: options.vocabChunk, rowChunk: options.rowChunk, signal: options.signal });
+      stats.push({ stream: e.stream, layer: e.layer, stats: s });
+    } finally {
+      rows.dispose();
+    }
+    options.onProgress?.({ stage: "logit lens", done: i + 1, total: entries.length });
+  }
+  return lensTables(model, tokens, positions, targets, stats);
+}
+
+function lensTables(model: ProbeModel, tokens: number[], positions: number[], targets: number[], stats: LogitLensResult["stats"]): LogitLensResult {
+  const text = tokenTextLookup(model, [...tokens, ...targets, ...stats.flatMap((s) => Array.from(s.stats.topIds))]);
+  const strTokens = tokens.map(text);
+  const table = new ColumnBuilder(["layer", "stream", "position", "input_token", "rank", "token_id", "token", "prob", "logprob", "entropy"] as const);
+  const entropy = new ColumnBuilder(["layer", "stream", "position", "input_token", "entropy", "top_token", "top_prob"] as const);
+  const trajectory = new ColumnBuilder(["layer", "stream", "position", "target", "target_id", "rank", "prob", "logprob"] as const);
+  for (const { stream, layer, stats: s } of stats) {
+    positions.forEach((position, r) => {
+      const base = { layer, stream, position, input_token: strTokens[position] };
+      for (let j = 0; j < s.k; j++) {
+        const id = s.topIds[r * s.k + j];
+        table.push({ ...base, rank: j + 1, token_id: id, token: text(id), prob: s.topProbs[r * s.k + j], logprob: s.topLogprobs[r * s.k + j], entropy: s.entropy[r] });
+      }
+      entropy.push({ ...base, entropy: s.entropy[r], top_token: s.k > 0 ? text(s.topIds[r * s.k]) : null, top_prob: s.k > 0 ? s.topProbs[r * s.k] : null });
+      targets.forEach((id, j) => {
+        const q = r * s.targets + j;
+        trajectory.push({ layer, stream, position, target: text(id), target_id: id, rank: s.targetRanks[q], prob: s.targetProbs[q], logprob: s.targetLogprobs[q] });
+      });
+    });
+  }
+  return {
+    table: table.table(),
+    entropy: entropy.table(),
+    trajectory: targets.length > 0 ? trajectory.table() : null,
+    tokens,
+    strTokens,
+    positions,
+    stats,
+  };
+}

@@ -1,0 +1,20 @@
+// Selecting rows of a cached activation [batch, pos, d] for one batch entry and some positions, as [P, d].
+import * as tf from "@tensorflow/tfjs-core";
+import { ArgumentError } from "../errors";
+
+/** [P, d] rows of `x` [batch, pos, d] at `batch` and `positions`. A new tensor; the caller disposes it. */
+export function selectRows(x: tf.Tensor, batch: number, positions: number[]): tf.Tensor2D {
+  if (x.rank !== 3) throw new ArgumentError("activation", `has shape [${x.shape}], not [batch, pos, d]`);
+  const [B, T, d] = x.shape;
+  if (!Number.isInteger(batch) || batch < 0 || batch >= B) throw new ArgumentError("batch", `is ${batch}, the run has ${B} sequence(s)`, `use 0 … ${B - 1}`);
+  return tf.tidy(() => {
+    const seq = tf.reshape(tf.slice(x, [batch, 0, 0], [1, T, d]), [T, d]);
+    const contiguous = positions.every((p, i) => p === positions[0] + i);
+    return (contiguous ? tf.slice(seq, [positions[0], 0], [positions.length, d]) : tf.gather(seq, tf.tensor1d(positions, "int32"))) as tf.Tensor2D;
+  });
+}
+
+/** The residual stream entries of the logit lens: layer 0 = embedding output, layer l + 1 = block l's output. */
+export function residualHookNames(nLayers: number): string[] {
+  return ["blocks.0.hook_resid_pre", ...Array.from({ length: nLayers }, (_, l) => `blocks.${l}.hook_resid_post`)];
+}

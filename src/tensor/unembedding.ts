@@ -1,0 +1,68 @@
+// How the lens reduction reaches the unembedding: the matrix in either orientation (models with tied
+// embeddings keep it as [vocab, d_model]), an optional bias and Gemma 2's final logit softcap. Kept
+// separate from the model so that the reduction can be tested on any matrix.
+import * as tf from "@tensorflow/tfjs-core";
+import { ArgumentError } from "../errors";
+
+export interface Unembedding {
+  /** [d_model, vocab] when layout is "d_vocab" (TransformerLens's W_U), [vocab, d_model] when "vocab_d" (HF lm_head / tied embedding). */
+  weight: tf.Tensor2D;
+  layout: "d_vocab" | "vocab_d";
+  /** [vocab] bias added after the product (b_U), if the model has one. */
+  bias?: tf.Tensor1D | null;
+  /** Final logit softcap c: logits ← c · tanh(logits / c) (Gemma 2). */
+  softcap?: number | null;
+}
+
+export function vocabSize(u: Unembedding): number {
+  return u.layout === "d_vocab" ? u.weight.shape[1] : u.weight.shape[0];
+}
+
+export function modelWidth(u: Unembedding): number {
+  return u.layout === "d_vocab" ? u.weight.shape[0] : u.weight.shape[1];
+}
+
+export function checkUnembedding(u: Unembedding, dModel: number): void {
+  if (!u || !u.weight || u.weight.rank !== 2) {
+    throw new ArgumentError("unembedding.weight", "is not a 2-D tensor", "pass the model's unembedding matrix (W_U or lm_head)");
+  }
+  if (u.layout !== "d_vocab" && u.layout !== "vocab_d") {
+    throw new ArgumentError("unembedding.layout", `is ${JSON.stringify(u.layout)}`, 'use "d_vocab" for [d_model, vocab] or "vocab_d" for [vocab, d_model]');
+  }
+  if (modelWidth(u) !== dModel) {
+    throw new ArgumentError("unembedding.weight", `has shape [${u.weight.shape}] (layout ${u.layout}) but the residual rows have width ${dModel}`, "check the layout and that the residual comes from this model");
+  }
+  if (u.bias && (u.bias.rank !== 1 || u.bias.shape[0] !== vocabSize(u))) {
+    throw new ArgumentError("unembedding.bias", `has shape [${u.bias.shape}], not [${vocabSize(u)}]`);
+  }
+  if (u.softcap != null && !(u.softcap > 0)) {
+    throw new ArgumentError("unembedding.softcap", `is ${u.softcap}`, "use a positive number, or null for no softcap");
+  }
+}
+
+/** Logits of `rows` [n, d] for the vocabulary ids [start, end): [n, end − start]. Call inside tf.tidy. */
+export function unembedSlice(rows: tf.Tensor2D, u: Unembedding, start: number, end: number): tf.Tensor2D {
+  const d = modelWidth(u);
+  let logits =
+    u.layout === "vocab_d"
+      ? tf.matMul(rows, tf.slice(u.weight, [start, 0], [end - start, d]), false, true)
+      : tf.matMul(rows, tf.slice(u.weight, [0, start], [d, end - start]));
+  if (u.bias) logits = tf.add(logits, tf.slice(u.bias, [start], [end - start]));
+  return applySoftcap(logits as tf.Tensor2D, u.softcap);
+}
+
+/** Logits of `rows` [n, d] for per-row token ids `ids` [n, t] (int32): [n, t]. Call inside tf.tidy. */
+export function unembedIds(rows: tf.Tensor2D, u: Unembedding, ids: tf.Tensor2D): tf.Tensor2D {
+  const [n, t] = ids.shape;
+  const flat = tf.reshape(ids, [n * t]);
+  // Columns of W_U (rows of the [vocab, d] layout) for every requested id: [n·t, d].
+  const w = u.layout === "vocab_d" ? tf.gather(u.weight, flat, 0) : tf.transpose(tf.gather(u.weight, flat, 1));
+  let logits = tf.sum(tf.mul(tf.reshape(w, [n, t, -1]), tf.expandDims(rows, 1)), 2) as tf.Tensor2D;
+  if (u.bias) logits = tf.add(logits, tf.reshape(tf.gather(u.bias, flat), [n, t]));
+  return applySoftcap(logits, u.softcap);
+}
+
+function applySoftcap<T extends tf.Tensor>(logits: T, softcap: number | null | undefined): T {
+  if (softcap == null) return logits;
+  return tf.mul(tf.tanh(tf.div(logits, softcap)), softcap) as T;
+}

@@ -1,0 +1,69 @@
+// verify(model, reference.safetensors): compares every tensor the reference file holds with the engine's
+// counterpart, and its greedy continuation, so that a user can see how faithful the numbers are.
+import { SafetensorsFormatError } from "../errors";
+import { SafetensorsFile } from "../io/safetensors";
+import type { LanguageModel } from "../model/model";
+import { compareArrays, unravelIndex, type TensorComparison, type Tolerance } from "./compare";
+import { COMPARED_TENSORS, engineTensors, type ComparedTensor } from "./engine-tensors";
+import { checkGeneration, type GenerationCheck } from "./generation";
+
+export interface VerifyOptions extends Partial<Tolerance> {
+  /** Also compare generated_ids (default true when the file has them). */
+  generation?: boolean;
+}
+
+export interface VerifyTensorResult extends TensorComparison {
+  /** Index of the worst element in the tensor, e.g. [layer, pos, vocab]. */
+  worstAt: number[] | null;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  model: string;
+  modelType: string;
+  reference: string;
+  atol: number;
+  rtol: number;
+  tensors: Partial<Record<ComparedTensor, VerifyTensorResult>>;
+  generated: GenerationCheck | null;
+}
+
+export async function verify(model: LanguageModel, referenceFile: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  const tol: Tolerance = { atol: opts.atol ?? 1e-4, rtol: opts.rtol ?? 1e-4 };
+  const ref = SafetensorsFile.open(referenceFile);
+  try {
+    if (!ref.has("input_ids")) {
+      throw new SafetensorsFormatError(ref.file, 'tensor "input_ids"', "is missing", "a reference file holds input_ids [T] and the tensors to compare (see lmprobe's fixture format)");
+    }
+    const ids = ref.readIntegers("input_ids");
+    const wanted = COMPARED_TENSORS.filter((n) => ref.has(n));
+    const ours = await engineTensors(model, ids, wanted);
+    const tensors: VerifyResult["tensors"] = {};
+    for (const name of wanted) {
+      const refShape = ref.entry(name).shape;
+      const engine = ours.get(name);
+      if (!engine) {
+        tensors[name] = { ok: false, maxAbsDiff: Infinity, worstRatio: Infinity, worstIndex: -1, shape: refShape, worstAt: null, problem: "the engine computes no such tensor for this model" };
+        continue;
+      }
+      if (engine.shape.join(",") !== refShape.join(",")) {
+        tensors[name] = { ok: false, maxAbsDiff: Infinity, worstRatio: Infinity, worstIndex: -1, shape: refShape, worstAt: null, problem: `shape [${engine.shape}] vs reference [${refShape}]` };
+        continue;
+      }
+      const c = compareArrays(engine.data, ref.readFloat32(name), refShape, tol);
+      tensors[name] = { ...c, worstAt: c.worstIndex >= 0 ? unravelIndex(c.worstIndex, refShape) : null };
+    }
+    let generated: GenerationCheck | null = null;
+    if (opts.generation !== false && ref.has("generated_ids")) {
+      const expected = ref.readIntegers("generated_ids");
+      const logits = ref.has("logits") ? ref.readFloat32("logits") : null;
+      const vocab = model.weights.vocabSize;
+      const lastRow = logits && logits.length === ids.length * vocab ? logits.subarray((ids.length - 1) * vocab) : null;
+      generated = await checkGeneration(model, ids, expected, lastRow);
+    }
+    const ok = Object.values(tensors).every((t) => t!.ok) && (generated?.ok ?? true);
+    return { ok, model: model.name, modelType: model.config.modelType, reference: ref.file, ...tol, tensors, generated };
+  } finally {
+    ref.close();
+  }
+}

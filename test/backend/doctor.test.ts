@@ -1,0 +1,67 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { run, formatReport } from "../../src/cli/doctor";
+import { BACKEND_ORDER } from "../../src/backend/types";
+import { ArgumentError } from "../../src/errors";
+
+async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => lines.push(a.join(" "));
+  try {
+    return { code: await fn(), out: lines.join("\n") };
+  } finally {
+    console.log = log;
+  }
+}
+
+test("doctor --json on this machine: the chosen backend is the first usable one in order and is active", async () => {
+  const { code, out } = await capture(() => run(["--json"]));
+  assert.equal(code, 0);
+  const report = JSON.parse(out);
+  assert.deepEqual(report.candidates.map((c: { name: string }) => c.name), [...BACKEND_ORDER]);
+  const chosenAt = BACKEND_ORDER.indexOf(report.chosen);
+  report.candidates.forEach((c: { name: string; status: string; reason: string }, i: number) => {
+    assert.ok(c.reason.length > 0, `${c.name} has a reason`);
+    if (i < chosenAt) assert.ok(["unavailable", "failed"].includes(c.status), `${c.name} ranks higher, so it must have been unusable: ${c.status}`);
+    if (i === chosenAt) assert.equal(c.status, "chosen");
+    if (i > chosenAt) assert.ok(["available", "unavailable"].includes(c.status), `${c.name} was probed: ${c.status}`);
+  });
+  assert.equal(tf.getBackend(), report.chosen);
+  // tfjs-node cannot be installed here: when it is absent the report must say so, not just "unavailable".
+  let hasTfjsNode = true;
+  try {
+    require.resolve("@tensorflow/tfjs-node");
+  } catch {
+    hasTfjsNode = false;
+  }
+  if (!hasTfjsNode) assert.match(report.candidates[0].reason, /@tensorflow\/tfjs-node is not installed/);
+  assert.equal(report.candidates.at(-1).name, "cpu");
+  assert.notEqual(report.candidates.at(-1).status, "unavailable");
+});
+
+test("doctor's text report marks the chosen backend and prints every reason and the override", async () => {
+  const { out } = await capture(() => run([]));
+  const text = formatReport({
+    chosen: "wasm",
+    via: "auto",
+    candidates: [
+      { name: "tensorflow", status: "unavailable", available: false, reason: "@tensorflow/tfjs-node is not installed" },
+      { name: "webgpu", status: "unavailable", available: false, reason: "no WebGPU adapter", detail: { features: [] } },
+      { name: "wasm", status: "chosen", available: true, reason: "wasm ok" },
+      { name: "cpu", status: "available", available: true, reason: "always" },
+    ],
+  });
+  assert.match(text, /^backend: wasm \(chosen automatically\)/);
+  assert.match(text, /^\* wasm\s+chosen\s+wasm ok$/m);
+  assert.match(text, /^- webgpu\s+unavailable\s+no WebGPU adapter$/m);
+  assert.match(text, /features: \(none\)/);
+  assert.match(text, /npm install @tensorflow\/tfjs-node/);
+  assert.match(out, /LMPROBE_BACKEND=/);
+  assert.match(out, new RegExp(`^backend: ${tf.getBackend()} `));
+});
+
+test("doctor rejects unknown options with the usage", async () => {
+  await assert.rejects(run(["--jsn"]), (err: unknown) => err instanceof ArgumentError && /--jsn/.test(err.message) && /usage: lmprobe doctor/.test(err.message));
+});

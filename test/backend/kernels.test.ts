@@ -1,0 +1,119 @@
+// The WGSL kernels run only where a WebGPU adapter exists (a GPU, or a software one chosen with
+// LMPROBE_DAWN_OPTIONS="backend=opengl"); elsewhere those tests are skipped and say why. planMatMul's
+// routing is plain logic and runs everywhere.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { planMatMul } from "../../src/backend/kernels/batch-matmul";
+import { probeWebgpu } from "../../src/backend/probe-webgpu";
+import { setBackend, logitStats } from "../../src/backend";
+import { SynchronousReadError } from "../../src/errors";
+
+test("planMatMul sends large aligned products to the tiled kernel and the rest to tfjs", () => {
+  const p = planMatMul([1024, 896], [151936, 896], false, true)!;
+  assert.deepEqual([p.batch, p.M, p.N, p.K, p.layout, p.aBatched, p.bBatched], [1, 1024, 151936, 896, "nt", false, false]);
+  assert.deepEqual(p.outShape, [1024, 151936]);
+  const batched = planMatMul([2, 14, 128, 64], [2, 14, 128, 64], false, true)!;
+  assert.deepEqual([batched.batch, batched.aBatched, batched.bBatched, ...batched.outShape], [28, true, true, 2, 14, 128, 128]);
+  const shared = planMatMul([4, 128, 768], [768, 3072], false, false)!;
+  assert.deepEqual([shared.batch, shared.aBatched, shared.bBatched, ...shared.outShape], [4, true, false, 4, 128, 3072]);
+  assert.equal(planMatMul([128, 768], [768, 50257], false, false), null, "N % 4 != 0 with B as [K, N]");
+  assert.equal(planMatMul([128, 768], [50257, 768], false, true)?.N, 50257, "any N with B as [N, K]");
+  assert.equal(planMatMul([128, 30], [30, 128], false, false), null, "K % 4 != 0");
+  assert.equal(planMatMul([768, 128], [768, 128], true, false), null, "transposed A");
+  assert.equal(planMatMul([1, 768], [768, 3072], false, false), null, "a single row (decoding) stays on tfjs's kernel");
+  assert.equal(planMatMul([2, 1, 128, 64], [1, 3, 64, 128], false, false), null, "broadcast between batch shapes");
+});
+
+async function webgpuOrSkip(t: { skip(msg: string): void }): Promise<boolean> {
+  const probe = await probeWebgpu();
+  if (!probe.available && !probe.usableOnRequest) {
+    t.skip(`no WebGPU adapter here: ${probe.reason}`);
+    return false;
+  }
+  await setBackend("webgpu");
+  return true;
+}
+
+function randoms(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = ((s / 2 ** 32) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+test("tiled matmul matches a float64 product (nn, nt, batched, ragged edges)", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const cases: [number, number, number, boolean, number][] = [
+    [130, 260, 48, false, 1],
+    [200, 70, 36, true, 1],
+    [64, 128, 16, true, 3],
+    [129, 131, 64, true, 1],
+  ];
+  for (const [M, N, K, tb, batch] of cases) {
+    const av = randoms(batch * M * K, M + N);
+    const bv = randoms(batch * N * K, K + 7);
+    const before = tf.memory().numTensors;
+    const a = tf.tensor(av, batch > 1 ? [batch, M, K] : [M, K]);
+    const b = tf.tensor(bv, tb ? (batch > 1 ? [batch, N, K] : [N, K]) : batch > 1 ? [batch, K, N] : [K, N]);
+    assert.ok(planMatMul(a.shape, b.shape, false, tb), "the case reaches the tiled kernel");
+    const c = tf.matMul(a, b, false, tb);
+    const got = await c.data();
+    let maxErr = 0;
+    for (let q = 0; q < batch; q++) {
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < N; j++) {
+          let s = 0;
+          for (let k = 0; k < K; k++) s += av[(q * M + i) * K + k] * (tb ? bv[(q * N + j) * K + k] : bv[(q * K + k) * N + j]);
+          maxErr = Math.max(maxErr, Math.abs(s - got[(q * M + i) * N + j]));
+        }
+      }
+    }
+    assert.ok(maxErr < 1e-4, `[${M},${N},${K}] nt=${tb} batch=${batch}: max error ${maxErr}`);
+    tf.dispose([a, b, c]);
+    assert.equal(tf.memory().numTensors, before);
+  }
+});
+
+test("logitStats matches float64 log-sum-exp, entropy and top-k, with -Infinity, NaN and ties", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const rows = 9;
+  const V = 1001;
+  const x = randoms(rows * V, 3, 8);
+  x[2 * V + 17] = 30; // ties at the top: the lower id first
+  x[2 * V + 5] = 30;
+  for (let i = 0; i < V; i++) if (i % 3 === 0) x[4 * V + i] = -Infinity; // masked entries
+  x[5 * V + 9] = NaN; // skipped
+  for (let i = 0; i < V; i++) x[6 * V + i] = 1e4 + (i % 7); // large logits: no cancellation
+  const before = tf.memory().numTensors;
+  const logits = tf.tensor2d(x, [rows, V]);
+  const st = logitStats(logits, 5)!;
+  const [lse, ent, topV, topI] = await Promise.all([st.logSumExp.data(), st.entropy.data(), st.topLogits.data(), st.topIds.data()]);
+  assert.equal(st.topIds.dtype, "int32");
+  for (let r = 0; r < rows; r++) {
+    const row = Array.from(x.subarray(r * V, (r + 1) * V)).map((v, i) => [v, i]).filter(([v]) => !Number.isNaN(v));
+    const m = Math.max(...row.map(([v]) => v));
+    const s = row.reduce((acc, [v]) => acc + Math.exp(v - m), 0);
+    const l = m + Math.log(s);
+    const h = -row.reduce((acc, [v]) => acc + (v === -Infinity ? 0 : Math.exp(v - l) * (v - l)), 0);
+    const order = row.sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 5);
+    assert.ok(Math.abs(lse[r] - l) <= 1e-5 * Math.max(1, Math.abs(l)), `row ${r} lse ${lse[r]} vs ${l}`);
+    assert.ok(Math.abs(ent[r] - h) <= 2e-5, `row ${r} entropy ${ent[r]} vs ${h}`);
+    assert.deepEqual(Array.from(topI.subarray(r * 5, r * 5 + 5)), order.map(([, i]) => i), `row ${r} top ids`);
+    order.forEach(([v], j) => assert.ok(Math.abs(topV[r * 5 + j] - v) < 1e-4));
+  }
+  assert.deepEqual(Array.from(topI.subarray(10, 12)), [5, 17]);
+  tf.dispose([logits, st.logSumExp, st.entropy, st.topLogits, st.topIds]);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test("a synchronous read of a GPU tensor is a typed error saying to await data()", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const x = tf.add(tf.ones([64, 64]), 1); // computed on the GPU, so its data lives there
+  assert.throws(() => x.dataSync(), (err: unknown) => err instanceof SynchronousReadError && /await tensor\.data\(\)/.test((err as Error).message));
+  assert.equal((await x.data())[0], 2);
+  x.dispose();
+});

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import * as tf from "@tensorflow/tfjs-core";
+import { ModelTooLargeError } from "../../src/errors";
+import { backendCapacity, checkMemoryFits, estimateMemory, WASM_HEAP_BYTES } from "../../src/io/memory-estimate";
+import { SafetensorsFile } from "../../src/io/safetensors";
+import { openWeightSource } from "../../src/io/safetensors-weights";
+import type { TensorInfo, WeightSource } from "../../src/io/weight-source";
+import { loadModel } from "../../src/load";
+import { copyCheckpoint, DEMO, rawHeader, tinyFixtures } from "./helpers";
+
+/** A WeightSource that only describes tensors (nothing to read): the estimate must not need reads. */
+function describedOnly(shapes: Record<string, number[]>, dtype: TensorInfo["dtype"] = "BF16"): WeightSource {
+  return {
+    origin: "described",
+    names: () => Object.keys(shapes).sort(),
+    has: (n) => n in shapes,
+    info: (n) => ({ name: n, dtype, shape: shapes[n], file: "described" }),
+    read: () => assert.fail("the estimate read a tensor"),
+    close: () => {},
+  };
+}
+
+for (const dir of [...tinyFixtures(), DEMO]) {
+  test(`${path.basename(dir)}: float32 bytes are the headers' element counts × 4`, () => {
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith(".safetensors") && !f.includes("reference"));
+    const elements = files.flatMap((f) => Object.values(rawHeader(path.join(dir, f)).entries)).reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
+    const weights = openWeightSource(dir);
+    const est = estimateMemory(weights);
+    weights.close();
+    assert.equal(est.weightBytes, elements * 4);
+    assert.equal(est.totalBytes, est.weightBytes + est.marginBytes);
+    assert.ok(est.marginBytes >= 128 * 1024 * 1024);
+  });
+}
+
+test("a 1.2B-parameter model is refused on wasm with the bytes it needs and the backends that could hold it", () => {
+  // 1.2e9 parameters: 4.8 GB as float32, over the 4 GiB wasm heap
+  const weights = describedOnly({ "model.embed_tokens.weight": [150_000, 2000], "model.layers.0.mlp.weight": [900_000, 1000] });
+  const est = estimateMemory(weights);
+  assert.equal(est.weightBytes, (150_000 * 2000 + 900_000 * 1000) * 4);
+  assert.equal(est.largestTensor.name, "model.layers.0.mlp.weight");
+  assert.throws(() => checkMemoryFits(est, "wasm"), (e: unknown) => {
+    assert.ok(e instanceof ModelTooLargeError);
+    assert.equal(e.bytesNeeded, est.totalBytes);
+    assert.equal(e.backend, "wasm");
+    assert.ok(e.bytesAvailable <= WASM_HEAP_BYTES);
+    assert.ok(e.message.includes(String(est.totalBytes)), e.message);
+    assert.equal(e.backendsThatFit.includes("cpu"), backendCapacity("cpu").totalBytes >= est.totalBytes);
+    assert.ok(!e.backendsThatFit.includes("wasm"));
+    return true;
+  });
+  // and a small model fits
+  checkMemoryFits(estimateMemory(describedOnly({ w: [1000, 1000] })), "wasm");
+});
+
+test("capacities: wasm is its heap cap, cpu is bounded by host memory", () => {
+  assert.ok(backendCapacity("wasm").totalBytes <= WASM_HEAP_BYTES);
+  assert.ok(backendCapacity("cpu").totalBytes <= os.totalmem());
+  assert.equal(backendCapacity("webgpu").totalBytes, Infinity);
+});
+
+test("loadModel refuses an oversized checkpoint before reading any weight", async () => {
+  const dir = copyCheckpoint(DEMO, (n) => n.endsWith(".safetensors"));
+  // a sparse file declaring 4.5 GB of F32 weights: no disk space used, no byte of it read
+  const rows = 1_100_000;
+  const header = Buffer.from(JSON.stringify({
+    "model.embed_tokens.weight": { dtype: "F32", shape: [rows, 1024], data_offsets: [0, rows * 1024 * 4] },
+  }));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  const file = path.join(dir, "model.safetensors");
+  fs.writeFileSync(file, Buffer.concat([length, header]));
+  fs.truncateSync(file, 8 + header.length + rows * 1024 * 4);
+  const original = SafetensorsFile.prototype.readFloat32;
+  let reads = 0;
+  SafetensorsFile.prototype.readFloat32 = function (this: SafetensorsFile, name: string) {
+    reads++;
+    return original.call(this, name);
+  };
+  try {
+    await assert.rejects(loadModel(dir, { backend: "wasm" }), (e: unknown) => e instanceof ModelTooLargeError && e.backend === "wasm");
+    assert.equal(reads, 0);
+    assert.equal(tf.memory().numTensors, 0);
+  } finally {
+    SafetensorsFile.prototype.readFloat32 = original;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,70 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { logitLens } from "../../src/probe/logit-lens";
+import { AbortError, ArgumentError } from "../../src/errors";
+import { close, model, referenceOf, rows } from "./models";
+
+type LensRow = { layer: number; stream: string; position: number; rank: number; token_id: number; prob: number; logprob: number; entropy: number };
+
+for (const name of ["gpt2", "llama", "gemma2", "gpt_neox", "mixtral", "demo"]) {
+  test(`${name}: logit lens through the engine matches lens_entropy, lens_logprobs and lens_last_top5`, async () => {
+    const m = await model(name);
+    const ref = referenceOf(name);
+    const ids = ref.ints("input_ids");
+    const [L1, T, V] = ref.json.keys.lens_logprobs;
+    const logprobs = ref.tensor("lens_logprobs").data;
+    const entropy = ref.tensor("lens_entropy").data;
+    const targets = [0, 7, V - 1, ref.json.lens_last_top5[L1 - 1].ids[0]];
+    const before = tf.memory().numTensors;
+    const lens = await logitLens(m, ids, { k: 5, targets, vocabChunk: Math.ceil(V / 3) + 1 });
+    assert.equal(tf.memory().numTensors, before, "tensors leaked");
+
+    const ent = rows<LensRow>(lens.entropy);
+    assert.equal(ent.length, L1 * T);
+    for (const r of ent) assert.ok(close(r.entropy, entropy[r.layer * T + r.position]), `entropy layer ${r.layer} pos ${r.position}: ${r.entropy} vs ${entropy[r.layer * T + r.position]}`);
+
+    for (const r of rows<LensRow & { target_id: number }>(lens.trajectory!)) {
+      const want = logprobs[(r.layer * T + r.position) * V + r.target_id];
+      assert.ok(close(r.logprob, want), `logprob layer ${r.layer} pos ${r.position} token ${r.target_id}: ${r.logprob} vs ${want}`);
+      const row = logprobs.subarray((r.layer * T + r.position) * V, (r.layer * T + r.position + 1) * V);
+      const above = row.filter((v, i) => i !== r.target_id && v > want + 1e-4).length;
+      const ties = row.filter((v, i) => i !== r.target_id && Math.abs(v - want) <= 1e-4).length;
+      assert.ok(r.rank >= above + 1 && r.rank <= above + 1 + ties, `rank ${r.rank} vs ${above + 1} (+${ties} near ties)`);
+    }
+
+    const table = rows<LensRow>(lens.table);
+    assert.equal(table.length, L1 * T * 5);
+    ref.json.lens_last_top5.forEach((top, layer) => {
+      const got = table.filter((r) => r.layer === layer && r.position === T - 1).sort((a, b) => a.rank - b.rank);
+      got.forEach((r, i) => {
+        assert.ok(close(r.prob, top.probs[i], 2e-6, 2e-4), `layer ${layer} top ${i} prob ${r.prob} vs ${top.probs[i]}`);
+        const tied = top.probs.filter((q) => Math.abs(q - top.probs[i]) < 2e-6).length > 1;
+        if (!tied) assert.equal(r.token_id, top.ids[i], `layer ${layer} top ${i}`);
+      });
+    });
+  });
+}
+
+test("positions subset, attn_out / mlp_out streams, progress and abort", async () => {
+  const m = await model("llama");
+  const ids = referenceOf("llama").ints("input_ids");
+  const full = rows<LensRow>((await logitLens(m, ids, { k: 3 })).table);
+  const progress: number[] = [];
+  const part = await logitLens(m, ids, { k: 3, positions: [0, -1], streams: ["resid_post", "attn_out", "mlp_out"], onProgress: (p) => progress.push(p.done) });
+  const L = m.config.numLayers;
+  assert.deepEqual(progress, Array.from({ length: 3 * L + 1 }, (_, i) => i + 1));
+  const partRows = rows<LensRow>(part.table);
+  assert.deepEqual([...new Set(partRows.map((r) => r.position))], [0, ids.length - 1]);
+  for (const r of partRows.filter((r) => r.stream === "resid_post")) {
+    const same = full.find((f) => f.layer === r.layer && f.position === r.position && f.rank === r.rank)!;
+    assert.equal(r.token_id, same.token_id);
+    assert.ok(close(r.prob, same.prob, 1e-6, 1e-5));
+  }
+  for (const stream of ["attn_out", "mlp_out"]) {
+    assert.deepEqual([...new Set(partRows.filter((r) => r.stream === stream).map((r) => r.layer))], Array.from({ length: L }, (_, l) => l + 1));
+  }
+  const controller = new AbortController();
+  await assert.rejects(logitLens(m, ids, { signal: controller.signal, onProgress: () => controller.abort() }), AbortError);
+  await assert.rejects(logitLens(m, ids, { targets: "definitely several tokens" }), ArgumentError);
+});
