@@ -6,3 +6,4 @@ export { tokenProbsChart, type TokenProbsChartOptions } from "./token-probs";
 export { residualNormChart, type ResidualNormChartOptions } from "./residual-norms";
 export { expertLoadChart, expertRoutingChart, type ExpertLoadChartOptions, type RoutingChartOptions } from "./moe";
 export { patchingChart, type PatchingChartOptions } from "./patching";
+export { headScoresChart, type HeadScoresChartOptions } from "./head-scores";
