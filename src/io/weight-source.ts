@@ -26,7 +26,10 @@ export interface WeightSource {
   names(): string[];
   has(name: string): boolean;
   info(name: string): TensorInfo;
-  /** Reads one tensor from disk and converts it to float32. Throws WeightShapeError naming the tensor if absent. */
+  /**
+   * Reads one tensor from disk and converts it to float32. Throws WeightShapeError naming the tensor if absent,
+   * and NonFiniteWeightError if it holds NaN or Infinity (the one place weights are scanned for them).
+   */
   read(name: string): Float32Array;
   /** Releases open file handles. */
   close(): void;

@@ -52,7 +52,7 @@ for (const name of ["mixtral", "qwen3_moe"]) {
 test("gini: 0 for equal load, (n−1)/n for one expert taking everything", () => {
   assert.equal(gini([1, 1, 1, 1]), 0);
   assert.ok(close(gini([0, 0, 0, 1]), 3 / 4, 1e-12, 0));
-  assert.ok(close(gini([1, 3]), 0.25, 1e-12, 0)); // (|1−3|) / (2·2²·mean=2) · … = 2/8
+  assert.ok(close(gini([1, 3]), 0.25, 1e-12, 0)); // mean absolute difference 1 / (2 · mean 2)
 });
 
 test("moeRouting on a dense model is an ArgumentError", async () => {

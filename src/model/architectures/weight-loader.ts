@@ -1,8 +1,8 @@
 // Reads a checkpoint's tensors for a converter: checks each shape against what config.json implies, rejects
-// non-finite values, transposes nn.Linear weights into the canonical [in, out] orientation, and records which
+// (through the WeightSource) non-finite values, transposes nn.Linear weights into the canonical [in, out] orientation, and records which
 // tensors were used so that a parameter the conversion would silently drop is reported instead.
 import * as tf from "@tensorflow/tfjs-core";
-import { NonFiniteWeightError, WeightShapeError } from "../../errors";
+import { WeightShapeError } from "../../errors";
 import type { WeightSource } from "../../io/weight-source";
 import type { NormWeights } from "../canonical";
 
@@ -27,10 +27,7 @@ export class WeightLoader {
     if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
       throw new WeightShapeError(info.file, name, `has shape [${info.shape}] but config.json implies [${shape}]`);
     }
-    const data = this.weights.read(name);
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) throw new NonFiniteWeightError(info.file, name, i);
-    }
+    const data = this.weights.read(name); // the WeightSource rejects NaN and Infinity as it reads
     this.used.add(name);
     return tf.tensor(data, shape, "float32");
   }
