@@ -16,7 +16,10 @@ function randoms(n, seed, scale = 1) {
 /** Waits until the GPU has finished everything tfjs queued. */
 async function drain(tf) {
   const backend = tf.backend();
-  backend.submitQueue();
+  // tfjs records into an open compute pass: end it before submitting, or the command buffer is invalid and
+  // nothing runs. submitQueue() also assumes an open encoder, absent when nothing was recorded since the last.
+  backend.endComputePassEncoder();
+  if (backend.commandEncoder != null) backend.submitQueue();
   await backend.device.queue.onSubmittedWorkDone();
 }
 

@@ -1,4 +1,5 @@
 // lmprobe's public API.
+import "./tensor-methods"; // before anything builds a tensor: chained methods (x.reshape(…))
 export * from "./errors";
 export * from "./backend";
 export * from "./io";

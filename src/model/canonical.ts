@@ -7,7 +7,7 @@
 // reuses W_E [vocab, d_model] through a transposed matmul instead of holding a second copy.
 import type * as tf from "@tensorflow/tfjs-core";
 // Chained tensor methods (x.reshape(…), x.transpose()) for every model/ file: canonical.ts is imported by all.
-import "@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops";
+import "../tensor-methods";
 
 /** Activation functions by what they compute (converters map HF names such as "gelu_new" onto these). */
 export type ActivationName =

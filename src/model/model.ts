@@ -14,6 +14,9 @@ import { padBatch, tokenize, type ModelInput, type TokenizeOptions, type Tokeniz
 export interface RunOptions extends TokenizeOptions {
   /** Hook names (full, or shorthand such as "resid_post" for every block) or a predicate; default: none. */
   cache?: CacheFilter;
+  /** Unembed only the last position: logits [batch, 1, vocab]. Probes that read the cache need no more, and a
+   *  [pos, vocab] logits tensor (100 MB for GPT-2 at 512 positions) would dominate their memory. */
+  lastPositionOnly?: boolean;
 }
 
 export interface RunResult {
@@ -79,7 +82,7 @@ export class LanguageModel {
     const runner = new HookRunner(cacheSelector(opts.cache, this.hookNames), prepareHooks(hooks, this.hookNames));
     let logits: tf.Tensor3D;
     try {
-      logits = tf.tidy(() => forward(this.weights, batch, runner));
+      logits = tf.tidy(() => forward(this.weights, batch, runner, { lastPositionOnly: opts.lastPositionOnly }));
     } catch (err) {
       for (const t of runner.cached.values()) t.dispose();
       throw err;

@@ -40,7 +40,7 @@ export function resolveLayers(layers: number[] | undefined, nLayers: number): nu
 export async function attentionPatterns(model: ProbeModel, input: ProbeInput, options: AttentionOptions = {}): Promise<AttentionResult> {
   const layers = resolveLayers(options.layers, model.config.numLayers);
   const names = new Set(layers.map(patternHook));
-  const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos });
+  const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: true });
   try {
     const text = tokenTextLookup(model, run.tokens[0]);
     return await attentionFromCache(run.cache, layers, run.tokens[0].map(text), options);

@@ -54,12 +54,14 @@ export function dlaHooks(model: ProbeModel): string[] {
 
 export async function directLogitAttribution(model: ProbeModel, input: ProbeInput, options: DlaOptions = {}): Promise<DlaResult> {
   const names = new Set(dlaHooks(model));
-  const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos });
+  // Logits are needed at one position only: the last unless another is asked for.
+  const lastOnly = options.position === undefined || options.position === -1;
+  const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: lastOnly });
   try {
     const tokens = run.tokens[0];
     const [position] = resolvePositions([options.position ?? -1], tokens.length);
     const b = options.batch ?? 0;
-    const row = tf.tidy(() => tf.reshape(tf.slice(run.logits, [b, position, 0], [1, 1, run.logits.shape[2]]), [-1]));
+    const row = tf.tidy(() => tf.reshape(tf.slice(run.logits, [b, lastOnly ? run.logits.shape[1] - 1 : position, 0], [1, 1, run.logits.shape[2]]), [-1]));
     const logits = await row.data();
     row.dispose();
     const target = options.target !== undefined ? resolveTokenId(model, options.target) : argmax(logits);

@@ -80,7 +80,7 @@ export async function detectHeads(model: ProbeModel, options: HeadDetectorOption
   const layers = resolveLayers(options.layers, model.config.numLayers);
   const names = new Set(layers.map(patternHook));
   const sequence = options.sequence ?? defaultInductionSequence(model, options.seed ?? 0);
-  const run = model.run(sequence, { cache: (n) => names.has(n), prependBos: options.prependBos });
+  const run = model.run(sequence, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: true });
   try {
     const tokens = run.tokens[0];
     return { table: await headScoresFromCache(run.cache, layers, tokens, options), tokens };

@@ -15,3 +15,4 @@ export { saveCache, loadCache } from "./cache-io";
 export { resolveTokenId, resolvePositions, type TokenSpec } from "./tokens";
 export { lensHeadOf, type LensHead } from "./lens-head";
 export { seededRandom } from "./random";
+export { fullProbe, type FullProbeResult } from "./full-probe";

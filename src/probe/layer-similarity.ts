@@ -28,7 +28,7 @@ export interface LayerSimilarityResult {
 
 export async function layerSimilarity(model: ProbeModel, input: ProbeInput, options: LayerSimilarityOptions = {}): Promise<LayerSimilarityResult> {
   const names = new Set(residualHookNames(model.config.numLayers));
-  const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos });
+  const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: true });
   try {
     return await layerSimilarityFromCache(run.cache, model.config.numLayers, options);
   } finally {

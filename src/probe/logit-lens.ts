@@ -58,7 +58,7 @@ export function logitLensHooks(nLayers: number, streams: LensStream[] = ["resid_
 /** Runs the model on `input` with the residual stream cached, then the lens. */
 export async function logitLens(model: ProbeModel, input: ProbeInput, options: LogitLensOptions = {}): Promise<LogitLensResult> {
   const hooks = new Set(logitLensHooks(model.config.numLayers, options.streams));
-  const run = model.run(input, { cache: (name) => hooks.has(name), prependBos: options.prependBos });
+  const run = model.run(input, { cache: (name) => hooks.has(name), prependBos: options.prependBos, lastPositionOnly: true });
   try {
     return await logitLensFromCache(model, run.cache, run.tokens[options.batch ?? 0], options);
   } finally {

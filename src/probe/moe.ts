@@ -35,7 +35,7 @@ export async function moeRouting(model: ProbeModel, input: ProbeInput, options: 
   const layers = moeLayers(model);
   if (layers.length === 0) throw new ArgumentError("model", `(${model.config.modelType}) has no mixture-of-experts layers`, "use a MoE checkpoint (Mixtral, Qwen3-MoE, gpt-oss, …)");
   const names = new Set(moeHooks(layers));
-  const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos });
+  const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: true });
   try {
     const text = tokenTextLookup(model, run.tokens[0]);
     return await moeRoutingFromCache(run.cache, layers, run.tokens[0].map(text));

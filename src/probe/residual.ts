@@ -23,7 +23,7 @@ export function residualNormHooks(nLayers: number): string[] {
 
 export async function residualNorms(model: ProbeModel, input: ProbeInput, options: { prependBos?: boolean } = {}): Promise<ResidualResult> {
   const names = new Set(residualNormHooks(model.config.numLayers));
-  const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos });
+  const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: true });
   try {
     const text = tokenTextLookup(model, run.tokens[0]);
     return await residualNormsFromCache(run.cache, model.config.numLayers, run.tokens[0].map(text));

@@ -41,7 +41,7 @@ export function confidenceBand(prob: number, bands = { high: 0.5, medium: 0.1 })
 /** Probabilities of each next token of `input` (a prompt, or a prompt + generated continuation). */
 export async function tokenProbabilities(model: ProbeModel, input: ProbeInput, options: TokenProbsOptions = {}): Promise<TokenProbsResult> {
   const last = `blocks.${model.config.numLayers - 1}.hook_resid_post`;
-  const run = model.run(input, { cache: [last], prependBos: options.prependBos });
+  const run = model.run(input, { cache: [last], prependBos: options.prependBos, lastPositionOnly: true });
   try {
     const tokens = run.tokens[0];
     if (tokens.length < 2) throw new ArgumentError("input", `has ${tokens.length} token(s)`, "give at least two tokens: each is scored as the prediction of the one before");

@@ -5,8 +5,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-export const ROOT = path.resolve(__dirname, "..", "..");
-export const OUTPUT = path.join(ROOT, "test-output", "e2e");
+// LMPROBE_PACKAGE_ROOT tests another copy of the package (an installed one) with these tests.
+export const ROOT = path.resolve(process.env.LMPROBE_PACKAGE_ROOT ?? path.join(__dirname, "..", ".."));
+export const OUTPUT = path.resolve(__dirname, "..", "..", "test-output", "e2e");
 export const NBCONVERT = "/usr/bin/jupyter-nbconvert";
 export const CHROMIUM = "/usr/bin/chromium";
 
@@ -65,16 +66,32 @@ const text = (t: string | string[] | undefined) => (Array.isArray(t) ? t.join(""
  * Executes `notebook` (a path) in `workDir` with `jupyter nbconvert --to notebook --execute`; a cell error fails
  * (nbconvert exits non-zero and its message, with the cell, is thrown). Returns the executed notebook's path.
  */
-export function executeNotebook(jupyter: JupyterEnv, notebook: string, workDir: string, extraEnv: NodeJS.ProcessEnv = {}, timeoutS = 240): string {
+export function executeNotebook(jupyter: JupyterEnv, notebook: string, workDir: string, options: { allowErrors?: boolean; timeoutS?: number } = {}): string {
   mkdirSync(workDir, { recursive: true });
   const name = path.basename(notebook, ".ipynb");
+  const timeoutS = options.timeoutS ?? 240;
   const result = spawnSync(
     NBCONVERT,
-    ["--to", "notebook", "--execute", `--ExecutePreprocessor.timeout=${timeoutS}`, "--ExecutePreprocessor.kernel_name=lmprobe", "--output-dir", workDir, "--output", `${name}.executed.ipynb`, notebook],
-    { cwd: workDir, env: { ...jupyter.env, ...extraEnv }, encoding: "utf8", timeout: (timeoutS + 60) * 1000 },
+    [
+      "--to", "notebook", "--execute", `--ExecutePreprocessor.timeout=${timeoutS}`, "--ExecutePreprocessor.kernel_name=lmprobe",
+      ...(options.allowErrors ? ["--allow-errors"] : []),
+      "--output-dir", workDir, "--output", `${name}.executed.ipynb`, notebook,
+    ],
+    { cwd: workDir, env: jupyter.env, encoding: "utf8", timeout: (timeoutS + 60) * 1000 },
   );
   if (result.status !== 0) {
-    throw new Error(`nbconvert --execute failed on ${notebook} (exit ${result.status}):\n${(result.stderr ?? "").split("\n").slice(-40).join("\n")}`);
+    // tslab reports a failing cell on stderr, which nbconvert's exception leaves out: run again keeping the
+    // outputs, to quote them.
+    let detail = "";
+    if (!options.allowErrors) {
+      try {
+        detail = errorTextOf(readNotebook(executeNotebook(jupyter, notebook, workDir, { ...options, allowErrors: true })));
+      } catch (err) {
+        detail = String(err);
+      }
+    }
+    const tail = (result.stderr ?? "").split("\n").slice(-25).join("\n");
+    throw new Error(`nbconvert --execute failed on ${notebook} (exit ${result.status}):\n${tail}\ncell errors:\n${detail}`);
   }
   return path.join(workDir, `${name}.executed.ipynb`);
 }

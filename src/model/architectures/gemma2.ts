@@ -3,15 +3,23 @@
 import type { ModelConfig } from "../../io/config";
 import type { WeightSource } from "../../io/weight-source";
 import type { CanonicalModel } from "../canonical";
-import { convertLlamaLike } from "./llama";
+import { rotaryPerLayer } from "./canonical-parts";
+import { assembleModel, readAttention, readSwiglu, sandwichBlock } from "./llama-parts";
+import { WeightLoader } from "./weight-loader";
+
+/** The Gemma 2 / Gemma 3 model; `qkNorm` adds Gemma 3's per-head (1 + w) q/k RMSNorm. */
+export function convertGemma(config: ModelConfig, weights: WeightSource, architecture: string, qkNorm: boolean): CanonicalModel {
+  const w = new WeightLoader(weights, architecture);
+  const rotary = rotaryPerLayer(config);
+  const bias = config.attentionBias;
+  const blocks = rotary.map((r, l) => {
+    const attn = readAttention(w, config, l, r, { qkvBias: bias, oBias: bias, qkNorm: qkNorm ? "head" : "none", normOffset: 1, sinks: false, gemmaScaling: true });
+    return sandwichBlock(w, config, l, attn, readSwiglu(w, config, `model.layers.${l}.mlp.`, config.intermediateSize));
+  });
+  // Gemma multiplies the embedding by √d as a tensor of the compute dtype (float32 here).
+  return assembleModel(w, config, blocks, { normOffset: 1, embedScale: Math.fround(Math.sqrt(config.hiddenSize)), finalSoftcap: config.finalLogitSoftcap });
+}
 
 export function convertGemma2(config: ModelConfig, weights: WeightSource): CanonicalModel {
-  return convertLlamaLike(config, weights, {
-    architecture: "gemma2",
-    qkvBias: config.attentionBias,
-    oBias: config.attentionBias,
-    mlpBias: false,
-    qkNorm: false,
-    gemma: true,
-  });
+  return convertGemma(config, weights, "gemma2", false);
 }

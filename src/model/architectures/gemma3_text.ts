@@ -6,15 +6,8 @@
 import type { ModelConfig } from "../../io/config";
 import type { WeightSource } from "../../io/weight-source";
 import type { CanonicalModel } from "../canonical";
-import { convertLlamaLike } from "./llama";
+import { convertGemma } from "./gemma2";
 
 export function convertGemma3Text(config: ModelConfig, weights: WeightSource): CanonicalModel {
-  return convertLlamaLike(config, weights, {
-    architecture: "gemma3_text",
-    qkvBias: config.attentionBias,
-    oBias: config.attentionBias,
-    mlpBias: false,
-    qkNorm: true,
-    gemma: true,
-  });
+  return convertGemma(config, weights, "gemma3_text", true);
 }

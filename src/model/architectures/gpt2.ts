@@ -5,7 +5,7 @@ import type { ModelConfig } from "../../io/config";
 import type { WeightSource } from "../../io/weight-source";
 import { activationFromConfig } from "../components/activations";
 import type { BlockWeights, CanonicalModel } from "../canonical";
-import { unembedding } from "./llama";
+import { attentionWeights, blockWeights, denseMlpWeights, modelShell, readEmbedding, unembedding } from "./canonical-parts";
 import { WeightLoader } from "./weight-loader";
 
 export function convertGpt2(config: ModelConfig, weights: WeightSource): CanonicalModel {
@@ -30,58 +30,41 @@ export function convertGpt2(config: ModelConfig, weights: WeightSource): Canonic
     // The reference folds both factors into one scaling applied to q·kᵀ.
     let scale = scaleByHeadDim ? headDim ** -0.5 : 1;
     if (scaleByLayer) scale /= l + 1;
-    blocks.push({
-      ln1: w.layerNorm(p + "ln_1", d, eps),
-      attn: {
-        nHeads: H,
-        nKVHeads: H,
-        dHead: headDim,
-        W_Q,
-        b_Q,
-        W_K,
-        b_K,
-        W_V,
-        b_V,
-        W_O: w.conv1d(p + "attn.c_proj.weight", d, d),
-        b_O: w.bias(p + "attn.c_proj.bias", d, true),
-        qNorm: null,
-        kNorm: null,
-        qkNormScope: "head",
-        rotary: null,
-        scale: Math.fround(scale),
-        softcap: null,
-        slidingWindow: null,
-        sinks: null,
-      },
-      postAttnNorm: null,
-      ln2: w.layerNorm(p + "ln_2", d, eps),
-      mlp: {
-        kind: "dense",
-        gated: false,
-        W_gate: null,
-        b_gate: null,
-        W_in: w.conv1d(p + "mlp.c_fc.weight", d, dMlp),
-        b_in: w.bias(p + "mlp.c_fc.bias", dMlp, true),
-        W_out: w.conv1d(p + "mlp.c_proj.weight", dMlp, d),
-        b_out: w.bias(p + "mlp.c_proj.bias", d, true),
-        act,
-      },
-      postMlpNorm: null,
-      parallel: false,
-    });
+    blocks.push(
+      blockWeights({
+        ln1: w.layerNorm(p + "ln_1", d, eps),
+        attn: attentionWeights({
+          nHeads: H,
+          nKVHeads: H,
+          dHead: headDim,
+          W_Q,
+          b_Q,
+          W_K,
+          b_K,
+          W_V,
+          b_V,
+          W_O: w.conv1d(p + "attn.c_proj.weight", d, d),
+          b_O: w.bias(p + "attn.c_proj.bias", d, true),
+          scale: Math.fround(scale),
+        }),
+        ln2: w.layerNorm(p + "ln_2", d, eps),
+        mlp: denseMlpWeights({
+          W_in: w.conv1d(p + "mlp.c_fc.weight", d, dMlp),
+          b_in: w.bias(p + "mlp.c_fc.bias", dMlp, true),
+          W_out: w.conv1d(p + "mlp.c_proj.weight", dMlp, d),
+          b_out: w.bias(p + "mlp.c_proj.bias", d, true),
+          act,
+        }),
+      }),
+    );
   }
-  const model: CanonicalModel = {
-    modelType: config.modelType,
-    dModel: d,
-    nLayers: config.numLayers,
-    vocabSize: config.vocabSize,
-    maxPositions: config.maxPositions,
-    embed: { W_E: w.tensor(prefix + "wte.weight", [config.vocabSize, d]) as tf.Tensor2D, scale: null },
-    posEmbed: { W_pos: w.tensor(prefix + "wpe.weight", [config.maxPositions, d]) as tf.Tensor2D },
+  const model = modelShell(config, {
+    W_E: readEmbedding(w, config, prefix + "wte.weight"),
+    W_pos: w.tensor(prefix + "wpe.weight", [config.maxPositions, d]) as tf.Tensor2D,
     blocks,
     lnFinal: w.layerNorm(prefix + "ln_f", d, eps),
-    unembed: { ...unembedding(w, config), softcap: null },
-  };
+    unembed: unembedding(w, config),
+  });
   // attn.bias / attn.masked_bias are the causal-mask buffers of older checkpoints, not parameters.
   w.assertAllUsed([/\.attn\.(masked_)?bias$/]);
   return model;

@@ -6,7 +6,7 @@ import type { ModelConfig } from "../../io/config";
 import type { WeightSource } from "../../io/weight-source";
 import { activationFromConfig } from "../components/activations";
 import type { BlockWeights, CanonicalModel } from "../canonical";
-import { ROTARY_BUFFERS, rotaryPerLayer, unembedding } from "./llama";
+import { attentionWeights, blockWeights, denseMlpWeights, modelShell, readEmbedding, ROTARY_BUFFERS, rotaryPerLayer, unembedding } from "./canonical-parts";
 import { WeightLoader } from "./weight-loader";
 
 export function convertGptNeox(config: ModelConfig, weights: WeightSource): CanonicalModel {
@@ -15,7 +15,7 @@ export function convertGptNeox(config: ModelConfig, weights: WeightSource): Cano
   const { numHeads: H, normEps: eps } = config;
   // GPT-NeoX always splits hidden_size evenly over the heads.
   const dh = d / H;
-  const rotary = rotaryPerLayer({ ...config, headDim: dh });
+  const rotary = rotaryPerLayer(config, dh);
   const act = activationFromConfig(config.activation);
   const bias = config.attentionBias;
 
@@ -36,58 +36,42 @@ export function convertGptNeox(config: ModelConfig, weights: WeightSource): Cano
       : [null, null, null];
     qkv.dispose();
     qkvBias?.dispose();
-    blocks.push({
-      ln1: w.layerNorm(p + "input_layernorm", d, eps),
-      attn: {
-        nHeads: H,
-        nKVHeads: H,
-        dHead: dh,
-        W_Q,
-        b_Q,
-        W_K,
-        b_K,
-        W_V,
-        b_V,
-        W_O: w.linear(p + "attention.dense.weight", d, d),
-        b_O: w.bias(p + "attention.dense.bias", d, bias),
-        qNorm: null,
-        kNorm: null,
-        qkNormScope: "head",
-        rotary: rotary[l],
-        scale: Math.fround(dh ** -0.5),
-        softcap: null,
-        slidingWindow: null,
-        sinks: null,
-      },
-      postAttnNorm: null,
-      ln2: w.layerNorm(p + "post_attention_layernorm", d, eps),
-      mlp: {
-        kind: "dense",
-        gated: false,
-        W_gate: null,
-        b_gate: null,
-        W_in: w.linear(p + "mlp.dense_h_to_4h.weight", d, config.intermediateSize),
-        b_in: w.bias(p + "mlp.dense_h_to_4h.bias", config.intermediateSize, true),
-        W_out: w.linear(p + "mlp.dense_4h_to_h.weight", config.intermediateSize, d),
-        b_out: w.bias(p + "mlp.dense_4h_to_h.bias", d, true),
-        act,
-      },
-      postMlpNorm: null,
-      parallel: config.parallelResidual,
-    });
+    blocks.push(
+      blockWeights({
+        ln1: w.layerNorm(p + "input_layernorm", d, eps),
+        attn: attentionWeights({
+          nHeads: H,
+          nKVHeads: H,
+          dHead: dh,
+          W_Q,
+          b_Q,
+          W_K,
+          b_K,
+          W_V,
+          b_V,
+          W_O: w.linear(p + "attention.dense.weight", d, d),
+          b_O: w.bias(p + "attention.dense.bias", d, bias),
+          rotary: rotary[l],
+          scale: Math.fround(dh ** -0.5),
+        }),
+        ln2: w.layerNorm(p + "post_attention_layernorm", d, eps),
+        mlp: denseMlpWeights({
+          W_in: w.linear(p + "mlp.dense_h_to_4h.weight", d, config.intermediateSize),
+          b_in: w.bias(p + "mlp.dense_h_to_4h.bias", config.intermediateSize, true),
+          W_out: w.linear(p + "mlp.dense_4h_to_h.weight", config.intermediateSize, d),
+          b_out: w.bias(p + "mlp.dense_4h_to_h.bias", d, true),
+          act,
+        }),
+        parallel: config.parallelResidual,
+      }),
+    );
   }
-  const model: CanonicalModel = {
-    modelType: config.modelType,
-    dModel: d,
-    nLayers: config.numLayers,
-    vocabSize: config.vocabSize,
-    maxPositions: config.maxPositions,
-    embed: { W_E: w.tensor("gpt_neox.embed_in.weight", [config.vocabSize, d]) as tf.Tensor2D, scale: null },
-    posEmbed: null,
+  const model = modelShell(config, {
+    W_E: readEmbedding(w, config, "gpt_neox.embed_in.weight"),
     blocks,
     lnFinal: w.layerNorm("gpt_neox.final_layer_norm", d, eps),
-    unembed: { ...unembedding(w, config, "embed_out.weight"), softcap: null },
-  };
+    unembed: unembedding(w, config, "embed_out.weight"),
+  });
   w.assertAllUsed([...ROTARY_BUFFERS, /\.attention\.(masked_)?bias$/]);
   return model;
 }

@@ -12,7 +12,7 @@ import type { WeightSource } from "../../io/weight-source";
 import { ConfigError, UnsupportedDtypeError } from "../../errors";
 import type { ExpertWeights, MoeWeights } from "../components/moe";
 import type { BlockWeights, CanonicalModel } from "../canonical";
-import { rotaryPerLayer } from "./llama";
+import { rotaryPerLayer } from "./canonical-parts";
 import { assembleModel, preNormBlock, readAttention } from "./llama-parts";
 import { moeSizes } from "./mixtral";
 import { WeightLoader } from "./weight-loader";

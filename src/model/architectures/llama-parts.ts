@@ -1,13 +1,16 @@
-// Pieces of the Llama checkpoint layout that the families beside it share (Mixtral, Qwen3-MoE, gpt-oss, OLMo2,
-// Phi-3): self_attn.{q,k,v,o}_proj with optional biases, q/k norms and sinks; a SwiGLU MLP; and the model shell
-// (embed_tokens, model.norm, lm_head). Each family's converter assembles its blocks from these.
+// The Llama checkpoint layout, read once for every family that shares it (Llama, Mistral, Qwen2/3, Gemma 2/3,
+// OLMo2, Phi-3, Mixtral, Qwen3-MoE, gpt-oss): model.layers.{l}.self_attn.{q,k,v,o}_proj with optional biases,
+// q/k norms and sinks; a SwiGLU MLP (gate_proj, up_proj, down_proj); the block norms in Llama's or Gemma's
+// placement; and the model shell (model.embed_tokens, model.norm, lm_head). Each converter assembles its blocks
+// from these and states only what its family changes.
 import type { ModelConfig } from "../../io/config";
 import { activationFromConfig } from "../components/activations";
 import type { AttentionWeights, BlockWeights, CanonicalModel, DenseMlpWeights, RotarySettings } from "../canonical";
-import { ROTARY_BUFFERS, unembedding } from "./llama";
+import { attentionWeights, blockWeights, denseMlpWeights, modelShell, readEmbedding, ROTARY_BUFFERS, slidingWindowOf, unembedding } from "./canonical-parts";
 import type { WeightLoader } from "./weight-loader";
 
 export interface AttentionOptions {
+  /** Read q/k/v biases (required when true; read when present otherwise). */
   qkvBias: boolean;
   oBias: boolean;
   /** q_norm / k_norm: none, per head (Qwen3, Gemma 3) or over the whole projection (OLMo2). */
@@ -16,6 +19,8 @@ export interface AttentionOptions {
   normOffset?: number;
   /** self_attn.sinks [heads] (gpt-oss). */
   sinks: boolean;
+  /** Gemma: scores scale by query_pre_attn_scalar^-½ and are softcapped by attn_logit_softcapping. */
+  gemmaScaling?: boolean;
 }
 
 /** The attention of layer `l` (model.layers.{l}.self_attn.*). */
@@ -25,7 +30,8 @@ export function readAttention(w: WeightLoader, config: ModelConfig, l: number, r
   const { numHeads, numKVHeads, headDim, normEps } = config;
   const normDim = (heads: number) => (o.qkNorm === "all" ? heads * headDim : headDim);
   const norm = (name: string, heads: number) => (o.qkNorm === "none" ? null : w.rmsNorm(p + name, normDim(heads), normEps, o.normOffset ?? 0));
-  return {
+  const gemma = o.gemmaScaling === true;
+  return attentionWeights({
     nHeads: numHeads,
     nKVHeads: numKVHeads,
     dHead: headDim,
@@ -41,59 +47,73 @@ export function readAttention(w: WeightLoader, config: ModelConfig, l: number, r
     kNorm: norm("k_norm.weight", numKVHeads),
     qkNormScope: o.qkNorm === "all" ? "all" : "head",
     rotary,
-    scale: Math.fround(headDim ** -0.5),
-    softcap: null,
-    slidingWindow: config.layerTypes[l] === "sliding_attention" ? config.slidingWindow : null,
+    scale: Math.fround(gemma && config.queryPreAttnScalar !== null ? config.queryPreAttnScalar ** -0.5 : headDim ** -0.5),
+    softcap: gemma ? config.attnLogitSoftcap : null,
+    slidingWindow: slidingWindowOf(config, l),
     sinks: o.sinks ? (w.tensor(p + "sinks", [numHeads]) as AttentionWeights["sinks"]) : null,
-  };
+  });
 }
 
-/** A bias-free SwiGLU MLP under `prefix` (gate_proj, up_proj, down_proj) of width `width`. */
-export function readSwiglu(w: WeightLoader, config: ModelConfig, prefix: string, width: number): DenseMlpWeights {
+/**
+ * A SwiGLU MLP under `prefix` (gate_proj, up_proj, down_proj) of width `width`, with biases only when `bias`
+ * (Llama's mlp_bias): a bias the configuration does not announce is reported as unused rather than applied.
+ */
+export function readSwiglu(w: WeightLoader, config: ModelConfig, prefix: string, width: number, bias = false): DenseMlpWeights {
   const d = config.hiddenSize;
-  return {
-    kind: "dense",
-    gated: true,
+  const b = (name: string, dim: number) => (bias ? w.bias(prefix + name, dim, true) : null);
+  return denseMlpWeights({
     W_gate: w.linear(prefix + "gate_proj.weight", d, width),
-    b_gate: null,
+    b_gate: b("gate_proj.bias", width),
     W_in: w.linear(prefix + "up_proj.weight", d, width),
-    b_in: null,
+    b_in: b("up_proj.bias", width),
     W_out: w.linear(prefix + "down_proj.weight", width, d),
-    b_out: null,
+    b_out: b("down_proj.bias", d),
     act: activationFromConfig(config.activation),
-  };
+  });
 }
 
 /** A pre-norm block: input_layernorm → attention, post_attention_layernorm → MLP (Llama's placement). */
-export function preNormBlock(w: WeightLoader, config: ModelConfig, l: number, attn: AttentionWeights, mlp: BlockWeights["mlp"]): BlockWeights {
+export function preNormBlock(w: WeightLoader, config: ModelConfig, l: number, attn: AttentionWeights, mlp: BlockWeights["mlp"], normOffset = 0): BlockWeights {
   const p = `model.layers.${l}.`;
-  const d = config.hiddenSize;
-  return {
-    ln1: w.rmsNorm(p + "input_layernorm.weight", d, config.normEps),
+  const norm = (name: string) => w.rmsNorm(`${p}${name}.weight`, config.hiddenSize, config.normEps, normOffset);
+  return blockWeights({ ln1: norm("input_layernorm"), attn, ln2: norm("post_attention_layernorm"), mlp });
+}
+
+/**
+ * Gemma's sandwich block: input_layernorm → attention → post_attention_layernorm, then pre_feedforward_layernorm
+ * → MLP → post_feedforward_layernorm, every norm (1 + w).
+ */
+export function sandwichBlock(w: WeightLoader, config: ModelConfig, l: number, attn: AttentionWeights, mlp: BlockWeights["mlp"]): BlockWeights {
+  const p = `model.layers.${l}.`;
+  const norm = (name: string) => w.rmsNorm(`${p}${name}.weight`, config.hiddenSize, config.normEps, 1);
+  return blockWeights({
+    ln1: norm("input_layernorm"),
     attn,
-    postAttnNorm: null,
-    ln2: w.rmsNorm(p + "post_attention_layernorm.weight", d, config.normEps),
+    postAttnNorm: norm("post_attention_layernorm"),
+    ln2: norm("pre_feedforward_layernorm"),
     mlp,
-    postMlpNorm: null,
-    parallel: false,
-  };
+    postMlpNorm: norm("post_feedforward_layernorm"),
+  });
+}
+
+export interface ShellOptions {
+  /** Added to model.norm's weight: 1 for Gemma's (1 + w). */
+  normOffset?: number;
+  /** Multiplier after the embedding lookup (Gemma's √d_model as a float32), or null. */
+  embedScale?: number | null;
+  /** Final logit softcap (Gemma 2), or null. */
+  finalSoftcap?: number | null;
 }
 
 /** The model around the blocks: embed_tokens, model.norm, lm_head (or tied); then checks every tensor was used. */
-export function assembleModel(w: WeightLoader, config: ModelConfig, blocks: BlockWeights[]): CanonicalModel {
-  const d = config.hiddenSize;
-  const model: CanonicalModel = {
-    modelType: config.modelType,
-    dModel: d,
-    nLayers: config.numLayers,
-    vocabSize: config.vocabSize,
-    maxPositions: config.maxPositions,
-    embed: { W_E: w.tensor("model.embed_tokens.weight", [config.vocabSize, d]) as CanonicalModel["embed"]["W_E"], scale: null },
-    posEmbed: null,
+export function assembleModel(w: WeightLoader, config: ModelConfig, blocks: BlockWeights[], o: ShellOptions = {}): CanonicalModel {
+  const model = modelShell(config, {
+    W_E: readEmbedding(w, config, "model.embed_tokens.weight"),
+    embedScale: o.embedScale ?? null,
     blocks,
-    lnFinal: w.rmsNorm("model.norm.weight", d, config.normEps),
-    unembed: { ...unembedding(w, config), softcap: null },
-  };
+    lnFinal: w.rmsNorm("model.norm.weight", config.hiddenSize, config.normEps, o.normOffset ?? 0),
+    unembed: unembedding(w, config, "lm_head.weight", o.finalSoftcap ?? null),
+  });
   w.assertAllUsed(ROTARY_BUFFERS);
   return model;
 }

@@ -7,7 +7,7 @@ import { ConfigError } from "../../errors";
 import { activationFromConfig } from "../components/activations";
 import type { ExpertWeights, MoeWeights, RoutingRule } from "../components/moe";
 import type { BlockWeights, CanonicalModel } from "../canonical";
-import { rotaryPerLayer } from "./llama";
+import { rotaryPerLayer } from "./canonical-parts";
 import { assembleModel, preNormBlock, readAttention } from "./llama-parts";
 import { WeightLoader } from "./weight-loader";
 import "../components/moe"; // registers the "moe" MLP forward

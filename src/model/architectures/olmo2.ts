@@ -4,7 +4,7 @@
 import type { ModelConfig } from "../../io/config";
 import type { WeightSource } from "../../io/weight-source";
 import type { BlockWeights, CanonicalModel } from "../canonical";
-import { rotaryPerLayer } from "./llama";
+import { blockWeights, rotaryPerLayer } from "./canonical-parts";
 import { assembleModel, readAttention, readSwiglu } from "./llama-parts";
 import { WeightLoader } from "./weight-loader";
 
@@ -15,15 +15,14 @@ export function convertOlmo2(config: ModelConfig, weights: WeightSource): Canoni
   const blocks: BlockWeights[] = [];
   for (let l = 0; l < config.numLayers; l++) {
     const p = `model.layers.${l}.`;
-    blocks.push({
-      ln1: null,
-      attn: readAttention(w, config, l, rotary[l], { qkvBias: config.attentionBias, oBias: config.attentionBias, qkNorm: "all", sinks: false }),
-      postAttnNorm: w.rmsNorm(p + "post_attention_layernorm.weight", d, config.normEps),
-      ln2: null,
-      mlp: readSwiglu(w, config, p + "mlp.", config.intermediateSize),
-      postMlpNorm: w.rmsNorm(p + "post_feedforward_layernorm.weight", d, config.normEps),
-      parallel: false,
-    });
+    blocks.push(
+      blockWeights({
+        attn: readAttention(w, config, l, rotary[l], { qkvBias: config.attentionBias, oBias: config.attentionBias, qkNorm: "all", sinks: false }),
+        postAttnNorm: w.rmsNorm(p + "post_attention_layernorm.weight", d, config.normEps),
+        mlp: readSwiglu(w, config, p + "mlp.", config.intermediateSize),
+        postMlpNorm: w.rmsNorm(p + "post_feedforward_layernorm.weight", d, config.normEps),
+      }),
+    );
   }
   return assembleModel(w, config, blocks);
 }

@@ -7,8 +7,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig } from "../../io/config";
 import type { WeightSource } from "../../io/weight-source";
 import { activationFromConfig } from "../components/activations";
-import type { AttentionWeights, BlockWeights, CanonicalModel, DenseMlpWeights } from "../canonical";
-import { rotaryPerLayer } from "./llama";
+import type { BlockWeights, CanonicalModel } from "../canonical";
+import { attentionWeights, denseMlpWeights, rotaryPerLayer, slidingWindowOf } from "./canonical-parts";
 import { assembleModel, preNormBlock } from "./llama-parts";
 import { WeightLoader } from "./weight-loader";
 
@@ -32,38 +32,19 @@ export function convertPhi3(config: ModelConfig, weights: WeightSource): Canonic
     const gateUp = w.linear(p + "mlp.gate_up_proj.weight", d, 2 * width);
     const [W_gate, W_in] = splitColumns(gateUp, [width, width]);
     tf.dispose([qkv, gateUp]);
-    const attn: AttentionWeights = {
+    const attn = attentionWeights({
       nHeads: numHeads,
       nKVHeads: numKVHeads,
       dHead: headDim,
       W_Q,
-      b_Q: null,
       W_K,
-      b_K: null,
       W_V,
-      b_V: null,
       W_O: w.linear(p + "self_attn.o_proj.weight", numHeads * headDim, d),
-      b_O: null,
-      qNorm: null,
-      kNorm: null,
-      qkNormScope: "head",
       rotary: rotary[l],
       scale: Math.fround(headDim ** -0.5),
-      softcap: null,
-      slidingWindow: config.layerTypes[l] === "sliding_attention" ? config.slidingWindow : null,
-      sinks: null,
-    };
-    const mlp: DenseMlpWeights = {
-      kind: "dense",
-      gated: true,
-      W_gate,
-      b_gate: null,
-      W_in,
-      b_in: null,
-      W_out: w.linear(p + "mlp.down_proj.weight", width, d),
-      b_out: null,
-      act,
-    };
+      slidingWindow: slidingWindowOf(config, l),
+    });
+    const mlp = denseMlpWeights({ W_gate, W_in, W_out: w.linear(p + "mlp.down_proj.weight", width, d), act });
     blocks.push(preNormBlock(w, config, l, attn, mlp));
   }
   return assembleModel(w, config, blocks);

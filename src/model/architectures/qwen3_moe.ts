@@ -8,7 +8,7 @@ import { ConfigError } from "../../errors";
 import { activationFromConfig } from "../components/activations";
 import type { MoeWeights } from "../components/moe";
 import type { BlockWeights, CanonicalModel } from "../canonical";
-import { rotaryPerLayer } from "./llama";
+import { rotaryPerLayer } from "./canonical-parts";
 import { assembleModel, preNormBlock, readAttention, readSwiglu } from "./llama-parts";
 import { moeSizes, readSeparateExperts, softmaxTopK } from "./mixtral";
 import { WeightLoader } from "./weight-loader";

@@ -1,0 +1,112 @@
+// Activation patching over a grid: for each component, layer and position (and head, for z) one copy of the
+// corrupted prompt with that one activation taken from the clean run (or the reverse). The whole grid, plus the
+// unpatched baseline, runs as batch rows of as few forward passes as the batch size allows.
+import { ArgumentError } from "../errors";
+import type { LanguageModel } from "../model/model";
+import { runPatchedRows, type PatchSite } from "./batched-forward";
+import { modelHookNames } from "./hook-names";
+import { normaliser, preparePatching, unpatchedRun, type PatchingSetupOptions } from "./patching-setup";
+import { patchingResult, type PatchingResult } from "./patching-result";
+
+/**
+ * Layer × position: resid_pre, resid_mid, resid_post, attn_out, mlp_out. Per head: "z" (head × position) and
+ * "z_all" (head over every position at once).
+ */
+export type PatchComponent = "resid_pre" | "resid_mid" | "resid_post" | "attn_out" | "mlp_out" | "z" | "z_all";
+
+const HOOK_OF: Record<PatchComponent, string> = {
+  resid_pre: "hook_resid_pre",
+  resid_mid: "hook_resid_mid",
+  resid_post: "hook_resid_post",
+  attn_out: "hook_attn_out",
+  mlp_out: "hook_mlp_out",
+  z: "attn.hook_z",
+  z_all: "attn.hook_z",
+};
+
+export interface ActivationPatchingOptions extends PatchingSetupOptions {
+  /** Default ["resid_pre", "attn_out", "mlp_out"]. */
+  components?: PatchComponent[];
+  /** Positions of the grid (default all; negative counts from the end). */
+  positions?: number[];
+  /** Layers of the grid (default all). */
+  layers?: number[];
+}
+
+/** One cell of the grid. */
+export interface GridCell {
+  component: PatchComponent;
+  layer: number;
+  /** null for z_all (every position). */
+  position: number | null;
+  /** null except for z and z_all. */
+  head: number | null;
+}
+
+export async function activationPatching(model: LanguageModel, options: ActivationPatchingOptions): Promise<PatchingResult> {
+  const setup = preparePatching(model, options);
+  const T = setup.cleanTokens.length;
+  const components = options.components ?? ["resid_pre", "attn_out", "mlp_out"];
+  if (!Array.isArray(components) || components.length === 0) throw new ArgumentError("components", `is ${JSON.stringify(components)}`, `use a list of ${Object.keys(HOOK_OF).join(", ")}`);
+  for (const c of components) if (!(c in HOOK_OF)) throw new ArgumentError("components", `holds ${JSON.stringify(c)}`, `use ${Object.keys(HOOK_OF).join(", ")}`);
+  const positions = gridIndices(options.positions, T, "positions");
+  const layers = gridIndices(options.layers, model.nLayers, "layers");
+
+  const cells: GridCell[] = [];
+  for (const component of components) {
+    for (const layer of layers) {
+      const heads = component === "z" || component === "z_all" ? model.weights.blocks[layer].attn.nHeads : 0;
+      if (component === "z_all") for (let head = 0; head < heads; head++) cells.push({ component, layer, position: null, head });
+      else for (const position of positions) {
+        if (component === "z") for (let head = 0; head < heads; head++) cells.push({ component, layer, position, head });
+        else cells.push({ component, layer, position, head: null });
+      }
+    }
+  }
+  const hookOf = (c: GridCell) => `blocks.${c.layer}.${HOOK_OF[c.component]}`;
+  const hooks = [...new Set(cells.map(hookOf))];
+  for (const h of hooks) modelHookNames(model, h, "components");
+
+  const source = await unpatchedRun(model, setup.sourceTokens, setup.metric, hooks);
+  try {
+    // Row 0 is the unpatched base run: its metric comes with the first pass.
+    const rows: PatchSite[][] = [[], ...cells.map((c) => [{ hook: hookOf(c), positions: c.position === null ? null : [c.position], heads: c.head === null ? null : [c.head] }])];
+    const values = await runPatchedRows(model, setup.baseTokens, rows, source.cache, {
+      metric: setup.metric,
+      batchSize: setup.batchSize,
+      onProgress: options.onProgress,
+      signal: options.signal,
+      stage: "activation patching",
+    });
+    const base = values[0];
+    const [clean, corrupted] = setup.direction === "denoise" ? [source.value, base] : [base, source.value];
+    const norm = normaliser(clean, corrupted);
+    const raw = Array.from(values.subarray(1));
+    return patchingResult({
+      setup,
+      cells,
+      raw,
+      normalised: raw.map(norm),
+      clean,
+      corrupted,
+      layers,
+      positions,
+      nHeads: model.weights.blocks.map((b) => b.attn.nHeads),
+      forwardPasses: 1 + Math.ceil(rows.length / setup.batchSize),
+    });
+  } finally {
+    source.cache.dispose();
+  }
+}
+
+/** Sorted distinct indices in [0, n) (negative counts from the end), or all of them. */
+export function gridIndices(list: number[] | undefined, n: number, argument: string): number[] {
+  if (list === undefined) return Array.from({ length: n }, (_, i) => i);
+  if (!Array.isArray(list) || list.length === 0) throw new ArgumentError(argument, `is ${JSON.stringify(list)}`, `use a non-empty list of indices in [${-n}, ${n - 1}]`);
+  const out = list.map((i) => {
+    const j = i < 0 ? i + n : i;
+    if (!Number.isInteger(j) || j < 0 || j >= n) throw new ArgumentError(argument, `holds ${i}, outside 0 … ${n - 1}`, `use indices in [${-n}, ${n - 1}]`);
+    return j;
+  });
+  return [...new Set(out)].sort((a, b) => a - b);
+}
