@@ -2,7 +2,7 @@
 # Installs the Debian packages the notebook and browser tests need: Jupyter (runs the example notebooks through
 # the lmprobe kernel) and Chromium (draws them). Does nothing when they are already installed.
 set -euo pipefail
-packages=(jupyter-nbconvert python3-nbconvert python3-nbclient python3-ipykernel python3-jupyter-client chromium fonts-dejavu-core)
+packages=(jupyter-nbconvert python3-nbconvert python3-nbclient python3-ipykernel python3-jupyter-client chromium fonts-dejavu-core libjs-requirejs)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

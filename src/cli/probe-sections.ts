@@ -25,7 +25,13 @@ export async function probeSections(model: LanguageModel, settings: ProbeSetting
   sections.push({
     title: "Logit lens",
     intro: "Each cell decodes the residual stream after a layer with the model's own final norm and unembedding: the text is the most likely next token, the colour its probability. Read a column upwards to watch the prediction form.",
-    items: [logitLensChart(lens.table), entropyChart(lens.table), ...(lens.trajectory ? [targetTrajectoryChart(lens.trajectory)] : []), { table: lens.table, options: { maxRows: 40 } }],
+    items: [
+      logitLensChart(lens.table),
+      entropyChart(lens.table),
+      ...(lens.trajectory ? [targetTrajectoryChart(lens.trajectory)] : []),
+      // The prediction for the token after the prompt, as it forms layer by layer (all k candidates).
+      { table: lens.table.params({ last: lens.positions[lens.positions.length - 1] }).filter((d: { position: number }, $: { last: number }) => d.position === $.last), options: { maxRows: 200, caption: "Candidates for the next token after the prompt, by layer" } },
+    ],
   });
 
   stage("token probabilities");

@@ -106,7 +106,7 @@ function rowMask(shape: number[], layout: ReturnType<typeof hookLayout>, entries
     if (headAxis === null) throw new ArgumentError("sites", `select heads on "${entries[0].site.hook}", which has no head axis`, "patch heads on attn.hook_z (or hook_q/k/v)");
     maskShape[headAxis] = shape[headAxis];
   }
-  const buffer = tf.buffer(maskShape, "bool");
+  const buffer = tf.buffer(maskShape, "float32");
   const all = (n: number) => Array.from({ length: n }, (_, i) => i);
   for (const { row, site } of entries) {
     const positions = anyPositions ? site.positions ?? all(shape[posAxis]) : [0];
@@ -123,5 +123,5 @@ function rowMask(shape: number[], layout: ReturnType<typeof hookLayout>, entries
       }
     }
   }
-  return tf.broadcastTo(buffer.toTensor(), shape);
+  return tf.broadcastTo(tf.greater(buffer.toTensor(), 0), shape);
 }

@@ -27,7 +27,7 @@ export function hookLayout(hookName: string): HookLayout {
 
 /** Cells of an activation to act on; an axis left out means all of it. */
 export interface Selection {
-  /** Token positions (absolute in the sequence; negative counts from the end). */
+  /** Token positions (absolute in the sequence; negative counts from the end of the prompt). */
   position?: number | number[];
   /** Attention heads (hook_q/k/v/z, rot_q/rot_k, pattern, attn_scores). */
   head?: number | number[];
@@ -58,15 +58,17 @@ export function checkSelection(hookName: string, sel: Selection, argument: strin
 
 /**
  * Positions of this run's activation (0-based along its position axis) that the absolute positions select. In a
- * generate step with the key/value cache the activation starts at ctx.pastLength; negative positions count from
- * the end of the whole sequence so far.
+ * generate step with the key/value cache the activation starts at ctx.pastLength. Negative positions count from
+ * the end of the prompt (the input of the call; generate's step 0), whose length is the sequence so far minus
+ * the tokens generated: so a selection means the same positions with and without the key/value cache.
  */
-export function localPositions(positions: number[], act: tf.Tensor, axis: number, ctx: Pick<HookContext, "pastLength">): number[] {
+export function localPositions(positions: number[], act: tf.Tensor, axis: number, ctx: Pick<HookContext, "pastLength" | "step">): number[] {
   const len = act.shape[axis];
   const total = ctx.pastLength + len;
+  const promptLength = total - ctx.step;
   const out: number[] = [];
   for (const p of positions) {
-    const abs = p < 0 ? total + p : p;
+    const abs = p < 0 ? promptLength + p : p;
     if (abs < 0 || abs >= total) continue; // not in this sequence (yet): nothing to select here
     const local = abs - ctx.pastLength;
     if (local >= 0) out.push(local);
@@ -84,7 +86,7 @@ function checkRange(list: number[], size: number, what: string, hookName: string
  * A float32 mask broadcastable to `act` with 1 on the selected cells of every batch row: axes without a selection
  * have size 1 (all of them), as does the batch axis.
  */
-export function selectionMask(act: tf.Tensor, hookName: string, sel: { positions?: number[]; heads?: number[]; units?: number[] }, ctx: Pick<HookContext, "pastLength">, argument: string): tf.Tensor {
+export function selectionMask(act: tf.Tensor, hookName: string, sel: { positions?: number[]; heads?: number[]; units?: number[] }, ctx: Pick<HookContext, "pastLength" | "step">, argument: string): tf.Tensor {
   const layout = hookLayout(hookName);
   const shape = act.shape.map(() => 1);
   const chosen = new Map<number, number[]>();

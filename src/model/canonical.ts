@@ -76,10 +76,8 @@ export interface AttentionWeights {
   sinks: tf.Tensor1D | null;
 }
 
-export interface DenseMlpWeights {
-  kind: "dense";
-  /** Gated (SwiGLU/GeGLU): out = (act(x W_gate) · x W_in) W_out. Ungated: out = act(x W_in) W_out. */
-  gated: boolean;
+/** The projections of a feed-forward network (a dense MLP, or one expert of a mixture). */
+export interface FeedForwardProjections {
   /** [d_model, d_mlp] or null when not gated. */
   W_gate: tf.Tensor2D | null;
   b_gate: tf.Tensor1D | null;
@@ -89,6 +87,12 @@ export interface DenseMlpWeights {
   /** [d_mlp, d_model]. */
   W_out: tf.Tensor2D;
   b_out: tf.Tensor1D | null;
+}
+
+export interface DenseMlpWeights extends FeedForwardProjections {
+  kind: "dense";
+  /** Gated (SwiGLU/GeGLU): out = (act(x W_gate) · x W_in) W_out. Ungated: out = act(x W_in) W_out. */
+  gated: boolean;
   act: ActivationName;
 }
 

@@ -56,11 +56,16 @@ export function forward(model: CanonicalModel, input: ForwardInput, hooks: HookR
   };
 
   model.blocks.forEach((block, layer) => {
-    resid = runBlock(block, layer, resid as tf.Tensor3D, hooks, {
+    // Tables and masks are shared across blocks, so they are made outside the block's scope. Each block runs
+    // in its own tidy: its intermediates (scores, patterns, MLP activations) are freed when it ends instead of
+    // piling up over every layer until the caller's tidy (cached hooks and the KV cache are tf.keep'd).
+    const ctx = {
       rotary: tablesFor(block.attn.rotary),
       mask: maskFor(block.attn.slidingWindow),
-      extendKV: (k, v) => (kv ? kv.extend(layer, k, v) : { k, v }),
-    });
+      extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => (kv ? kv.extend(layer, k, v) : { k, v }),
+    };
+    const input = resid as tf.Tensor3D;
+    resid = tf.tidy(() => runBlock(block, layer, input, hooks, ctx));
   });
 
   if (opts.lastPositionOnly && pos > 1) resid = resid.slice([0, pos - 1, 0], [-1, 1, -1]);

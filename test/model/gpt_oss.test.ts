@@ -8,7 +8,7 @@ import { SafetensorsFile } from "../../src/io/safetensors";
 import type { WeightSource } from "../../src/io/weight-source";
 import { convertGptOss } from "../../src/model/architectures/gpt_oss";
 import type { MoeWeights } from "../../src/model/components/moe";
-import { assertParity, FIXTURES, withFixtureModel } from "./moe-parity";
+import { assertParity, FIXTURES, withFixtureModel } from "./fixture-parity";
 
 const DIR = path.join(FIXTURES, "generated/gpt_oss");
 const PROMPT = "When Mary and John went to the store, John gave a book to";

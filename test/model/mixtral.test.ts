@@ -3,7 +3,7 @@ import path from "node:path";
 import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
 import type { MoeWeights } from "../../src/model/components/moe";
-import { assertParity, FIXTURES, withFixtureModel } from "./moe-parity";
+import { assertParity, FIXTURES, withFixtureModel } from "./fixture-parity";
 
 const DIR = path.join(FIXTURES, "tiny/mixtral");
 const PROMPT = "When Mary and John went to the store";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
-import { assertParity, FIXTURES, withFixtureModel } from "./moe-parity";
+import { assertParity, FIXTURES, withFixtureModel } from "./fixture-parity";
 
 const DIR = path.join(FIXTURES, "generated/olmo2");
 

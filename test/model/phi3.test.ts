@@ -3,7 +3,7 @@ import path from "node:path";
 import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
 import { splitColumns } from "../../src/model/architectures/phi3";
-import { assertParity, FIXTURES, withFixtureModel } from "./moe-parity";
+import { assertParity, FIXTURES, withFixtureModel } from "./fixture-parity";
 import { onEachBackend } from "../tensor/reference";
 
 test("phi3 (fused qkv and gate_up, sliding window) matches the reference on wasm and cpu", async (t) => {

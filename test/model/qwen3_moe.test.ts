@@ -4,7 +4,7 @@ import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
 import { normalizeConfig } from "../../src/io/config";
 import { isSparseLayer } from "../../src/model/architectures/qwen3_moe";
-import { assertParity, FIXTURES, withFixtureModel } from "./moe-parity";
+import { assertParity, FIXTURES, withFixtureModel } from "./fixture-parity";
 
 test("qwen3_moe matches the reference on wasm and cpu", async (t) => {
   await assertParity(t, path.join(FIXTURES, "tiny/qwen3_moe"), { moe: true });

@@ -62,7 +62,7 @@ export function targetTrajectoryChart(table: TableLike, options: TrajectoryChart
 }
 
 export interface EntropyChartOptions {
-  /** Positions to draw (default: every position in the table). */
+  /** Positions to draw (default: every position, or the last 8 when there are more: one line each). */
   positions?: number[];
   inputTokens?: string[];
   stream?: string;
@@ -74,11 +74,13 @@ export function entropyChart(table: TableLike, options: EntropyChartOptions = {}
   const name = "entropy chart";
   const rows = nonEmpty(oneStream(rowsOf(table, ["layer", "position", "entropy"], name), options.stream, name), name);
   const labelOf = positionLabeller(rows, options.inputTokens);
+  const all = [...new Set(rows.map((r) => Number(r.position)))].sort((a, b) => a - b);
+  const wanted = new Set(options.positions ?? all.slice(-8));
   const seen = new Set<string>();
   const data: Row[] = [];
   for (const r of rows) {
     const position = Number(r.position);
-    if (options.positions && !options.positions.includes(position)) continue;
+    if (!wanted.has(position)) continue;
     const key = `${r.layer}|${position}`;
     if (seen.has(key)) continue; // one entropy per cell, repeated on each of its top-k rows
     seen.add(key);

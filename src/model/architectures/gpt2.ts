@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig } from "../../io/config";
 import type { WeightSource } from "../../io/weight-source";
 import { activationFromConfig } from "../components/activations";
-import type { BlockWeights, CanonicalModel } from "../canonical";
+import type { AttentionWeights, BlockWeights, CanonicalModel } from "../canonical";
 import { attentionWeights, blockWeights, denseMlpWeights, modelShell, readEmbedding, unembedding } from "./canonical-parts";
 import { WeightLoader } from "./weight-loader";
 
@@ -21,12 +21,7 @@ export function convertGpt2(config: ModelConfig, weights: WeightSource): Canonic
   const blocks: BlockWeights[] = [];
   for (let l = 0; l < config.numLayers; l++) {
     const p = `${prefix}h.${l}.`;
-    const cAttn = w.conv1d(p + "attn.c_attn.weight", d, 3 * d);
-    const cAttnBias = w.bias(p + "attn.c_attn.bias", 3 * d, true)!;
-    const [W_Q, W_K, W_V] = tf.split(cAttn, 3, 1) as tf.Tensor2D[];
-    const [b_Q, b_K, b_V] = tf.split(cAttnBias, 3, 0) as tf.Tensor1D[];
-    cAttn.dispose();
-    cAttnBias.dispose();
+    const qkv = splitCAttn(w, p, d);
     // The reference folds both factors into one scaling applied to q·kᵀ.
     let scale = scaleByHeadDim ? headDim ** -0.5 : 1;
     if (scaleByLayer) scale /= l + 1;
@@ -37,12 +32,7 @@ export function convertGpt2(config: ModelConfig, weights: WeightSource): Canonic
           nHeads: H,
           nKVHeads: H,
           dHead: headDim,
-          W_Q,
-          b_Q,
-          W_K,
-          b_K,
-          W_V,
-          b_V,
+          ...qkv,
           W_O: w.conv1d(p + "attn.c_proj.weight", d, d),
           b_O: w.bias(p + "attn.c_proj.bias", d, true),
           scale: Math.fround(scale),
@@ -68,4 +58,14 @@ export function convertGpt2(config: ModelConfig, weights: WeightSource): Canonic
   // attn.bias / attn.masked_bias are the causal-mask buffers of older checkpoints, not parameters.
   w.assertAllUsed([/\.attn\.(masked_)?bias$/]);
   return model;
+}
+
+/** attn.c_attn (Conv1D [d, 3d] and bias [3d]) cut into its q | k | v column blocks. */
+function splitCAttn(w: WeightLoader, p: string, d: number): Pick<AttentionWeights, "W_Q" | "b_Q" | "W_K" | "b_K" | "W_V" | "b_V"> {
+  const cAttn = w.conv1d(p + "attn.c_attn.weight", d, 3 * d);
+  const cAttnBias = w.bias(p + "attn.c_attn.bias", 3 * d, true)!;
+  const [W_Q, W_K, W_V] = tf.split(cAttn, 3, 1) as tf.Tensor2D[];
+  const [b_Q, b_K, b_V] = tf.split(cAttnBias, 3, 0) as tf.Tensor1D[];
+  tf.dispose([cAttn, cAttnBias]);
+  return { W_Q, b_Q, W_K, b_K, W_V, b_V };
 }

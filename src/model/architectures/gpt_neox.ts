@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig } from "../../io/config";
 import type { WeightSource } from "../../io/weight-source";
 import { activationFromConfig } from "../components/activations";
-import type { BlockWeights, CanonicalModel } from "../canonical";
+import type { AttentionWeights, BlockWeights, CanonicalModel } from "../canonical";
 import { attentionWeights, blockWeights, denseMlpWeights, modelShell, readEmbedding, ROTARY_BUFFERS, rotaryPerLayer, unembedding } from "./canonical-parts";
 import { WeightLoader } from "./weight-loader";
 
@@ -22,20 +22,7 @@ export function convertGptNeox(config: ModelConfig, weights: WeightSource): Cano
   const blocks: BlockWeights[] = [];
   for (let l = 0; l < config.numLayers; l++) {
     const p = `gpt_neox.layers.${l}.`;
-    const qkv = w.tensor(p + "attention.query_key_value.weight", [3 * d, d]);
-    const qkvBias = w.bias(p + "attention.query_key_value.bias", 3 * d, bias);
-    const [W_Q, W_K, W_V] = tf.tidy(() => {
-      const perHead = qkv.reshape([H, 3, dh, d]);
-      return [0, 1, 2].map((i) => perHead.slice([0, i, 0, 0], [H, 1, dh, d]).reshape([H * dh, d]).transpose() as tf.Tensor2D);
-    });
-    const [b_Q, b_K, b_V] = qkvBias
-      ? tf.tidy(() => {
-          const perHead = qkvBias.reshape([H, 3, dh]);
-          return [0, 1, 2].map((i) => perHead.slice([0, i, 0], [H, 1, dh]).reshape([H * dh]) as tf.Tensor1D);
-        })
-      : [null, null, null];
-    qkv.dispose();
-    qkvBias?.dispose();
+    const qkv = splitPerHeadQkv(w, p, H, dh, bias);
     blocks.push(
       blockWeights({
         ln1: w.layerNorm(p + "input_layernorm", d, eps),
@@ -43,12 +30,7 @@ export function convertGptNeox(config: ModelConfig, weights: WeightSource): Cano
           nHeads: H,
           nKVHeads: H,
           dHead: dh,
-          W_Q,
-          b_Q,
-          W_K,
-          b_K,
-          W_V,
-          b_V,
+          ...qkv,
           W_O: w.linear(p + "attention.dense.weight", d, d),
           b_O: w.bias(p + "attention.dense.bias", d, bias),
           rotary: rotary[l],
@@ -74,4 +56,23 @@ export function convertGptNeox(config: ModelConfig, weights: WeightSource): Cano
   });
   w.assertAllUsed([...ROTARY_BUFFERS, /\.attention\.(masked_)?bias$/]);
   return model;
+}
+
+/** attention.query_key_value ([3d, d], rows grouped per head as q | k | v) split into canonical W_Q/W_K/W_V [d, d]. */
+function splitPerHeadQkv(w: WeightLoader, p: string, H: number, dh: number, bias: boolean): Pick<AttentionWeights, "W_Q" | "b_Q" | "W_K" | "b_K" | "W_V" | "b_V"> {
+  const d = H * dh;
+  const qkv = w.tensor(p + "attention.query_key_value.weight", [3 * d, d]);
+  const qkvBias = w.bias(p + "attention.query_key_value.bias", 3 * d, bias);
+  const [W_Q, W_K, W_V] = tf.tidy(() => {
+    const perHead = qkv.reshape([H, 3, dh, d]);
+    return [0, 1, 2].map((i) => perHead.slice([0, i, 0, 0], [H, 1, dh, d]).reshape([H * dh, d]).transpose() as tf.Tensor2D);
+  });
+  const [b_Q, b_K, b_V] = qkvBias
+    ? tf.tidy(() => {
+        const perHead = qkvBias.reshape([H, 3, dh]);
+        return [0, 1, 2].map((i) => perHead.slice([0, i, 0], [H, 1, dh]).reshape([H * dh]) as tf.Tensor1D);
+      })
+    : [null, null, null];
+  tf.dispose([qkv, ...(qkvBias ? [qkvBias] : [])]);
+  return { W_Q, b_Q, W_K, b_K, W_V, b_V };
 }

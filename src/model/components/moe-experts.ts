@@ -10,21 +10,13 @@
 //   "auto": dense on GPU backends (webgpu, tensorflow), gather elsewhere.
 import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../../errors";
-import type { ActivationName } from "../canonical";
+import type { ActivationName, FeedForwardProjections } from "../canonical";
 import { applyActivation } from "./activations";
 import { denseRoutingMatrix, type Routing } from "./moe-router";
 
-/** One expert, in the canonical [in, out] orientation. */
-export interface ExpertWeights {
-  /** [d_model, d_expert]. */
+/** One expert, in the canonical [in, out] orientation: always gated, d_mlp being the expert's width. */
+export interface ExpertWeights extends FeedForwardProjections {
   W_gate: tf.Tensor2D;
-  b_gate: tf.Tensor1D | null;
-  /** [d_model, d_expert] ("up"). */
-  W_in: tf.Tensor2D;
-  b_in: tf.Tensor1D | null;
-  /** [d_expert, d_model] ("down"). */
-  W_out: tf.Tensor2D;
-  b_out: tf.Tensor1D | null;
 }
 
 /**

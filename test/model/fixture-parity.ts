@@ -1,6 +1,6 @@
-// Parity of an architecture with its reference file (test/fixtures/{tiny,generated}/<name>): every tensor within
+// Parity of a checkpoint with its reference file (test/fixtures/{tiny,generated}/<name>): every tensor within
 // atol = rtol = 1e-4 through verify(), the greedy continuation with and without the key/value cache, on each
-// backend, and no tensor left behind. Shared by the MoE and extra-architecture tests.
+// backend, and no tensor left behind. Shared by the dense, MoE and generated-fixture tests.
 import assert from "node:assert/strict";
 import path from "node:path";
 import type { TestContext } from "node:test";

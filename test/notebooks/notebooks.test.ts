@@ -1,0 +1,53 @@
+// The example notebooks, without Jupyter: stored with outputs stripped for the lmprobe kernel, and every claim they
+// assert holds (their code cells run under tsx against the sources; a failing assert fails the test). The e2e
+// suite runs them again in Jupyter and Chromium.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { NOTEBOOKS_DIR, codeCells, notebookScript, readNotebookJson } from "./notebook-script";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const SCRIPTS = path.join(ROOT, "test-output", "notebook-scripts");
+const notebooks = readdirSync(NOTEBOOKS_DIR).filter((f) => f.endsWith(".ipynb"));
+
+test("the notebooks are stored stripped, for the lmprobe kernel", () => {
+  assert.ok(notebooks.length >= 4);
+  for (const file of notebooks) {
+    const nb = readNotebookJson(path.join(NOTEBOOKS_DIR, file));
+    assert.equal(nb.metadata.kernelspec?.name, "lmprobe", `${file} uses the lmprobe kernel`);
+    for (const cell of nb.cells.filter((c) => c.cell_type === "code")) {
+      assert.deepEqual(cell.outputs, [], `${file}: outputs stripped`);
+      assert.equal(cell.execution_count, null, `${file}: execution counts stripped`);
+    }
+    assert.ok(codeCells(nb).some((c) => c.includes("assert.")), `${file} asserts its claims`);
+  }
+});
+
+for (const file of notebooks) {
+  test(`${file}: its claims hold`, { timeout: 120_000 }, () => {
+    mkdirSync(SCRIPTS, { recursive: true });
+    const script = path.join(SCRIPTS, file.replace(/\.ipynb$/, ".ts"));
+    writeFileSync(script, notebookScript(readNotebookJson(path.join(NOTEBOOKS_DIR, file)), path.join(ROOT, "src", "index.ts")));
+    const run = spawnSync(process.execPath, ["--import", "tsx", script], { cwd: NOTEBOOKS_DIR, encoding: "utf8", timeout: 110_000 });
+    assert.equal(run.status, 0, `${file} failed:\n${run.stderr.slice(-3000)}`);
+  });
+}
+
+test("the committed executed notebook shows every chart as static SVG, with no scripts needed and no libraries", () => {
+  const file = path.join(NOTEBOOKS_DIR, "executed", "quickstart.ipynb");
+  const nb = readNotebookJson(file);
+  const outputs = nb.cells.flatMap((c) => (c.outputs ?? []) as Array<{ output_type: string; data?: Record<string, unknown> }>);
+  const charts = outputs.filter((o) => o.data && "application/vnd.vegalite.v5+json" in o.data);
+  assert.ok(charts.length >= 3);
+  for (const chart of charts) {
+    assert.match(String(chart.data!["image/svg+xml"]), /^<svg[\s\S]*<\/svg>$/);
+    const html = Array.isArray(chart.data!["text/html"]) ? (chart.data!["text/html"] as string[]).join("") : String(chart.data!["text/html"]);
+    assert.match(html, /<div class="lmprobe-static"><svg[\s\S]*?<\/svg><\/div>/, "the HTML carries the SVG itself");
+    assert.doesNotMatch(html, /window\.vegaEmbed\s*=|vega-embed\.min\.js/, "no inlined libraries: the file stays small");
+  }
+  assert.ok(JSON.stringify(nb).length < 400_000);
+  // Same code as the stripped notebook: the executed copy is not stale.
+  assert.deepEqual(codeCells(nb), codeCells(readNotebookJson(path.join(NOTEBOOKS_DIR, "quickstart.ipynb"))));
+});
