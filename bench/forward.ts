@@ -1,14 +1,14 @@
 // Benchmark: the engine's forward pass and generation on one backend (wasm by default: the CPU path of machines
 // without a GPU).
 //
-//   node --import tsx bench/forward.ts [--backend wasm|cpu] [--reps 7] [--only demo|gpt2] [--baseline DIR] [--out FILE]
+//   node --import tsx bench/forward.ts [--backend wasm|cpu] [--reps 15] [--only demo|gpt2] [--baseline DIR] [--out FILE]
 //
 // Cases:
 //   demo T=24, demo T=128     LanguageModel.run on the embedded demo model (4 layers, d 256, vocab 1024)
 //   demo generate 16          generate() of 16 tokens after a 24-token prompt, with the key/value cache, greedy
 //   gpt2 T=128                a GPT-2-small-shaped model (124M parameters, 12 layers, d 768, vocab 50257, tied),
 //                             weights drawn at random and converted by the real gpt2 converter
-// Each case reports the median milliseconds over --reps runs (after two warm-up runs) and the number of tfjs
+// Each case reports the median milliseconds over --reps calls (after two warm-up calls) and the number of tfjs
 // kernels one call runs (tf.profile). --baseline DIR runs the same cases, interleaved in the same process, with
 // the engine of another checkout (DIR/src, e.g. a copy of an earlier src/), and adds the ratios baseline / this.
 // Prints one JSON document (and writes it to --out when given).
@@ -127,16 +127,26 @@ const CASES: Case[] = [
   { name: "gpt2-small forward T=128", model: "gpt2", call: async (m) => m.run(ids(128, 50257)).dispose() },
 ];
 
-async function timeCase(c: Case, model: Model, reps: number): Promise<{ msMedian: number; msAll: number[] }> {
-  for (let i = 0; i < 2; i++) await c.call(model);
-  const all: number[] = [];
+/**
+ * Median milliseconds of one call per engine. Engines alternate call by call (in alternating order), so that a
+ * change in the machine's load, shared with other work, reaches all of them alike.
+ */
+async function timeCase(c: Case, models: Model[], reps: number): Promise<{ msMedian: number; msAll: number[] }[]> {
+  for (const m of models) for (let i = 0; i < 2; i++) await c.call(m);
+  const all: number[][] = models.map(() => []);
   for (let i = 0; i < reps; i++) {
-    const start = performance.now();
-    await c.call(model);
-    all.push(performance.now() - start);
+    const order = models.map((_, j) => j);
+    if (i % 2 === 1) order.reverse();
+    for (const j of order) {
+      const start = performance.now();
+      await c.call(models[j]);
+      all[j].push(performance.now() - start);
+    }
   }
-  const sorted = [...all].sort((a, b) => a - b);
-  return { msMedian: sorted[Math.floor(sorted.length / 2)], msAll: all.map((v) => Math.round(v * 100) / 100) };
+  return all.map((times) => {
+    const sorted = [...times].sort((a, b) => a - b);
+    return { msMedian: sorted[Math.floor(sorted.length / 2)], msAll: times.map((v) => Math.round(v * 100) / 100) };
+  });
 }
 
 async function kernelsPerCall(c: Case, model: Model): Promise<{ kernels: number; byName: Record<string, number> }> {
@@ -148,7 +158,7 @@ async function kernelsPerCall(c: Case, model: Model): Promise<{ kernels: number;
 
 async function main(): Promise<void> {
   const backend = arg("--backend") ?? "wasm";
-  const reps = Number(arg("--reps") ?? 7);
+  const reps = Number(arg("--reps") ?? 15);
   const only = arg("--only");
   const { setBackend } = await import("../src/backend");
   await setBackend(backend as "wasm" | "cpu");
@@ -162,11 +172,10 @@ async function main(): Promise<void> {
     const models = engines.map((e) => (modelName === "demo" ? buildDemo(e) : buildGpt2(e)));
     for (const c of cases) {
       const row: Record<string, unknown> = { case: c.name };
-      // Interleave the engines so that both see the same machine load.
+      const timings = await timeCase(c, models, reps);
       for (const [i, e] of engines.entries()) {
-        const timing = await timeCase(c, models[i], reps);
         const { kernels, byName } = await kernelsPerCall(c, models[i]);
-        row[e.label] = { ...timing, kernelsPerCall: kernels, kernelsByName: byName };
+        row[e.label] = { ...timings[i], kernelsPerCall: kernels, kernelsByName: byName };
       }
       if (engines.length > 1) {
         const a = row.baseline as { msMedian: number; kernelsPerCall: number };

@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { SynchronousReadError } from "../errors";
 import { foundWebgpu, type WebgpuFound } from "./probe-webgpu";
 import { registerWebgpuKernels } from "./kernels/register";
+import { installLeanDispatch } from "./lean-dispatch";
 
 /** Only the GPU* names tfjs-backend-webgpu reads as globals; existing ones are left alone. */
 function installGlobals(found: WebgpuFound): void {
@@ -76,6 +77,7 @@ export function registerWebgpuBackend(): Promise<void> {
       const adapter = found.adapter;
       tf.registerBackend("webgpu", async () => new webgpuBackend.WebGPUBackend(await createDevice(adapter), (adapter as unknown as { info: GPUAdapterInfo }).info), 3);
       guardSynchronousReads(webgpuBackend.WebGPUBackend.prototype as unknown as WebgpuBackendLike);
+      installLeanDispatch(webgpuBackend.WebGPUBackend.prototype);
       registerWebgpuKernels();
     })();
     registered.catch(() => (registered = null));

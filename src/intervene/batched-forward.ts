@@ -88,13 +88,16 @@ export function patchHooks(rows: PatchSite[][], source: ActivationCache): HookMa
       if (clean.shape.slice(1).some((d, i) => d !== act.shape[i + 1])) {
         throw new ArgumentError("source", `has "${name}" of shape [${clean.shape}] but the patched run has [${act.shape}]`, "patch between prompts of the same token length");
       }
-      return tf.where(rowMask(act.shape, hookLayout(name), entries), tf.broadcastTo(clean, act.shape), act);
+      // act + mask · (clean − act), broadcasting mask [rows, pos|1, heads|1, 1…] and clean [1, …]: no tiled
+      // copies of either (patched hooks are finite: residual stream, outputs, z).
+      const mask = rowMask(act.shape, hookLayout(name), entries);
+      return tf.add(act, tf.mul(mask, tf.sub(clean, act)));
     };
   }
   return hooks;
 }
 
-/** Boolean mask broadcastable to `shape`: true on each entry's row × positions × heads. */
+/** Float mask broadcastable to `shape`: 1 on each entry's row × positions × heads, else 0. */
 function rowMask(shape: number[], layout: ReturnType<typeof hookLayout>, entries: { row: number; site: PatchSite }[]): tf.Tensor {
   const posAxis = layout.position;
   const headAxis = layout.head;
@@ -123,5 +126,5 @@ function rowMask(shape: number[], layout: ReturnType<typeof hookLayout>, entries
       }
     }
   }
-  return tf.broadcastTo(tf.greater(buffer.toTensor(), 0), shape);
+  return buffer.toTensor();
 }

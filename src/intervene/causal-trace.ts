@@ -134,8 +134,8 @@ export async function causalTrace(model: LanguageModel, prompt: string | number[
       toChart: () =>
         patchingChart(table, {
           value: "indirect_effect",
-          metricTitle: `indirect effect on p(${answer.token.trim()})`,
-          title: `Causal trace: restoring ${state} after noising the subject`,
+          metricTitle: "indirect effect",
+          title: `Causal trace: p(${answer.token.trim()}) regained by restoring ${state} after noising the subject`,
           inputTokens: texts,
         }),
     };

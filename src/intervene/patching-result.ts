@@ -77,7 +77,8 @@ export function patchingResult(r: {
     });
     matrices[component] = m as number[][] | number[][][];
   }
-  const metricTitle = setup.answers ? `logit diff ${setup.answers.clean.token.trim()} − ${setup.answers.corrupted.token.trim()} (normalised)` : "metric (normalised)";
+  const metricTitle = "recovered (0–1)";
+  const what = setup.answers ? `logit diff ${setup.answers.clean.token.trim()} − ${setup.answers.corrupted.token.trim()}` : "metric";
   return {
     table,
     matrices,
@@ -93,7 +94,7 @@ export function patchingResult(r: {
     toChart(component = components[0]) {
       if (!components.includes(component)) throw new ArgumentError("component", `${JSON.stringify(component)} was not patched in this call`, `use one of ${components.join(", ")}`);
       const rows = table.params({ component }).filter((d: { component: string }, $: { component: string }) => d.component === $.component);
-      const title = `Activation patching (${setup.direction}) of ${component}`;
+      const title = `Activation patching (${setup.direction}) of ${component}: ${what}, 0 = corrupted, 1 = clean`;
       if (component === "z_all") {
         const values = rows.array("metric") as number[];
         return headScoresChart(rows, { value: "metric", scoreTitle: metricTitle, domain: [Math.min(0, ...values), Math.max(1, ...values)], title: `${title}, every position` });

@@ -7,6 +7,7 @@ import type { HookRunner } from "./hooks";
 import { attention } from "./components/attention";
 import { attentionMask } from "./components/masks";
 import { mlp } from "./components/mlp";
+import { matMulTransposedWeight } from "./components/linear";
 import { applyNorm } from "./components/norm";
 import { rotaryTables, type RotaryTables } from "./components/rotary";
 import type { KVCache } from "./kv-cache";
@@ -41,12 +42,11 @@ export function forward(model: CanonicalModel, input: ForwardInput, hooks: HookR
     resid = tf.add(resid, hooks.run("hook_pos_embed", null, tf.gather(model.posEmbed.W_pos, posIds)));
   }
 
-  const positions = tf.tensor2d(input.positions.flat(), [batch, pos], "float32");
   const seqLen = Math.max(...input.positions.map((row) => Math.max(...row))) + 1;
   const tables = new Map<RotarySettings, RotaryTables>();
   const tablesFor = (r: RotarySettings | null) => {
     if (!r) return null;
-    if (!tables.has(r)) tables.set(r, rotaryTables(r, positions, seqLen));
+    if (!tables.has(r)) tables.set(r, rotaryTables(r, input.positions, seqLen));
     return tables.get(r)!;
   };
   const masks = new Map<number | null, tf.Tensor4D>();
@@ -113,7 +113,7 @@ export function unembed(model: CanonicalModel, x: tf.Tensor): tf.Tensor3D {
     const d = x.shape[x.rank - 1];
     const flat = x.reshape([-1, d]);
     const { W_U, b_U, softcap } = model.unembed;
-    let logits: tf.Tensor = W_U ? tf.matMul(flat, W_U) : tf.matMul(flat, model.embed.W_E, false, true);
+    let logits: tf.Tensor = W_U ? tf.matMul(flat, W_U) : matMulTransposedWeight(flat as tf.Tensor2D, model.embed.W_E);
     if (b_U) logits = tf.add(logits, b_U);
     if (softcap !== null) logits = tf.mul(tf.tanh(tf.div(logits, softcap)), softcap);
     return logits.reshape([...x.shape.slice(0, -1), model.vocabSize]) as tf.Tensor3D;

@@ -22,6 +22,9 @@ export interface LayerSimilarityResult {
   flat: number[][];
   /** layer_a, layer_b, similarity, scope ("last" | "flat"): both matrices, long form. */
   table: Table;
+  /** layer_a, layer_b, similarity of one matrix each (what a similarity heatmap draws). */
+  lastTable: Table;
+  flatTable: Table;
   /** position, layer_a, layer_b, similarity. */
   perPosition: Table;
 }
@@ -56,8 +59,14 @@ export async function layerSimilarityFromCache(cache: CacheLike, nLayers: number
   try {
     const [lastM, flatM, perPosA] = (await Promise.all([last.array(), flat.array(), perPos.array()])) as [number[][], number[][], number[][][]];
     const table = new ColumnBuilder(["layer_a", "layer_b", "similarity", "scope"] as const);
+    const one = { last: new ColumnBuilder(["layer_a", "layer_b", "similarity"] as const), flat: new ColumnBuilder(["layer_a", "layer_b", "similarity"] as const) };
     for (const [scope, m] of [["last", lastM], ["flat", flatM]] as const) {
-      m.forEach((row, i) => row.forEach((v, j) => table.push({ layer_a: i, layer_b: j, similarity: v, scope })));
+      m.forEach((row, i) =>
+        row.forEach((v, j) => {
+          table.push({ layer_a: i, layer_b: j, similarity: v, scope });
+          one[scope].push({ layer_a: i, layer_b: j, similarity: v });
+        }),
+      );
     }
     const perPosition = new ColumnBuilder(["position", "layer_a", "layer_b", "similarity"] as const);
     perPosA.forEach((m, p) =>
@@ -67,7 +76,7 @@ export async function layerSimilarityFromCache(cache: CacheLike, nLayers: number
         }),
       ),
     );
-    return { last: lastM, flat: flatM, table: table.table(), perPosition: perPosition.table() };
+    return { last: lastM, flat: flatM, table: table.table(), lastTable: one.last.table(), flatTable: one.flat.table(), perPosition: perPosition.table() };
   } finally {
     tf.dispose([last, flat, perPos]);
   }

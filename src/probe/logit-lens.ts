@@ -4,6 +4,7 @@
 //
 // The reference's hidden_states[-1] already has the final norm applied; the lens here reads the cached
 // blocks.{L-1}.hook_resid_post, which has not, so the norm is applied exactly once at every layer.
+import * as tf from "@tensorflow/tfjs-core";
 import { throwIfAborted } from "../errors";
 import { lensReduce, type LensStats } from "../tensor/lens-reduce";
 import { lensHeadOf } from "./lens-head";
@@ -78,18 +79,27 @@ export async function logitLensFromCache(model: ProbeModel, cache: CacheLike, to
     return names.map((hook, i) => ({ stream, hook, layer: stream === "resid_post" ? i : i + 1 }));
   });
 
-  const stats: LogitLensResult["stats"] = [];
-  for (const [i, e] of entries.entries()) {
-    throwIfAborted(options.signal, "logit lens");
-    const rows = selectRows(cache.get(e.hook), options.batch ?? 0, positions);
-    try {
-      const s = await lensReduce(rows, { ...head, k, targets, vocabChunk: options.vocabChunk, rowChunk: options.rowChunk, signal: options.signal });
-      stats.push({ stream: e.stream, layer: e.layer, stats: s });
-    } finally {
-      rows.dispose();
-    }
-    options.onProgress?.({ stage: "logit lens", done: i + 1, total: entries.length });
+  // The rows of every layer go through the reduction together, so that each row chunk (2048 rows by default)
+  // reads the unembedding once for many layers. This one [layers · positions, d] copy is the probe's second
+  // copy of the residual stream.
+  throwIfAborted(options.signal, "logit lens");
+  const P = positions.length;
+  const rows = tf.tidy(() => tf.concat(entries.map((e) => selectRows(cache.get(e.hook), options.batch ?? 0, positions)), 0)) as tf.Tensor2D;
+  let all: LensStats;
+  try {
+    all = await lensReduce(rows, {
+      ...head,
+      k,
+      targets,
+      vocabChunk: options.vocabChunk,
+      rowChunk: options.rowChunk,
+      signal: options.signal,
+      onProgress: (done, total) => options.onProgress?.({ stage: "logit lens", done: Math.floor((done / total) * entries.length), total: entries.length }),
+    });
+  } finally {
+    rows.dispose();
   }
+  const stats: LogitLensResult["stats"] = entries.map((e, i) => ({ stream: e.stream, layer: e.layer, stats: sliceStats(all, i * P, (i + 1) * P) }));
   return lensTables(model, tokens, positions, targets, stats);
 }
 
@@ -121,5 +131,24 @@ function lensTables(model: ProbeModel, tokens: number[], positions: number[], ta
     strTokens,
     positions,
     stats,
+  };
+}
+
+/** Rows [from, to) of a reduction's results. */
+function sliceStats(s: LensStats, from: number, to: number): LensStats {
+  const k = s.k;
+  const t = s.targets;
+  return {
+    rows: to - from,
+    k,
+    targets: t,
+    topIds: s.topIds.slice(from * k, to * k),
+    topProbs: s.topProbs.slice(from * k, to * k),
+    topLogprobs: s.topLogprobs.slice(from * k, to * k),
+    logSumExp: s.logSumExp.slice(from, to),
+    entropy: s.entropy.slice(from, to),
+    targetLogprobs: s.targetLogprobs.slice(from * t, to * t),
+    targetProbs: s.targetProbs.slice(from * t, to * t),
+    targetRanks: s.targetRanks.slice(from * t, to * t),
   };
 }

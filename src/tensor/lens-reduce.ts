@@ -6,7 +6,7 @@ import { ArgumentError, throwIfAborted } from "../errors";
 import { LensReductionOptions, lensReduction } from "./lens-reduction";
 
 export interface LensReduceOptions extends LensReductionOptions {
-  /** Rows per chunk (default 256). */
+  /** Rows per chunk (default 2048: each chunk reads the whole unembedding once, so larger chunks amortise it). */
   rowChunk?: number;
   /** Called after each chunk with (rows done, rows in all). */
   onProgress?: (done: number, total: number) => void;
@@ -37,7 +37,7 @@ export interface LensStats {
 export async function lensReduce(rows: tf.Tensor2D, options: LensReduceOptions): Promise<LensStats> {
   if (!rows || rows.rank !== 2) throw new ArgumentError("rows", `has shape [${rows?.shape}], not [n, d_model]`, "reshape the residual to [rows, d_model]");
   const [n, d] = rows.shape;
-  const rowChunk = options.rowChunk ?? 256;
+  const rowChunk = options.rowChunk ?? 2048;
   if (!Number.isInteger(rowChunk) || rowChunk < 1) throw new ArgumentError("rowChunk", `is ${rowChunk}`, "use a positive integer");
   const perRowTargets = options.targets && options.targets.length > 0 && Array.isArray(options.targets[0]);
   if (perRowTargets && options.targets!.length !== n) {

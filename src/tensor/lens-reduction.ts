@@ -63,12 +63,13 @@ export function lensReduction(rows: tf.Tensor2D, options: LensReductionOptions):
   const normed = tf.tidy(() => (options.finalNorm ? tf.reshape(options.finalNorm(rows), [n, d]) : tf.clone(rows))) as tf.Tensor2D;
   const ids = tf.tensor2d(targetIds.flat, [n, targetIds.width], "int32");
   const targetLogits = tf.tidy(() => (targetIds.width > 0 ? unembedIds(normed, u, ids) : tf.zeros([n, 0])) as tf.Tensor2D);
+  const normedT = u.layout === "vocab_d" ? (tf.transpose(normed) as tf.Tensor2D) : null;
 
   let state = initialState(n, targetIds.width);
   try {
     for (let start = 0; start < V; start += chunk) {
       const end = Math.min(V, start + chunk);
-      const next = tf.tidy(() => step(state, unembedSlice(normed, u, start, end), start, k, ids, targetLogits) as unknown as tf.TensorContainer) as unknown as State;
+      const next = tf.tidy(() => step(state, unembedSlice(normed, normedT, u, start, end), start, k, ids, targetLogits) as unknown as tf.TensorContainer) as unknown as State;
       disposeState(state);
       state = next;
     }
@@ -88,6 +89,7 @@ export function lensReduction(rows: tf.Tensor2D, options: LensReductionOptions):
   } finally {
     disposeState(state);
     tf.dispose([normed, ids, targetLogits]);
+    if (normedT) normedT.dispose();
   }
 }
 

@@ -40,14 +40,20 @@ export function checkUnembedding(u: Unembedding, dModel: number): void {
   }
 }
 
-/** Logits of `rows` [n, d] for the vocabulary ids [start, end): [n, end − start]. Call inside tf.tidy. */
-export function unembedSlice(rows: tf.Tensor2D, u: Unembedding, start: number, end: number): tf.Tensor2D {
-  const d = modelWidth(u);
-  let logits =
+/**
+ * Logits of `rows` [n, d] for the vocabulary ids [start, end): [n, end − start]. Call inside tf.tidy.
+ * The vocabulary chunk of the matrix is taken with gather, not slice: the wasm backend's slice reads the whole
+ * input out of its heap (the full unembedding, 150 MB for GPT-2) on every call. A [vocab, d] chunk is then
+ * multiplied as chunk · rowsᵀ (a plain product; a transposed operand is several times slower on wasm), so
+ * `rowsT` [d, n] is passed in, computed once per row chunk.
+ */
+export function unembedSlice(rows: tf.Tensor2D, rowsT: tf.Tensor2D | null, u: Unembedding, start: number, end: number): tf.Tensor2D {
+  const ids = tf.range(start, end, 1, "int32");
+  let logits: tf.Tensor =
     u.layout === "vocab_d"
-      ? tf.matMul(rows, tf.slice(u.weight, [start, 0], [end - start, d]), false, true)
-      : tf.matMul(rows, tf.slice(u.weight, [0, start], [d, end - start]));
-  if (u.bias) logits = tf.add(logits, tf.slice(u.bias, [start], [end - start]));
+      ? tf.transpose(tf.matMul(tf.gather(u.weight, ids, 0), rowsT ?? tf.transpose(rows)))
+      : tf.matMul(rows, tf.gather(u.weight, ids, 1));
+  if (u.bias) logits = tf.add(logits, tf.gather(u.bias, ids));
   return applySoftcap(logits as tf.Tensor2D, u.softcap);
 }
 

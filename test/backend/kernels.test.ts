@@ -88,6 +88,7 @@ test("logitStats matches float64 log-sum-exp, entropy and top-k, with -Infinity,
   for (let i = 0; i < V; i++) if (i % 3 === 0) x[4 * V + i] = -Infinity; // masked entries
   x[5 * V + 9] = NaN; // skipped
   for (let i = 0; i < V; i++) x[6 * V + i] = 1e4 + (i % 7); // large logits: no cancellation
+  for (let i = 0; i < V; i++) x[7 * V + i] = i === 100 || i === 200 ? i / 100 : -Infinity; // fewer finite logits than k
   const before = tf.memory().numTensors;
   const logits = tf.tensor2d(x, [rows, V]);
   const st = logitStats(logits, 5)!;
@@ -103,9 +104,12 @@ test("logitStats matches float64 log-sum-exp, entropy and top-k, with -Infinity,
     assert.ok(Math.abs(lse[r] - l) <= 1e-5 * Math.max(1, Math.abs(l)), `row ${r} lse ${lse[r]} vs ${l}`);
     assert.ok(Math.abs(ent[r] - h) <= 2e-5, `row ${r} entropy ${ent[r]} vs ${h}`);
     assert.deepEqual(Array.from(topI.subarray(r * 5, r * 5 + 5)), order.map(([, i]) => i), `row ${r} top ids`);
-    order.forEach(([v], j) => assert.ok(Math.abs(topV[r * 5 + j] - v) < 1e-4));
+    order.forEach(([v], j) => assert.ok(topV[r * 5 + j] === v || Math.abs(topV[r * 5 + j] - v) < 1e-4, `row ${r} top ${j}: ${topV[r * 5 + j]} vs ${v}`));
   }
   assert.deepEqual(Array.from(topI.subarray(10, 12)), [5, 17]);
+  // The masked tail of a row with two finite logits: the lowest ids, at −Infinity, after the finite ones.
+  assert.deepEqual(Array.from(topI.subarray(35, 40)), [200, 100, 0, 1, 2]);
+  assert.deepEqual(Array.from(topV.subarray(37, 40)), [-Infinity, -Infinity, -Infinity]);
   tf.dispose([logits, st.logSumExp, st.entropy, st.topLogits, st.topIds]);
   assert.equal(tf.memory().numTensors, before);
 });

@@ -20,6 +20,7 @@ const NOTEBOOKS: Record<string, { tokens: string[]; extra?: string[] }> = {
   "logit-lens": { tokens: ["Paris"] },
   "attention-induction": { tokens: ["tiger", "cloud"] },
   "moe-routing": { tokens: ["Mary", "E0"], extra: ["tiny-mixtral"] },
+  "activation-patching": { tokens: ["Japan", "France", "L0 H1"] },
 };
 
 const skip = missingPrerequisite();

@@ -7,7 +7,8 @@ import { resampleAblate, sourceRowFor } from "../../src/intervene/resample-ablat
 import { zeroAblateExpert } from "../../src/intervene/expert-ablate";
 import { combineHooks } from "../../src/intervene/combine-hooks";
 import { ArgumentError } from "../../src/errors";
-import { CLEAN, maxAbsDiff, model } from "./helpers";
+import { activationPatching } from "../../src/intervene/activation-patching";
+import { ANSWERS, CLEAN, CORRUPTED, maxAbsDiff, model } from "./helpers";
 
 const read = (t: tf.Tensor) => t.arraySync() as number[][][];
 
@@ -153,6 +154,25 @@ test("ablation and position selection mean the same with and without the key/val
   a.margins.forEach((row, i) => assert.ok(Math.abs(row[0] - b.margins[i][0]) < 1e-3, `step ${i} margin`));
   a.dispose();
   b.dispose();
+});
+
+test("demo: zero-ablating the two heads patching ranks first, at the last position, removes \" Paris\"", async () => {
+  const m = await model();
+  const patched = await activationPatching(m, { clean: CLEAN, corrupted: CORRUPTED, answers: ANSWERS, components: ["z"], positions: [-1] });
+  const [a, b] = (patched.table.objects() as { layer: number; head: number; metric: number }[]).sort((x, y) => y.metric - x.metric);
+  assert.ok(a.layer === 0 && b.layer === 0, "both in layer 0");
+  const paris = m.toTokens(" Paris")[0];
+  const pParis = (run: { logits: tf.Tensor3D; dispose(): void }) => {
+    const p = tf.tidy(() => tf.softmax(run.logits.slice([0, 4, 0], [1, 1, -1]).reshape([-1])).dataSync()[paris]);
+    run.dispose();
+    return p;
+  };
+  const before = pParis(m.run(CLEAN));
+  const after = pParis(m.runWithHooks(CLEAN, zeroAblate("blocks.0.attn.hook_z", { head: [a.head, b.head], position: -1 })));
+  const one = pParis(m.runWithHooks(CLEAN, zeroAblate("blocks.0.attn.hook_z", { head: a.head, position: -1 })));
+  assert.ok(before > 0.9, `clean p(Paris) ${before}`);
+  assert.ok(after < 0.1, `both heads ablated: ${after}`);
+  assert.ok(one > after, "one head alone removes less");
 });
 
 test("bad selections are typed errors naming the argument", async () => {

@@ -40,6 +40,7 @@ test("causal trace of resid_pre: restoring the subject's block-0 input undoes th
   assert.ok(Math.abs(r.matrix[0][3] - (r.cleanProb - r.corruptedProb)) < 1e-5, `${r.matrix[0][3]} vs ${r.cleanProb - r.corruptedProb}`);
   // From block 1 on the subject's state no longer carries the fact (it moved to the last position in block 0).
   for (let l = 1; l < m.nLayers; l++) assert.ok(r.matrix[l][3] < 0.2, `layer ${l}: ${r.matrix[l][3]}`);
+  for (let l = 0; l < m.nLayers; l++) for (let p = 0; p < 3; p++) assert.ok(Math.abs(r.matrix[l][p]) < 1e-6, `layer ${l} position ${p}`);
   const chart = r.toChart();
   assert.equal((chart.spec.data as { values: unknown[] }).values.length, m.nLayers * 5);
 });

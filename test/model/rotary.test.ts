@@ -61,8 +61,7 @@ test("dynamic NTK changes frequencies only past the context; partial rotary rota
   const partial = rotaryFromParameters({ ...base, partialRotaryFactor: 0.25 }, 16, 64);
   assert.equal(partial.rotaryDim, 4);
   const x = tf.randomNormal([1, 3, 2, 16], 0, 1, "float32", 3) as tf.Tensor4D;
-  const pos = tf.tensor2d([[0, 1, 2]]);
-  const tables = rotaryTables(partial, pos, 3);
+  const tables = rotaryTables(partial, [[0, 1, 2]], 3);
   const y = applyRotary(x, tables, partial);
   const xd = await x.data();
   const yd = await y.data();
@@ -79,9 +78,10 @@ test("dynamic NTK changes frequencies only past the context; partial rotary rota
     }
   }
   const inter = { ...partial, style: "interleaved" as const };
-  const z = await applyRotary(x, tables, inter).data();
+  const interTables = rotaryTables(inter, [[0, 1, 2]], 3);
+  const z = await applyRotary(x, interTables, inter).data();
   const angle = 2 * partial.invFreq[1];
   const o = (2 * 2 + 1) * 16;
   assert.ok(Math.abs(z[o + 2] - (xd[o + 2] * Math.cos(angle) - xd[o + 3] * Math.sin(angle))) < 1e-5);
-  tf.dispose([x, pos, tables.cos, tables.sin, y]);
+  tf.dispose([x, tables.cos, tables.sin, interTables.cos, interTables.sin, y]);
 });

@@ -22,5 +22,8 @@ for (const name of ["gpt2", "llama", "gemma2", "gpt_neox", "demo"]) {
       assert.ok(close(r.similarity, sim.last[r.layer_a][r.layer_b], 1e-6, 1e-5));
     }
     assert.equal(sim.table.numRows(), 2 * L1 * L1);
+    const flatRows = rows<{ layer_a: number; layer_b: number; similarity: number }>(sim.flatTable);
+    assert.equal(flatRows.length, L1 * L1);
+    for (const r of flatRows) assert.equal(r.similarity, sim.flat[r.layer_a][r.layer_b]);
   });
 }

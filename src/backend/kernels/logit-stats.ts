@@ -3,7 +3,7 @@
 // the row keeping a running max M, S = Σ e^(x−M), W = Σ e^(x−M)(x−M) and a sorted top-k in registers; the
 // 256 partial states then merge in a tree through workgroup memory. log Σ exp = M + log S and the entropy is
 // log S − W/S (relative to M, so logits of any size keep full precision). Ties keep the lower token id.
-// NaN logits are skipped; −Infinity contributes nothing.
+// NaN logits are skipped; −Infinity adds nothing to the sums but can be among the top-k (after every finite logit).
 import type { WebgpuProgram } from "./program";
 
 export const MAX_TOP_K = 8;
@@ -34,7 +34,7 @@ export class LogitStatsProgram implements WebgpuProgram {
       .map((j) =>
         j === 0
           ? `tv[0] = x; ti[0] = i;`
-          : `if (x > tv[${j - 1}]) { tv[${j}] = tv[${j - 1}]; ti[${j}] = ti[${j - 1}]; } else { tv[${j}] = x; ti[${j}] = i; return; }`,
+          : `if (ti[${j - 1}] < 0 || x > tv[${j - 1}]) { tv[${j}] = tv[${j - 1}]; ti[${j}] = ti[${j - 1}]; } else { tv[${j}] = x; ti[${j}] = i; return; }`,
       )
       .join("\n      ");
     return `
@@ -47,9 +47,10 @@ var<workgroup> sI : array<i32, ${THREADS * K}>;
 var<private> tv : array<f32, ${K}>;
 var<private> ti : array<i32, ${K}>;
 
-// Inserts x (token i) into the sorted top-k; ids arrive in increasing order per thread, so a tie stays behind.
+// Inserts x (token i) into the sorted top-k (an empty slot, id −1, takes anything); ids arrive in increasing
+// order per thread, so a tie stays behind.
 fn insertTop(x : f32, i : i32) {
-  if (!(x > tv[${K - 1}])) { return; }
+  if (ti[${K - 1}] >= 0 && !(x > tv[${K - 1}])) { return; }
       ${insert}
 }
 
@@ -71,11 +72,14 @@ fn main() {
   var m = -3.4028234663852886e38;
   var s = 0.0;
   var w = 0.0;
-  for (var j = 0; j < ${K}; j++) { tv[j] = -3.4028234663852886e38; ti[j] = -1; }
+  for (var j = 0; j < ${K}; j++) { tv[j] = -uniforms.INFINITY; ti[j] = -1; }
   for (var i = tid; i < V; i += ${THREADS}) {
     let x = logits[base + i];
-    // NaN (tested on the bits: fast-math may fold x != x) or −Infinity (contributes e^−∞ = 0).
-    if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u || x < -3.4028234663852886e38) { continue; }
+    // NaN is skipped (tested on the bits: fast-math may fold x != x).
+    if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) { continue; }
+    // −Infinity contributes e^−∞ = 0 to the sums but can still fill the top-k of a row with few finite logits.
+    if (ti[${K - 1}] < 0 || x > tv[${K - 1}]) { insertTop(x, i); }
+    if (x < -3.4028234663852886e38) { continue; }
     if (x > m) {
       // New maximum: rescale S and W to it (S = 0 before the first finite logit, where there is nothing to rescale).
       if (s > 0.0) {
@@ -92,7 +96,6 @@ fn main() {
       s = s + e;
       w = fma(e, d, w);
     }
-    if (x > tv[${K - 1}]) { insertTop(x, i); }
   }
   sM[tid] = m; sS[tid] = s; sW[tid] = w;
   for (var j = 0; j < ${K}; j++) { sV[tid * ${K} + j] = tv[j]; sI[tid * ${K} + j] = ti[j]; }

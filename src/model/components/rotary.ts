@@ -110,28 +110,86 @@ function longrope(p: RopeParameters, dim: number, maxPositions: number): Pick<Ro
 }
 
 export interface RotaryTables {
-  /** [batch, pos, 1, rotaryDim / 2], already multiplied by the attention scaling. */
+  /** [batch, pos, 1, rotaryDim]: cos of each frequency, repeated for both halves, times the attention scaling. */
   cos: tf.Tensor4D;
+  /** [batch, pos, 1, rotaryDim]: sin likewise, negated on the first half (rotate_half's sign folded in). */
   sin: tf.Tensor4D;
 }
 
-/** cos/sin of positions [batch, pos] (float32) for one rotary setting; `seqLen` picks length-dependent frequencies. */
-export function rotaryTables(settings: RotarySettings, positions: tf.Tensor2D, seqLen: number): RotaryTables {
-  return tf.tidy(() => {
-    const { invFreq, attentionScaling } = settings.invFreqFor ? settings.invFreqFor(seqLen) : settings;
-    const [b, t] = positions.shape;
-    const freqs = tf.mul(positions.reshape([b, t, 1, 1]), tf.tensor(invFreq, [1, 1, 1, invFreq.length]));
-    let cos = tf.cos(freqs);
-    let sin = tf.sin(freqs);
-    if (attentionScaling !== 1) {
-      cos = tf.mul(cos, attentionScaling);
-      sin = tf.mul(sin, attentionScaling);
-    }
-    return { cos: cos as tf.Tensor4D, sin: sin as tf.Tensor4D };
-  });
+/** cos/sin of one frequency set over positions 0 … length − 1, [length, rotaryDim / 2] row-major, in float32 steps. */
+interface HostTable {
+  length: number;
+  cos: Float32Array;
+  sin: Float32Array;
 }
 
-/** Rotates the first rotaryDim features of each head of x [batch, pos, heads, dHead]. */
+// Per frequency array (its identity: length-dependent variants return other arrays), the host table computed so
+// far. Tables grow by doubling, so a run reuses them instead of computing cos/sin on the device every call; they
+// are plain arrays, so holding them creates no tensors.
+const hostTables = new WeakMap<Float32Array, Map<number, HostTable>>();
+
+function hostTable(invFreq: Float32Array, attentionScaling: number, length: number): HostTable {
+  let byScaling = hostTables.get(invFreq);
+  if (!byScaling) hostTables.set(invFreq, (byScaling = new Map()));
+  const cached = byScaling.get(attentionScaling);
+  if (cached && cached.length >= length) return cached;
+  const size = Math.max(length, 2 * (cached?.length ?? 32));
+  const half = invFreq.length;
+  const cos = new Float32Array(size * half);
+  const sin = new Float32Array(size * half);
+  for (let p = 0; p < size; p++) {
+    for (let i = 0; i < half; i++) {
+      // freqs = position · inv_freq in float32, as the reference's float32 outer product.
+      const angle = f32(p * invFreq[i]);
+      cos[p * half + i] = attentionScaling === 1 ? f32(Math.cos(angle)) : f32(f32(Math.cos(angle)) * attentionScaling);
+      sin[p * half + i] = attentionScaling === 1 ? f32(Math.sin(angle)) : f32(f32(Math.sin(angle)) * attentionScaling);
+    }
+  }
+  const table = { length: size, cos, sin };
+  byScaling.set(attentionScaling, table);
+  return table;
+}
+
+/**
+ * cos/sin of positions [batch][pos] for one rotary setting; `seqLen` picks length-dependent frequencies. For the
+ * "half" style each row holds [cos, cos] and [−sin, sin] so that rotation is x·cos + swap(x)·sin (see applyRotary);
+ * for "interleaved" the halves are the plain cos and sin. Returns new tensors; the caller disposes them.
+ */
+export function rotaryTables(settings: RotarySettings, positions: readonly (readonly number[])[], seqLen: number): RotaryTables {
+  const { invFreq, attentionScaling } = settings.invFreqFor ? settings.invFreqFor(seqLen) : settings;
+  const batch = positions.length;
+  const pos = positions[0].length;
+  const half = invFreq.length;
+  const longest = Math.max(...positions.map((row) => Math.max(...row)));
+  const table = hostTable(invFreq, attentionScaling, longest + 1);
+  const interleaved = settings.style === "interleaved";
+  const width = interleaved ? half : 2 * half;
+  const cos = new Float32Array(batch * pos * width);
+  const sin = new Float32Array(batch * pos * width);
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < pos; t++) {
+      const from = positions[b][t] * half;
+      const to = (b * pos + t) * width;
+      const c = table.cos.subarray(from, from + half);
+      const s = table.sin.subarray(from, from + half);
+      cos.set(c, to);
+      if (interleaved) {
+        sin.set(s, to);
+        continue;
+      }
+      cos.set(c, to + half);
+      for (let i = 0; i < half; i++) sin[to + i] = -s[i];
+      sin.set(s, to + half);
+    }
+  }
+  return { cos: tf.tensor4d(cos, [batch, pos, 1, width]), sin: tf.tensor4d(sin, [batch, pos, 1, width]) };
+}
+
+/**
+ * Rotates the first rotaryDim features of each head of x [batch, pos, heads, dHead]. "half": the reference's
+ * x·cos + rotate_half(x)·sin with rotate_half(x) = [−x₂, x₁]; the sign lives in the table, so this computes
+ * [x₁, x₂]·[cos, cos] + [x₂, x₁]·[−sin, sin], the same products and sums.
+ */
 export function applyRotary(x: tf.Tensor4D, tables: RotaryTables, settings: RotarySettings): tf.Tensor4D {
   return tf.tidy(() => {
     const dHead = x.shape[3];
@@ -140,11 +198,8 @@ export function applyRotary(x: tf.Tensor4D, tables: RotaryTables, settings: Rota
     const xRot = rot === dHead ? x : x.slice([0, 0, 0, 0], [-1, -1, -1, rot]);
     let rotated: tf.Tensor;
     if (settings.style === "half") {
-      const x1 = xRot.slice([0, 0, 0, 0], [-1, -1, -1, half]);
-      const x2 = xRot.slice([0, 0, 0, half], [-1, -1, -1, half]);
-      const out1 = tf.sub(tf.mul(x1, tables.cos), tf.mul(x2, tables.sin));
-      const out2 = tf.add(tf.mul(x2, tables.cos), tf.mul(x1, tables.sin));
-      rotated = tf.concat([out1, out2], 3);
+      const swapped = tf.concat([xRot.slice([0, 0, 0, half], [-1, -1, -1, half]), xRot.slice([0, 0, 0, 0], [-1, -1, -1, half])], 3);
+      rotated = tf.add(tf.mul(xRot, tables.cos), tf.mul(swapped, tables.sin));
     } else {
       const [b, t, h] = x.shape;
       const pairs = xRot.reshape([b, t, h, half, 2]);
