@@ -4,7 +4,8 @@
 //   node --import tsx bench/forward.ts [--backend wasm|cpu] [--reps 15] [--only demo|gpt2] [--baseline DIR] [--out FILE]
 //
 // Cases:
-//   demo T=24, demo T=128     LanguageModel.run on the embedded demo model (4 layers, d 256, vocab 1024)
+//   demo T=24, demo T=128     LanguageModel.run on the embedded demo model (4 layers, d 256, vocab 1024); T=24
+//                             also with a no-op hook on every hook point (hooks must add no kernels)
 //   demo generate 16          generate() of 16 tokens after a 24-token prompt, with the key/value cache, greedy
 //   gpt2 T=128                a GPT-2-small-shaped model (124M parameters, 12 layers, d 768, vocab 50257, tied),
 //                             weights drawn at random and converted by the real gpt2 converter
@@ -34,6 +35,8 @@ interface Engine {
 }
 interface Model {
   run(input: number[], opts?: object): { dispose(): void };
+  runWithHooks(input: number[], hooks: Record<string, () => void>, opts?: object): { dispose(): void };
+  hookPoints(): string[];
   generate(input: number[], opts: object): Promise<{ newTokens: number[][]; dispose(): void }>;
   dispose(): void;
 }
@@ -118,6 +121,12 @@ interface Case {
 
 const CASES: Case[] = [
   { name: "demo forward T=24", model: "demo", call: async (m) => m.run(ids(24, 1024)).dispose() },
+  {
+    // Hooks that return nothing on every hook point: the same kernels as no hooks, so the time shows their JS cost.
+    name: "demo forward T=24, a no-op hook on every hook point",
+    model: "demo",
+    call: async (m) => m.runWithHooks(ids(24, 1024), Object.fromEntries(m.hookPoints().map((n) => [n, () => undefined]))).dispose(),
+  },
   { name: "demo forward T=128", model: "demo", call: async (m) => m.run(ids(128, 1024)).dispose() },
   {
     name: "demo generate 16 tokens (kv cache, prompt 24)",

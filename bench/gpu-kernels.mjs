@@ -157,10 +157,88 @@ async function copyRate(tf) {
   return { bytes, ms: +ms.toFixed(3), gb_per_s_read_plus_write: +((2 * bytes) / ms / 1e6).toFixed(1) };
 }
 
+/** CPU cost per dispatch: a chain of small adds on GPU-resident data, issued then drained, lean path vs tfjs's. */
+export async function dispatchCost(lmprobe, tf) {
+  const out = {};
+  const n = 3000;
+  for (const lean of [true, false]) {
+    lmprobe.setLeanDispatch(lean);
+    const x = tf.add(tf.zeros([1024]), 1); // computed on the GPU, so its data lives there
+    let best = Infinity;
+    for (let rep = 0; rep < 4; rep++) {
+      await drain(tf);
+      const t0 = performance.now();
+      let y = tf.add(x, 1);
+      for (let i = 1; i < n; i++) {
+        const next = tf.add(y, 1);
+        y.dispose();
+        y = next;
+      }
+      const issued = performance.now() - t0;
+      await y.data();
+      const total = performance.now() - t0;
+      y.dispose();
+      if (rep > 0) best = Math.min(best, total);
+      out[lean ? "lean" : "tfjs"] = { us_per_dispatch_issue: +((issued * 1000) / n).toFixed(2), us_per_dispatch_total: +((best * 1000) / n).toFixed(2) };
+    }
+    x.dispose();
+  }
+  lmprobe.setLeanDispatch(true);
+  out.bind_groups = lmprobe.leanDispatchStats();
+  return out;
+}
+
+/** The fused row kernels and the matmul bias epilogue against the tfjs ops they replace (GPU time). */
+export async function fusedRates(lmprobe, tf) {
+  const rows = [];
+  const measure = async (name, bytes, fused, composed) => {
+    const f = await gpuTime(tf, fused);
+    const c = await gpuTime(tf, composed);
+    rows.push({ kernel: name, fused_ms: +f.toFixed(3), fused_gb_per_s: +(bytes / f / 1e6).toFixed(1), tfjs_ops_ms: +c.toFixed(3) });
+  };
+  {
+    const [R, D] = [8192, 896];
+    const x = tf.tensor2d(randoms(R * D, 1), [R, D]);
+    const w = tf.tensor1d(randoms(D, 2));
+    const spec = { kind: "rms", weight: w, bias: null, eps: 1e-6, weightOffset: 0 };
+    await measure(`rms norm [${R}, ${D}]`, 2 * R * D * 4, () => lmprobe.fusedNorm(x, spec), () =>
+      tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), 1, true), 1e-6))), w)));
+    tf.dispose([x, w]);
+  }
+  {
+    const [B, H, T] = [1, 14, 1024];
+    const scores = tf.tensor4d(randoms(B * H * T * T, 3, 4), [B, H, T, T]);
+    const maskv = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) maskv[i * T + j] = -3.4028234663852886e38;
+    const mask = tf.tensor4d(maskv, [1, 1, T, T]);
+    await measure(`scores softmax [${B}, ${H}, ${T}, ${T}]`, (2 * B * H * T * T + T * T) * 4, () => lmprobe.fusedScoresSoftmax(scores, mask, 0.125, null), () =>
+      tf.tidy(() => tf.softmax(tf.add(tf.mul(scores, 0.125), mask))));
+    tf.dispose([scores, mask]);
+  }
+  {
+    const [R, D] = [1024, 4864];
+    const g = tf.tensor2d(randoms(R * D, 4, 3), [R, D]);
+    const u = tf.tensor2d(randoms(R * D, 5), [R, D]);
+    await measure(`silu(gate) · up [${R}, ${D}]`, 3 * R * D * 4, () => lmprobe.fusedActivation(g, "silu", u), () => tf.tidy(() => tf.mul(tf.mul(g, tf.sigmoid(g)), u)));
+    tf.dispose([g, u]);
+  }
+  {
+    const [M, K, N] = [1024, 896, 4864];
+    const a = tf.tensor2d(randoms(M * K, 6), [M, K]);
+    const b = tf.tensor2d(randoms(K * N, 7), [K, N]);
+    const bias = tf.tensor1d(randoms(N, 8));
+    const f = await gpuTime(tf, () => tf.fused.matMul({ a, b, bias }));
+    const c = await gpuTime(tf, () => tf.tidy(() => tf.add(tf.matMul(a, b), bias)));
+    rows.push({ kernel: `matmul + bias [${M},${K}]x[${K},${N}]`, fused_ms: +f.toFixed(3), fused_tflops: +((2 * M * N * K) / f / 1e9).toFixed(2), tfjs_ops_ms: +c.toFixed(3) });
+    tf.dispose([a, b, bias]);
+  }
+  return rows;
+}
+
 export async function benchKernels(lmprobe, tf) {
   if (tf.getBackend() !== "webgpu") return { skipped: `backend is ${tf.getBackend()}, not webgpu` };
   const out = {};
-  for (const [key, fn] of [["correctness", () => correctness(lmprobe, tf)], ["copy", () => copyRate(tf)], ["matmul", () => matmulRates(tf)], ["logit_stats", () => statsRates(lmprobe, tf)]]) {
+  for (const [key, fn] of [["correctness", () => correctness(lmprobe, tf)], ["copy", () => copyRate(tf)], ["matmul", () => matmulRates(tf)], ["logit_stats", () => statsRates(lmprobe, tf)], ["fused", () => fusedRates(lmprobe, tf)], ["dispatch", () => dispatchCost(lmprobe, tf)]]) {
     try {
       out[key] = await fn();
     } catch (err) {

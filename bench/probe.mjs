@@ -21,7 +21,9 @@ const { setBackend } = require("../src/backend/index.ts");
 const { loadModel } = require("../src/load.ts");
 const { buildModel } = require("../src/model/build.ts");
 const { normalizeConfig } = require("../src/io/config.ts");
-const { fullProbe } = require("../src/probe/full-probe.ts");
+const { logitLensFromCache } = require("../src/probe/logit-lens.ts");
+const { layerSimilarityFromCache } = require("../src/probe/layer-similarity.ts");
+const { residualHookNames } = require("../src/probe/residual-rows.ts");
 const { GPT2_SMALL_CONFIG, randomGpt2Weights, idTokenizer } = await import("./probe-gpt2-small.mjs");
 
 await setBackend(backend);
@@ -58,22 +60,39 @@ for (const name of models) {
       out.dispose();
       forwardMs.push(performance.now() - t0);
     }
+    // The full probe, phase by phase (what fullProbe() does), each under tf.profile for its byte high-water mark.
+    const names = new Set(residualHookNames(L));
+    const phases = { forward: [], lens: [], similarity: [] };
+    const peaks = { forward: 0, lens: 0, similarity: 0 };
     const probeMs = [];
-    let peakBytes = 0;
     let top = null;
     for (let r = 0; r < runs; r++) {
       const before = tf.memory().numTensors;
       const t0 = performance.now();
-      // tf.profile records the engine's byte high-water mark over the whole call (all backends).
-      const info = await tf.profile(async () => {
-        const res = await fullProbe(model, ids, { k: 5, targets: [target] });
-        top = res.lens.entropy.objects().at(-1);
-        return [];
+      let run;
+      const timed = async (phase, f) => {
+        const start = performance.now();
+        const info = await tf.profile(async () => {
+          await f();
+          return [];
+        });
+        phases[phase].push(performance.now() - start);
+        peaks[phase] = Math.max(peaks[phase], info.peakBytes);
+      };
+      await timed("forward", async () => {
+        run = model.run(ids, { cache: (n) => names.has(n), lastPositionOnly: true });
+        await run.logits.data();
       });
+      await timed("lens", async () => {
+        const lens = await logitLensFromCache(model, run.cache, run.tokens[0], { k: 5, targets: [target] });
+        top = lens.entropy.objects().at(-1);
+      });
+      await timed("similarity", () => layerSimilarityFromCache(run.cache, L));
+      run.dispose();
       probeMs.push(performance.now() - t0);
-      peakBytes = Math.max(peakBytes, info.peakBytes);
       if (tf.memory().numTensors !== before) throw new Error(`probe leaked ${tf.memory().numTensors - before} tensors`);
     }
+    const peakBytes = Math.max(peaks.forward, peaks.lens, peaks.similarity);
     const residBytes = (L + 1) * T * d * 4;
     const budget = weightsBytes + 2 * residBytes + 64 * MiB;
     results.push({
@@ -86,6 +105,8 @@ for (const name of models) {
       runs,
       forward_ms_median: Math.round(median(forwardMs)),
       probe_ms_median: Math.round(median(probeMs)),
+      phase_ms_median: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(median(v))])),
+      phase_peak_over_weights_mib: Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, +((v - weightsBytes) / MiB).toFixed(1)])),
       weights_bytes: weightsBytes,
       peak_tensor_bytes: peakBytes,
       budget_bytes: budget,

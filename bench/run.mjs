@@ -5,7 +5,7 @@
 // entropy) and the flat layer-similarity matrix, with every result copied back to the host.
 //
 //   npm run build && node bench/run.mjs [--models demo,gpt2-small,qwen2.5-0.5b] [--seq 128,1024] [--reps 10]
-//        [--checkpoints bench/out/models] [--backend webgpu] [--torch torch.json] [--kernels] [--out bench/out/bench.json] [--src]
+//        [--checkpoints bench/out/models] [--backend webgpu] [--torch torch.json] [--kernels] [--ablation] [--out bench/out/bench.json] [--src]
 //
 // gpt2-small and qwen2.5-0.5b are randomly initialised checkpoints of the real shapes, written by
 // `python3 bench/torch_baseline.py --save <checkpoints>` so that PyTorch and lmprobe time the same weights.
@@ -32,7 +32,7 @@ function parseArgs(argv) {
     const a = argv[i];
     if (!a.startsWith("--")) throw new Error(`bench: unexpected argument ${a}`);
     const key = a.slice(2);
-    if (key === "kernels" || key === "src") out[key] = true;
+    if (key === "kernels" || key === "src" || key === "ablation") out[key] = true;
     else out[key] = argv[++i];
   }
   return out;
@@ -157,13 +157,24 @@ async function main() {
       const before = tf.memory().numTensors;
       const f = await timeIt(() => forward(model, ids), reps);
       const p = await timeIt(() => probe(model, ids, rowsPerChunk), reps);
+      // --ablation: the forward pass again without lmprobe's webgpu dispatch path and fused kernels, to show what each buys.
+      const ablation = {};
+      if (opts.ablation && backend === "webgpu") {
+        for (const [label, lean, fused] of [["forward_ms_unfused", true, false], ["forward_ms_tfjs_dispatch_unfused", false, false]]) {
+          lmprobe.setLeanDispatch(lean);
+          process.env.LMPROBE_WEBGPU_FUSED = fused ? "on" : "off";
+          ablation[label] = +(await timeIt(() => forward(model, ids), reps)).median.toFixed(3);
+        }
+        lmprobe.setLeanDispatch(true);
+        delete process.env.LMPROBE_WEBGPU_FUSED;
+      }
       const leaked = tf.memory().numTensors - before;
       const ref = torch.find((r) => r.model === name && r.T === T && r.dtype === "torch.float32");
       doc.results.push({
         model: name, T, vocab, layers: model.nLayers, load_ms: +loadMs.toFixed(1),
         forward_ms: +f.median.toFixed(3), probe_ms: +p.median.toFixed(3),
         forward_range_ms: [+f.min.toFixed(2), +f.max.toFixed(2)], probe_range_ms: [+p.min.toFixed(2), +p.max.toFixed(2)],
-        lens_rows_per_chunk: rowsPerChunk, leaked_tensors: leaked,
+        lens_rows_per_chunk: rowsPerChunk, leaked_tensors: leaked, ...ablation,
         ...(ref ? { torch_forward_ms: ref.forward, torch_probe_ms: ref.probe, torch_gpu: ref.gpu,
           forward_ratio: +(f.median / ref.forward).toFixed(2), probe_ratio: +(p.median / ref.probe).toFixed(2) } : {}),
       });

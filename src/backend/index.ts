@@ -16,7 +16,9 @@ export type { BackendName, SelectionReport, CandidateReport, ProbeResult } from 
 export { BACKEND_ORDER } from "./types";
 export { selectBackend } from "./select";
 export { activeGpuDevice } from "./webgpu";
+export { leanDispatchStats, setLeanDispatch } from "./lean-dispatch";
 export { logitStats, hasLogitStatsKernel, planMatMul, MAX_TOP_K, type LogitStats } from "./kernels";
+export { fusedNorm, fusedActivation, fusedScoresSoftmax, type NormSpec } from "./kernels";
 
 async function activate(name: BackendName): Promise<void> {
   tf.env().set("PROD", true); // silences tfjs's console banner about tfjs-node

@@ -176,14 +176,21 @@ interface Originals {
 }
 let originals: Originals | null = null;
 
-/** Whether the lean path is on (LMPROBE_WEBGPU_DISPATCH=tfjs turns it off, to compare). */
+let enabled = process.env.LMPROBE_WEBGPU_DISPATCH !== "tfjs";
+
+/** Whether the lean path is on (LMPROBE_WEBGPU_DISPATCH=tfjs starts with it off, to compare). */
 export function leanDispatchEnabled(): boolean {
-  return process.env.LMPROBE_WEBGPU_DISPATCH !== "tfjs";
+  return enabled;
+}
+
+/** Turns the lean path on or off from the next dispatch on (the benchmark compares both in one process). */
+export function setLeanDispatch(on: boolean): void {
+  enabled = on;
 }
 
 /** Replaces recordAndSubmit and submitQueue on tfjs-webgpu's WebGPUBackend prototype (idempotent). */
 export function installLeanDispatch(proto: object): void {
-  if (originals || !leanDispatchEnabled()) return;
+  if (originals) return;
   const p = proto as BackendInternals;
   originals = { recordAndSubmit: p.recordAndSubmit, submitQueue: p.submitQueue };
   const { recordAndSubmit: tfjsRecord, submitQueue: tfjsSubmit } = originals;
@@ -195,7 +202,7 @@ export function installLeanDispatch(proto: object): void {
 
   p.recordAndSubmit = function (this: BackendInternals, program, output, inputs, own) {
     const pipeline = program.pipeline;
-    if (this.activeTimers != null || pipeline instanceof Promise || program.pixelsOpType != null) {
+    if (!enabled || this.activeTimers != null || pipeline instanceof Promise || program.pixelsOpType != null) {
       return tfjsRecord.call(this, program, output, inputs, own);
     }
     const buffers: GPUBuffer[] = [];

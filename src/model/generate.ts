@@ -10,7 +10,8 @@ import { cacheSelector, HookRunner, prepareHooks, type CacheFilter, type HookMap
 import { padBatch, tokenize, type ModelInput, type TokenizeOptions } from "./inputs";
 import { KVCache } from "./kv-cache";
 import type { LanguageModel } from "./model";
-import { checkSampling, sampleToken, seededRandom, topTwo, type SamplingOptions } from "./sampling";
+import { nextTokens, type NextTokens } from "./next-token";
+import { checkSampling, seededRandom, type SamplingOptions } from "./sampling";
 
 export interface GenerateOptions extends TokenizeOptions, SamplingOptions {
   /** Default 16. */
@@ -91,22 +92,21 @@ export async function generate(model: LanguageModel, input: ModelInput, opts: Ge
         throw err;
       }
       steps.push(new ActivationCache(runner.cached, model.nLayers));
-      const rows = await logits.data();
-      logits.dispose();
-      const vocab = model.weights.vocabSize;
-      const stepMargins: number[] = [];
+      let chosen: NextTokens;
+      try {
+        chosen = await nextTokens(logits, opts, random, finished);
+      } finally {
+        logits.dispose();
+      }
       for (let b = 0; b < batchSize; b++) {
-        const row = (rows as Float32Array).subarray(b * vocab, (b + 1) * vocab);
-        const [first, second] = topTwo(row);
-        stepMargins.push(first - second);
-        const next = finished[b] ? model.padTokenId() : sampleToken(row, opts, random);
+        const next = finished[b] ? model.padTokenId() : chosen.ids[b]!;
         if (!finished[b]) newTokens[b].push(next);
         if (!finished[b] && stopAtEos && eos.has(next)) finished[b] = true;
         ids[b].push(next);
         keyValid[b].push(1);
         positions[b].push(positions[b][positions[b].length - 1] + 1);
       }
-      margins.push(stepMargins);
+      margins.push(chosen.margins);
     }
   } catch (err) {
     kv?.dispose();

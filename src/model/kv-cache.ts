@@ -1,5 +1,6 @@
-// Key/value cache for generation: per layer the rotated keys and the values [batch, pos, kvHeads, dHead] of every
-// position seen so far, exactly as the attention used them (after any hook that replaced them).
+// Key/value cache for generation: per layer the rotated keys and the values of every position seen so far,
+// exactly as the attention used them (after any hook that replaced them), head-major [batch, kvHeads, pos, dHead]
+// so that each step appends along the position axis and nothing cached is transposed again.
 import * as tf from "@tensorflow/tfjs-core";
 
 export class KVCache {
@@ -13,13 +14,13 @@ export class KVCache {
 
   /** Positions held. */
   get length(): number {
-    return this.layers[0]?.k.shape[1] ?? 0;
+    return this.layers[0]?.k.shape[2] ?? 0;
   }
 
   /** Inside a forward pass: past ⧺ new along positions; the result is kept until commit() or abort(). */
   extend(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): { k: tf.Tensor4D; v: tf.Tensor4D } {
     const past = this.layers[layer];
-    const full = past ? { k: tf.concat([past.k, k], 1), v: tf.concat([past.v, v], 1) } : { k, v };
+    const full = past ? { k: tf.concat([past.k, k], 2), v: tf.concat([past.v, v], 2) } : { k, v };
     this.pending[layer] = { k: tf.keep(full.k), v: tf.keep(full.v) };
     return full;
   }

@@ -1,8 +1,6 @@
 // Layer-to-layer similarity of the residual stream: cosine similarity between layers at the last position,
 // over the whole sequence flattened, and per position. Each is one matmul of normalised rows on the device.
 import * as tf from "@tensorflow/tfjs-core";
-import { cosineSimilarityMatrix } from "../tensor/cosine-similarity-matrix";
-import { norm } from "../tensor/norm";
 import { residualHookNames } from "./residual-rows";
 import { ColumnBuilder, type Table } from "./table";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
@@ -42,19 +40,31 @@ export async function layerSimilarity(model: ProbeModel, input: ProbeInput, opti
 export async function layerSimilarityFromCache(cache: CacheLike, nLayers: number, options: LayerSimilarityOptions = {}): Promise<LayerSimilarityResult> {
   const b = options.batch ?? 0;
   const mode = options.perPosition ?? "adjacent";
-  // [L+1, T, d]: the one stacked copy of the residual stream this probe makes.
+  // [T, L+1, d]: the one stacked copy of the residual stream this probe makes. One batched product gives every
+  // position's Gram matrix [T, L+1, L+1]; their sum over positions is the Gram matrix of the flattened stream,
+  // and the last one that of the last position. Normalising those small matrices by their diagonals gives the
+  // cosines without a normalised copy of the stream.
   const stack = tf.tidy(() =>
-    tf.stack(residualHookNames(nLayers).map((n) => {
-      const x = cache.get(n);
-      return tf.reshape(tf.slice(x, [b, 0, 0], [1, x.shape[1]!, x.shape[2]!]), x.shape.slice(1));
-    })),
+    tf.stack(
+      residualHookNames(nLayers).map((n) => {
+        const x = cache.get(n);
+        return tf.reshape(tf.slice(x, [b, 0, 0], [1, x.shape[1]!, x.shape[2]!]), x.shape.slice(1));
+      }),
+      1,
+    ),
   ) as tf.Tensor3D;
-  const [L1, T, d] = stack.shape;
-  const [last, flat, perPos] = tf.tidy(() => [
-    cosineSimilarityMatrix(tf.reshape(tf.slice(stack, [0, T - 1, 0], [L1, 1, d]), [L1, d])),
-    cosineSimilarityMatrix(tf.reshape(stack, [L1, T * d])),
-    perPositionCosines(stack),
-  ]);
+  const [T] = stack.shape;
+  const [last, flat, perPos] = tf.tidy(() => {
+    // Squares of entries beyond ~1e15 would overflow float32 sums: such (corrupt) streams are scaled first.
+    const maxAbs = tf.tidy(() => tf.max(tf.abs(stack)).dataSync()[0]);
+    const scaled = maxAbs > 1e15 ? tf.div(stack, maxAbs) : stack;
+    const grams = tf.matMul(scaled, scaled, false, true); // [T, L+1, L+1]
+    return [
+      cosinesOfGram(tf.squeeze(tf.slice(grams, [T - 1, 0, 0], [1, -1, -1]), [0])),
+      cosinesOfGram(tf.sum(grams, 0)),
+      cosinesOfGram(grams),
+    ];
+  });
   stack.dispose();
   try {
     const [lastM, flatM, perPosA] = (await Promise.all([last.array(), flat.array(), perPos.array()])) as [number[][], number[][], number[][][]];
@@ -82,12 +92,13 @@ export async function layerSimilarityFromCache(cache: CacheLike, nLayers: number
   }
 }
 
-/** [T, L+1, L+1]: cosine similarity between layers at each position, as one batched matmul. */
-function perPositionCosines(stack: tf.Tensor3D): tf.Tensor3D {
+/** Cosines from Gram matrices [..., n, n]: G_ij / √(G_ii G_jj), 0 where a vector is zero, clipped to [−1, 1]. */
+function cosinesOfGram(gram: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const byPosition = tf.transpose(stack, [1, 0, 2]); // [T, L+1, d]
-    const n = norm(byPosition, { axis: 2, keepDims: true });
-    const unit = tf.divNoNan(byPosition, n);
-    return tf.clipByValue(tf.matMul(unit, unit, false, true), -1, 1) as tf.Tensor3D;
+    const n = gram.shape[gram.rank - 1];
+    const eye = tf.eye(n);
+    const diag = tf.sqrt(tf.sum(tf.mul(gram, eye), -1)); // [..., n]
+    const outer = tf.mul(tf.expandDims(diag, -1), tf.expandDims(diag, -2));
+    return tf.clipByValue(tf.divNoNan(gram, outer), -1, 1);
   });
 }

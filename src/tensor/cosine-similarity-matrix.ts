@@ -19,6 +19,7 @@ export function cosineSimilarityMatrix(a: tf.Tensor, b?: tf.Tensor): tf.Tensor2D
 }
 
 function unitRows(x: tf.Tensor): tf.Tensor {
-  const n = norm(x, { axis: 1, keepDims: true });
+  // The norm's full-size temporaries are freed before the normalised copy is made.
+  const n = tf.tidy(() => norm(x, { axis: 1, keepDims: true }));
   return tf.divNoNan(x, n);
 }

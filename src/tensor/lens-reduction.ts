@@ -10,6 +10,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../errors";
 import { Unembedding, checkUnembedding, unembedIds, unembedSlice, vocabSize } from "./unembedding";
+import { hasLogitStatsKernel, logitStats, MAX_TOP_K } from "../backend/kernels";
 
 export interface LensReductionOptions {
   unembedding: Unembedding;
@@ -19,7 +20,11 @@ export interface LensReductionOptions {
   k?: number;
   /** Target token ids: the same list for every row, or one list per row (all of one length). */
   targets?: readonly number[] | readonly (readonly number[])[];
-  /** Vocabulary ids per chunk (default: defaultVocabChunk, ~4 MiB per [rows, chunk] tensor). */
+  /**
+   * Vocabulary ids per chunk (default: defaultVocabChunk, ~4 MiB per [rows, chunk] tensor). Where the backend has
+   * a fused logit-statistics kernel (webgpu) and k ≤ MAX_TOP_K, leaving this unset makes one pass over the whole
+   * vocabulary per block of rows instead (at most fusedLens.blockLogits logits at once).
+   */
   vocabChunk?: number;
 }
 
@@ -63,6 +68,13 @@ export function lensReduction(rows: tf.Tensor2D, options: LensReductionOptions):
   const normed = tf.tidy(() => (options.finalNorm ? tf.reshape(options.finalNorm(rows), [n, d]) : tf.clone(rows))) as tf.Tensor2D;
   const ids = tf.tensor2d(targetIds.flat, [n, targetIds.width], "int32");
   const targetLogits = tf.tidy(() => (targetIds.width > 0 ? unembedIds(normed, u, ids) : tf.zeros([n, 0])) as tf.Tensor2D);
+  if (options.vocabChunk === undefined && k <= MAX_TOP_K && hasLogitStatsKernel()) {
+    try {
+      return fusedReduction(normed, u, k, ids, targetLogits);
+    } finally {
+      tf.dispose([normed, ids, targetLogits]);
+    }
+  }
   const normedT = u.layout === "vocab_d" ? (tf.transpose(normed) as tf.Tensor2D) : null;
 
   let state = initialState(n, targetIds.width);
@@ -90,6 +102,59 @@ export function lensReduction(rows: tf.Tensor2D, options: LensReductionOptions):
     disposeState(state);
     tf.dispose([normed, ids, targetLogits]);
     if (normedT) normedT.dispose();
+  }
+}
+
+/** Logits [n, vocab] of rows [n, d] in one product (the GPU's matmul takes W_U in either layout as it lies). */
+function fullVocabularyLogits(rows: tf.Tensor2D, u: Unembedding): tf.Tensor2D {
+  let logits: tf.Tensor = u.layout === "vocab_d" ? tf.matMul(rows, u.weight, false, true) : tf.matMul(rows, u.weight);
+  if (u.bias) logits = tf.add(logits, u.bias);
+  if (u.softcap != null) logits = tf.mul(tf.tanh(tf.div(logits, u.softcap)), u.softcap);
+  return logits as tf.Tensor2D;
+}
+
+/** Most logits the fused path holds at once: 2²⁷ floats (512 MiB), well inside one GPU buffer (tests lower it). */
+export const fusedLens = { blockLogits: 2 ** 27 };
+
+/**
+ * The reduction through the backend's fused kernel: per block of rows, the logits over the whole vocabulary
+ * and one pass for log Σ exp, entropy and top-k (ties: lower id first, as the chunked path). Target ranks are
+ * counted over the same logits.
+ */
+function fusedReduction(normed: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D, targetLogits: tf.Tensor2D): LensReductionTensors {
+  const [n, d] = normed.shape;
+  const t = ids.shape[1];
+  const V = vocabSize(u);
+  const step = Math.max(1, Math.floor(fusedLens.blockLogits / V));
+  const parts: LensReductionTensors[] = [];
+  try {
+    for (let start = 0; start < n || (n === 0 && start === 0); start += step) {
+      const m = Math.min(step, n - start);
+      parts.push(
+        tf.tidy(() => {
+          const block = <R extends tf.Tensor2D>(x: R) => (m === n ? tf.clone(x) : (tf.slice(x, [start, 0], [m, x.shape[1]]) as R));
+          const logits = fullVocabularyLogits(block(normed), u);
+          const stats = logitStats(logits, Math.max(k, 1))!;
+          const blockTargets = block(targetLogits);
+          return {
+            topIds: (k > 0 ? stats.topIds : tf.zeros([m, 0], "int32")) as tf.Tensor2D,
+            topLogits: (k > 0 ? stats.topLogits : tf.zeros([m, 0])) as tf.Tensor2D,
+            logSumExp: stats.logSumExp,
+            entropy: stats.entropy,
+            targetLogits: blockTargets,
+            targetRanks: (t > 0 ? tf.add(countBeating(logits, 0, block(ids), blockTargets), tf.scalar(1, "int32")) : tf.zeros([m, 0], "int32")) as tf.Tensor2D,
+          };
+        }),
+      );
+      if (n === 0) break;
+    }
+    if (parts.length === 1) return parts[0];
+    return tf.tidy(() => {
+      const join = <K extends keyof LensReductionTensors>(key: K) => tf.concat(parts.map((p) => p[key]), 0) as LensReductionTensors[K];
+      return { topIds: join("topIds"), topLogits: join("topLogits"), logSumExp: join("logSumExp"), entropy: join("entropy"), targetLogits: join("targetLogits"), targetRanks: join("targetRanks") };
+    });
+  } finally {
+    if (parts.length > 1) parts.forEach((p) => tf.dispose(Object.values(p)));
   }
 }
 

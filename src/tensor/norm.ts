@@ -14,10 +14,13 @@ export function norm(x: tf.Tensor, options: NormOptions = {}): tf.Tensor {
   const { keepDims = false } = options;
   const axes = options.axis === null ? [...Array(x.rank).keys()] : [options.axis ?? -1].flat().map((a) => resolveAxis(a, x.rank));
   return tf.tidy(() => {
-    const scale = tf.max(tf.abs(x), axes, true);
-    const safeScale = tf.where(tf.greater(scale, 0), scale, tf.onesLike(scale));
-    const scaled = tf.div(x, safeScale);
-    const n = tf.mul(tf.sqrt(tf.sum(tf.square(scaled), axes, true)), safeScale);
+    // Nested scopes free each full-size temporary (|x|, x / scale, its square) as soon as it is reduced.
+    const safeScale = tf.tidy(() => {
+      const scale = tf.max(tf.abs(x), axes, true);
+      return tf.where(tf.greater(scale, 0), scale, tf.onesLike(scale));
+    });
+    const sumSquares = tf.tidy(() => tf.sum(tf.square(tf.div(x, safeScale)), axes, true));
+    const n = tf.mul(tf.sqrt(sumSquares), safeScale);
     return keepDims ? n : tf.squeeze(n, axes);
   });
 }

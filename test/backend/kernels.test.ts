@@ -78,6 +78,44 @@ test("tiled matmul matches a float64 product (nn, nt, batched, ragged edges)", a
   }
 });
 
+test("tf.fused.matMul's bias runs in the tiled kernel's epilogue and matches a float64 product plus bias", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  // [M, N, K, transposeB, batch of A (B shared)]: vector stores (N % 4 = 0), scalar stores, a shared weight.
+  const cases: [number, number, number, boolean, number][] = [
+    [130, 260, 48, false, 1],
+    [200, 70, 36, true, 1],
+    [96, 128, 64, false, 3],
+  ];
+  for (const [M, N, K, tb, batch] of cases) {
+    const av = randoms(batch * M * K, M + 3);
+    const bv = randoms(N * K, K + 9);
+    const biasv = randoms(N, N, 4);
+    const before = tf.memory().numTensors;
+    const a = tf.tensor(av, batch > 1 ? [batch, M, K] : [M, K]);
+    const b = tf.tensor(bv, tb ? [N, K] : [K, N]);
+    const bias = tf.tensor1d(biasv);
+    const c = tf.fused.matMul({ a, b, transposeB: tb, bias });
+    const got = await c.data();
+    let maxErr = 0;
+    for (let q = 0; q < batch; q++) {
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < N; j++) {
+          let s = biasv[j];
+          for (let k = 0; k < K; k++) s += av[(q * M + i) * K + k] * (tb ? bv[j * K + k] : bv[k * N + j]);
+          maxErr = Math.max(maxErr, Math.abs(s - got[(q * M + i) * N + j]));
+        }
+      }
+    }
+    assert.ok(maxErr < 1e-4, `[${M},${N},${K}] nt=${tb} batch=${batch}: max error ${maxErr}`);
+    // An activation is not the epilogue's: tfjs's own kernel still gives relu(a·b + bias).
+    const r = tf.fused.matMul({ a, b, transposeB: tb, bias, activation: "relu" });
+    const rv = await r.data();
+    assert.ok(Array.from(rv).every((v, i) => Math.abs(v - Math.max(0, got[i])) < 1e-4), "relu fused matmul");
+    tf.dispose([a, b, bias, c, r]);
+    assert.equal(tf.memory().numTensors, before);
+  }
+});
+
 test("logitStats matches float64 log-sum-exp, entropy and top-k, with -Infinity, NaN and ties", async (t) => {
   if (!(await webgpuOrSkip(t))) return;
   const rows = 9;

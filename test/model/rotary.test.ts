@@ -85,3 +85,28 @@ test("dynamic NTK changes frequencies only past the context; partial rotary rota
   assert.ok(Math.abs(z[o + 2] - (xd[o + 2] * Math.cos(angle) - xd[o + 3] * Math.sin(angle))) < 1e-5);
   tf.dispose([x, tables.cos, tables.sin, interTables.cos, interTables.sin, y]);
 });
+
+test("cos/sin tables: any position (left padding, past the cached length) rotates by position · inv_freq", async () => {
+  const r = rotaryFromParameters({ ...base, ropeType: "yarn", factor: 4, originalMaxPositions: 32 }, 16, 1024);
+  // Row 0 is left-padded (positions 0, 0, 1); row 1 reaches far past the first cached table length.
+  const positions = [[0, 0, 1], [5, 300, 1000]];
+  const tables = rotaryTables(r, positions, 1001);
+  const cos = await tables.cos.data();
+  const sin = await tables.sin.data();
+  tf.dispose([tables.cos, tables.sin]);
+  const half = 8;
+  positions.forEach((row, b) =>
+    row.forEach((p, t) => {
+      for (let i = 0; i < half; i++) {
+        const angle = Math.fround(p * r.invFreq[i]);
+        const o = (b * 3 + t) * 16;
+        const c = Math.cos(angle) * r.attentionScaling;
+        const s = Math.sin(angle) * r.attentionScaling;
+        // Both halves carry cos; sin carries rotate_half's sign on the first half.
+        for (const [got, want] of [[cos[o + i], c], [cos[o + half + i], c], [sin[o + i], -s], [sin[o + half + i], s]]) {
+          assert.ok(Math.abs(got - want) <= 1e-6, `b${b} t${t} i${i}: ${got} vs ${want}`);
+        }
+      }
+    }),
+  );
+});

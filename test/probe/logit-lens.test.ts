@@ -50,10 +50,13 @@ test("positions subset, attn_out / mlp_out streams, progress and abort", async (
   const m = await model("llama");
   const ids = referenceOf("llama").ints("input_ids");
   const full = rows<LensRow>((await logitLens(m, ids, { k: 3 })).table);
-  const progress: number[] = [];
-  const part = await logitLens(m, ids, { k: 3, positions: [0, -1], streams: ["resid_post", "attn_out", "mlp_out"], onProgress: (p) => progress.push(p.done) });
+  const progress: [number, number][] = [];
+  const part = await logitLens(m, ids, { k: 3, positions: [0, -1], streams: ["resid_post", "attn_out", "mlp_out"], rowChunk: 3, onProgress: (p) => progress.push([p.done, p.total]) });
   const L = m.config.numLayers;
-  assert.deepEqual(progress, Array.from({ length: 3 * L + 1 }, (_, i) => i + 1));
+  // 2 positions × (3L + 1) layer entries = 14 rows in chunks of 3: five reports, the last one complete.
+  assert.equal(progress.length, Math.ceil((2 * (3 * L + 1)) / 3));
+  assert.deepEqual(progress.at(-1), [3 * L + 1, 3 * L + 1]);
+  assert.ok(progress.every(([d], i) => i === 0 || d >= progress[i - 1][0]));
   const partRows = rows<LensRow>(part.table);
   assert.deepEqual([...new Set(partRows.map((r) => r.position))], [0, ids.length - 1]);
   for (const r of partRows.filter((r) => r.stream === "resid_post")) {
@@ -65,6 +68,6 @@ test("positions subset, attn_out / mlp_out streams, progress and abort", async (
     assert.deepEqual([...new Set(partRows.filter((r) => r.stream === stream).map((r) => r.layer))], Array.from({ length: L }, (_, l) => l + 1));
   }
   const controller = new AbortController();
-  await assert.rejects(logitLens(m, ids, { signal: controller.signal, onProgress: () => controller.abort() }), AbortError);
+  await assert.rejects(logitLens(m, ids, { rowChunk: 4, signal: controller.signal, onProgress: () => controller.abort() }), AbortError);
   await assert.rejects(logitLens(m, ids, { targets: "definitely several tokens" }), ArgumentError);
 });

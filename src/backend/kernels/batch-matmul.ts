@@ -48,14 +48,15 @@ export function planMatMul(aShape: number[], bShape: number[], transposeA: boole
 }
 
 /** Runs the tiled program for a plan; returns a TensorInfo owned by the backend (shape plan.outShape). */
-export function runMatMulPlan(backend: WebgpuBackendApi, a: tf.TensorInfo, b: tf.TensorInfo, plan: MatMulPlan): tf.TensorInfo {
+export function runMatMulPlan(backend: WebgpuBackendApi, a: tf.TensorInfo, b: tf.TensorInfo, plan: MatMulPlan, bias: tf.TensorInfo | null = null): tf.TensorInfo {
   const { batch, M, N, K, layout } = plan;
-  const program = new MatMulTiledProgram(batch, M, N, layout);
+  const program = new MatMulTiledProgram(batch, M, N, layout, bias != null);
   const a3 = withShape(a, [plan.aBatched ? batch : 1, M, K]);
   const b3 = withShape(b, layout === "nt" ? [plan.bBatched ? batch : 1, N, K] : [plan.bBatched ? batch : 1, K, N]);
   // One entry per scalar: tfjs aligns each entry by its length, so a 5-long entry would not match the struct.
   const uniforms = [M, N, K, plan.aBatched ? 1 : 0, plan.bBatched ? 1 : 0].map((v) => ({ type: "int32" as const, data: [v] }));
-  const out = backend.runWebGPUProgram(program, [a3, b3], "float32", uniforms);
+  const inputs = bias ? [a3, b3, withShape(bias, [N])] : [a3, b3];
+  const out = backend.runWebGPUProgram(program, inputs, "float32", uniforms);
   // Give the result its real shape through the backend's Reshape kernel (it shares the buffer).
   const reshape = tf.getKernel("Reshape", "webgpu")!;
   const shaped = reshape.kernelFunc({ inputs: { x: out }, backend: backend as unknown as tf.KernelBackend, attrs: { shape: plan.outShape } }) as tf.TensorInfo;
@@ -81,6 +82,36 @@ export function overrideBatchMatMul(): void {
       const plan = a.dtype === "float32" && b.dtype === "float32" && process.env.LMPROBE_WEBGPU_MATMUL !== "tfjs" ? planMatMul(a.shape, b.shape, transposeA, transposeB) : null;
       if (!plan) return original!.kernelFunc(args);
       return runMatMulPlan(args.backend as unknown as WebgpuBackendApi, a, b, plan);
+    },
+  });
+}
+
+let originalFused: tf.KernelConfig | null = null;
+
+/**
+ * Replaces the webgpu _FusedMatMul kernel (tf.fused.matMul) with one that runs a plain bias epilogue in the tiled
+ * program; activations, PReLU weights and broadcast biases stay with tfjs's kernel (idempotent).
+ */
+export function overrideFusedMatMul(): void {
+  if (originalFused) return;
+  const existing = tf.getKernel("_FusedMatMul", "webgpu");
+  if (!existing) return;
+  originalFused = { ...existing } as tf.KernelConfig;
+  tf.unregisterKernel("_FusedMatMul", "webgpu");
+  tf.registerKernel({
+    kernelName: "_FusedMatMul",
+    backendName: "webgpu",
+    kernelFunc: (args) => {
+      const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+      const { transposeA, transposeB, activation } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean; activation: string };
+      const plan =
+        a!.dtype === "float32" && b!.dtype === "float32" && process.env.LMPROBE_WEBGPU_MATMUL !== "tfjs" && activation === "linear" && !preluActivationWeights
+          ? planMatMul(a!.shape, b!.shape, transposeA, transposeB)
+          : null;
+      const N = plan?.N;
+      const biasFits = !bias || (bias.dtype === "float32" && bias.shape[bias.shape.length - 1] === N && product(bias.shape) === N);
+      if (!plan || !biasFits) return originalFused!.kernelFunc(args);
+      return runMatMulPlan(args.backend as unknown as WebgpuBackendApi, a!, b!, plan, bias ?? null);
     },
   });
 }

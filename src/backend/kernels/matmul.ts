@@ -79,7 +79,7 @@ function computeSnippet(): string {
   return lines.join("\n");
 }
 
-function storeSnippet(vectorOut: boolean): string {
+function storeSnippet(vectorOut: boolean, hasBias: boolean): string {
   const lines: string[] = [];
   for (let i = 0; i < 8; i++) {
     const rowExpr = i < 4 ? `row0 + ty * 4 + ${i}` : `row0 + 64 + ty * 4 + ${i - 4}`;
@@ -88,9 +88,11 @@ function storeSnippet(vectorOut: boolean): string {
       const acc = `acc${2 * i + h}`;
       lines.push(`  { let col = col0 + ${h * 64} + tx * 4;`);
       if (vectorOut) {
-        lines.push(`    if (col < uniforms.N) { result[(cBase + row * uniforms.N + col) / 4] = ${acc}; } }`);
+        const value = hasBias ? `${acc} + bias[col / 4]` : acc;
+        lines.push(`    if (col < uniforms.N) { result[(cBase + row * uniforms.N + col) / 4] = ${value}; } }`);
       } else {
-        lines.push(`    for (var c = 0; c < 4; c++) { if (col + c < uniforms.N) { result[cBase + row * uniforms.N + col + c] = ${acc}[c]; } } }`);
+        const value = hasBias ? `${acc}[c] + bias[col + c]` : `${acc}[c]`;
+        lines.push(`    for (var c = 0; c < 4; c++) { if (col + c < uniforms.N) { result[cBase + row * uniforms.N + col + c] = ${value}; } } }`);
       }
     }
     lines.push("} }");
@@ -103,8 +105,8 @@ export class MatMulTiledProgram implements WebgpuProgram {
   shaderKey: string;
   dispatchLayout = { x: [2], y: [1], z: [0] };
   dispatch: [number, number, number];
-  variableNames = ["A", "B"];
-  variableComponents = [4, 4];
+  variableNames: string[];
+  variableComponents: number[];
   outputComponent: number;
   workgroupSize: [number, number, number] = [256, 1, 1];
   uniforms = "M : i32, N : i32, K : i32, aBatched : i32, bBatched : i32,";
@@ -114,11 +116,15 @@ export class MatMulTiledProgram implements WebgpuProgram {
     readonly M: number,
     readonly N: number,
     readonly layout: MatMulLayout,
+    /** Adds a [N] bias to every row of C as it is stored (tf.fused.matMul's bias, one dispatch fewer). */
+    readonly hasBias = false,
   ) {
     this.outputShape = [batch, M, N];
     this.outputComponent = N % 4 === 0 ? 4 : 1;
+    this.variableNames = hasBias ? ["A", "B", "bias"] : ["A", "B"];
+    this.variableComponents = hasBias ? [4, 4, this.outputComponent] : [4, 4];
     this.dispatch = [Math.ceil(N / TILE), Math.ceil(M / TILE), batch];
-    this.shaderKey = `lmprobeMatMul128_${layout}_${this.outputComponent}`;
+    this.shaderKey = `lmprobeMatMul128_${layout}_${this.outputComponent}_${hasBias}`;
   }
 
   getUserCode(): string {
@@ -167,7 +173,7 @@ fn main() {
     }
     workgroupBarrier();
   }
-  ${storeSnippet(vectorOut)}
+  ${storeSnippet(vectorOut, this.hasBias)}
 }
 `;
   }

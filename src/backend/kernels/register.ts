@@ -1,14 +1,17 @@
 // Registers lmprobe's WGSL kernels in tfjs's kernel registry for the webgpu backend, so that ops reach them
 // through tf.engine().runKernel without knowing which backend runs them.
 import * as tf from "@tensorflow/tfjs-core";
-import { overrideBatchMatMul } from "./batch-matmul";
+import { overrideBatchMatMul, overrideFusedMatMul } from "./batch-matmul";
 import { LogitStatsProgram } from "./logit-stats";
 import type { WebgpuBackendApi } from "./program";
+import { registerFusedKernels } from "./fused";
 
 export const LOGIT_STATS_KERNEL = "LmprobeLogitStats";
 
 export function registerWebgpuKernels(): void {
   overrideBatchMatMul();
+  overrideFusedMatMul();
+  registerFusedKernels();
   if (!tf.getKernel(LOGIT_STATS_KERNEL, "webgpu")) {
     tf.registerKernel({
       kernelName: LOGIT_STATS_KERNEL,

@@ -12,12 +12,12 @@ export function convertGemma(config: ModelConfig, weights: WeightSource, archite
   const w = new WeightLoader(weights, architecture);
   const rotary = rotaryPerLayer(config);
   const bias = config.attentionBias;
-  const blocks = rotary.map((r, l) => {
-    const attn = readAttention(w, config, l, r, { qkvBias: bias, oBias: bias, qkNorm: qkNorm ? "head" : "none", normOffset: 1, sinks: false, gemmaScaling: true });
+  const block = (l: number) => {
+    const attn = readAttention(w, config, l, rotary[l], { qkvBias: bias, oBias: bias, qkNorm: qkNorm ? "head" : "none", normOffset: 1, sinks: false, gemmaScaling: true });
     return sandwichBlock(w, config, l, attn, readSwiglu(w, config, `model.layers.${l}.mlp.`, config.intermediateSize));
-  });
+  };
   // Gemma multiplies the embedding by √d as a tensor of the compute dtype (float32 here).
-  return assembleModel(w, config, blocks, { normOffset: 1, embedScale: Math.fround(Math.sqrt(config.hiddenSize)), finalSoftcap: config.finalLogitSoftcap });
+  return assembleModel(w, config, block, { normOffset: 1, embedScale: Math.fround(Math.sqrt(config.hiddenSize)), finalSoftcap: config.finalLogitSoftcap });
 }
 
 export function convertGemma2(config: ModelConfig, weights: WeightSource): CanonicalModel {

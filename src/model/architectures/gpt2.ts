@@ -18,6 +18,9 @@ export function convertGpt2(config: ModelConfig, weights: WeightSource): Canonic
   const scaleByHeadDim = config.raw.scale_attn_weights !== false;
   const scaleByLayer = config.raw.scale_attn_by_inverse_layer_idx === true;
 
+  // The vocabulary-sized tensors first, while little else is held (see llama-parts' assembleModel).
+  const W_E = readEmbedding(w, config, prefix + "wte.weight");
+  const unembed = unembedding(w, config);
   const blocks: BlockWeights[] = [];
   for (let l = 0; l < config.numLayers; l++) {
     const p = `${prefix}h.${l}.`;
@@ -49,11 +52,11 @@ export function convertGpt2(config: ModelConfig, weights: WeightSource): Canonic
     );
   }
   const model = modelShell(config, {
-    W_E: readEmbedding(w, config, prefix + "wte.weight"),
+    W_E,
     W_pos: w.tensor(prefix + "wpe.weight", [config.maxPositions, d]) as tf.Tensor2D,
     blocks,
     lnFinal: w.layerNorm(prefix + "ln_f", d, eps),
-    unembed: unembedding(w, config),
+    unembed,
   });
   // attn.bias / attn.masked_bias are the causal-mask buffers of older checkpoints, not parameters.
   w.assertAllUsed([/\.attn\.(masked_)?bias$/]);

@@ -19,6 +19,9 @@ export function convertGptNeox(config: ModelConfig, weights: WeightSource): Cano
   const act = activationFromConfig(config.activation);
   const bias = config.attentionBias;
 
+  // The vocabulary-sized tensors first, while little else is held (see llama-parts' assembleModel).
+  const W_E = readEmbedding(w, config, "gpt_neox.embed_in.weight");
+  const unembed = unembedding(w, config, "embed_out.weight");
   const blocks: BlockWeights[] = [];
   for (let l = 0; l < config.numLayers; l++) {
     const p = `gpt_neox.layers.${l}.`;
@@ -49,10 +52,10 @@ export function convertGptNeox(config: ModelConfig, weights: WeightSource): Cano
     );
   }
   const model = modelShell(config, {
-    W_E: readEmbedding(w, config, "gpt_neox.embed_in.weight"),
+    W_E,
     blocks,
     lnFinal: w.layerNorm("gpt_neox.final_layer_norm", d, eps),
-    unembed: unembedding(w, config, "embed_out.weight"),
+    unembed,
   });
   w.assertAllUsed([...ROTARY_BUFFERS, /\.attention\.(masked_)?bias$/]);
   return model;

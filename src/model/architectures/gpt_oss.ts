@@ -11,7 +11,7 @@ import type { ModelConfig } from "../../io/config";
 import type { WeightSource } from "../../io/weight-source";
 import { ConfigError, UnsupportedDtypeError } from "../../errors";
 import type { ExpertWeights, MoeWeights } from "../components/moe";
-import type { BlockWeights, CanonicalModel } from "../canonical";
+import type { CanonicalModel } from "../canonical";
 import { rotaryPerLayer } from "./canonical-parts";
 import { assembleModel, preNormBlock, readAttention } from "./llama-parts";
 import { moeSizes } from "./mixtral";
@@ -27,8 +27,7 @@ export function convertGptOss(config: ModelConfig, weights: WeightSource): Canon
   const moe = moeSizes(config);
   const rotary = rotaryPerLayer(config);
   const glu = { kind: "clamped-swiglu" as const, alpha: numberField(config, "swiglu_alpha", GPT_OSS_SWIGLU.alpha), limit: numberField(config, "swiglu_limit", GPT_OSS_SWIGLU.limit) };
-  const blocks: BlockWeights[] = [];
-  for (let l = 0; l < config.numLayers; l++) {
+  return assembleModel(w, config, (l) => {
     const p = `model.layers.${l}.mlp.`;
     const attn = readAttention(w, config, l, rotary[l], { qkvBias: config.attentionBias, oBias: config.attentionBias, qkNorm: "none", sinks: true });
     const mlp: MoeWeights = {
@@ -42,9 +41,8 @@ export function convertGptOss(config: ModelConfig, weights: WeightSource): Canon
       glu,
       dispatch: "auto",
     };
-    blocks.push(preNormBlock(w, config, l, attn, mlp));
-  }
-  return assembleModel(w, config, blocks);
+    return preNormBlock(w, config, l, attn, mlp);
+  });
 }
 
 /** Splits the fused, interleaved expert tensors into one canonical expert each. */

@@ -105,14 +105,23 @@ export interface ShellOptions {
   finalSoftcap?: number | null;
 }
 
-/** The model around the blocks: embed_tokens, model.norm, lm_head (or tied); then checks every tensor was used. */
-export function assembleModel(w: WeightLoader, config: ModelConfig, blocks: BlockWeights[], o: ShellOptions = {}): CanonicalModel {
+/**
+ * The model around its blocks: model.embed_tokens and lm_head (or the tied embedding) are read first, then each
+ * block through `block(l)`, then model.norm; finally every checkpoint tensor must have been used. The two
+ * vocabulary-sized matrices are the largest tensors: read while little else is held, their temporary copies (the
+ * float32 array read from disk, lm_head's [vocab, d] before its transpose) are released before the blocks fill
+ * memory, instead of adding to the peak at the end of the load.
+ */
+export function assembleModel(w: WeightLoader, config: ModelConfig, block: (l: number) => BlockWeights, o: ShellOptions = {}): CanonicalModel {
+  const W_E = readEmbedding(w, config, "model.embed_tokens.weight");
+  const unembed = unembedding(w, config, "lm_head.weight", o.finalSoftcap ?? null);
+  const blocks = Array.from({ length: config.numLayers }, (_, l) => block(l));
   const model = modelShell(config, {
-    W_E: readEmbedding(w, config, "model.embed_tokens.weight"),
+    W_E,
     embedScale: o.embedScale ?? null,
     blocks,
     lnFinal: w.rmsNorm("model.norm.weight", config.hiddenSize, config.normEps, o.normOffset ?? 0),
-    unembed: unembedding(w, config, "lm_head.weight", o.finalSoftcap ?? null),
+    unembed,
   });
   w.assertAllUsed(ROTARY_BUFFERS);
   return model;

@@ -18,12 +18,11 @@ export interface LlamaVariant {
 export function convertLlamaVariant(config: ModelConfig, weights: WeightSource, v: LlamaVariant): CanonicalModel {
   const w = new WeightLoader(weights, v.architecture);
   const rotary = rotaryPerLayer(config);
-  const blocks = rotary.map((r, l) => {
-    const attn = readAttention(w, config, l, r, { ...v.attention, sinks: false });
+  return assembleModel(w, config, (l) => {
+    const attn = readAttention(w, config, l, rotary[l], { ...v.attention, sinks: false });
     const mlp = readSwiglu(w, config, `model.layers.${l}.mlp.`, config.intermediateSize, v.mlpBias);
     return preNormBlock(w, config, l, attn, mlp);
   });
-  return assembleModel(w, config, blocks);
 }
 
 export function convertLlama(config: ModelConfig, weights: WeightSource): CanonicalModel {

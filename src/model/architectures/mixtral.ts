@@ -6,7 +6,7 @@ import type { WeightSource } from "../../io/weight-source";
 import { ConfigError } from "../../errors";
 import { activationFromConfig } from "../components/activations";
 import type { ExpertWeights, MoeWeights, RoutingRule } from "../components/moe";
-import type { BlockWeights, CanonicalModel } from "../canonical";
+import type { CanonicalModel } from "../canonical";
 import { rotaryPerLayer } from "./canonical-parts";
 import { assembleModel, preNormBlock, readAttention } from "./llama-parts";
 import { WeightLoader } from "./weight-loader";
@@ -50,8 +50,7 @@ export function convertMixtral(config: ModelConfig, weights: WeightSource): Cano
   const moe = moeSizes(config);
   const rotary = rotaryPerLayer(config);
   const act = activationFromConfig(config.activation);
-  const blocks: BlockWeights[] = [];
-  for (let l = 0; l < config.numLayers; l++) {
+  return assembleModel(w, config, (l) => {
     const p = `model.layers.${l}.block_sparse_moe.`;
     const attn = readAttention(w, config, l, rotary[l], { qkvBias: false, oBias: false, qkNorm: "none", sinks: false });
     const mlp: MoeWeights = {
@@ -65,7 +64,6 @@ export function convertMixtral(config: ModelConfig, weights: WeightSource): Cano
       glu: { kind: "gated", act },
       dispatch: "auto",
     };
-    blocks.push(preNormBlock(w, config, l, attn, mlp));
-  }
-  return assembleModel(w, config, blocks);
+    return preNormBlock(w, config, l, attn, mlp);
+  });
 }

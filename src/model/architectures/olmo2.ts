@@ -3,7 +3,7 @@
 // (q_norm [heads·head_dim], k_norm [kv_heads·head_dim]) before the head split and RoPE.
 import type { ModelConfig } from "../../io/config";
 import type { WeightSource } from "../../io/weight-source";
-import type { BlockWeights, CanonicalModel } from "../canonical";
+import type { CanonicalModel } from "../canonical";
 import { blockWeights, rotaryPerLayer } from "./canonical-parts";
 import { assembleModel, readAttention, readSwiglu } from "./llama-parts";
 import { WeightLoader } from "./weight-loader";
@@ -12,17 +12,13 @@ export function convertOlmo2(config: ModelConfig, weights: WeightSource): Canoni
   const w = new WeightLoader(weights, "olmo2");
   const d = config.hiddenSize;
   const rotary = rotaryPerLayer(config);
-  const blocks: BlockWeights[] = [];
-  for (let l = 0; l < config.numLayers; l++) {
+  return assembleModel(w, config, (l) => {
     const p = `model.layers.${l}.`;
-    blocks.push(
-      blockWeights({
-        attn: readAttention(w, config, l, rotary[l], { qkvBias: config.attentionBias, oBias: config.attentionBias, qkNorm: "all", sinks: false }),
-        postAttnNorm: w.rmsNorm(p + "post_attention_layernorm.weight", d, config.normEps),
-        mlp: readSwiglu(w, config, p + "mlp.", config.intermediateSize),
-        postMlpNorm: w.rmsNorm(p + "post_feedforward_layernorm.weight", d, config.normEps),
-      }),
-    );
-  }
-  return assembleModel(w, config, blocks);
+    return blockWeights({
+      attn: readAttention(w, config, l, rotary[l], { qkvBias: config.attentionBias, oBias: config.attentionBias, qkNorm: "all", sinks: false }),
+      postAttnNorm: w.rmsNorm(p + "post_attention_layernorm.weight", d, config.normEps),
+      mlp: readSwiglu(w, config, p + "mlp.", config.intermediateSize),
+      postMlpNorm: w.rmsNorm(p + "post_feedforward_layernorm.weight", d, config.normEps),
+    });
+  });
 }

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig } from "../../io/config";
 import type { WeightSource } from "../../io/weight-source";
 import { activationFromConfig } from "../components/activations";
-import type { BlockWeights, CanonicalModel } from "../canonical";
+import type { CanonicalModel } from "../canonical";
 import { attentionWeights, denseMlpWeights, rotaryPerLayer, slidingWindowOf } from "./canonical-parts";
 import { assembleModel, preNormBlock } from "./llama-parts";
 import { WeightLoader } from "./weight-loader";
@@ -24,8 +24,7 @@ export function convertPhi3(config: ModelConfig, weights: WeightSource): Canonic
   const width = config.intermediateSize;
   const rotary = rotaryPerLayer(config);
   const act = activationFromConfig(config.activation);
-  const blocks: BlockWeights[] = [];
-  for (let l = 0; l < config.numLayers; l++) {
+  return assembleModel(w, config, (l) => {
     const p = `model.layers.${l}.`;
     const qkv = w.linear(p + "self_attn.qkv_proj.weight", d, (numHeads + 2 * numKVHeads) * headDim);
     const [W_Q, W_K, W_V] = splitColumns(qkv, [numHeads * headDim, numKVHeads * headDim, numKVHeads * headDim]);
@@ -45,7 +44,6 @@ export function convertPhi3(config: ModelConfig, weights: WeightSource): Canonic
       slidingWindow: slidingWindowOf(config, l),
     });
     const mlp = denseMlpWeights({ W_gate, W_in, W_out: w.linear(p + "mlp.down_proj.weight", width, d), act });
-    blocks.push(preNormBlock(w, config, l, attn, mlp));
-  }
-  return assembleModel(w, config, blocks);
+    return preNormBlock(w, config, l, attn, mlp);
+  });
 }

@@ -7,7 +7,7 @@ import type { WeightSource } from "../../io/weight-source";
 import { ConfigError } from "../../errors";
 import { activationFromConfig } from "../components/activations";
 import type { MoeWeights } from "../components/moe";
-import type { BlockWeights, CanonicalModel } from "../canonical";
+import type { CanonicalModel } from "../canonical";
 import { rotaryPerLayer } from "./canonical-parts";
 import { assembleModel, preNormBlock, readAttention, readSwiglu } from "./llama-parts";
 import { moeSizes, readSeparateExperts, softmaxTopK } from "./mixtral";
@@ -33,8 +33,7 @@ export function convertQwen3Moe(config: ModelConfig, weights: WeightSource): Can
   const rotary = rotaryPerLayer(config);
   const act = activationFromConfig(config.activation);
   const expertWidth = moe.intermediateSize ?? config.intermediateSize;
-  const blocks: BlockWeights[] = [];
-  for (let l = 0; l < config.numLayers; l++) {
+  return assembleModel(w, config, (l) => {
     const p = `model.layers.${l}.mlp.`;
     const attn = readAttention(w, config, l, rotary[l], { qkvBias: config.attentionBias, oBias: config.attentionBias, qkNorm: "head", sinks: false });
     const mlp: MoeWeights | ReturnType<typeof readSwiglu> = isSparseLayer(config, l)
@@ -50,7 +49,6 @@ export function convertQwen3Moe(config: ModelConfig, weights: WeightSource): Can
           dispatch: "auto",
         }
       : readSwiglu(w, config, p, config.intermediateSize);
-    blocks.push(preNormBlock(w, config, l, attn, mlp));
-  }
-  return assembleModel(w, config, blocks);
+    return preNormBlock(w, config, l, attn, mlp);
+  });
 }

@@ -1,13 +1,18 @@
 // Reads a checkpoint's tensors for a converter: checks each shape against what config.json implies, rejects
-// (through the WeightSource) non-finite values, transposes nn.Linear weights into the canonical [in, out] orientation, and records which
-// tensors were used so that a parameter the conversion would silently drop is reported instead.
+// (through the WeightSource) non-finite values, transposes nn.Linear weights into the canonical [in, out]
+// orientation, and records which tensors were used so that a parameter the conversion would silently drop is
+// reported instead.
 import * as tf from "@tensorflow/tfjs-core";
 import { WeightShapeError } from "../../errors";
 import type { WeightSource } from "../../io/weight-source";
 import type { NormWeights } from "../canonical";
 
+/** Largest transpose (in floats, 256 MB) written into the reused buffer: block weights of models up to ~8B parameters. */
+const SCRATCH_LIMIT = 1 << 26;
+
 export class WeightLoader {
   private readonly used = new Set<string>();
+  private scratch = new Float32Array(0);
 
   constructor(
     readonly weights: WeightSource,
@@ -20,6 +25,11 @@ export class WeightLoader {
 
   /** The tensor `name` with exactly `shape`. */
   tensor(name: string, shape: number[]): tf.Tensor {
+    return tf.tensor(this.read(name, shape), shape, "float32");
+  }
+
+  /** The float32 values of `name`, checked to have exactly `shape`. */
+  private read(name: string, shape: number[]): Float32Array {
     if (!this.weights.has(name)) {
       throw new WeightShapeError(this.weights.origin, name, "is missing from the checkpoint", `a ${this.architecture} checkpoint needs it; check that config.json belongs to these weights`);
     }
@@ -29,7 +39,7 @@ export class WeightLoader {
     }
     const data = this.weights.read(name); // the WeightSource rejects NaN and Infinity as it reads
     this.used.add(name);
-    return tf.tensor(data, shape, "float32");
+    return data;
   }
 
   optional(name: string, shape: number[]): tf.Tensor | null {
@@ -41,17 +51,32 @@ export class WeightLoader {
     if (this.weights.has(name)) this.used.add(name);
   }
 
-  /** An nn.Linear weight stored [out, in], returned as [in, out]. */
+  /**
+   * An nn.Linear weight stored [out, in], returned as [in, out]. Transposed on the host, so the backend holds only
+   * the result (a device-side transpose would hold both orientations at once and leave a hole of that size).
+   */
   linear(name: string, inDim: number, outDim: number): tf.Tensor2D {
-    const w = this.tensor(name, [outDim, inDim]);
-    const t = w.transpose() as tf.Tensor2D;
-    w.dispose();
-    return t;
+    const data = this.read(name, [outDim, inDim]);
+    const target = this.transposeTarget(data.length);
+    transposeInto(data, outDim, inDim, target);
+    return tf.tensor2d(target, [inDim, outDim], "float32");
   }
 
   /** A GPT-2 Conv1D weight, already stored [in, out]. */
   conv1d(name: string, inDim: number, outDim: number): tf.Tensor2D {
     return this.tensor(name, [inDim, outDim]) as tf.Tensor2D;
+  }
+
+  /**
+   * Where linear() writes a transpose. tfjs-wasm copies a tensor's values into its own memory when the tensor is
+   * made, so there one buffer serves every weight; other backends may keep the array itself, so each gets its own.
+   */
+  private transposeTarget(size: number): Float32Array {
+    // A vocabulary-sized lm_head gets its own array, which is collected after use: kept as the shared buffer, it
+    // would stay allocated for the rest of the load.
+    if (tf.getBackend() !== "wasm" || size > SCRATCH_LIMIT) return new Float32Array(size);
+    if (this.scratch.length < size) this.scratch = new Float32Array(size);
+    return this.scratch.subarray(0, size);
   }
 
   bias(name: string, dim: number, required: boolean): tf.Tensor1D | null {
@@ -85,6 +110,21 @@ export class WeightLoader {
         `is in the checkpoint but lmprobe's ${this.architecture} conversion does not use it`,
         "the checkpoint has parameters this architecture's implementation lacks (a variant lmprobe does not support yet); check config.json's model_type",
       );
+    }
+  }
+}
+
+/** target[j][i] = source[i][j] for source [rows, cols]; in tiles, so that both sides stay in cache. */
+export function transposeInto(source: Float32Array, rows: number, cols: number, target: Float32Array): void {
+  const TILE = 32;
+  for (let i0 = 0; i0 < rows; i0 += TILE) {
+    const i1 = Math.min(i0 + TILE, rows);
+    for (let j0 = 0; j0 < cols; j0 += TILE) {
+      const j1 = Math.min(j0 + TILE, cols);
+      for (let i = i0; i < i1; i++) {
+        const row = i * cols;
+        for (let j = j0; j < j1; j++) target[j * rows + i] = source[row + j];
+      }
     }
   }
 }

@@ -14,7 +14,10 @@ export interface AttentionContext {
   rotary: RotaryTables | null;
   /** Additive mask [batch, 1, queries, keys] for this layer's window. */
   mask: tf.Tensor4D;
-  /** Joins this run's keys/values [batch, pos, kvHeads, dHead] to the cached past ones and returns all of them. */
+  /**
+   * Joins this run's keys/values, head-major [batch, kvHeads, pos, dHead], to the cached past ones and returns all
+   * of them (head-major, so a cached past is never transposed again).
+   */
   extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v: tf.Tensor4D };
 }
 
@@ -40,15 +43,14 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
     q = hook("hook_rot_q", applyRotary(q, ctx.rotary, w.rotary)) as tf.Tensor4D;
     k = hook("hook_rot_k", applyRotary(k, ctx.rotary, w.rotary)) as tf.Tensor4D;
   }
-  const all = ctx.extendKV(k, vNew);
-  const keys = all.k.shape[1];
+  const all = ctx.extendKV(swapPosAndHeads(k), swapPosAndHeads(vNew)); // [batch, kvHeads, keys, dHead]
+  const keys = all.k.shape[2];
   const group = nHeads / nKVHeads;
 
   // Query heads h = kv·group + r share key/value head kv (repeat_kv): fold the group into the query axis so that
   // one batched matmul per kv head serves all its query heads without copying keys.
-  const qGrouped = q.transpose([0, 2, 1, 3]).reshape([batch, nKVHeads, group * pos, dHead]);
-  const kT = all.k.transpose([0, 2, 1, 3]); // [batch, kvHeads, keys, dHead]
-  let scores: tf.Tensor = tf.matMul(qGrouped, kT, false, true).reshape([batch, nHeads, pos, keys]);
+  const qGrouped = swapPosAndHeads(q).reshape([batch, nKVHeads, group * pos, dHead]);
+  let scores: tf.Tensor = tf.matMul(qGrouped, all.k, false, true).reshape([batch, nHeads, pos, keys]);
   scores = tf.mul(scores, w.scale);
   if (w.softcap !== null) scores = tf.mul(tf.tanh(tf.div(scores, w.softcap)), w.softcap);
   scores = hook("hook_attn_scores", tf.add(scores, ctx.mask));
@@ -63,10 +65,18 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   }
   pattern = hook("hook_pattern", pattern);
 
-  const vT = all.v.transpose([0, 2, 1, 3]); // [batch, kvHeads, keys, dHead]
-  const zGrouped = tf.matMul(pattern.reshape([batch, nKVHeads, group * pos, keys]), vT);
-  const z = hook("hook_z", zGrouped.reshape([batch, nHeads, pos, dHead]).transpose([0, 2, 1, 3]));
+  const zGrouped = tf.matMul(pattern.reshape([batch, nKVHeads, group * pos, keys]), all.v);
+  const z = hook("hook_z", swapPosAndHeads(zGrouped.reshape([batch, nHeads, pos, dHead])));
   let out: tf.Tensor = tf.matMul(z.reshape([batch * pos, nHeads * dHead]), w.W_O);
   if (w.b_O) out = tf.add(out, w.b_O);
   return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
+}
+
+/**
+ * [batch, a, b, dHead] → [batch, b, a, dHead]. When a or b is 1 (one new token while generating, one key/value
+ * head) the elements keep their order, so a reshape does it without copying.
+ */
+function swapPosAndHeads(x: tf.Tensor): tf.Tensor4D {
+  const [batch, a, b, dHead] = x.shape;
+  return (a === 1 || b === 1 ? x.reshape([batch, b, a, dHead]) : x.transpose([0, 2, 1, 3])) as tf.Tensor4D;
 }

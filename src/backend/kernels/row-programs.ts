@@ -1,0 +1,220 @@
+// WGSL programs that each replace a chain of small tfjs ops on the webgpu backend, where the chain's cost is
+// its dispatches rather than its arithmetic: RMSNorm / LayerNorm over the last axis (6–9 ops → 1), a gated or
+// plain activation (up to 8 ops → 1) and attention's scale → softcap → + mask → softmax (3–6 ops → 1).
+// Each computes in the reference's order (the same formulas as the tfjs ops they replace), so only the order
+// of a row's sums differs.
+import type { WebgpuProgram } from "./program";
+
+const THREADS = 256;
+/** Rows per dispatch along x; more rows continue along y (workgroup counts per dimension are limited). */
+const ROWS_X = 32768;
+/** Longest row the per-thread registers hold: 32 values per thread. */
+export const MAX_ROW = THREADS * 32;
+
+/**
+ * A tree reduction over the workgroup into `out` (every thread gets the total), inlined with its own
+ * workgroup array: each reduction of a kernel uses a fresh array, so no thread can overwrite a total that
+ * a slower thread has yet to read (llvmpipe showed exactly that race when one array served two reductions).
+ */
+function blockReduce(array: string, input: string, out: string, op: "sum" | "max"): string {
+  const combine = op === "sum" ? `${array}[tid] + ${array}[tid + s]` : `max(${array}[tid], ${array}[tid + s])`;
+  return `
+  ${array}[tid] = ${input};
+  workgroupBarrier();
+  for (var s = ${THREADS / 2}; s > 0; s = s >> 1u) {
+    if (tid < s) { ${array}[tid] = ${combine}; }
+    workgroupBarrier();
+  }
+  let ${out} = ${array}[0];`;
+}
+
+const sharedArrays = (...names: string[]) => names.map((n) => `var<workgroup> ${n} : array<f32, ${THREADS}>;`).join("\n");
+
+/** One workgroup per row, rows along x then y (no early return: every thread must reach the barriers). */
+abstract class RowProgram implements WebgpuProgram {
+  outputShape: number[];
+  abstract shaderKey: string;
+  dispatchLayout = { x: [1], y: [0] };
+  dispatch: [number, number, number];
+  abstract variableNames: string[];
+  workgroupSize: [number, number, number] = [THREADS, 1, 1];
+  abstract uniforms: string;
+  readonly perThread: number;
+
+  constructor(shape: number[], readonly rows: number, readonly width: number) {
+    this.outputShape = shape;
+    this.dispatch = [Math.min(rows, ROWS_X), Math.ceil(rows / ROWS_X), 1];
+    this.perThread = Math.max(1, Math.ceil(width / THREADS));
+  }
+
+  abstract getUserCode(): string;
+
+  protected rowPrelude(): string {
+    return `
+  let tid = i32(localIndex);
+  let row = i32(workgroupId.y) * ${ROWS_X} + i32(workgroupId.x);
+  let valid = row < uniforms.rows;
+  let D = uniforms.width;
+  let base = row * D;`;
+  }
+}
+
+export type NormKind = "rms" | "layer";
+
+/** x [..., d] → norm over d, × (weight + offset), + bias: the ops of model/components/norm.ts in one pass. */
+export class NormProgram extends RowProgram {
+  shaderKey: string;
+  variableNames: string[];
+  uniforms = "rows : i32, width : i32, eps : f32, offset : f32,";
+
+  constructor(shape: number[], readonly kind: NormKind, readonly hasWeight: boolean, readonly hasBias: boolean) {
+    super(shape, shape.slice(0, -1).reduce((p, d) => p * d, 1), shape[shape.length - 1]);
+    this.variableNames = ["x", ...(hasWeight ? ["w"] : []), ...(hasBias ? ["b"] : [])];
+    this.shaderKey = `lmprobeNorm_${kind}_${hasWeight}_${hasBias}_${this.perThread}`;
+  }
+
+  getUserCode(): string {
+    const P = this.perThread;
+    const centre =
+      this.kind === "layer"
+        ? `${blockReduce("redA", "s", "total", "sum")}
+  let mu = total / f32(D);
+  var sq = 0.0;
+  for (var j = 0; j < ${P}; j++) {
+    let i = tid + j * ${THREADS};
+    if (valid && i < D) {
+      let centred = vals[j] - mu;
+      vals[j] = centred;
+      sq = sq + centred * centred;
+    }
+  }
+  ${blockReduce("redB", "sq", "sumSq", "sum")}
+  let inv = inverseSqrt(sumSq / f32(D) + uniforms.eps);`
+        : `var sq = 0.0;
+  for (var j = 0; j < ${P}; j++) { sq = sq + vals[j] * vals[j]; }
+  ${blockReduce("redA", "sq", "sumSq", "sum")}
+  let inv = inverseSqrt(sumSq / f32(D) + uniforms.eps);`;
+    return `${sharedArrays("redA", "redB")}
+fn main() {${this.rowPrelude()}
+  var vals : array<f32, ${P}>;
+  var s = 0.0;
+  for (var j = 0; j < ${P}; j++) {
+    let i = tid + j * ${THREADS};
+    var v = 0.0;
+    if (valid && i < D) { v = x[base + i]; }
+    vals[j] = v;
+    s = s + v;
+  }
+  ${centre}
+  for (var j = 0; j < ${P}; j++) {
+    let i = tid + j * ${THREADS};
+    if (valid && i < D) {
+      var y = vals[j] * inv;
+      ${this.hasWeight ? "y = y * (w[i] + uniforms.offset);" : ""}
+      ${this.hasBias ? "y = y + b[i];" : ""}
+      result[base + i] = y;
+    }
+  }
+}
+`;
+  }
+}
+
+/**
+ * scores [batch, heads, queries, keys] → softmax(softcap(scores · scale) + mask) over keys, mask
+ * [batch, 1, queries, keys] shared by the heads: attention's middle in one pass.
+ */
+export class ScoresSoftmaxProgram extends RowProgram {
+  shaderKey: string;
+  variableNames = ["scores", "mask"];
+  uniforms = "rows : i32, width : i32, heads : i32, queries : i32, scale : f32, softcap : f32,";
+
+  constructor(shape: number[], readonly softcap: boolean) {
+    super(shape, shape[0] * shape[1] * shape[2], shape[3]);
+    this.shaderKey = `lmprobeScoresSoftmax_${softcap}_${this.perThread}`;
+  }
+
+  getUserCode(): string {
+    const P = this.perThread;
+    // tfjs-webgpu's tanh, which stays finite for large |x| (exp of a non-positive argument only).
+    const cap = this.softcap
+      ? `{ let a = v / uniforms.softcap; let e2x = exp(-2.0 * abs(a)); v = sign(a) * (1.0 - e2x) / (1.0 + e2x) * uniforms.softcap; }`
+      : "";
+    return `${sharedArrays("redA", "redB")}
+fn main() {${this.rowPrelude()}
+  // The mask row: batch b = row / (heads · queries), query q = row % queries.
+  let maskBase = ((row / (uniforms.heads * uniforms.queries)) * uniforms.queries + row % uniforms.queries) * D;
+  var vals : array<f32, ${P}>;
+  var m = -uniforms.INFINITY;
+  for (var j = 0; j < ${P}; j++) {
+    let i = tid + j * ${THREADS};
+    var v = -uniforms.INFINITY;
+    if (valid && i < D) {
+      v = scores[base + i] * uniforms.scale;
+      ${cap}
+      v = v + mask[maskBase + i];
+    }
+    vals[j] = v;
+    m = max(m, v);
+  }
+  ${blockReduce("redA", "m", "rowMax", "max")}
+  var s = 0.0;
+  for (var j = 0; j < ${P}; j++) {
+    let i = tid + j * ${THREADS};
+    var e = 0.0;
+    if (valid && i < D) { e = exp(vals[j] - rowMax); }
+    vals[j] = e;
+    s = s + e;
+  }
+  ${blockReduce("redB", "s", "rowSum", "sum")}
+  for (var j = 0; j < ${P}; j++) {
+    let i = tid + j * ${THREADS};
+    if (valid && i < D) { result[base + i] = vals[j] / rowSum; }
+  }
+}
+`;
+  }
+}
+
+export type FusedActivation = "silu" | "gelu_tanh" | "gelu_quick" | "relu";
+
+/** act(x) (· up when gated), elementwise, in the formulas of model/components/activations.ts. */
+export class ActivationProgram implements WebgpuProgram {
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  variableNames: string[];
+  workgroupSize: [number, number, number] = [THREADS, 1, 1];
+  size = true;
+
+  constructor(shape: number[], readonly act: FusedActivation, readonly gated: boolean) {
+    this.outputShape = shape;
+    this.dispatchLayout = { x: shape.map((_, i) => i) };
+    const n = shape.reduce((p, d) => p * d, 1);
+    this.dispatch = [Math.ceil(n / THREADS), 1, 1];
+    this.variableNames = gated ? ["x", "up"] : ["x"];
+    this.shaderKey = `lmprobeActivation_${act}_${gated}`;
+  }
+
+  getUserCode(): string {
+    // tfjs-webgpu's sigmoid: 1 / (1 + exp(−x)).
+    const sigmoid = (e: string) => `(1.0 / (1.0 + exp(-1.0 * (${e}))))`;
+    const body: Record<FusedActivation, string> = {
+      silu: `a * ${sigmoid("a")}`,
+      // x · sigmoid(2u), u = (x + 0.044715 · x·x·x) · √(2/π): activations.ts's gelu_tanh, op for op.
+      gelu_tanh: `a * ${sigmoid(`((a + 0.044715 * ((a * a) * a)) * ${Math.sqrt(2 / Math.PI)}) * 2.0`)}`,
+      gelu_quick: `a * ${sigmoid("a * 1.702")}`,
+      relu: `select(a, 0.0, a < 0.0)`,
+    };
+    return `
+fn main(index : i32) {
+  if (index < uniforms.size) {
+    let a = x[index];
+    let y = ${body[this.act]};
+    result[index] = ${this.gated ? "y * up[index]" : "y"};
+  }
+}
+`;
+  }
+}

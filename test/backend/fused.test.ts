@@ -1,0 +1,143 @@
+// The fused row kernels (norm, activation, attention's scale/softcap/mask/softmax) against the tfjs ops they
+// replace, computed on the cpu backend; on a WebGPU adapter only (elsewhere skipped, saying why). Off webgpu
+// every function returns null so that callers keep their composed ops.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { probeWebgpu } from "../../src/backend/probe-webgpu";
+import { setBackend } from "../../src/backend";
+import { fusedActivation, fusedNorm, fusedScoresSoftmax, type NormSpec } from "../../src/backend/kernels";
+
+const MASKED = -3.4028234663852886e38;
+
+function randoms(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 2 * scale);
+}
+
+interface NormCase { shape: number[]; kind: "rms" | "layer"; weight: boolean; bias: boolean; offset: number }
+
+/** The composed ops (as model/components/norm.ts computes them). */
+function composedNorm(x: tf.Tensor, n: NormSpec): tf.Tensor {
+  return tf.tidy(() => {
+    const axis = x.rank - 1;
+    let y: tf.Tensor;
+    if (n.kind === "rms") y = tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), axis, true), n.eps)));
+    else {
+      const c = tf.sub(x, tf.mean(x, axis, true));
+      y = tf.mul(c, tf.rsqrt(tf.add(tf.mean(tf.square(c), axis, true), n.eps)));
+    }
+    if (n.weight) y = tf.mul(y, n.weightOffset !== 0 ? tf.add(n.weight, n.weightOffset) : n.weight);
+    if (n.bias) y = tf.add(y, n.bias);
+    return y;
+  });
+}
+
+function composedActivation(x: tf.Tensor, act: string, up: tf.Tensor | null): tf.Tensor {
+  return tf.tidy(() => {
+    const y =
+      act === "silu" ? tf.mul(x, tf.sigmoid(x))
+      : act === "gelu_quick" ? tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)))
+      : act === "relu" ? tf.relu(x)
+      : tf.mul(x, tf.sigmoid(tf.mul(tf.mul(tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x))), Math.sqrt(2 / Math.PI)), 2)));
+    return up ? tf.mul(y, up) : y;
+  });
+}
+
+function composedScores(scores: tf.Tensor4D, mask: tf.Tensor4D, scale: number, softcap: number | null): tf.Tensor {
+  return tf.tidy(() => {
+    let s: tf.Tensor = tf.mul(scores, scale);
+    if (softcap !== null) s = tf.mul(tf.tanh(tf.div(s, softcap)), softcap);
+    return tf.softmax(tf.add(s, mask));
+  });
+}
+
+/** Runs `make` with fresh inputs on cpu (composed) and webgpu (fused) and compares; returns the fused result's shape. */
+async function compare(what: string, data: { shape: number[]; values: Float32Array }[], composed: (xs: tf.Tensor[]) => tf.Tensor, fused: (xs: tf.Tensor[]) => tf.Tensor | null, tol = 2e-6) {
+  tf.env().set("PROD", true);
+  await tf.setBackend("cpu");
+  const cpuIn = data.map((d) => tf.tensor(d.values, d.shape));
+  assert.equal(fused(cpuIn), null, `${what}: no fused kernel on cpu`);
+  const ref = composed(cpuIn);
+  const expected = (await ref.data()) as Float32Array;
+  tf.dispose([...cpuIn, ref]);
+  await setBackend("webgpu");
+  const before = tf.memory().numTensors;
+  const gpuIn = data.map((d) => tf.tensor(d.values, d.shape));
+  const out = fused(gpuIn);
+  assert.ok(out, `${what}: fused on webgpu`);
+  const actual = (await out.data()) as Float32Array;
+  assert.deepEqual(out.shape, data[0].shape, `${what}: shape`);
+  tf.dispose([...gpuIn, out]);
+  assert.equal(tf.memory().numTensors, before, `${what}: tensors leaked`);
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i];
+    assert.ok(!Number.isNaN(actual[i]), `${what}[${i}] is NaN`);
+    assert.ok(Math.abs(actual[i] - e) <= tol * (1 + Math.abs(e)), `${what}[${i}] = ${actual[i]}, composed ops give ${e}`);
+  }
+}
+
+async function webgpuOrSkip(t: { skip(msg: string): void }): Promise<boolean> {
+  const probe = await probeWebgpu();
+  if (!probe.available && !probe.usableOnRequest) {
+    t.skip(`no WebGPU adapter here: ${probe.reason}`);
+    return false;
+  }
+  return true;
+}
+
+test("fusedNorm gives the composed RMSNorm / LayerNorm ops' numbers (weights, offsets, biases, ragged widths)", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const cases: NormCase[] = [
+    { shape: [2, 3, 768], kind: "layer", weight: true, bias: true, offset: 0 },
+    { shape: [5, 896], kind: "rms", weight: true, bias: false, offset: 0 },
+    { shape: [3, 1000], kind: "rms", weight: true, bias: false, offset: 1 },
+    { shape: [4, 2, 64], kind: "rms", weight: false, bias: false, offset: 0 },
+    { shape: [7, 33], kind: "layer", weight: false, bias: false, offset: 0 },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const d = c.shape[c.shape.length - 1];
+    const x = { shape: c.shape, values: randoms(c.shape.reduce((p, v) => p * v, 1), 10 + i, 3).map((v, j) => v + (j % d === 0 ? 20 : 0)) };
+    const data = [x, ...(c.weight ? [{ shape: [d], values: randoms(d, 20 + i) }] : []), ...(c.bias ? [{ shape: [d], values: randoms(d, 30 + i) }] : [])];
+    const spec = (xs: tf.Tensor[]): NormSpec => ({ kind: c.kind, weight: c.weight ? (xs[1] as tf.Tensor1D) : null, bias: c.bias ? (xs[c.weight ? 2 : 1] as tf.Tensor1D) : null, eps: 1e-5, weightOffset: c.offset });
+    await compare(`${c.kind} [${c.shape}] w=${c.weight} b=${c.bias} offset=${c.offset}`, data, (xs) => composedNorm(xs[0], spec(xs)), (xs) => fusedNorm(xs[0], spec(xs)), 5e-6);
+  }
+});
+
+test("fusedActivation gives the composed activation ops' numbers, gated or not, without NaN at ±40", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const shape = [3, 5, 130];
+  const n = 3 * 5 * 130;
+  const x = randoms(n, 3, 6);
+  x[0] = 40;
+  x[1] = -40;
+  const up = randoms(n, 4, 2);
+  for (const act of ["silu", "gelu_tanh", "gelu_quick", "relu"]) {
+    await compare(`${act}`, [{ shape, values: x }], (xs) => composedActivation(xs[0], act, null), (xs) => fusedActivation(xs[0], act));
+    await compare(`${act} gated`, [{ shape, values: x }, { shape, values: up }], (xs) => composedActivation(xs[0], act, xs[1]), (xs) => fusedActivation(xs[0], act, xs[1]));
+  }
+  await setBackend("webgpu");
+  const g = tf.ones([4, 4]);
+  assert.equal(fusedActivation(g, "gelu"), null, "exact gelu (erf) stays composed");
+  g.dispose();
+});
+
+test("fusedScoresSoftmax gives softmax(softcap(scores · scale) + mask) with causal masks, sliding windows and long rows", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  for (const [b, h, q, k, softcap, window] of [[2, 3, 5, 7, null, null], [1, 4, 6, 6, 50, 3], [1, 2, 3, 1030, null, null]] as const) {
+    const scores = randoms(b * h * q * k, q * k, 8);
+    const mask = new Float32Array(b * q * k);
+    for (let bb = 0; bb < b; bb++) {
+      for (let i = 0; i < q; i++) {
+        const qi = k - q + i; // queries are the last q keys (a KV cache's past comes first)
+        for (let j = 0; j < k; j++) if (j > qi || (window !== null && qi - j >= window) || (bb === 1 && j === 0)) mask[(bb * q + i) * k + j] = MASKED;
+      }
+    }
+    await compare(
+      `[${b},${h},${q},${k}] softcap ${softcap} window ${window}`,
+      [{ shape: [b, h, q, k], values: scores }, { shape: [b, 1, q, k], values: mask }],
+      (xs) => composedScores(xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, 0.125, softcap),
+      (xs) => fusedScoresSoftmax(xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, 0.125, softcap),
+    );
+  }
+});
