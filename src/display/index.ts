@@ -2,7 +2,7 @@
 // offline reports.
 export { Chart, type VegaLiteSpec } from "./chart";
 export * from "./charts";
-export { show, bundleOf, tableBundle, type Showable } from "./show";
+export { show, bundleOf, tableBundle, type Showable, type HasMimeBundle } from "./show";
 export { configureDisplay, chartBundle, VEGALITE_MIME, type DisplayOptions } from "./bundle";
 export { tableHtml, tableText, type TableHtmlOptions, type TableLike } from "./table-html";
 export { renderSvg } from "./svg";

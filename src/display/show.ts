@@ -5,8 +5,16 @@ import { inNotebook, sendDisplay, type MimeBundle } from "./notebook";
 import { isTableLike, tableHtml, tableText, type TableHtmlOptions, type TableLike } from "./table-html";
 import { escapeHtml } from "./escape";
 
-/** Anything show() can display: a chart, an Arquero table, an object that makes a chart, or text. */
-export type Showable = Chart | TableLike | { toChart(): Chart } | string;
+/**
+ * A result that renders itself (a verify result): `toMimeBundle()` returns the bundle of one display message, with
+ * at least text/plain. Results keep their own rendering, so display/ needs no knowledge of them.
+ */
+export interface HasMimeBundle {
+  toMimeBundle(): MimeBundle;
+}
+
+/** Anything show() can display: a chart, an Arquero table, an object that makes a chart or renders itself, or text. */
+export type Showable = Chart | TableLike | { toChart(): Chart } | HasMimeBundle | string;
 
 /** The display bundle of a table: HTML with probability shading, and aligned plain text. */
 export function tableBundle(table: TableLike, options: TableHtmlOptions = {}): MimeBundle {
@@ -17,13 +25,24 @@ function hasToChart(x: unknown): x is { toChart(): Chart } {
   return !!x && typeof (x as { toChart?: unknown }).toChart === "function";
 }
 
+function hasMimeBundle(x: unknown): x is HasMimeBundle {
+  return !!x && typeof (x as { toMimeBundle?: unknown }).toMimeBundle === "function";
+}
+
 /** The display bundle of anything show() accepts. */
 export function bundleOf(x: Showable, options: TableHtmlOptions = {}): MimeBundle {
   if (x instanceof Chart) return x.toBundle();
+  if (hasMimeBundle(x)) {
+    const bundle = x.toMimeBundle();
+    if (!bundle || typeof bundle["text/plain"] !== "string") {
+      throw new ArgumentError("x", `has a toMimeBundle() that returned no text/plain string (got ${describe(bundle)})`, 'return { "text/plain": …, "text/html": … } from toMimeBundle()');
+    }
+    return bundle;
+  }
   if (hasToChart(x)) return x.toChart().toBundle();
   if (isTableLike(x)) return tableBundle(x, options);
   if (typeof x === "string") return { "text/html": `<pre>${escapeHtml(x)}</pre>`, "text/plain": x };
-  throw new ArgumentError("x", `cannot be shown: expected a Chart, an Arquero table, a probe result or a string, got ${describe(x)}`, "pass a probe result, its table, or a chart built from it");
+  throw new ArgumentError("x", `cannot be shown: expected a Chart, an Arquero table, a probe or verify result, or a string, got ${describe(x)}`, "pass a probe result, its table, or a chart built from it");
 }
 
 function describe(x: unknown): string {

@@ -70,10 +70,14 @@ function nestedFromRopeParameters(given: Record<string, unknown>, file: string):
 }
 
 /** Gemma 3's older form: rope_theta (global layers, with rope_scaling) and rope_local_base_freq (sliding layers). */
-function gemma3FromOldForm(raw: Record<string, unknown>, scaling: Record<string, unknown> | null, _file: string): Record<string, Record<string, unknown>> {
+function gemma3FromOldForm(raw: Record<string, unknown>, scaling: Record<string, unknown> | null, file: string): Record<string, Record<string, unknown>> {
+  // Checked here, under the names config.json uses: below they are read as rope_parameters.<layer type>.rope_theta.
+  const global = firstNumber(file, [[raw.rope_theta, "rope_theta"]]) ?? { value: 1_000_000, key: "rope_theta" };
+  const local = firstNumber(file, [[raw.rope_local_base_freq, "rope_local_base_freq"]]) ?? { value: 10_000, key: "rope_local_base_freq" };
+  for (const { value, key } of [global, local]) positiveTheta(value, key, file);
   return {
-    full_attention: { rope_type: "default", ...(scaling ?? {}), rope_theta: raw.rope_theta ?? 1_000_000 },
-    sliding_attention: { rope_type: "default", rope_theta: raw.rope_local_base_freq ?? 10_000 },
+    full_attention: { rope_type: "default", ...(scaling ?? {}), rope_theta: global.value },
+    sliding_attention: { rope_type: "default", rope_theta: local.value },
   };
 }
 
@@ -81,7 +85,7 @@ function readParams(p: Record<string, unknown>, raw: Record<string, unknown>, fi
   const num = (key: string): number | null => {
     const v = p[key];
     if (v === undefined || v === null) return null;
-    if (typeof v !== "number" || !Number.isFinite(v)) throw new ConfigError(file, `${where}.${key}`, `is ${JSON.stringify(v)}, not a number`, `set ${where}.${key} to a number`);
+    if (typeof v !== "number" || !Number.isFinite(v)) throw new ConfigError(file, `${where}.${key}`, `is ${describeValue(v)}, not a finite number`, `set ${where}.${key} to a number`);
     return v;
   };
   const need = (key: string, type: string): number => {
@@ -95,22 +99,27 @@ function readParams(p: Record<string, unknown>, raw: Record<string, unknown>, fi
     throw new ConfigError(file, `${where}.rope_type`, `is "${ropeType}", which lmprobe does not implement`, `supported rope types: ${KNOWN_TYPES.join(", ")}`);
   }
   const type = ropeType as RopeType;
-  const theta = num("rope_theta") ?? numberOr(raw.rope_theta) ?? numberOr(raw.rotary_emb_base) ?? numberOr(raw.default_rope_theta) ?? 10_000;
+  // The first spelling present is the one read; a present value that is not a number is an error, never a
+  // reason to fall through to the next spelling or the default.
+  const theta =
+    firstNumber(file, [[p.rope_theta, `${where}.rope_theta`], [raw.rope_theta, "rope_theta"], [raw.rotary_emb_base, "rotary_emb_base"], [raw.default_rope_theta, "default_rope_theta"]]) ??
+    { value: 10_000, key: "rope_theta" };
   const partial =
-    num("partial_rotary_factor") ?? numberOr(raw.partial_rotary_factor) ?? numberOr(raw.rotary_pct) ?? (raw.model_type === "gpt_neox" ? 0.25 : 1);
-  if (theta <= 0) throw new ConfigError(file, `${where}.rope_theta`, `is ${theta}`, "rope_theta must be positive");
-  if (!(partial > 0 && partial <= 1)) throw new ConfigError(file, `${where}.partial_rotary_factor`, `is ${partial}`, "use a fraction in (0, 1]");
+    firstNumber(file, [[p.partial_rotary_factor, `${where}.partial_rotary_factor`], [raw.partial_rotary_factor, "partial_rotary_factor"], [raw.rotary_pct, "rotary_pct"]]) ??
+    { value: raw.model_type === "gpt_neox" ? 0.25 : 1, key: "partial_rotary_factor" };
+  positiveTheta(theta.value, theta.key, file);
+  if (!(partial.value > 0 && partial.value <= 1)) throw new ConfigError(file, partial.key, `is ${partial.value}`, `set "${partial.key}" to a fraction in (0, 1]`);
 
   // Phi-3 keeps the pre-training length outside the rope dict and it takes priority there.
   const originalMax =
     type === "llama3" || type === "yarn" || type === "longrope"
-      ? numberOr(raw.original_max_position_embeddings) ?? num("original_max_position_embeddings") ?? maxPositions
+      ? firstNumber(file, [[raw.original_max_position_embeddings, "original_max_position_embeddings"], [p.original_max_position_embeddings, `${where}.original_max_position_embeddings`]])?.value ?? maxPositions
       : num("original_max_position_embeddings");
 
   const params: RopeParameters = {
     ropeType: type,
-    theta,
-    partialRotaryFactor: partial,
+    theta: theta.value,
+    partialRotaryFactor: partial.value,
     factor: num("factor"),
     lowFreqFactor: num("low_freq_factor"),
     highFreqFactor: num("high_freq_factor"),
@@ -120,7 +129,7 @@ function readParams(p: Record<string, unknown>, raw: Record<string, unknown>, fi
     betaSlow: num("beta_slow"),
     mscale: num("mscale"),
     mscaleAllDim: num("mscale_all_dim"),
-    truncate: p.truncate === undefined || p.truncate === null ? true : Boolean(p.truncate),
+    truncate: readBoolean(p.truncate, true, file, `${where}.truncate`),
     shortFactor: numberList(p.short_factor, file, `${where}.short_factor`),
     longFactor: numberList(p.long_factor, file, `${where}.long_factor`),
   };
@@ -143,12 +152,38 @@ function asObject(v: unknown, file: string, field: string): Record<string, unkno
   return v as Record<string, unknown>;
 }
 
-function numberOr(v: unknown): number | null {
-  return typeof v === "number" && Number.isFinite(v) ? v : null;
+/**
+ * The first of `sources` ([value, key as config.json spells it]) that is present (not undefined or null), with its
+ * key; null when none is. A present value that is not a finite number raises ConfigError naming its key.
+ */
+function firstNumber(file: string, sources: Array<[value: unknown, key: string]>): { value: number; key: string } | null {
+  for (const [value, key] of sources) {
+    if (value === undefined || value === null) continue;
+    if (typeof value !== "number" || !Number.isFinite(value)) {
+      throw new ConfigError(file, key, `is ${describeValue(value)}, not a finite number`, `set "${key}" to a number, or remove it to use the default`);
+    }
+    return { value, key };
+  }
+  return null;
+}
+
+function positiveTheta(theta: number, key: string, file: string): void {
+  if (theta <= 0) throw new ConfigError(file, key, `is ${theta}`, `set "${key}" to a positive RoPE base, e.g. 10000`);
+}
+
+function readBoolean(v: unknown, fallback: boolean, file: string, field: string): boolean {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "boolean") throw new ConfigError(file, field, `is ${describeValue(v)}, not true/false`, `set "${field}" to true or false`);
+  return v;
+}
+
+/** JSON text of a value, except numbers JSON cannot hold (NaN, Infinity), which JSON.stringify would call null. */
+function describeValue(v: unknown): string {
+  return typeof v === "number" ? String(v) : JSON.stringify(v) ?? String(v);
 }
 
 function numberList(v: unknown, file: string, field: string): number[] | null {
   if (v === undefined || v === null) return null;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "number")) throw new ConfigError(file, field, "is not a list of numbers", `make ${field} a list of numbers`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "number" || !Number.isFinite(x))) throw new ConfigError(file, field, "is not a list of numbers", `make ${field} a list of numbers`);
   return v as number[];
 }

@@ -63,8 +63,8 @@ export function normalizeConfig(rawConfig: unknown, file: string): ModelConfig {
   if (typeof modelType !== "string" || modelType === "") {
     throw new ConfigError(file, "model_type", "is missing", 'add the family, e.g. "model_type": "llama"');
   }
-  const raw = withDefaults(given, modelType);
-  const f = new FieldReader(raw, file);
+  const { raw, spellings } = withDefaults(given, modelType);
+  const f = new FieldReader(raw, file, spellings);
 
   const hiddenSize = f.positiveInt("hidden_size");
   const numHeads = f.positiveInt("num_attention_heads");
@@ -82,7 +82,7 @@ export function normalizeConfig(rawConfig: unknown, file: string): ModelConfig {
 
   // Qwen2/3 keep a sliding_window value in config.json but use it only when use_sliding_window is true;
   // without it their "sliding_attention" layers attend to everything.
-  const windowOff = f.raw.use_sliding_window === false;
+  const windowOff = f.has("use_sliding_window") && !f.bool("use_sliding_window", true);
   const layerTypes = readLayerTypes(f, numLayers).map((t) => (windowOff ? "full_attention" : t));
   const slidingWindow = windowOff ? null : f.optionalPositiveInt("sliding_window");
   if (slidingWindow === null && layerTypes.includes("sliding_attention")) {
@@ -124,8 +124,11 @@ export function normalizeConfig(rawConfig: unknown, file: string): ModelConfig {
   };
 }
 
-/** Resolves aliases (n_embd → hidden_size …) and fills the family's defaults under what config.json gives. */
-function withDefaults(given: Record<string, unknown>, modelType: string): Record<string, unknown> {
+/**
+ * Resolves aliases (n_embd → hidden_size …) and fills the family's defaults under what config.json gives.
+ * `spellings` maps each normalised field to the key its value was read from, so that errors name that key.
+ */
+function withDefaults(given: Record<string, unknown>, modelType: string): { raw: Record<string, unknown>; spellings: Map<string, string> } {
   const out: Record<string, unknown> = { ...(architectureDefaults[modelType] ?? {}) };
   for (const [key, value] of Object.entries(given)) {
     if (value === undefined) continue;
@@ -134,11 +137,15 @@ function withDefaults(given: Record<string, unknown>, modelType: string): Record
     out[key] = value;
   }
   // One name per field: the first spelling present (config.json's over the defaults' for the same name).
-  for (const [field, spellings] of fieldAliases) {
-    const found = spellings.find((name) => out[name] !== undefined && out[name] !== null);
-    if (found !== undefined && !(field in given && given[field] !== null)) out[field] = out[found];
+  const spellings = new Map<string, string>();
+  for (const [field, names] of fieldAliases) {
+    const found = names.find((name) => out[name] !== undefined && out[name] !== null);
+    if (found !== undefined && !(field in given && given[field] !== null)) {
+      out[field] = out[found];
+      spellings.set(field, found);
+    }
   }
-  return out;
+  return { raw: out, spellings };
 }
 
 /** Fields where config.json's explicit null disables a feature instead of asking for the default. */
@@ -176,7 +183,7 @@ function defaultLayerTypes(f: FieldReader, numLayers: number): LayerType[] {
     if (pattern !== null) return (i + 1) % pattern !== 0 ? "sliding_attention" : "full_attention";
     // Qwen2/3: layers from max_window_layers on slide, and only when use_sliding_window is on.
     if (f.raw.use_sliding_window !== undefined) {
-      const from = f.optionalPositiveInt("max_window_layers") ?? 0;
+      const from = f.optionalNonNegativeInt("max_window_layers") ?? 0;
       return f.raw.use_sliding_window === true && i >= from ? "sliding_attention" : "full_attention";
     }
     // Mistral, Mixtral, Phi-3: a sliding_window applies to every layer.
@@ -200,7 +207,14 @@ export class FieldReader {
   constructor(
     readonly raw: Record<string, unknown>,
     readonly file: string,
+    /** Normalised field → the key config.json spells it with (norm_eps ← rms_norm_eps), for messages. */
+    private readonly spellings: ReadonlyMap<string, string> = new Map(),
   ) {}
+
+  /** The key a field's value was read from: what the user finds in config.json. */
+  keyOf(field: string): string {
+    return this.spellings.get(field) ?? field;
+  }
 
   has(field: string): boolean {
     return this.raw[field] !== undefined && this.raw[field] !== null;
@@ -216,7 +230,18 @@ export class FieldReader {
     if (!this.has(field)) return null;
     const v = this.raw[field];
     if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-      throw new ConfigError(this.file, field, `is ${JSON.stringify(v)}, not a positive integer`, `set "${field}" to a positive integer`);
+      const key = this.keyOf(field);
+      throw new ConfigError(this.file, key, `is ${describe(v)}, not a positive integer`, `set "${key}" to a positive integer`);
+    }
+    return v;
+  }
+
+  optionalNonNegativeInt(field: string): number | null {
+    if (!this.has(field)) return null;
+    const v = this.raw[field];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
+      const key = this.keyOf(field);
+      throw new ConfigError(this.file, key, `is ${describe(v)}, not a non-negative integer`, `set "${key}" to an integer ≥ 0`);
     }
     return v;
   }
@@ -231,7 +256,8 @@ export class FieldReader {
     if (!this.has(field)) return null;
     const v = this.raw[field];
     if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
-      throw new ConfigError(this.file, field, `is ${JSON.stringify(v)}, not a positive number`, `set "${field}" to a positive number or null`);
+      const key = this.keyOf(field);
+      throw new ConfigError(this.file, key, `is ${describe(v)}, not a positive number`, `set "${key}" to a positive number or null`);
     }
     return v;
   }
@@ -243,7 +269,7 @@ export class FieldReader {
 
   intValue(v: unknown, field: string): number {
     if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-      throw new ConfigError(this.file, field, `is ${JSON.stringify(v)}, not a token id`, `set "${field}" to a non-negative integer`);
+      throw new ConfigError(this.file, field, `is ${describe(v)}, not a token id`, `set "${field}" to a non-negative integer`);
     }
     return v;
   }
@@ -251,13 +277,19 @@ export class FieldReader {
   bool(field: string, fallback: boolean): boolean {
     if (!this.has(field)) return fallback;
     const v = this.raw[field];
-    if (typeof v !== "boolean") throw new ConfigError(this.file, field, `is ${JSON.stringify(v)}, not true/false`, `set "${field}" to true or false`);
+    if (typeof v !== "boolean") throw new ConfigError(this.file, this.keyOf(field), `is ${describe(v)}, not true/false`, `set "${this.keyOf(field)}" to true or false`);
     return v;
   }
 
   string(field: string): string {
     const v = this.raw[field];
-    if (typeof v !== "string" || v === "") throw new ConfigError(this.file, field, v === undefined ? "is missing" : `is ${JSON.stringify(v)}`, `set "${field}" to the activation name, e.g. "silu"`);
+    const key = this.keyOf(field);
+    if (typeof v !== "string" || v === "") throw new ConfigError(this.file, key, v === undefined ? "is missing" : `is ${describe(v)}`, `set "${key}" to the activation name, e.g. "silu"`);
     return v;
   }
+}
+
+/** JSON text of a value, except numbers JSON cannot hold (NaN, Infinity), which JSON.stringify would call null. */
+function describe(v: unknown): string {
+  return typeof v === "number" ? String(v) : JSON.stringify(v) ?? String(v);
 }

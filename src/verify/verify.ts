@@ -5,6 +5,7 @@ import { SafetensorsFile } from "../io/safetensors";
 import type { LanguageModel } from "../model/model";
 import { compareArrays, unravelIndex, type TensorComparison, type Tolerance } from "./compare";
 import { COMPARED_TENSORS, engineTensors, type ComparedTensor } from "./engine-tensors";
+import { verifyBundle } from "./format";
 import { checkGeneration, type GenerationCheck } from "./generation";
 
 export interface VerifyOptions extends Partial<Tolerance> {
@@ -26,6 +27,11 @@ export interface VerifyResult {
   rtol: number;
   tensors: Partial<Record<ComparedTensor, VerifyTensorResult>>;
   generated: GenerationCheck | null;
+  /**
+   * The notebook display bundle (HTML table and text table): `show(await verify(model, ref))`. Not enumerable, so
+   * the result still compares and serialises as plain data.
+   */
+  toMimeBundle(): { "text/html": string; "text/plain": string };
 }
 
 export async function verify(model: LanguageModel, referenceFile: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
@@ -62,8 +68,14 @@ export async function verify(model: LanguageModel, referenceFile: string, opts: 
       generated = await checkGeneration(model, ids, expected, lastRow);
     }
     const ok = Object.values(tensors).every((t) => t!.ok) && (generated?.ok ?? true);
-    return { ok, model: model.name, modelType: model.config.modelType, reference: ref.file, ...tol, tensors, generated };
+    return showable({ ok, model: model.name, modelType: model.config.modelType, reference: ref.file, ...tol, tensors, generated });
   } finally {
     ref.close();
   }
+}
+
+function showable(r: Omit<VerifyResult, "toMimeBundle">): VerifyResult {
+  const result = r as VerifyResult;
+  Object.defineProperty(result, "toMimeBundle", { value: () => verifyBundle(result), enumerable: false });
+  return result;
 }

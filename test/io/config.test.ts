@@ -98,3 +98,55 @@ test("bad fields raise ConfigError naming the field", () => {
   }
   assert.throws(() => normalizeConfig([], "cfg.json"), ConfigError);
 });
+
+test("a present but non-numeric RoPE or norm field is an error naming the key config.json holds, never a default", () => {
+  const llama = read("llama");
+  const { rope_parameters, ...llamaOld } = llama;
+  const { rope_parameters: _neoxRope, ...neoxOld } = read("gpt_neox");
+  const gemma3 = { model_type: "gemma3_text", vocab_size: 10, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, head_dim: 4 };
+  assert.ok(rope_parameters);
+  const cases: [Record<string, unknown>, string][] = [
+    [{ ...llamaOld, rope_theta: "10000" }, "rope_theta"],
+    [{ ...llamaOld, rope_theta: Infinity }, "rope_theta"],
+    [{ ...llamaOld, rope_theta: -1 }, "rope_theta"],
+    [{ ...llamaOld, partial_rotary_factor: "half" }, "partial_rotary_factor"],
+    [{ ...llamaOld, partial_rotary_factor: NaN }, "partial_rotary_factor"],
+    [{ ...llamaOld, partial_rotary_factor: 2 }, "partial_rotary_factor"],
+    [{ ...neoxOld, rotary_emb_base: "1e4" }, "rotary_emb_base"],
+    [{ ...neoxOld, rotary_pct: "0.25" }, "rotary_pct"],
+    [{ ...neoxOld, rotary_pct: 0 }, "rotary_pct"],
+    [{ ...llama, rope_parameters: { rope_type: "default", rope_theta: "x" } }, "rope_parameters.rope_theta"],
+    [{ ...llama, rope_parameters: { rope_type: "default", rope_theta: 1e4, partial_rotary_factor: [1] } }, "rope_parameters.partial_rotary_factor"],
+    [{ ...llama, rope_parameters: { rope_type: "default", rope_theta: 1e4, truncate: "no" } }, "rope_parameters.truncate"],
+    [{ ...llamaOld, rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4 }, original_max_position_embeddings: "8k" }, "original_max_position_embeddings"],
+    [{ ...gemma3, rope_theta: "1e6" }, "rope_theta"],
+    [{ ...gemma3, rope_local_base_freq: {} }, "rope_local_base_freq"],
+    [{ ...gemma3, rope_local_base_freq: 0 }, "rope_local_base_freq"],
+    // Aliased fields: the key the value was read from, not lmprobe's internal name.
+    [{ ...llama, rms_norm_eps: "x" }, "rms_norm_eps"],
+    [{ ...read("gpt2"), layer_norm_epsilon: -1 }, "layer_norm_epsilon"],
+    [{ ...read("gpt2"), n_embd: "64" }, "n_embd"],
+    [{ ...read("gpt2"), n_positions: 12.5 }, "n_positions"],
+    [{ ...read("gpt2"), activation_function: 3 }, "activation_function"],
+    [{ ...read("qwen2"), use_sliding_window: "false" }, "use_sliding_window"],
+  ];
+  for (const [raw, field] of cases) {
+    assert.throws(
+      () => normalizeConfig(raw, "cfg.json"),
+      (e: unknown) => e instanceof ConfigError && e.field === field && e.message.includes(`"${field}"`) && /fix: /.test(e.message),
+      `${field} = ${String(raw[field] ?? JSON.stringify((raw.rope_parameters as Record<string, unknown> | undefined) ?? {}))}`,
+    );
+  }
+});
+
+test("valid spellings still read: top-level rope_theta, GPT-NeoX rotary_pct, null meaning unset, max_window_layers 0", () => {
+  const { rope_parameters: _r, ...llamaOld } = read("llama");
+  assert.equal(normalizeConfig({ ...llamaOld, rope_theta: 12345 }, "l.json").rope!.theta, 12345);
+  assert.equal(normalizeConfig({ ...llamaOld, rope_theta: null }, "l.json").rope!.theta, 10_000, "null is unset: the default");
+  const { rope_parameters: _n, ...neoxOld } = read("gpt_neox");
+  const neox = normalizeConfig({ ...neoxOld, rotary_pct: 0.5, rotary_emb_base: 500 }, "n.json").rope!;
+  assert.deepEqual([neox.partialRotaryFactor, neox.theta], [0.5, 500]);
+  const qwen = read("qwen2");
+  const on = normalizeConfig({ ...qwen, layer_types: undefined, use_sliding_window: true, sliding_window: 4, max_window_layers: 0 }, "q.json");
+  assert.deepEqual(on.layerTypes, ["sliding_attention", "sliding_attention"]);
+});

@@ -41,7 +41,14 @@ for (const dir of [...tinyFixtures(), DEMO]) {
 }
 
 test("the stored dtypes are what the fixtures promise: F16 shards, BF16 demo, F32 elsewhere", () => {
-  const dtypes = (dir: string) => new Set(openWeightSource(dir).names().map((n) => openWeightSource(dir).info(n).dtype));
+  const dtypes = (dir: string) => {
+    const weights = openWeightSource(dir);
+    try {
+      return new Set(weights.names().map((n) => weights.info(n).dtype));
+    } finally {
+      weights.close();
+    }
+  };
   assert.deepEqual(dtypes(path.join(TINY, "llama3-f16-sharded")), new Set(["F16"]));
   assert.deepEqual(dtypes(DEMO), new Set(["BF16"]));
   assert.deepEqual(dtypes(path.join(TINY, "gpt2")), new Set(["F32"]));
