@@ -5,7 +5,7 @@
 // entropy) and the flat layer-similarity matrix, with every result copied back to the host.
 //
 //   npm run build && node bench/run.mjs [--models demo,gpt2-small,qwen2.5-0.5b] [--seq 128,1024] [--reps 10]
-//        [--checkpoints bench/out/models] [--backend webgpu] [--torch torch.json] [--kernels] [--ablation] [--out bench/out/bench.json] [--src]
+//        [--checkpoints bench/out/models] [--backend webgpu] [--torch torch.json] [--kernels] [--ablation] [--kernel-times] [--out bench/out/bench.json] [--src]
 //
 // gpt2-small and qwen2.5-0.5b are randomly initialised checkpoints of the real shapes, written by
 // `python3 bench/torch_baseline.py --save <checkpoints>` so that PyTorch and lmprobe time the same weights.
@@ -32,7 +32,7 @@ function parseArgs(argv) {
     const a = argv[i];
     if (!a.startsWith("--")) throw new Error(`bench: unexpected argument ${a}`);
     const key = a.slice(2);
-    if (key === "kernels" || key === "src" || key === "ablation") out[key] = true;
+    if (key === "kernels" || key === "src" || key === "ablation" || key === "kernel-times") out[key] = true;
     else out[key] = argv[++i];
   }
   return out;
@@ -115,6 +115,22 @@ async function probe(model, ids, rowsPerChunk, k = 5) {
   tf.dispose(pending);
 }
 
+/** GPU time per kernel name over one run of fn (tfjs-webgpu's timestamp queries; each dispatch then runs alone). */
+async function probeKernelTimes(fn) {
+  const info = await tf.profile(fn);
+  const byName = {};
+  let gpuMs = 0;
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : (await k.kernelTimeMs) ?? 0;
+    const e = (byName[k.name] ??= { count: 0, gpu_ms: 0 });
+    e.count++;
+    e.gpu_ms += ms;
+    gpuMs += ms;
+  }
+  const top = Object.entries(byName).sort((a, b) => b[1].gpu_ms - a[1].gpu_ms).map(([name, e]) => ({ name, count: e.count, gpu_ms: +e.gpu_ms.toFixed(3) }));
+  return { kernels: info.kernels.length, gpu_ms: +gpuMs.toFixed(3), top: top.slice(0, 15) };
+}
+
 function checkpointDir(name, opts) {
   if (name === "demo") return "demo";
   const dir = path.join(opts.checkpoints, name);
@@ -168,13 +184,16 @@ async function main() {
         lmprobe.setLeanDispatch(true);
         delete process.env.LMPROBE_WEBGPU_FUSED;
       }
+      // --kernel-times: one probe under tf.profile (GPU timestamps per dispatch), summed per kernel name.
+      let kernelTimes;
+      if (opts["kernel-times"] && backend === "webgpu") kernelTimes = await probeKernelTimes(() => probe(model, ids, rowsPerChunk));
       const leaked = tf.memory().numTensors - before;
       const ref = torch.find((r) => r.model === name && r.T === T && r.dtype === "torch.float32");
       doc.results.push({
         model: name, T, vocab, layers: model.nLayers, load_ms: +loadMs.toFixed(1),
         forward_ms: +f.median.toFixed(3), probe_ms: +p.median.toFixed(3),
         forward_range_ms: [+f.min.toFixed(2), +f.max.toFixed(2)], probe_range_ms: [+p.min.toFixed(2), +p.max.toFixed(2)],
-        lens_rows_per_chunk: rowsPerChunk, leaked_tensors: leaked, ...ablation,
+        lens_rows_per_chunk: rowsPerChunk, leaked_tensors: leaked, ...ablation, ...(kernelTimes ? { probe_kernel_times: kernelTimes } : {}),
         ...(ref ? { torch_forward_ms: ref.forward, torch_probe_ms: ref.probe, torch_gpu: ref.gpu,
           forward_ratio: +(f.median / ref.forward).toFixed(2), probe_ratio: +(p.median / ref.probe).toFixed(2) } : {}),
       });

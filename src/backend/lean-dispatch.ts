@@ -9,18 +9,25 @@
 //    arena slice they bind: a repeated forward pass binds the same pooled buffers in the same order, so most
 //    bind groups are found rather than created. tfjs's pool never destroys a storage buffer while the backend
 //    lives, so a cached bind group never refers to a freed buffer.
+//  - uploads small host tensors (the scalars of tf.mul(x, 0.5), eps, masks, ids) with one queue.writeBuffer into
+//    a pooled buffer, where tfjs creates a mapped staging buffer, copies it inside the command encoder and so
+//    ends the open compute pass: on Vulkan that cost ~200 µs per upload, and most ops of a block upload one.
+//    The buffer is not in use by the unsubmitted encoder (tfjs returns a buffer to the pool only after the
+//    submit that used it), and queue order puts the write after all earlier submitted work.
 // Profiling runs (tf.profile with timestamp queries) and textures keep tfjs's own path.
 import * as tf from "@tensorflow/tfjs-core";
 
 interface BackendInternals {
   device: GPUDevice;
+  bufferManager: { acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): GPUBuffer };
+  uploadToGPU(dataId: object): void;
   queue: GPUQueue;
   commandEncoder: GPUCommandEncoder | null;
   computePassEncoder: GPUComputePassEncoder | null;
   dispatchCountInPass: number;
   activeTimers: unknown;
   commandQueueOwnedIds: WeakSet<object>;
-  tensorMap: { get(dataId: object): { resource?: unknown } };
+  tensorMap: { get(dataId: object): { resource?: unknown; values?: ArrayLike<number> | null; dtype: string; shape: number[] } };
   ensureCommandEncoderReady(): void;
   endComputePassEncoder(): void;
   submitQueue(): void;
@@ -173,7 +180,11 @@ function bindGroupFor(s: DispatchState, device: GPUDevice, pipeline: GPUComputeP
 interface Originals {
   recordAndSubmit: BackendInternals["recordAndSubmit"];
   submitQueue: BackendInternals["submitQueue"];
+  uploadToGPU: BackendInternals["uploadToGPU"];
 }
+
+/** Host tensors up to this size are uploaded with queue.writeBuffer (larger ones, weights, keep tfjs's path). */
+const WRITE_BUFFER_MAX_BYTES = 1 << 20;
 let originals: Originals | null = null;
 
 let enabled = process.env.LMPROBE_WEBGPU_DISPATCH !== "tfjs";
@@ -192,8 +203,23 @@ export function setLeanDispatch(on: boolean): void {
 export function installLeanDispatch(proto: object): void {
   if (originals) return;
   const p = proto as BackendInternals;
-  originals = { recordAndSubmit: p.recordAndSubmit, submitQueue: p.submitQueue };
-  const { recordAndSubmit: tfjsRecord, submitQueue: tfjsSubmit } = originals;
+  originals = { recordAndSubmit: p.recordAndSubmit, submitQueue: p.submitQueue, uploadToGPU: p.uploadToGPU };
+  const { recordAndSubmit: tfjsRecord, submitQueue: tfjsSubmit, uploadToGPU: tfjsUpload } = originals;
+
+  p.uploadToGPU = function (this: BackendInternals, dataId: object) {
+    const data = this.tensorMap.get(dataId);
+    const values = data?.values;
+    const bytes = 4 * tf.util.sizeFromShape(data?.shape ?? []);
+    if (!enabled || !data || data.resource != null || !values || bytes === 0 || bytes > WRITE_BUFFER_MAX_BYTES || !["float32", "int32", "bool"].includes(data.dtype)) {
+      return tfjsUpload.call(this, dataId);
+    }
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const buffer = this.bufferManager.acquireBuffer(bytes, usage);
+    const typed = data.dtype === "float32" ? (values instanceof Float32Array ? values : Float32Array.from(values)) : values instanceof Int32Array ? values : Int32Array.from(values);
+    this.queue.writeBuffer(buffer, 0, typed.buffer, typed.byteOffset, bytes);
+    data.values = null; // once uploaded, tfjs keeps no host copy
+    data.resource = buffer;
+  };
 
   p.submitQueue = function (this: BackendInternals) {
     stateOf(this).flush(this.queue);

@@ -78,6 +78,9 @@ export function registerWebgpuBackend(): Promise<void> {
       tf.registerBackend("webgpu", async () => new webgpuBackend.WebGPUBackend(await createDevice(adapter), (adapter as unknown as { info: GPUAdapterInfo }).info), 3);
       guardSynchronousReads(webgpuBackend.WebGPUBackend.prototype as unknown as WebgpuBackendLike);
       installLeanDispatch(webgpuBackend.WebGPUBackend.prototype);
+      // Submits every 64 dispatches rather than tfjs's 15: on Vulkan a submit costs ~200 µs of CPU, which at 15
+      // added ~14 µs to every dispatch (measured on an H200; bench/results/round2/run2-dispatch.json).
+      if (tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") === 15) tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", 64);
       registerWebgpuKernels();
     })();
     registered.catch(() => (registered = null));

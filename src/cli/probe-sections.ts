@@ -1,9 +1,12 @@
 // The analyses of `lmprobe probe`, each turned into a report section of charts and tables.
 import type { LanguageModel } from "../model/model";
-import { attentionPatterns, layerSimilarity, logitLens, moeRouting, residualNorms, tokenProbabilities } from "../probe";
 import {
-  attentionChart, entropyChart, expertLoadChart, expertRoutingChart, logitLensChart, residualNormChart,
-  similarityChart, targetTrajectoryChart, tokenProbsChart,
+  attentionPatterns, detectHeads, directLogitAttribution, HEAD_SCORES, layerSimilarity, logitLens, moeRouting, residualNorms,
+  tokenProbabilities, type HeadScore,
+} from "../probe";
+import {
+  attentionChart, concatCharts, entropyChart, expertLoadChart, expertRoutingChart, headAttributionChart, headScoresChart,
+  logitAttributionChart, logitLensChart, residualNormChart, similarityChart, targetTrajectoryChart, tokenProbsChart,
 } from "../display/charts";
 import type { ReportSection } from "../display/report";
 
@@ -14,6 +17,21 @@ export interface ProbeSettings {
   /** Reports progress of each analysis as it starts (for the terminal bar). */
   onStage?: (stage: string) => void;
 }
+
+/** The analyses, in the order probeSections runs them (for the terminal's progress bar). */
+export function probeStages(model: LanguageModel): string[] {
+  return [
+    "logit lens", "token probabilities", "layer similarity", "residual norms", "attention", "head detection", "logit attribution",
+    ...(model.config.moe ? ["MoE routing"] : []),
+  ];
+}
+
+const HEAD_SCORE_TITLES: Record<HeadScore, string> = {
+  previous_token: "Previous token",
+  first_token: "First token (attention sink)",
+  induction: "Induction",
+  duplicate_token: "Duplicate token",
+};
 
 export async function probeSections(model: LanguageModel, settings: ProbeSettings): Promise<ReportSection[]> {
   const { prompt, k } = settings;
@@ -60,6 +78,34 @@ export async function probeSections(model: LanguageModel, settings: ProbeSetting
     title: "Attention",
     intro: "Attention patterns (rows: the query position, columns: the key position it reads from), one panel per head.",
     items: [...Array.from({ length: model.config.numLayers }, (_, layer) => attentionChart(attention.patterns, { layer, inputTokens: attention.strTokens })), attention.summary],
+  });
+
+  stage("head detection");
+  const heads = await detectHeads(model);
+  sections.push({
+    title: "Attention head types",
+    intro:
+      "Each head scored on a sequence whose second half repeats its first (the demo's own word list for the demo model, random tokens otherwise): the mean attention it pays to the previous token, to the first token (an attention sink), to the token after an earlier occurrence of the current one (induction), and to earlier occurrences themselves (duplicate token). 1 means all of its attention.",
+    items: [
+      concatCharts(
+        HEAD_SCORES.map((score) => headScoresChart(heads.table, { value: score, scoreTitle: "score", domain: [0, 1], title: `${HEAD_SCORE_TITLES[score]} score per head` })),
+        { columns: 2, summary: `Head type scores (${HEAD_SCORES.join(", ")}) for ${model.config.numLayers} layers × ${model.config.numHeads} heads` },
+      ),
+      // The score columns end in "_token" but hold numbers, not token text.
+      { table: heads.table, options: { maxRows: 400, tokenColumns: [], caption: "Scores per head (mean attention on the keys each score names)" } },
+    ],
+  });
+
+  stage("logit attribution");
+  const dla = await directLogitAttribution(model, prompt);
+  sections.push({
+    title: "Direct logit attribution",
+    intro: `What each component writes directly into the logit of the predicted next token ${JSON.stringify(dla.target.token)} at the last position, read through the final norm (its scale from this prompt) and the unembedding. The pieces sum to ${dla.total.toFixed(3)}; the model's logit is ${dla.modelLogit.toFixed(3)}${model.config.finalLogitSoftcap ? " (after the final softcap)" : ""}.`,
+    items: [
+      logitAttributionChart(dla.components, { target: dla.target.token }),
+      ...(dla.heads.numRows() > 0 ? [headAttributionChart(dla.heads, { target: dla.target.token })] : []),
+      ...(dla.neurons.numRows() > 0 ? [{ table: dla.neurons, options: { caption: `MLP neurons writing most into ${JSON.stringify(dla.target.token)}` } }] : []),
+    ],
   });
 
   if (model.config.moe) {

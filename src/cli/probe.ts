@@ -1,12 +1,12 @@
 // `lmprobe probe --model <dir|id|demo> --prompt "..." --out report.html`: probes a model on a prompt and writes
 // one offline HTML file holding every analysis.
-import { writeFileSync } from "node:fs";
+import { accessSync, constants, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ArgumentError } from "../errors";
 import { loadModel } from "../load";
 import { reportHtml } from "../display/report";
 import { progress } from "../display/progress";
-import { probeSections } from "./probe-sections";
+import { probeSections, probeStages } from "./probe-sections";
 
 const USAGE = `usage: lmprobe probe --prompt TEXT [--model <dir|hub id|demo>] [--out report.html] [--top-k N] [--target TOKEN]... [--backend NAME] [--static]
 
@@ -60,6 +60,8 @@ export async function run(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // Before loading and probing: a report that cannot be written should fail in a second, not after the work.
+  checkOutPath(parsed.out);
   let download: ReturnType<typeof progress> | undefined;
   const model = await loadModel(parsed.model === "demo" ? undefined : parsed.model, {
     backend: parsed.backend as never,
@@ -71,7 +73,7 @@ export async function run(args: string[]): Promise<number> {
   });
   download?.finish();
   try {
-    const stages = ["logit lens", "token probabilities", "layer similarity", "residual norms", "attention", ...(model.config.moe ? ["MoE routing"] : [])];
+    const stages = probeStages(model);
     const bar = progress(stages.length, { label: "probing" });
     const sections = await probeSections(model, { prompt: parsed.prompt, k: parsed.k, targets: parsed.targets, onStage: (stage) => bar.update(stages.indexOf(stage)) });
     bar.finish();
@@ -91,5 +93,27 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } finally {
     model.dispose();
+  }
+}
+
+/** The report's folder must exist and be writable, and the path must not be a folder itself. */
+export function checkOutPath(out: string): void {
+  const file = path.resolve(out);
+  const dir = path.dirname(file);
+  const stat = (p: string) => {
+    try {
+      return statSync(p);
+    } catch {
+      return null;
+    }
+  };
+  const dirStat = stat(dir);
+  if (!dirStat) throw new ArgumentError("--out", `is "${out}" but its folder ${dir} does not exist`, `create it first (mkdir -p "${dir}") or write the report into an existing folder`);
+  if (!dirStat.isDirectory()) throw new ArgumentError("--out", `is "${out}" but ${dir} is not a folder`, "pass a path inside an existing folder");
+  if (stat(file)?.isDirectory()) throw new ArgumentError("--out", `is "${out}", which is a folder`, `name the file to write, e.g. --out "${path.join(out, "lmprobe-report.html")}"`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new ArgumentError("--out", `is "${out}" but the folder ${dir} is not writable`, "write the report into a folder you can write to");
   }
 }

@@ -7,6 +7,7 @@ import type { GenerateOptions } from "../model/generate";
 import type { LanguageModel } from "../model/model";
 import { tableOf, type Table } from "../probe/table";
 import { resolveTokenId, type TokenSpec } from "../probe/tokens";
+import { withInputArgument } from "./input-argument";
 
 export interface BranchOptions extends Omit<GenerateOptions, "capture"> {
   /** The generated step where branches diverge: 0 = the first generated token (negative counts from the end). */
@@ -44,10 +45,10 @@ export interface BranchResult {
 export async function branchGeneration(model: LanguageModel, prompt: string | number[], options: BranchOptions): Promise<BranchResult> {
   if (!options || !Number.isInteger(options.at)) throw new ArgumentError("at", `is ${options?.at}`, "give the generated step to branch at: 0 for the first generated token");
   const { at: _at, alternatives: _alt, topAlternatives: _top, from, ...genOpts } = options;
-  const promptIds = model.toTokens(prompt, { prependBos: options.prependBos, chat: options.chat });
+  const promptIds = withInputArgument("prompt", () => model.toTokens(prompt, { prependBos: options.prependBos, chat: options.chat }));
   let base: number[];
   if (from) {
-    base = model.toTokens(from, {});
+    base = withInputArgument("from", () => model.toTokens(from, {}));
     if (base.length <= promptIds.length || promptIds.some((t, i) => base[i] !== t)) {
       throw new ArgumentError("from", "does not start with the prompt's tokens followed by generated ones", "pass the `tokens` of a generate() call on this prompt");
     }

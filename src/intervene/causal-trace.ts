@@ -15,6 +15,7 @@ import { checkBatchSize, runPatchedRows, type LogitsMetric, type PatchSite } fro
 import { gaussianNoise } from "./gaussian";
 import { gridIndices } from "./activation-patching";
 import { tokenSpan } from "./token-span";
+import { withInputArgument } from "./input-argument";
 
 export type TraceState = "resid_pre" | "resid_post" | "attn_out" | "mlp_out";
 
@@ -56,7 +57,7 @@ const STATE_HOOK: Record<TraceState, string> = { resid_pre: "hook_resid_pre", re
 
 export async function causalTrace(model: LanguageModel, prompt: string | number[], options: CausalTraceOptions): Promise<CausalTraceResult> {
   if (!options || options.subject === undefined) throw new ArgumentError("subject", "is missing", 'name the subject: causalTrace(model, prompt, { subject: "France" })');
-  const tokens = model.toTokens(prompt, { prependBos: options.prependBos });
+  const tokens = withInputArgument("prompt", () => model.toTokens(prompt, { prependBos: options.prependBos }));
   const texts = model.toStrTokens(tokens);
   const T = tokens.length;
   const subject = typeof options.subject === "string" ? tokenSpan(texts, options.subject) : gridIndices(options.subject, T, "subject");

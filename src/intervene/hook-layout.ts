@@ -27,7 +27,10 @@ export function hookLayout(hookName: string): HookLayout {
 
 /** Cells of an activation to act on; an axis left out means all of it. */
 export interface Selection {
-  /** Token positions (absolute in the sequence; negative counts from the end of the prompt). */
+  /**
+   * Token positions of the prompt (0 … T−1; negative counts from its end). A position outside the prompt is an
+   * ArgumentError when the hook runs. In generate() the selection applies to those prompt positions at every step.
+   */
   position?: number | number[];
   /** Attention heads (hook_q/k/v/z, rot_q/rot_k, pattern, attn_scores). */
   head?: number | number[];
@@ -57,19 +60,28 @@ export function checkSelection(hookName: string, sel: Selection, argument: strin
 }
 
 /**
- * Positions of this run's activation (0-based along its position axis) that the absolute positions select. In a
- * generate step with the key/value cache the activation starts at ctx.pastLength. Negative positions count from
- * the end of the prompt (the input of the call; generate's step 0), whose length is the sequence so far minus
- * the tokens generated: so a selection means the same positions with and without the key/value cache.
+ * Positions of this run's activation (0-based along its position axis) that the prompt positions select. In a
+ * generate step with the key/value cache the activation starts at ctx.pastLength (and holds no prompt position
+ * after step 0). Negative positions count from the end of the prompt (the input of the call; generate's step 0),
+ * whose length is the sequence so far minus the tokens generated: so a selection means the same positions with
+ * and without the key/value cache. A position outside the prompt raises ArgumentError naming `argument` and the
+ * valid range: selecting nothing silently would make an ablation or a steer look ineffective.
  */
-export function localPositions(positions: number[], act: tf.Tensor, axis: number, ctx: Pick<HookContext, "pastLength" | "step">): number[] {
+export function localPositions(positions: number[], act: tf.Tensor, axis: number, ctx: Pick<HookContext, "pastLength" | "step"> & { name?: string }, argument = "position"): number[] {
   const len = act.shape[axis];
   const total = ctx.pastLength + len;
   const promptLength = total - ctx.step;
   const out: number[] = [];
   for (const p of positions) {
     const abs = p < 0 ? promptLength + p : p;
-    if (abs < 0 || abs >= total) continue; // not in this sequence (yet): nothing to select here
+    if (abs < 0 || abs >= promptLength) {
+      const at = ctx.name ? ` at "${ctx.name}"` : "";
+      throw new ArgumentError(
+        argument,
+        `holds ${p} but the prompt${at} has ${promptLength} position${promptLength === 1 ? "" : "s"} (valid: 0 … ${promptLength - 1}, or ${-promptLength} … -1 from its end)`,
+        `pick positions inside the prompt; to act on every position, generated ones included, leave the position out`,
+      );
+    }
     const local = abs - ctx.pastLength;
     if (local >= 0) out.push(local);
   }
@@ -90,7 +102,7 @@ export function selectionMask(act: tf.Tensor, hookName: string, sel: { positions
   const layout = hookLayout(hookName);
   const shape = act.shape.map(() => 1);
   const chosen = new Map<number, number[]>();
-  if (sel.positions) chosen.set(layout.position, localPositions(sel.positions, act, layout.position, ctx));
+  if (sel.positions) chosen.set(layout.position, localPositions(sel.positions, act, layout.position, { ...ctx, name: hookName }, `${argument}.position`));
   if (sel.heads && layout.head !== null) {
     checkRange(sel.heads, act.shape[layout.head], `${argument}.head`, hookName);
     chosen.set(layout.head, sel.heads);

@@ -27,7 +27,7 @@ export async function meanAblate(model: LanguageModel, hook: string, reference: 
   if (layout.position !== 1 && !options.perPosition) {
     throw new ArgumentError("options.perPosition", `must be true for "${names[0]}": its positions are a query axis beside a key axis`, "pass { perPosition: true } with reference rows as long as the runs");
   }
-  const ref = await referenceActivations(model, reference, names, { prependBos: options.prependBos, chat: options.chat });
+  const ref = await referenceActivations(model, reference, names, { prependBos: options.prependBos, chat: options.chat }, "reference");
   const lengths = ref.tokens.map((r) => r.length);
   if (options.perPosition && new Set(lengths).size > 1) {
     throw new ArgumentError("reference", `rows have different token lengths (${lengths.join(", ")}) but perPosition needs one length`, "use prompts of one token length, or drop perPosition");

@@ -1,7 +1,7 @@
 // The result of activation patching: one Arquero row per grid cell, the raw matrices per component, the
 // baselines, and a heatmap (layer × position, layer × head, or head × position for z).
 import type { Chart } from "../display/chart";
-import { headScoresChart, patchingChart } from "../display/charts";
+import { concatCharts, headScoresChart, patchingChart } from "../display/charts";
 import { ArgumentError } from "../errors";
 import { tableOf, type Table } from "../probe/table";
 import type { GridCell, PatchComponent } from "./activation-patching";
@@ -32,7 +32,10 @@ export interface PatchingResult {
   tokens: string[];
   /** Forward passes this call made (the source run included). */
   forwardPasses: number;
-  /** Heatmap of one component (default the first). */
+  /**
+   * Heatmap of one component; without an argument every patched component's heatmap, stacked into one chart (so
+   * show(result) is one display message however many components were patched).
+   */
   toChart(component?: PatchComponent): Chart;
 }
 
@@ -79,6 +82,17 @@ export function patchingResult(r: {
   }
   const metricTitle = "recovered (0–1)";
   const what = setup.answers ? `logit diff ${setup.answers.clean.token.trim()} − ${setup.answers.corrupted.token.trim()}` : "metric";
+  const chartOf = (component: PatchComponent): Chart => {
+    if (!components.includes(component)) throw new ArgumentError("component", `${JSON.stringify(component)} was not patched in this call`, `use one of ${components.join(", ")}`);
+    const rows = table.params({ component }).filter((d: { component: string }, $: { component: string }) => d.component === $.component);
+    const title = `Activation patching (${setup.direction}) of ${component}: ${what}, 0 = corrupted, 1 = clean`;
+    if (component === "z_all") {
+      const values = rows.array("metric") as number[];
+      return headScoresChart(rows, { value: "metric", scoreTitle: metricTitle, domain: [Math.min(0, ...values), Math.max(1, ...values)], title: `${title}, every position` });
+    }
+    if (component === "z") return headPositionChart(rows, { metricTitle, title, inputTokens: baseStr });
+    return patchingChart(rows, { metricTitle, title, inputTokens: baseStr });
+  };
   return {
     table,
     matrices,
@@ -91,16 +105,11 @@ export function patchingResult(r: {
     direction: setup.direction,
     tokens: setup.cleanStr,
     forwardPasses: r.forwardPasses,
-    toChart(component = components[0]) {
-      if (!components.includes(component)) throw new ArgumentError("component", `${JSON.stringify(component)} was not patched in this call`, `use one of ${components.join(", ")}`);
-      const rows = table.params({ component }).filter((d: { component: string }, $: { component: string }) => d.component === $.component);
-      const title = `Activation patching (${setup.direction}) of ${component}: ${what}, 0 = corrupted, 1 = clean`;
-      if (component === "z_all") {
-        const values = rows.array("metric") as number[];
-        return headScoresChart(rows, { value: "metric", scoreTitle: metricTitle, domain: [Math.min(0, ...values), Math.max(1, ...values)], title: `${title}, every position` });
-      }
-      if (component === "z") return headPositionChart(rows, { metricTitle, title, inputTokens: baseStr });
-      return patchingChart(rows, { metricTitle, title, inputTokens: baseStr });
+    toChart: (component?: PatchComponent) => {
+      if (component !== undefined) return chartOf(component);
+      const panels = components.map(chartOf);
+      const summary = `Activation patching (${setup.direction}): ${panels.length} heatmaps (${components.join(", ")}) over ${r.layers.length} layers × ${r.positions.length} positions`;
+      return panels.length === 1 ? panels[0] : concatCharts(panels, { summary });
     },
   };
 }

@@ -7,6 +7,7 @@ import type { LanguageModel } from "../model/model";
 import { resolveTokenId, type TokenSpec } from "../probe/tokens";
 import type { LongProbeOptions } from "../probe/types";
 import { checkBatchSize, type LogitsMetric } from "./batched-forward";
+import { withInputArgument } from "./input-argument";
 
 export interface PatchingSetupOptions extends LongProbeOptions {
   /** Prompt whose run gives the right answer (text or ids). */
@@ -48,8 +49,8 @@ export function preparePatching(model: LanguageModel, o: PatchingSetupOptions): 
   if (!o || typeof o !== "object") throw new ArgumentError("options", "is missing", 'pass { clean, corrupted, answers: [" Paris", " Tokyo"] }');
   if (o.clean === undefined || o.corrupted === undefined) throw new ArgumentError(o.clean === undefined ? "clean" : "corrupted", "is missing", "pass a clean and a corrupted prompt of the same token length");
   const tok = { prependBos: o.prependBos };
-  const cleanTokens = model.toTokens(o.clean as string, tok) as number[];
-  const corruptedTokens = model.toTokens(o.corrupted as string, tok) as number[];
+  const cleanTokens = withInputArgument("clean", () => model.toTokens(o.clean as string, tok) as number[]);
+  const corruptedTokens = withInputArgument("corrupted", () => model.toTokens(o.corrupted as string, tok) as number[]);
   if (cleanTokens.length !== corruptedTokens.length) {
     throw new ArgumentError(
       "corrupted",

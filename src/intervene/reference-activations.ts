@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ModelInput, TokenizeOptions } from "../model/inputs";
 import type { LanguageModel } from "../model/model";
+import { withInputArgument } from "./input-argument";
 
 export interface HostTensor {
   data: Float32Array;
@@ -18,9 +19,12 @@ export interface ReferenceActivations {
   tokens: number[][];
 }
 
-/** Runs `input` once, caching `names` (full hook names), and copies those activations to the host. */
-export async function referenceActivations(model: LanguageModel, input: ModelInput, names: string[], opts: TokenizeOptions = {}): Promise<ReferenceActivations> {
-  const run = model.run(input, { ...opts, cache: names });
+/**
+ * Runs `input` once, caching `names` (full hook names), and copies those activations to the host. `argument` is the
+ * caller's name for `input`, which errors about it name.
+ */
+export async function referenceActivations(model: LanguageModel, input: ModelInput, names: string[], opts: TokenizeOptions = {}, argument = "input"): Promise<ReferenceActivations> {
+  const run = withInputArgument(argument, () => model.run(input, { ...opts, cache: names }));
   try {
     const acts = new Map<string, HostTensor>();
     for (const name of names) {

@@ -33,7 +33,7 @@ export async function resampleAblate(model: LanguageModel, hook: string, source:
   const sel = checkSelection(names[0], options, "options");
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new ArgumentError("options.seed", `is ${seed}`, "use an integer seed");
-  const ref = await referenceActivations(model, source, names, { prependBos: options.prependBos, chat: options.chat });
+  const ref = await referenceActivations(model, source, names, { prependBos: options.prependBos, chat: options.chat }, "source");
   const lengths = ref.tokens.map((r) => r.length);
   if (new Set(lengths).size > 1) {
     throw new ArgumentError("source", `rows have different token lengths (${lengths.join(", ")})`, "use source prompts of one token length (that of the runs you ablate)");

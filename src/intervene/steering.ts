@@ -46,8 +46,8 @@ export async function steeringVector(model: LanguageModel, options: SteeringVect
   if (hookLayout(hook).position !== 1) throw new ArgumentError("hook", `"${hook}" has no per-token activation to steer`, "steer the residual stream, an attention/MLP output or hook_z");
   const reduce = options.reduce ?? "last";
   if (reduce !== "last" && reduce !== "mean") throw new ArgumentError("reduce", `is ${JSON.stringify(reduce)}`, 'use "last" or "mean"');
-  const pos = await meanOfPrompts(model, positive, hook, reduce, options.prependBos);
-  const neg = await meanOfPrompts(model, negative, hook, reduce, options.prependBos);
+  const pos = await meanOfPrompts(model, positive, hook, reduce, options.prependBos, "positive");
+  const neg = await meanOfPrompts(model, negative, hook, reduce, options.prependBos, "negative");
   const vector = pos.data.map((v, i) => v - neg.data[i]);
   return { hook, vector, shape: pos.shape, norm: Math.sqrt(vector.reduce((s, v) => s + v * v, 0)) };
 }
@@ -61,8 +61,8 @@ function asPrompts(p: string | string[], argument: string): string[] {
 }
 
 /** Mean over prompts of each prompt's last-token (or mean-over-tokens) activation. */
-async function meanOfPrompts(model: LanguageModel, prompts: string[], hook: string, reduce: "last" | "mean", prependBos?: boolean): Promise<HostTensor> {
-  const ref = await referenceActivations(model, prompts, [hook], { prependBos });
+async function meanOfPrompts(model: LanguageModel, prompts: string[], hook: string, reduce: "last" | "mean", prependBos: boolean | undefined, argument: string): Promise<HostTensor> {
+  const ref = await referenceActivations(model, prompts, [hook], { prependBos }, argument);
   const act = ref.acts.get(hook)!;
   const [batch, pos] = act.shape;
   const inner = trailingSize(act.shape, 2);
@@ -107,7 +107,7 @@ export function steer(vector: SteeringVector | { hook: string; vector: ArrayLike
       if (positions === undefined) return tf.add(act, delta);
       const len = act.shape[1] as number;
       const weights = new Float32Array(len);
-      for (const p of localPositions(positions, act, 1, ctx)) weights[p] = 1;
+      for (const p of localPositions(positions, act, 1, ctx, "positions")) weights[p] = 1;
       if (options.generated) {
         const promptLength = ctx.pastLength + len - ctx.step;
         for (let p = Math.max(promptLength, ctx.pastLength); p < ctx.pastLength + len; p++) weights[p - ctx.pastLength] = 1;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { probeWebgpu } from "../../src/backend/probe-webgpu";
 import { setBackend } from "../../src/backend";
-import { fusedActivation, fusedNorm, fusedScoresSoftmax, type NormSpec } from "../../src/backend/kernels";
+import { fusedActivation, fusedLinear, fusedNorm, fusedRotaryHalf, fusedScoresSoftmax, type NormSpec } from "../../src/backend/kernels";
 
 const MASKED = -3.4028234663852886e38;
 
@@ -60,6 +60,7 @@ async function compare(what: string, data: { shape: number[]; values: Float32Arr
   assert.equal(fused(cpuIn), null, `${what}: no fused kernel on cpu`);
   const ref = composed(cpuIn);
   const expected = (await ref.data()) as Float32Array;
+  const shape = ref.shape;
   tf.dispose([...cpuIn, ref]);
   await setBackend("webgpu");
   const before = tf.memory().numTensors;
@@ -67,7 +68,7 @@ async function compare(what: string, data: { shape: number[]; values: Float32Arr
   const out = fused(gpuIn);
   assert.ok(out, `${what}: fused on webgpu`);
   const actual = (await out.data()) as Float32Array;
-  assert.deepEqual(out.shape, data[0].shape, `${what}: shape`);
+  assert.deepEqual(out.shape, shape, `${what}: shape`);
   tf.dispose([...gpuIn, out]);
   assert.equal(tf.memory().numTensors, before, `${what}: tensors leaked`);
   for (let i = 0; i < expected.length; i++) {
@@ -139,5 +140,44 @@ test("fusedScoresSoftmax gives softmax(softcap(scores · scale) + mask) with cau
       (xs) => composedScores(xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, 0.125, softcap),
       (xs) => fusedScoresSoftmax(xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, 0.125, softcap),
     );
+  }
+});
+
+/** model/components/rotary.ts's "half" style: [x₁, x₂]·[cos, cos] + [x₂, x₁]·[−sin, sin] on the first rot features. */
+function composedRotary(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rot: number): tf.Tensor {
+  return tf.tidy(() => {
+    const d = x.shape[3];
+    const half = rot / 2;
+    const xr = rot === d ? x : tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, rot]);
+    const swapped = tf.concat([tf.slice(xr, [0, 0, 0, half], [-1, -1, -1, half]), tf.slice(xr, [0, 0, 0, 0], [-1, -1, -1, half])], 3);
+    const rotated = tf.add(tf.mul(xr, cos), tf.mul(swapped, sin));
+    return rot === d ? rotated : tf.concat([rotated, tf.slice(x, [0, 0, 0, rot], [-1, -1, -1, d - rot])], 3);
+  });
+}
+
+test("fusedRotaryHalf gives the composed rotation, full and partial, and fusedLinear the product plus bias", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  for (const [b, p, h, d, rot] of [[2, 5, 3, 16, 16], [1, 7, 4, 32, 8]]) {
+    const x = { shape: [b, p, h, d], values: randoms(b * p * h * d, d + rot, 2) };
+    const angles = randoms(b * p * (rot / 2), rot, 3);
+    const cos = new Float32Array(b * p * rot);
+    const sin = new Float32Array(b * p * rot);
+    for (let r = 0; r < b * p; r++) {
+      for (let i = 0; i < rot / 2; i++) {
+        const a = angles[r * (rot / 2) + i];
+        cos[r * rot + i] = cos[r * rot + rot / 2 + i] = Math.cos(a);
+        sin[r * rot + i] = -Math.sin(a);
+        sin[r * rot + rot / 2 + i] = Math.sin(a);
+      }
+    }
+    const table = [b, p, 1, rot];
+    await compare(`rotary [${b},${p},${h},${d}] rot ${rot}`, [x, { shape: table, values: cos }, { shape: table, values: sin }],
+      (xs) => composedRotary(xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, xs[2] as tf.Tensor4D, rot),
+      (xs) => fusedRotaryHalf(xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, xs[2] as tf.Tensor4D, rot));
+  }
+  for (const [m, k, n] of [[130, 64, 96], [3, 40, 50]]) {
+    await compare(`linear [${m},${k}]x[${k},${n}] + b`, [{ shape: [m, k], values: randoms(m * k, 1) }, { shape: [k, n], values: randoms(k * n, 2) }, { shape: [n], values: randoms(n, 3) }],
+      (xs) => tf.tidy(() => tf.add(tf.matMul(xs[0] as tf.Tensor2D, xs[1] as tf.Tensor2D), xs[2])),
+      (xs) => fusedLinear(xs[0] as tf.Tensor2D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D), 1e-5);
   }
 });

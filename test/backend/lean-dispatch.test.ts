@@ -76,3 +76,17 @@ test("ops of every rank give the cpu backend's numbers through the arena and cac
     tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", batch);
   }
 });
+
+test("small host tensors (float32, int32, bool) reach GPU ops intact through the writeBuffer upload", async (t) => {
+  const probe = await probeWebgpu();
+  if (!probe.available && !probe.usableOnRequest) return t.skip(`no WebGPU adapter here: ${probe.reason}`);
+  await setBackend("webgpu");
+  const before = tf.memory().numTensors;
+  const table = tf.tidy(() => tf.mul(tf.reshape(tf.range(0, 600, 1, "float32"), [200, 3]), 1)); // GPU-resident
+  const ids = tf.tensor1d([7, 0, 199, 42, 7], "int32");
+  const keep = tf.tensor1d([true, false, true, true, false], "bool");
+  const picked = tf.tidy(() => tf.where(tf.reshape(keep, [5, 1]), tf.add(tf.gather(table, ids), tf.tensor1d([0.5, 0.25, -1])), tf.scalar(-7)));
+  assert.deepEqual(Array.from(await picked.data()), [21.5, 22.25, 22, -7, -7, -7, 597.5, 598.25, 598, 126.5, 127.25, 127, -7, -7, -7]);
+  tf.dispose([table, ids, keep, picked]);
+  assert.equal(tf.memory().numTensors, before);
+});

@@ -4,6 +4,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { activationPatching } from "../../src/intervene/activation-patching";
 import { patchGroups } from "../../src/intervene/patch-groups";
 import { AbortError, ArgumentError } from "../../src/errors";
+import { show } from "../../src/display";
+import { withFakeKernel } from "../display/fake-kernel";
 import { ANSWERS, CLEAN, CORRUPTED, lastLogits, model } from "./helpers";
 
 const SUBJECT = 3; // " France" / " Japan"
@@ -127,6 +129,30 @@ test("the heatmaps are built from the table", async () => {
     assert.equal(data.length, r.table.filter(`d => d.component === '${c}'`).numRows(), c);
   }
   assert.throws(() => r.toChart("mlp_out"), ArgumentError);
+});
+
+test("show(result) shows every patched component: one concatenated chart, one display message", async () => {
+  const m = await model();
+  const components = ["resid_pre", "attn_out", "mlp_out", "z"] as const;
+  const r = await activationPatching(m, { clean: CLEAN, corrupted: CORRUPTED, answers: ANSWERS, components: [...components], positions: [3, 4] });
+  const all = r.toChart();
+  const panels = all.spec.vconcat as { title: string; data: { values: unknown[] } }[];
+  assert.equal(panels.length, components.length, "one panel per component");
+  for (const [i, c] of components.entries()) {
+    assert.equal(panels[i].data.values.length, r.table.filter(`d => d.component === '${c}'`).numRows(), c);
+    assert.match(panels[i].title, new RegExp(`of ${c}:`));
+  }
+  const svg = all.toSvg();
+  for (const c of components) assert.ok(svg.includes(`of ${c}:`), `the rendered chart draws the ${c} panel`);
+  withFakeKernel((sent) => {
+    show(r);
+    assert.equal(sent.length, 1, "one display message for all the heatmaps");
+    assert.equal(sent[0].data["text/plain"], all.summary);
+    const spec = sent[0].data["application/vnd.vegalite.v5+json"] as { vconcat: unknown[] };
+    assert.equal(spec.vconcat.length, components.length);
+  });
+  const one = await activationPatching(m, { clean: CLEAN, corrupted: CORRUPTED, answers: ANSWERS, components: ["resid_pre"], layers: [0], positions: [4] });
+  assert.equal(one.toChart().spec.vconcat, undefined, "a single component stays a plain heatmap");
 });
 
 test("bad input: unequal lengths name both; unknown components, answers and aborts are typed errors", async () => {

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { NOTEBOOKS_DIR, codeCells, notebookScript, readNotebookJson } from "./notebook-script";
 
@@ -35,19 +35,23 @@ for (const file of notebooks) {
   });
 }
 
-test("the committed executed notebook shows every chart as static SVG, with no scripts needed and no libraries", () => {
-  const file = path.join(NOTEBOOKS_DIR, "executed", "quickstart.ipynb");
-  const nb = readNotebookJson(file);
-  const outputs = nb.cells.flatMap((c) => (c.outputs ?? []) as Array<{ output_type: string; data?: Record<string, unknown> }>);
-  const charts = outputs.filter((o) => o.data && "application/vnd.vegalite.v5+json" in o.data);
-  assert.ok(charts.length >= 3);
-  for (const chart of charts) {
-    assert.match(String(chart.data!["image/svg+xml"]), /^<svg[\s\S]*<\/svg>$/);
-    const html = Array.isArray(chart.data!["text/html"]) ? (chart.data!["text/html"] as string[]).join("") : String(chart.data!["text/html"]);
-    assert.match(html, /<div class="lmprobe-static"><svg[\s\S]*?<\/svg><\/div>/, "the HTML carries the SVG itself");
-    assert.doesNotMatch(html, /window\.vegaEmbed\s*=|vega-embed\.min\.js/, "no inlined libraries: the file stays small");
-  }
-  assert.ok(JSON.stringify(nb).length < 400_000);
-  // Same code as the stripped notebook: the executed copy is not stale.
-  assert.deepEqual(codeCells(nb), codeCells(readNotebookJson(path.join(NOTEBOOKS_DIR, "quickstart.ipynb"))));
-});
+for (const file of notebooks) {
+  test(`executed/${file}: committed, current, every chart as static SVG with no scripts or libraries needed`, () => {
+    const executed = path.join(NOTEBOOKS_DIR, "executed", file);
+    assert.ok(existsSync(executed), `notebooks/executed/${file} exists (node --import tsx scripts/execute-notebooks.ts writes it)`);
+    const nb = readNotebookJson(executed);
+    const outputs = nb.cells.flatMap((c) => (c.outputs ?? []) as Array<{ output_type: string; name?: string; data?: Record<string, unknown> }>);
+    assert.deepEqual(outputs.filter((o) => o.output_type === "error" || o.name === "stderr"), [], "no cell failed");
+    const charts = outputs.filter((o) => o.data && "application/vnd.vegalite.v5+json" in o.data);
+    assert.ok(charts.length >= 2, `${file} keeps its charts`);
+    for (const chart of charts) {
+      assert.match(String(chart.data!["image/svg+xml"]), /^<svg[\s\S]*<\/svg>$/);
+      const html = Array.isArray(chart.data!["text/html"]) ? (chart.data!["text/html"] as string[]).join("") : String(chart.data!["text/html"]);
+      assert.match(html, /<div class="lmprobe-static"><svg[\s\S]*?<\/svg><\/div>/, "the HTML carries the SVG itself");
+      assert.doesNotMatch(html, /window\.vegaEmbed\s*=|vega-embed\.min\.js/, "no inlined libraries: the file stays small");
+    }
+    assert.ok(JSON.stringify(nb).length < 400_000, `${file} stays under 400 KB`);
+    // Same code as the stripped notebook: the executed copy is not stale.
+    assert.deepEqual(codeCells(nb), codeCells(readNotebookJson(path.join(NOTEBOOKS_DIR, file))));
+  });
+}

@@ -2,12 +2,13 @@
 // but webgpu) or the shapes do not suit it, and the caller then composes the tfjs ops as before. Results are
 // plain tensors, tracked by the engine like any op's (tf.tidy disposes them).
 import * as tf from "@tensorflow/tfjs-core";
-import { ActivationProgram, MAX_ROW, NormProgram, ScoresSoftmaxProgram, type FusedActivation, type NormKind } from "./row-programs";
+import { ActivationProgram, MAX_ROW, NormProgram, RotaryHalfProgram, ScoresSoftmaxProgram, type FusedActivation, type NormKind } from "./row-programs";
 import type { WebgpuBackendApi } from "./program";
 
 export const NORM_KERNEL = "LmprobeNorm";
 export const ACTIVATION_KERNEL = "LmprobeActivation";
 export const SCORES_SOFTMAX_KERNEL = "LmprobeScoresSoftmax";
+export const ROTARY_KERNEL = "LmprobeRotaryHalf";
 export type { FusedActivation, NormKind } from "./row-programs";
 
 /** The fields of a norm that the fused kernel needs (model/canonical's NormWeights has them all). */
@@ -54,9 +55,30 @@ export function fusedScoresSoftmax(scores: tf.Tensor4D, mask: tf.Tensor4D, scale
   return tf.engine().runKernel(SCORES_SOFTMAX_KERNEL, { scores, mask }, { scale, softcap: softcap ?? 0 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
+/**
+ * x [rows, d] · W [d, n] + b as one dispatch (tf.fused.matMul, whose bias the tiled kernel adds as it stores C);
+ * null off webgpu or without a bias, where matMul then add is as good.
+ */
+export function fusedLinear(x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D | null): tf.Tensor2D | null {
+  if (!b || process.env.LMPROBE_WEBGPU_FUSED === "off" || tf.getBackend() !== "webgpu" || !f32(x) || !f32(W) || !f32(b)) return null;
+  return tf.fused.matMul({ a: x, b: W, bias: b }) as tf.Tensor2D;
+}
+
+/**
+ * "half"-style rotary embedding of the first `rot` features of each head of x [batch, pos, heads, dHead], with
+ * tables cos, sin [batch, pos, 1, rot] as model/components/rotary.ts builds them; null where not fused.
+ */
+export function fusedRotaryHalf(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rot: number): tf.Tensor4D | null {
+  if (!available(ROTARY_KERNEL) || x.rank !== 4 || x.size === 0 || !f32(x) || !f32(cos) || !f32(sin)) return null;
+  const [b, t, , d] = x.shape;
+  const table = [b, t, 1, rot];
+  if (rot % 2 !== 0 || rot > d || !tf.util.arraysEqual(cos.shape, table) || !tf.util.arraysEqual(sin.shape, table)) return null;
+  return tf.engine().runKernel(ROTARY_KERNEL, { x, cos, sin }, { rot } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
 type Attrs = Record<string, unknown>;
 
-/** Registers the three kernels for the webgpu backend (idempotent). */
+/** Registers the fused kernels for the webgpu backend (idempotent). */
 export function registerFusedKernels(): void {
   const register = (kernelName: string, run: (backend: WebgpuBackendApi, inputs: Record<string, tf.TensorInfo>, attrs: Attrs) => tf.TensorInfo) => {
     if (tf.getKernel(kernelName, "webgpu")) return;
@@ -79,6 +101,13 @@ export function registerFusedKernels(): void {
     const program = new ActivationProgram(x.shape, attrs.act as FusedActivation, up != null);
     return backend.runWebGPUProgram(program, up ? [x, up] : [x], "float32");
   });
+  register(ROTARY_KERNEL, (backend, { x, cos, sin }, attrs) =>
+    backend.runWebGPUProgram(new RotaryHalfProgram(x.shape), [x, cos, sin], "float32", [
+      { type: "int32", data: [x.shape[2]] },
+      { type: "int32", data: [x.shape[3]] },
+      { type: "int32", data: [attrs.rot as number] },
+    ]),
+  );
   register(SCORES_SOFTMAX_KERNEL, (backend, { scores, mask }, attrs) => {
     const softcap = attrs.softcap as number;
     const program = new ScoresSoftmaxProgram(scores.shape, softcap > 0);

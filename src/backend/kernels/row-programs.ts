@@ -218,3 +218,45 @@ fn main(index : i32) {
 `;
   }
 }
+
+/**
+ * Rotary embedding, "half" style: x [batch, pos, heads, dHead] with tables cos, sin [batch, pos, 1, rot] laid
+ * out as model/components/rotary.ts builds them ([cos, cos] and [−sin, sin]): the first rot features become
+ * x·cos + swap(x)·sin, swap exchanging the two halves; the rest pass through (6–8 ops → 1).
+ */
+export class RotaryHalfProgram implements WebgpuProgram {
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  variableNames = ["x", "cosT", "sinT"];
+  workgroupSize: [number, number, number] = [THREADS, 1, 1];
+  size = true;
+  uniforms = "heads : i32, dHead : i32, rot : i32,";
+
+  constructor(shape: number[]) {
+    this.outputShape = shape;
+    this.dispatchLayout = { x: shape.map((_, i) => i) };
+    this.dispatch = [Math.ceil(shape.reduce((p, d) => p * d, 1) / THREADS), 1, 1];
+    this.shaderKey = "lmprobeRotaryHalf";
+  }
+
+  getUserCode(): string {
+    return `
+fn main(index : i32) {
+  if (index < uniforms.size) {
+    let i = index % uniforms.dHead;
+    if (i >= uniforms.rot) {
+      result[index] = x[index];
+    } else {
+      let half = uniforms.rot / 2;
+      let token = index / (uniforms.dHead * uniforms.heads);
+      let partner = select(index - half, index + half, i < half);
+      let t = token * uniforms.rot + i;
+      result[index] = x[index] * cosT[t] + x[partner] * sinT[t];
+    }
+  }
+}
+`;
+  }
+}

@@ -7,3 +7,5 @@ export { residualNormChart, type ResidualNormChartOptions } from "./residual-nor
 export { expertLoadChart, expertRoutingChart, type ExpertLoadChartOptions, type RoutingChartOptions } from "./moe";
 export { patchingChart, type PatchingChartOptions } from "./patching";
 export { headScoresChart, type HeadScoresChartOptions } from "./head-scores";
+export { concatCharts, type ConcatOptions } from "./concat";
+export { logitAttributionChart, headAttributionChart, type LogitAttributionChartOptions } from "./logit-attribution";

@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
+import { batchedMatMul } from "./linear";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
 
@@ -50,7 +51,7 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   // Query heads h = kv·group + r share key/value head kv (repeat_kv): fold the group into the query axis so that
   // one batched matmul per kv head serves all its query heads without copying keys.
   const qGrouped = swapPosAndHeads(q).reshape([batch, nKVHeads, group * pos, dHead]);
-  let scores: tf.Tensor = tf.matMul(qGrouped, all.k, false, true).reshape([batch, nHeads, pos, keys]);
+  let scores: tf.Tensor = batchedMatMul(qGrouped, all.k, true).reshape([batch, nHeads, pos, keys]);
   scores = tf.mul(scores, w.scale);
   if (w.softcap !== null) scores = tf.mul(tf.tanh(tf.div(scores, w.softcap)), w.softcap);
   scores = hook("hook_attn_scores", tf.add(scores, ctx.mask));
@@ -65,7 +66,7 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   }
   pattern = hook("hook_pattern", pattern);
 
-  const zGrouped = tf.matMul(pattern.reshape([batch, nKVHeads, group * pos, keys]), all.v);
+  const zGrouped = batchedMatMul(pattern.reshape([batch, nKVHeads, group * pos, keys]), all.v);
   const z = hook("hook_z", swapPosAndHeads(zGrouped.reshape([batch, nHeads, pos, dHead])));
   let out: tf.Tensor = tf.matMul(z.reshape([batch * pos, nHeads * dHead]), w.W_O);
   if (w.b_O) out = tf.add(out, w.b_O);
