@@ -1,14 +1,5 @@
-// A small seeded generator (mulberry32) so that default prompts and random-head draws reproduce.
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded draws so that default prompts and random-head draws reproduce (the generator is the one sampling uses).
+export { seededRandom } from "../model/sampling";
 
 /** k distinct items of `items`, in random order. */
 export function sampleDistinct<T>(items: readonly T[], k: number, random: () => number): T[] {
