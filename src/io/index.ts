@@ -11,6 +11,6 @@ export { loadTokenizer, type TokenizerOptions } from "./tokenizer";
 export { openCheckpoint, type Checkpoint } from "./checkpoint";
 export { downloadCheckpoint, type DownloadProgress, type HubOptions } from "./hub";
 export { hubCacheDir } from "./hub-cache";
-export { estimateMemory, backendCapacity, checkMemoryFits, WASM_HEAP_BYTES, type MemoryEstimate, type BackendCapacity } from "./memory-estimate";
+export { estimateMemory, backendCapacity, checkMemoryFits, bytesNeededOn, WASM_HEAP_BYTES, type MemoryEstimate, type BackendCapacity } from "./memory-estimate";
 export { demoModelDir, packageRoot } from "./package-root";
 export { loadModel, resolveCheckpointDir, type LoadOptions } from "../load";

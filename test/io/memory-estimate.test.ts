@@ -5,7 +5,7 @@ import path from "node:path";
 import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
 import { ModelTooLargeError } from "../../src/errors";
-import { backendCapacity, checkMemoryFits, estimateMemory, WASM_HEAP_BYTES } from "../../src/io/memory-estimate";
+import { backendCapacity, bytesNeededOn, checkMemoryFits, estimateMemory, WASM_HEAP_BYTES } from "../../src/io/memory-estimate";
 import { SafetensorsFile } from "../../src/io/safetensors";
 import { openWeightSource } from "../../src/io/safetensors-weights";
 import type { TensorInfo, WeightSource } from "../../src/io/weight-source";
@@ -45,16 +45,31 @@ test("a 1.2B-parameter model is refused on wasm with the bytes it needs and the 
   assert.equal(est.largestTensor.name, "model.layers.0.mlp.weight");
   assert.throws(() => checkMemoryFits(est, "wasm"), (e: unknown) => {
     assert.ok(e instanceof ModelTooLargeError);
-    assert.equal(e.bytesNeeded, est.totalBytes);
+    assert.equal(e.bytesNeeded, bytesNeededOn(est, "wasm"));
     assert.equal(e.backend, "wasm");
     assert.ok(e.bytesAvailable <= WASM_HEAP_BYTES);
-    assert.ok(e.message.includes(String(est.totalBytes)), e.message);
+    assert.ok(e.message.includes(String(bytesNeededOn(est, "wasm"))), e.message);
     assert.equal(e.backendsThatFit.includes("cpu"), backendCapacity("cpu").totalBytes >= est.totalBytes);
     assert.ok(!e.backendsThatFit.includes("wasm"));
     return true;
   });
   // and a small model fits
   checkMemoryFits(estimateMemory(describedOnly({ w: [1000, 1000] })), "wasm");
+});
+
+test("on wasm, weight matrices count twice (XNNPACK's packed copies) and embedding tables once", () => {
+  // 2.2 GB of float32: under the 4 GiB heap as plain tensors, over it with a packed copy of every matrix.
+  const matrices = describedOnly({ "model.layers.0.mlp.up_proj.weight": [550_000, 1000] });
+  const est = estimateMemory(matrices);
+  assert.equal(est.matrixBytes, est.weightBytes);
+  assert.equal(bytesNeededOn(est, "wasm"), est.totalBytes + est.weightBytes);
+  assert.equal(bytesNeededOn(est, "cpu"), est.totalBytes);
+  assert.ok(est.totalBytes < WASM_HEAP_BYTES, "fits without the packed copies");
+  assert.throws(() => checkMemoryFits(est, "wasm"), ModelTooLargeError);
+  // The same bytes as an embedding table (gathered, never packed) fit.
+  const table = estimateMemory(describedOnly({ "model.embed_tokens.weight": [550_000, 1000] }));
+  assert.equal(table.matrixBytes, 0);
+  checkMemoryFits(table, "wasm");
 });
 
 test("capacities: wasm is its heap cap, cpu is bounded by host memory", () => {
