@@ -84,20 +84,47 @@ function runBlock(
   const resid = hook("hook_resid_pre", residPre);
 
   const attnIn = block.ln1 ? hook("ln1.hook_normalized", applyNorm(resid, block.ln1)) : resid;
-  let attnOut = attention(block.attn, attnIn, { hooks, layer, ...attnCtx });
+  // Attention and the MLP each in their own tidy: their intermediates (q/k/v, scores, the MLP's hidden activations)
+  // are freed as soon as their output exists, so a block's peak is the larger of the two, not their sum.
+  let attnOut = tf.tidy(() => attention(block.attn, attnIn, { hooks, layer, ...attnCtx }));
   if (block.postAttnNorm) attnOut = applyNorm(attnOut, block.postAttnNorm) as tf.Tensor3D;
   attnOut = hook("hook_attn_out", attnOut);
 
   // Parallel blocks (GPT-NeoX) feed the MLP the block input; sequential ones the residual after attention.
   const mid = block.parallel ? resid : hook("hook_resid_mid", tf.add(resid, attnOut));
   const mlpIn = block.ln2 ? hook("ln2.hook_normalized", applyNorm(mid, block.ln2)) : mid;
-  let mlpOut = mlp(block.mlp, mlpIn, { hooks, layer });
+  let mlpOut = positionwiseMlp(block, layer, mlpIn as tf.Tensor3D, hooks);
   if (block.postMlpNorm) mlpOut = applyNorm(mlpOut, block.postMlpNorm) as tf.Tensor3D;
   mlpOut = hook("hook_mlp_out", mlpOut);
 
   // Summation order as the reference: (mlp + attn) + input for parallel blocks, mid + mlp otherwise.
   const post = block.parallel ? tf.add(tf.add(mlpOut, attnOut), resid) : tf.add(mid, mlpOut);
   return hook("hook_resid_post", post);
+}
+
+/** A dense MLP's hidden activations above this many floats are computed a block of positions at a time. */
+export const mlpStreaming = { blockFloats: 2 ** 20 };
+
+/**
+ * The block's MLP in its own tidy. A dense MLP acts on each position alone, so when nothing observes its hidden
+ * activations (hook_pre, hook_pre_linear, hook_post) and they would be large, it runs over blocks of positions:
+ * the activation function's temporaries (several [positions, d_mlp] tensors) then exist for one block only.
+ */
+function positionwiseMlp(block: BlockWeights, layer: number, x: tf.Tensor3D, hooks: HookRunner): tf.Tensor3D {
+  const [batch, pos, dModel] = x.shape;
+  const whole = () => tf.tidy(() => mlp(block.mlp, x, { hooks, layer }));
+  if (block.mlp.kind !== "dense") return whole();
+  const positions = Math.max(1, Math.floor(mlpStreaming.blockFloats / (batch * block.mlp.W_in.shape[1])));
+  const observed = ["hook_pre", "hook_pre_linear", "hook_post"].some((h) => !hooks.idle(`blocks.${layer}.mlp.${h}`));
+  if (pos <= positions || observed) return whole();
+  const parts: tf.Tensor3D[] = [];
+  for (let start = 0; start < pos; start += positions) {
+    const size = Math.min(positions, pos - start);
+    parts.push(tf.tidy(() => mlp(block.mlp, tf.slice(x, [0, start, 0], [batch, size, dModel]), { hooks, layer })));
+  }
+  const out = tf.concat(parts, 1) as tf.Tensor3D;
+  tf.dispose(parts);
+  return out;
 }
 
 /** ln_final (hooked) of a residual stream [batch, pos, d]. */

@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../errors";
 import { Unembedding, checkUnembedding, unembedIds, unembedSlice, vocabSize } from "./unembedding";
 import { hasLogitStatsKernel, logitStats, MAX_TOP_K } from "../backend/kernels";
+import { rowBlockReduction, rowBlocksApply } from "./lens-row-blocks";
 
 export interface LensReductionOptions {
   unembedding: Unembedding;
@@ -23,7 +24,8 @@ export interface LensReductionOptions {
   /**
    * Vocabulary ids per chunk (default: defaultVocabChunk, ~4 MiB per [rows, chunk] tensor). Where the backend has
    * a fused logit-statistics kernel (webgpu) and k ≤ MAX_TOP_K, leaving this unset makes one pass over the whole
-   * vocabulary per block of rows instead (at most fusedLens.blockLogits logits at once).
+   * vocabulary per block of rows instead (at most fusedLens.blockLogits logits at once); elsewhere, leaving it
+   * unset does the same with ordinary kernels when every logit is finite (lens-row-blocks.ts).
    */
   vocabChunk?: number;
 }
@@ -71,6 +73,13 @@ export function lensReduction(rows: tf.Tensor2D, options: LensReductionOptions):
   if (options.vocabChunk === undefined && k <= MAX_TOP_K && hasLogitStatsKernel()) {
     try {
       return fusedReduction(normed, u, k, ids, targetLogits);
+    } finally {
+      tf.dispose([normed, ids, targetLogits]);
+    }
+  }
+  if (options.vocabChunk === undefined && rowBlocksApply(normed, u)) {
+    try {
+      return rowBlockReduction(normed, u, k, ids, targetLogits);
     } finally {
       tf.dispose([normed, ids, targetLogits]);
     }

@@ -7,6 +7,7 @@ import { Unembedding } from "../../src/tensor/unembedding";
 import { AbortError, ArgumentError } from "../../src/errors";
 import { assertClose, extremeRows, input, onEachBackend, randomMatrix, rng } from "./reference";
 import { LensCase, lensReference64 } from "./lens-reference";
+import { rowBlockLens } from "../../src/tensor/lens-row-blocks";
 
 function rmsNorm(weight: tf.Tensor1D) {
   return (x: tf.Tensor2D) =>
@@ -33,7 +34,7 @@ function randomCase(seed: number, n: number, d: number, V: number, softcap: numb
   };
 }
 
-async function checkAgainstReference(c: LensCase, layout: "d_vocab" | "vocab_d", vocabChunk: number, what: string, tol = { atol: 2e-4, rtol: 1e-4 }) {
+async function checkAgainstReference(c: LensCase, layout: "d_vocab" | "vocab_d", vocabChunk: number | undefined, what: string, tol = { atol: 2e-4, rtol: 1e-4 }) {
   const n = c.rows.length;
   const V = c.weight.length;
   const ref = lensReference64(c);
@@ -128,6 +129,78 @@ test("the reduction never holds [rows, vocab] logits: peak memory follows the vo
     tf.dispose(info.result as unknown as tf.Tensor[]);
     const extra = info.peakBytes - before;
     assert.ok(extra < (n * V * 4) / 4, `${backend}: peak ${extra} bytes above the inputs; [n, V] logits alone would be ${n * V * 4}`);
+  });
+});
+
+/** Runs body with rowBlockLens.blockLogits set to `logits`, restoring it afterwards. */
+async function withBlockLogits(logits: number, body: () => Promise<void>): Promise<void> {
+  const saved = rowBlockLens.blockLogits;
+  rowBlockLens.blockLogits = logits;
+  try {
+    await body();
+  } finally {
+    rowBlockLens.blockLogits = saved;
+  }
+}
+
+/** How many products (BatchMatMul kernels) a call runs: one per row block, or one per vocabulary chunk. */
+async function products(f: () => tf.TensorContainer): Promise<number> {
+  const info = await tf.profile(f);
+  tf.dispose(info.result as tf.Tensor[]);
+  return info.kernels.filter((k) => k.name === "BatchMatMul").length;
+}
+
+test("without a vocab chunk, row blocks over the whole vocabulary match the float64 reference", async () => {
+  await onEachBackend(async (backend) => {
+    const c = randomCase(4, 10, 24, 300, null);
+    await checkAgainstReference(c, "vocab_d", undefined, `${backend} vocab_d one block`);
+    // Three rows per block: four blocks, the last one short.
+    await withBlockLogits(3 * 300, async () => {
+      await checkAgainstReference(c, "vocab_d", undefined, `${backend} vocab_d blocks of 3`);
+      await checkAgainstReference(c, "d_vocab", undefined, `${backend} d_vocab blocks of 3`);
+    });
+    await checkAgainstReference(randomCase(5, 6, 16, 129, 3), "vocab_d", undefined, `${backend} softcap`);
+    // ±1e4 logits without masks stay on the row-block path.
+    const V = 40;
+    const identity = Array.from({ length: V }, (_, i) => Array.from({ length: V }, (_, j) => (i === j ? 1 : 0)));
+    const rows = extremeRows(V, 7).map((r) => r.map((v) => (Number.isFinite(v) ? v : -1e4)));
+    await checkAgainstReference({ rows, normWeight: null, weight: identity, bias: null, softcap: null }, "vocab_d", undefined, `${backend} extreme`, { atol: 2e-3, rtol: 1e-6 });
+  });
+});
+
+test("row blocks take one product per block; masked (−Infinity) biases fall back to vocabulary chunks", async () => {
+  await onEachBackend(async (backend) => {
+    const n = 12, d = 8, V = 500;
+    const u: Unembedding = { weight: input(tf.randomNormal([V, d], 0, 1, "float32", 3) as tf.Tensor2D), layout: "vocab_d" };
+    const rows = input(tf.randomNormal([n, d], 0, 1, "float32", 4) as tf.Tensor2D);
+    const run = () => lensReduction(rows, { unembedding: u, k: 5, targets: [7] }) as unknown as tf.TensorContainer;
+    const masked: Unembedding = { ...u, bias: input(tf.tensor1d(Array.from({ length: V }, (_, i) => (i === 3 ? -Infinity : 0)))) };
+    await withBlockLogits(4 * V, async () => {
+      assert.equal(await products(run), 3, `${backend}: 12 rows in blocks of 4`);
+      // The streaming path's default chunk covers these 500 ids at once: one product for all 12 rows.
+      const chunked = await products(() => lensReduction(rows, { unembedding: masked, k: 5, targets: [7] }) as unknown as tf.TensorContainer);
+      assert.equal(chunked, 1, `${backend}: a masked bias streams over vocabulary chunks`);
+    });
+    // The masked token is never in the top-k and ranks last.
+    const stats = await lensReduce(rows, { unembedding: masked, k: 5, targets: [3] });
+    assert.ok(!Array.from(stats.topIds).includes(3));
+    assert.ok(Array.from(stats.targetRanks).every((r) => r === V), `ranks ${Array.from(stats.targetRanks)}`);
+  });
+});
+
+test("row blocks bound memory by the block, not by rows × vocabulary", async () => {
+  await onEachBackend(async (backend) => {
+    const n = 64, d = 8, V = 8192;
+    const u: Unembedding = { weight: input(tf.randomNormal([V, d]) as tf.Tensor2D), layout: "vocab_d" };
+    const rows = input(tf.randomNormal([n, d]) as tf.Tensor2D);
+    await withBlockLogits(4 * V, async () => {
+      const before = tf.memory().numBytes;
+      const info = await tf.profile(() => lensReduction(rows, { unembedding: u, k: 5, targets: [1] }) as unknown as tf.TensorContainer);
+      tf.dispose(info.result as unknown as tf.Tensor[]);
+      const extra = info.peakBytes - before;
+      // A block holds at most four [4, V] tensors.
+      assert.ok(extra <= 4 * 4 * V * 4 + 64 * 1024, `${backend}: peak ${extra} bytes above the inputs; one block is ${4 * V * 4}, [n, V] ${n * V * 4}`);
+    });
   });
 });
 

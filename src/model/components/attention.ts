@@ -7,6 +7,7 @@ import type { HookRunner } from "../hooks";
 import { batchedMatMul } from "./linear";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
+import { attentionStreaming, streamedAttention } from "./attention-streamed";
 
 export interface AttentionContext {
   hooks: HookRunner;
@@ -48,6 +49,15 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   const keys = all.k.shape[2];
   const group = nHeads / nKVHeads;
 
+  // wasm and cpu, long sequences, nobody reading the scores or the pattern: one head at a time, so that the scores
+  // of every head (and softmax's temporaries of them) never exist together (attention-streamed.ts).
+  if (streams(ctx, batch * nHeads * pos * keys)) {
+    const z = hook("hook_z", streamedAttention({ q: swapPosAndHeads(q), k: all.k, v: all.v, mask: ctx.mask, scale: w.scale, softcap: w.softcap, sinks: w.sinks }));
+    let out: tf.Tensor = tf.matMul(z.reshape([batch * pos, nHeads * dHead]), w.W_O);
+    if (w.b_O) out = tf.add(out, w.b_O);
+    return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
+  }
+
   // Query heads h = kv·group + r share key/value head kv (repeat_kv): fold the group into the query axis so that
   // one batched matmul per kv head serves all its query heads without copying keys.
   const qGrouped = swapPosAndHeads(q).reshape([batch, nKVHeads, group * pos, dHead]);
@@ -71,6 +81,12 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   let out: tf.Tensor = tf.matMul(z.reshape([batch * pos, nHeads * dHead]), w.W_O);
   if (w.b_O) out = tf.add(out, w.b_O);
   return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
+}
+
+function streams(ctx: AttentionContext, scoreFloats: number): boolean {
+  if (scoreFloats <= attentionStreaming.minScoreFloats || tf.getBackend() === "webgpu") return false;
+  const p = `blocks.${ctx.layer}.attn.`;
+  return ctx.hooks.idle(p + "hook_attn_scores") && ctx.hooks.idle(p + "hook_pattern");
 }
 
 /**

@@ -1,0 +1,116 @@
+// The lens reduction in blocks of rows over the whole vocabulary, for backends without a fused logit-statistics
+// kernel (wasm, cpu). Streaming over vocabulary chunks (lens-reduction.ts) gathers a chunk of the unembedding for
+// every chunk of rows, keeps a running state per row and, on wasm, pays for a gather (~30 ns per element), a
+// transposed product and ~15 passes over each chunk's logits. Here each block of rows takes one plain product with
+// the unembedding as it lies in memory (the fast XNNPACK path, no gather, no copy of the matrix) and then a handful
+// of passes over its [rows, vocab] logits: max, softmax (one fused kernel on wasm), top-k and target ranks. Memory
+// stays bounded by the block: rowBlockLens.blockLogits logits per tensor, at most four such tensors at once.
+//
+// With p = softmax(x) and m = max(x): S = Σ e^(x−m) = 1 / p(argmax) (the softmax divides e^0 = 1 by S there), so
+// log Σ e^x = m + log S and the entropy is log S − Σ p·(x − m): the formulas of the streaming path, taken relative
+// to the maximum so that logits of ±1e4 stay exact.
+import * as tf from "@tensorflow/tfjs-core";
+import type { LensReductionTensors } from "./lens-reduction";
+import { type Unembedding, vocabSize } from "./unembedding";
+
+/** Logits per [rows, vocab] tensor of a block: 2²¹ floats (8 MiB); tests lower it to force several blocks. */
+export const rowBlockLens = { blockLogits: 2 ** 21 };
+
+/**
+ * Whether the row-block reduction applies: the whole vocabulary of one row fits a block, and every logit will be
+ * finite (finite rows and bias). Masked (−Infinity) biases and non-finite rows take the streaming path, whose
+ * running state handles them.
+ */
+export function rowBlocksApply(normed: tf.Tensor2D, u: Unembedding): boolean {
+  if (vocabSize(u) > rowBlockLens.blockLogits || normed.shape[0] === 0) return false;
+  return tf.tidy(() => {
+    const finite = (x: tf.Tensor) => tf.all(tf.isFinite(x));
+    const checks = u.bias ? tf.logicalAnd(finite(normed), finite(u.bias)) : finite(normed);
+    return checks.dataSync()[0] === 1;
+  });
+}
+
+/** The reduction of `normed` [n, d] (already final-normed) in blocks of rows. The caller disposes the result. */
+export function rowBlockReduction(normed: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D, targetLogits: tf.Tensor2D): LensReductionTensors {
+  const n = normed.shape[0];
+  const V = vocabSize(u);
+  const step = Math.max(1, Math.floor(rowBlockLens.blockLogits / V));
+  const parts: LensReductionTensors[] = [];
+  try {
+    for (let start = 0; start < n; start += step) {
+      const m = Math.min(step, n - start);
+      const rows = <R extends tf.Tensor2D>(x: R) => (m === n ? tf.clone(x) : (tf.slice(x, [start, 0], [m, x.shape[1]]) as R));
+      parts.push(tf.tidy(() => reduceBlock(rows(normed), u, k, rows(ids), rows(targetLogits)) as unknown as tf.TensorContainer) as unknown as LensReductionTensors);
+    }
+    if (parts.length === 1) return parts[0];
+    return tf.tidy(() => {
+      const join = <K extends keyof LensReductionTensors>(key: K) => tf.concat(parts.map((p) => p[key]), 0) as LensReductionTensors[K];
+      return { topIds: join("topIds"), topLogits: join("topLogits"), logSumExp: join("logSumExp"), entropy: join("entropy"), targetLogits: join("targetLogits"), targetRanks: join("targetRanks") };
+    });
+  } finally {
+    if (parts.length > 1) parts.forEach((p) => tf.dispose(Object.values(p)));
+  }
+}
+
+/** One block: rows [m, d] → per-row statistics. Call inside tf.tidy. */
+function reduceBlock(rows: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D, targetLogits: tf.Tensor2D): LensReductionTensors {
+  const m = rows.shape[0];
+  const logits = tf.tidy(() => blockLogits(rows, u));
+  const max = tf.max(logits, 1) as tf.Tensor1D;
+  const [logS, weighted] = tf.tidy(() => {
+    const p = tf.softmax(logits);
+    const logSumShifted = tf.neg(tf.log(tf.max(p, 1)));
+    const pShifted = tf.tidy(() => tf.sum(tf.mul(p, tf.sub(logits, tf.expandDims(max, 1))), 1));
+    return [logSumShifted, pShifted];
+  });
+  const top = k > 0 ? tf.topk(logits, k, true) : null;
+  return {
+    topIds: (top ? top.indices : tf.zeros([m, 0], "int32")) as tf.Tensor2D,
+    topLogits: (top ? top.values : tf.zeros([m, 0])) as tf.Tensor2D,
+    logSumExp: tf.add(max, logS) as tf.Tensor1D,
+    // Rounding can leave −1e-7 for a one-hot row.
+    entropy: tf.relu(tf.sub(logS, weighted)) as tf.Tensor1D,
+    targetLogits: tf.clone(targetLogits),
+    targetRanks: targetRanks(logits, ids, targetLogits),
+  };
+}
+
+/**
+ * Logits [m, vocab] of rows [m, d]. A [vocab, d] matrix (tied embeddings, lm_head) is multiplied as W · rowsᵀ and
+ * the small result transposed: tfjs-wasm runs a product on XNNPACK only when neither operand is transposed.
+ */
+function blockLogits(rows: tf.Tensor2D, u: Unembedding): tf.Tensor2D {
+  let logits: tf.Tensor;
+  if (u.layout === "d_vocab") logits = tf.matMul(rows, u.weight);
+  else if (tf.getBackend() === "wasm") logits = tf.transpose(tf.matMul(u.weight, tf.transpose(rows)));
+  else logits = tf.matMul(rows, u.weight, false, true);
+  if (u.bias) logits = tf.add(logits, u.bias);
+  if (u.softcap != null) logits = tf.mul(tf.tanh(tf.div(logits, u.softcap)), u.softcap);
+  return logits as tf.Tensor2D;
+}
+
+/**
+ * [m, t] int32: 1 + the number of other tokens with a strictly larger logit than each target's. Counted as
+ * Σ step(x − target) (x > target exactly when x − target > 0 for finite floats), which the wasm backend runs
+ * several times faster than a broadcast comparison; the target's own entry is taken out of the count because its
+ * logit here and in targetLogits come from different products and may differ in the last bit.
+ */
+function targetRanks(logits: tf.Tensor2D, ids: tf.Tensor2D, targetLogits: tf.Tensor2D): tf.Tensor2D {
+  const [m, V] = logits.shape;
+  const t = ids.shape[1];
+  if (t === 0) return tf.zeros([m, 0], "int32") as tf.Tensor2D;
+  const columns = Array.from({ length: t }, (_, j) =>
+    tf.tidy(() => {
+      const target = t === 1 ? targetLogits : tf.slice(targetLogits, [0, j], [m, 1]);
+      return tf.sum(tf.step(tf.sub(logits, target)), 1);
+    }),
+  );
+  return tf.tidy(() => {
+    const beating = tf.cast(t === 1 ? tf.reshape(columns[0], [m, 1]) : tf.stack(columns, 1), "int32");
+    const flatIdx = tf.add(ids, tf.reshape(tf.range(0, m * V, V, "int32"), [m, 1]));
+    const own = tf.reshape(tf.gather(tf.reshape(logits, [-1]), tf.reshape(flatIdx, [-1])), [m, t]);
+    const selfCounted = tf.cast(tf.greater(own, targetLogits), "int32");
+    tf.dispose(columns);
+    return tf.add(tf.sub(beating, selfCounted), tf.scalar(1, "int32")) as tf.Tensor2D;
+  });
+}
