@@ -30,3 +30,8 @@ echo "== lmprobe benchmark (webgpu), kernels, ablation"
 timeout 330 "$node" --import tsx bench/run.mjs --src --backend webgpu --checkpoints /tmp/lmprobe-models --torch "$out/torch.json" \
   --reps "$reps" --kernels --ablation --out "$out/bench.json" 2> "$out/bench.log" > /dev/null
 grep -v "^Warning" "$out/bench.log" | cut -c1-700 | tail -24
+
+echo "== GPU time per kernel in one probe (timestamp queries), T = 1024"
+LMPROBE_DAWN_OPTIONS="enable-dawn-features=allow_unsafe_apis" timeout 150 "$node" --import tsx bench/run.mjs --src --backend webgpu \
+  --models gpt2-small,qwen2.5-0.5b --seq 1024 --checkpoints /tmp/lmprobe-models --reps 1 --kernel-times --out "$out/kernel-times.json" 2>&1 >/dev/null \
+  | grep '^{' | cut -c1-1500

@@ -98,6 +98,8 @@ async function matmulRates(tf) {
     { name: "qwen lens chunk [1024,896]x[151936,896]^T", M: 1024, N: 151936, K: 896, transposeB: true },
     { name: "gpt2 lens chunk [1024,768]x[50257,768]^T", M: 1024, N: 50257, K: 768, transposeB: true },
     { name: "qwen mlp [1024,896]x[896,4864]", M: 1024, N: 4864, K: 896, transposeB: false },
+    { name: "gpt2 proj [1024,768]x[768,768] (64-wide blocks)", M: 1024, N: 768, K: 768, transposeB: false },
+    { name: "gpt2 mlp out [1024,3072]x[3072,768] (64-wide blocks)", M: 1024, N: 768, K: 3072, transposeB: false },
   ];
   const rows = [];
   for (const s of shapes) {
@@ -221,6 +223,17 @@ export async function fusedRates(lmprobe, tf) {
     const u = tf.tensor2d(randoms(R * D, 5), [R, D]);
     await measure(`silu(gate) · up [${R}, ${D}]`, 3 * R * D * 4, () => lmprobe.fusedActivation(g, "silu", u), () => tf.tidy(() => tf.mul(tf.mul(g, tf.sigmoid(g)), u)));
     tf.dispose([g, u]);
+  }
+  {
+    // The layer-similarity Gram matrix of GPT-2 at T = 1024: 13 × 13 outputs over 786 432 terms.
+    const [L, K] = [13, 1024 * 768];
+    const x = tf.tensor2d(randoms(L * K, 9), [L, K]);
+    const f = await gpuTime(tf, () => tf.matMul(x, x, false, true));
+    process.env.LMPROBE_WEBGPU_MATMUL = "tfjs";
+    const c = await gpuTime(tf, () => tf.matMul(x, x, false, true), 3, 1);
+    delete process.env.LMPROBE_WEBGPU_MATMUL;
+    rows.push({ kernel: `gram [${L}, ${K}]·[${L}, ${K}]ᵀ (split-K, two passes)`, fused_ms: +f.toFixed(3), fused_gb_per_s: +((L * K * 4) / f / 1e6).toFixed(1), tfjs_ops_ms: +c.toFixed(3) });
+    x.dispose();
   }
   {
     const [M, K, N] = [1024, 896, 4864];

@@ -183,8 +183,8 @@ interface Originals {
   uploadToGPU: BackendInternals["uploadToGPU"];
 }
 
-/** Host tensors up to this size are uploaded with queue.writeBuffer (larger ones, weights, keep tfjs's path). */
-const WRITE_BUFFER_MAX_BYTES = 1 << 20;
+/** Host tensors up to 16 MiB (scalars, ids, attention masks, most weights) are uploaded with queue.writeBuffer. */
+const WRITE_BUFFER_MAX_BYTES = 1 << 24;
 let originals: Originals | null = null;
 
 let enabled = process.env.LMPROBE_WEBGPU_DISPATCH !== "tfjs";

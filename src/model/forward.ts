@@ -113,7 +113,8 @@ export const mlpStreaming = { blockFloats: 2 ** 20 };
 function positionwiseMlp(block: BlockWeights, layer: number, x: tf.Tensor3D, hooks: HookRunner): tf.Tensor3D {
   const [batch, pos, dModel] = x.shape;
   const whole = () => tf.tidy(() => mlp(block.mlp, x, { hooks, layer }));
-  if (block.mlp.kind !== "dense") return whole();
+  // On webgpu memory is not the constraint and each block would repeat the MLP's dispatches: run it whole.
+  if (block.mlp.kind !== "dense" || tf.getBackend() === "webgpu") return whole();
   const positions = Math.max(1, Math.floor(mlpStreaming.blockFloats / (batch * block.mlp.W_in.shape[1])));
   const observed = ["hook_pre", "hook_pre_linear", "hook_post"].some((h) => !hooks.idle(`blocks.${layer}.mlp.${h}`));
   if (pos <= positions || observed) return whole();

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { planMatMul } from "../../src/backend/kernels/batch-matmul";
+import { planMatMul, planSmallOutput, matMulTiling } from "../../src/backend/kernels/batch-matmul";
 import { probeWebgpu } from "../../src/backend/probe-webgpu";
 import { setBackend, logitStats } from "../../src/backend";
 import { SynchronousReadError } from "../../src/errors";
@@ -23,6 +23,9 @@ test("planMatMul sends large aligned products to the tiled kernel and the rest t
   assert.equal(planMatMul([768, 128], [768, 128], true, false), null, "transposed A");
   assert.equal(planMatMul([1, 768], [768, 3072], false, false), null, "a single row (decoding) stays on tfjs's kernel");
   assert.equal(planMatMul([2, 1, 128, 64], [1, 3, 64, 128], false, false), null, "broadcast between batch shapes");
+  // Block size: 128×128 when there are enough blocks to fill the GPU, else 64×64.
+  assert.equal(planMatMul([1024, 768], [768, 768], false, false)!.tile, 64, "GPT-2's projections: 48 blocks of 128");
+  assert.equal(planMatMul([1024, 896], [151936, 896], false, true)!.tile, 128, "a lens chunk");
 });
 
 async function webgpuOrSkip(t: { skip(msg: string): void }): Promise<boolean> {
@@ -45,8 +48,20 @@ function randoms(n: number, seed: number, scale = 1): Float32Array {
   return out;
 }
 
-test("tiled matmul matches a float64 product (nn, nt, batched, ragged edges)", async (t) => {
+test("tiled matmul matches a float64 product (nn, nt, batched, ragged edges) with 64- and 128-wide blocks", async (t) => {
   if (!(await webgpuOrSkip(t))) return;
+  const saved = matMulTiling.minBlocks128;
+  try {
+    for (const minBlocks of [saved, 0]) {
+      matMulTiling.minBlocks128 = minBlocks;
+      await tiledCases(minBlocks === 0 ? 128 : 64);
+    }
+  } finally {
+    matMulTiling.minBlocks128 = saved;
+  }
+});
+
+async function tiledCases(tile: number): Promise<void> {
   const cases: [number, number, number, boolean, number][] = [
     [130, 260, 48, false, 1],
     [200, 70, 36, true, 1],
@@ -59,7 +74,7 @@ test("tiled matmul matches a float64 product (nn, nt, batched, ragged edges)", a
     const before = tf.memory().numTensors;
     const a = tf.tensor(av, batch > 1 ? [batch, M, K] : [M, K]);
     const b = tf.tensor(bv, tb ? (batch > 1 ? [batch, N, K] : [N, K]) : batch > 1 ? [batch, K, N] : [K, N]);
-    assert.ok(planMatMul(a.shape, b.shape, false, tb), "the case reaches the tiled kernel");
+    assert.equal(planMatMul(a.shape, b.shape, false, tb)?.tile, tile, "the case reaches the tiled kernel with this block size");
     const c = tf.matMul(a, b, false, tb);
     const got = await c.data();
     let maxErr = 0;
@@ -72,11 +87,11 @@ test("tiled matmul matches a float64 product (nn, nt, batched, ragged edges)", a
         }
       }
     }
-    assert.ok(maxErr < 1e-4, `[${M},${N},${K}] nt=${tb} batch=${batch}: max error ${maxErr}`);
+    assert.ok(maxErr < 1e-4, `[${M},${N},${K}] nt=${tb} batch=${batch} tile ${tile}: max error ${maxErr}`);
     tf.dispose([a, b, c]);
     assert.equal(tf.memory().numTensors, before);
   }
-});
+}
 
 test("tf.fused.matMul's bias runs in the tiled kernel's epilogue and matches a float64 product plus bias", async (t) => {
   if (!(await webgpuOrSkip(t))) return;
@@ -112,6 +127,35 @@ test("tf.fused.matMul's bias runs in the tiled kernel's epilogue and matches a f
     const rv = await r.data();
     assert.ok(Array.from(rv).every((v, i) => Math.abs(v - Math.max(0, got[i])) < 1e-4), "relu fused matmul");
     tf.dispose([a, b, bias, c, r]);
+    assert.equal(tf.memory().numTensors, before);
+  }
+});
+
+test("small outputs over a long inner dimension (a Gram matrix of layers) take the two-pass split-K path and match float64", async (t) => {
+  assert.deepEqual(planSmallOutput([13, 786432], [13, 786432], false, true), { M: 13, N: 13, K: 786432, nt: true });
+  assert.equal(planSmallOutput([13, 1000], [13, 1000], false, true), null, "short K stays with the other kernels");
+  assert.equal(planSmallOutput([2, 13, 40000], [2, 13, 40000], false, true), null, "batched products too");
+  assert.equal(planSmallOutput([128, 40000], [64, 40000], false, true), null, "8192 outputs are not small");
+  if (!(await webgpuOrSkip(t))) return;
+  for (const [M, N, K, nt] of [[13, 13, 40000, true], [7, 9, 20001, false]] as const) {
+    const av = randoms(M * K, M + K);
+    const bv = randoms(N * K, N + 3);
+    const before = tf.memory().numTensors;
+    const a = tf.tensor2d(av, [M, K]);
+    const b = tf.tensor2d(bv, nt ? [N, K] : [K, N]);
+    const c = tf.matMul(a, b, false, nt);
+    assert.deepEqual(c.shape, [M, N]);
+    const got = await c.data();
+    let worst = 0;
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += av[i * K + k] * (nt ? bv[j * K + k] : bv[k * N + j]);
+        worst = Math.max(worst, Math.abs(s - got[i * N + j]) / Math.sqrt(K));
+      }
+    }
+    assert.ok(worst < 1e-5, `[${M},${K}]x[${K},${N}] nt=${nt}: error ${worst} (per √K)`);
+    tf.dispose([a, b, c]);
     assert.equal(tf.memory().numTensors, before);
   }
 });

@@ -1,8 +1,9 @@
 // Routes tfjs's BatchMatMul on the webgpu backend to MatMulTiledProgram when the shapes suit it, and to
 // tfjs-webgpu's own kernel otherwise (small products, transposed A, unaligned K, broadcast batch shapes).
 import * as tf from "@tensorflow/tfjs-core";
-import { MatMulTiledProgram, TILE, type MatMulLayout } from "./matmul";
+import { MatMulTiledProgram, TILE, type MatMulLayout, type Tile } from "./matmul";
 import { withShape, type WebgpuBackendApi } from "./program";
+import { SmallOutputPartialsProgram } from "./small-output-matmul";
 
 export interface MatMulPlan {
   batch: number;
@@ -13,7 +14,12 @@ export interface MatMulPlan {
   aBatched: boolean;
   bBatched: boolean;
   outShape: number[];
+  /** 128×128 blocks, or 64×64 when 128×128 ones would be too few to fill the GPU. */
+  tile: Tile;
 }
+
+/** Below this many 128×128 blocks a product uses 64×64 blocks (an H100/H200 has 132 SMs; tests lower it to 0). */
+export const matMulTiling = { minBlocks128: 256 };
 
 function product(dims: number[]): number {
   return dims.reduce((p, d) => p * d, 1);
@@ -44,13 +50,15 @@ export function planMatMul(aShape: number[], bShape: number[], transposeA: boole
   else return null; // genuine broadcasting between batch shapes: left to tfjs
   const batch = Math.max(batchA, batchB);
   if (batch > 65535) return null;
-  return { batch, M, N, K, layout, aBatched: batchA > 1, bBatched: batchB > 1, outShape: [...outer, M, N] };
+  const blocks128 = batch * Math.ceil(M / TILE) * Math.ceil(N / TILE);
+  const tile: Tile = blocks128 < matMulTiling.minBlocks128 ? 64 : 128;
+  return { batch, M, N, K, layout, aBatched: batchA > 1, bBatched: batchB > 1, outShape: [...outer, M, N], tile };
 }
 
 /** Runs the tiled program for a plan; returns a TensorInfo owned by the backend (shape plan.outShape). */
 export function runMatMulPlan(backend: WebgpuBackendApi, a: tf.TensorInfo, b: tf.TensorInfo, plan: MatMulPlan, bias: tf.TensorInfo | null = null): tf.TensorInfo {
   const { batch, M, N, K, layout } = plan;
-  const program = new MatMulTiledProgram(batch, M, N, layout, bias != null);
+  const program = new MatMulTiledProgram(batch, M, N, layout, bias != null, plan.tile);
   const a3 = withShape(a, [plan.aBatched ? batch : 1, M, K]);
   const b3 = withShape(b, layout === "nt" ? [plan.bBatched ? batch : 1, N, K] : [plan.bBatched ? batch : 1, K, N]);
   // One entry per scalar: tfjs aligns each entry by its length, so a 5-long entry would not match the struct.
@@ -61,6 +69,31 @@ export function runMatMulPlan(backend: WebgpuBackendApi, a: tf.TensorInfo, b: tf
   const reshape = tf.getKernel("Reshape", "webgpu")!;
   const shaped = reshape.kernelFunc({ inputs: { x: out }, backend: backend as unknown as tf.KernelBackend, attrs: { shape: plan.outShape } }) as tf.TensorInfo;
   backend.disposeData(out.dataId);
+  return shaped;
+}
+
+/** Small outputs (≤ 4096 entries) over a long inner dimension (≥ 16384), unbatched: the two-pass split-K path. */
+export function planSmallOutput(aShape: number[], bShape: number[], transposeA: boolean, transposeB: boolean): { M: number; N: number; K: number; nt: boolean } | null {
+  if (transposeA || aShape.length < 2 || bShape.length < 2) return null;
+  if (product(aShape.slice(0, -2)) !== 1 || product(bShape.slice(0, -2)) !== 1) return null;
+  const M = aShape[aShape.length - 2];
+  const K = aShape[aShape.length - 1];
+  const N = transposeB ? bShape[bShape.length - 2] : bShape[bShape.length - 1];
+  const Kb = transposeB ? bShape[bShape.length - 1] : bShape[bShape.length - 2];
+  if (K !== Kb || M * N > 4096 || K < 16384 || M * N > 65535) return null;
+  return { M, N, K, nt: transposeB };
+}
+
+/** Runs the two passes for planSmallOutput's plan; the result has the product's full shape. */
+export function runSmallOutput(backend: WebgpuBackendApi, a: tf.TensorInfo, b: tf.TensorInfo, plan: { M: number; N: number; K: number; nt: boolean }, outShape: number[]): tf.TensorInfo {
+  const program = new SmallOutputPartialsProgram(plan.M, plan.N, plan.K, plan.nt);
+  const uniforms = [plan.M, plan.N, plan.K, program.outputShape[1]].map((v) => ({ type: "int32" as const, data: [v] }));
+  const partials = backend.runWebGPUProgram(program, [a, b], "float32", uniforms);
+  const kernelBackend = backend as unknown as tf.KernelBackend;
+  const summed = tf.getKernel("Sum", "webgpu")!.kernelFunc({ inputs: { x: partials }, backend: kernelBackend, attrs: { axis: [1], keepDims: false } }) as tf.TensorInfo;
+  backend.disposeData(partials.dataId);
+  const shaped = tf.getKernel("Reshape", "webgpu")!.kernelFunc({ inputs: { x: summed }, backend: kernelBackend, attrs: { shape: outShape } }) as tf.TensorInfo;
+  backend.disposeData(summed.dataId);
   return shaped;
 }
 
@@ -79,7 +112,13 @@ export function overrideBatchMatMul(): void {
     kernelFunc: (args) => {
       const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
       const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      const plan = a.dtype === "float32" && b.dtype === "float32" && process.env.LMPROBE_WEBGPU_MATMUL !== "tfjs" ? planMatMul(a.shape, b.shape, transposeA, transposeB) : null;
+      const ours = a.dtype === "float32" && b.dtype === "float32" && process.env.LMPROBE_WEBGPU_MATMUL !== "tfjs";
+      const small = ours ? planSmallOutput(a.shape, b.shape, transposeA, transposeB) : null;
+      if (small) {
+        const outShape = [...(a.shape.length >= b.shape.length ? a.shape : b.shape).slice(0, -2), small.M, small.N];
+        return runSmallOutput(args.backend as unknown as WebgpuBackendApi, a, b, small, outShape);
+      }
+      const plan = ours ? planMatMul(a.shape, b.shape, transposeA, transposeB) : null;
       if (!plan) return original!.kernelFunc(args);
       return runMatMulPlan(args.backend as unknown as WebgpuBackendApi, a, b, plan);
     },

@@ -4,24 +4,29 @@
 // tfjs-webgpu's own matmul (32×32 tiles, 4×4 per thread) reaches about a fifth of an H100's float32 rate; the
 // larger register tile quarters the workgroup-memory traffic per multiply-add, which is what bounds it.
 //
+// Products too small to fill the GPU with 128×128 blocks (GPT-2's [1024, 768]·[768, 768] is 48 blocks for 132
+// SMs) use 64×64 blocks instead, each thread then 4×4: four times the workgroups, half the reuse.
+//
 // Layouts: A [batch, M, K] row-major; B [batch, K, N] ("nn") or [batch, N, K] ("nt", a [vocab, d] unembedding
 // used without a transposed copy). Requires K % 4 == 0 (vec4 loads along K) and, for "nn", N % 4 == 0.
 import type { WebgpuProgram } from "./program";
 
 export const TILE = 128;
+export type Tile = 64 | 128;
 const DEPTH = 16;
 
 export type MatMulLayout = "nn" | "nt";
 
 /** Loads of one DEPTH-deep slice into registers (ra/rb) and their stores into workgroup memory. */
-function loadSnippets(layout: MatMulLayout): { loadA: string; storeA: string; loadB: string; storeB: string } {
-  // Row-major [rows, K] operand: thread i of 512 vec4 slots reads row i % 128, k-group i / 128, and stores
+function loadSnippets(layout: MatMulLayout, T: Tile): { loadA: string; storeA: string; loadB: string; storeB: string } {
+  const slots = T / 64; // vec4 loads per thread for a T × 16 slice
+  // Row-major [rows, K] operand: thread i of the 4T vec4 slots reads row i % T, k-group i / T, and stores
   // the vector transposed (depth-major), so consecutive threads write consecutive words: no bank conflicts.
   const rowMajorLoad = (name: string, reg: string, base: string, limit: string) => `
-    for (var it = 0; it < 2; it++) {
+    for (var it = 0; it < ${slots}; it++) {
       let slot = tid + it * 256;
-      let r = slot % ${TILE};
-      let k = kBase + (slot / ${TILE}) * 4;
+      let r = slot % ${T};
+      let k = kBase + (slot / ${T}) * 4;
       let row = ${limit === "M" ? "row0" : "col0"} + r;
       if (row < uniforms.${limit} && k < uniforms.K) {
         ${reg}[it] = ${name}[${base} + row * K4 + k / 4];
@@ -30,12 +35,12 @@ function loadSnippets(layout: MatMulLayout): { loadA: string; storeA: string; lo
       }
     }`;
   const rowMajorStore = (shared: string, reg: string) => `
-    for (var it = 0; it < 2; it++) {
+    for (var it = 0; it < ${slots}; it++) {
       let slot = tid + it * 256;
-      let r = slot % ${TILE};
-      let kq = (slot / ${TILE}) * 4;
+      let r = slot % ${T};
+      let kq = (slot / ${T}) * 4;
       for (var c = 0; c < 4; c++) {
-        ${shared}[(kq + c) * ${TILE / 4} + r / 4][r % 4] = ${reg}[it][c];
+        ${shared}[(kq + c) * ${T / 4} + r / 4][r % 4] = ${reg}[it][c];
       }
     }`;
   const loadA = rowMajorLoad("A", "ra", "aBase", "M");
@@ -43,12 +48,12 @@ function loadSnippets(layout: MatMulLayout): { loadA: string; storeA: string; lo
   if (layout === "nt") {
     return { loadA, storeA, loadB: rowMajorLoad("B", "rb", "bBase", "N"), storeB: rowMajorStore("Bs", "rb") };
   }
-  // [K, N] operand: 16 rows of 32 vec4 along N, read and stored as they lie.
+  // [K, N] operand: 16 rows of T/4 vec4 along N, read and stored as they lie.
   const loadB = `
-    for (var it = 0; it < 2; it++) {
+    for (var it = 0; it < ${slots}; it++) {
       let slot = tid + it * 256;
-      let k = kBase + slot / ${TILE / 4};
-      let n = col0 + (slot % ${TILE / 4}) * 4;
+      let k = kBase + slot / ${T / 4};
+      let n = col0 + (slot % ${T / 4}) * 4;
       if (k < uniforms.K && n < uniforms.N) {
         rb[it] = B[bBase + k * N4 + n / 4];
       } else {
@@ -56,36 +61,46 @@ function loadSnippets(layout: MatMulLayout): { loadA: string; storeA: string; lo
       }
     }`;
   const storeB = `
-    for (var it = 0; it < 2; it++) {
+    for (var it = 0; it < ${slots}; it++) {
       let slot = tid + it * 256;
       Bs[slot] = rb[it];
     }`;
   return { loadA, storeA, loadB, storeB };
 }
 
-/** The 16 × 64 multiply-adds of one slice, unrolled (drivers do not reliably unroll loops over local arrays). */
-function computeSnippet(): string {
+/**
+ * The multiply-adds of one slice, unrolled (drivers do not reliably unroll loops over local arrays). Thread (tx, ty)
+ * owns rows g·64 + 4ty + (0..3) and columns h·64 + 4tx + (0..3) for g, h < T/64; acc(i, h) holds row i's vec4.
+ */
+function computeSnippet(T: Tile): string {
+  const groups = T / 64;
+  const q = T / 4;
   const lines: string[] = [];
+  const comps = ["x", "y", "z", "w"];
   for (let k = 0; k < DEPTH; k++) {
-    const q = TILE / 4;
-    lines.push(`{ let a0 = As[${k * q} + ty]; let a1 = As[${k * q + 16} + ty]; let b0 = Bs[${k * q} + tx]; let b1 = Bs[${k * q + 16} + tx];`);
-    const comps = ["x", "y", "z", "w"];
-    for (let i = 0; i < 8; i++) {
-      const a = `${i < 4 ? "a0" : "a1"}.${comps[i % 4]}`;
-      lines.push(`  acc${2 * i} = fma(vec4<f32>(${a}), b0, acc${2 * i}); acc${2 * i + 1} = fma(vec4<f32>(${a}), b1, acc${2 * i + 1});`);
+    const loads: string[] = [];
+    for (let g = 0; g < groups; g++) loads.push(`let a${g} = As[${k * q + 16 * g} + ty];`);
+    for (let g = 0; g < groups; g++) loads.push(`let b${g} = Bs[${k * q + 16 * g} + tx];`);
+    lines.push(`{ ${loads.join(" ")}`);
+    for (let i = 0; i < 4 * groups; i++) {
+      const a = `a${Math.floor(i / 4)}.${comps[i % 4]}`;
+      const fmas: string[] = [];
+      for (let h = 0; h < groups; h++) fmas.push(`acc${groups * i + h} = fma(vec4<f32>(${a}), b${h}, acc${groups * i + h});`);
+      lines.push(`  ${fmas.join(" ")}`);
     }
     lines.push("}");
   }
   return lines.join("\n");
 }
 
-function storeSnippet(vectorOut: boolean, hasBias: boolean): string {
+function storeSnippet(vectorOut: boolean, hasBias: boolean, T: Tile): string {
+  const groups = T / 64;
   const lines: string[] = [];
-  for (let i = 0; i < 8; i++) {
-    const rowExpr = i < 4 ? `row0 + ty * 4 + ${i}` : `row0 + 64 + ty * 4 + ${i - 4}`;
+  for (let i = 0; i < 4 * groups; i++) {
+    const rowExpr = `row0 + ${Math.floor(i / 4) * 64} + ty * 4 + ${i % 4}`;
     lines.push(`{ let row = ${rowExpr}; if (row < uniforms.M) {`);
-    for (let h = 0; h < 2; h++) {
-      const acc = `acc${2 * i + h}`;
+    for (let h = 0; h < groups; h++) {
+      const acc = `acc${groups * i + h}`;
       lines.push(`  { let col = col0 + ${h * 64} + tx * 4;`);
       if (vectorOut) {
         const value = hasBias ? `${acc} + bias[col / 4]` : acc;
@@ -118,38 +133,42 @@ export class MatMulTiledProgram implements WebgpuProgram {
     readonly layout: MatMulLayout,
     /** Adds a [N] bias to every row of C as it is stored (tf.fused.matMul's bias, one dispatch fewer). */
     readonly hasBias = false,
+    /** Block size: 128 (8×8 per thread) or 64 (4×4 per thread) for products that would not fill the GPU. */
+    readonly tile: Tile = 128,
   ) {
     this.outputShape = [batch, M, N];
     this.outputComponent = N % 4 === 0 ? 4 : 1;
     this.variableNames = hasBias ? ["A", "B", "bias"] : ["A", "B"];
     this.variableComponents = hasBias ? [4, 4, this.outputComponent] : [4, 4];
-    this.dispatch = [Math.ceil(N / TILE), Math.ceil(M / TILE), batch];
-    this.shaderKey = `lmprobeMatMul128_${layout}_${this.outputComponent}_${hasBias}`;
+    this.dispatch = [Math.ceil(N / tile), Math.ceil(M / tile), batch];
+    this.shaderKey = `lmprobeMatMul${tile}_${layout}_${this.outputComponent}_${hasBias}`;
   }
 
   getUserCode(): string {
-    const s = loadSnippets(this.layout);
+    const T = this.tile;
+    const s = loadSnippets(this.layout, T);
     const vectorOut = this.outputComponent === 4;
-    const accDecl = Array.from({ length: 16 }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join(" ");
+    const slots = T / 64;
+    const accDecl = Array.from({ length: slots * slots * 4 }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join(" ");
     return `
-var<workgroup> As : array<vec4<f32>, ${(DEPTH * TILE) / 4}>;
-var<workgroup> Bs : array<vec4<f32>, ${(DEPTH * TILE) / 4}>;
+var<workgroup> As : array<vec4<f32>, ${(DEPTH * T) / 4}>;
+var<workgroup> Bs : array<vec4<f32>, ${(DEPTH * T) / 4}>;
 
 fn main() {
   let tid = i32(localIndex);
   let tx = tid % 16;
   let ty = tid / 16;
   let batch = i32(workgroupId.z);
-  let row0 = i32(workgroupId.y) * ${TILE};
-  let col0 = i32(workgroupId.x) * ${TILE};
+  let row0 = i32(workgroupId.y) * ${T};
+  let col0 = i32(workgroupId.x) * ${T};
   let K4 = uniforms.K / 4;
   let N4 = uniforms.N / 4;
   let aBase = select(0, batch, uniforms.aBatched == 1) * uniforms.M * K4;
   let bBase = select(0, batch, uniforms.bBatched == 1) * uniforms.N * K4;
   let cBase = batch * uniforms.M * uniforms.N;
   ${accDecl}
-  var ra : array<vec4<f32>, 2>;
-  var rb : array<vec4<f32>, 2>;
+  var ra : array<vec4<f32>, ${slots}>;
+  var rb : array<vec4<f32>, ${slots}>;
   let tiles = (uniforms.K + ${DEPTH - 1}) / ${DEPTH};
 
   var kBase = 0;
@@ -165,7 +184,7 @@ fn main() {
       ${s.loadA}
       ${s.loadB}
     }
-    ${computeSnippet()}
+    ${computeSnippet(T)}
     workgroupBarrier();
     if (more) {
       ${s.storeA}
@@ -173,7 +192,7 @@ fn main() {
     }
     workgroupBarrier();
   }
-  ${storeSnippet(vectorOut, this.hasBias)}
+  ${storeSnippet(vectorOut, this.hasBias, T)}
 }
 `;
   }

@@ -5,6 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { batchedMatMul } from "./linear";
+import { fusedLinear, fusedScoresSoftmax } from "../../backend/kernels";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
 import { attentionStreaming, streamedAttention } from "./attention-streamed";
@@ -31,8 +32,10 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   const flat = x.reshape([batch * pos, dModel]);
 
   const project = (W: tf.Tensor2D, b: tf.Tensor1D | null, heads: number, norm: typeof w.qNorm) => {
-    let y: tf.Tensor = tf.matMul(flat, W);
-    if (b) y = tf.add(y, b);
+    // webgpu: the bias is added as the product is stored (one dispatch); null elsewhere.
+    const fused = fusedLinear(flat as tf.Tensor2D, W, b);
+    let y: tf.Tensor = fused ?? tf.matMul(flat, W);
+    if (b && !fused) y = tf.add(y, b);
     if (norm && w.qkNormScope === "all") y = applyNorm(y, norm);
     let h = y.reshape([batch, pos, heads, dHead]);
     if (norm && w.qkNormScope === "head") h = applyNorm(h, norm);
@@ -61,25 +64,36 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   // Query heads h = kv·group + r share key/value head kv (repeat_kv): fold the group into the query axis so that
   // one batched matmul per kv head serves all its query heads without copying keys.
   const qGrouped = swapPosAndHeads(q).reshape([batch, nKVHeads, group * pos, dHead]);
-  let scores: tf.Tensor = batchedMatMul(qGrouped, all.k, true).reshape([batch, nHeads, pos, keys]);
-  scores = tf.mul(scores, w.scale);
-  if (w.softcap !== null) scores = tf.mul(tf.tanh(tf.div(scores, w.softcap)), w.softcap);
-  scores = hook("hook_attn_scores", tf.add(scores, ctx.mask));
-
+  const rawScores = batchedMatMul(qGrouped, all.k, true).reshape([batch, nHeads, pos, keys]) as tf.Tensor4D;
+  // webgpu, when nothing observes hook_attn_scores and there are no sinks: scale → softcap → + mask → softmax in one
+  // pass (backend/kernels/row-programs.ts), the same formulas; hook_pattern still sees the pattern.
+  const fusedPattern = !w.sinks && ctx.hooks.idle(`blocks.${ctx.layer}.attn.hook_attn_scores`) ? fusedScoresSoftmax(rawScores, ctx.mask, w.scale, w.softcap) : null;
   let pattern: tf.Tensor;
-  if (w.sinks) {
-    const sink = tf.broadcastTo(w.sinks.reshape([1, nHeads, 1, 1]), [batch, nHeads, pos, 1]);
-    const joined = tf.concat([scores, sink], 3);
-    pattern = tf.softmax(tf.sub(joined, tf.max(joined, 3, true))).slice([0, 0, 0, 0], [-1, -1, -1, keys]);
+  if (fusedPattern) {
+    pattern = fusedPattern;
   } else {
-    pattern = tf.softmax(scores);
+    let scores: tf.Tensor = tf.mul(rawScores, w.scale);
+    if (w.softcap !== null) scores = tf.mul(tf.tanh(tf.div(scores, w.softcap)), w.softcap);
+    scores = hook("hook_attn_scores", tf.add(scores, ctx.mask));
+
+    if (w.sinks) {
+      const sink = tf.broadcastTo(w.sinks.reshape([1, nHeads, 1, 1]), [batch, nHeads, pos, 1]);
+      const joined = tf.concat([scores, sink], 3);
+      pattern = tf.softmax(tf.sub(joined, tf.max(joined, 3, true))).slice([0, 0, 0, 0], [-1, -1, -1, keys]);
+    } else {
+      pattern = tf.softmax(scores);
+    }
   }
   pattern = hook("hook_pattern", pattern);
 
   const zGrouped = batchedMatMul(pattern.reshape([batch, nKVHeads, group * pos, keys]), all.v);
   const z = hook("hook_z", swapPosAndHeads(zGrouped.reshape([batch, nHeads, pos, dHead])));
-  let out: tf.Tensor = tf.matMul(z.reshape([batch * pos, nHeads * dHead]), w.W_O);
-  if (w.b_O) out = tf.add(out, w.b_O);
+  const flatZ = z.reshape([batch * pos, nHeads * dHead]) as tf.Tensor2D;
+  let out: tf.Tensor | null = fusedLinear(flatZ, w.W_O, w.b_O);
+  if (!out) {
+    out = tf.matMul(flatZ, w.W_O);
+    if (w.b_O) out = tf.add(out, w.b_O);
+  }
   return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
 }
 

@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { DenseMlpWeights, MlpWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { applyActivation } from "./activations";
+import { fusedActivation, fusedLinear } from "../../backend/kernels";
 
 export interface MlpContext {
   hooks: HookRunner;
@@ -31,21 +32,27 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.mlp.${local}`, ctx.layer, t);
   const flat = x.reshape([batch * pos, dModel]);
   const linear = (W: tf.Tensor2D, b: tf.Tensor1D | null) => {
-    const y = tf.matMul(flat, W);
-    return (b ? tf.add(y, b) : y).reshape([batch, pos, W.shape[1]]);
+    // webgpu: the bias is added as the product is stored (one dispatch); null elsewhere.
+    const y = fusedLinear(flat as tf.Tensor2D, W, b) ?? (b ? tf.add(tf.matMul(flat, W), b) : tf.matMul(flat, W));
+    return y.reshape([batch, pos, W.shape[1]]);
   };
   let post: tf.Tensor;
   if (w.gated) {
     // TransformerLens's names: hook_pre is the gate's input to the activation, hook_pre_linear the "up" branch.
     const pre = hook("hook_pre", linear(w.W_gate!, w.b_gate));
     const preLinear = hook("hook_pre_linear", linear(w.W_in, w.b_in));
-    post = hook("hook_post", tf.mul(applyActivation(pre, w.act), preLinear));
+    // webgpu: act(pre) · preLinear in one pass, the same formulas (every hook still sees its activation).
+    post = hook("hook_post", fusedActivation(pre, w.act, preLinear) ?? tf.mul(applyActivation(pre, w.act), preLinear));
   } else {
     const pre = hook("hook_pre", linear(w.W_in, w.b_in));
-    post = hook("hook_post", applyActivation(pre, w.act));
+    post = hook("hook_post", fusedActivation(pre, w.act) ?? applyActivation(pre, w.act));
   }
   const dMlp = post.shape[2]!;
-  let out: tf.Tensor = tf.matMul(post.reshape([batch * pos, dMlp]), w.W_out);
-  if (w.b_out) out = tf.add(out, w.b_out);
+  const flatPost = post.reshape([batch * pos, dMlp]) as tf.Tensor2D;
+  let out: tf.Tensor | null = fusedLinear(flatPost, w.W_out, w.b_out);
+  if (!out) {
+    out = tf.matMul(flatPost, w.W_out);
+    if (w.b_out) out = tf.add(out, w.b_out);
+  }
   return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
 }

@@ -1,8 +1,12 @@
 // RMSNorm and LayerNorm over the last axis, in float32 as the reference computes them.
 import * as tf from "@tensorflow/tfjs-core";
 import type { NormWeights } from "../canonical";
+import { fusedNorm } from "../../backend/kernels";
 
 export function applyNorm(x: tf.Tensor, norm: NormWeights): tf.Tensor {
+  // webgpu: the same formulas in one pass (backend/kernels/row-programs.ts) instead of 6–9 dispatches.
+  const fused = fusedNorm(x, norm);
+  if (fused) return fused;
   return tf.tidy(() => {
     const axis = x.rank - 1;
     let normed: tf.Tensor;

@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { RopeParameters } from "../../io/config";
 import type { RotarySettings } from "../canonical";
+import { fusedRotaryHalf } from "../../backend/kernels";
 
 const f32 = Math.fround;
 
@@ -191,6 +192,11 @@ export function rotaryTables(settings: RotarySettings, positions: readonly (read
  * [x₁, x₂]·[cos, cos] + [x₂, x₁]·[−sin, sin], the same products and sums.
  */
 export function applyRotary(x: tf.Tensor4D, tables: RotaryTables, settings: RotarySettings): tf.Tensor4D {
+  // webgpu: the "half" rotation in one pass (backend/kernels/row-programs.ts), the same products and sums.
+  if (settings.style === "half") {
+    const fused = fusedRotaryHalf(x, tables.cos, tables.sin, settings.rotaryDim);
+    if (fused) return fused;
+  }
   return tf.tidy(() => {
     const dHead = x.shape[3];
     const rot = settings.rotaryDim;
