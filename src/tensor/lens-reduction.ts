@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../errors";
 import { Unembedding, checkUnembedding, unembedIds, unembedSlice, vocabSize } from "./unembedding";
 import { hasLogitStatsKernel, logitStats, MAX_TOP_K } from "../backend/kernels";
-import { rowBlockReduction, rowBlocksApply } from "./lens-row-blocks";
+import { concatReductions, rowBlockReduction, rowBlocksApply } from "./lens-row-blocks";
 
 export interface LensReductionOptions {
   unembedding: Unembedding;
@@ -157,15 +157,12 @@ function fusedReduction(normed: tf.Tensor2D, u: Unembedding, k: number, ids: tf.
       );
       if (n === 0) break;
     }
-    if (parts.length === 1) return parts[0];
-    return tf.tidy(() => {
-      const join = <K extends keyof LensReductionTensors>(key: K) => tf.concat(parts.map((p) => p[key]), 0) as LensReductionTensors[K];
-      return { topIds: join("topIds"), topLogits: join("topLogits"), logSumExp: join("logSumExp"), entropy: join("entropy"), targetLogits: join("targetLogits"), targetRanks: join("targetRanks") };
-    });
+    return concatReductions(parts);
   } finally {
     if (parts.length > 1) parts.forEach((p) => tf.dispose(Object.values(p)));
   }
 }
+
 
 interface State {
   max: tf.Tensor1D; // running max of finite logits (−Inf until one is seen)

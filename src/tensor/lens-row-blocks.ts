@@ -42,11 +42,7 @@ export function rowBlockReduction(normed: tf.Tensor2D, u: Unembedding, k: number
       const rows = <R extends tf.Tensor2D>(x: R) => (m === n ? tf.clone(x) : (tf.slice(x, [start, 0], [m, x.shape[1]]) as R));
       parts.push(tf.tidy(() => reduceBlock(rows(normed), u, k, rows(ids), rows(targetLogits)) as unknown as tf.TensorContainer) as unknown as LensReductionTensors);
     }
-    if (parts.length === 1) return parts[0];
-    return tf.tidy(() => {
-      const join = <K extends keyof LensReductionTensors>(key: K) => tf.concat(parts.map((p) => p[key]), 0) as LensReductionTensors[K];
-      return { topIds: join("topIds"), topLogits: join("topLogits"), logSumExp: join("logSumExp"), entropy: join("entropy"), targetLogits: join("targetLogits"), targetRanks: join("targetRanks") };
-    });
+    return concatReductions(parts);
   } finally {
     if (parts.length > 1) parts.forEach((p) => tf.dispose(Object.values(p)));
   }
@@ -112,5 +108,14 @@ function targetRanks(logits: tf.Tensor2D, ids: tf.Tensor2D, targetLogits: tf.Ten
     const selfCounted = tf.cast(tf.greater(own, targetLogits), "int32");
     tf.dispose(columns);
     return tf.add(tf.sub(beating, selfCounted), tf.scalar(1, "int32")) as tf.Tensor2D;
+  });
+}
+
+/** The statistics of consecutive row blocks as one result (the blocks themselves are left to the caller). */
+export function concatReductions(parts: LensReductionTensors[]): LensReductionTensors {
+  if (parts.length === 1) return parts[0];
+  return tf.tidy(() => {
+    const join = <K extends keyof LensReductionTensors>(key: K) => tf.concat(parts.map((p) => p[key]), 0) as LensReductionTensors[K];
+    return { topIds: join("topIds"), topLogits: join("topLogits"), logSumExp: join("logSumExp"), entropy: join("entropy"), targetLogits: join("targetLogits"), targetRanks: join("targetRanks") };
   });
 }

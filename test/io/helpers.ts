@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { seededRandom } from "../../src/model/sampling";
 
 export const ROOT = path.resolve(__dirname, "../..");
 export const TINY = path.join(ROOT, "test/fixtures/tiny");
@@ -74,13 +75,4 @@ export function decodeElement(file: string, entry: RawEntry, dataStart: number, 
 }
 
 /** A small deterministic generator (mulberry32) for seeded tests. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seeded = seededRandom;

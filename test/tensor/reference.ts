@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
+import { seededRandom } from "../../src/model/sampling";
 
 /** Activates a tfjs backend directly (the tensor ops must work on whichever one is active). */
 export async function setBackend(name: string): Promise<void> {
@@ -12,16 +13,7 @@ export async function setBackend(name: string): Promise<void> {
 }
 
 /** Seeded uniform [0, 1) generator (mulberry32), so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seededRandom;
 
 /** Rows × cols normal(0, scale) values as nested arrays. */
 export function randomMatrix(rows: number, cols: number, seed: number, scale = 1): number[][] {
