@@ -7,6 +7,7 @@ import { entropy } from "../tensor/entropy";
 import { ColumnBuilder, type Table } from "./table";
 import { tokenTextLookup } from "./token-texts";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
+import { checkBatch } from "./residual-rows";
 
 export interface AttentionOptions {
   /** Blocks to read (default all). */
@@ -52,6 +53,7 @@ export async function attentionPatterns(model: ProbeModel, input: ProbeInput, op
 /** [H, Q, K] pattern of one batch entry, as a new tensor. */
 export function patternOf(cache: CacheLike, layer: number, batch = 0): tf.Tensor3D {
   const p = cache.get(patternHook(layer));
+  checkBatch(batch, p.shape[0]);
   return tf.tidy(() => tf.squeeze(tf.gather(p, [batch]), [0])) as tf.Tensor3D;
 }
 

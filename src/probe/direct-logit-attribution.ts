@@ -9,6 +9,7 @@ import type { NormWeights } from "../model/canonical";
 import { ColumnBuilder, type Table } from "./table";
 import { resolvePositions, resolveTokenId, type TokenSpec } from "./tokens";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
+import { checkBatch } from "./residual-rows";
 
 export interface DlaOptions {
   /** Token whose logit is attributed (default: the model's top prediction at the position). */
@@ -58,9 +59,10 @@ export async function directLogitAttribution(model: ProbeModel, input: ProbeInpu
   const lastOnly = options.position === undefined || options.position === -1;
   const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: lastOnly });
   try {
-    const tokens = run.tokens[0];
-    const [position] = resolvePositions([options.position ?? -1], tokens.length);
     const b = options.batch ?? 0;
+    checkBatch(b, run.tokens.length);
+    const tokens = run.tokens[b];
+    const [position] = resolvePositions([options.position ?? -1], tokens.length);
     const row = tf.tidy(() => tf.reshape(tf.slice(run.logits, [b, lastOnly ? run.logits.shape[1] - 1 : position, 0], [1, 1, run.logits.shape[2]]), [-1]));
     const logits = await row.data();
     row.dispose();

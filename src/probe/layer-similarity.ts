@@ -1,7 +1,7 @@
 // Layer-to-layer similarity of the residual stream: cosine similarity between layers at the last position,
 // over the whole sequence flattened, and per position. Each is one matmul of normalised rows on the device.
 import * as tf from "@tensorflow/tfjs-core";
-import { residualHookNames } from "./residual-rows";
+import { checkBatch, residualHookNames } from "./residual-rows";
 import { ColumnBuilder, type Table } from "./table";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
 
@@ -39,6 +39,7 @@ export async function layerSimilarity(model: ProbeModel, input: ProbeInput, opti
 
 export async function layerSimilarityFromCache(cache: CacheLike, nLayers: number, options: LayerSimilarityOptions = {}): Promise<LayerSimilarityResult> {
   const b = options.batch ?? 0;
+  checkBatch(b, cache.get(residualHookNames(nLayers)[0]).shape[0]);
   const mode = options.perPosition ?? "adjacent";
   // [T, L+1, d]: the one stacked copy of the residual stream this probe makes. One batched product gives every
   // position's Gram matrix [T, L+1, L+1]; their sum over positions is the Gram matrix of the flattened stream,
@@ -54,9 +55,12 @@ export async function layerSimilarityFromCache(cache: CacheLike, nLayers: number
     ),
   ) as tf.Tensor3D;
   const [T] = stack.shape;
+  // Squares of entries beyond ~1e15 would overflow float32 sums: such (corrupt) streams are scaled first.
+  // Read asynchronously: a GPU backend cannot be read synchronously in Node.
+  const maxAbsTensor = tf.tidy(() => tf.max(tf.abs(stack)));
+  const maxAbs = (await maxAbsTensor.data())[0];
+  maxAbsTensor.dispose();
   const [last, flat, perPos] = tf.tidy(() => {
-    // Squares of entries beyond ~1e15 would overflow float32 sums: such (corrupt) streams are scaled first.
-    const maxAbs = tf.tidy(() => tf.max(tf.abs(stack)).dataSync()[0]);
     const scaled = maxAbs > 1e15 ? tf.div(stack, maxAbs) : stack;
     const grams = tf.matMul(scaled, scaled, false, true); // [T, L+1, L+1]
     return [

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { throwIfAborted } from "../errors";
 import { lensReduce, type LensStats } from "../tensor/lens-reduce";
 import { lensHeadOf } from "./lens-head";
-import { residualHookNames, selectRows } from "./residual-rows";
+import { checkBatch, residualHookNames, selectRows } from "./residual-rows";
 import { ColumnBuilder, type Table } from "./table";
 import { tokenTextLookup } from "./token-texts";
 import { resolvePositions, resolveTokenIds, type TokenSpec } from "./tokens";
@@ -61,6 +61,7 @@ export async function logitLens(model: ProbeModel, input: ProbeInput, options: L
   const hooks = new Set(logitLensHooks(model.config.numLayers, options.streams));
   const run = model.run(input, { cache: (name) => hooks.has(name), prependBos: options.prependBos, lastPositionOnly: true });
   try {
+    checkBatch(options.batch ?? 0, run.tokens.length);
     return await logitLensFromCache(model, run.cache, run.tokens[options.batch ?? 0], options);
   } finally {
     run.dispose();

@@ -8,6 +8,7 @@ import { entropy } from "../tensor/entropy";
 import { ColumnBuilder, type Table } from "./table";
 import { tokenTextLookup } from "./token-texts";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
+import { checkBatch } from "./residual-rows";
 
 export interface MoeRoutingResult {
   /** layer, position, input_token, slot, expert, weight (slot 0 = the highest weight). */
@@ -59,6 +60,7 @@ export async function moeRoutingFromCache(cache: CacheLike, layers: number[], st
   const summary = new ColumnBuilder(["layer", "router_entropy", "effective_experts", "gini", "max_fraction"] as const);
   const routerLogits = new Map<number, number[][]>();
   const topExpert: number[][] = [];
+  if (layers.length > 0) checkBatch(batch, cache.get(`blocks.${layers[0]}.mlp.hook_router_logits`).shape[0]);
   for (const layer of layers) {
     const pick = (h: string) => tf.tidy(() => tf.squeeze(tf.gather(cache.get(`blocks.${layer}.mlp.${h}`), [batch]), [0]));
     const [logits, indices, weights] = [pick("hook_router_logits"), pick("hook_expert_indices"), pick("hook_expert_weights")];

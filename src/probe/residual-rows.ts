@@ -2,11 +2,18 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../errors";
 
+/** Throws unless `batch` indexes one of the run's `sequences` sequences. */
+export function checkBatch(batch: number, sequences: number): void {
+  if (!Number.isInteger(batch) || batch < 0 || batch >= sequences) {
+    throw new ArgumentError("batch", `is ${batch}, the run has ${sequences} sequence(s)`, `use 0 … ${sequences - 1}`);
+  }
+}
+
 /** [P, d] rows of `x` [batch, pos, d] at `batch` and `positions`. A new tensor; the caller disposes it. */
 export function selectRows(x: tf.Tensor, batch: number, positions: number[]): tf.Tensor2D {
   if (x.rank !== 3) throw new ArgumentError("activation", `has shape [${x.shape}], not [batch, pos, d]`);
   const [B, T, d] = x.shape;
-  if (!Number.isInteger(batch) || batch < 0 || batch >= B) throw new ArgumentError("batch", `is ${batch}, the run has ${B} sequence(s)`, `use 0 … ${B - 1}`);
+  checkBatch(batch, B);
   return tf.tidy(() => {
     const seq = tf.reshape(tf.slice(x, [batch, 0, 0], [1, T, d]), [T, d]);
     const contiguous = positions.every((p, i) => p === positions[0] + i);

@@ -2,7 +2,7 @@
 // changes it (‖resid_post − resid_pre‖), and how large the attention and MLP contributions are.
 import * as tf from "@tensorflow/tfjs-core";
 import { norm } from "../tensor/norm";
-import { residualHookNames } from "./residual-rows";
+import { checkBatch, residualHookNames } from "./residual-rows";
 import { ColumnBuilder, type Table } from "./table";
 import { tokenTextLookup } from "./token-texts";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
@@ -35,6 +35,7 @@ export async function residualNorms(model: ProbeModel, input: ProbeInput, option
 /** Norms from a cache holding residualNormHooks (attn_out / mlp_out are optional: their columns are then null). */
 export async function residualNormsFromCache(cache: CacheLike, nLayers: number, strTokens: string[], batch = 0): Promise<ResidualResult> {
   const resid = residualHookNames(nLayers);
+  checkBatch(batch, cache.get(resid[0]).shape[0]);
   const perPosition = (t: tf.Tensor) => tf.tidy(() => tf.reshape(norm(tf.gather(t, [batch]), { axis: -1 }), [-1]));
   const has = (n: string) => cache.names().includes(n);
   type Norms = { norms: tf.Tensor[]; deltas: tf.Tensor[]; attn: (tf.Tensor | null)[]; mlp: (tf.Tensor | null)[] };

@@ -37,7 +37,9 @@ export interface LensStats {
 export async function lensReduce(rows: tf.Tensor2D, options: LensReduceOptions): Promise<LensStats> {
   if (!rows || rows.rank !== 2) throw new ArgumentError("rows", `has shape [${rows?.shape}], not [n, d_model]`, "reshape the residual to [rows, d_model]");
   const [n, d] = rows.shape;
-  const rowChunk = options.rowChunk ?? 2048;
+  // With a signal or a progress callback, at least ~8 chunks, so cancelling and progress act during the lens.
+  const observed = options.signal !== undefined || options.onProgress !== undefined;
+  const rowChunk = options.rowChunk ?? (observed ? Math.min(2048, Math.max(1, Math.ceil(n / 8))) : 2048);
   if (!Number.isInteger(rowChunk) || rowChunk < 1) throw new ArgumentError("rowChunk", `is ${rowChunk}`, "use a positive integer");
   const perRowTargets = options.targets && options.targets.length > 0 && Array.isArray(options.targets[0]);
   if (perRowTargets && options.targets!.length !== n) {

@@ -122,8 +122,12 @@ function fullVocabularyLogits(rows: tf.Tensor2D, u: Unembedding): tf.Tensor2D {
   return logits as tf.Tensor2D;
 }
 
-/** Most logits the fused path holds at once: 2²⁷ floats (512 MiB), well inside one GPU buffer (tests lower it). */
-export const fusedLens = { blockLogits: 2 ** 27 };
+/**
+ * Most logits the fused path holds at once: 2²⁴ floats (64 MiB), so that a probe's lens stays inside the
+ * 64 MiB of working memory its budget allows beyond the weights and the residual stream, whatever the
+ * vocabulary (target ranks add a comparison of the same size). Raise it for speed where memory is plentiful.
+ */
+export const fusedLens = { blockLogits: 2 ** 24 };
 
 /**
  * The reduction through the backend's fused kernel: per block of rows, the logits over the whole vocabulary

@@ -23,6 +23,9 @@ export const rowBlockLens = { blockLogits: 2 ** 21 };
  */
 export function rowBlocksApply(normed: tf.Tensor2D, u: Unembedding): boolean {
   if (vocabSize(u) > rowBlockLens.blockLogits || normed.shape[0] === 0) return false;
+  // The finiteness check reads a flag back synchronously, which a GPU backend cannot do in Node: there the
+  // streaming path (whose running state handles non-finite logits) serves instead.
+  if (tf.getBackend() === "webgpu") return false;
   return tf.tidy(() => {
     const finite = (x: tf.Tensor) => tf.all(tf.isFinite(x));
     const checks = u.bias ? tf.logicalAnd(finite(normed), finite(u.bias)) : finite(normed);
