@@ -67,6 +67,9 @@ export async function attentionFromCache(cache: CacheLike, layers: number[], str
     const ent = tf.tidy(() => entropy(p, { input: "probs" }));
     try {
       const [values, entropies] = await Promise.all([p.data(), ent.data()]);
+      for (const h of options.heads ?? []) {
+        if (!Number.isInteger(h) || h < 0 || h >= H) throw new ArgumentError("heads", `holds ${h}; layer ${layer} has ${H} heads`, `use head indices 0 … ${H - 1}`);
+      }
       const keep = new Set(options.heads ?? Array.from({ length: H }, (_, h) => h));
       // The query's own position among the keys: keys are the last K positions (K ≥ Q with a key/value cache).
       const offset = K - Q;

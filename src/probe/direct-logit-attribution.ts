@@ -10,6 +10,7 @@ import { ColumnBuilder, type Table } from "./table";
 import { resolvePositions, resolveTokenId, type TokenSpec } from "./tokens";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
 import { checkBatch } from "./residual-rows";
+import { ArgumentError } from "../errors";
 
 export interface DlaOptions {
   /** Token whose logit is attributed (default: the model's top prediction at the position). */
@@ -61,6 +62,8 @@ export async function directLogitAttribution(model: ProbeModel, input: ProbeInpu
   try {
     const b = options.batch ?? 0;
     checkBatch(b, run.tokens.length);
+    const top = options.topNeurons ?? 20;
+    if (!Number.isInteger(top) || top < 0) throw new ArgumentError("topNeurons", `is ${top}`, "use a whole number ≥ 0");
     const tokens = run.tokens[b];
     const [position] = resolvePositions([options.position ?? -1], tokens.length);
     const row = tf.tidy(() => tf.reshape(tf.slice(run.logits, [b, lastOnly ? run.logits.shape[1] - 1 : position, 0], [1, 1, run.logits.shape[2]]), [-1]));

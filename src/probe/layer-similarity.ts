@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { checkBatch, residualHookNames } from "./residual-rows";
 import { ColumnBuilder, type Table } from "./table";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
+import { ArgumentError } from "../errors";
 
 export interface LayerSimilarityOptions {
   /** Batch entry of the cache (default 0). */
@@ -41,6 +42,7 @@ export async function layerSimilarityFromCache(cache: CacheLike, nLayers: number
   const b = options.batch ?? 0;
   checkBatch(b, cache.get(residualHookNames(nLayers)[0]).shape[0]);
   const mode = options.perPosition ?? "adjacent";
+  if (mode !== "adjacent" && mode !== "all") throw new ArgumentError("perPosition", `is ${JSON.stringify(mode)}`, 'use "adjacent" or "all"');
   // [T, L+1, d]: the one stacked copy of the residual stream this probe makes. One batched product gives every
   // position's Gram matrix [T, L+1, L+1]; their sum over positions is the Gram matrix of the flattened stream,
   // and the last one that of the last position. Normalising those small matrices by their diagonals gives the

@@ -13,6 +13,7 @@ import { ColumnBuilder, type Table } from "./table";
 import { tokenTextLookup } from "./token-texts";
 import { resolvePositions, resolveTokenIds, type TokenSpec } from "./tokens";
 import type { CacheLike, LongProbeOptions, ProbeInput, ProbeModel } from "./types";
+import { ArgumentError } from "../errors";
 
 /** Streams the lens can read: the residual stream, or what each block's attention / MLP adds to it. */
 export type LensStream = "resid_post" | "attn_out" | "mlp_out";
@@ -51,6 +52,10 @@ const HOOK_OF: Record<Exclude<LensStream, "resid_post">, string> = { attn_out: "
 
 /** Hook names a lens over `streams` needs cached. */
 export function logitLensHooks(nLayers: number, streams: LensStream[] = ["resid_post"]): string[] {
+  const known = ["resid_post", ...Object.keys(HOOK_OF)];
+  for (const s of streams) {
+    if (!known.includes(s)) throw new ArgumentError("streams", `holds ${JSON.stringify(s)}`, `use any of ${known.map((k) => `"${k}"`).join(", ")}`);
+  }
   return streams.flatMap((s) =>
     s === "resid_post" ? residualHookNames(nLayers) : Array.from({ length: nLayers }, (_, l) => `blocks.${l}.${HOOK_OF[s]}`),
   );

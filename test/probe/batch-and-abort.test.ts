@@ -36,3 +36,14 @@ test("with a progress callback the lens reports several times; with an aborted s
   await assert.rejects(running, (e: unknown) => e instanceof AbortError);
   assert.equal(tf.memory().numTensors, baseline);
 });
+
+test("options outside their range are ArgumentErrors naming the option", async () => {
+  const m = await model("demo");
+  const baseline = tf.memory().numTensors;
+  const names = (arg: string) => (e: unknown) => e instanceof ArgumentError && e.argument === arg;
+  await assert.rejects(logitLens(m, PROMPT, { streams: ["foo" as "resid_post"] }), names("streams"));
+  await assert.rejects(directLogitAttribution(m, PROMPT, { topNeurons: -3 }), names("topNeurons"));
+  await assert.rejects(layerSimilarity(m, PROMPT, { perPosition: "x" as "all" }), names("perPosition"));
+  await assert.rejects(attentionPatterns(m, PROMPT, { heads: [99] }), names("heads"));
+  assert.equal(tf.memory().numTensors, baseline);
+});
