@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { BlockWeights, CanonicalModel, RotarySettings } from "./canonical";
 import type { HookRunner } from "./hooks";
 import { attention } from "./components/attention";
-import { attentionMask } from "./components/masks";
+import { attentionMask, attentionMaskOnDevice } from "./components/masks";
 import { mlp } from "./components/mlp";
 import { matMulTransposedWeight } from "./components/linear";
 import { applyNorm } from "./components/norm";
@@ -51,7 +51,9 @@ export function forward(model: CanonicalModel, input: ForwardInput, hooks: HookR
   };
   const masks = new Map<number | null, tf.Tensor4D>();
   const maskFor = (window: number | null) => {
-    if (!masks.has(window)) masks.set(window, attentionMask(input.keyValid, pastLength, pos, window));
+    // webgpu: built by GPU ops (no host loop, no upload); the same 0 / MASKED values.
+    const build = tf.getBackend() === "webgpu" ? attentionMaskOnDevice : attentionMask;
+    if (!masks.has(window)) masks.set(window, build(input.keyValid, pastLength, pos, window));
     return masks.get(window)!;
   };
 
@@ -63,6 +65,8 @@ export function forward(model: CanonicalModel, input: ForwardInput, hooks: HookR
       rotary: tablesFor(block.attn.rotary),
       mask: maskFor(block.attn.slidingWindow),
       extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => (kv ? kv.extend(layer, k, v) : { k, v }),
+      // webgpu without a KV cache: attention may read keys and values where the projections left them.
+      ...(tf.getBackend() === "webgpu" && !kv ? { keysInPlace: true } : {}),
     };
     const input = resid as tf.Tensor3D;
     resid = tf.tidy(() => runBlock(block, layer, input, hooks, ctx));
@@ -77,13 +81,14 @@ function runBlock(
   layer: number,
   residPre: tf.Tensor3D,
   hooks: HookRunner,
-  attnCtx: { rotary: RotaryTables | null; mask: tf.Tensor4D; extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v: tf.Tensor4D } },
+  attnCtx: { rotary: RotaryTables | null; mask: tf.Tensor4D; extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v: tf.Tensor4D }; keysInPlace?: boolean },
 ): tf.Tensor3D {
   const p = `blocks.${layer}.`;
   const hook = (name: string, t: tf.Tensor) => hooks.run(p + name, layer, t) as tf.Tensor3D;
   const resid = hook("hook_resid_pre", residPre);
 
   const attnIn = block.ln1 ? hook("ln1.hook_normalized", applyNorm(resid, block.ln1)) : resid;
+  if (fusesResidualAdds(block, p, hooks)) return webgpuSequentialBlock(block, layer, resid, attnIn, hooks, attnCtx);
   // Attention and the MLP each in their own tidy: their intermediates (q/k/v, scores, the MLP's hidden activations)
   // are freed as soon as their output exists, so a block's peak is the larger of the two, not their sum.
   let attnOut = tf.tidy(() => attention(block.attn, attnIn, { hooks, layer, ...attnCtx }));
@@ -99,6 +104,34 @@ function runBlock(
 
   // Summation order as the reference: (mlp + attn) + input for parallel blocks, mid + mlp otherwise.
   const post = block.parallel ? tf.add(tf.add(mlpOut, attnOut), resid) : tf.add(mid, mlpOut);
+  return hook("hook_resid_post", post);
+}
+
+/**
+ * webgpu only: a sequential block without post-norms whose hook_attn_out and hook_mlp_out nobody observes can
+ * add each sublayer's output to the residual stream as W_O's and W_out's products are stored (two dispatches fewer
+ * per block, the same numbers: see fusedLinearResidual).
+ */
+function fusesResidualAdds(block: BlockWeights, prefix: string, hooks: HookRunner): boolean {
+  if (tf.getBackend() !== "webgpu" || process.env.LMPROBE_WEBGPU_FUSED === "off") return false;
+  if (block.parallel || block.postAttnNorm || block.postMlpNorm || block.mlp.kind !== "dense") return false;
+  return hooks.idle(prefix + "hook_attn_out") && hooks.idle(prefix + "hook_mlp_out");
+}
+
+/** runBlock for the blocks fusesResidualAdds accepts: the same hook points except the two idle ones. */
+function webgpuSequentialBlock(
+  block: BlockWeights,
+  layer: number,
+  resid: tf.Tensor3D,
+  attnIn: tf.Tensor,
+  hooks: HookRunner,
+  attnCtx: { rotary: RotaryTables | null; mask: tf.Tensor4D; extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v: tf.Tensor4D }; keysInPlace?: boolean },
+): tf.Tensor3D {
+  const p = `blocks.${layer}.`;
+  const hook = (name: string, t: tf.Tensor) => hooks.run(p + name, layer, t) as tf.Tensor3D;
+  const mid = hook("hook_resid_mid", tf.tidy(() => attention(block.attn, attnIn as tf.Tensor3D, { hooks, layer, ...attnCtx, residual: resid })));
+  const mlpIn = block.ln2 ? hook("ln2.hook_normalized", applyNorm(mid, block.ln2)) : mid;
+  const post = tf.tidy(() => mlp(block.mlp, mlpIn as tf.Tensor3D, { hooks, layer, residual: mid }));
   return hook("hook_resid_post", post);
 }
 

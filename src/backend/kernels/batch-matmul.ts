@@ -56,14 +56,21 @@ export function planMatMul(aShape: number[], bShape: number[], transposeA: boole
 }
 
 /** Runs the tiled program for a plan; returns a TensorInfo owned by the backend (shape plan.outShape). */
-export function runMatMulPlan(backend: WebgpuBackendApi, a: tf.TensorInfo, b: tf.TensorInfo, plan: MatMulPlan, bias: tf.TensorInfo | null = null): tf.TensorInfo {
+export function runMatMulPlan(
+  backend: WebgpuBackendApi,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  plan: MatMulPlan,
+  bias: tf.TensorInfo | null = null,
+  residual: tf.TensorInfo | null = null,
+): tf.TensorInfo {
   const { batch, M, N, K, layout } = plan;
-  const program = new MatMulTiledProgram(batch, M, N, layout, bias != null, plan.tile);
+  const program = new MatMulTiledProgram(batch, M, N, layout, bias != null, plan.tile, residual != null);
   const a3 = withShape(a, [plan.aBatched ? batch : 1, M, K]);
   const b3 = withShape(b, layout === "nt" ? [plan.bBatched ? batch : 1, N, K] : [plan.bBatched ? batch : 1, K, N]);
   // One entry per scalar: tfjs aligns each entry by its length, so a 5-long entry would not match the struct.
   const uniforms = [M, N, K, plan.aBatched ? 1 : 0, plan.bBatched ? 1 : 0].map((v) => ({ type: "int32" as const, data: [v] }));
-  const inputs = bias ? [a3, b3, withShape(bias, [N])] : [a3, b3];
+  const inputs = [a3, b3, ...(bias ? [withShape(bias, [N])] : []), ...(residual ? [withShape(residual, [batch, M, N])] : [])];
   const out = backend.runWebGPUProgram(program, inputs, "float32", uniforms);
   // Give the result its real shape through the backend's Reshape kernel (it shares the buffer).
   const reshape = tf.getKernel("Reshape", "webgpu")!;
@@ -153,4 +160,40 @@ export function overrideFusedMatMul(): void {
       return runMatMulPlan(args.backend as unknown as WebgpuBackendApi, a!, b!, plan, bias ?? null);
     },
   });
+}
+
+/** A batched product whose operands and result lie strided in their buffers (see MatMulTiledProgram's `strided`). */
+export interface StridedMatMul {
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  layout: MatMulLayout;
+  /** [batch stride, row stride] in floats of A, B and C; all multiples of 4. */
+  a: [number, number];
+  b: [number, number];
+  c: [number, number];
+  outShape: number[];
+}
+
+/** Whether the tiled kernel takes this strided product (the same size rules as planMatMul's, plus vec4 strides). */
+export function stridedMatMulFits(p: Omit<StridedMatMul, "outShape">): boolean {
+  const strides = [...p.a, ...p.b, ...p.c];
+  if (strides.some((s) => s % 4 !== 0) || p.K % 4 !== 0 || p.K < 16 || p.N % 4 !== 0) return false;
+  return p.M >= TILE / 2 && p.N >= TILE / 2 && p.batch <= 65535;
+}
+
+/** Runs a strided product (checked with stridedMatMulFits); the result has shape p.outShape. */
+export function runStridedMatMul(backend: WebgpuBackendApi, a: tf.TensorInfo, b: tf.TensorInfo, p: StridedMatMul): tf.TensorInfo {
+  const blocks128 = p.batch * Math.ceil(p.M / TILE) * Math.ceil(p.N / TILE);
+  const tile: Tile = blocks128 < matMulTiling.minBlocks128 ? 64 : 128;
+  const program = new MatMulTiledProgram(p.batch, p.M, p.N, p.layout, false, tile, false, true);
+  const flatA = withShape(a, [product(a.shape) / 4, 4]);
+  const flatB = withShape(b, [product(b.shape) / 4, 4]);
+  const uniforms = [p.M, p.N, p.K, 1, 1, ...p.a, ...p.b, ...p.c].map((v) => ({ type: "int32" as const, data: [v] }));
+  const out = backend.runWebGPUProgram(program, [flatA, flatB], "float32", uniforms);
+  const reshape = tf.getKernel("Reshape", "webgpu")!;
+  const shaped = reshape.kernelFunc({ inputs: { x: out }, backend: backend as unknown as tf.KernelBackend, attrs: { shape: p.outShape } }) as tf.TensorInfo;
+  backend.disposeData(out.dataId);
+  return shaped;
 }

@@ -4,11 +4,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ActivationProgram, MAX_ROW, NormProgram, RotaryHalfProgram, ScoresSoftmaxProgram, type FusedActivation, type NormKind } from "./row-programs";
 import type { WebgpuBackendApi } from "./program";
+import { planMatMul, runMatMulPlan, runStridedMatMul, stridedMatMulFits, type StridedMatMul } from "./batch-matmul";
 
 export const NORM_KERNEL = "LmprobeNorm";
 export const ACTIVATION_KERNEL = "LmprobeActivation";
 export const SCORES_SOFTMAX_KERNEL = "LmprobeScoresSoftmax";
 export const ROTARY_KERNEL = "LmprobeRotaryHalf";
+export const LINEAR_RESIDUAL_KERNEL = "LmprobeLinearResidual";
+export const HEADS_MATMUL_KERNEL = "LmprobeHeadsMatMul";
 export type { FusedActivation, NormKind } from "./row-programs";
 
 /** The fields of a norm that the fused kernel needs (model/canonical's NormWeights has them all). */
@@ -76,6 +79,54 @@ export function fusedRotaryHalf(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor
   return tf.engine().runKernel(ROTARY_KERNEL, { x, cos, sin }, { rot } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
+/**
+ * residual + (x [rows, d] · W [d, n] + b) as one dispatch: the tiled matmul adds the bias, then the residual
+ * [rows, n], as it stores C, so the numbers are those of the separate adds. Null where the tiled kernel would
+ * not run this product (off webgpu, fused kernels off, small or unaligned shapes): the caller composes the ops.
+ */
+export function fusedLinearResidual(x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D | null, residual: tf.Tensor2D): tf.Tensor2D | null {
+  if (!available(LINEAR_RESIDUAL_KERNEL) || process.env.LMPROBE_WEBGPU_MATMUL === "tfjs") return null;
+  if (!f32(x) || !f32(W) || !f32(residual) || (b && (!f32(b) || b.rank !== 1))) return null;
+  const plan = planMatMul(x.shape, W.shape, false, false);
+  if (!plan || plan.batch !== 1 || (b && b.size !== plan.N) || !tf.util.arraysEqual(residual.shape, [plan.M, plan.N])) return null;
+  const inputs: tf.NamedTensorMap = b ? { x, W, b, residual } : { x, W, residual };
+  return tf.engine().runKernel(LINEAR_RESIDUAL_KERNEL, inputs) as tf.Tensor2D;
+}
+
+/** q [1, pos, heads, dHead] · k [1, keys, heads, dHead]ᵀ per head → [1, heads, pos, keys], read in place. */
+function scoresProduct(q: number[], k: number[]): StridedMatMul {
+  const [, pos, heads, dHead] = q;
+  const keys = k[1];
+  const row = heads * dHead;
+  return { batch: heads, M: pos, N: keys, K: dHead, layout: "nt", a: [dHead, row], b: [dHead, row], c: [pos * keys, keys], outShape: [1, heads, pos, keys] };
+}
+
+/** pattern [1, heads, pos, keys] · v [1, keys, heads, dHead] per head → z [1, pos, heads, dHead], written in place. */
+function contextProduct(pattern: number[], v: number[]): StridedMatMul {
+  const [, heads, pos, keys] = pattern;
+  const dHead = v[3];
+  const row = heads * dHead;
+  return { batch: heads, M: pos, N: dHead, K: keys, layout: "nn", a: [pos * keys, keys], b: [dHead, row], c: [dHead, row], outShape: [1, pos, heads, dHead] };
+}
+
+const headsMatMulUsable = (...xs: tf.Tensor[]) => available(HEADS_MATMUL_KERNEL) && process.env.LMPROBE_WEBGPU_MATMUL !== "tfjs" && xs.every((x) => x.rank === 4 && f32(x) && x.shape[0] === 1);
+
+/**
+ * Attention scores q·kᵀ of every head, q [1, pos, heads, dHead] and k [1, keys, heads, dHead] read as the
+ * projections left them (no transposes to head-major): [1, heads, pos, keys]. Null where not fused (other
+ * backends, a batch above 1, grouped key/value heads, sizes the tiled kernel does not take).
+ */
+export function headsScores(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D | null {
+  if (!headsMatMulUsable(q, k) || q.shape[2] !== k.shape[2] || q.shape[3] !== k.shape[3] || !stridedMatMulFits(scoresProduct(q.shape, k.shape))) return null;
+  return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: q, b: k }, { product: "scores" } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/** z = pattern · v per head, pattern [1, heads, pos, keys], v [1, keys, heads, dHead] → z [1, pos, heads, dHead]; null where not fused. */
+export function headsContext(pattern: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D | null {
+  if (!headsMatMulUsable(pattern, v) || pattern.shape[1] !== v.shape[2] || pattern.shape[3] !== v.shape[1] || !stridedMatMulFits(contextProduct(pattern.shape, v.shape))) return null;
+  return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: pattern, b: v }, { product: "context" } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
 type Attrs = Record<string, unknown>;
 
 /** Registers the fused kernels for the webgpu backend (idempotent). */
@@ -107,6 +158,14 @@ export function registerFusedKernels(): void {
       { type: "int32", data: [x.shape[3]] },
       { type: "int32", data: [attrs.rot as number] },
     ]),
+  );
+  register(LINEAR_RESIDUAL_KERNEL, (backend, { x, W, b, residual }) => {
+    const plan = planMatMul(x.shape, W.shape, false, false);
+    if (!plan) throw new Error(`${LINEAR_RESIDUAL_KERNEL}: no tiled plan for [${x.shape}]·[${W.shape}] (fusedLinearResidual checks this first)`);
+    return runMatMulPlan(backend, x, W, plan, b ?? null, residual);
+  });
+  register(HEADS_MATMUL_KERNEL, (backend, { a, b }, attrs) =>
+    runStridedMatMul(backend, a, b, attrs.product === "scores" ? scoresProduct(a.shape, b.shape) : contextProduct(a.shape, b.shape)),
   );
   register(SCORES_SOFTMAX_KERNEL, (backend, { scores, mask }, attrs) => {
     const softcap = attrs.softcap as number;

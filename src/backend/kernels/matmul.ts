@@ -29,7 +29,7 @@ function loadSnippets(layout: MatMulLayout, T: Tile): { loadA: string; storeA: s
       let k = kBase + (slot / ${T}) * 4;
       let row = ${limit === "M" ? "row0" : "col0"} + r;
       if (row < uniforms.${limit} && k < uniforms.K) {
-        ${reg}[it] = ${name}[${base} + row * K4 + k / 4];
+        ${reg}[it] = ${name}[${base} + row * ${name === "A" ? "aRow4" : "bRow4"} + k / 4];
       } else {
         ${reg}[it] = vec4<f32>(0.0);
       }
@@ -55,7 +55,7 @@ function loadSnippets(layout: MatMulLayout, T: Tile): { loadA: string; storeA: s
       let k = kBase + slot / ${T / 4};
       let n = col0 + (slot % ${T / 4}) * 4;
       if (k < uniforms.K && n < uniforms.N) {
-        rb[it] = B[bBase + k * N4 + n / 4];
+        rb[it] = B[bBase + k * bRow4 + n / 4];
       } else {
         rb[it] = vec4<f32>(0.0);
       }
@@ -93,7 +93,7 @@ function computeSnippet(T: Tile): string {
   return lines.join("\n");
 }
 
-function storeSnippet(vectorOut: boolean, hasBias: boolean, T: Tile): string {
+function storeSnippet(vectorOut: boolean, hasBias: boolean, hasResidual: boolean, T: Tile): string {
   const groups = T / 64;
   const lines: string[] = [];
   for (let i = 0; i < 4 * groups; i++) {
@@ -103,17 +103,41 @@ function storeSnippet(vectorOut: boolean, hasBias: boolean, T: Tile): string {
       const acc = `acc${groups * i + h}`;
       lines.push(`  { let col = col0 + ${h * 64} + tx * 4;`);
       if (vectorOut) {
-        const value = hasBias ? `${acc} + bias[col / 4]` : acc;
-        lines.push(`    if (col < uniforms.N) { result[(cBase + row * uniforms.N + col) / 4] = ${value}; } }`);
+        const index = `(cBase + row * cRow + col) / 4`;
+        // (acc + bias) + residual: the same two roundings as the separate bias add and residual add.
+        const biased = hasBias ? `${acc} + bias[col / 4]` : acc;
+        const value = hasResidual ? `(${biased}) + residual[${index}]` : biased;
+        lines.push(`    if (col < uniforms.N) { result[${index}] = ${value}; } }`);
       } else {
-        const value = hasBias ? `${acc}[c] + bias[col + c]` : `${acc}[c]`;
-        lines.push(`    for (var c = 0; c < 4; c++) { if (col + c < uniforms.N) { result[cBase + row * uniforms.N + col + c] = ${value}; } } }`);
+        const index = `cBase + row * cRow + col + c`;
+        const biased = hasBias ? `${acc}[c] + bias[col + c]` : `${acc}[c]`;
+        const value = hasResidual ? `(${biased}) + residual[${index}]` : biased;
+        lines.push(`    for (var c = 0; c < 4; c++) { if (col + c < uniforms.N) { result[${index}] = ${value}; } } }`);
       }
     }
     lines.push("} }");
   }
   return lines.join("\n");
 }
+
+/** Dense operands: A [M, K], B [N, K] or [K, N], C [M, N] per batch (a batch of 1 broadcasts A or B). */
+function denseBases(layout: MatMulLayout): string {
+  return `
+  let aBase = select(0, batch, uniforms.aBatched == 1) * uniforms.M * K4;
+  let bBase = select(0, batch, uniforms.bBatched == 1) * uniforms.N * K4;
+  let cBase = batch * uniforms.M * uniforms.N;
+  let aRow4 = K4;
+  let bRow4 = ${layout === "nt" ? "K4" : "N4"};
+  let cRow = uniforms.N;`;
+}
+
+const stridedBases = `
+  let aBase = batch * (uniforms.aBatchStride / 4);
+  let bBase = batch * (uniforms.bBatchStride / 4);
+  let cBase = batch * uniforms.cBatchStride;
+  let aRow4 = uniforms.aRowStride / 4;
+  let bRow4 = uniforms.bRowStride / 4;
+  let cRow = uniforms.cRowStride;`;
 
 export class MatMulTiledProgram implements WebgpuProgram {
   outputShape: number[];
@@ -135,13 +159,21 @@ export class MatMulTiledProgram implements WebgpuProgram {
     readonly hasBias = false,
     /** Block size: 128 (8×8 per thread) or 64 (4×4 per thread) for products that would not fill the GPU. */
     readonly tile: Tile = 128,
+    /** Adds a residual of C's own shape as it is stored (the residual stream's add, one dispatch fewer). */
+    readonly hasResidual = false,
+    /**
+     * Batch and row strides (in floats, multiples of 4) from uniforms instead of dense [batch, rows, cols]
+     * operands: attention reads q, k, v and writes z in their [pos, head, dHead] layout, with no transposes.
+     */
+    readonly strided = false,
   ) {
+    if (strided) this.uniforms += " aBatchStride : i32, aRowStride : i32, bBatchStride : i32, bRowStride : i32, cBatchStride : i32, cRowStride : i32,";
     this.outputShape = [batch, M, N];
     this.outputComponent = N % 4 === 0 ? 4 : 1;
-    this.variableNames = hasBias ? ["A", "B", "bias"] : ["A", "B"];
-    this.variableComponents = hasBias ? [4, 4, this.outputComponent] : [4, 4];
+    this.variableNames = ["A", "B", ...(hasBias ? ["bias"] : []), ...(hasResidual ? ["residual"] : [])];
+    this.variableComponents = [4, 4, ...(hasBias ? [this.outputComponent] : []), ...(hasResidual ? [this.outputComponent] : [])];
     this.dispatch = [Math.ceil(N / tile), Math.ceil(M / tile), batch];
-    this.shaderKey = `lmprobeMatMul${tile}_${layout}_${this.outputComponent}_${hasBias}`;
+    this.shaderKey = `lmprobeMatMul${tile}_${layout}_${this.outputComponent}_${hasBias}_${hasResidual}_${strided}`;
   }
 
   getUserCode(): string {
@@ -163,9 +195,7 @@ fn main() {
   let col0 = i32(workgroupId.x) * ${T};
   let K4 = uniforms.K / 4;
   let N4 = uniforms.N / 4;
-  let aBase = select(0, batch, uniforms.aBatched == 1) * uniforms.M * K4;
-  let bBase = select(0, batch, uniforms.bBatched == 1) * uniforms.N * K4;
-  let cBase = batch * uniforms.M * uniforms.N;
+  ${this.strided ? stridedBases : denseBases(this.layout)}
   ${accDecl}
   var ra : array<vec4<f32>, ${slots}>;
   var rb : array<vec4<f32>, ${slots}>;
@@ -192,7 +222,7 @@ fn main() {
     }
     workgroupBarrier();
   }
-  ${storeSnippet(vectorOut, this.hasBias, T)}
+  ${storeSnippet(vectorOut, this.hasBias, this.hasResidual, T)}
 }
 `;
   }

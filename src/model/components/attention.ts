@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { batchedMatMul } from "./linear";
-import { fusedLinear, fusedScoresSoftmax } from "../../backend/kernels";
+import { fusedLinear, fusedLinearResidual, fusedScoresSoftmax, headsContext, headsScores } from "../../backend/kernels";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
 import { attentionStreaming, streamedAttention } from "./attention-streamed";
@@ -22,6 +22,13 @@ export interface AttentionContext {
    * of them (head-major, so a cached past is never transposed again).
    */
   extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v: tf.Tensor4D };
+  /**
+   * webgpu only (forward.ts sets it when nothing observes hook_attn_out): the block's input [batch, pos, d_model].
+   * attention() then returns residual + output, the add done as W_O's product is stored.
+   */
+  residual?: tf.Tensor3D;
+  /** webgpu only (forward.ts sets it when no KV cache is kept): extendKV is the identity, keys may stay in place. */
+  keysInPlace?: boolean;
 }
 
 /** x [batch, pos, d_model] (already normalised) → attention output [batch, pos, d_model] (before any post-norm). */
@@ -47,6 +54,10 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   if (w.rotary && ctx.rotary) {
     q = hook("hook_rot_q", applyRotary(q, ctx.rotary, w.rotary)) as tf.Tensor4D;
     k = hook("hook_rot_k", applyRotary(k, ctx.rotary, w.rotary)) as tf.Tensor4D;
+  }
+  if (ctx.keysInPlace) {
+    const inPlace = attendInPlace(w, q, k, vNew, ctx, hook);
+    if (inPlace) return outputProjection(w, inPlace, ctx.residual ?? null);
   }
   const all = ctx.extendKV(swapPosAndHeads(k), swapPosAndHeads(vNew)); // [batch, kvHeads, keys, dHead]
   const keys = all.k.shape[2];
@@ -88,12 +99,41 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
 
   const zGrouped = batchedMatMul(pattern.reshape([batch, nKVHeads, group * pos, keys]), all.v);
   const z = hook("hook_z", swapPosAndHeads(zGrouped.reshape([batch, nHeads, pos, dHead])));
+  return outputProjection(w, z, ctx.residual ?? null);
+}
+
+/**
+ * webgpu, one sequence, no KV cache, no grouped heads or sinks, nothing observing hook_attn_scores: q·kᵀ and
+ * pattern·v read q, k, v as the projections laid them out ([pos, head, dHead]) and z is written in that layout, so
+ * none of the four per-layer transposes run; the same products, softmax and hooks otherwise. Null where any of
+ * that does not hold (the caller then takes the general path).
+ */
+function attendInPlace(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ctx: AttentionContext, hook: (local: string, t: tf.Tensor) => tf.Tensor): tf.Tensor | null {
+  if (w.sinks || w.nHeads !== w.nKVHeads || !ctx.hooks.idle(`blocks.${ctx.layer}.attn.hook_attn_scores`)) return null;
+  const rawScores = headsScores(q, k);
+  if (!rawScores) return null;
+  const fused = fusedScoresSoftmax(rawScores, ctx.mask, w.scale, w.softcap);
+  if (!fused) return null;
+  const pattern = hook("hook_pattern", fused) as tf.Tensor4D;
+  const z = headsContext(pattern, v) ?? swapPosAndHeads(batchedMatMul(pattern, swapPosAndHeads(v)));
+  return hook("hook_z", z);
+}
+
+/** z [batch, pos, heads, dHead] → z·W_O + b_O [batch, pos, d_model], plus the residual where forward.ts passes one. */
+function outputProjection(w: AttentionWeights, z: tf.Tensor, residualIn: tf.Tensor3D | null): tf.Tensor3D {
+  const [batch, pos, nHeads, dHead] = z.shape;
+  const dModel = w.W_O.shape[1];
   const flatZ = z.reshape([batch * pos, nHeads * dHead]) as tf.Tensor2D;
+  const residual = residualIn ? (residualIn.reshape([batch * pos, dModel]) as tf.Tensor2D) : null;
+  const withResidual = residual ? fusedLinearResidual(flatZ, w.W_O, w.b_O, residual) : null;
+  if (withResidual) return withResidual.reshape([batch, pos, dModel]) as tf.Tensor3D;
   let out: tf.Tensor | null = fusedLinear(flatZ, w.W_O, w.b_O);
   if (!out) {
     out = tf.matMul(flatZ, w.W_O);
     if (w.b_O) out = tf.add(out, w.b_O);
   }
+  // webgpu, shapes the fused epilogue does not take: the residual add as forward.ts would do it.
+  if (residual) out = tf.add(residual, out);
   return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
 }
 

@@ -26,3 +26,28 @@ export function attentionMask(keyValid: readonly Uint8Array[], pastLength: numbe
   }
   return tf.tensor4d(data, [batch, 1, queries, keys]);
 }
+
+/**
+ * The same mask as attentionMask, built by a few tensor ops on the active backend instead of a loop on the host.
+ * On webgpu this replaces a [batch, queries, keys] host loop and its upload (4 MiB at 1024 tokens) on every
+ * forward with a handful of dispatches; every element is still exactly 0 or MASKED.
+ */
+export function attentionMaskOnDevice(keyValid: readonly Uint8Array[], pastLength: number, queries: number, window: number | null): tf.Tensor4D {
+  const batch = keyValid.length;
+  const keys = keyValid[0].length;
+  return tf.tidy(() => {
+    const queryIndex = tf.reshape(tf.range(pastLength, pastLength + queries, 1, "int32"), [queries, 1]);
+    const keyIndex = tf.reshape(tf.range(0, keys, 1, "int32"), [1, keys]);
+    const behind = tf.sub(queryIndex, keyIndex); // query − key index, [queries, keys]
+    let visible: tf.Tensor = tf.greaterEqual(behind, 0);
+    if (window !== null) visible = tf.logicalAnd(visible, tf.less(behind, window));
+    visible = tf.reshape(visible, [1, 1, queries, keys]);
+    const padded = keyValid.some((row) => row.some((v) => v !== 1));
+    if (padded) {
+      const valid = tf.tensor4d(Int32Array.from(keyValid.flatMap((row) => Array.from(row))), [batch, 1, 1, keys], "int32");
+      visible = tf.logicalAnd(visible, tf.cast(valid, "bool"));
+    }
+    const shape: [number, number, number, number] = [batch, 1, queries, keys];
+    return tf.where(tf.broadcastTo(visible, shape), tf.zeros(shape), tf.fill(shape, MASKED)) as tf.Tensor4D;
+  });
+}

@@ -4,11 +4,16 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { DenseMlpWeights, MlpWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { applyActivation } from "./activations";
-import { fusedActivation, fusedLinear } from "../../backend/kernels";
+import { fusedActivation, fusedLinear, fusedLinearResidual } from "../../backend/kernels";
 
 export interface MlpContext {
   hooks: HookRunner;
   layer: number;
+  /**
+   * webgpu and dense MLPs only (forward.ts sets it when nothing observes hook_mlp_out): the residual stream
+   * [batch, pos, d_model]; the MLP then returns residual + output, the add done as W_out's product is stored.
+   */
+  residual?: tf.Tensor3D;
 }
 
 /** Forward of one MLP kind: x [batch, pos, d_model] → [batch, pos, d_model]; calls ctx.hooks for its hook points. */
@@ -49,10 +54,15 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
   }
   const dMlp = post.shape[2]!;
   const flatPost = post.reshape([batch * pos, dMlp]) as tf.Tensor2D;
+  const residual = ctx.residual ? (ctx.residual.reshape([batch * pos, dModel]) as tf.Tensor2D) : null;
+  const withResidual = residual ? fusedLinearResidual(flatPost, w.W_out, w.b_out, residual) : null;
+  if (withResidual) return withResidual.reshape([batch, pos, dModel]) as tf.Tensor3D;
   let out: tf.Tensor | null = fusedLinear(flatPost, w.W_out, w.b_out);
   if (!out) {
     out = tf.matMul(flatPost, w.W_out);
     if (w.b_out) out = tf.add(out, w.b_out);
   }
+  // webgpu, shapes the fused epilogue does not take: the residual add as forward.ts would do it.
+  if (residual) out = tf.add(residual, out);
   return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
 }

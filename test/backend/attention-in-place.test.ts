@@ -1,0 +1,104 @@
+// Attention's products read in the projections' [pos, head, dHead] layout on webgpu (headsScores, headsContext):
+// the same bits as the transposed, head-major products, and the engine runs no transposes for one sequence
+// without a KV cache. On a WebGPU adapter only (elsewhere skipped); off webgpu the functions return null.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { probeWebgpu } from "../../src/backend/probe-webgpu";
+import { ensureBackend, setBackend } from "../../src/backend";
+import { headsContext, headsScores } from "../../src/backend/kernels";
+import { loadModel } from "../../src/load";
+
+function randoms(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
+}
+
+async function webgpuOrSkip(t: { skip(msg: string): void }): Promise<boolean> {
+  const probe = await probeWebgpu();
+  if (!probe.available && !probe.usableOnRequest) {
+    t.skip(`no WebGPU adapter here: ${probe.reason}`);
+    return false;
+  }
+  await setBackend("webgpu");
+  return true;
+}
+
+test("headsScores / headsContext are null off webgpu", async () => {
+  await ensureBackend();
+  if (tf.getBackend() === "webgpu") return;
+  const x = tf.ones([1, 64, 2, 16]) as tf.Tensor4D;
+  assert.equal(headsScores(x, x), null);
+  x.dispose();
+});
+
+test("headsScores and headsContext give the head-major products' bits without transposing", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  for (const [i, [pos, heads, dHead]] of [[96, 3, 64], [128, 12, 64], [64, 2, 68]].entries()) {
+    const before = tf.memory().numTensors;
+    const q = tf.tensor4d(randoms(pos * heads * dHead, 1 + i), [1, pos, heads, dHead]);
+    const k = tf.tensor4d(randoms(pos * heads * dHead, 2 + i), [1, pos, heads, dHead]);
+    const v = tf.tensor4d(randoms(pos * heads * dHead, 3 + i), [1, pos, heads, dHead]);
+    const headMajor = (x: tf.Tensor) => tf.transpose(x, [0, 2, 1, 3]);
+    const scores = headsScores(q, k);
+    assert.ok(scores, `case ${i}: scores fused`);
+    const wantScores = tf.tidy(() => tf.matMul(headMajor(q), headMajor(k), false, true));
+    assert.deepEqual(scores.shape, [1, heads, pos, pos]);
+    assert.deepEqual(Array.from(await scores.data()), Array.from(await wantScores.data()), `case ${i}: scores`);
+    const pattern = tf.softmax(scores) as tf.Tensor4D;
+    const z = headsContext(pattern, v);
+    assert.ok(z, `case ${i}: context fused`);
+    const wantZ = tf.tidy(() => headMajor(tf.matMul(pattern, headMajor(v))));
+    assert.deepEqual(z.shape, [1, pos, heads, dHead]);
+    const got = await z.data();
+    assert.ok(got.some((x) => Math.abs(x) > 1e-3), `case ${i}: z is not all zeros`);
+    assert.deepEqual(Array.from(got), Array.from(await wantZ.data()), `case ${i}: z`);
+    tf.dispose([q, k, v, scores, wantScores, pattern, z, wantZ]);
+    assert.equal(tf.memory().numTensors, before, `case ${i}: tensors leaked`);
+  }
+  // Two sequences, grouped heads or too few positions: left to the general path.
+  const two = tf.ones([2, 64, 2, 16]) as tf.Tensor4D;
+  const few = tf.ones([1, 8, 2, 16]) as tf.Tensor4D;
+  const grouped = tf.ones([1, 64, 1, 16]) as tf.Tensor4D;
+  assert.equal(headsScores(two, two), null);
+  assert.equal(headsScores(few, few), null);
+  const one = tf.ones([1, 64, 2, 16]) as tf.Tensor4D;
+  assert.equal(headsScores(one, grouped), null);
+  // dHead 16 is too narrow an output for the tiled kernel: scores fuse, the context product does not.
+  const scores = headsScores(one, one)!;
+  assert.ok(scores);
+  assert.equal(headsContext(scores, one), null);
+  tf.dispose([two, few, grouped, one, scores]);
+});
+
+test("GPT-2 on webgpu: one sequence runs attention with no transposes and the batched path's numbers", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const model = await loadModel("test/fixtures/tiny/gpt2");
+  const ids = Array.from({ length: 80 }, (_, i) => (i * 29 + 3) % 512);
+  const names = ["blocks.1.attn.hook_pattern", "blocks.1.attn.hook_z"];
+  const runOnce = async (rows: number[][]) => {
+    const out: Record<string, Float32Array> = {};
+    const info = await tf.profile(async () => {
+      const r = model.run(rows, { cache: names });
+      const firstRow = (x: tf.Tensor) => tf.tidy(() => x.slice(0, 1));
+      const parts = [firstRow(r.logits), ...names.map((n) => firstRow(r.cache.get(n)))];
+      out.logits = (await parts[0].data()) as Float32Array;
+      for (const [j, n] of names.entries()) out[n] = (await parts[j + 1].data()) as Float32Array;
+      tf.dispose(parts);
+      r.dispose();
+      return [];
+    });
+    return { out, transposes: info.kernels.filter((k) => k.name === "Transpose").length };
+  };
+  const before = tf.memory().numTensors;
+  const single = await runOnce([ids]);
+  // Two identical sequences take the general (head-major) path; each row's numbers are the same products.
+  const batched = await runOnce([ids, ids]);
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  // Scores always read q and k in place; pattern·v does too once dHead reaches the tiled kernel's 64 columns
+  // (GPT-2 small); below that (this fixture's 16) v and z are still transposed.
+  assert.equal(single.transposes, model.config.headDim >= 64 ? 0 : 2 * model.config.numLayers);
+  assert.equal(batched.transposes, 4 * model.config.numLayers);
+  for (const key of Object.keys(single.out)) assert.deepEqual(Array.from(single.out[key]), Array.from(batched.out[key]), key);
+  model.dispose();
+});
