@@ -1,0 +1,40 @@
+// The WebGPU path, run where no GPU is: Dawn's OpenGL backend on Mesa's software rasteriser (llvmpipe, from
+// Debian's libegl-mesa0 and libgl1-mesa-dri, which scripts/system-deps.sh installs). lmprobe never picks a
+// software adapter by itself; these runs ask for it, so that every WGSL kernel, the lean dispatch and the
+// fused engine paths are exercised here and in CI, not only on a machine with a GPU. Each run is a child
+// process, since a tfjs backend, once chosen, is the process's.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { test } from "node:test";
+
+const root = path.resolve(__dirname, "../..");
+const softwareGpu = {
+  ...process.env,
+  EGL_PLATFORM: "surfaceless",
+  LMPROBE_DAWN_OPTIONS: "backend=opengl",
+};
+
+delete softwareGpu.NODE_TEST_CONTEXT; // else the child's test runner takes itself for a nested one and runs nothing
+
+function run(args: string[]): { status: number | null; output: string } {
+  const r = spawnSync(process.execPath, args, { cwd: root, env: softwareGpu, encoding: "utf8", timeout: 300_000 });
+  return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
+}
+
+const linux = process.platform === "linux";
+
+test("the WebGPU kernel and engine tests pass on a software adapter", { skip: !linux && "needs Linux with Mesa" }, () => {
+  const files = ["kernels", "fused", "lens-fused", "lean-dispatch", "model-fused", "device-mask", "linear-residual", "attention-in-place"]
+    .map((f) => path.join("test/backend", `${f}.test.ts`));
+  const r = run(["--import", "tsx", "--test", "--test-reporter=spec", ...files]);
+  assert.equal(r.status, 0, r.output.slice(-4000));
+  assert.match(r.output, /ℹ skipped 0/, `a WebGPU test skipped: no software adapter?\n${r.output.slice(-3000)}`);
+  assert.match(r.output, /ℹ fail 0/);
+});
+
+test("lmprobe verify passes on every fixture with the webgpu backend on a software adapter", { skip: !linux && "needs Linux with Mesa" }, () => {
+  const r = run(["--import", "tsx", "bench/verify-all.mjs", "--backend", "webgpu", "--src"]);
+  assert.equal(r.status, 0, r.output.slice(-4000));
+  assert.match(r.output, /(\d+)\/\1 fixtures pass on webgpu/);
+});
