@@ -4,24 +4,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { probeWebgpu } from "../../src/backend/probe-webgpu";
-import { ensureBackend, setBackend } from "../../src/backend";
+import { ensureBackend } from "../../src/backend";
 import { headsContext, headsScores } from "../../src/backend/kernels";
 import { loadModel } from "../../src/load";
+import { webgpuOrSkip } from "./webgpu-helpers";
 
 function randoms(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
   return Float32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
-}
-
-async function webgpuOrSkip(t: { skip(msg: string): void }): Promise<boolean> {
-  const probe = await probeWebgpu();
-  if (!probe.available && !probe.usableOnRequest) {
-    t.skip(`no WebGPU adapter here: ${probe.reason}`);
-    return false;
-  }
-  await setBackend("webgpu");
-  return true;
 }
 
 test("headsScores / headsContext are null off webgpu", async () => {

@@ -5,9 +5,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { planMatMul, planSmallOutput, matMulTiling } from "../../src/backend/kernels/batch-matmul";
-import { probeWebgpu } from "../../src/backend/probe-webgpu";
-import { setBackend, logitStats } from "../../src/backend";
+import { logitStats } from "../../src/backend";
 import { SynchronousReadError } from "../../src/errors";
+import { webgpuOrSkip } from "./webgpu-helpers";
 
 test("planMatMul sends large aligned products to the tiled kernel and the rest to tfjs", () => {
   const p = planMatMul([1024, 896], [151936, 896], false, true)!;
@@ -27,16 +27,6 @@ test("planMatMul sends large aligned products to the tiled kernel and the rest t
   assert.equal(planMatMul([1024, 768], [768, 768], false, false)!.tile, 64, "GPT-2's projections: 48 blocks of 128");
   assert.equal(planMatMul([1024, 896], [151936, 896], false, true)!.tile, 128, "a lens chunk");
 });
-
-async function webgpuOrSkip(t: { skip(msg: string): void }): Promise<boolean> {
-  const probe = await probeWebgpu();
-  if (!probe.available && !probe.usableOnRequest) {
-    t.skip(`no WebGPU adapter here: ${probe.reason}`);
-    return false;
-  }
-  await setBackend("webgpu");
-  return true;
-}
 
 function randoms(n: number, seed: number, scale = 1): Float32Array {
   let s = seed >>> 0;

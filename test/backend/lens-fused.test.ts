@@ -4,23 +4,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { probeWebgpu } from "../../src/backend/probe-webgpu";
-import { setBackend } from "../../src/backend";
 import { lensReduction, fusedLens } from "../../src/tensor/lens-reduction";
 import { lensReduce } from "../../src/tensor/lens-reduce";
 import type { Unembedding } from "../../src/tensor/unembedding";
 import { lensReference64, type LensCase } from "../tensor/lens-reference";
 import { assertClose, randomMatrix, rng } from "../tensor/reference";
-
-async function webgpuOrSkip(t: { skip(msg: string): void }): Promise<boolean> {
-  const probe = await probeWebgpu();
-  if (!probe.available && !probe.usableOnRequest) {
-    t.skip(`no WebGPU adapter here: ${probe.reason}`);
-    return false;
-  }
-  await setBackend("webgpu");
-  return true;
-}
+import { webgpuOrSkip } from "./webgpu-helpers";
 
 function randomCase(seed: number, n: number, d: number, V: number, softcap: number | null): LensCase {
   const u = rng(seed);
