@@ -38,3 +38,23 @@ test("lmprobe verify passes on every fixture with the webgpu backend on a softwa
   assert.equal(r.status, 0, r.output.slice(-4000));
   assert.match(r.output, /(\d+)\/\1 fixtures pass on webgpu/);
 });
+
+test("the public probes run on webgpu (asynchronous reads only) and find the demo's answer", { skip: !linux && "needs Linux with Mesa" }, () => {
+  // Node cannot read a GPU tensor synchronously: any dataSync() on the probes' path would throw here.
+  const script = `
+    const { loadModel, fullProbe, logitLens, layerSimilarity } = require("./src/index.ts");
+    (async () => {
+      const model = await loadModel("demo", { backend: "webgpu" });
+      await fullProbe(model, "The capital of France is");
+      await layerSimilarity(model, "The capital of France is");
+      const lens = await logitLens(model, "The capital of France is", { k: 10, positions: "last" });
+      const top = lens.table.objects().filter((r) => r.layer === model.config.numLayers && r.rank === 1)[0];
+      console.log("RESULT " + JSON.stringify({ backend: require("@tensorflow/tfjs-core").getBackend(), top: top.token, prob: top.prob }));
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const r = run(["--import", "tsx", "-e", script]);
+  assert.equal(r.status, 0, r.output.slice(-4000));
+  const result = JSON.parse(/RESULT (.*)/.exec(r.output)![1]);
+  assert.equal(result.backend, "webgpu");
+  assert.equal(result.top, " Paris");
+  assert.ok(result.prob > 0.99, `p(" Paris") = ${result.prob}`);
+});
