@@ -9,7 +9,11 @@ export type TableFormat = "csv" | "json" | "arrow";
 
 const EXTENSIONS: Record<string, TableFormat> = { ".csv": "csv", ".json": "json", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow" };
 
-/** CSV text, JSON text (an array of row objects) or Arrow IPC bytes (file format, readable by pyarrow / pandas). */
+/**
+ * CSV text, JSON text (an array of row objects) or Arrow IPC bytes (file format, readable by pyarrow / pandas).
+ * CSV cannot tell an empty string from a missing value (a token whose text is "" reads back as null); JSON and
+ * Arrow keep the difference.
+ */
 export function exportTable(table: Table, format: "csv" | "json"): string;
 export function exportTable(table: Table, format: "arrow"): Uint8Array;
 export function exportTable(table: Table, format: TableFormat): string | Uint8Array;
