@@ -4,8 +4,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
-import { batchedMatMul } from "./linear";
-import { fusedLinear, fusedLinearResidual, fusedScoresSoftmax, headsContext, headsScores } from "../../backend/kernels";
+import { batchedMatMul, outputProjection as projectOutput } from "./linear";
+import { fusedLinear, fusedScoresSoftmax, headsContext, headsScores } from "../../backend/kernels";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
 import { attentionStreaming, streamedAttention } from "./attention-streamed";
@@ -125,16 +125,7 @@ function outputProjection(w: AttentionWeights, z: tf.Tensor, residualIn: tf.Tens
   const dModel = w.W_O.shape[1];
   const flatZ = z.reshape([batch * pos, nHeads * dHead]) as tf.Tensor2D;
   const residual = residualIn ? (residualIn.reshape([batch * pos, dModel]) as tf.Tensor2D) : null;
-  const withResidual = residual ? fusedLinearResidual(flatZ, w.W_O, w.b_O, residual) : null;
-  if (withResidual) return withResidual.reshape([batch, pos, dModel]) as tf.Tensor3D;
-  let out: tf.Tensor | null = fusedLinear(flatZ, w.W_O, w.b_O);
-  if (!out) {
-    out = tf.matMul(flatZ, w.W_O);
-    if (w.b_O) out = tf.add(out, w.b_O);
-  }
-  // webgpu, shapes the fused epilogue does not take: the residual add as forward.ts would do it.
-  if (residual) out = tf.add(residual, out);
-  return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
+  return projectOutput(flatZ, w.W_O, w.b_O, residual).reshape([batch, pos, dModel]) as tf.Tensor3D;
 }
 
 function streams(ctx: AttentionContext, scoreFloats: number): boolean {

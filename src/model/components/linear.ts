@@ -4,6 +4,7 @@
 // attention scores of 12 heads × 512 positions 191 ms instead of 62 ms). On wasm these helpers rearrange the
 // product onto the fast path (the same dot products); other backends get tf.matMul as written.
 import * as tf from "@tensorflow/tfjs-core";
+import { fusedLinear, fusedLinearResidual } from "../../backend/kernels";
 
 /** Below this many multiply-adds per matrix, the plain loop beats splitting a batch (measured on wasm). */
 const SPLIT_MIN_MACS = 1 << 17;
@@ -35,4 +36,20 @@ export function batchedMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): t
     const products = lefts.map((l, i) => tf.matMul(l, rights[i])); // [1, m, k] @ [1, k, n]: XNNPACK
     return tf.reshape(batch === 1 ? products[0] : tf.concat(products, 0), [...batchShape, m, n]);
   });
+}
+
+/**
+ * x [rows, in] @ W + b, plus `residual` [rows, out] when given: a block's output projection (attention's W_O,
+ * the MLP's W_out). On webgpu the bias and the residual add ride in the matmul's epilogue where the kernel takes
+ * the shapes; elsewhere (and for shapes it does not take) the same adds run as separate ops, in that order.
+ */
+export function outputProjection(x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D | null, residual: tf.Tensor2D | null): tf.Tensor2D {
+  const withResidual = residual ? fusedLinearResidual(x, W, b, residual) : null;
+  if (withResidual) return withResidual as tf.Tensor2D;
+  let out: tf.Tensor | null = fusedLinear(x, W, b);
+  if (!out) {
+    out = tf.matMul(x, W);
+    if (b) out = tf.add(out, b);
+  }
+  return (residual ? tf.add(residual, out) : out) as tf.Tensor2D;
 }

@@ -4,7 +4,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { DenseMlpWeights, MlpWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { applyActivation } from "./activations";
-import { fusedActivation, fusedLinear, fusedLinearResidual } from "../../backend/kernels";
+import { fusedActivation, fusedLinear } from "../../backend/kernels";
+import { outputProjection } from "./linear";
 
 export interface MlpContext {
   hooks: HookRunner;
@@ -55,14 +56,5 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
   const dMlp = post.shape[2]!;
   const flatPost = post.reshape([batch * pos, dMlp]) as tf.Tensor2D;
   const residual = ctx.residual ? (ctx.residual.reshape([batch * pos, dModel]) as tf.Tensor2D) : null;
-  const withResidual = residual ? fusedLinearResidual(flatPost, w.W_out, w.b_out, residual) : null;
-  if (withResidual) return withResidual.reshape([batch, pos, dModel]) as tf.Tensor3D;
-  let out: tf.Tensor | null = fusedLinear(flatPost, w.W_out, w.b_out);
-  if (!out) {
-    out = tf.matMul(flatPost, w.W_out);
-    if (w.b_out) out = tf.add(out, w.b_out);
-  }
-  // webgpu, shapes the fused epilogue does not take: the residual add as forward.ts would do it.
-  if (residual) out = tf.add(residual, out);
-  return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
+  return outputProjection(flatPost, w.W_out, w.b_out, residual).reshape([batch, pos, dModel]) as tf.Tensor3D;
 }
