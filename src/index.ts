@@ -3,6 +3,7 @@ import "./tensor-methods"; // before anything builds a tensor: chained methods (
 export * from "./errors";
 export * from "./backend";
 export * from "./io";
+export { loadModel, resolveCheckpointDir, type LoadOptions } from "./load";
 export * from "./model";
 export * from "./verify";
 export * from "./tensor";

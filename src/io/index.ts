@@ -13,4 +13,3 @@ export { downloadCheckpoint, type DownloadProgress, type HubOptions } from "./hu
 export { hubCacheDir } from "./hub-cache";
 export { estimateMemory, backendCapacity, checkMemoryFits, bytesNeededOn, WASM_HEAP_BYTES, type MemoryEstimate, type BackendCapacity } from "./memory-estimate";
 export { demoModelDir, packageRoot } from "./package-root";
-export { loadModel, resolveCheckpointDir, type LoadOptions } from "../load";
