@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { BlockWeights, CanonicalModel, RotarySettings } from "./canonical";
 import type { HookRunner } from "./hooks";
-import { attention } from "./components/attention";
+import { attention, type BlockAttentionContext } from "./components/attention";
 import { attentionMask, attentionMaskOnDevice } from "./components/masks";
 import { mlp } from "./components/mlp";
 import { matMulTransposedWeight } from "./components/linear";
@@ -61,7 +61,7 @@ export function forward(model: CanonicalModel, input: ForwardInput, hooks: HookR
     // Tables and masks are shared across blocks, so they are made outside the block's scope. Each block runs
     // in its own tidy: its intermediates (scores, patterns, MLP activations) are freed when it ends instead of
     // piling up over every layer until the caller's tidy (cached hooks and the KV cache are tf.keep'd).
-    const ctx = {
+    const ctx: BlockAttentionContext = {
       rotary: tablesFor(block.attn.rotary),
       mask: maskFor(block.attn.slidingWindow),
       extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => (kv ? kv.extend(layer, k, v) : { k, v }),
@@ -81,7 +81,7 @@ function runBlock(
   layer: number,
   residPre: tf.Tensor3D,
   hooks: HookRunner,
-  attnCtx: { rotary: RotaryTables | null; mask: tf.Tensor4D; extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v: tf.Tensor4D }; keysInPlace?: boolean },
+  attnCtx: BlockAttentionContext,
 ): tf.Tensor3D {
   const p = `blocks.${layer}.`;
   const hook = (name: string, t: tf.Tensor) => hooks.run(p + name, layer, t) as tf.Tensor3D;
@@ -125,7 +125,7 @@ function webgpuSequentialBlock(
   resid: tf.Tensor3D,
   attnIn: tf.Tensor,
   hooks: HookRunner,
-  attnCtx: { rotary: RotaryTables | null; mask: tf.Tensor4D; extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v: tf.Tensor4D }; keysInPlace?: boolean },
+  attnCtx: BlockAttentionContext,
 ): tf.Tensor3D {
   const p = `blocks.${layer}.`;
   const hook = (name: string, t: tf.Tensor) => hooks.run(p + name, layer, t) as tf.Tensor3D;

@@ -2,6 +2,7 @@
 export { buildModel, type CheckpointParts } from "./build";
 export { LanguageModel, type RunOptions, type RunResult } from "./model";
 export { ActivationCache } from "./cache";
+export { saveCache, loadCache } from "./cache-io";
 export type { GenerateOptions, GenerateResult } from "./generate";
 export { resolveHookName, hookPointNames, type HookContext, type HookFn, type HookMap, type CacheFilter } from "./hooks";
 export type { ModelInput, TokenizeOptions } from "./inputs";

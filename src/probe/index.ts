@@ -11,7 +11,6 @@ export { DEMO_INDUCTION_NOUNS, demoInductionPrompt, repeatedRandomTokens, defaul
 export { moeRouting, moeRoutingFromCache, moeLayers, moeHooks, gini, type MoeRoutingResult } from "./moe";
 export { directLogitAttribution, dlaFromCache, dlaHooks, type DlaOptions, type DlaResult } from "./direct-logit-attribution";
 export { exportTable, saveTable, type TableFormat } from "./export";
-export { saveCache, loadCache } from "./cache-io";
 export { resolveTokenId, resolvePositions, type TokenSpec } from "./tokens";
 export { lensHeadOf, type LensHead } from "./lens-head";
 export { seededRandom } from "./random";

@@ -10,9 +10,8 @@ import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
 import { attentionStreaming, streamedAttention } from "./attention-streamed";
 
-export interface AttentionContext {
-  hooks: HookRunner;
-  layer: number;
+/** What forward() prepares for one block's attention: shared tables and mask, the KV cache's join. */
+export interface BlockAttentionContext {
   /** cos/sin of this layer's rotary setting for the run's positions, or null without rotary. */
   rotary: RotaryTables | null;
   /** Additive mask [batch, 1, queries, keys] for this layer's window. */
@@ -22,13 +21,19 @@ export interface AttentionContext {
    * of them (head-major, so a cached past is never transposed again).
    */
   extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v: tf.Tensor4D };
+  /** webgpu only (forward.ts sets it when no KV cache is kept): extendKV is the identity, keys may stay in place. */
+  keysInPlace?: boolean;
+}
+
+/** Everything attention() reads besides its weights and input: the block's context, its hooks and layer. */
+export interface AttentionContext extends BlockAttentionContext {
+  hooks: HookRunner;
+  layer: number;
   /**
    * webgpu only (forward.ts sets it when nothing observes hook_attn_out): the block's input [batch, pos, d_model].
    * attention() then returns residual + output, the add done as W_O's product is stored.
    */
   residual?: tf.Tensor3D;
-  /** webgpu only (forward.ts sets it when no KV cache is kept): extendKV is the identity, keys may stay in place. */
-  keysInPlace?: boolean;
 }
 
 /** x [batch, pos, d_model] (already normalised) → attention output [batch, pos, d_model] (before any post-norm). */

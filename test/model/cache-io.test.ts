@@ -4,10 +4,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { loadCache, saveCache } from "../../src/probe/cache-io";
+import { loadCache, saveCache } from "../../src/model/cache-io";
 import { logitLensFromCache, logitLensHooks } from "../../src/probe/logit-lens";
 import { SafetensorsFile } from "../../src/io/safetensors";
-import { model } from "./models";
+import { model } from "../probe/models";
 
 test("an ActivationCache saves to safetensors and loads back identical, int32 expert indices included", async () => {
   const m = await model("qwen3_moe");

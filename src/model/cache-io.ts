@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError, SafetensorsFormatError } from "../errors";
 import { SafetensorsFile } from "../io/safetensors";
 import { writeSafetensors, type TensorToWrite } from "../io/safetensors-writer";
-import { ActivationCache } from "../model/cache";
+import { ActivationCache } from "./cache";
 
 const FORMAT = "lmprobe-activation-cache";
 
