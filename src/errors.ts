@@ -172,3 +172,13 @@ export class UnsupportedFormatError extends LmprobeError {
     super(`${file}: ${format} is not supported yet`, fix);
   }
 }
+
+/**
+ * A hook name that names no hook point of the model (a typo, a block past the last, a point this architecture
+ * lacks). `suggestion` is the model's closest hook name or shorthand, or null when none is close.
+ */
+export class UnknownHookError extends ArgumentError {
+  constructor(argument: string, readonly hook: string, readonly suggestion: string | null, fix: string) {
+    super(argument, `names no hook point of this model: "${hook}"`, suggestion ? `did you mean "${suggestion}"? ${fix}` : fix);
+  }
+}

@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../errors";
 import type { HookContext } from "../model/hooks";
+import { hookPointOf, type HookAxis } from "../model/hook-points";
 
 export interface HookLayout {
   /** Axis of the token position (the query axis for patterns and scores). */
@@ -16,13 +17,23 @@ export interface HookLayout {
   unitName: "neuron" | "expert" | null;
 }
 
-/** The layout of a full hook name's activation ([batch, pos, …] unless said otherwise). */
+/**
+ * The layout of a full hook name's activation, read from its axes in the table of hook points
+ * (model/hook-points.ts); a name the table lacks is taken as [batch, pos, …].
+ */
 export function hookLayout(hookName: string): HookLayout {
-  if (/attn\.hook_(q|k|v|z|rot_q|rot_k)$/.test(hookName)) return { position: 1, head: 2, unit: null, unitName: null };
-  if (/attn\.hook_(pattern|attn_scores)$/.test(hookName)) return { position: 2, head: 1, unit: null, unitName: null };
-  if (/mlp\.hook_(pre|pre_linear|post)$/.test(hookName)) return { position: 1, head: null, unit: 2, unitName: "neuron" };
-  if (/mlp\.hook_router_logits$/.test(hookName)) return { position: 1, head: null, unit: 2, unitName: "expert" };
-  return { position: 1, head: null, unit: null, unitName: null };
+  const axes = hookPointOf(hookName)?.axes ?? [];
+  const axis = (...names: HookAxis[]) => {
+    const i = axes.findIndex((a) => names.includes(a));
+    return i < 0 ? null : i;
+  };
+  const unit = axis("d_mlp", "expert");
+  return {
+    position: axis("pos", "query") ?? 1,
+    head: axis("head", "kv_head"),
+    unit,
+    unitName: unit === null ? null : axes[unit] === "d_mlp" ? "neuron" : "expert",
+  };
 }
 
 /** Cells of an activation to act on; an axis left out means all of it. */

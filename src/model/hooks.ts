@@ -2,8 +2,10 @@
 // "blocks.3.hook_resid_post"), and the HookRunner the forward pass calls at every point. A run's hooks live only
 // in its HookRunner, so they are gone when the run ends, whether it returned or threw.
 import * as tf from "@tensorflow/tfjs-core";
-import { ArgumentError } from "../errors";
-import type { CanonicalModel } from "./canonical";
+import { ArgumentError, UnknownHookError } from "../errors";
+import { HOOK_POINTS, type HookPoint } from "./hook-points";
+
+export { hookPointNames } from "./hook-points";
 
 /** What a hook learns about the activation it receives. */
 export interface HookContext {
@@ -22,36 +24,14 @@ export type HookFn = (activation: tf.Tensor, ctx: HookContext) => tf.Tensor | vo
 export type HookMap = Record<string, HookFn | HookFn[]>;
 export type CacheFilter = string[] | ((hookName: string) => boolean);
 
-/** Hook names under blocks.{l}: TransformerLens's vocabulary (the ones a given model has: see hookPointNames). */
-const BLOCK_HOOKS: Record<string, string> = {
-  resid_pre: "hook_resid_pre",
-  resid_mid: "hook_resid_mid",
-  resid_post: "hook_resid_post",
-  attn_out: "hook_attn_out",
-  mlp_out: "hook_mlp_out",
-  ln1: "ln1.hook_normalized",
-  ln2: "ln2.hook_normalized",
-  q: "attn.hook_q",
-  k: "attn.hook_k",
-  v: "attn.hook_v",
-  rot_q: "attn.hook_rot_q",
-  rot_k: "attn.hook_rot_k",
-  z: "attn.hook_z",
-  attn_scores: "attn.hook_attn_scores",
-  pattern: "attn.hook_pattern",
-  attn: "attn.hook_pattern",
-  pre: "mlp.hook_pre",
-  pre_linear: "mlp.hook_pre_linear",
-  post: "mlp.hook_post",
-  router_logits: "mlp.hook_router_logits",
-  expert_indices: "mlp.hook_expert_indices",
-  expert_weights: "mlp.hook_expert_weights",
-};
-const GLOBAL_HOOKS: Record<string, string> = {
-  embed: "hook_embed",
-  pos_embed: "hook_pos_embed",
-  ln_final: "ln_final.hook_normalized",
-};
+/** Shorthand (and aliases) → TransformerLens name, from the table of hook points (hook-points.ts). */
+function shorthands(scope: HookPoint["scope"]): Record<string, string> {
+  const points = HOOK_POINTS.filter((p) => p.scope === scope);
+  return Object.fromEntries(points.flatMap((p) => [p.short, ...(p.aliases ?? [])].map((short) => [short, p.name])));
+}
+/** Names under blocks.{l} (the ones a given model has: see hookPointNames). */
+const BLOCK_HOOKS = shorthands("block");
+const GLOBAL_HOOKS = shorthands("global");
 
 /**
  * Full hook name of `name` at `layer`: "resid_post", 3 → "blocks.3.hook_resid_post"; "hook_embed" and full
@@ -61,38 +41,15 @@ export function resolveHookName(name: string, layer?: number): string {
   if (layer !== undefined) {
     if (!Number.isInteger(layer) || layer < 0) throw new ArgumentError("layer", `is ${layer}`, "use a block index 0, 1, …");
     const local = BLOCK_HOOKS[name] ?? (Object.values(BLOCK_HOOKS).includes(name) ? name : undefined);
-    if (!local) throw new ArgumentError("name", `"${name}" is not a per-block hook`, `use one of: ${Object.keys(BLOCK_HOOKS).join(", ")}`);
+    if (!local) {
+      const suggestion = closest(name, [...Object.keys(BLOCK_HOOKS), ...Object.values(BLOCK_HOOKS)]);
+      throw new UnknownHookError("name", name, suggestion, `a per-block hook is one of: ${Object.keys(BLOCK_HOOKS).join(", ")}`);
+    }
     return `blocks.${layer}.${local}`;
   }
   if (GLOBAL_HOOKS[name]) return GLOBAL_HOOKS[name];
   if (BLOCK_HOOKS[name]) throw new ArgumentError("layer", `is required for the per-block hook "${name}"`, `pass a layer, e.g. ("${name}", 0)`);
   return name;
-}
-
-/** Every hook point the model has, in forward order. */
-export function hookPointNames(model: CanonicalModel): string[] {
-  const names = ["hook_embed"];
-  if (model.posEmbed) names.push("hook_pos_embed");
-  model.blocks.forEach((block, l) => {
-    const p = `blocks.${l}.`;
-    names.push(p + "hook_resid_pre");
-    if (block.ln1) names.push(p + "ln1.hook_normalized");
-    names.push(p + "attn.hook_q", p + "attn.hook_k", p + "attn.hook_v");
-    if (block.attn.rotary) names.push(p + "attn.hook_rot_q", p + "attn.hook_rot_k");
-    names.push(p + "attn.hook_attn_scores", p + "attn.hook_pattern", p + "attn.hook_z", p + "hook_attn_out");
-    if (!block.parallel) names.push(p + "hook_resid_mid");
-    if (block.ln2) names.push(p + "ln2.hook_normalized");
-    if (block.mlp.kind === "dense") {
-      names.push(p + "mlp.hook_pre");
-      if (block.mlp.gated) names.push(p + "mlp.hook_pre_linear");
-      names.push(p + "mlp.hook_post");
-    } else {
-      names.push(p + "mlp.hook_router_logits", p + "mlp.hook_expert_indices", p + "mlp.hook_expert_weights");
-    }
-    names.push(p + "hook_mlp_out", p + "hook_resid_post");
-  });
-  if (model.lnFinal) names.push("ln_final.hook_normalized");
-  return names;
 }
 
 /** Expands a cache filter (full names, shorthand like "resid_post" meaning every block, or a predicate) to a test. */
@@ -118,9 +75,42 @@ export function expandHookName(entry: string, available: readonly string[]): str
   return available.filter((n) => /^blocks\.\d+\./.test(n) && n.replace(/^blocks\.\d+\./, "") === local);
 }
 
-export function unknownHook(argument: string, name: string, available: readonly string[]): ArgumentError {
+/** The typed error for a name that matches none of `available`, with the closest name or shorthand as a hint. */
+export function unknownHook(argument: string, name: string, available: readonly string[]): UnknownHookError {
   const sample = available.filter((n) => !n.startsWith("blocks.") || n.startsWith("blocks.0.")).join(", ");
-  return new ArgumentError(argument, `names no hook point of this model: "${name}"`, `use a full name (${sample}, … for each block) or a shorthand such as "resid_post"`);
+  const fix = `use a full name (${sample}, … for each block) or a shorthand such as "resid_post"`;
+  const block = /^blocks\.(\d+)\.(.+)$/.exec(name);
+  const blocks = new Set(available.map((n) => /^blocks\.(\d+)\./.exec(n)?.[1]).filter((b) => b !== undefined));
+  if (block && !blocks.has(block[1]) && available.some((n) => n.endsWith(`.${block[2]}`))) {
+    return new UnknownHookError(argument, name, null, `this model has blocks 0 … ${blocks.size - 1}`);
+  }
+  const shorthand = [...Object.keys(GLOBAL_HOOKS), ...Object.keys(BLOCK_HOOKS)].filter((s) => expandHookName(s, available).length > 0);
+  return new UnknownHookError(argument, name, closest(name, [...available, ...shorthand]), fix);
+}
+
+/**
+ * The candidate nearest to `name` by edit distance, when it is near enough to be a typo (at most a quarter of the
+ * name's length, and at least 2, edits); ties go to the earlier candidate (forward order). A dozen lines, so no
+ * dependency for it.
+ */
+export function closest(name: string, candidates: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Math.max(2, Math.floor(name.length / 4)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(name, c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length];
 }
 
 /**
