@@ -13,6 +13,7 @@ import { demoModelDir } from "./io/package-root";
 import { buildModel } from "./model/build";
 import type { LanguageModel } from "./model/model";
 
+/** Options of loadModel(): hub revision, cache, token and offline mode, backend, download progress. */
 export interface LoadOptions {
   /** Hub revision (branch, tag or commit); default "main". */
   revision?: string;

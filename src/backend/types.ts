@@ -1,5 +1,6 @@
 // Shared shapes of backend detection: what each candidate reports, and what the selection decided.
 
+/** A tfjs backend lmprobe can run on. */
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 
 /** The order lmprobe tries backends in when nothing overrides it: fastest first. */
@@ -30,6 +31,7 @@ export interface CandidateReport extends ProbeResult {
   status: "chosen" | "available" | "unavailable" | "failed" | "skipped";
 }
 
+/** How the active backend was chosen: the backend, by what, and what each candidate said. */
 export interface SelectionReport {
   chosen: BackendName;
   /** How the choice was made: "auto" (first that works in BACKEND_ORDER), "LMPROBE_BACKEND", or "setBackend()". */

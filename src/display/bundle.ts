@@ -7,6 +7,7 @@ import { renderSvg } from "./svg";
 
 export const VEGALITE_MIME = "application/vnd.vegalite.v5+json";
 
+/** Session-wide display settings for configureDisplay(). */
 export interface DisplayOptions {
   /**
    * Inline the Vega browser libraries (about 830 KB) into the first chart of the session so that charts turn

@@ -3,8 +3,10 @@ import { chartBundle } from "./bundle";
 import { inNotebook, sendDisplay, type MimeBundle } from "./notebook";
 import { renderSvg } from "./svg";
 
+/** A Vega-Lite specification, data inline. */
 export type VegaLiteSpec = Record<string, unknown>;
 
+/** A Vega-Lite chart with its one-line summary; show() renders it as one display message. */
 export class Chart {
   constructor(
     /** The Vega-Lite spec (data inline), ready for vega-embed or the Vega-Lite MIME renderer. */

@@ -4,6 +4,7 @@ import { ArgumentError } from "../errors";
 import { escapeHtml } from "./escape";
 import { inNotebook, newDisplayId, sendDisplay } from "./notebook";
 
+/** Options of progress(): label, unit, output stream, redraw interval. */
 export interface ProgressOptions {
   /** Shown before the bar, e.g. "patching". */
   label?: string;
@@ -15,6 +16,7 @@ export interface ProgressOptions {
   throttleMs?: number;
 }
 
+/** A progress bar: tick, update, finish. */
 export interface Progress {
   /** Advances by `n` (default 1). */
   tick(n?: number): void;

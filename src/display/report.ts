@@ -8,8 +8,10 @@ import { escapeHtml } from "./escape";
 import { newDisplayId } from "./notebook";
 import { isTableLike, tableHtml, type TableHtmlOptions, type TableLike } from "./table-html";
 
+/** What a report section holds: a chart, a table, text or a note. */
 export type ReportItem = Chart | TableLike | { table: TableLike; options?: TableHtmlOptions } | { text: string } | { note: string };
 
+/** One section of a report: title, introduction, items. */
 export interface ReportSection {
   title: string;
   /** A sentence or two telling the reader what to look for (plain text). */
@@ -17,6 +19,7 @@ export interface ReportSection {
   items: ReportItem[];
 }
 
+/** Options of reportHtml(): title, facts, sections, whether charts are interactive. */
 export interface ReportOptions {
   title: string;
   /** Facts shown under the title: model, prompt, backend… (plain text). */

@@ -14,6 +14,7 @@ export function isTableLike(x: unknown): x is TableLike {
   return !!t && typeof t.columnNames === "function" && typeof t.numRows === "function" && typeof t.objects === "function";
 }
 
+/** How a table is shown: rows shown, columns shaded as probabilities. */
 export interface TableHtmlOptions {
   /** Rows shown before "… n more rows" (default 50). */
   maxRows?: number;

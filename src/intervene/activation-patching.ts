@@ -24,6 +24,7 @@ const HOOK_OF: Record<PatchComponent, string> = {
   z_all: "attn.hook_z",
 };
 
+/** Options of activationPatching(): components, positions and layers of the grid, and the patching setup. */
 export interface ActivationPatchingOptions extends PatchingSetupOptions {
   /** Default ["resid_pre", "attn_out", "mlp_out"]. */
   components?: PatchComponent[];
@@ -43,6 +44,10 @@ export interface GridCell {
   head: number | null;
 }
 
+/**
+ * Patches each component of the clean run into the corrupted one (or the reverse), per layer and position, in one
+ * batched grid, and measures how much of the answer comes back.
+ */
 export async function activationPatching(model: LanguageModel, options: ActivationPatchingOptions): Promise<PatchingResult> {
   const setup = preparePatching(model, options);
   const T = setup.cleanTokens.length;

@@ -9,6 +9,7 @@ import { tableOf, type Table } from "../probe/table";
 import { resolveTokenId, type TokenSpec } from "../probe/tokens";
 import { withInputArgument } from "./input-argument";
 
+/** Options of branchGeneration(): the step to branch at, the alternative tokens, and generation's options. */
 export interface BranchOptions extends Omit<GenerateOptions, "capture"> {
   /** The generated step where branches diverge: 0 = the first generated token (negative counts from the end). */
   at: number;
@@ -20,6 +21,7 @@ export interface BranchOptions extends Omit<GenerateOptions, "capture"> {
   from?: number[];
 }
 
+/** One branch of branchGeneration(): its label, tokens and text. */
 export interface Branch {
   /** "original", or the alternative token's text. */
   label: string;
@@ -32,6 +34,7 @@ export interface Branch {
   probs: number[];
 }
 
+/** What branchGeneration() returns: the branches, where they diverge, a table and a side-by-side view. */
 export interface BranchResult {
   branches: Branch[];
   /** Index in the sequence where the branches diverge. */
@@ -42,6 +45,7 @@ export interface BranchResult {
   sideBySide: Table;
 }
 
+/** Generates once, then again from one step with other tokens put there, and lines the branches up side by side. */
 export async function branchGeneration(model: LanguageModel, prompt: string | number[], options: BranchOptions): Promise<BranchResult> {
   if (!options || !Number.isInteger(options.at)) throw new ArgumentError("at", `is ${options?.at}`, "give the generated step to branch at: 0 for the first generated token");
   const { at: _at, alternatives: _alt, topAlternatives: _top, from, ...genOpts } = options;

@@ -17,8 +17,10 @@ import { gridIndices } from "./activation-patching";
 import { tokenSpan } from "./token-span";
 import { withInputArgument } from "./input-argument";
 
+/** A residual-stream state causalTrace() restores. */
 export type TraceState = "resid_pre" | "resid_post" | "attn_out" | "mlp_out";
 
+/** Options of causalTrace(): subject, answer, state traced, noise, samples, seed, batch size. */
 export interface CausalTraceOptions extends LongProbeOptions {
   /** The subject: its text as it appears in the prompt ("France"), or its token positions. */
   subject: string | number[];
@@ -36,6 +38,7 @@ export interface CausalTraceOptions extends LongProbeOptions {
   prependBos?: boolean;
 }
 
+/** What causalTrace() returns: the indirect effects as a table and matrix, and the baselines. */
 export interface CausalTraceResult {
   /** layer, position, input_token, subject (bool), prob (mean restored p(answer)), indirect_effect. */
   table: Table;
@@ -55,6 +58,10 @@ export interface CausalTraceResult {
 
 const STATE_HOOK: Record<TraceState, string> = { resid_pre: "hook_resid_pre", resid_post: "hook_resid_post", attn_out: "hook_attn_out", mlp_out: "hook_mlp_out" };
 
+/**
+ * ROME-style causal tracing: corrupts the subject's embeddings with seeded noise and restores each state at each
+ * layer and position to find where the fact is carried.
+ */
 export async function causalTrace(model: LanguageModel, prompt: string | number[], options: CausalTraceOptions): Promise<CausalTraceResult> {
   if (!options || options.subject === undefined) throw new ArgumentError("subject", "is missing", 'name the subject: causalTrace(model, prompt, { subject: "France" })');
   const tokens = withInputArgument("prompt", () => model.toTokens(prompt, { prependBos: options.prependBos }));

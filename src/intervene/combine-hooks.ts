@@ -3,6 +3,7 @@
 import { ArgumentError } from "../errors";
 import type { HookFn, HookMap } from "../model/hooks";
 
+/** One hook map from several: hooks on the same name run in the order the maps are given. */
 export function combineHooks(...maps: HookMap[]): HookMap {
   const out: Record<string, HookFn[]> = {};
   maps.forEach((map, i) => {

@@ -7,6 +7,7 @@ import type { HookMap } from "../model/hooks";
 import type { LanguageModel } from "../model/model";
 import { asList } from "./hook-layout";
 
+/** Options of zeroAblateExpert(): "drop" the expert's weighted output, or "reroute" as if the router never chose it. */
 export interface ExpertAblationOptions {
   mode?: "drop" | "reroute";
 }

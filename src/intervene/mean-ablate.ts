@@ -10,6 +10,7 @@ import { checkSelection, hookLayout, replaceMasked, selectionMask, type Selectio
 import { fullHookName, modelHookNames } from "./hook-names";
 import { referenceActivations, trailingSize, type HostTensor } from "./reference-activations";
 
+/** Options of meanAblate(): the cells to replace, the layer, and a mean per position or over all. */
 export interface MeanAblationOptions extends Selection, TokenizeOptions {
   layer?: number;
   /** One mean per position (over rows only); the reference rows must be of one length. Default false. */

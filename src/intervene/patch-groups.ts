@@ -20,10 +20,12 @@ export interface PatchSpec {
   head?: number;
 }
 
+/** Options of patchGroups(): the clean and corrupted prompts, the answers, and the groups of sites. */
 export interface PatchGroupsOptions extends PatchingSetupOptions {
   groups: PatchSpec[][];
 }
 
+/** What patchGroups() returns: each group's normalised and raw metric, and the clean and corrupted baselines. */
 export interface PatchGroupsResult {
   /** Normalised metric of each group (0 = corrupted, 1 = clean). */
   metrics: number[];
@@ -33,6 +35,7 @@ export interface PatchGroupsResult {
   corruptedMetric: number;
 }
 
+/** Patches groups of sites together (heads, positions, layers) and measures each group's effect on the metric. */
 export async function patchGroups(model: LanguageModel, options: PatchGroupsOptions): Promise<PatchGroupsResult> {
   const setup = preparePatching(model, options);
   const T = setup.cleanTokens.length;

@@ -5,6 +5,7 @@ import { DIVERGING_SCHEME, nonEmpty, positionLabeller, rowsOf } from "../display
 import { heatmapSpec } from "../display/charts/heatmap";
 import type { TableLike } from "../display/table-html";
 
+/** Options of headPositionChart(): position labels, the metric's title, the chart's title. */
 export interface HeadPositionChartOptions {
   inputTokens?: string[];
   metricTitle?: string;

@@ -8,6 +8,7 @@ import type { GridCell, PatchComponent } from "./activation-patching";
 import { headPositionChart } from "./patching-charts";
 import type { PatchingSetup } from "./patching-setup";
 
+/** What activationPatching() returns: the grid as a table and matrices, the baselines, and its charts. */
 export interface PatchingResult {
   /**
    * component, layer, head (null but for z / z_all), position (null for z_all), input_token (the base prompt's

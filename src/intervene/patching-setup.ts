@@ -9,12 +9,13 @@ import type { LongProbeOptions } from "../probe/types";
 import { checkBatchSize, type LogitsMetric } from "./batched-forward";
 import { withInputArgument } from "./input-argument";
 
+/** The clean and corrupted prompts, the answers and the metric that every patching experiment takes. */
 export interface PatchingSetupOptions extends LongProbeOptions {
   /** Prompt whose run gives the right answer (text or ids). */
   clean: string | number[];
   /** Prompt of the same token length whose run gives another answer. */
   corrupted: string | number[];
-  /** [clean answer, corrupted answer]: tokens (" Paris") or ids. Required unless `metric` is given. */
+  /** The clean answer, then the corrupted one: tokens (" Paris") or ids. Required unless `metric` is given. */
   answers?: [TokenSpec, TokenSpec];
   /** Per-row metric of the last position's logits [rows, vocab] → [rows]; default logit(answers[0]) − logit(answers[1]). */
   metric?: LogitsMetric;

@@ -12,6 +12,7 @@ import { fullHookName, modelHookNames } from "./hook-names";
 import { alignPositions } from "./mean-ablate";
 import { referenceActivations } from "./reference-activations";
 
+/** Options of resampleAblate(): the cells to replace, the layer, and the seed of the draw. */
 export interface ResampleAblationOptions extends Selection, TokenizeOptions {
   layer?: number;
   /** Seed of the draw of source rows (default 0). */

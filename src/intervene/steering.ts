@@ -10,6 +10,7 @@ import { hookLayout, localPositions } from "./hook-layout";
 import { fullHookName, modelHookNames } from "./hook-names";
 import { referenceActivations, trailingSize, type HostTensor } from "./reference-activations";
 
+/** A direction in one hook's activation space, read from contrasting prompts, with where it was read. */
 export interface SteeringVector {
   /** Full hook name it was read at and is added to. */
   hook: string;
@@ -20,6 +21,7 @@ export interface SteeringVector {
   norm: number;
 }
 
+/** Options of steeringVector(): the positive and negative prompts, the hook and layer, and how positions are reduced. */
 export interface SteeringVectorOptions {
   /** Prompts that show the behaviour to add. */
   positive: string | string[];
@@ -80,6 +82,7 @@ async function meanOfPrompts(model: LanguageModel, prompts: string[], hook: stri
   return { data: Float32Array.from(sum), shape: act.shape.slice(2) };
 }
 
+/** Options of steer(): the prompt positions steered, and whether generated tokens are steered too. */
 export interface SteerOptions {
   /** Prompt positions to steer (negative counts from the end of the prompt); default every position, generated ones included. */
   positions?: number[];

@@ -10,6 +10,7 @@ export type { RopeParameters } from "./config-rope";
 
 export type LayerType = "full_attention" | "sliding_attention";
 
+/** A checkpoint's config.json, normalised to one typed form for every architecture. */
 export interface ModelConfig {
   /** The config.json path (for error messages). */
   file: string;

@@ -13,6 +13,7 @@ import {
 import { downloadToFile, fetchMetadata, type FileMetadata, type HttpOptions } from "./hub-http";
 import { INDEX_FILE, SINGLE_FILE } from "./safetensors-weights";
 
+/** What a download reports as it goes: the file, its bytes so far and in all. */
 export interface DownloadProgress {
   file: string;
   /** Bytes of this file received so far, and its size when known. */
@@ -23,6 +24,7 @@ export interface DownloadProgress {
   total: number | null;
 }
 
+/** Options of a hub download: revision, cache directory, endpoint, token, offline mode, progress, timeout. */
 export interface HubOptions {
   /** Branch, tag or commit; default "main". */
   revision?: string;

@@ -1,10 +1,12 @@
 // What the engine and the probes need from a tokenizer. io/tokenizer.ts implements it over transformers.js.
 
+/** One message of a chat, as the checkpoint's chat template takes it. */
 export interface ChatMessage {
   role: "system" | "user" | "assistant" | string;
   content: string;
 }
 
+/** The checkpoint's tokenizer (transformers.js underneath): encode, decode, token texts, chat template. */
 export interface Tokenizer {
   readonly vocabSize: number;
   readonly bosTokenId: number | null;

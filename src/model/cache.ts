@@ -4,6 +4,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../errors";
 import { resolveHookName } from "./hooks";
 
+/**
+ * The activations a run kept, by hook name (full or shorthand with a layer), with the residual stream stacked on
+ * demand.
+ */
 export class ActivationCache {
   private disposed = false;
 

@@ -13,6 +13,7 @@ import type { LanguageModel } from "./model";
 import { nextTokens, type NextTokens } from "./next-token";
 import { checkSampling, seededRandom, type SamplingOptions } from "./sampling";
 
+/** Options of model.generate(): length, sampling, seed, hooks, activations to capture. */
 export interface GenerateOptions extends TokenizeOptions, SamplingOptions {
   /** Default 16. */
   maxNewTokens?: number;
@@ -27,6 +28,7 @@ export interface GenerateOptions extends TokenizeOptions, SamplingOptions {
   stopAtEos?: boolean;
 }
 
+/** What model.generate() returns: prompt and generated ids, texts, the activations captured per step, top-2 margins. */
 export interface GenerateResult {
   /** Prompt + generated ids of each row (unpadded). */
   tokens: number[][];

@@ -3,8 +3,10 @@
 import { ArgumentError, ContextLengthError } from "../errors";
 import type { ChatMessage, Tokenizer } from "../io/tokenizer-types";
 
+/** What a model takes as input: text, a batch of texts, token ids, a batch of ids, or chat messages. */
 export type ModelInput = string | string[] | number[] | number[][] | ChatMessage[];
 
+/** How a text input is tokenised: a BOS token or not, the chat template or not. */
 export interface TokenizeOptions {
   /** Force (true) or suppress (false) a BOS token; by default the tokenizer's own add_special_tokens behaviour. */
   prependBos?: boolean;

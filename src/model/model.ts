@@ -11,6 +11,7 @@ import { generate, type GenerateOptions, type GenerateResult } from "./generate"
 import { cacheSelector, HookRunner, hookPointNames, prepareHooks, type CacheFilter, type HookMap } from "./hooks";
 import { padBatch, tokenize, type ModelInput, type TokenizeOptions, type TokenizerContext } from "./inputs";
 
+/** Options of model.run() and model.runWithHooks(): what to cache, and how the input is tokenised. */
 export interface RunOptions extends TokenizeOptions {
   /** Hook names (full, or shorthand such as "resid_post" for every block) or a predicate; default: none. */
   cache?: CacheFilter;
@@ -19,6 +20,7 @@ export interface RunOptions extends TokenizeOptions {
   lastPositionOnly?: boolean;
 }
 
+/** What model.run() returns: the logits, the activations cached, the tokens; dispose() frees them. */
 export interface RunResult {
   /** [batch, pos, vocab]; rows are left-padded to the longest prompt. */
   logits: tf.Tensor3D;
@@ -31,6 +33,10 @@ export interface RunResult {
   dispose(): void;
 }
 
+/**
+ * A loaded model: its config, tokenizer and canonical weights, and the calls a notebook makes on it (run,
+ * runWithHooks, generate, tokenising).
+ */
 export class LanguageModel {
   private readonly hookNames: string[];
 

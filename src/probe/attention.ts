@@ -9,6 +9,7 @@ import { tokenTextLookup } from "./token-texts";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
 import { checkBatch } from "./residual-rows";
 
+/** Options of attentionPatterns(): layers, heads, batch row, BOS. */
 export interface AttentionOptions {
   /** Blocks to read (default all). */
   layers?: number[];
@@ -18,6 +19,7 @@ export interface AttentionOptions {
   prependBos?: boolean;
 }
 
+/** What attentionPatterns() returns: the patterns, per-head summaries and per-query statistics. */
 export interface AttentionResult {
   /** layer, head, query, key, weight, query_token, key_token: the causal part (key ≤ query). */
   patterns: Table;
@@ -38,6 +40,10 @@ export function resolveLayers(layers: number[] | undefined, nLayers: number): nu
   return all;
 }
 
+/**
+ * The exact attention patterns from hook_pattern, with each head's entropy and its attention to the first token,
+ * itself and the previous token.
+ */
 export async function attentionPatterns(model: ProbeModel, input: ProbeInput, options: AttentionOptions = {}): Promise<AttentionResult> {
   const layers = resolveLayers(options.layers, model.config.numLayers);
   const names = new Set(layers.map(patternHook));
@@ -57,6 +63,7 @@ export function patternOf(cache: CacheLike, layer: number, batch = 0): tf.Tensor
   return tf.tidy(() => tf.squeeze(tf.gather(p, [batch]), [0])) as tf.Tensor3D;
 }
 
+/** attentionPatterns() on a cache that holds the layers' attn.hook_pattern. */
 export async function attentionFromCache(cache: CacheLike, layers: number[], strTokens: string[], options: AttentionOptions = {}): Promise<AttentionResult> {
   const patterns = new ColumnBuilder(["layer", "head", "query", "key", "weight", "query_token", "key_token"] as const);
   const summary = new ColumnBuilder(["layer", "head", "entropy", "first_token", "self", "previous"] as const);

@@ -12,6 +12,7 @@ import type { CacheLike, ProbeInput, ProbeModel } from "./types";
 import { checkBatch } from "./residual-rows";
 import { ArgumentError } from "../errors";
 
+/** Options of directLogitAttribution(): target and baseline tokens, position, top neurons, batch row. */
 export interface DlaOptions {
   /** Token whose logit is attributed (default: the model's top prediction at the position). */
   target?: TokenSpec;
@@ -25,6 +26,7 @@ export interface DlaOptions {
   prependBos?: boolean;
 }
 
+/** What directLogitAttribution() returns: contributions per component, per head and per neuron. */
 export interface DlaResult {
   /** component ("embed" | "attn" | "mlp" | "bias"), layer (null for embed and bias), contribution. */
   components: Table;
@@ -43,6 +45,7 @@ export interface DlaResult {
   scale: number;
 }
 
+/** The hook names directLogitAttribution() reads for this model. */
 export function dlaHooks(model: ProbeModel): string[] {
   const L = model.config.numLayers;
   const names = ["blocks.0.hook_resid_pre", `blocks.${L - 1}.hook_resid_post`];
@@ -54,6 +57,7 @@ export function dlaHooks(model: ProbeModel): string[] {
   return names;
 }
 
+/** Each layer's, head's and top neurons' direct contribution to a target logit, through the final norm's scale. */
 export async function directLogitAttribution(model: ProbeModel, input: ProbeInput, options: DlaOptions = {}): Promise<DlaResult> {
   const names = new Set(dlaHooks(model));
   // Logits are needed at one position only: the last unless another is asked for.

@@ -5,6 +5,7 @@ import * as aq from "arquero";
 import { ArgumentError } from "../errors";
 import type { Table } from "./table";
 
+/** A file format exportTable() and saveTable() write. */
 export type TableFormat = "csv" | "json" | "arrow";
 
 const EXTENSIONS: Record<string, TableFormat> = { ".csv": "csv", ".json": "json", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow" };

@@ -8,12 +8,14 @@ import { layerSimilarityFromCache, type LayerSimilarityResult } from "./layer-si
 import { residualHookNames } from "./residual-rows";
 import type { ProbeInput, ProbeModel } from "./types";
 
+/** What fullProbe() returns: the lens, the layer similarity and the tokens. */
 export interface FullProbeResult {
   lens: LogitLensResult;
   similarity: LayerSimilarityResult;
   tokens: number[];
 }
 
+/** The logit lens and layer similarity from one run, as `lmprobe probe` reports them. */
 export async function fullProbe(model: ProbeModel, input: ProbeInput, options: Omit<LogitLensOptions, "streams" | "positions" | "batch"> = {}): Promise<FullProbeResult> {
   throwIfAborted(options.signal, "probe");
   const names = new Set(residualHookNames(model.config.numLayers));

@@ -10,8 +10,10 @@ import { ColumnBuilder, type Table } from "./table";
 import type { CacheLike, LongProbeOptions, ProbeInput, ProbeModel } from "./types";
 
 export const HEAD_SCORES = ["previous_token", "first_token", "induction", "duplicate_token"] as const;
+/** A head detector: previous-token, first-token, induction or duplicate-token. */
 export type HeadScore = (typeof HEAD_SCORES)[number];
 
+/** Options of detectHeads(): the sequence scored on, its seed, layers, progress and abort. */
 export interface HeadDetectorOptions extends LongProbeOptions {
   /** The sequence to score on (default: defaultInductionSequence — the demo's own format for the demo model). */
   sequence?: ProbeInput;
@@ -21,6 +23,7 @@ export interface HeadDetectorOptions extends LongProbeOptions {
   prependBos?: boolean;
 }
 
+/** What detectHeads() returns: one row of scores per head, and the tokens scored on. */
 export interface HeadDetectorResult {
   /** layer, head, previous_token, first_token, induction, duplicate_token. */
   table: Table;

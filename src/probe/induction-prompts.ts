@@ -16,6 +16,7 @@ export function isDemoModel(model: Pick<ProbeModel, "name">): boolean {
   return model.name === "demo" || path.basename(model.name) === "lmprobe-demo";
 }
 
+/** A list prompt in the demo model's own format, cut where the model should continue it. */
 export interface DemoInductionPrompt {
   /** "w1 w2 … wk. w1 … w{cut}" */
   text: string;

@@ -6,6 +6,7 @@ import { ColumnBuilder, type Table } from "./table";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
 import { ArgumentError } from "../errors";
 
+/** Options of layerSimilarity(): batch row and which layer pairs get per-position similarities. */
 export interface LayerSimilarityOptions {
   /** Batch entry of the cache (default 0). */
   batch?: number;
@@ -14,6 +15,7 @@ export interface LayerSimilarityOptions {
   prependBos?: boolean;
 }
 
+/** What layerSimilarity() returns: the matrices and the per-position table. */
 export interface LayerSimilarityResult {
   /** [L+1][L+1] cosine similarity of the residual stream at the last position (layer 0 = embedding output). */
   last: number[][];
@@ -28,6 +30,10 @@ export interface LayerSimilarityResult {
   perPosition: Table;
 }
 
+/**
+ * Cosine similarity of the residual stream between every pair of layers: at the last position, flattened over
+ * positions, and per position.
+ */
 export async function layerSimilarity(model: ProbeModel, input: ProbeInput, options: LayerSimilarityOptions = {}): Promise<LayerSimilarityResult> {
   const names = new Set(residualHookNames(model.config.numLayers));
   const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: true });
@@ -38,6 +44,7 @@ export async function layerSimilarity(model: ProbeModel, input: ProbeInput, opti
   }
 }
 
+/** layerSimilarity() on a cache that holds the residual stream (see residualHookNames). */
 export async function layerSimilarityFromCache(cache: CacheLike, nLayers: number, options: LayerSimilarityOptions = {}): Promise<LayerSimilarityResult> {
   const b = options.batch ?? 0;
   checkBatch(b, cache.get(residualHookNames(nLayers)[0]).shape[0]);

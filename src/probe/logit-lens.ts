@@ -18,6 +18,7 @@ import { ArgumentError } from "../errors";
 /** Streams the lens can read: the residual stream, or what each block's attention / MLP adds to it. */
 export type LensStream = "resid_post" | "attn_out" | "mlp_out";
 
+/** Options of logitLens(): positions, k, target tokens, streams, batch row, progress and abort. */
 export interface LogitLensOptions extends LongProbeOptions {
   /** Positions to read: "all" (default), "last", or indices (negative from the end). */
   positions?: number[] | "all" | "last";
@@ -34,6 +35,7 @@ export interface LogitLensOptions extends LongProbeOptions {
   prependBos?: boolean;
 }
 
+/** What logitLens() returns: the top-k table, the entropy table, target trajectories and the tokens. */
 export interface LogitLensResult {
   /** layer, stream, position, input_token, rank, token_id, token, prob, logprob, entropy: k rows per layer and position. */
   table: Table;

@@ -10,6 +10,7 @@ import { tokenTextLookup } from "./token-texts";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
 import { checkBatch } from "./residual-rows";
 
+/** What moeRouting() returns: routing per token, load per expert, a summary per layer, token paths, router logits. */
 export interface MoeRoutingResult {
   /** layer, position, input_token, slot, expert, weight (slot 0 = the highest weight). */
   routing: Table;
@@ -28,10 +29,15 @@ export function moeLayers(model: Pick<ProbeModel, "weights">): number[] {
   return model.weights.blocks.flatMap((b, l) => (b.mlp.kind === "moe" ? [l] : []));
 }
 
+/** The hook names moeRouting() reads for the given layers: router logits, expert indices and weights. */
 export function moeHooks(layers: number[]): string[] {
   return layers.flatMap((l) => ["hook_router_logits", "hook_expert_indices", "hook_expert_weights"].map((h) => `blocks.${l}.mlp.${h}`));
 }
 
+/**
+ * How a mixture-of-experts model routes each token: chosen experts and weights, expert load, router entropy,
+ * effective expert count and Gini.
+ */
 export async function moeRouting(model: ProbeModel, input: ProbeInput, options: { prependBos?: boolean } = {}): Promise<MoeRoutingResult> {
   const layers = moeLayers(model);
   if (layers.length === 0) throw new ArgumentError("model", `(${model.config.modelType}) has no mixture-of-experts layers`, "use a MoE checkpoint (Mixtral, Qwen3-MoE, gpt-oss, …)");
@@ -54,6 +60,7 @@ export function gini(values: number[]): number {
   return sorted.reduce((s, v, i) => s + (2 * (i + 1) - n - 1) * v, 0) / (n * total);
 }
 
+/** moeRouting() on a cache that holds the router hooks of the given layers (see moeHooks). */
 export async function moeRoutingFromCache(cache: CacheLike, layers: number[], strTokens: string[], batch = 0): Promise<MoeRoutingResult> {
   const routing = new ColumnBuilder(["layer", "position", "input_token", "slot", "expert", "weight"] as const);
   const load = new ColumnBuilder(["layer", "expert", "count", "fraction", "weight_share", "mean_router_prob"] as const);

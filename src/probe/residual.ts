@@ -7,6 +7,7 @@ import { ColumnBuilder, type Table } from "./table";
 import { tokenTextLookup } from "./token-texts";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
 
+/** What residualNorms() returns: the per-position table and the means over positions. */
 export interface ResidualResult {
   /** layer, position, input_token, norm, delta_norm, attn_norm, mlp_norm: layer 0 is the embedding output, layer l + 1
    *  the output of block l, whose change and contributions it carries (null at layer 0). */
@@ -21,6 +22,10 @@ export function residualNormHooks(nLayers: number): string[] {
   return [...residualHookNames(nLayers), ...blocks];
 }
 
+/**
+ * Norms of the residual stream per layer and position, each block's change, and its attention and MLP
+ * contributions.
+ */
 export async function residualNorms(model: ProbeModel, input: ProbeInput, options: { prependBos?: boolean } = {}): Promise<ResidualResult> {
   const names = new Set(residualNormHooks(model.config.numLayers));
   const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: true });

@@ -1,6 +1,7 @@
 // Building the probes' Arquero tables column by column, and the one Table type they all return.
 import * as aq from "arquero";
 
+/** An Arquero table: what every probe returns. */
 export type Table = aq.ColumnTable;
 
 /** Accumulates rows into named columns (fixed order), then makes one Arquero table. */

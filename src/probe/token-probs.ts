@@ -11,6 +11,7 @@ import { ColumnBuilder, type Table } from "./table";
 import { tokenTextLookup } from "./token-texts";
 import type { LongProbeOptions, ProbeInput, ProbeModel } from "./types";
 
+/** Options of tokenProbabilities(): alternatives kept, prompt length, confidence bands. */
 export interface TokenProbsOptions extends LongProbeOptions {
   /** Alternatives kept per position (default 5). */
   k?: number;
@@ -22,6 +23,7 @@ export interface TokenProbsOptions extends LongProbeOptions {
   vocabChunk?: number;
 }
 
+/** What tokenProbabilities() returns: one row per next-token prediction, and its top-k alternatives. */
 export interface TokenProbsResult {
   /** position, input_token, next_token, next_token_id, prob, logprob, surprisal_bits, rank, entropy, band, generated:
    *  one row per position that has a next token (the prediction made at `position` for position + 1). */
@@ -32,6 +34,7 @@ export interface TokenProbsResult {
   strTokens: string[];
 }
 
+/** A chosen token's probability in words: high (≥ 0.5), medium (≥ 0.1) or low. */
 export type ConfidenceBand = "high" | "medium" | "low";
 
 export function confidenceBand(prob: number, bands = { high: 0.5, medium: 0.1 }): ConfidenceBand {

@@ -2,6 +2,7 @@
 import { ArgumentError } from "../errors";
 import type { ProbeModel } from "./types";
 
+/** A token given by its id or by a text that encodes to exactly one token (" Paris"). */
 export type TokenSpec = number | string;
 
 /** The id of one token: an integer id, or a text that encodes to exactly one token (e.g. " Paris"). */

@@ -4,8 +4,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { shiftedByMax } from "./shift";
 
+/** The base of entropy(): "e" for nats, "2" for bits. */
 export type EntropyBase = "e" | "2";
 
+/** Options of entropy(): base, axis, and whether the input holds logits or probabilities. */
 export interface EntropyOptions {
   /** "e" (nats, default) or "2" (bits). Anything else is a RangeError. */
   base?: EntropyBase;

@@ -13,6 +13,7 @@ import { Unembedding, checkUnembedding, unembedIds, unembedSlice, vocabSize } fr
 import { hasLogitStatsKernel, logitStats, MAX_TOP_K } from "../backend/kernels";
 import { concatReductions, rowBlockReduction, rowBlocksApply } from "./lens-row-blocks";
 
+/** Options of lensReduction(): the unembedding, the final norm, k, targets and the vocabulary chunk. */
 export interface LensReductionOptions {
   unembedding: Unembedding;
   /** The model's final norm, applied to each row first (e.g. model.applyFinalNorm). Omit when rows are already normed. */
@@ -54,7 +55,11 @@ export function defaultVocabChunk(rows: number, dModel: number, vocab: number): 
   return Math.max(1, Math.min(vocab, Math.floor(2 ** 20 / Math.max(rows, dModel, 1))));
 }
 
-/** Runs the reduction on `rows` [n, d_model]. Synchronous; leaves no tensors behind except its result. */
+/**
+ * The lens's reduction of residual rows [n, d_model]: per row the top-k tokens, log-sum-exp, entropy and the
+ * targets' ranks, the unembedding streamed over vocabulary chunks. Synchronous; leaves no tensors behind except its
+ * result.
+ */
 export function lensReduction(rows: tf.Tensor2D, options: LensReductionOptions): LensReductionTensors {
   if (!rows || rows.rank !== 2) throw new ArgumentError("rows", `has shape [${rows?.shape}], not [n, d_model]`, "reshape the residual to [rows, d_model]");
   const [n, d] = rows.shape;

@@ -3,6 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveAxis } from "./shift";
 
+/** Options of norm(): the axes reduced and whether they are kept. */
 export interface NormOptions {
   /** Axis or axes to reduce; default the last. `null` reduces every axis. */
   axis?: number | number[] | null;

@@ -3,6 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../errors";
 
+/** The k largest values along the last axis and their indices. */
 export interface TopK {
   values: tf.Tensor;
   /** int32 indices into the last axis. */

@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../errors";
 
+/** A model's unembedding matrix in either layout, with its bias and softcap. */
 export interface Unembedding {
   /** [d_model, vocab] when layout is "d_vocab" (TransformerLens's W_U), [vocab, d_model] when "vocab_d" (HF lm_head / tied embedding). */
   weight: tf.Tensor2D;

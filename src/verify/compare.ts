@@ -1,11 +1,13 @@
 // Elementwise comparison with the reference: |ours − ref| ≤ atol + rtol·|ref|, reporting the largest absolute
 // difference and the worst ratio of a difference to its allowance (≤ 1 passes).
 
+/** An element passes when |engine − reference| ≤ atol + rtol·|reference|. */
 export interface Tolerance {
   atol: number;
   rtol: number;
 }
 
+/** How one tensor compares with its reference: pass, max |diff|, worst ratio to the allowance. */
 export interface TensorComparison {
   ok: boolean;
   maxAbsDiff: number;

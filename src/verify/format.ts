@@ -35,6 +35,7 @@ function toleranceLine(r: VerifyResult): string {
   return `tolerance |engine − reference| ≤ ${r.atol} + ${r.rtol}·|reference| (worst ratio ≤ 1 passes)`;
 }
 
+/** A verify result as the plain-text table `lmprobe verify` prints. */
 export function formatVerifyTable(r: VerifyResult): string {
   const rows = verifyRows(r);
   const header = ["tensor", "", "max |diff|", "worst ratio", ""];

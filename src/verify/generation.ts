@@ -8,6 +8,7 @@ import { topTwo } from "../model/sampling";
 
 export const NEAR_TIE_MARGIN = 1e-4;
 
+/** One generation in verify(): the ids, where they diverge, and whether that is a near tie. */
 export interface GenerationRun {
   ok: boolean;
   ids: number[];
@@ -19,6 +20,7 @@ export interface GenerationRun {
   nearTie?: boolean;
 }
 
+/** verify()'s check of the greedy continuation, with and without the key/value cache. */
 export interface GenerationCheck {
   ok: boolean;
   /** The reference's generated_ids: prompt then continuation. */

@@ -8,16 +8,19 @@ import { COMPARED_TENSORS, engineTensors, type ComparedTensor } from "./engine-t
 import { verifyBundle } from "./format";
 import { checkGeneration, type GenerationCheck } from "./generation";
 
+/** Options of verify(): tolerances, and whether to compare the generation. */
 export interface VerifyOptions extends Partial<Tolerance> {
   /** Also compare generated_ids (default true when the file has them). */
   generation?: boolean;
 }
 
+/** One tensor's comparison in verify(), with the index of its worst element. */
 export interface VerifyTensorResult extends TensorComparison {
   /** Index of the worst element in the tensor, e.g. [layer, pos, vocab]. */
   worstAt: number[] | null;
 }
 
+/** What verify() returns: pass or fail, each tensor's comparison, the generation check; show() renders it. */
 export interface VerifyResult {
   ok: boolean;
   model: string;
@@ -34,6 +37,10 @@ export interface VerifyResult {
   toMimeBundle(): { "text/html": string; "text/plain": string };
 }
 
+/**
+ * Compares the engine with a reference file made by transformers: every tensor it holds, and its greedy
+ * continuation with and without the key/value cache.
+ */
 export async function verify(model: LanguageModel, referenceFile: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const tol: Tolerance = { atol: opts.atol ?? 1e-4, rtol: opts.rtol ?? 1e-4 };
   const ref = SafetensorsFile.open(referenceFile);

@@ -4,6 +4,7 @@ import { Chart } from "../chart";
 import type { TableLike } from "../table-html";
 import { CONFIG, PROBABILITY_SCHEME, SCHEMA, nonEmpty, positionLabeller, rowsOf } from "./common";
 
+/** Options of attentionChart(): the layer and heads drawn. */
 export interface AttentionChartOptions {
   /** Layer to draw when the table holds several (default: the lowest present). */
   layer?: number;

@@ -4,6 +4,7 @@ import { DisplayError } from "../../errors";
 import { Chart, type VegaLiteSpec } from "../chart";
 import { CONFIG, SCHEMA } from "./common";
 
+/** Options of concatCharts(): the overall title and summary. */
 export interface ConcatOptions {
   /** Title above all the panels. */
   title?: string;

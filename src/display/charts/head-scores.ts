@@ -4,6 +4,7 @@ import type { TableLike } from "../table-html";
 import { PROBABILITY_SCHEME, nonEmpty, rowsOf } from "./common";
 import { heatmapSpec } from "./heatmap";
 
+/** Options of headScoresChart(): the score column and what it measures. */
 export interface HeadScoresChartOptions {
   /** Column of the score (default "score"). */
   value?: string;

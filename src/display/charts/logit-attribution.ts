@@ -6,6 +6,7 @@ import type { TableLike } from "../table-html";
 import { CONFIG, DIVERGING_SCHEME, SCHEMA, nonEmpty, rowsOf, tokenLabel } from "./common";
 import { heatmapSpec } from "./heatmap";
 
+/** Options of logitAttributionChart() and headAttributionChart(): the target token and title. */
 export interface LogitAttributionChartOptions {
   /** The token whose logit is attributed (for the title). */
   target?: string;

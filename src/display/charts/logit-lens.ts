@@ -5,6 +5,7 @@ import type { TableLike } from "../table-html";
 import { nonEmpty, oneStream, positionLabeller, rowsOf, tokenLabel, PROBABILITY_SCHEME, type Row } from "./common";
 import { heatmapSpec } from "./heatmap";
 
+/** Options of logitLensChart(): position labels, title, alternatives in the tooltip. */
 export interface LogitLensChartOptions {
   /** The prompt's tokens, to label positions (position i is labelled with the token read there). */
   inputTokens?: string[];

@@ -5,6 +5,7 @@ import type { TableLike } from "../table-html";
 import { PROBABILITY_SCHEME, nonEmpty, positionLabeller, rowsOf, type Row } from "./common";
 import { heatmapSpec } from "./heatmap";
 
+/** Options of expertLoadChart(): the load column and title. */
 export interface ExpertLoadChartOptions {
   /** Column of the load (default: first of fraction, load, count, weight). */
   value?: string;
@@ -47,6 +48,7 @@ export function expertLoadChart(table: TableLike, options: ExpertLoadChartOption
   return new Chart(spec, `Expert load: ${layers} layers × ${experts} experts`);
 }
 
+/** Options of expertRoutingChart(): position labels and title. */
 export interface RoutingChartOptions {
   inputTokens?: string[];
   title?: string;

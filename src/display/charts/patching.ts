@@ -4,6 +4,7 @@ import type { TableLike } from "../table-html";
 import { DIVERGING_SCHEME, nonEmpty, positionLabeller, rowsOf } from "./common";
 import { heatmapSpec } from "./heatmap";
 
+/** Options of patchingChart(): position labels, the effect column and what it measures. */
 export interface PatchingChartOptions {
   inputTokens?: string[];
   /** Column of the effect (default "metric"). */

@@ -4,6 +4,7 @@ import type { TableLike } from "../table-html";
 import { nonEmpty, positionLabeller, rowsOf } from "./common";
 import { lineSpec } from "./line";
 
+/** Options of residualNormChart(): the value column, position labels, title. */
 export interface ResidualNormChartOptions {
   /** Column of the norm (default "norm"). */
   value?: string;

@@ -5,6 +5,7 @@ import type { TableLike } from "../table-html";
 import { DIVERGING_SCHEME, nonEmpty, rowsOf } from "./common";
 import { heatmapSpec } from "./heatmap";
 
+/** Options of similarityChart(): the columns of the two layers and of the value. */
 export interface SimilarityChartOptions {
   /** Column of the first layer (default: the first of layer_a, layer_i, layer, row, i that exists). */
   x?: string;

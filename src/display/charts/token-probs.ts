@@ -5,6 +5,7 @@ import type { TableLike } from "../table-html";
 import { PROBABILITY_SCHEME, nonEmpty, positionLabeller, rowsOf, tokenLabel } from "./common";
 import { heatmapSpec } from "./heatmap";
 
+/** Options of tokenProbsChart(): position labels and title. */
 export interface TokenProbsChartOptions {
   inputTokens?: string[];
   title?: string;

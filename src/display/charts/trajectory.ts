@@ -5,6 +5,7 @@ import type { TableLike } from "../table-html";
 import { nonEmpty, oneStream, positionLabeller, rowsOf, tokenLabel, type Row } from "./common";
 import { lineSpec } from "./line";
 
+/** Options of targetTrajectoryChart(): the column plotted and the target column. */
 export interface TrajectoryChartOptions {
   /** "prob" (default), "logprob" or "rank": the column plotted. */
   metric?: "prob" | "logprob" | "rank";
@@ -61,6 +62,7 @@ export function targetTrajectoryChart(table: TableLike, options: TrajectoryChart
   return new Chart(spec, `Target trajectory (${METRIC_TITLES[metric]}) over ${new Set(data.map((d) => d.layer)).size} layers for ${targets.join(", ")}`);
 }
 
+/** Options of entropyChart(): positions drawn, their labels, the stream. */
 export interface EntropyChartOptions {
   /** Positions to draw (default: every position, or the last 8 when there are more: one line each). */
   positions?: number[];
