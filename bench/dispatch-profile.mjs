@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const lmprobe = require(path.join(root, process.argv.includes("--src") ? "src/index.ts" : "dist/cjs/index.js"));
+const lmprobe = require(path.join(root, process.argv.includes("--src") ? "src/internal.ts" : "dist/cjs/internal.js"));
 const tf = require("@tensorflow/tfjs-core");
 await lmprobe.setBackend("webgpu");
 const backend = tf.backend();

@@ -18,7 +18,8 @@ const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 // --src runs the TypeScript sources instead of dist/ (start node with --import tsx).
 const fromSource = process.argv.includes("--src");
-const entry = path.join(root, fromSource ? "src/index.ts" : "dist/cjs/index.js");
+// The internal entry: the benchmark drives kernels and dispatch switches that the public API does not export.
+const entry = path.join(root, fromSource ? "src/internal.ts" : "dist/cjs/internal.js");
 if (!existsSync(entry)) {
   console.error("bench: dist/ is missing; run `npm run build` first (or node --import tsx bench/run.mjs --src)");
   process.exit(2);

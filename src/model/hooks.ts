@@ -21,7 +21,9 @@ export interface HookContext {
 
 /** Reads an activation; returning a tensor replaces it (same shape), returning nothing keeps it. */
 export type HookFn = (activation: tf.Tensor, ctx: HookContext) => tf.Tensor | void;
+/** Hooks for a run: hook name (full, or shorthand for every block) → one function or a list applied in order. */
 export type HookMap = Record<string, HookFn | HookFn[]>;
+/** Which activations a run keeps: hook names (full or shorthand) or a predicate on full names. */
 export type CacheFilter = string[] | ((hookName: string) => boolean);
 
 /** Shorthand (and aliases) → TransformerLens name, from the table of hook points (hook-points.ts). */

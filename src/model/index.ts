@@ -5,6 +5,7 @@ export { ActivationCache } from "./cache";
 export { saveCache, loadCache } from "./cache-io";
 export type { GenerateOptions, GenerateResult } from "./generate";
 export { resolveHookName, hookPointNames, type HookContext, type HookFn, type HookMap, type CacheFilter } from "./hooks";
+export { HOOK_POINTS, HOOK_CONDITIONS, hookPointOf, hookPointByShort, hookPointName, type HookPoint, type HookAxis, type HookCondition } from "./hook-points";
 export type { ModelInput, TokenizeOptions } from "./inputs";
 export { registerArchitecture, supportedModelTypes, type ArchitectureConverter } from "./architectures";
 export { registerMlpForward, type MlpForward, type MlpContext } from "./components/mlp";

@@ -95,7 +95,7 @@ describe("notebooks in Jupyter and Chromium", { skip, timeout: 900_000 }, () => 
     const dir = path.join(workRoot, "types");
     mkdirSync(dir, { recursive: true });
     const cells = [
-      'import { escapeHtml, readableToken } from "lmprobe";\nconsole.log(readableToken("ĠParis").length);',
+      'import { escapeHtml, readableToken } from "lmprobe/internal";\nconsole.log(readableToken("ĠParis").length);',
       "const n: number = escapeHtml(1);",
     ];
     writeFileSync(
