@@ -31,5 +31,6 @@ for (const entry of ["index", "internal"]) {
 console.log(`built dist/cjs and dist/esm (${counts.join(", ")})`);
 
 if (!process.argv.includes("--no-docs")) {
-  execFileSync(process.execPath, [path.join(root, "node_modules/typedoc/bin/typedoc"), "--options", path.join(root, "typedoc.json")], { stdio: "inherit", cwd: root });
+  const typedoc = path.join(root, "node_modules/typedoc/bin/typedoc");
+  execFileSync(process.execPath, [typedoc, "--options", path.join(root, "typedoc.json")], { stdio: "inherit", cwd: root });
 }

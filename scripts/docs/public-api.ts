@@ -63,7 +63,8 @@ export function readPublicApi(entry = PUBLIC_ENTRY): ApiGroup[] {
 }
 
 function parsePublicApi(entry: string): ApiGroup[] {
-  const program = ts.createProgram([entry], { strict: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, esModuleInterop: true, skipLibCheck: true });
+  const options = { strict: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, esModuleInterop: true, skipLibCheck: true };
+  const program = ts.createProgram([entry], options);
   const checker = program.getTypeChecker();
   const source = program.getSourceFile(entry)!;
   const groups: ApiGroup[] = [];

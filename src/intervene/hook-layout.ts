@@ -59,8 +59,12 @@ export function checkSelection(hookName: string, sel: Selection, argument: strin
   const heads = asList(sel.head);
   const units = asList(sel.neuron);
   const positions = asList(sel.position);
-  if (heads && layout.head === null) throw new ArgumentError(`${argument}.head`, `was given but "${hookName}" has no head axis`, "select heads on attn.hook_z (or hook_q/k/v, hook_pattern)");
-  if (units && layout.unitName !== "neuron") throw new ArgumentError(`${argument}.neuron`, `was given but "${hookName}" has no neuron axis`, "select neurons on mlp.hook_post (or mlp.hook_pre)");
+  if (heads && layout.head === null) {
+    throw new ArgumentError(`${argument}.head`, `was given but "${hookName}" has no head axis`, "select heads on attn.hook_z (or hook_q/k/v, hook_pattern)");
+  }
+  if (units && layout.unitName !== "neuron") {
+    throw new ArgumentError(`${argument}.neuron`, `was given but "${hookName}" has no neuron axis`, "select neurons on mlp.hook_post (or mlp.hook_pre)");
+  }
   for (const [name, list] of [["head", heads], ["neuron", units], ["position", positions]] as const) {
     list?.forEach((v) => {
       if (!Number.isInteger(v)) throw new ArgumentError(`${argument}.${name}`, `holds ${v}`, "use integer indices");
@@ -78,7 +82,13 @@ export function checkSelection(hookName: string, sel: Selection, argument: strin
  * and without the key/value cache. A position outside the prompt raises ArgumentError naming `argument` and the
  * valid range: selecting nothing silently would make an ablation or a steer look ineffective.
  */
-export function localPositions(positions: number[], act: tf.Tensor, axis: number, ctx: Pick<HookContext, "pastLength" | "step"> & { name?: string }, argument = "position"): number[] {
+export function localPositions(
+  positions: number[],
+  act: tf.Tensor,
+  axis: number,
+  ctx: Pick<HookContext, "pastLength" | "step"> & { name?: string },
+  argument = "position",
+): number[] {
   const len = act.shape[axis];
   const total = ctx.pastLength + len;
   const promptLength = total - ctx.step;
@@ -89,7 +99,8 @@ export function localPositions(positions: number[], act: tf.Tensor, axis: number
       const at = ctx.name ? ` at "${ctx.name}"` : "";
       throw new ArgumentError(
         argument,
-        `holds ${p} but the prompt${at} has ${promptLength} position${promptLength === 1 ? "" : "s"} (valid: 0 … ${promptLength - 1}, or ${-promptLength} … -1 from its end)`,
+        `holds ${p} but the prompt${at} has ${promptLength} position${promptLength === 1 ? "" : "s"} ` +
+          `(valid: 0 … ${promptLength - 1}, or ${-promptLength} … -1 from its end)`,
         `pick positions inside the prompt; to act on every position, generated ones included, leave the position out`,
       );
     }
@@ -101,7 +112,9 @@ export function localPositions(positions: number[], act: tf.Tensor, axis: number
 
 function checkRange(list: number[], size: number, what: string, hookName: string): void {
   for (const i of list) {
-    if (i >= size) throw new ArgumentError(what, `holds ${i} but "${hookName}" has ${size} (indices 0 … ${size - 1})`, `pick ${what.split(".").pop()}s below ${size}`);
+    if (i >= size) {
+      throw new ArgumentError(what, `holds ${i} but "${hookName}" has ${size} (indices 0 … ${size - 1})`, `pick ${what.split(".").pop()}s below ${size}`);
+    }
   }
 }
 
@@ -109,7 +122,13 @@ function checkRange(list: number[], size: number, what: string, hookName: string
  * A float32 mask broadcastable to `act` with 1 on the selected cells of every batch row: axes without a selection
  * have size 1 (all of them), as does the batch axis.
  */
-export function selectionMask(act: tf.Tensor, hookName: string, sel: { positions?: number[]; heads?: number[]; units?: number[] }, ctx: Pick<HookContext, "pastLength" | "step">, argument: string): tf.Tensor {
+export function selectionMask(
+  act: tf.Tensor,
+  hookName: string,
+  sel: { positions?: number[]; heads?: number[]; units?: number[] },
+  ctx: Pick<HookContext, "pastLength" | "step">,
+  argument: string,
+): tf.Tensor {
   const layout = hookLayout(hookName);
   const shape = act.shape.map(() => 1);
   const chosen = new Map<number, number[]>();

@@ -58,7 +58,9 @@ export function resolveHookName(name: string, layer?: number): string {
 export function cacheSelector(filter: CacheFilter | undefined, available: readonly string[]): (name: string) => boolean {
   if (filter === undefined) return () => false;
   if (typeof filter === "function") return filter;
-  if (!Array.isArray(filter)) throw new ArgumentError("cache", "must be a list of hook names or a function", 'e.g. { cache: ["resid_post", "blocks.0.attn.hook_pattern"] }');
+  if (!Array.isArray(filter)) {
+    throw new ArgumentError("cache", "must be a list of hook names or a function", 'e.g. { cache: ["resid_post", "blocks.0.attn.hook_pattern"] }');
+  }
   const wanted = new Set<string>();
   for (const entry of filter) {
     const matches = expandHookName(entry, available);
@@ -145,9 +147,12 @@ export class HookRunner {
       for (const fn of fns) {
         const replaced = fn(current, { name, layer, ...this.stepInfo });
         if (replaced !== undefined && replaced !== null) {
-          if (!(replaced instanceof tf.Tensor)) throw new ArgumentError(`hooks["${name}"]`, "returned something that is not a tensor", "return a tf.Tensor of the same shape, or nothing");
+          if (!(replaced instanceof tf.Tensor)) {
+            throw new ArgumentError(`hooks["${name}"]`, "returned something that is not a tensor", "return a tf.Tensor of the same shape, or nothing");
+          }
           if (!sameShape(replaced.shape, current.shape)) {
-            throw new ArgumentError(`hooks["${name}"]`, `returned shape [${replaced.shape}] for an activation of shape [${current.shape}]`, "return a tensor of the activation's shape");
+            const problem = `returned shape [${replaced.shape}] for an activation of shape [${current.shape}]`;
+            throw new ArgumentError(`hooks["${name}"]`, problem, "return a tensor of the activation's shape");
           }
           current = replaced.dtype === current.dtype ? replaced : replaced.cast(current.dtype);
         }

@@ -52,7 +52,8 @@ test("the README's public API list and hook list are the generated ones", () => 
 
 test("the doc check catches an undocumented name, and a group heading is required", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "lmprobe-api-"));
-  writeFileSync(path.join(dir, "things.ts"), "/** Documented. */\nexport function documented(): void {}\nexport function bare(): void {}\nexport interface Bare { a: number }\n");
+  const things = ["/** Documented. */", "export function documented(): void {}", "export function bare(): void {}", "export interface Bare { a: number }", ""];
+  writeFileSync(path.join(dir, "things.ts"), things.join("\n"));
   writeFileSync(path.join(dir, "index.ts"), '// ## Things\n// What they are for.\nexport { documented, bare, type Bare } from "./things";\n');
   const [group] = readPublicApi(path.join(dir, "index.ts"));
   assert.equal(group.title, "Things");

@@ -92,6 +92,9 @@ test("a mistyped hook name is an UnknownHookError that suggests the nearest name
   // A point this architecture lacks is not "suggested" back: llama has no learned position embedding.
   typo(() => llama.run(prompt, { cache: ["hook_pos_embed"] }), null);
   // A block past the last names the range rather than a different block.
-  assert.throws(() => llama.run(prompt, { cache: ["blocks.9.hook_resid_post"] }), (e: unknown) => e instanceof UnknownHookError && /blocks 0 … 1/.test((e as Error).message));
+  assert.throws(
+    () => llama.run(prompt, { cache: ["blocks.9.hook_resid_post"] }),
+    (e: unknown) => e instanceof UnknownHookError && /blocks 0 … 1/.test((e as Error).message),
+  );
   assert.throws(() => llama.run(prompt, { cache: ["something_else"] }), (e: unknown) => e instanceof UnknownHookError && e.suggestion === null);
 });
