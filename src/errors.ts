@@ -178,7 +178,7 @@ export class UnsupportedFormatError extends LmprobeError {
  * lacks). `suggestion` is the model's closest hook name or shorthand, or null when none is close.
  */
 export class UnknownHookError extends ArgumentError {
-  constructor(argument: string, readonly hook: string, readonly suggestion: string | null, fix: string) {
-    super(argument, `names no hook point of this model: "${hook}"`, suggestion ? `did you mean "${suggestion}"? ${fix}` : fix);
+  constructor(argument: string, readonly hook: string, readonly suggestion: string | null, fix: string, among = "of this model") {
+    super(argument, `names no hook point ${among}: "${hook}"`, suggestion ? `did you mean "${suggestion}"? ${fix}` : fix);
   }
 }

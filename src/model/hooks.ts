@@ -45,7 +45,8 @@ export function resolveHookName(name: string, layer?: number): string {
     const local = BLOCK_HOOKS[name] ?? (Object.values(BLOCK_HOOKS).includes(name) ? name : undefined);
     if (!local) {
       const suggestion = closest(name, [...Object.keys(BLOCK_HOOKS), ...Object.values(BLOCK_HOOKS)]);
-      throw new UnknownHookError("name", name, suggestion, `a per-block hook is one of: ${Object.keys(BLOCK_HOOKS).join(", ")}`);
+      const fix = `a per-block hook is one of: ${Object.keys(BLOCK_HOOKS).join(", ")}`;
+      throw new UnknownHookError("name", name, suggestion, fix, "inside a block");
     }
     return `blocks.${layer}.${local}`;
   }
