@@ -23,3 +23,6 @@ export { logitDistribution, type LogitDistributionOptions, type LogitDistributio
 export { layerActivations, type LayerActivationsOptions, type LayerActivationsResult } from "./layer-activations";
 export { embeddingPca, type EmbeddingPcaOptions, type EmbeddingPcaResult } from "./embedding-pca";
 export { compareRuns, type CompareRunsOptions, type CompareRunsResult } from "./run-comparison";
+export { quickStats, type QuickStats } from "./quick-stats";
+export { promptSections, withSections, type PromptSectionsOptions, type PromptSectionsResult, type Section } from "./prompt-sections";
+export { moeInsights, routingInspector, expertStatus, type MoeInsights, type MoeInsightOptions, type ExpertStatus } from "./moe-insights";

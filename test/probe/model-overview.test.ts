@@ -66,3 +66,20 @@ test("positions must be a whole number ≥ 1", async () => {
   const m = await model("demo");
   assert.throws(() => modelOverview(m, { positions: 0 }), /positions/);
 });
+
+test("demo: quick stats name the top prediction with its probability and logit margin", async () => {
+  const { quickStats } = await import("../../src/probe/quick-stats");
+  const m = await model("demo");
+  const q = await quickStats(m, "The capital of France is");
+  const run = m.run("The capital of France is");
+  const last = (run.logits.arraySync() as number[][][])[0].at(-1)!;
+  run.dispose();
+  const sorted = [...last].sort((a, b) => b - a);
+  const lse = sorted[0] + Math.log(last.reduce((s, v) => s + Math.exp(v - sorted[0]), 0));
+  assert.equal(q.topTokenId, last.indexOf(sorted[0]));
+  assert.equal(q.topToken, " Paris");
+  assert.ok(Math.abs(q.probability - Math.exp(sorted[0] - lse)) < 1e-5);
+  assert.ok(Math.abs(q.margin - (sorted[0] - sorted[1])) < 1e-4);
+  assert.equal(q.saturated, q.probability >= 1 - 2 ** -24);
+  assert.match(q.summary, /Paris/);
+});
