@@ -9,3 +9,5 @@ export { patchingChart, type PatchingChartOptions } from "./patching";
 export { headScoresChart, type HeadScoresChartOptions } from "./head-scores";
 export { concatCharts, type ConcatOptions } from "./concat";
 export { logitAttributionChart, headAttributionChart, type LogitAttributionChartOptions } from "./logit-attribution";
+export { parameterChart, histogramChart, attentionDistanceChart, headDistanceChart, pcaChart, comparisonChart, moeBalanceChart } from "./analysis";
+export { generationReplayChart, type GenerationReplayOptions } from "./generation-replay";
