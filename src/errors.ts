@@ -172,3 +172,10 @@ export class UnsupportedFormatError extends LmprobeError {
     super(`${file}: ${format} is not supported yet`, fix);
   }
 }
+
+/** A file lmprobe was asked to write exists already: nothing was written, nothing was overwritten. */
+export class FileExistsError extends LmprobeError {
+  constructor(readonly file: string, fix: string) {
+    super(`${file} exists already; nothing was written`, fix);
+  }
+}

@@ -9,3 +9,4 @@ export * from "./tensor";
 export * from "./probe";
 export * from "./intervene";
 export * from "./display";
+export * from "./workshop";
