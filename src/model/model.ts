@@ -10,6 +10,7 @@ import { finalNorm, forward, unembed } from "./forward";
 import { generate, type GenerateOptions, type GenerateResult } from "./generate";
 import { cacheSelector, HookRunner, hookPointNames, prepareHooks, type CacheFilter, type HookMap } from "./hooks";
 import { padBatch, tokenize, type ModelInput, type TokenizeOptions, type TokenizerContext } from "./inputs";
+import { forgetModel } from "./provenance";
 
 export interface RunOptions extends TokenizeOptions {
   /** Hook names (full, or shorthand such as "resid_post" for every block) or a predicate; default: none. */
@@ -120,6 +121,7 @@ export class LanguageModel {
 
   /** Frees the weights. The model cannot be used afterwards. */
   dispose(): void {
+    forgetModel(this);
     for (const t of canonicalTensors(this.weights)) t.dispose();
   }
 

@@ -26,3 +26,5 @@ export { compareRuns, type CompareRunsOptions, type CompareRunsResult } from "./
 export { quickStats, type QuickStats } from "./quick-stats";
 export { promptSections, withSections, type PromptSectionsOptions, type PromptSectionsResult, type Section } from "./prompt-sections";
 export { moeInsights, routingInspector, expertStatus, type MoeInsights, type MoeInsightOptions, type ExpertStatus } from "./moe-insights";
+export { readExport, type AnalysisRecord, type ExportMetadata } from "./export";
+export { checkReproduction, exportAnalysis, reproducibleProbes, type ReproductionResult } from "./reproduce";
