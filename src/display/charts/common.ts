@@ -85,3 +85,25 @@ export function oneStream(rows: Row[], stream: string | undefined, chart: string
   }
   return rows.filter((r) => r.stream === chosen);
 }
+
+/**
+ * The positions a chart draws when a prompt is long: the ones named in `positions`, else the last `window`
+ * (default `fallback`) of those present. `note` says what was left out, for the title (empty when nothing was).
+ */
+export function windowPositions(present: number[], options: { positions?: number[]; window?: number }, fallback: number): { keep: Set<number>; note: string } {
+  const sorted = [...new Set(present)].sort((a, b) => a - b);
+  if (options.positions) {
+    const missing = options.positions.filter((p) => !sorted.includes(p));
+    if (missing.length > 0) throw new DisplayError("chart", `positions ${missing.join(", ")} are not in the table (it has ${sorted[0]} … ${sorted[sorted.length - 1]})`, "name positions the probe read");
+    const keep = new Set(options.positions);
+    return { keep, note: keep.size < sorted.length ? ` (${keep.size} of ${sorted.length} positions)` : "" };
+  }
+  const window = options.window ?? fallback;
+  if (!(window >= 1)) throw new DisplayError("chart", `window is ${window}`, "show at least 1 position");
+  if (sorted.length <= window) return { keep: new Set(sorted), note: "" };
+  const kept = sorted.slice(-Math.floor(window));
+  return { keep: new Set(kept), note: ` (last ${kept.length} of ${sorted.length} positions)` };
+}
+
+/** Default positions drawn by per-position charts (lens grid, token probabilities, norms) before windowing. */
+export const DEFAULT_POSITION_WINDOW = 48;
