@@ -10,7 +10,7 @@ import {
   logitAttributionChart, logitLensChart, residualNormChart, similarityChart, targetTrajectoryChart, tokenProbsChart,
 } from "../display/charts";
 import * as aq from "arquero";
-import { attentionHeadsChart, attentionOverviewChart, topHeads, type AttentionStack } from "../display/charts/attention-stack";
+import { attentionHeadsChart, attentionOverviewChart, rankHeads, type AttentionStack } from "../display/charts/attention-stack";
 import type { ReportSection } from "../display/report";
 import { attentionData } from "./attention-data";
 
@@ -84,7 +84,7 @@ export async function probeSections(model: LanguageModel, settings: ProbeSetting
   stage("attention");
   const attention = await attentionData(model, prompt);
   const { stack } = attention;
-  const focused = topHeads(attention.summary, "entropy", TOP_HEADS, "ascending");
+  const focused = rankHeads(attention.summary, "entropy", TOP_HEADS, "ascending");
   const small = stack.layers.length * stack.heads * stack.queries * stack.keys <= VECTOR_ATTENTION_CELLS;
   sections.push({
     title: "Attention",

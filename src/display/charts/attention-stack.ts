@@ -181,7 +181,7 @@ export function attentionOverviewChart(stack: AttentionStack, options: Attention
 }
 
 /** Heads ranked by a per-head score (e.g. the attention summary's "previous" or "entropy"), best first. */
-export function topHeads(summary: TableLike, score: string, count: number, order: "descending" | "ascending" = "descending"): HeadRef[] {
+export function rankHeads(summary: TableLike, score: string, count: number, order: "descending" | "ascending" = "descending"): HeadRef[] {
   const names = summary.columnNames();
   for (const c of ["layer", "head", score]) if (!names.includes(c)) throw new DisplayError("top heads", `the summary lacks column "${c}" (it has ${names.join(", ")})`, "rank by one of its score columns");
   const rows = (summary.objects() as Array<Record<string, unknown>>).map((r) => ({ layer: Number(r.layer), head: Number(r.head), score: Number(r[score]) })).filter((r) => Number.isFinite(r.score));
