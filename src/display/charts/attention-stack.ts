@@ -6,6 +6,7 @@ import { Chart } from "../chart";
 import type { TableLike } from "../table-html";
 import { poolGrid, rasterOf, tileGrids } from "../raster/heatmap-raster";
 import { PROBABILITY_SCHEME, positionLabel } from "./common";
+import { joinByteTokens } from "../escape";
 import { rasterHeatmapSpec } from "./raster-heatmap";
 
 export interface AttentionStack {
@@ -105,7 +106,8 @@ export function windowedPattern(stack: AttentionStack, ref: HeadRef, window = DE
       values[r * cols + c + (summarise ? 1 : 0)] = k <= q + offset ? p[row + k] : NaN;
     }
   }
-  const label = (position: number) => positionLabel(position, stack.tokens[position]);
+  const tokens = joinByteTokens(stack.tokens);
+  const label = (position: number) => positionLabel(position, tokens[position]);
   const windowLabels = Array.from({ length: shown }, (_, i) => label(firstKey + i));
   return {
     values,

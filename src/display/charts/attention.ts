@@ -4,6 +4,7 @@ import { Chart } from "../chart";
 import type { TableLike } from "../table-html";
 import { CONFIG, PROBABILITY_SCHEME, SCHEMA, nonEmpty, positionLabel, positionLabeller, rowsOf, type Row } from "./common";
 import { attentionHeadsChart, attentionStackOf } from "./attention-stack";
+import { joinByteTokens } from "../escape";
 
 export interface AttentionChartOptions {
   /** Layer to draw when the table holds several (default: the lowest present). */
@@ -30,8 +31,11 @@ export const VECTOR_ATTENTION_CELLS = 4096;
 /** Position labels from the table's own token column when no tokens are given, so axes show the prompt. */
 function tokenLabeller(rows: Row[], inputTokens?: string[]): (position: number) => string {
   if (inputTokens || !rows.some((r) => r.key_token !== undefined && r.key_token !== null)) return positionLabeller(rows, inputTokens);
-  const tokens = new Map<number, unknown>();
-  for (const r of rows) if (r.key_token !== undefined && r.key_token !== null) tokens.set(Number(r.key), r.key_token);
+  const byKey = new Map<number, unknown>();
+  for (const r of rows) if (r.key_token !== undefined && r.key_token !== null) byKey.set(Number(r.key), r.key_token);
+  const keys = [...byKey.keys()].sort((a, b) => a - b);
+  const joined = joinByteTokens(keys.map((k) => byKey.get(k)));
+  const tokens = new Map(keys.map((k, i) => [k, joined[i]]));
   return (p) => (tokens.has(p) ? positionLabel(p, tokens.get(p)) : String(p));
 }
 
