@@ -27,7 +27,7 @@ export interface ReportOptions {
 }
 
 const PAGE_CSS = `
-body{font:14px/1.5 "DejaVu Sans",Helvetica,Arial,sans-serif;margin:0;color:#1f2328}
+body{font:14px/1.5 "DejaVu Sans",Helvetica,Arial,"Noto Sans CJK SC","Noto Sans CJK JP","Noto Color Emoji",sans-serif;margin:0;color:#1f2328}
 header{padding:16px 24px;border-bottom:1px solid #d0d7de;background:#f6f8fa}
 header h1{margin:0 0 6px;font-size:20px}
 dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 12px;margin:0}

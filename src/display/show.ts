@@ -4,6 +4,9 @@ import { Chart } from "./chart";
 import { inNotebook, sendDisplay, type MimeBundle } from "./notebook";
 import { isTableLike, tableHtml, tableText, type TableHtmlOptions, type TableLike } from "./table-html";
 import { escapeHtml } from "./escape";
+import type { CausalTraceResult } from "../intervene/causal-trace";
+import type { PatchingResult } from "../intervene/patching-result";
+import { activationPatchingChart, causalTraceChart } from "./charts/patching";
 
 /**
  * A result that renders itself (a verify result): `toMimeBundle()` returns the bundle of one display message, with
@@ -13,8 +16,26 @@ export interface HasMimeBundle {
   toMimeBundle(): MimeBundle;
 }
 
-/** Anything show() can display: a chart, an Arquero table, an object that makes a chart or renders itself, or text. */
-export type Showable = Chart | TableLike | { toChart(): Chart } | HasMimeBundle | string;
+/** Results show() knows by their `kind`, and the chart each one is drawn as. */
+export type KnownResult = PatchingResult | CausalTraceResult;
+
+const CHART_OF_KIND: Record<KnownResult["kind"], (result: never) => Chart> = {
+  "activation-patching": (r: PatchingResult) => activationPatchingChart(r),
+  "causal-trace": (r: CausalTraceResult) => causalTraceChart(r),
+};
+
+/** The chart of a result show() knows by its kind, or undefined for anything else. */
+export function chartOfResult(x: unknown): Chart | undefined {
+  const kind = (x as { kind?: unknown } | null)?.kind;
+  if (typeof kind !== "string" || !Object.hasOwn(CHART_OF_KIND, kind)) return undefined;
+  return (CHART_OF_KIND[kind as KnownResult["kind"]] as (r: unknown) => Chart)(x);
+}
+
+/**
+ * Anything show() can display: a chart, an Arquero table, an intervention result (drawn by its kind), an object
+ * that makes a chart or renders itself, or text.
+ */
+export type Showable = Chart | TableLike | KnownResult | { toChart(): Chart } | HasMimeBundle | string;
 
 /** The display bundle of a table: HTML with probability shading, and aligned plain text. */
 export function tableBundle(table: TableLike, options: TableHtmlOptions = {}): MimeBundle {
@@ -32,6 +53,8 @@ function hasMimeBundle(x: unknown): x is HasMimeBundle {
 /** The display bundle of anything show() accepts. */
 export function bundleOf(x: Showable, options: TableHtmlOptions = {}): MimeBundle {
   if (x instanceof Chart) return x.toBundle();
+  const ofKind = chartOfResult(x);
+  if (ofKind) return ofKind.toBundle();
   if (hasMimeBundle(x)) {
     const bundle = x.toMimeBundle();
     if (!bundle || typeof bundle["text/plain"] !== "string") {
@@ -57,7 +80,8 @@ function describe(x: unknown): string {
  */
 export function show(x: Showable, options: TableHtmlOptions = {}): void {
   if (!inNotebook()) {
-    const bundle = x instanceof Chart ? { "text/plain": x.summary } : hasToChart(x) ? { "text/plain": x.toChart().summary } : bundleOf(x, options);
+    const chart = x instanceof Chart ? x : chartOfResult(x) ?? (hasToChart(x) ? x.toChart() : undefined);
+    const bundle = chart ? { "text/plain": chart.summary } : bundleOf(x, options);
     console.log(bundle["text/plain"]);
     return;
   }
