@@ -12,3 +12,6 @@ export { inNotebook } from "./notebook";
 // Arquero itself, so a notebook in the lmprobe kernel can build and transform tables with no install of its own.
 export * as aq from "arquero";
 export { reportHtml, type ReportOptions, type ReportSection, type ReportItem } from "./report";
+export { EXPLAINERS, explainerOf } from "./explainers";
+export { aboutHtml, aboutText, withAbout, provenanceFor, type About } from "./about";
+export type { ShowOptions } from "./show";

@@ -1,5 +1,7 @@
 // show(x): the one call that puts any lmprobe result in the notebook, as one display message.
 import { ArgumentError } from "../errors";
+import type { LanguageModel } from "../model/model";
+import { provenanceFor, withAbout } from "./about";
 import { Chart } from "./chart";
 import { inNotebook, sendDisplay, type MimeBundle } from "./notebook";
 import { isTableLike, tableHtml, tableText, type TableHtmlOptions, type TableLike } from "./table-html";
@@ -37,9 +39,15 @@ export function chartOfResult(x: unknown): Chart | undefined {
  */
 export type Showable = Chart | TableLike | KnownResult | { toChart(): Chart } | HasMimeBundle | string;
 
-/** The display bundle of a table: HTML with probability shading, and aligned plain text. */
-export function tableBundle(table: TableLike, options: TableHtmlOptions = {}): MimeBundle {
-  return { "text/html": tableHtml(table, options), "text/plain": tableText(table) };
+/** show()'s options: a table's rendering, and the model whose provenance goes under the output. */
+export interface ShowOptions extends TableHtmlOptions {
+  /** The model that made what is shown (default: the one loaded model, when there is exactly one). */
+  model?: LanguageModel;
+}
+
+/** The display bundle of a table: HTML with probability shading, and aligned plain text, with its provenance. */
+export function tableBundle(table: TableLike, options: ShowOptions = {}): MimeBundle {
+  return withAbout({ "text/html": tableHtml(table, options), "text/plain": tableText(table) }, { provenance: provenanceFor(options.model) });
 }
 
 function hasToChart(x: unknown): x is { toChart(): Chart } {
@@ -51,10 +59,10 @@ function hasMimeBundle(x: unknown): x is HasMimeBundle {
 }
 
 /** The display bundle of anything show() accepts. */
-export function bundleOf(x: Showable, options: TableHtmlOptions = {}): MimeBundle {
-  if (x instanceof Chart) return x.toBundle();
+export function bundleOf(x: Showable, options: ShowOptions = {}): MimeBundle {
+  if (x instanceof Chart) return x.toBundle(options);
   const ofKind = chartOfResult(x);
-  if (ofKind) return ofKind.toBundle();
+  if (ofKind) return ofKind.toBundle(options);
   if (hasMimeBundle(x)) {
     const bundle = x.toMimeBundle();
     if (!bundle || typeof bundle["text/plain"] !== "string") {
@@ -62,7 +70,7 @@ export function bundleOf(x: Showable, options: TableHtmlOptions = {}): MimeBundl
     }
     return bundle;
   }
-  if (hasToChart(x)) return x.toChart().toBundle();
+  if (hasToChart(x)) return x.toChart().toBundle(options);
   if (isTableLike(x)) return tableBundle(x, options);
   if (typeof x === "string") return { "text/html": `<pre>${escapeHtml(x)}</pre>`, "text/plain": x };
   throw new ArgumentError("x", `cannot be shown: expected a Chart, an Arquero table, a probe or verify result, or a string, got ${describe(x)}`, "pass a probe result, its table, or a chart built from it");
@@ -78,7 +86,7 @@ function describe(x: unknown): string {
  * Displays a chart, a table or a probe result inline in the notebook as ONE display message (interactive chart,
  * static SVG, HTML, text). Outside a notebook it prints the text form.
  */
-export function show(x: Showable, options: TableHtmlOptions = {}): void {
+export function show(x: Showable, options: ShowOptions = {}): void {
   if (!inNotebook()) {
     const chart = x instanceof Chart ? x : chartOfResult(x) ?? (hasToChart(x) ? x.toChart() : undefined);
     const bundle = chart ? { "text/plain": chart.summary } : bundleOf(x, options);

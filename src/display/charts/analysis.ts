@@ -2,6 +2,7 @@
 // activations), attention by distance, PCA scatter, two-prompt comparison and MoE balance. Each grows at most with
 // layers × heads or layers × positions, never with positions².
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
 import { CONFIG, DIVERGING_SCHEME, SCHEMA, nonEmpty, positionLabel, rowsOf, tokenLabel } from "./common";
 import { heatmapSpec } from "./heatmap";
@@ -26,6 +27,7 @@ export function parameterChart(table: TableLike, options: { title?: string } = {
       },
     }),
     `${total.toLocaleString("en")} parameters in ${rows.length} components`,
+    explainerOf("parameterChart"),
   );
 }
 
@@ -48,7 +50,7 @@ export function histogramChart(table: TableLike, options: { facet?: string; titl
     ? { data: { values }, facet: { field: facet, type: "nominal", title: facet }, columns: 3, resolve: { scale: { x: "independent" } }, spec: { width: 220, height: 140, ...layer } }
     : { data: { values }, width: 420, height: 200, ...layer };
   const panels = facet ? new Set(rows.map((r) => String(r[facet]))).size : 1;
-  return new Chart(spec({ title: options.title ?? "Histogram", ...body }), `Histogram, ${panels} panel(s) of ${values.length / panels} bins`);
+  return new Chart(spec({ title: options.title ?? "Histogram", ...body }), `Histogram, ${panels} panel(s) of ${values.length / panels} bins`, explainerOf("histogramChart"));
 }
 
 /** Attention mass by distance, one line per head of `layer` (attentionDistance(...).profile), up to `maxDistance`. */
@@ -69,6 +71,7 @@ export function attentionDistanceChart(table: TableLike, options: { layer?: numb
       tooltip: [{ field: "head", title: "head" }, { field: "distance", title: "distance", type: "ordinal" }, { field: "mass", title: "mass", type: "quantitative", format: ".3f" }],
     }),
     `Attention by distance for ${heads.length} heads of layer ${layer}`,
+    explainerOf("attentionDistanceChart"),
   );
 }
 
@@ -91,6 +94,7 @@ export function headDistanceChart(table: TableLike, options: { title?: string } 
       },
     }),
     `${values.length} heads by attention distance`,
+    explainerOf("headDistanceChart"),
   );
 }
 
@@ -112,6 +116,7 @@ export function pcaChart(table: TableLike, options: { color?: string; title?: st
       ],
     }),
     `${values.length} tokens on ${x} and ${y}`,
+    explainerOf("pcaChart"),
   );
 }
 
@@ -135,6 +140,7 @@ export function comparisonChart(table: TableLike, options: { value?: "l2" | "cos
       yCount: layers.length,
     }),
     `Two runs compared over ${layers.length} layers × ${positions.length} positions (${value})`,
+    explainerOf("comparisonChart"),
   );
 }
 
@@ -155,5 +161,6 @@ export function moeBalanceChart(table: TableLike, options: { title?: string } = 
       tooltip: [{ field: "series", title: "" }, { field: "layer", title: "layer", type: "ordinal" }, { field: "value", title: "value", type: "quantitative", format: ".3f" }],
     }),
     `Load balance over ${rows.length} MoE layers`,
+    explainerOf("moeBalanceChart"),
   );
 }

@@ -3,6 +3,7 @@
 // one image. Arrays, not a long table: an L×H×T² table of GPT-2 small at T = 512 has 19 million rows.
 import { DisplayError } from "../../errors";
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
 import { poolGrid, rasterOf, tileGrids } from "../raster/heatmap-raster";
 import { PROBABILITY_SCHEME, positionLabel } from "./common";
@@ -147,7 +148,7 @@ export function attentionHeadsChart(stack: AttentionStack, heads: HeadRef[], opt
     columns: options.columns,
     selectName: heads.length > 1 ? "head_shown" : undefined,
   });
-  return new Chart(spec, `Attention patterns of ${heads.length} head${heads.length > 1 ? "s" : ""} (${heads.map((h) => `L${h.layer} H${h.head}`).join(", ")}) × ${w.rows} positions${windowNote}`);
+  return new Chart(spec, `Attention patterns of ${heads.length} head${heads.length > 1 ? "s" : ""} (${heads.map((h) => `L${h.layer} H${h.head}`).join(", ")}) × ${w.rows} positions${windowNote}`, explainerOf("attentionHeadsChart"));
 }
 
 export interface AttentionOverviewOptions {
@@ -179,7 +180,7 @@ export function attentionOverviewChart(stack: AttentionStack, options: Attention
     cellWidth: (zoom * mosaic.width) / stack.heads,
     cellHeight: (zoom * mosaic.height) / stack.layers.length,
   });
-  return new Chart(spec, `Attention overview: ${stack.layers.length} layers × ${stack.heads} heads, ${K} positions`);
+  return new Chart(spec, `Attention overview: ${stack.layers.length} layers × ${stack.heads} heads, ${K} positions`, explainerOf("attentionOverviewChart"));
 }
 
 /** Heads ranked by a per-head score (e.g. the attention summary's "previous" or "entropy"), best first. */

@@ -1,6 +1,7 @@
 // Attention patterns: query × key heatmaps, one small multiple per head, with a head selector where scripts run.
 import { DisplayError } from "../../errors";
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
 import { CONFIG, PROBABILITY_SCHEME, SCHEMA, nonEmpty, positionLabel, positionLabeller, rowsOf, type Row } from "./common";
 import { attentionHeadsChart, attentionStackOf } from "./attention-stack";
@@ -109,7 +110,7 @@ export function attentionChart(table: TableLike, options: AttentionChartOptions 
     resolve: { axis: { x: "independent", y: "independent" } },
     config: CONFIG,
   };
-  return new Chart(spec, `Attention patterns${layer !== undefined ? ` of layer ${layer}` : ""}: ${heads.length} heads × ${positions.length} positions`);
+  return new Chart(spec, `Attention patterns${layer !== undefined ? ` of layer ${layer}` : ""}: ${heads.length} heads × ${positions.length} positions`, explainerOf("attentionChart"));
 }
 
 function minOf(table: TableLike & { array?: (name: string) => ArrayLike<unknown> }, column: string): number {

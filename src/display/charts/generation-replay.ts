@@ -2,6 +2,7 @@
 // alternatives the model weighed at one step. In the interactive view a slider (a Vega-Lite parameter) moves the
 // step; the static SVG shows the whole timeline with the alternatives of the last step.
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
 import { CONFIG, SCHEMA, nonEmpty, rowsOf, tokenLabel } from "./common";
 
@@ -54,5 +55,5 @@ export function generationReplayChart(result: { table: TableLike; alternatives: 
       },
     ],
   };
-  return new Chart(spec, `Generation replay of ${last} tokens: ${rows.map((r) => String(r.next_token ?? "")).join("")}`);
+  return new Chart(spec, `Generation replay of ${last} tokens: ${rows.map((r) => String(r.next_token ?? "")).join("")}`, explainerOf("generationReplayChart"));
 }

@@ -1,6 +1,7 @@
 // Logit-lens grid: one cell per (layer, position); the cell's text is the lens's top token at that layer, its
 // colour the token's probability. Reading up a column shows the prediction forming through the layers.
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
 import { DEFAULT_POSITION_WINDOW, nonEmpty, oneStream, positionLabeller, rowsOf, tokenLabel, windowPositions, PROBABILITY_SCHEME, type Row } from "./common";
 import { heatmapSpec } from "./heatmap";
@@ -84,5 +85,5 @@ export function logitLensChart(table: TableLike, options: LogitLensChartOptions 
     yCount: layers.length,
     cellWidth: 72,
   });
-  return new Chart(spec, `Logit lens: ${layers.length} layers × ${positions.length} positions (cell text = top token, colour = probability)`);
+  return new Chart(spec, `Logit lens: ${layers.length} layers × ${positions.length} positions (cell text = top token, colour = probability)`, explainerOf("logitLensChart"));
 }

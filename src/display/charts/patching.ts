@@ -6,6 +6,7 @@ import type { PatchComponent } from "../../intervene/activation-patching";
 import type { CausalTraceResult } from "../../intervene/causal-trace";
 import type { PatchingResult } from "../../intervene/patching-result";
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
 import { DIVERGING_SCHEME, nonEmpty, positionLabeller, rowsOf } from "./common";
 import { concatCharts } from "./concat";
@@ -46,7 +47,7 @@ export function patchingChart(table: TableLike, options: PatchingChartOptions = 
     xCount: positions.length,
     yCount: layers,
   });
-  return new Chart(spec, `Activation patching: ${layers} layers × ${positions.length} positions (${title})`);
+  return new Chart(spec, `Activation patching: ${layers} layers × ${positions.length} positions (${title})`, explainerOf("patchingChart"));
 }
 
 export interface HeadPositionChartOptions {
@@ -85,7 +86,7 @@ export function headPositionChart(table: TableLike, options: HeadPositionChartOp
     xCount: positions.length,
     yCount: heads.length,
   });
-  return new Chart(spec, `Per-head patching: ${heads.length} heads × ${positions.length} positions (${title})`);
+  return new Chart(spec, `Per-head patching: ${heads.length} heads × ${positions.length} positions (${title})`, explainerOf("headPositionChart"));
 }
 
 /**

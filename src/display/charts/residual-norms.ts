@@ -1,5 +1,6 @@
 // Residual-stream norm by layer: how large the stream grows, one line per position.
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
 import { nonEmpty, positionLabeller, rowsOf, windowPositions } from "./common";
 import { lineSpec } from "./line";
@@ -41,5 +42,5 @@ export function residualNormChart(table: TableLike, options: ResidualNormChartOp
       { field: "norm", title: "norm", type: "quantitative", format: ".3f" },
     ],
   });
-  return new Chart(spec, `Residual norm over ${new Set(data.map((d) => d.layer)).size} layers`);
+  return new Chart(spec, `Residual norm over ${new Set(data.map((d) => d.layer)).size} layers`, explainerOf("residualNormChart"));
 }

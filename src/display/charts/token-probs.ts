@@ -1,6 +1,7 @@
 // Token probabilities with alternatives: for each position, the model's candidates for the next token, ranked,
 // shaded by probability; the token that actually follows is outlined when the table says which it is.
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
 import { DEFAULT_POSITION_WINDOW, PROBABILITY_SCHEME, nonEmpty, positionLabeller, rowsOf, tokenLabel, windowPositions } from "./common";
 import { heatmapSpec } from "./heatmap";
@@ -52,5 +53,5 @@ export function tokenProbsChart(table: TableLike, options: TokenProbsChartOption
     yCount: positions.length,
     cellWidth: 72,
   });
-  return new Chart(spec, `Next-token probabilities: top ${ranks} candidates at ${positions.length} positions`);
+  return new Chart(spec, `Next-token probabilities: top ${ranks} candidates at ${positions.length} positions`, explainerOf("tokenProbsChart"));
 }
