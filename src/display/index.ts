@@ -15,3 +15,4 @@ export { reportHtml, type ReportOptions, type ReportSection, type ReportItem } f
 export { EXPLAINERS, explainerOf } from "./explainers";
 export { aboutHtml, aboutText, withAbout, provenanceFor, type About } from "./about";
 export type { ShowOptions } from "./show";
+export { loadRun, reportFromRun, runFileOf, runTables, type RunFile } from "./run-file";
