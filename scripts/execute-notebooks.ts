@@ -9,7 +9,7 @@ import path from "node:path";
 import { chartOutputs, ensureBuilt, errorTextOf, executeNotebook, installKernelInTempPrefix, missingPrerequisite, readNotebook, ROOT } from "../test/e2e/harness";
 
 /** Data folders a notebook reads, copied beside it (the e2e test copies the same). */
-const EXTRAS: Record<string, string[]> = { "moe-routing": ["tiny-mixtral"] };
+const EXTRAS: Record<string, string[]> = { "moe-routing": ["tiny-mixtral"], "mlxlmprobe-tour": ["tiny-mixtral"] };
 
 function main(): number {
   const missing = missingPrerequisite();

@@ -182,3 +182,10 @@ export class UnknownHookError extends ArgumentError {
     super(argument, `names no hook point ${among}: "${hook}"`, suggestion ? `did you mean "${suggestion}"? ${fix}` : fix);
   }
 }
+
+/** A file lmprobe was asked to write exists already: nothing was written, nothing was overwritten. */
+export class FileExistsError extends LmprobeError {
+  constructor(readonly file: string, fix: string) {
+    super(`${file} exists already; nothing was written`, fix);
+  }
+}

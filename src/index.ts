@@ -36,6 +36,8 @@ export { cosineSimilarityMatrix } from "./tensor/cosine-similarity-matrix";
 export { topK, type TopK } from "./tensor/top-k";
 export { lensReduction, type LensReductionOptions, type LensReductionTensors } from "./tensor/lens-reduction";
 export type { Unembedding } from "./tensor/unembedding";
+export { histogram, finiteRange, type DeviceHistogram, type HistogramRange } from "./tensor/histogram";
+export { pca, type PcaOptions, type PcaResult } from "./tensor/pca";
 
 // ## Probes
 // Analyses that reduce on the device and return small Arquero tables; the *FromCache forms read a saved cache
@@ -53,6 +55,15 @@ export { repeatedRandomTokens, demoInductionPrompt, type DemoInductionPrompt } f
 export { moeRouting, moeRoutingFromCache, moeHooks, type MoeRoutingResult } from "./probe/moe";
 export { directLogitAttribution, dlaFromCache, dlaHooks, type DlaOptions, type DlaResult } from "./probe/direct-logit-attribution";
 export { fullProbe, type FullProbeResult } from "./probe/full-probe";
+export { modelOverview, type ModelOverview, type ModelOverviewOptions } from "./probe/model-overview";
+export { quickStats, type QuickStats } from "./probe/quick-stats";
+export { promptSections, withSections, type PromptSectionsOptions, type PromptSectionsResult, type Section } from "./probe/prompt-sections";
+export { layerActivations, type LayerActivationsOptions, type LayerActivationsResult } from "./probe/layer-activations";
+export { embeddingPca, type EmbeddingPcaOptions, type EmbeddingPcaResult } from "./probe/embedding-pca";
+export { logitDistribution, type LogitDistributionOptions, type LogitDistributionResult } from "./probe/logit-distribution";
+export { attentionDistance, attentionDistanceFromCache, classifyDistance, type AttentionDistanceOptions, type AttentionDistanceResult, type DistanceClass } from "./probe/attention-distance";
+export { compareRuns, type CompareRunsOptions, type CompareRunsResult } from "./probe/run-comparison";
+export { moeInsights, routingInspector, expertStatus, type MoeInsights, type MoeInsightOptions, type ExpertStatus } from "./probe/moe-insights";
 export { exportTable, saveTable, type TableFormat } from "./probe/export";
 
 // ## Interventions
@@ -87,9 +98,13 @@ export { attentionChart, type AttentionChartOptions } from "./display/charts/att
 export { headScoresChart, type HeadScoresChartOptions } from "./display/charts/head-scores";
 export { expertLoadChart, expertRoutingChart, type ExpertLoadChartOptions, type RoutingChartOptions } from "./display/charts/moe";
 export { logitAttributionChart, headAttributionChart, type LogitAttributionChartOptions } from "./display/charts/logit-attribution";
-export { patchingChart, type PatchingChartOptions } from "./display/charts/patching";
-export { headPositionChart, type HeadPositionChartOptions } from "./intervene/patching-charts";
+export { patchingChart, headPositionChart, activationPatchingChart, causalTraceChart, type PatchingChartOptions, type HeadPositionChartOptions } from "./display/charts/patching";
+export { attentionHeadsChart, attentionOverviewChart, attentionStackOf, rankHeads, type AttentionStack, type HeadRef, type AttentionHeadsChartOptions, type AttentionOverviewOptions } from "./display/charts/attention-stack";
 export { concatCharts, type ConcatOptions } from "./display/charts/concat";
+export { parameterChart, histogramChart, attentionDistanceChart, headDistanceChart, pcaChart, comparisonChart, moeBalanceChart } from "./display/charts/analysis";
+export { generationReplayChart, type GenerationReplayOptions } from "./display/charts/generation-replay";
+export { EXPLAINERS } from "./display/explainers";
+export type { ShowOptions } from "./display/show";
 export type { TableLike, TableHtmlOptions } from "./display/table-html";
 export { progress, type Progress, type ProgressOptions } from "./display/progress";
 export { inNotebook } from "./display/notebook";
@@ -107,6 +122,21 @@ export type { GenerationCheck, GenerationRun } from "./verify/generation";
 export { diagnoseBackends } from "./backend";
 export { formatVerifyTable, verifyJson } from "./verify/format";
 export { reportHtml, type ReportOptions, type ReportSection, type ReportItem } from "./display/report";
+
+// ## Sharing
+// What made each result (weights, config and tokenizer hashes, backend, version), carried by charts, tables,
+// reports and exports, and the check that reruns a shared result.
+export { provenance, provenanceLine, type Provenance } from "./model/provenance";
+export { readExport, type AnalysisRecord, type ExportMetadata } from "./probe/export";
+export { exportAnalysis, checkReproduction, type ReproductionResult } from "./probe/reproduce";
+export { loadRun, reportFromRun, runTables, type RunFile } from "./display/run-file";
+
+// ## Teaching
+// Self-checking workshop exercises on the demo model.
+export { workshop, type Workshop } from "./workshop/workshop";
+export { CheckResult, type Verdict } from "./workshop/check-result";
+export { exerciseList, inductionAccuracy, INDUCTION_SEEDS, CAPITAL_PROMPT, type Exercise } from "./workshop/exercises";
+export { initWorkshop, type InitWorkshopResult } from "./workshop/init";
 
 // ## Errors
 // Every error lmprobe raises on bad input: each names the file, field or argument at fault and the fix.
@@ -131,4 +161,5 @@ export {
   UnsupportedDtypeError,
   UnsupportedFormatError,
   WeightShapeError,
+  FileExistsError,
 } from "./errors";

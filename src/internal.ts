@@ -12,3 +12,4 @@ export * from "./probe";
 export * from "./verify";
 export * from "./intervene";
 export * from "./display";
+export * from "./workshop";

@@ -12,6 +12,7 @@ import { checkMemoryFits, estimateMemory } from "./io/memory-estimate";
 import { demoModelDir } from "./io/package-root";
 import { buildModel } from "./model/build";
 import type { LanguageModel } from "./model/model";
+import { recordModelSource } from "./model/provenance";
 
 /** Options of loadModel(): hub revision, cache, token and offline mode, backend, download progress. */
 export interface LoadOptions {
@@ -56,7 +57,9 @@ export async function loadModel(source?: string, options: LoadOptions = {}): Pro
   const checkpoint = openCheckpoint(dir);
   try {
     checkMemoryFits(estimateMemory(checkpoint.weights));
-    return buildModel(checkpoint, source === undefined || source === "demo" ? "lmprobe-demo" : source);
+    const model = buildModel(checkpoint, source === undefined || source === "demo" ? "lmprobe-demo" : source);
+    recordModelSource(model, { source: source ?? "demo", dir, revision: options.revision });
+    return model;
   } finally {
     // The engine copies every weight it needs into tensors while building; the files are done with.
     checkpoint.weights.close();

@@ -1,17 +1,26 @@
 // The analyses of `lmprobe probe`, each turned into a report section of charts and tables.
 import type { LanguageModel } from "../model/model";
+import type { ProbeInput } from "../probe/types";
 import {
-  attentionPatterns, detectHeads, directLogitAttribution, HEAD_SCORES, layerSimilarity, logitLens, moeRouting, residualNorms,
+  detectHeads, directLogitAttribution, HEAD_SCORES, layerSimilarity, logitLens, moeRouting, residualNorms,
   tokenProbabilities, type HeadScore,
 } from "../probe";
 import {
   attentionChart, concatCharts, entropyChart, expertLoadChart, expertRoutingChart, headAttributionChart, headScoresChart,
   logitAttributionChart, logitLensChart, residualNormChart, similarityChart, targetTrajectoryChart, tokenProbsChart,
 } from "../display/charts";
+import * as aq from "arquero";
+import { attentionHeadsChart, attentionOverviewChart, rankHeads, type AttentionStack } from "../display/charts/attention-stack";
 import type { ReportSection } from "../display/report";
+import { attentionData } from "./attention-data";
+
+/** Heads whose full pattern the report draws (the most focused: lowest mean entropy). */
+const TOP_HEADS = 6;
+/** Up to this many cells (layers × heads × T²) the report also draws every head as vector charts with tooltips. */
+const VECTOR_ATTENTION_CELLS = 20_000;
 
 export interface ProbeSettings {
-  prompt: string;
+  prompt: ProbeInput;
   k: number;
   targets: string[];
   /** Reports progress of each analysis as it starts (for the terminal bar). */
@@ -73,11 +82,21 @@ export async function probeSections(model: LanguageModel, settings: ProbeSetting
   sections.push({ title: "Residual norms", intro: "The L2 norm of the residual stream at each position, layer by layer.", items: [residualNormChart(norms.table), norms.summary] });
 
   stage("attention");
-  const attention = await attentionPatterns(model, prompt);
+  const attention = await attentionData(model, prompt);
+  const { stack } = attention;
+  const focused = rankHeads(attention.summary, "entropy", TOP_HEADS, "ascending");
+  const small = stack.layers.length * stack.heads * stack.queries * stack.keys <= VECTOR_ATTENTION_CELLS;
   sections.push({
     title: "Attention",
-    intro: "Attention patterns (rows: the query position, columns: the key position it reads from), one panel per head.",
-    items: [...Array.from({ length: model.config.numLayers }, (_, layer) => attentionChart(attention.patterns, { layer, inputTokens: attention.strTokens })), attention.summary],
+    intro:
+      "Attention patterns (rows: the query position, columns: the key position it reads from). First every head at a glance (on long prompts each thumbnail cell is the largest weight of its block), then the full pattern of the most focused heads (lowest mean entropy; the selector shows one at a time), then the per-head summary." +
+      (stack.keys > 128 ? ` The full patterns show the last 128 of ${stack.keys} positions; the first column sums the attention on every earlier key.` : ""),
+    items: [
+      attentionOverviewChart(stack),
+      attentionHeadsChart(stack, focused, { title: `Most focused heads (lowest entropy): ${focused.map((h) => `L${h.layer} H${h.head}`).join(", ")}` }),
+      ...(small ? stack.layers.map((layer) => attentionChart(stackTable(stack, layer), { layer, inputTokens: stack.tokens })) : []),
+      { table: attention.summary, options: { maxRows: 400, tokenColumns: [], caption: "Per head: mean entropy (nats) and mean attention on the first token, on itself and on the previous token" } },
+    ],
   });
 
   stage("head detection");
@@ -118,4 +137,18 @@ export async function probeSections(model: LanguageModel, settings: ProbeSetting
     });
   }
   return sections;
+}
+
+/** The long pattern table of one layer (for the small-prompt vector charts). */
+function stackTable(stack: AttentionStack, layer: number) {
+  const li = stack.layers.indexOf(layer);
+  const { heads: H, queries: Q, keys: K } = stack;
+  const offset = K - Q;
+  const rows: Array<Record<string, unknown>> = [];
+  for (let h = 0; h < H; h++) {
+    for (let q = 0; q < Q; q++) {
+      for (let k = 0; k <= q + offset; k++) rows.push({ layer, head: h, query: q, key: k, weight: stack.patterns[li][(h * Q + q) * K + k], key_token: stack.tokens[k] });
+    }
+  }
+  return aq.from(rows);
 }

@@ -1,7 +1,8 @@
 // A chart as one notebook display bundle: the Vega-Lite spec (JupyterLab and VS Code draw it interactively), the
 // static SVG (GitHub, nbviewer, nbconvert with no JavaScript), text/html holding that same SVG plus the embed
-// script (classic Notebook, exported HTML), and a one-line text/plain summary.
-import { chartHtml } from "./chart-html";
+// script (classic Notebook, exported HTML), and a one-line text/plain summary. Raster charts (dense heatmaps drawn
+// as PNG) carry their images once: see chartBundle.
+import { chartHtml, imageUrlsOf } from "./chart-html";
 import { newDisplayId, type MimeBundle } from "./notebook";
 import { renderSvg } from "./svg";
 
@@ -40,6 +41,18 @@ export function chartBundle(spec: object, summary: string): MimeBundle {
   const includeLibraries = options.inlineLibraries && !librariesSent;
   const html = chartHtml(newDisplayId(), spec, svg, { includeLibraries });
   if (includeLibraries) librariesSent = true;
+  const images = imageUrlsOf(spec);
+  if (images.length > 0) {
+    // A raster chart: its drawing is PNG data, carried once in the HTML (the static SVG holds the image, the
+    // interactive spec refers to it) and, when it is one image, as image/png for front ends that show no HTML.
+    // The Vega-Lite and SVG entries would each carry every image again, so they are left out: JupyterLab, VS Code
+    // and the classic Notebook draw the text/html entry, interactive where its script runs.
+    return {
+      "text/html": html,
+      ...(images.length === 1 ? { "image/png": images[0].slice("data:image/png;base64,".length) } : {}),
+      "text/plain": summary,
+    };
+  }
   return {
     [VEGALITE_MIME]: spec,
     "image/svg+xml": svg,

@@ -1,4 +1,6 @@
 // A chart: a Vega-Lite spec built from a probe's table, with a one-line summary. show() puts it in the notebook.
+import type { LanguageModel } from "../model/model";
+import { provenanceFor, withAbout } from "./about";
 import { chartBundle } from "./bundle";
 import { inNotebook, sendDisplay, type MimeBundle } from "./notebook";
 import { renderSvg } from "./svg";
@@ -13,6 +15,8 @@ export class Chart {
     readonly spec: VegaLiteSpec,
     /** One line describing the chart: its text/plain form. */
     readonly summary: string,
+    /** What the chart shows and how to read it (display/explainers.ts), under the chart. */
+    readonly explainer?: string,
   ) {}
 
   /** The static SVG, rendered by Vega in Node. */
@@ -20,9 +24,12 @@ export class Chart {
     return renderSvg(this.spec);
   }
 
-  /** The four-MIME display bundle (Vega-Lite JSON, SVG, HTML, plain text). */
-  toBundle(): MimeBundle {
-    return chartBundle(this.spec, this.summary);
+  /**
+   * The display bundle (Vega-Lite JSON, SVG, HTML, plain text), with the explainer and the provenance of `model`
+   * (default: the one loaded model, when there is exactly one) under it.
+   */
+  toBundle(options: { model?: LanguageModel } = {}): MimeBundle {
+    return withAbout(chartBundle(this.spec, this.summary), { explainer: this.explainer, provenance: provenanceFor(options.model) });
   }
 
   /** Displays the chart in the notebook (one display message); outside a notebook prints the summary. */

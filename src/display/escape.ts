@@ -90,3 +90,38 @@ export function labelToken(token: unknown): string {
   if (text.length === 0) return "∅";
   return text.replace(/^ +/, (spaces) => "·".repeat(spaces.length)).replace(/ +$/, (spaces) => "·".repeat(spaces.length));
 }
+
+const BYTE_TOKEN = /^(?:<0x[0-9A-Fa-f]{2}>)+$/;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Token texts of a sequence with byte tokens ("<0xE2>", what a token holding part of a character reads as) joined
+ * back where they spell characters: in a run of byte tokens, the token that completes a character shows the
+ * character(s), the ones before it keep their bytes. Never shows "\uFFFD"; other tokens pass through unchanged.
+ */
+export function joinByteTokens(tokens: readonly unknown[]): string[] {
+  const out = tokens.map((t) => String(t ?? ""));
+  let start = -1;
+  let bytes: number[] = [];
+  for (let i = 0; i < out.length; i++) {
+    if (!BYTE_TOKEN.test(out[i])) {
+      start = -1;
+      bytes = [];
+      continue;
+    }
+    if (start < 0) start = i;
+    for (const m of out[i].matchAll(/<0x([0-9A-Fa-f]{2})>/g)) bytes.push(parseInt(m[1], 16));
+    let text: string | null = null;
+    try {
+      text = utf8.decode(Uint8Array.from(bytes));
+    } catch {
+      text = null;
+    }
+    if (text !== null) {
+      out[i] = text;
+      start = -1;
+      bytes = [];
+    }
+  }
+  return out;
+}

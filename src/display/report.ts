@@ -2,6 +2,8 @@
 // turned interactive by the Vega libraries inlined once in the page) and tables. It needs no network and no
 // server: a Content-Security-Policy forbids every fetch, so a chart that tried to load anything would fail
 // visibly in the tests rather than silently online.
+import type { Provenance } from "../model/provenance";
+import { aboutHtml } from "./about";
 import { Chart } from "./chart";
 import { chartHtml } from "./chart-html";
 import { escapeHtml } from "./escape";
@@ -27,10 +29,12 @@ export interface ReportOptions {
   sections: ReportSection[];
   /** Inline the Vega libraries for interactive charts (default true); off, charts stay static SVG. */
   interactive?: boolean;
+  /** What made the report: shown as one line under the title, the whole record behind a toggle. */
+  provenance?: Provenance | null;
 }
 
 const PAGE_CSS = `
-body{font:14px/1.5 "DejaVu Sans",Helvetica,Arial,sans-serif;margin:0;color:#1f2328}
+body{font:14px/1.5 "DejaVu Sans",Helvetica,Arial,"Noto Sans CJK SC","Noto Sans CJK JP","Noto Color Emoji",sans-serif;margin:0;color:#1f2328}
 header{padding:16px 24px;border-bottom:1px solid #d0d7de;background:#f6f8fa}
 header h1{margin:0 0 6px;font-size:20px}
 dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 12px;margin:0}
@@ -49,7 +53,7 @@ function itemHtml(item: ReportItem, libraries: { pending: boolean }): string {
   if (item instanceof Chart) {
     const html = chartHtml(newDisplayId(), item.spec, item.toSvg(), { includeLibraries: libraries.pending });
     libraries.pending = false;
-    return html;
+    return html + aboutHtml({ explainer: item.explainer });
   }
   if (isTableLike(item)) return tableHtml(item);
   if ("table" in item) return tableHtml(item.table, item.options);
@@ -73,7 +77,7 @@ export function reportHtml(options: ReportOptions): string {
     `<meta http-equiv="Content-Security-Policy" content="${CSP}">`,
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${escapeHtml(options.title)}</title><style>${PAGE_CSS}</style></head><body>`,
-    `<header><h1>${escapeHtml(options.title)}</h1>${facts ? `<dl class="facts">${facts}</dl>` : ""}</header>`,
+    `<header><h1>${escapeHtml(options.title)}</h1>${facts ? `<dl class="facts">${facts}</dl>` : ""}${aboutHtml({ provenance: options.provenance })}</header>`,
     `<nav>${nav}</nav>`,
     `<main>${sections.join("\n")}</main>`,
     "</body></html>",

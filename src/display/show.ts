@@ -1,9 +1,14 @@
 // show(x): the one call that puts any lmprobe result in the notebook, as one display message.
 import { ArgumentError } from "../errors";
+import type { LanguageModel } from "../model/model";
+import { provenanceFor, withAbout } from "./about";
 import { Chart } from "./chart";
 import { inNotebook, sendDisplay, type MimeBundle } from "./notebook";
 import { isTableLike, tableHtml, tableText, type TableHtmlOptions, type TableLike } from "./table-html";
 import { escapeHtml } from "./escape";
+import type { CausalTraceResult } from "../intervene/causal-trace";
+import type { PatchingResult } from "../intervene/patching-result";
+import { activationPatchingChart, causalTraceChart } from "./charts/patching";
 
 /**
  * A result that renders itself (a verify result): `toMimeBundle()` returns the bundle of one display message, with
@@ -13,12 +18,36 @@ export interface HasMimeBundle {
   toMimeBundle(): MimeBundle;
 }
 
-/** Anything show() can display: a chart, an Arquero table, an object that makes a chart or renders itself, or text. */
-export type Showable = Chart | TableLike | { toChart(): Chart } | HasMimeBundle | string;
+/** Results show() knows by their `kind`, and the chart each one is drawn as. */
+export type KnownResult = PatchingResult | CausalTraceResult;
 
-/** The display bundle of a table: HTML with probability shading, and aligned plain text. */
-export function tableBundle(table: TableLike, options: TableHtmlOptions = {}): MimeBundle {
-  return { "text/html": tableHtml(table, options), "text/plain": tableText(table) };
+const CHART_OF_KIND: Record<KnownResult["kind"], (result: never) => Chart> = {
+  "activation-patching": (r: PatchingResult) => activationPatchingChart(r),
+  "causal-trace": (r: CausalTraceResult) => causalTraceChart(r),
+};
+
+/** The chart of a result show() knows by its kind, or undefined for anything else. */
+export function chartOfResult(x: unknown): Chart | undefined {
+  const kind = (x as { kind?: unknown } | null)?.kind;
+  if (typeof kind !== "string" || !Object.hasOwn(CHART_OF_KIND, kind)) return undefined;
+  return (CHART_OF_KIND[kind as KnownResult["kind"]] as (r: unknown) => Chart)(x);
+}
+
+/**
+ * Anything show() can display: a chart, an Arquero table, an intervention result (drawn by its kind), an object
+ * that makes a chart or renders itself, or text.
+ */
+export type Showable = Chart | TableLike | KnownResult | { toChart(): Chart } | HasMimeBundle | string;
+
+/** show()'s options: a table's rendering, and the model whose provenance goes under the output. */
+export interface ShowOptions extends TableHtmlOptions {
+  /** The model that made what is shown (default: the one loaded model, when there is exactly one). */
+  model?: LanguageModel;
+}
+
+/** The display bundle of a table: HTML with probability shading, and aligned plain text, with its provenance. */
+export function tableBundle(table: TableLike, options: ShowOptions = {}): MimeBundle {
+  return withAbout({ "text/html": tableHtml(table, options), "text/plain": tableText(table) }, { provenance: provenanceFor(options.model) });
 }
 
 function hasToChart(x: unknown): x is { toChart(): Chart } {
@@ -30,8 +59,10 @@ function hasMimeBundle(x: unknown): x is HasMimeBundle {
 }
 
 /** The display bundle of anything show() accepts. */
-export function bundleOf(x: Showable, options: TableHtmlOptions = {}): MimeBundle {
-  if (x instanceof Chart) return x.toBundle();
+export function bundleOf(x: Showable, options: ShowOptions = {}): MimeBundle {
+  if (x instanceof Chart) return x.toBundle(options);
+  const ofKind = chartOfResult(x);
+  if (ofKind) return ofKind.toBundle(options);
   if (hasMimeBundle(x)) {
     const bundle = x.toMimeBundle();
     if (!bundle || typeof bundle["text/plain"] !== "string") {
@@ -39,7 +70,7 @@ export function bundleOf(x: Showable, options: TableHtmlOptions = {}): MimeBundl
     }
     return bundle;
   }
-  if (hasToChart(x)) return x.toChart().toBundle();
+  if (hasToChart(x)) return x.toChart().toBundle(options);
   if (isTableLike(x)) return tableBundle(x, options);
   if (typeof x === "string") return { "text/html": `<pre>${escapeHtml(x)}</pre>`, "text/plain": x };
   throw new ArgumentError("x", `cannot be shown: expected a Chart, an Arquero table, a probe or verify result, or a string, got ${describe(x)}`, "pass a probe result, its table, or a chart built from it");
@@ -55,9 +86,10 @@ function describe(x: unknown): string {
  * Displays a chart, a table or a probe result inline in the notebook as ONE display message (interactive chart,
  * static SVG, HTML, text). Outside a notebook it prints the text form.
  */
-export function show(x: Showable, options: TableHtmlOptions = {}): void {
+export function show(x: Showable, options: ShowOptions = {}): void {
   if (!inNotebook()) {
-    const bundle = x instanceof Chart ? { "text/plain": x.summary } : hasToChart(x) ? { "text/plain": x.toChart().summary } : bundleOf(x, options);
+    const chart = x instanceof Chart ? x : chartOfResult(x) ?? (hasToChart(x) ? x.toChart() : undefined);
+    const bundle = chart ? { "text/plain": chart.summary } : bundleOf(x, options);
     console.log(bundle["text/plain"]);
     return;
   }

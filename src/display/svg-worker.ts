@@ -21,8 +21,24 @@ async function render(spec) {
   }
 }
 
+// Colours of a Vega scheme sampled at count evenly spaced points from 0 to 1, as [r, g, b] (raster heatmaps use
+// the very ramp Vega draws the legend with).
+async function schemeColours(name, count) {
+  const [vega] = await libraries;
+  const scheme = vega.scheme(name);
+  if (typeof scheme !== "function") throw new Error("unknown continuous colour scheme " + JSON.stringify(name));
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    // d3-interpolate answers "rgb(r, g, b)".
+    const m = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(String(scheme(count === 1 ? 0.5 : i / (count - 1))));
+    if (!m) throw new Error("scheme " + name + " gave a colour that is not rgb()");
+    out.push([Number(m[1]), Number(m[2]), Number(m[3])]);
+  }
+  return out;
+}
+
 parentPort.on("message", (request) => {
-  render(request.spec)
+  (request.scheme !== undefined ? schemeColours(request.scheme, request.count) : render(request.spec))
     .then(
       (svg) => request.reply.postMessage({ svg }),
       (err) => request.reply.postMessage({ error: err && err.message ? err.message : String(err) }),

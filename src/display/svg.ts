@@ -32,13 +32,30 @@ function startWorker(): Worker {
  * and loads Vega there (about a second); later calls take milliseconds.
  */
 export function renderSvg(spec: object, timeoutMs = 60_000): string {
+  return callWorker({ spec }, timeoutMs) as string;
+}
+
+const schemes = new Map<string, Array<[number, number, number]>>();
+
+/** The colours of a continuous Vega scheme ("blues", "redblue", …) at `count` evenly spaced points, as RGB. */
+export function schemeColours(scheme: string, count = 256): Array<[number, number, number]> {
+  const key = `${scheme}/${count}`;
+  let colours = schemes.get(key);
+  if (!colours) {
+    colours = callWorker({ scheme, count }, 60_000) as Array<[number, number, number]>;
+    schemes.set(key, colours);
+  }
+  return colours;
+}
+
+function callWorker(request: object, timeoutMs: number): unknown {
   worker ??= startWorker();
   const flag = new Int32Array(new SharedArrayBuffer(4));
   const { port1, port2 } = new MessageChannel();
   try {
-    worker.postMessage({ spec, flag, reply: port2 }, [port2]);
+    worker.postMessage({ ...request, flag, reply: port2 }, [port2]);
     const outcome = Atomics.wait(flag, 0, 0, timeoutMs);
-    const message = receiveMessageOnPort(port1)?.message as { svg?: string; error?: string } | undefined;
+    const message = receiveMessageOnPort(port1)?.message as { svg?: unknown; error?: string } | undefined;
     if (outcome === "timed-out" || !message) {
       throw new DisplayError("static SVG", `Vega did not render the chart within ${timeoutMs} ms`, "check the spec with vega-lite's compile(); report the chart as a bug");
     }

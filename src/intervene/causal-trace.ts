@@ -5,8 +5,6 @@
 // and every restored state is one batch row, so the trace runs in few forward passes.
 import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../errors";
-import type { Chart } from "../display/chart";
-import { patchingChart } from "../display/charts";
 import type { LanguageModel } from "../model/model";
 import { tableOf, type Table } from "../probe/table";
 import { resolveTokenId, type TokenSpec } from "../probe/tokens";
@@ -40,6 +38,8 @@ export interface CausalTraceOptions extends LongProbeOptions {
 
 /** What causalTrace() returns: the indirect effects as a table and matrix, and the baselines. */
 export interface CausalTraceResult {
+  /** What this result is, for show() and other consumers that dispatch on results (causalTraceChart draws it). */
+  kind: "causal-trace";
   /** layer, position, input_token, subject (bool), prob (mean restored p(answer)), indirect_effect. */
   table: Table;
   /** Indirect effect [layer][position]. */
@@ -53,7 +53,6 @@ export interface CausalTraceResult {
   noiseStd: number;
   state: TraceState;
   tokens: string[];
-  toChart(): Chart;
 }
 
 const STATE_HOOK: Record<TraceState, string> = { resid_pre: "hook_resid_pre", resid_post: "hook_resid_post", attn_out: "hook_attn_out", mlp_out: "hook_mlp_out" };
@@ -130,6 +129,7 @@ export async function causalTrace(model: LanguageModel, prompt: string | number[
     });
     const answer = { id: answerId, token: model.toStrTokens([answerId])[0] };
     return {
+      kind: "causal-trace",
       table,
       matrix,
       cleanProb,
@@ -139,13 +139,6 @@ export async function causalTrace(model: LanguageModel, prompt: string | number[
       noiseStd,
       state,
       tokens: texts,
-      toChart: () =>
-        patchingChart(table, {
-          value: "indirect_effect",
-          metricTitle: "indirect effect",
-          title: `Causal trace: p(${answer.token.trim()}) regained by restoring ${state} after noising the subject`,
-          inputTokens: texts,
-        }),
     };
   } finally {
     clean.dispose();

@@ -10,7 +10,6 @@ export { activationPatching, type ActivationPatchingOptions, type PatchComponent
 export { patchGroups, type PatchGroupsOptions, type PatchGroupsResult, type PatchSpec } from "./patch-groups";
 export { logitDifference, type PatchingSetupOptions } from "./patching-setup";
 export { type PatchingResult } from "./patching-result";
-export { headPositionChart, type HeadPositionChartOptions } from "./patching-charts";
 export { type LogitsMetric } from "./batched-forward";
 export { causalTrace, type CausalTraceOptions, type CausalTraceResult, type TraceState } from "./causal-trace";
 export { steeringVector, steer, type SteeringVector, type SteeringVectorOptions, type SteerOptions } from "./steering";

@@ -1,15 +1,14 @@
-// The result of activation patching: one Arquero row per grid cell, the raw matrices per component, the
-// baselines, and a heatmap (layer × position, layer × head, or head × position for z).
-import type { Chart } from "../display/chart";
-import { concatCharts, headScoresChart, patchingChart } from "../display/charts";
-import { ArgumentError } from "../errors";
+// The result of activation patching: one Arquero row per grid cell, the raw matrices per component and the
+// baselines; a plain result like the probes' (display/charts/patching.ts draws it: activationPatchingChart, and
+// show(result) dispatches on its kind).
 import { tableOf, type Table } from "../probe/table";
 import type { GridCell, PatchComponent } from "./activation-patching";
-import { headPositionChart } from "./patching-charts";
 import type { PatchingSetup } from "./patching-setup";
 
 /** What activationPatching() returns: the grid as a table and matrices, the baselines, and its charts. */
 export interface PatchingResult {
+  /** What this result is, for show() and other consumers that dispatch on results. */
+  kind: "activation-patching";
   /**
    * component, layer, head (null but for z / z_all), position (null for z_all), input_token (the base prompt's
    * token at the position), source_token (the patched-in prompt's), metric (normalised: 0 = corrupted, 1 =
@@ -31,13 +30,10 @@ export interface PatchingResult {
   direction: "denoise" | "noise";
   /** Token texts of the clean prompt. */
   tokens: string[];
+  /** Token texts of the prompt that was run and patched into (corrupted when denoising, clean when noising). */
+  baseTokens: string[];
   /** Forward passes this call made (the source run included). */
   forwardPasses: number;
-  /**
-   * Heatmap of one component; without an argument every patched component's heatmap, stacked into one chart (so
-   * show(result) is one display message however many components were patched).
-   */
-  toChart(component?: PatchComponent): Chart;
 }
 
 export function patchingResult(r: {
@@ -81,20 +77,8 @@ export function patchingResult(r: {
     });
     matrices[component] = m as number[][] | number[][][];
   }
-  const metricTitle = "recovered (0–1)";
-  const what = setup.answers ? `logit diff ${setup.answers.clean.token.trim()} − ${setup.answers.corrupted.token.trim()}` : "metric";
-  const chartOf = (component: PatchComponent): Chart => {
-    if (!components.includes(component)) throw new ArgumentError("component", `${JSON.stringify(component)} was not patched in this call`, `use one of ${components.join(", ")}`);
-    const rows = table.params({ component }).filter((d: { component: string }, $: { component: string }) => d.component === $.component);
-    const title = `Activation patching (${setup.direction}) of ${component}: ${what}, 0 = corrupted, 1 = clean`;
-    if (component === "z_all") {
-      const values = rows.array("metric") as number[];
-      return headScoresChart(rows, { value: "metric", scoreTitle: metricTitle, domain: [Math.min(0, ...values), Math.max(1, ...values)], title: `${title}, every position` });
-    }
-    if (component === "z") return headPositionChart(rows, { metricTitle, title, inputTokens: baseStr });
-    return patchingChart(rows, { metricTitle, title, inputTokens: baseStr });
-  };
   return {
+    kind: "activation-patching",
     table,
     matrices,
     components,
@@ -105,12 +89,7 @@ export function patchingResult(r: {
     answers: setup.answers,
     direction: setup.direction,
     tokens: setup.cleanStr,
+    baseTokens: baseStr,
     forwardPasses: r.forwardPasses,
-    toChart: (component?: PatchComponent) => {
-      if (component !== undefined) return chartOf(component);
-      const panels = components.map(chartOf);
-      const summary = `Activation patching (${setup.direction}): ${panels.length} heatmaps (${components.join(", ")}) over ${r.layers.length} layers × ${r.positions.length} positions`;
-      return panels.length === 1 ? panels[0] : concatCharts(panels, { summary });
-    },
   };
 }

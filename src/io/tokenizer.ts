@@ -8,6 +8,7 @@ import path from "node:path";
 import * as transformers from "@huggingface/transformers";
 import { ArgumentError, ConfigError, MissingFileError } from "../errors";
 import type { ChatMessage, Tokenizer } from "./tokenizer-types";
+import { byteNotation, tokenBytes } from "./token-bytes";
 
 type HfTokenizer = InstanceType<typeof transformers.PreTrainedTokenizer>;
 
@@ -132,6 +133,11 @@ class CheckpointTokenizer implements Tokenizer {
       // SentencePiece decoders strip the leading space of a sequence's first token; alone, every token
       // is "first", so "▁Paris" would read "Paris". Put the space back so tokens read as they join.
       const raw = this.core.id_to_token(id) ?? "";
+      // Part of a character (a byte-fallback or byte-level token): its bytes, not "\uFFFD".
+      if (text.includes("\uFFFD") && !raw.includes("\uFFFD")) {
+        const bytes = tokenBytes(raw);
+        if (bytes) return byteNotation(bytes);
+      }
       return raw.startsWith("\u2581") && !text.startsWith(" ") ? ` ${text}` : text;
     });
   }

@@ -11,3 +11,4 @@ export { registerArchitecture, supportedModelTypes, type ArchitectureConverter }
 export { registerMlpForward, type MlpForward, type MlpContext } from "./components/mlp";
 export type * from "./canonical";
 export type { MoeWeights, MoeDispatch, ExpertWeights, ExpertGlu, RoutingRule, RoutingOrder } from "./components/moe";
+export { provenance, provenanceLine, provenanceDifferences, provenanceIfReady, onlyLoadedModel, recordModelSource, type Provenance, type ModelSource } from "./provenance";

@@ -10,6 +10,7 @@ import { finalNorm, forward, unembed } from "./forward";
 import { generate, type GenerateOptions, type GenerateResult } from "./generate";
 import { cacheSelector, HookRunner, hookPointNames, prepareHooks, type CacheFilter, type HookMap } from "./hooks";
 import { padBatch, tokenize, type ModelInput, type TokenizeOptions, type TokenizerContext } from "./inputs";
+import { forgetModel } from "./provenance";
 
 /** Options of model.run() and model.runWithHooks(): what to cache, and how the input is tokenised. */
 export interface RunOptions extends TokenizeOptions {
@@ -126,6 +127,7 @@ export class LanguageModel {
 
   /** Frees the weights. The model cannot be used afterwards. */
   dispose(): void {
+    forgetModel(this);
     for (const t of canonicalTensors(this.weights)) t.dispose();
   }
 

@@ -15,3 +15,15 @@ export { resolveTokenId, resolvePositions, type TokenSpec } from "./tokens";
 export { lensHeadOf, type LensHead } from "./lens-head";
 export { seededRandom } from "./random";
 export { fullProbe, type FullProbeResult } from "./full-probe";
+// The analyses MLXLMProbe users know, done on the device from the exact activations.
+export { modelOverview, type ModelOverview, type ModelOverviewOptions } from "./model-overview";
+export { attentionDistance, attentionDistanceFromCache, classifyDistance, type AttentionDistanceOptions, type AttentionDistanceResult, type DistanceClass } from "./attention-distance";
+export { logitDistribution, type LogitDistributionOptions, type LogitDistributionResult } from "./logit-distribution";
+export { layerActivations, type LayerActivationsOptions, type LayerActivationsResult } from "./layer-activations";
+export { embeddingPca, type EmbeddingPcaOptions, type EmbeddingPcaResult } from "./embedding-pca";
+export { compareRuns, type CompareRunsOptions, type CompareRunsResult } from "./run-comparison";
+export { quickStats, type QuickStats } from "./quick-stats";
+export { promptSections, withSections, type PromptSectionsOptions, type PromptSectionsResult, type Section } from "./prompt-sections";
+export { moeInsights, routingInspector, expertStatus, type MoeInsights, type MoeInsightOptions, type ExpertStatus } from "./moe-insights";
+export { readExport, type AnalysisRecord, type ExportMetadata } from "./export";
+export { checkReproduction, exportAnalysis, reproducibleProbes, type ReproductionResult } from "./reproduce";

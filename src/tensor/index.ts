@@ -8,3 +8,5 @@ export { topK, type TopK } from "./top-k";
 export { type Unembedding } from "./unembedding";
 export { lensReduction, defaultVocabChunk, type LensReductionOptions, type LensReductionTensors } from "./lens-reduction";
 export { lensReduce, type LensReduceOptions, type LensStats } from "./lens-reduce";
+export { histogram, finiteRange, type DeviceHistogram, type HistogramRange } from "./histogram";
+export { pca, type PcaOptions, type PcaResult } from "./pca";

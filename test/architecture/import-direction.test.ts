@@ -12,14 +12,6 @@ const ROOT = path.resolve(__dirname, "..", "..");
 const KNOWN_VIOLATIONS: readonly string[] = [
   // Issue 17, item 2: interventions return tables and plain results; their charts move to display/charts/ and
   // show() dispatches on result kinds (verify's HTML rendering goes the same way).
-  "src/intervene/causal-trace.ts -> src/display/chart.ts",
-  "src/intervene/causal-trace.ts -> src/display/charts/index.ts",
-  "src/intervene/patching-charts.ts -> src/display/chart.ts",
-  "src/intervene/patching-charts.ts -> src/display/charts/common.ts",
-  "src/intervene/patching-charts.ts -> src/display/charts/heatmap.ts",
-  "src/intervene/patching-charts.ts -> src/display/table-html.ts",
-  "src/intervene/patching-result.ts -> src/display/chart.ts",
-  "src/intervene/patching-result.ts -> src/display/charts/index.ts",
   "src/verify/format.ts -> src/display/escape.ts",
   // Issue 17, item 4: backend-specific paths go behind capabilities owned by backend/.
   "getBackend() in src/io/memory-estimate.ts",

@@ -2,8 +2,9 @@
 // notebook (io → model → probe/intervene → display); an import points the other way: a file may import only from
 // its own area or from a LOWER layer. Type-only imports, `export … from`, `import()` and `require()` all count.
 //
-//   8  index.ts, internal.ts   the public API and the internal subpath: barrels that re-export everything below
-//   7  cli/                    the `lmprobe` command: loads, probes, verifies and writes reports
+//   9  index.ts, internal.ts   the public API and the internal subpath: barrels that re-export everything below
+//   8  cli/                    the `lmprobe` command: loads, probes, verifies and writes reports
+//   7  workshop/               self-checking exercises: runs probes and interventions, shows verdicts
 //   6  display/                tables, results and charts → notebook display bundles (may read result types below)
 //   5  intervene/              hooks that ablate, patch, steer, branch (uses probe's token and table helpers)
 //   4  load.ts, probe/, verify/  a LanguageModel from a source · analyses → tables · comparison with a reference
@@ -25,6 +26,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["load.ts", "probe", "verify"],
   ["intervene"],
   ["display"],
+  ["workshop"],
   ["cli"],
   ["index.ts", "internal.ts"],
 ];

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { activationPatching } from "../../src/intervene/activation-patching";
 import { patchGroups } from "../../src/intervene/patch-groups";
 import { AbortError, ArgumentError } from "../../src/errors";
-import { show } from "../../src/display";
+import { activationPatchingChart, show } from "../../src/display";
 import { withFakeKernel } from "../display/fake-kernel";
 import { ANSWERS, CLEAN, CORRUPTED, lastLogits, model } from "./helpers";
 
@@ -124,18 +124,18 @@ test("the heatmaps are built from the table", async () => {
   const m = await model();
   const r = await activationPatching(m, { clean: CLEAN, corrupted: CORRUPTED, answers: ANSWERS, components: ["resid_pre", "z", "z_all"], positions: [3, 4] });
   for (const c of ["resid_pre", "z", "z_all"] as const) {
-    const chart = r.toChart(c);
+    const chart = activationPatchingChart(r, c);
     const data = (chart.spec.data as { values: unknown[] }).values;
     assert.equal(data.length, r.table.filter(`d => d.component === '${c}'`).numRows(), c);
   }
-  assert.throws(() => r.toChart("mlp_out"), ArgumentError);
+  assert.throws(() => activationPatchingChart(r, "mlp_out"), ArgumentError);
 });
 
 test("show(result) shows every patched component: one concatenated chart, one display message", async () => {
   const m = await model();
   const components = ["resid_pre", "attn_out", "mlp_out", "z"] as const;
   const r = await activationPatching(m, { clean: CLEAN, corrupted: CORRUPTED, answers: ANSWERS, components: [...components], positions: [3, 4] });
-  const all = r.toChart();
+  const all = activationPatchingChart(r);
   const panels = all.spec.vconcat as { title: string; data: { values: unknown[] } }[];
   assert.equal(panels.length, components.length, "one panel per component");
   for (const [i, c] of components.entries()) {
@@ -152,7 +152,7 @@ test("show(result) shows every patched component: one concatenated chart, one di
     assert.equal(spec.vconcat.length, components.length);
   });
   const one = await activationPatching(m, { clean: CLEAN, corrupted: CORRUPTED, answers: ANSWERS, components: ["resid_pre"], layers: [0], positions: [4] });
-  assert.equal(one.toChart().spec.vconcat, undefined, "a single component stays a plain heatmap");
+  assert.equal(activationPatchingChart(one).spec.vconcat, undefined, "a single component stays a plain heatmap");
 });
 
 test("bad input: unequal lengths name both; unknown components, answers and aborts are typed errors", async () => {

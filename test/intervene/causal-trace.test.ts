@@ -5,6 +5,7 @@ import { causalTrace } from "../../src/intervene/causal-trace";
 import { gaussianNoise } from "../../src/intervene/gaussian";
 import { tokenSpan } from "../../src/intervene/token-span";
 import { ArgumentError } from "../../src/errors";
+import { causalTraceChart } from "../../src/display";
 import { CLEAN, model } from "./helpers";
 
 test("causal trace: shape, subject found, seeded noise reproduces and differs across seeds", async () => {
@@ -41,7 +42,7 @@ test("causal trace of resid_pre: restoring the subject's block-0 input undoes th
   // From block 1 on the subject's state no longer carries the fact (it moved to the last position in block 0).
   for (let l = 1; l < m.nLayers; l++) assert.ok(r.matrix[l][3] < 0.2, `layer ${l}: ${r.matrix[l][3]}`);
   for (let l = 0; l < m.nLayers; l++) for (let p = 0; p < 3; p++) assert.ok(Math.abs(r.matrix[l][p]) < 1e-6, `layer ${l} position ${p}`);
-  const chart = r.toChart();
+  const chart = causalTraceChart(r);
   assert.equal((chart.spec.data as { values: unknown[] }).values.length, m.nLayers * 5);
 });
 

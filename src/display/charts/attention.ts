@@ -1,8 +1,11 @@
 // Attention patterns: query × key heatmaps, one small multiple per head, with a head selector where scripts run.
 import { DisplayError } from "../../errors";
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
-import { CONFIG, PROBABILITY_SCHEME, SCHEMA, nonEmpty, positionLabeller, rowsOf } from "./common";
+import { CONFIG, PROBABILITY_SCHEME, SCHEMA, nonEmpty, positionLabel, positionLabeller, rowsOf, type Row } from "./common";
+import { attentionHeadsChart, attentionStackOf } from "./attention-stack";
+import { joinByteTokens } from "../escape";
 
 /** Options of attentionChart(): the layer and heads drawn. */
 export interface AttentionChartOptions {
@@ -12,8 +15,30 @@ export interface AttentionChartOptions {
   heads?: number[];
   /** Column of the attention weight (default: first of weight, attention, pattern, prob, value). */
   value?: string;
+  /** Labels of the positions (default: the table's key_token column, else the position numbers). */
   inputTokens?: string[];
   title?: string;
+  /**
+   * Draw the cells as a PNG raster instead of one vector rectangle each (default: when the layer has more than
+   * 4096 cells). The raster view shows the last `window` positions.
+   */
+  raster?: boolean;
+  /** Positions a raster shows, the last ones (default 128); attention on earlier keys is summed into one column. */
+  window?: number;
+}
+
+/** Above this many cells (heads × positions²) a layer is drawn as rasters. */
+export const VECTOR_ATTENTION_CELLS = 4096;
+
+/** Position labels from the table's own token column when no tokens are given, so axes show the prompt. */
+function tokenLabeller(rows: Row[], inputTokens?: string[]): (position: number) => string {
+  if (inputTokens || !rows.some((r) => r.key_token !== undefined && r.key_token !== null)) return positionLabeller(rows, inputTokens);
+  const byKey = new Map<number, unknown>();
+  for (const r of rows) if (r.key_token !== undefined && r.key_token !== null) byKey.set(Number(r.key), r.key_token);
+  const keys = [...byKey.keys()].sort((a, b) => a - b);
+  const joined = joinByteTokens(keys.map((k) => byKey.get(k)));
+  const tokens = new Map(keys.map((k, i) => [k, joined[i]]));
+  return (p) => (tokens.has(p) ? positionLabel(p, tokens.get(p)) : String(p));
 }
 
 const VALUE_COLUMNS = ["weight", "attention", "pattern", "prob", "value"];
@@ -24,6 +49,14 @@ export function attentionChart(table: TableLike, options: AttentionChartOptions 
   const names = table.columnNames();
   const value = options.value ?? VALUE_COLUMNS.find((c) => names.includes(c));
   if (!value) throw new DisplayError(name, `no weight column among ${names.join(", ")} (looked for ${VALUE_COLUMNS.join(", ")})`, 'name it with { value: "<column>" }');
+  if (options.raster ?? table.numRows() > VECTOR_ATTENTION_CELLS) {
+    const layerArg = options.layer ?? (names.includes("layer") ? minOf(table, "layer") : undefined);
+    const stack = attentionStackOf(table, value, layerArg);
+    if (stack.layers.length === 0) throw new DisplayError(name, `layer ${layerArg} is not in the table`, "pick a layer the table holds");
+    if (options.inputTokens) options.inputTokens.forEach((t, i) => (stack.tokens[i] = t));
+    const heads = (options.heads ?? Array.from({ length: stack.heads }, (_, h) => h)).map((head) => ({ layer: stack.layers[0], head }));
+    return attentionHeadsChart(stack, heads, { window: options.window, title: options.title });
+  }
   let rows = nonEmpty(rowsOf(table, ["head", "query", "key", value], name), name);
   let layer: number | undefined;
   if (names.includes("layer")) {
@@ -33,7 +66,7 @@ export function attentionChart(table: TableLike, options: AttentionChartOptions 
     rows = rows.filter((r) => Number(r.layer) === layer);
   }
   if (options.heads) rows = nonEmpty(rows.filter((r) => options.heads!.includes(Number(r.head))), name);
-  const label = positionLabeller(rows, options.inputTokens);
+  const label = tokenLabeller(rows, options.inputTokens);
   const data = rows.map((r) => ({
     head: Number(r.head),
     query: label(Number(r.query)),
@@ -78,5 +111,12 @@ export function attentionChart(table: TableLike, options: AttentionChartOptions 
     resolve: { axis: { x: "independent", y: "independent" } },
     config: CONFIG,
   };
-  return new Chart(spec, `Attention patterns${layer !== undefined ? ` of layer ${layer}` : ""}: ${heads.length} heads × ${positions.length} positions`);
+  return new Chart(spec, `Attention patterns${layer !== undefined ? ` of layer ${layer}` : ""}: ${heads.length} heads × ${positions.length} positions`, explainerOf("attentionChart"));
+}
+
+function minOf(table: TableLike & { array?: (name: string) => ArrayLike<unknown> }, column: string): number {
+  const values = typeof table.array === "function" ? table.array(column) : (table.objects() as Row[]).map((r) => r[column]);
+  let min = Infinity;
+  for (let i = 0; i < values.length; i++) min = Math.min(min, Number(values[i]));
+  return min;
 }

@@ -1,7 +1,7 @@
 // Helpers shared by the chart builders: column checks with an error that names what is there, token labels, and
 // the colour schemes (sequential, print-safe).
 import { DisplayError } from "../../errors";
-import { labelToken } from "../escape";
+import { joinByteTokens, labelToken } from "../escape";
 import type { TableLike } from "../table-html";
 
 export type Row = Record<string, unknown>;
@@ -46,7 +46,8 @@ export const CONFIG = {
   axis: { labelFontSize: 11, titleFontSize: 12, labelLimit: 160 },
   legend: { labelFontSize: 11, titleFontSize: 11 },
   title: { fontSize: 13, anchor: "start" },
-  font: "DejaVu Sans, Helvetica, Arial, sans-serif",
+  // DejaVu for Latin text, then Noto CJK and the emoji font where the system has them: token labels in any script.
+  font: "DejaVu Sans, Helvetica, Arial, Noto Sans CJK SC, Noto Sans CJK JP, Noto Color Emoji, sans-serif",
 };
 
 /** Cell size so the chart stays readable whether it has 4 or 40 rows/columns. */
@@ -65,11 +66,15 @@ export function numberOption(value: number | undefined, fallback: number): numbe
 export function positionLabeller(rows: Row[], inputTokens?: string[]): (position: number) => string {
   const fromTable = new Map<number, unknown>();
   for (const r of rows) if (r.input_token !== undefined && r.position !== undefined) fromTable.set(Number(r.position), r.input_token);
-  return (p) => {
-    if (inputTokens) return positionLabel(p, inputTokens[p]);
-    if (fromTable.has(p)) return positionLabel(p, fromTable.get(p));
-    return String(p);
-  };
+  // Byte tokens are joined into the characters they spell, which needs the sequence, not one token.
+  const sequence = sequenceOf(inputTokens ?? fromTable);
+  return (p) => (sequence.has(p) ? positionLabel(p, sequence.get(p)) : String(p));
+}
+
+function sequenceOf(byPosition: Map<number, unknown> | readonly unknown[]): Map<number, string> {
+  const entries = Array.isArray(byPosition) ? byPosition.map((t, i) => [i, t] as const) : [...(byPosition as Map<number, unknown>).entries()].sort((a, b) => a[0] - b[0]);
+  const joined = joinByteTokens(entries.map(([, t]) => t));
+  return new Map(entries.map(([p], i) => [p, joined[i]]));
 }
 
 /**
@@ -85,3 +90,25 @@ export function oneStream(rows: Row[], stream: string | undefined, chart: string
   }
   return rows.filter((r) => r.stream === chosen);
 }
+
+/**
+ * The positions a chart draws when a prompt is long: the ones named in `positions`, else the last `window`
+ * (default `fallback`) of those present. `note` says what was left out, for the title (empty when nothing was).
+ */
+export function windowPositions(present: number[], options: { positions?: number[]; window?: number }, fallback: number): { keep: Set<number>; note: string } {
+  const sorted = [...new Set(present)].sort((a, b) => a - b);
+  if (options.positions) {
+    const missing = options.positions.filter((p) => !sorted.includes(p));
+    if (missing.length > 0) throw new DisplayError("chart", `positions ${missing.join(", ")} are not in the table (it has ${sorted[0]} … ${sorted[sorted.length - 1]})`, "name positions the probe read");
+    const keep = new Set(options.positions);
+    return { keep, note: keep.size < sorted.length ? ` (${keep.size} of ${sorted.length} positions)` : "" };
+  }
+  const window = options.window ?? fallback;
+  if (!(window >= 1)) throw new DisplayError("chart", `window is ${window}`, "show at least 1 position");
+  if (sorted.length <= window) return { keep: new Set(sorted), note: "" };
+  const kept = sorted.slice(-Math.floor(window));
+  return { keep: new Set(kept), note: ` (last ${kept.length} of ${sorted.length} positions)` };
+}
+
+/** Default positions drawn by per-position charts (lens grid, token probabilities, norms) before windowing. */
+export const DEFAULT_POSITION_WINDOW = 48;

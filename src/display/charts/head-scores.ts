@@ -1,5 +1,6 @@
 // A score per attention head (induction, previous-token, ablation effect): layer × head heatmap.
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
 import { PROBABILITY_SCHEME, nonEmpty, rowsOf } from "./common";
 import { heatmapSpec } from "./heatmap";
@@ -42,5 +43,5 @@ export function headScoresChart(table: TableLike, options: HeadScoresChartOption
     yCount: layers,
     cellWidth: 40,
   });
-  return new Chart(spec, `${title}: ${layers} layers × ${heads} heads`);
+  return new Chart(spec, `${title}: ${layers} layers × ${heads} heads`, explainerOf("headScoresChart"));
 }

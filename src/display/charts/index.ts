@@ -5,7 +5,15 @@ export { attentionChart, type AttentionChartOptions } from "./attention";
 export { tokenProbsChart, type TokenProbsChartOptions } from "./token-probs";
 export { residualNormChart, type ResidualNormChartOptions } from "./residual-norms";
 export { expertLoadChart, expertRoutingChart, type ExpertLoadChartOptions, type RoutingChartOptions } from "./moe";
-export { patchingChart, type PatchingChartOptions } from "./patching";
+export {
+  patchingChart, headPositionChart, activationPatchingChart, causalTraceChart, type PatchingChartOptions, type HeadPositionChartOptions,
+} from "./patching";
 export { headScoresChart, type HeadScoresChartOptions } from "./head-scores";
 export { concatCharts, type ConcatOptions } from "./concat";
 export { logitAttributionChart, headAttributionChart, type LogitAttributionChartOptions } from "./logit-attribution";
+export { parameterChart, histogramChart, attentionDistanceChart, headDistanceChart, pcaChart, comparisonChart, moeBalanceChart } from "./analysis";
+export { generationReplayChart, type GenerationReplayOptions } from "./generation-replay";
+export {
+  attentionHeadsChart, attentionOverviewChart, attentionStackOf, rankHeads, windowedPattern,
+  type AttentionStack, type HeadRef, type AttentionHeadsChartOptions, type AttentionOverviewOptions,
+} from "./attention-stack";

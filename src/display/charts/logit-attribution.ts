@@ -2,6 +2,7 @@
 // into one token's logit, as signed bars in the order of the residual stream; and per attention head, as a
 // diverging layer × head heatmap. Red takes the logit down, blue pushes it up.
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
 import { CONFIG, DIVERGING_SCHEME, SCHEMA, nonEmpty, rowsOf, tokenLabel } from "./common";
 import { heatmapSpec } from "./heatmap";
@@ -48,7 +49,7 @@ export function logitAttributionChart(table: TableLike, options: LogitAttributio
     config: CONFIG,
   };
   const top = data.reduce((a, b) => (Math.abs(b.contribution) > Math.abs(a.contribution) ? b : a));
-  return new Chart(spec, `Direct logit attribution over ${data.length} components; largest: ${top.part} (${top.contribution.toFixed(3)})`);
+  return new Chart(spec, `Direct logit attribution over ${data.length} components; largest: ${top.part} (${top.contribution.toFixed(3)})`, explainerOf("logitAttributionChart"));
 }
 
 /** Diverging layer × head heatmap from a table with layer, head and contribution. */
@@ -76,5 +77,5 @@ export function headAttributionChart(table: TableLike, options: LogitAttribution
     yCount: layers,
     cellWidth: 48,
   });
-  return new Chart(spec, `Direct logit attribution: ${layers} layers × ${heads} heads`);
+  return new Chart(spec, `Direct logit attribution: ${layers} layers × ${heads} heads`, explainerOf("headAttributionChart"));
 }

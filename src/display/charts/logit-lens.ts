@@ -1,8 +1,9 @@
 // Logit-lens grid: one cell per (layer, position); the cell's text is the lens's top token at that layer, its
 // colour the token's probability. Reading up a column shows the prediction forming through the layers.
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
-import { nonEmpty, oneStream, positionLabeller, rowsOf, tokenLabel, PROBABILITY_SCHEME, type Row } from "./common";
+import { DEFAULT_POSITION_WINDOW, nonEmpty, oneStream, positionLabeller, rowsOf, tokenLabel, windowPositions, PROBABILITY_SCHEME, type Row } from "./common";
 import { heatmapSpec } from "./heatmap";
 
 /** Options of logitLensChart(): position labels, title, alternatives in the tooltip. */
@@ -14,6 +15,10 @@ export interface LogitLensChartOptions {
   alternatives?: number;
   /** Residual stream to draw when the table holds several (default "resid_post"). */
   stream?: string;
+  /** Positions drawn when the prompt is long: the last `window` (default 48)… */
+  window?: number;
+  /** …or exactly these. */
+  positions?: number[];
 }
 
 interface Cell {
@@ -41,7 +46,9 @@ function cellsOf(rows: Row[]): Cell[] {
 /** Logit-lens grid from the lens table (columns layer, position, token, rank, prob; entropy optional). */
 export function logitLensChart(table: TableLike, options: LogitLensChartOptions = {}): Chart {
   const name = "logit lens chart";
-  const rows = nonEmpty(oneStream(rowsOf(table, ["layer", "position", "token", "rank", "prob"], name), options.stream, name), name);
+  const all = nonEmpty(oneStream(rowsOf(table, ["layer", "position", "token", "rank", "prob"], name), options.stream, name), name);
+  const shown = windowPositions(all.map((r) => Number(r.position)), options, DEFAULT_POSITION_WINDOW);
+  const rows = all.filter((r) => shown.keep.has(Number(r.position)));
   const label = positionLabeller(rows, options.inputTokens);
   const cells = cellsOf(rows);
   const k = options.alternatives ?? 5;
@@ -61,7 +68,7 @@ export function logitLensChart(table: TableLike, options: LogitLensChartOptions 
   }));
   const labelOrder = positions.map((p) => data.find((d) => d.position === p)!.position_label);
   const spec = heatmapSpec({
-    title: options.title ?? "Logit lens: top token by layer",
+    title: options.title ?? `Logit lens: top token by layer${shown.note}`,
     rows: data,
     x: { field: "position_label", title: "position (input token)", sort: labelOrder },
     y: { field: "layer", title: "layer", sort: "descending" },
@@ -79,5 +86,5 @@ export function logitLensChart(table: TableLike, options: LogitLensChartOptions 
     yCount: layers.length,
     cellWidth: 72,
   });
-  return new Chart(spec, `Logit lens: ${layers.length} layers × ${positions.length} positions (cell text = top token, colour = probability)`);
+  return new Chart(spec, `Logit lens: ${layers.length} layers × ${positions.length} positions (cell text = top token, colour = probability)`, explainerOf("logitLensChart"));
 }

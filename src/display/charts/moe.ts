@@ -1,6 +1,7 @@
 // Mixture-of-experts routing: how much each expert is used per layer, and which expert each token goes to.
 import { DisplayError } from "../../errors";
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
 import { PROBABILITY_SCHEME, nonEmpty, positionLabeller, rowsOf, type Row } from "./common";
 import { heatmapSpec } from "./heatmap";
@@ -45,7 +46,7 @@ export function expertLoadChart(table: TableLike, options: ExpertLoadChartOption
     xCount: experts,
     yCount: layers,
   });
-  return new Chart(spec, `Expert load: ${layers} layers × ${experts} experts`);
+  return new Chart(spec, `Expert load: ${layers} layers × ${experts} experts`, explainerOf("expertLoadChart"));
 }
 
 /** Options of expertRoutingChart(): position labels and title. */
@@ -96,5 +97,5 @@ export function expertRoutingChart(table: TableLike, options: RoutingChartOption
     yCount: layers,
     cellWidth: 56,
   });
-  return new Chart(spec, `Expert routing: ${layers} layers × ${positions.length} tokens`);
+  return new Chart(spec, `Expert routing: ${layers} layers × ${positions.length} tokens`, explainerOf("expertRoutingChart"));
 }

@@ -1,6 +1,7 @@
 // Layer-to-layer similarity heatmap (cosine similarity of residual streams), symmetric, diverging colours.
 import { DisplayError } from "../../errors";
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
 import { DIVERGING_SCHEME, nonEmpty, rowsOf } from "./common";
 import { heatmapSpec } from "./heatmap";
@@ -59,5 +60,5 @@ export function similarityChart(table: TableLike, options: SimilarityChartOption
     xCount: count,
     yCount: new Set(data.map((d) => d.b)).size,
   });
-  return new Chart(spec, `Layer similarity: ${count} × ${count} cosine matrix`);
+  return new Chart(spec, `Layer similarity: ${count} × ${count} cosine matrix`, explainerOf("similarityChart"));
 }

@@ -1,14 +1,19 @@
 // Token probabilities with alternatives: for each position, the model's candidates for the next token, ranked,
 // shaded by probability; the token that actually follows is outlined when the table says which it is.
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
-import { PROBABILITY_SCHEME, nonEmpty, positionLabeller, rowsOf, tokenLabel } from "./common";
+import { DEFAULT_POSITION_WINDOW, PROBABILITY_SCHEME, nonEmpty, positionLabeller, rowsOf, tokenLabel, windowPositions } from "./common";
 import { heatmapSpec } from "./heatmap";
 
 /** Options of tokenProbsChart(): position labels and title. */
 export interface TokenProbsChartOptions {
   inputTokens?: string[];
   title?: string;
+  /** Positions drawn when the prompt is long: the last `window` (default 48)… */
+  window?: number;
+  /** …or exactly these. */
+  positions?: number[];
 }
 
 /**
@@ -17,7 +22,9 @@ export interface TokenProbsChartOptions {
  */
 export function tokenProbsChart(table: TableLike, options: TokenProbsChartOptions = {}): Chart {
   const name = "token probabilities chart";
-  const rows = nonEmpty(rowsOf(table, ["position", "token", "rank", "prob"], name), name);
+  const all = nonEmpty(rowsOf(table, ["position", "token", "rank", "prob"], name), name);
+  const shown = windowPositions(all.map((r) => Number(r.position)), options, DEFAULT_POSITION_WINDOW);
+  const rows = all.filter((r) => shown.keep.has(Number(r.position)));
   const label = positionLabeller(rows, options.inputTokens);
   const actualColumn = ["actual", "is_actual"].find((c) => table.columnNames().includes(c));
   const data = rows.map((r) => ({
@@ -31,7 +38,7 @@ export function tokenProbsChart(table: TableLike, options: TokenProbsChartOption
   const order = positions.map((p) => data.find((d) => d.position_index === p)!.position);
   const ranks = new Set(data.map((d) => d.rank)).size;
   const spec = heatmapSpec({
-    title: options.title ?? "Next-token probabilities and alternatives",
+    title: options.title ?? `Next-token probabilities and alternatives${shown.note}`,
     rows: data,
     x: { field: "rank", title: "candidate rank" },
     y: { field: "position", title: "position (input token)", sort: order },
@@ -47,5 +54,5 @@ export function tokenProbsChart(table: TableLike, options: TokenProbsChartOption
     yCount: positions.length,
     cellWidth: 72,
   });
-  return new Chart(spec, `Next-token probabilities: top ${ranks} candidates at ${positions.length} positions`);
+  return new Chart(spec, `Next-token probabilities: top ${ranks} candidates at ${positions.length} positions`, explainerOf("tokenProbsChart"));
 }

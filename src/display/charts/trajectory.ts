@@ -1,6 +1,7 @@
 // How a target token's probability (or rank) evolves through the layers, and the lens entropy by layer.
 import { DisplayError } from "../../errors";
 import { Chart } from "../chart";
+import { explainerOf } from "../explainers";
 import type { TableLike } from "../table-html";
 import { nonEmpty, oneStream, positionLabeller, rowsOf, tokenLabel, type Row } from "./common";
 import { lineSpec } from "./line";
@@ -59,7 +60,7 @@ export function targetTrajectoryChart(table: TableLike, options: TrajectoryChart
       { field: "value", title: METRIC_TITLES[metric], type: "quantitative", format: metric === "rank" ? "d" : ".4f" },
     ],
   });
-  return new Chart(spec, `Target trajectory (${METRIC_TITLES[metric]}) over ${new Set(data.map((d) => d.layer)).size} layers for ${targets.join(", ")}`);
+  return new Chart(spec, `Target trajectory (${METRIC_TITLES[metric]}) over ${new Set(data.map((d) => d.layer)).size} layers for ${targets.join(", ")}`, explainerOf("targetTrajectoryChart"));
 }
 
 /** Options of entropyChart(): positions drawn, their labels, the stream. */
@@ -102,5 +103,5 @@ export function entropyChart(table: TableLike, options: EntropyChartOptions = {}
       { field: "entropy", title: "entropy (nats)", type: "quantitative", format: ".3f" },
     ],
   });
-  return new Chart(spec, `Lens entropy by layer for ${seen.size / new Set(data.map((d) => d.layer)).size} positions`);
+  return new Chart(spec, `Lens entropy by layer for ${seen.size / new Set(data.map((d) => d.layer)).size} positions`, explainerOf("entropyChart"));
 }
