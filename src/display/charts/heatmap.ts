@@ -53,7 +53,7 @@ export function heatmapSpec(o: HeatmapOptions): Record<string, unknown> {
   const tooltip = o.tooltip.map((t) => ({ field: t.field, title: t.title, type: t.type ?? "nominal", ...(t.format ? { format: t.format } : {}) }));
   const layers: unknown[] = [
     {
-      mark: { type: "rect", stroke: "#ffffff", strokeWidth: 0.5, aria },
+      mark: { type: "rect", stroke: "#ffffff", strokeWidth: 0.5, ...(aria ? {} : { aria: false }) },
       encoding: {
         color: { field: o.color.field, type: "quantitative", title: o.color.title, scale, legend: { format: o.color.format ?? ".2f" } },
         tooltip,
@@ -62,7 +62,7 @@ export function heatmapSpec(o: HeatmapOptions): Record<string, unknown> {
   ];
   if (o.text) {
     layers.push({
-      mark: { type: "text", fontSize: 10, limit: (o.cellWidth ?? cellSize(o.xCount)) - 2, aria },
+      mark: { type: "text", fontSize: 10, limit: (o.cellWidth ?? cellSize(o.xCount)) - 2, ...(aria ? {} : { aria: false }) },
       encoding: {
         text: { field: o.text.field, type: "nominal" },
         color: { condition: { test: `datum['${o.color.field}'] > ${o.text.darkAbove}`, value: "white" }, value: "black" },
