@@ -20,7 +20,7 @@ export interface AttentionChartOptions {
   title?: string;
   /**
    * Draw the cells as a PNG raster instead of one vector rectangle each (default: when the layer has more than
-   * 4096 cells). The raster view shows the last `window` positions.
+   * 4096 cells: heads × positions²). The raster view shows the last `window` positions.
    */
   raster?: boolean;
   /** Positions a raster shows, the last ones (default 128); attention on earlier keys is summed into one column. */
@@ -49,8 +49,10 @@ export function attentionChart(table: TableLike, options: AttentionChartOptions 
   const names = table.columnNames();
   const value = options.value ?? VALUE_COLUMNS.find((c) => names.includes(c));
   if (!value) throw new DisplayError(name, `no weight column among ${names.join(", ")} (looked for ${VALUE_COLUMNS.join(", ")})`, 'name it with { value: "<column>" }');
-  if (options.raster ?? table.numRows() > VECTOR_ATTENTION_CELLS) {
-    const layerArg = options.layer ?? (names.includes("layer") ? minOf(table, "layer") : undefined);
+  const layerValues = names.includes("layer") ? columnOf(table, "layer") : null;
+  const layerCount = layerValues ? new Set(Array.from(layerValues, Number)).size : 1;
+  if (options.raster ?? table.numRows() / Math.max(1, layerCount) > VECTOR_ATTENTION_CELLS) {
+    const layerArg = options.layer ?? (layerValues ? Math.min(...new Set(Array.from(layerValues, Number))) : undefined);
     const stack = attentionStackOf(table, value, layerArg);
     if (stack.layers.length === 0) throw new DisplayError(name, `layer ${layerArg} is not in the table`, "pick a layer the table holds");
     if (options.inputTokens) options.inputTokens.forEach((t, i) => (stack.tokens[i] = t));
@@ -114,9 +116,6 @@ export function attentionChart(table: TableLike, options: AttentionChartOptions 
   return new Chart(spec, `Attention patterns${layer !== undefined ? ` of layer ${layer}` : ""}: ${heads.length} heads × ${positions.length} positions`, explainerOf("attentionChart"));
 }
 
-function minOf(table: TableLike & { array?: (name: string) => ArrayLike<unknown> }, column: string): number {
-  const values = typeof table.array === "function" ? table.array(column) : (table.objects() as Row[]).map((r) => r[column]);
-  let min = Infinity;
-  for (let i = 0; i < values.length; i++) min = Math.min(min, Number(values[i]));
-  return min;
+function columnOf(table: TableLike & { array?: (name: string) => ArrayLike<unknown> }, column: string): ArrayLike<unknown> {
+  return typeof table.array === "function" ? table.array(column) : (table.objects() as Row[]).map((r) => r[column]);
 }

@@ -6,6 +6,8 @@ import { rasterHeatmapSpec } from "./raster-heatmap";
 
 /** Above this many cells a heatmap without cell text is drawn as a PNG raster rather than one rectangle a cell. */
 export const RASTER_CELLS = 4096;
+/** Up to this many cells, each cell of a vector heatmap carries an aria-label. */
+export const ARIA_CELLS = 256;
 
 export interface HeatmapField {
   field: string;
@@ -44,10 +46,14 @@ export function heatmapSpec(o: HeatmapOptions): Record<string, unknown> {
   const scale: Record<string, unknown> = { scheme: o.color.scheme };
   if (o.color.domain) scale.domain = o.color.domain;
   if (o.color.domainMid !== undefined) scale.domainMid = o.color.domainMid;
+  // Vega writes every tooltip field into an aria-label on each cell: about two thirds of the static SVG of a big
+  // lens grid. Past ARIA_CELLS cells they are left out (the interactive view keeps its tooltips, the table holds
+  // the numbers); smaller grids keep them for screen readers.
+  const aria = o.xCount * o.yCount <= ARIA_CELLS;
   const tooltip = o.tooltip.map((t) => ({ field: t.field, title: t.title, type: t.type ?? "nominal", ...(t.format ? { format: t.format } : {}) }));
   const layers: unknown[] = [
     {
-      mark: { type: "rect", stroke: "#ffffff", strokeWidth: 0.5 },
+      mark: { type: "rect", stroke: "#ffffff", strokeWidth: 0.5, ...(aria ? {} : { aria: false }) },
       encoding: {
         color: { field: o.color.field, type: "quantitative", title: o.color.title, scale, legend: { format: o.color.format ?? ".2f" } },
         tooltip,
@@ -56,7 +62,7 @@ export function heatmapSpec(o: HeatmapOptions): Record<string, unknown> {
   ];
   if (o.text) {
     layers.push({
-      mark: { type: "text", fontSize: 10, limit: (o.cellWidth ?? cellSize(o.xCount)) - 2 },
+      mark: { type: "text", fontSize: 10, limit: (o.cellWidth ?? cellSize(o.xCount)) - 2, ...(aria ? {} : { aria: false }) },
       encoding: {
         text: { field: o.text.field, type: "nominal" },
         color: { condition: { test: `datum['${o.color.field}'] > ${o.text.darkAbove}`, value: "white" }, value: "black" },
