@@ -77,6 +77,7 @@ function runtimeError(value, cells, machineryDirs) {
       continue;
     }
     const count = Number(m[1]);
+    if (cells.cells.get(count)?.wrapperCallLine === Number(m[2])) continue; // tslab's call of the cell's wrapper
     const pos = cells.position(count, Number(m[2]), Number(m[3]));
     const where = pos ? `Cell In[${count}], line ${pos.line}:${pos.column}` : `Cell In[${count}]`;
     frames.push(frame.replace(FRAME_IN_CELL, where));

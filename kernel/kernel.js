@@ -42,7 +42,10 @@ function createCellExecutor(tslab, machineryDirs) {
                 prefixLength: (result.hasToplevelAwait ? ASYNC_PREFIX : SYNC_PREFIX).length,
               });
               // Names the cell's script, so that its stack frames say which cell they are in.
-              return { ...result, output: `${result.output}\n//# sourceURL=${cellScriptName(current.count)}` };
+              const output = `${result.output}\n//# sourceURL=${cellScriptName(current.count)}`;
+              // tslab closes its wrapper function and calls it on the line after the output.
+              cells.cells.get(current.count).wrapperCallLine = output.split("\n").length + 1;
+              return { ...result, output };
             }
             return result;
           },
