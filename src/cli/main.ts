@@ -10,6 +10,7 @@ const subcommands: Record<string, Subcommand> = {
   probe: { summary: "probe a model on a prompt and write an offline HTML report", load: () => import("./probe") },
   verify: { summary: "compare the engine with a reference.safetensors", load: () => import("./verify") },
   "install-kernel": { summary: "register the 'TypeScript (lmprobe)' Jupyter kernel", load: () => import("./install-kernel") },
+  "uninstall-kernel": { summary: "remove the kernel install-kernel registered", load: () => import("./uninstall-kernel") },
   doctor: { summary: "show which tfjs backends were found and which was chosen", load: () => import("./doctor") },
 };
 
