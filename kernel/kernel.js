@@ -81,18 +81,19 @@ function createCellExecutor(tslab, machineryDirs) {
   async function run(code, count) {
     const { code: expanded, insertions } = expandShorthand(tslab.ts, code, new Set(Object.keys(inner.locals)));
     cells.add(count, { src: code, insertions });
-    current = { count, insertions, diagnostics: [], thrown: [] };
+    const cell = { count, insertions, diagnostics: [], thrown: [] };
+    current = cell;
     let ok;
     try {
       ok = await inner.execute(expanded);
     } catch (err) {
       // tslab's converter itself failed: report it as the cell's error rather than lose it.
-      current.thrown.push(err);
+      cell.thrown.push(err);
       ok = false;
     } finally {
-      var { diagnostics, thrown } = current;
       current = null;
     }
+    const { diagnostics, thrown } = cell;
     if (ok) {
       // A `//%module` cell registers its code even with type errors; tslab prints those, and so does this.
       for (const d of diagnostics) console.error(`${d.start.line + 1}:${d.start.character + 1} - ${d.messageText}`);
