@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 "use strict";
-// Launcher of the "TypeScript (lmprobe)" Jupyter kernel: starts the tslab kernel of this package so that
+// Launcher of the "TypeScript (lmprobe)" Jupyter kernel: starts the tslab-based kernel of this package
+// (./kernel.js: tslab's compiler and protocol, with errors reported as Jupyter errors) so that
 // `import … from "lmprobe"` works, with types, in a notebook in any directory.
 //
 // tslab resolves a notebook's imports from the notebook's directory twice, with two mechanisms:
@@ -33,6 +34,14 @@ function projectHasLmprobe(dir) {
   }
 }
 
+/** The tslab of the notebook's own project (tslab's own rule: node_modules/tslab in the directory or an ancestor). */
+function findProjectTslab(dir) {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (path.basename(d) !== "node_modules" && fs.existsSync(path.join(d, "node_modules", "tslab", "dist", "main.js"))) return path.join(d, "node_modules", "tslab");
+    if (path.dirname(d) === d) return undefined;
+  }
+}
+
 const local = projectHasLmprobe(process.cwd());
 const tslabDir = path.dirname(require.resolve("tslab/package.json", { paths: [packageRoot] }));
 
@@ -62,10 +71,16 @@ if (at < 0 || !args[at + 1]) {
   console.error("usage: launch.js --config-path <connection file>   (Jupyter passes it through kernel.json)");
   process.exit(2);
 }
-require(path.join(tslabDir, "dist", "main.js")).startKernel({
-  configPath: args[at + 1],
-  // Without a local lmprobe, stay on this package's tslab (its TypeScript carries the mapping above).
-  enableFindLocal: local,
-  jsKernel: false,
-  globalVersion: require(path.join(tslabDir, "package.json")).version,
-});
+const projectTslab = local ? findProjectTslab(process.cwd()) : undefined;
+if (projectTslab) {
+  // The project pins its own tslab: run it as tslab runs itself (its internals may differ from the ones
+  // ./kernel.js builds on), so cell errors there behave as that tslab makes them.
+  require(path.join(projectTslab, "dist", "main.js")).startKernel({
+    configPath: args[at + 1],
+    enableFindLocal: false,
+    jsKernel: false,
+    globalVersion: require(path.join(tslabDir, "package.json")).version,
+  });
+} else {
+  require("./kernel").startKernel({ tslabDir, configPath: args[at + 1] });
+}

@@ -38,6 +38,9 @@ function main(): number {
     const nb = readNotebook(executed);
     const errors = errorTextOf(nb);
     if (errors) throw new Error(`${name}: a cell wrote an error:\n${errors}`);
+    // The kernel's execute_input messages give each cell its count; a notebook without them shows In [ ].
+    const counts = (nb.cells as Array<{ cell_type: string; execution_count?: number | null }>).filter((c) => c.cell_type === "code").map((c) => c.execution_count);
+    if (counts.some((n, i) => n !== i + 1)) throw new Error(`${name}: execution counts are ${JSON.stringify(counts)}, not 1…${counts.length}`);
     const out = path.join(target, `${name}.ipynb`);
     copyFileSync(executed, out);
     console.log(`${path.relative(ROOT, out)}: ${chartOutputs(nb).length} charts, ${(statSync(out).size / 1024).toFixed(0)} KiB`);

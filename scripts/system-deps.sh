@@ -15,5 +15,20 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
 fi
 echo "installing Debian packages for the notebook and browser tests: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Another apt or dpkg (unattended upgrades, a second test run) may hold the locks: wait for them (up to
+# LMPROBE_APT_LOCK_TIMEOUT seconds, 10 minutes by default) rather than failing at once. DPkg::Lock::Timeout covers
+# dpkg's lock; `apt-get update` takes the package lists' lock, which that option does not cover (apt 2.6), so
+# that step is retried while the lock is held.
+timeout_s=${LMPROBE_APT_LOCK_TIMEOUT:-600}
+lock=(-o "DPkg::Lock::Timeout=$timeout_s")
+deadline=$(( $(date +%s) + timeout_s ))
+until out=$(apt-get "${lock[@]}" update -q 2>&1); do
+  if grep -q "Could not get lock" <<<"$out" && [ "$(date +%s)" -lt "$deadline" ]; then
+    echo "waiting for another apt to release its lock: $(grep -m1 'Could not get lock' <<<"$out")"
+    sleep 5
+    continue
+  fi
+  echo "$out" >&2
+  exit 1
+done
+apt-get "${lock[@]}" install -y -q --no-install-recommends "${missing[@]}"

@@ -167,6 +167,6 @@ export async function run(args: string[]): Promise<number> {
   const verb = status === "unchanged" ? "already installed (unchanged)" : status === "replaced" ? "replaced" : "installed";
   console.log(`Kernel "${DISPLAY_NAME}" ${verb} at ${specDir}`);
   console.log(`It runs ${path.join(packageRoot(), "kernel", "launch.js")} with ${options.node ?? process.execPath}.`);
-  console.log(`Remove it with: jupyter kernelspec remove ${options.name}   (or delete ${specDir})`);
+  console.log(`Remove it with: lmprobe uninstall-kernel, with the same location and --name options   (or delete ${specDir})`);
   return 0;
 }

@@ -11,6 +11,7 @@ const subcommands: Record<string, Subcommand> = {
   report: { summary: "render the report of a run file written by lmprobe probe --json", load: () => import("./report") },
   verify: { summary: "compare the engine with a reference.safetensors", load: () => import("./verify") },
   "install-kernel": { summary: "register the 'TypeScript (lmprobe)' Jupyter kernel", load: () => import("./install-kernel") },
+  "uninstall-kernel": { summary: "remove the kernel install-kernel registered", load: () => import("./uninstall-kernel") },
   doctor: { summary: "show which tfjs backends were found and which was chosen", load: () => import("./doctor") },
   workshop: { summary: "copy the workshop's exercise notebooks into a folder (workshop init <dir>)", load: () => import("./workshop") },
 };

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ArgumentError } from "../errors";
 import type { BackendName } from "../backend";
-import { loadModel } from "../load";
+import { loadModel, resolveCheckpointDir } from "../load";
 import { formatVerifyTable, verify, verifyJson } from "../verify";
 
 const USAGE = `usage: lmprobe verify <model-dir | hub id | demo> [--reference <reference.safetensors>] [--json]
@@ -13,7 +13,9 @@ const USAGE = `usage: lmprobe verify <model-dir | hub id | demo> [--reference <r
 Compares the engine's logits, residual stream, hidden states, attention patterns, logit lens and layer
 similarities with a reference file (format of lmprobe's test fixtures), and its greedy continuation with
 generated_ids, with and without the key/value cache. Tolerance: |engine − reference| ≤ atol + rtol·|reference|
-(defaults 1e-4). --reference defaults to <model-dir>/reference.safetensors. Exit status 0 when all pass.`;
+(defaults 1e-4). --reference defaults to <model-dir>/reference.safetensors; the demo model carries its own
+(transformers' numbers on "The capital of France is"), so \`lmprobe verify demo\` needs no file. Exit status 0
+when all pass.`;
 
 interface Parsed {
   model: string;
@@ -60,8 +62,9 @@ export async function run(args: string[]): Promise<number> {
   }
   let reference = parsed.reference;
   if (!reference) {
-    const beside = path.join(parsed.model, "reference.safetensors");
-    if (!fs.existsSync(beside)) throw new ArgumentError("--reference", "is missing and the model directory has no reference.safetensors", USAGE);
+    // The checkpoint's own folder: "demo" is the built-in model, which carries its reference; a hub id is its cache.
+    const beside = path.join(await resolveCheckpointDir(parsed.model), "reference.safetensors");
+    if (!fs.existsSync(beside)) throw new ArgumentError("--reference", `is missing and the model directory has no reference.safetensors (${beside})`, USAGE);
     reference = beside;
   }
   const model = await loadModel(parsed.model, { backend: parsed.backend });

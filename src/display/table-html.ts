@@ -70,7 +70,8 @@ export function tableHtml(table: TableLike, options: TableHtmlOptions = {}): str
     .map((row) => {
       const cells = names.map((n) => {
         const v = row[n];
-        if (tokens.has(n)) return `<td class="tok">${escapeHtml(readableToken(v))}</td>`;
+        // A column named like a token holds tokens only when its values are strings (attention's `first_token` is a number).
+        if (tokens.has(n) && typeof v === "string") return `<td class="tok">${escapeHtml(readableToken(v))}</td>`;
         const style = shaded.has(n) && typeof v === "number" && Number.isFinite(v) ? ` style="${shadeStyle(v)}"` : "";
         return `<td${style}>${escapeHtml(formatCell(v))}</td>`;
       });
@@ -86,7 +87,7 @@ export function tableHtml(table: TableLike, options: TableHtmlOptions = {}): str
 export function tableText(table: TableLike, maxRows = 20): string {
   const names = table.columnNames();
   const tokens = new Set(defaultTokenColumns(names));
-  const rows = (table.objects({ limit: maxRows }) as Record<string, unknown>[]).map((r) => names.map((n) => (tokens.has(n) ? JSON.stringify(readableToken(r[n])) : formatCell(r[n]))));
+  const rows = (table.objects({ limit: maxRows }) as Record<string, unknown>[]).map((r) => names.map((n) => (tokens.has(n) && typeof r[n] === "string" ? JSON.stringify(readableToken(r[n])) : formatCell(r[n]))));
   const widths = names.map((n, i) => Math.max(n.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
   const more = table.numRows() > rows.length ? [`… ${table.numRows() - rows.length} more rows`] : [];

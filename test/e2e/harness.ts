@@ -80,18 +80,9 @@ export function executeNotebook(jupyter: JupyterEnv, notebook: string, workDir: 
     { cwd: workDir, env: jupyter.env, encoding: "utf8", timeout: (timeoutS + 60) * 1000 },
   );
   if (result.status !== 0) {
-    // tslab reports a failing cell on stderr, which nbconvert's exception leaves out: run again keeping the
-    // outputs, to quote them.
-    let detail = "";
-    if (!options.allowErrors) {
-      try {
-        detail = errorTextOf(readNotebook(executeNotebook(jupyter, notebook, workDir, { ...options, allowErrors: true })));
-      } catch (err) {
-        detail = String(err);
-      }
-    }
-    const tail = (result.stderr ?? "").split("\n").slice(-25).join("\n");
-    throw new Error(`nbconvert --execute failed on ${notebook} (exit ${result.status}):\n${tail}\ncell errors:\n${detail}`);
+    // The kernel answers a failing cell with a Jupyter error, which nbconvert's message quotes (cell, traceback).
+    const tail = (result.stderr ?? "").split("\n").slice(-40).join("\n");
+    throw new Error(`nbconvert --execute failed on ${notebook} (exit ${result.status}):\n${tail}`);
   }
   return path.join(workDir, `${name}.executed.ipynb`);
 }
@@ -104,7 +95,7 @@ export function outputsOf(nb: Notebook): NotebookOutput[] {
   return nb.cells.flatMap((c) => c.outputs ?? []);
 }
 
-/** Text written to stderr or as errors by any cell (tslab prints type errors and exceptions there). */
+/** Text written to stderr or as errors by any cell (exceptions and type errors are `error` outputs). */
 export function errorTextOf(nb: Notebook): string {
   return outputsOf(nb)
     .filter((o) => o.output_type === "error" || (o.output_type === "stream" && o.name === "stderr"))

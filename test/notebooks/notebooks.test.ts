@@ -51,6 +51,9 @@ for (const file of notebooks) {
       assert.doesNotMatch(html, /window\.vegaEmbed\s*=|vega-embed\.min\.js/, "no inlined libraries: the file stays small");
     }
     assert.ok(JSON.stringify(nb).length < 400_000, `${file} stays under 400 KB`);
+    // Each code cell shows the count the kernel gave it (In [1], In [2], …), not In [ ].
+    const counts = nb.cells.filter((c) => c.cell_type === "code").map((c) => c.execution_count);
+    assert.deepEqual(counts, counts.map((_, i) => i + 1), "execution counts 1…n");
     // Same code as the stripped notebook: the executed copy is not stale.
     assert.deepEqual(codeCells(nb), codeCells(readNotebookJson(path.join(NOTEBOOKS_DIR, file))));
   });

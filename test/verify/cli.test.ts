@@ -100,6 +100,17 @@ test("a divergent generated id fails unless the reference's top-2 margin there i
   assert.equal(tied.generated.ok, true);
 });
 
+test("`verify demo` needs no --reference: the demo model carries transformers' reference, the same file as the fixture", async () => {
+  const { code, out } = await capture(["demo", "--json"]);
+  const json = JSON.parse(out);
+  assert.equal(code, 0);
+  assert.equal(json.ok, true);
+  assert.equal(json.generated.ok, true);
+  const shipped = path.resolve(__dirname, "..", "..", "models", "lmprobe-demo", "reference.safetensors");
+  const fixture = path.resolve(__dirname, "..", "fixtures", "demo-capital", "reference.safetensors");
+  assert.ok(fs.readFileSync(shipped).equals(fs.readFileSync(fixture)), "the shipped reference is the fixture transformers produced");
+});
+
 test("argument errors are ArgumentErrors naming the option", async () => {
   await assert.rejects(run([]), (e: unknown) => e instanceof ArgumentError && e.argument === "model");
   await assert.rejects(run([fixtureDir("gpt2"), "--atol", "x"]), (e: unknown) => e instanceof ArgumentError && e.argument === "--atol");

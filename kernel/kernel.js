@@ -1,0 +1,187 @@
+"use strict";
+// lmprobe's Jupyter kernel: tslab's converter, executor and protocol server, put together as tslab's startKernel
+// does, with what a notebook user needs from a kernel that tslab 1.0.22 does not do:
+//  - a failing cell sends a Jupyter `error` message and an `error` execute_reply (ename, evalue, a traceback
+//    quoting the cell's own line) where tslab only writes the exception to stderr and replies "error" without
+//    them, so nbconvert said only `<Error>: ` and JupyterLab showed no traceback;
+//  - after an error, only the requests already waiting are aborted, and only when the request asked for it
+//    (`stop_on_error`, as ipykernel does); tslab aborted every request arriving in the next 200 ms, so with
+//    `nbconvert --allow-errors` the cells after a failing one came back empty;
+//  - each execution publishes `execute_input` with its count, which is where nbconvert and the front ends read
+//    a cell's `In [n]` from (tslab sends none, so executed notebooks had execution_count null);
+//  - shorthand properties naming an earlier cell's binding work (./shorthand.js).
+const { loadTslab } = require("./tslab-internals");
+const { CellRegistry, cellScriptName, runtimeError, typeCheckError } = require("./cell-errors");
+const { expandShorthand } = require("./shorthand");
+
+const SYNC_PREFIX = "(function(exports, require) { ";
+const ASYNC_PREFIX = "(async function(exports, require) { ";
+const DIAGNOSTIC_FORMAT = "%s%d:%d - %s";
+
+/**
+ * An executor running one cell at a time: `run(code, count)` resolves to undefined when the cell ran, or to the
+ * error content when it threw or did not type-check.
+ */
+function createCellExecutor(tslab, machineryDirs) {
+  const cells = new CellRegistry();
+  let current = null; // { count, insertions, diagnostics, thrown } of the cell being run
+  let node = null;
+  const convs = {
+    get node() {
+      if (!node) {
+        const conv = tslab.converter.createConverter({ isJS: false, isBrowser: false });
+        node = {
+          ...conv,
+          convert(prevDecl, src) {
+            tslab.forgetMaps();
+            const result = conv.convert(prevDecl, src);
+            if (current && result.output) {
+              cells.add(current.count, {
+                ...cells.cells.get(current.count),
+                maps: tslab.mapsOf(result.output),
+                prefixLength: (result.hasToplevelAwait ? ASYNC_PREFIX : SYNC_PREFIX).length,
+              });
+              // Names the cell's script, so that its stack frames say which cell they are in.
+              const output = `${result.output}\n//# sourceURL=${cellScriptName(current.count)}`;
+              // tslab closes its wrapper function and calls it on the line after the output.
+              cells.cells.get(current.count).wrapperCallLine = output.split("\n").length + 1;
+              return { ...result, output };
+            }
+            return result;
+          },
+        };
+      }
+      return node;
+    },
+    get browser() {
+      throw new Error("lmprobe's kernel runs cells in Node.js; `//%browser` cells are not supported");
+    },
+    close() {
+      node?.close();
+    },
+  };
+  // tslab's executor reports through this console: exceptions as console.error(value), type errors as
+  // console.error(DIAGNOSTIC_FORMAT, file, line, column, message). They are collected for the error message.
+  const reporter = {
+    log: (...args) => console.log(...args),
+    error: (...args) => {
+      if (!current) return console.error(...args);
+      if (args[0] === DIAGNOSTIC_FORMAT && args.length === 5) {
+        current.diagnostics.push({ fileName: args[1] ? args[1].trim() : undefined, start: { line: args[2] - 1, character: args[3] - 1 }, messageText: String(args[4]) });
+      } else if (args.length === 1) {
+        current.thrown.push(args[0]);
+      } else {
+        console.error(...args);
+      }
+    },
+  };
+  const inner = tslab.executor.createExecutor(process.cwd(), convs, reporter);
+  convs.node; // Warm the converter, as tslab does: the first cell should not pay for it.
+
+  async function run(code, count) {
+    const { code: expanded, insertions } = expandShorthand(tslab.ts, code, new Set(Object.keys(inner.locals)));
+    cells.add(count, { src: code, insertions });
+    const cell = { count, insertions, diagnostics: [], thrown: [] };
+    current = cell;
+    let ok;
+    try {
+      ok = await inner.execute(expanded);
+    } catch (err) {
+      // tslab's converter itself failed: report it as the cell's error rather than lose it.
+      cell.thrown.push(err);
+      ok = false;
+    } finally {
+      current = null;
+    }
+    const { diagnostics, thrown } = cell;
+    if (ok) {
+      // A `//%module` cell registers its code even with type errors; tslab prints those, and so does this.
+      for (const d of diagnostics) console.error(`${d.start.line + 1}:${d.start.character + 1} - ${d.messageText}`);
+      return undefined;
+    }
+    if (diagnostics.length > 0) return typeCheckError(diagnostics, cells, count, insertions);
+    if (thrown.length > 0) return runtimeError(thrown[0], cells, machineryDirs);
+    return { ename: "Error", evalue: "the cell failed", traceback: ["Error: the cell failed (tslab reported nothing more)"] };
+  }
+
+  return { run, inner };
+}
+
+/** The Jupyter handler: tslab's (kernel info, completion, inspection), with lmprobe's execution. */
+function createHandlerClass(tslab) {
+  return class LmprobeHandler extends tslab.jupyter.JupyterHandlerImpl {
+    constructor(cellExecutor) {
+      super(cellExecutor.inner, false);
+      this.cellExecutor = cellExecutor;
+      this.tail = Promise.resolve();
+      this.received = 0;
+      this.abortThrough = 0;
+    }
+
+    /** Queues an execute request; resolves to its execute_reply content. */
+    executeRequest(req, io) {
+      const seq = ++this.received;
+      const run = this.tail.then(() => this.runRequest(req, io, seq));
+      this.tail = run.catch(() => {});
+      return run;
+    }
+
+    async runRequest(req, io, seq) {
+      if (seq <= this.abortThrough) return { status: "aborted" };
+      // Like the Python kernel (and tslab), output written after the cell finished still goes to that cell.
+      process.stdout.write = this.createWriteToIopub("stdout", io.writeStream);
+      process.stderr.write = this.createWriteToIopub("stderr", io.writeStream);
+      tslab.jupyter.lastWriteDisplayData = io.writeDisplayData;
+      const count = ++this.execCount;
+      io.writeInput(req.code, count);
+      const error = await this.cellExecutor.run(req.code, count);
+      if (!error) return { status: "ok", execution_count: count, user_expressions: {}, payload: [] };
+      io.writeError(error);
+      // ipykernel's rule: a failure aborts the requests already queued behind it unless the request said
+      // stop_on_error: false (nbconvert --allow-errors does).
+      if (req.stop_on_error !== false) this.abortThrough = this.received;
+      return { status: "error", execution_count: count, ...error };
+    }
+  };
+}
+
+function createServerClass(tslab) {
+  return class LmprobeServer extends tslab.jupyter.ZmqServer {
+    async handleExecute(sock, msg) {
+      const publish = (type, content) => {
+        const out = msg.createReply();
+        out.header.msg_type = type;
+        out.content = content;
+        out.signAndSend(this.connInfo.key, this.iopub);
+      };
+      const io = {
+        writeStream: (name, text) => publish("stream", { name, text }),
+        writeDisplayData: (data, update) => publish(update ? "update_display_data" : "display_data", data),
+        writeInput: (code, count) => publish("execute_input", { code, execution_count: count }),
+        writeError: (error) => publish("error", error),
+      };
+      const content = await this.handler.executeRequest(msg.content, io);
+      const reply = msg.createReply();
+      reply.header.msg_type = "execute_reply";
+      reply.content = content;
+      reply.signAndSend(this.connInfo.key, sock);
+    }
+  };
+}
+
+/** Starts the kernel on the connection file `configPath` with the tslab found in `tslabDir`. */
+function startKernel({ tslabDir, configPath, machineryDirs }) {
+  const tslab = loadTslab(tslabDir);
+  const cellExecutor = createCellExecutor(tslab, [tslabDir, __dirname, ...(machineryDirs ?? [])]);
+  const Handler = createHandlerClass(tslab);
+  const Server = createServerClass(tslab);
+  const server = new Server(new Handler(cellExecutor), configPath);
+  process.on("SIGINT", () => cellExecutor.inner.interrupt());
+  // Errors after a cell finished (a callback, an unawaited promise) belong to no request: they go to stderr,
+  // which is the last cell's output, as in tslab and the Python kernel.
+  process.on("uncaughtException", (err) => console.error("UncaughtException:", err));
+  process.on("unhandledRejection", (reason) => console.error("UnhandledPromiseRejection:", reason));
+  return server.init();
+}
+
+module.exports = { startKernel, createCellExecutor };
