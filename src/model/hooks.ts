@@ -46,6 +46,9 @@ const BLOCK_HOOKS: Record<string, string> = {
   router_logits: "mlp.hook_router_logits",
   expert_indices: "mlp.hook_expert_indices",
   expert_weights: "mlp.hook_expert_weights",
+  shared_expert_out: "mlp.hook_shared_expert_out",
+  q_latent: "attn.hook_q_latent",
+  kv_latent: "attn.hook_kv_latent",
 };
 const GLOBAL_HOOKS: Record<string, string> = {
   embed: "hook_embed",
@@ -77,6 +80,8 @@ export function hookPointNames(model: CanonicalModel): string[] {
     const p = `blocks.${l}.`;
     names.push(p + "hook_resid_pre");
     if (block.ln1) names.push(p + "ln1.hook_normalized");
+    if (block.attn.mla?.W_QA) names.push(p + "attn.hook_q_latent");
+    if (block.attn.mla) names.push(p + "attn.hook_kv_latent");
     names.push(p + "attn.hook_q", p + "attn.hook_k", p + "attn.hook_v");
     if (block.attn.rotary) names.push(p + "attn.hook_rot_q", p + "attn.hook_rot_k");
     names.push(p + "attn.hook_attn_scores", p + "attn.hook_pattern", p + "attn.hook_z", p + "hook_attn_out");
@@ -88,6 +93,7 @@ export function hookPointNames(model: CanonicalModel): string[] {
       names.push(p + "mlp.hook_post");
     } else {
       names.push(p + "mlp.hook_router_logits", p + "mlp.hook_expert_indices", p + "mlp.hook_expert_weights");
+      if (block.mlp.shared) names.push(p + "mlp.hook_shared_expert_out");
     }
     names.push(p + "hook_mlp_out", p + "hook_resid_post");
   });
