@@ -75,7 +75,8 @@ export const architectureDefaults: Record<string, Record<string, unknown>> = {
   // OPT's LayerNorms use torch's default eps; its positions table has 2 extra rows (the offset).
   opt: { activation_function: "relu", layer_norm_eps: 1e-5, max_position_embeddings: 2048, do_layer_norm_before: true, enable_bias: true, layer_norm_elementwise_affine: true, tie_word_embeddings: true, bos_token_id: 2, eos_token_id: 2, pad_token_id: 1 },
   // BLOOM has no position limit (ALiBi); 2048 is its training context.
-  bloom: { layer_norm_epsilon: 1e-5, max_position_embeddings: 2048, apply_residual_connection_post_layernorm: false, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2, pad_token_id: 3 },
+  // BloomMLP hard-codes the tanh GELU; config.json names no activation.
+  bloom: { hidden_act: "gelu_pytorch_tanh", layer_norm_epsilon: 1e-5, max_position_embeddings: 2048, apply_residual_connection_post_layernorm: false, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2, pad_token_id: 3 },
   qwen2_moe: { ...llamaLike, bos_token_id: null, eos_token_id: null, max_position_embeddings: 32768, use_sliding_window: false, sliding_window: 4096, max_window_layers: 28, decoder_sparse_step: 1, moe_intermediate_size: 1408, shared_expert_intermediate_size: 5632, num_experts_per_tok: 4, num_experts: 60, norm_topk_prob: false, qkv_bias: true },
   olmoe: { ...llamaLike, rms_norm_eps: 1e-5, max_position_embeddings: 4096, num_experts: 64, num_experts_per_tok: 8, norm_topk_prob: false, clip_qkv: null, pad_token_id: 1, bos_token_id: null, eos_token_id: 50279 },
   smollm3: { ...llamaLike, max_position_embeddings: 32768, use_sliding_window: false, sliding_window: null, no_rope_layer_interval: 4, tie_word_embeddings: true, bos_token_id: null, eos_token_id: 128001, pad_token_id: 128004 },
