@@ -5,13 +5,19 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { test } from "node:test";
+import { before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
-import { alibiSlopes } from "../../src/model/components/alibi";
+import { setBackend } from "../../src/backend";
+import { normalizeConfig } from "../../src/io/config";
+import { alibiSlopes, withAlibi } from "../../src/model/components/alibi";
+import { ropeLayers } from "../../src/model/architectures/smollm3";
 import { routeTokens } from "../../src/model/components/moe-router";
 import { assertParity, FIXTURES, withFixtureModel } from "./fixture-parity";
 
 const GENERATED = path.join(FIXTURES, "generated");
+before(() => setBackend("wasm"));
+/** Skips (saying why) a test whose fixture has not been generated yet (it needs transformers on the GPU machine). */
+const needs = (name: string) => ({ skip: fs.existsSync(path.join(GENERATED, name, "reference.safetensors")) ? false : `no fixture at test/fixtures/generated/${name}` });
 
 /** name → (MoE, what it covers). */
 const FAMILIES: Record<string, [boolean, string]> = {
@@ -34,7 +40,7 @@ const FAMILIES: Record<string, [boolean, string]> = {
 
 for (const [name, [moe, what]] of Object.entries(FAMILIES)) {
   const dir = path.join(GENERATED, name);
-  test(`${name} (${what}) matches the reference on wasm and cpu`, { skip: fs.existsSync(dir) ? false : `no fixture at ${dir}` }, async (t) => {
+  test(`${name} (${what}) matches the reference on wasm and cpu`, needs(name), async (t) => {
     await assertParity(t, dir, { moe });
   });
 }
@@ -45,7 +51,41 @@ test("ALiBi slopes follow build_alibi_tensor, also for a head count that is not 
   assert.deepEqual(Array.from(alibiSlopes(6)), [0.25, 0.0625, 0.015625, 0.00390625, 0.5, 0.125]);
 });
 
-test("bloom: a left-padded row gives the logits of its prompt alone (ALiBi counts real tokens only)", async () => {
+test("ALiBi biases count real tokens only: a padding key adds nothing and the first real key is position 0", () => {
+  const mask = tf.zeros([1, 1, 2, 3]) as tf.Tensor4D;
+  const biased = withAlibi(mask, Float32Array.from([0.5, 0.25]), [Uint8Array.from([0, 1, 1])]);
+  assert.deepEqual(biased.shape, [1, 2, 2, 3]);
+  assert.deepEqual(Array.from(biased.dataSync()), [0, 0, 0.5, 0, 0, 0.5, 0, 0, 0.25, 0, 0, 0.25]);
+  tf.dispose([mask, biased]);
+});
+
+test("group-limited routing: the best expert's group can lose, the correction bias chooses but does not weigh", () => {
+  const sig = (x: number) => 1 / (1 + Math.exp(-x));
+  const logits = tf.tensor2d([[3, -3, 1, 0.9, 0.5, 0.5, -1, -1]]);
+  const rule = { order: "sigmoid-group-topk" as const, topK: 2, renormalize: true, nGroups: 4, topkGroups: 2, routedScaling: 2.5 };
+  // Group sums of the two best sigmoid scores: 1.0, 1.44, 1.24, 0.54 → groups 1 and 2; expert 0 (the best) is out.
+  const plain = routeTokens(logits, { ...rule, correctionBias: null });
+  assert.deepEqual(Array.from(plain.indices.dataSync()).sort(), [2, 3]);
+  const bias = tf.tensor1d([0, 0, 0, 0, 0.3, 0, 0, 0]);
+  const biased = routeTokens(logits, { ...rule, correctionBias: bias });
+  const chosen = Array.from(biased.indices.dataSync());
+  assert.deepEqual([...chosen].sort(), [2, 4]);
+  // Weights: the unbiased scores, renormalised, times routed_scaling_factor.
+  const total = sig(1) + sig(0.5);
+  const expected = chosen.map((e) => (sig(e === 2 ? 1 : 0.5) / total) * 2.5);
+  Array.from(biased.weights.dataSync()).forEach((w, i) => assert.ok(Math.abs(w - expected[i]) < 1e-6, `weight ${i}: ${w} vs ${expected[i]}`));
+  tf.dispose([logits, bias, plain.indices, plain.weights, biased.indices, biased.weights]);
+});
+
+test("smollm3: no_rope_layers, or every no_rope_layer_interval-th layer without RoPE when absent", () => {
+  const config = (extra: Record<string, unknown>) =>
+    normalizeConfig({ model_type: "smollm3", hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 8, vocab_size: 10, ...extra }, "config.json");
+  assert.deepEqual(ropeLayers(config({})), [true, true, true, false, true, true, true, false]);
+  assert.deepEqual(ropeLayers(config({ num_hidden_layers: 3, no_rope_layers: [1, 0, 1] })), [true, false, true]);
+  assert.throws(() => ropeLayers(config({ num_hidden_layers: 3, no_rope_layers: [1, 0] })), /no_rope_layers/);
+});
+
+test("bloom: a left-padded row gives the logits of its prompt alone (ALiBi counts real tokens only)", needs("bloom"), async () => {
   await withFixtureModel(path.join(GENERATED, "bloom"), "wasm", (model) => {
     const short = [5, 17, 42];
     const long = [9, 8, 7, 6, 5, 4, 3];
@@ -63,7 +103,7 @@ test("bloom: a left-padded row gives the logits of its prompt alone (ALiBi count
   });
 });
 
-test("deepseek_v3: latent hooks, shared-expert hook, and the correction bias changes which experts are chosen", async () => {
+test("deepseek_v3: latent hooks, shared-expert hook, and the correction bias changes which experts are chosen", needs("deepseek_v3"), async () => {
   await withFixtureModel(path.join(GENERATED, "deepseek_v3"), "wasm", (model) => {
     const names = model.hookPoints();
     for (const n of ["blocks.1.attn.hook_q_latent", "blocks.1.attn.hook_kv_latent", "blocks.1.mlp.hook_shared_expert_out", "blocks.0.mlp.hook_post"]) assert.ok(names.includes(n), n);
@@ -83,7 +123,7 @@ test("deepseek_v3: latent hooks, shared-expert hook, and the correction bias cha
   });
 });
 
-test("opt-350m is post-LN with its projections folded; granite divides its logits", async () => {
+test("opt-350m is post-LN with its projections folded; granite divides its logits", needs("opt-350m"), async () => {
   await withFixtureModel(path.join(GENERATED, "opt-350m"), "wasm", (model) => {
     const b = model.weights.blocks[0];
     assert.ok(b.residualNorms && b.ln1 === null && b.ln2 === null);

@@ -89,7 +89,7 @@ function groupLimitedSigmoid(logits: tf.Tensor2D, rule: RoutingRule): Routing {
   const indices = tf.topk(candidates, rule.topK).indices as tf.Tensor2D;
   // The chosen experts' unbiased scores, [tokens, k]: a one-hot selection (exact: products with 1 and sums of
   // zeros), since gather with batch dimensions overruns memory on tfjs-wasm.
-  let weights: tf.Tensor = tf.sum(tf.mul(tf.oneHot(indices, numExperts, 1, 0, "float32"), tf.expandDims(scores, 1)), -1);
+  let weights: tf.Tensor = tf.sum(tf.mul(tf.cast(tf.oneHot(indices, numExperts), "float32"), tf.expandDims(scores, 1)), -1);
   if (rule.renormalize) weights = tf.div(weights, tf.add(tf.sum(weights, -1, true), 1e-20));
   if (rule.routedScaling !== undefined && rule.routedScaling !== 1) weights = tf.mul(weights, rule.routedScaling);
   return { indices, weights: weights as tf.Tensor2D };
