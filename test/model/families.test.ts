@@ -135,3 +135,26 @@ test("opt-350m is post-LN with its projections folded; granite divides its logit
     assert.equal(model.weights.embed.scale, 12);
   });
 });
+
+test("hub-style config.json spellings of the new families normalise (aliases and defaults of their config classes)", () => {
+  const base = { vocab_size: 10, num_hidden_layers: 2 };
+  // BLOOM: n_head / n_layer, no max_position_embeddings (ALiBi), no activation field.
+  const bloom = normalizeConfig({ ...base, model_type: "bloom", hidden_size: 8, n_head: 2, n_layer: 2 }, "config.json");
+  assert.equal(bloom.numHeads, 2);
+  assert.equal(bloom.activation, "gelu_pytorch_tanh");
+  assert.equal(bloom.rope, null);
+  // OPT: ffn_dim is the MLP width; no rotary.
+  const opt = normalizeConfig({ ...base, model_type: "opt", hidden_size: 8, num_attention_heads: 2, ffn_dim: 32 }, "config.json");
+  assert.equal(opt.intermediateSize, 32);
+  assert.equal(opt.rope, null);
+  // StarCoder2: norm_epsilon.
+  const sc = normalizeConfig({ ...base, model_type: "starcoder2", hidden_size: 8, num_attention_heads: 2, norm_epsilon: 1e-3 }, "config.json");
+  assert.equal(sc.normEps, 1e-3);
+  // DeepSeek-V3: n_routed_experts; an explicit q_lora_rank null (DeepSeek-V2-Lite style) stays null.
+  const ds = normalizeConfig({ ...base, model_type: "deepseek_v3", hidden_size: 8, num_attention_heads: 2, n_routed_experts: 16, q_lora_rank: null }, "config.json");
+  assert.equal(ds.moe!.numExperts, 16);
+  assert.equal(ds.raw.q_lora_rank, null);
+  // Phi / StableLM: their partial rotary defaults.
+  assert.equal(normalizeConfig({ ...base, model_type: "phi", hidden_size: 8, num_attention_heads: 2 }, "config.json").rope!.partialRotaryFactor, 0.5);
+  assert.equal(normalizeConfig({ ...base, model_type: "stablelm", hidden_size: 8, num_attention_heads: 2 }, "config.json").rope!.partialRotaryFactor, 0.25);
+});
