@@ -12,6 +12,7 @@ import { normalizeConfig } from "../../src/io/config";
 import { alibiSlopes, withAlibi } from "../../src/model/components/alibi";
 import { ropeLayers } from "../../src/model/architectures/smollm3";
 import { routeTokens } from "../../src/model/components/moe-router";
+import { logitLens } from "../../src/probe/logit-lens";
 import { assertParity, FIXTURES, withFixtureModel } from "./fixture-parity";
 
 const GENERATED = path.join(FIXTURES, "generated");
@@ -157,4 +158,17 @@ test("hub-style config.json spellings of the new families normalise (aliases and
   // Phi / StableLM: their partial rotary defaults.
   assert.equal(normalizeConfig({ ...base, model_type: "phi", hidden_size: 8, num_attention_heads: 2 }, "config.json").rope!.partialRotaryFactor, 0.5);
   assert.equal(normalizeConfig({ ...base, model_type: "stablelm", hidden_size: 8, num_attention_heads: 2 }, "config.json").rope!.partialRotaryFactor, 0.25);
+});
+
+test("granite: the logit lens divides by logits_scaling too (its last layer is the model's own distribution)", needs("granite"), async () => {
+  await withFixtureModel(path.join(GENERATED, "granite"), "wasm", async (model) => {
+    const ids = [5, 17, 42, 99, 7];
+    const lens = await logitLens(model, [ids], { k: 1 });
+    const top = (lens.table.objects() as { layer: number; position: number; prob: number; token_id: number }[]).find((r) => r.layer === model.nLayers && r.position === ids.length - 1)!;
+    const r = model.run([ids]);
+    const probs = tf.tidy(() => tf.softmax(r.logits.slice([0, ids.length - 1, 0], [1, 1, -1]).reshape([-1])).dataSync());
+    r.dispose();
+    assert.ok(Math.abs(top.prob - probs[top.token_id]) < 1e-5, `lens ${top.prob} vs model ${probs[top.token_id]}`);
+    assert.equal(top.token_id, probs.indexOf(Math.max(...probs)));
+  });
 });
