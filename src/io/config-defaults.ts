@@ -7,11 +7,11 @@ export const fieldAliases: ReadonlyArray<readonly [string, readonly string[]]> =
   ["num_hidden_layers", ["num_hidden_layers", "n_layer"]],
   ["num_attention_heads", ["num_attention_heads", "n_head"]],
   ["max_position_embeddings", ["max_position_embeddings", "n_positions", "n_ctx"]],
-  ["intermediate_size", ["intermediate_size", "n_inner"]],
-  ["norm_eps", ["rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon", "norm_eps"]],
+  ["intermediate_size", ["intermediate_size", "n_inner", "ffn_dim"]],
+  ["norm_eps", ["rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon", "norm_epsilon", "norm_eps"]],
   // Gemma reads hidden_activation even where an older hidden_act is also present.
   ["hidden_act", ["hidden_activation", "hidden_act", "activation_function"]],
-  ["num_local_experts", ["num_local_experts", "num_experts"]],
+  ["num_local_experts", ["num_local_experts", "num_experts", "n_routed_experts"]],
 ];
 
 const llamaLike = {
@@ -68,4 +68,40 @@ export const architectureDefaults: Record<string, Record<string, unknown>> = {
   olmo2: { ...llamaLike, rms_norm_eps: 1e-5, max_position_embeddings: 2048, pad_token_id: 1, bos_token_id: null, eos_token_id: 50279 },
   phi3: { ...llamaLike, rms_norm_eps: 1e-5, max_position_embeddings: 4096, original_max_position_embeddings: 4096, sliding_window: null, sliding_window_everywhere: true, bos_token_id: 1, eos_token_id: 32000, pad_token_id: 32000 },
   gpt_oss: { ...llamaLike, rms_norm_eps: 1e-5, head_dim: 64, max_position_embeddings: 131072, sliding_window: 128, attention_bias: true, bos_token_id: null, eos_token_id: null, num_experts_per_tok: 4, num_local_experts: 128, default_rope_theta: 150000, sliding_window_pattern: 2 },
+  // The families of issue 16 (configuration_<family>.py defaults).
+  gemma: { hidden_activation: "gelu_pytorch_tanh", rms_norm_eps: 1e-6, head_dim: 256, max_position_embeddings: 8192, tie_word_embeddings: true, attention_bias: false, pad_token_id: 0, eos_token_id: 1, bos_token_id: 2 },
+  phi: { hidden_act: "gelu_new", layer_norm_eps: 1e-5, max_position_embeddings: 2048, partial_rotary_factor: 0.5, qk_layernorm: false, tie_word_embeddings: false, bos_token_id: 1, eos_token_id: 2 },
+  gptj: { n_positions: 2048, rotary_dim: 64, activation_function: "gelu_new", layer_norm_epsilon: 1e-5, tie_word_embeddings: false, bos_token_id: 50256, eos_token_id: 50256 },
+  // OPT's LayerNorms use torch's default eps; its positions table has 2 extra rows (the offset).
+  opt: { activation_function: "relu", layer_norm_eps: 1e-5, max_position_embeddings: 2048, do_layer_norm_before: true, enable_bias: true, layer_norm_elementwise_affine: true, tie_word_embeddings: true, bos_token_id: 2, eos_token_id: 2, pad_token_id: 1 },
+  // BLOOM has no position limit (ALiBi); 2048 is its training context.
+  // BloomMLP hard-codes the tanh GELU; config.json names no activation.
+  bloom: { hidden_act: "gelu_pytorch_tanh", layer_norm_epsilon: 1e-5, max_position_embeddings: 2048, apply_residual_connection_post_layernorm: false, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2, pad_token_id: 3 },
+  qwen2_moe: { ...llamaLike, bos_token_id: null, eos_token_id: null, max_position_embeddings: 32768, use_sliding_window: false, sliding_window: 4096, max_window_layers: 28, decoder_sparse_step: 1, moe_intermediate_size: 1408, shared_expert_intermediate_size: 5632, num_experts_per_tok: 4, num_experts: 60, norm_topk_prob: false, qkv_bias: true },
+  olmoe: { ...llamaLike, rms_norm_eps: 1e-5, max_position_embeddings: 4096, num_experts: 64, num_experts_per_tok: 8, norm_topk_prob: false, clip_qkv: null, pad_token_id: 1, bos_token_id: null, eos_token_id: 50279 },
+  smollm3: { ...llamaLike, max_position_embeddings: 32768, use_sliding_window: false, sliding_window: null, no_rope_layer_interval: 4, tie_word_embeddings: true, bos_token_id: null, eos_token_id: 128001, pad_token_id: 128004 },
+  granite: { ...llamaLike, max_position_embeddings: 2048, embedding_multiplier: 1.0, logits_scaling: 1.0, residual_multiplier: 1.0, attention_multiplier: 1.0 },
+  starcoder2: { hidden_act: "gelu_pytorch_tanh", norm_epsilon: 1e-5, max_position_embeddings: 4096, use_bias: true, sliding_window: null, sliding_window_everywhere: true, tie_word_embeddings: true, bos_token_id: 50256, eos_token_id: 50256 },
+  stablelm: { hidden_act: "silu", layer_norm_eps: 1e-5, max_position_embeddings: 4096, partial_rotary_factor: 0.25, use_qkv_bias: false, qk_layernorm: false, use_parallel_residual: false, tie_word_embeddings: false, bos_token_id: 0, eos_token_id: 0 },
+  deepseek_v3: {
+    ...llamaLike,
+    max_position_embeddings: 4096,
+    n_routed_experts: 256,
+    n_shared_experts: 1,
+    num_experts_per_tok: 8,
+    n_group: 8,
+    topk_group: 4,
+    routed_scaling_factor: 2.5,
+    norm_topk_prob: true,
+    first_k_dense_replace: 3,
+    moe_intermediate_size: 2048,
+    q_lora_rank: 1536,
+    kv_lora_rank: 512,
+    qk_rope_head_dim: 64,
+    qk_nope_head_dim: 128,
+    v_head_dim: 128,
+    rope_interleave: true,
+    bos_token_id: 0,
+    eos_token_id: 1,
+  },
 };

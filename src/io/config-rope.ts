@@ -30,7 +30,7 @@ export interface RopeParameters {
 type LayerType = "full_attention" | "sliding_attention";
 
 /** Families without rotary embeddings (learned absolute positions). */
-const NO_ROTARY = new Set(["gpt2"]);
+const NO_ROTARY = new Set(["gpt2", "opt", "bloom"]);
 const KNOWN_TYPES: readonly RopeType[] = ["default", "linear", "dynamic", "yarn", "longrope", "llama3"];
 
 export function parseRope(

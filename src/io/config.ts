@@ -158,6 +158,8 @@ const NULL_MEANS_OFF = new Set([
   "bos_token_id",
   "eos_token_id",
   "rope_scaling",
+  "q_lora_rank", // DeepSeek: queries projected directly, without the low-rank path
+  "clip_qkv",
 ]);
 
 function readLayerTypes(f: FieldReader, numLayers: number): LayerType[] {

@@ -74,6 +74,13 @@ export interface AttentionWeights {
   slidingWindow: number | null;
   /** Per-head sink logits [nHeads] joined to the softmax then dropped (gpt-oss), or null. */
   sinks: tf.Tensor1D | null;
+  /**
+   * ALiBi (BLOOM): per-head slopes [nHeads]; the scores gain slope · (key position) before the mask
+   * (components/alibi.ts). Absent or null: no positional bias.
+   */
+  alibiSlopes?: Float32Array | null;
+  /** Multi-head latent attention (DeepSeek-V3): replaces W_Q/W_K/W_V (components/mla.ts). Absent or null: plain. */
+  mla?: import("./components/mla").MlaWeights | null;
 }
 
 /** The projections of a feed-forward network (a dense MLP, or one expert of a mixture). */
@@ -122,6 +129,11 @@ export interface BlockWeights {
   postMlpNorm: NormWeights | null;
   /** GPT-NeoX / GPT-J: resid_post = resid_pre + attn(ln1(resid_pre)) + mlp(ln2(resid_pre)). */
   parallel: boolean;
+  /**
+   * Post-LN (OPT-350m, the original Transformer): resid_mid = attnNorm(resid_pre + attn_out) and
+   * resid_post = mlpNorm(resid_mid + mlp_out). Absent or null: the residual stream is never normalised in place.
+   */
+  residualNorms?: { attn: NormWeights; mlp: NormWeights } | null;
 }
 
 export interface CanonicalModel {
@@ -136,6 +148,8 @@ export interface CanonicalModel {
     W_E: tf.Tensor2D;
     /** Multiplier applied after the lookup (Gemma's √d_model rounded to the compute dtype), or null. */
     scale: number | null;
+    /** Norm of the embedding before the first block (BLOOM's word_embeddings_layernorm); absent or null: none. */
+    norm?: NormWeights | null;
   };
   /** Learned absolute positions [maxPositions, d_model] (GPT-2), or null. */
   posEmbed: { W_pos: tf.Tensor2D } | null;
@@ -147,6 +161,8 @@ export interface CanonicalModel {
     b_U: tf.Tensor1D | null;
     /** Final logits become softcap · tanh(logits / softcap) (Gemma 2), or null. */
     softcap: number | null;
+    /** Logits are divided by this before any softcap (Granite's logits_scaling); absent or null: none. */
+    divisor?: number | null;
   };
 }
 

@@ -6,6 +6,7 @@ import type { BlockWeights, CanonicalModel, RotarySettings } from "./canonical";
 import type { HookRunner } from "./hooks";
 import { attention, type BlockAttentionContext } from "./components/attention";
 import { attentionMask, attentionMaskOnDevice } from "./components/masks";
+import { withAlibi } from "./components/alibi";
 import { mlp } from "./components/mlp";
 import { matMulTransposedWeight } from "./components/linear";
 import { applyNorm } from "./components/norm";
@@ -37,6 +38,7 @@ export function forward(model: CanonicalModel, input: ForwardInput, hooks: HookR
   const idsTensor = tf.tensor2d(input.ids.flat(), [batch, pos], "int32");
   const embed = hooks.run("hook_embed", null, tf.gather(model.embed.W_E, idsTensor));
   let resid: tf.Tensor = model.embed.scale !== null ? tf.mul(embed, model.embed.scale) : embed;
+  if (model.embed.norm) resid = applyNorm(resid, model.embed.norm);
   if (model.posEmbed) {
     const posIds = tf.tensor2d(input.positions.flat(), [batch, pos], "int32");
     resid = tf.add(resid, hooks.run("hook_pos_embed", null, tf.gather(model.posEmbed.W_pos, posIds)));
@@ -57,13 +59,19 @@ export function forward(model: CanonicalModel, input: ForwardInput, hooks: HookR
     return masks.get(window)!;
   };
 
+  const alibiMasks = new Map<Float32Array, tf.Tensor4D>();
+  const alibiMaskFor = (slopes: Float32Array, mask: tf.Tensor4D) => {
+    if (!alibiMasks.has(slopes)) alibiMasks.set(slopes, withAlibi(mask, slopes, input.keyValid));
+    return alibiMasks.get(slopes)!;
+  };
+
   model.blocks.forEach((block, layer) => {
     // Tables and masks are shared across blocks, so they are made outside the block's scope. Each block runs
     // in its own tidy: its intermediates (scores, patterns, MLP activations) are freed when it ends instead of
     // piling up over every layer until the caller's tidy (cached hooks and the KV cache are tf.keep'd).
     const ctx: BlockAttentionContext = {
       rotary: tablesFor(block.attn.rotary),
-      mask: maskFor(block.attn.slidingWindow),
+      mask: block.attn.alibiSlopes ? alibiMaskFor(block.attn.alibiSlopes, maskFor(block.attn.slidingWindow)) : maskFor(block.attn.slidingWindow),
       extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => (kv ? kv.extend(layer, k, v) : { k, v }),
       // webgpu without a KV cache: attention may read keys and values where the projections left them.
       ...(tf.getBackend() === "webgpu" && !kv ? { keysInPlace: true } : {}),
@@ -96,14 +104,16 @@ function runBlock(
   attnOut = hook("hook_attn_out", attnOut);
 
   // Parallel blocks (GPT-NeoX) feed the MLP the block input; sequential ones the residual after attention.
-  const mid = block.parallel ? resid : hook("hook_resid_mid", tf.add(resid, attnOut));
+  const post1 = block.residualNorms ? applyNorm(tf.add(resid, attnOut), block.residualNorms.attn) : tf.add(resid, attnOut);
+  const mid = block.parallel ? resid : hook("hook_resid_mid", post1);
   const mlpIn = block.ln2 ? hook("ln2.hook_normalized", applyNorm(mid, block.ln2)) : mid;
   let mlpOut = positionwiseMlp(block, layer, mlpIn as tf.Tensor3D, hooks);
   if (block.postMlpNorm) mlpOut = applyNorm(mlpOut, block.postMlpNorm) as tf.Tensor3D;
   mlpOut = hook("hook_mlp_out", mlpOut);
 
   // Summation order as the reference: (mlp + attn) + input for parallel blocks, mid + mlp otherwise.
-  const post = block.parallel ? tf.add(tf.add(mlpOut, attnOut), resid) : tf.add(mid, mlpOut);
+  let post = block.parallel ? tf.add(tf.add(mlpOut, attnOut), resid) : tf.add(mid, mlpOut);
+  if (block.residualNorms) post = applyNorm(post, block.residualNorms.mlp);
   return hook("hook_resid_post", post);
 }
 
@@ -114,7 +124,7 @@ function runBlock(
  */
 function fusesResidualAdds(block: BlockWeights, prefix: string, hooks: HookRunner): boolean {
   if (tf.getBackend() !== "webgpu" || process.env.LMPROBE_WEBGPU_FUSED === "off") return false;
-  if (block.parallel || block.postAttnNorm || block.postMlpNorm || block.mlp.kind !== "dense") return false;
+  if (block.parallel || block.postAttnNorm || block.postMlpNorm || block.residualNorms || block.mlp.kind !== "dense") return false;
   return hooks.idle(prefix + "hook_attn_out") && hooks.idle(prefix + "hook_mlp_out");
 }
 
@@ -173,9 +183,10 @@ export function unembed(model: CanonicalModel, x: tf.Tensor): tf.Tensor3D {
   return tf.tidy(() => {
     const d = x.shape[x.rank - 1];
     const flat = x.reshape([-1, d]);
-    const { W_U, b_U, softcap } = model.unembed;
+    const { W_U, b_U, softcap, divisor } = model.unembed;
     let logits: tf.Tensor = W_U ? tf.matMul(flat, W_U) : matMulTransposedWeight(flat as tf.Tensor2D, model.embed.W_E);
     if (b_U) logits = tf.add(logits, b_U);
+    if (divisor) logits = tf.div(logits, divisor);
     if (softcap !== null) logits = tf.mul(tf.tanh(tf.div(logits, softcap)), softcap);
     return logits.reshape([...x.shape.slice(0, -1), model.vocabSize]) as tf.Tensor3D;
   });

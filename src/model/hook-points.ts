@@ -8,7 +8,7 @@ import type { BlockWeights, CanonicalModel } from "./canonical";
  * An axis of a hook's activation. `pos` is the token position; attention patterns and scores have `query` and
  * `key` instead. `kv_head` is a key/value head (fewer than the query heads under grouped-query attention).
  */
-export type HookAxis = "batch" | "pos" | "query" | "key" | "head" | "kv_head" | "d_model" | "d_head" | "d_mlp" | "expert" | "k";
+export type HookAxis = "batch" | "pos" | "query" | "key" | "head" | "kv_head" | "d_model" | "d_head" | "d_mlp" | "d_latent" | "expert" | "k";
 
 /** When a hook point exists: on every model, or only where the model has the part that produces it. */
 export type HookCondition =
@@ -21,7 +21,10 @@ export type HookCondition =
   | "sequential_block"
   | "dense_mlp"
   | "gated_mlp"
-  | "moe_mlp";
+  | "moe_mlp"
+  | "mla"
+  | "mla_q_latent"
+  | "shared_expert";
 
 /** One hook point. */
 export interface HookPoint {
@@ -74,6 +77,22 @@ export const HOOK_POINTS: readonly HookPoint[] = [
     axes: RESID,
     when: "ln1",
     about: "attention's input norm",
+  },
+  {
+    short: "q_latent",
+    name: "attn.hook_q_latent",
+    scope: "block",
+    axes: ["batch", "pos", "d_latent"],
+    when: "mla_q_latent",
+    about: "multi-head latent attention: the normalised query latent (q_lora_rank wide)",
+  },
+  {
+    short: "kv_latent",
+    name: "attn.hook_kv_latent",
+    scope: "block",
+    axes: ["batch", "pos", "d_latent"],
+    when: "mla",
+    about: "multi-head latent attention: the normalised key/value latent (kv_lora_rank wide), what DeepSeek caches",
   },
   {
     short: "q",
@@ -213,6 +232,14 @@ export const HOOK_POINTS: readonly HookPoint[] = [
     about: "the chosen experts' weights",
   },
   {
+    short: "shared_expert_out",
+    name: "mlp.hook_shared_expert_out",
+    scope: "block",
+    axes: RESID,
+    when: "shared_expert",
+    about: "the always-on shared expert's output, after its gate",
+  },
+  {
     short: "mlp_out",
     name: "hook_mlp_out",
     scope: "block",
@@ -250,6 +277,9 @@ export const HOOK_CONDITIONS: Readonly<Record<HookCondition, { text: string; hol
   dense_mlp: { text: "dense MLPs (not mixtures of experts)", holds: (_m, b) => b?.mlp.kind === "dense" },
   gated_mlp: { text: "gated MLPs (SwiGLU, GeGLU)", holds: (_m, b) => b?.mlp.kind === "dense" && b.mlp.gated },
   moe_mlp: { text: "mixture-of-experts blocks", holds: (_m, b) => b?.mlp.kind === "moe" },
+  mla: { text: "multi-head latent attention (DeepSeek-V3)", holds: (_m, b) => !!b?.attn.mla },
+  mla_q_latent: { text: "multi-head latent attention with a query latent (q_lora_rank)", holds: (_m, b) => !!b?.attn.mla?.W_QA },
+  shared_expert: { text: "mixture-of-experts blocks with a shared expert (Qwen2-MoE, DeepSeek-V3)", holds: (_m, b) => b?.mlp.kind === "moe" && !!b.mlp.shared },
 };
 
 const BLOCK_PREFIX = /^blocks\.(\d+)\./;

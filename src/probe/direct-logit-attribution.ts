@@ -110,7 +110,8 @@ export async function dlaFromCache(
     ]);
     const heads = w.blocks.map((blk, l) => {
       if (blk.postAttnNorm || !cache.has(`blocks.${l}.attn.hook_z`)) return null;
-      const { nHeads, dHead, W_O } = blk.attn;
+      const { nHeads, W_O } = blk.attn;
+      const dHead = W_O.shape[0] / nHeads; // z's width: the values' (narrower than q/k in multi-head latent attention)
       const z = tf.reshape(tf.slice(cache.get(`blocks.${l}.attn.hook_z`), [b, o.position, 0, 0], [1, 1, nHeads, dHead]), [nHeads, dHead]);
       const through = tf.reshape(tf.matMul(W_O, tf.reshape(direction, [-1, 1])), [nHeads, dHead]);
       return tf.mul(tf.sum(tf.mul(z, through), 1), scale);
@@ -179,6 +180,9 @@ function unembedDirection(model: ProbeModel, target: number, baseline: number | 
   const normBias = norm?.bias ? tf.sum(tf.mul(norm.bias, u)) : tf.scalar(0);
   if (norm?.weight) u = tf.mul(u, norm.weightOffset ? tf.add(norm.weight, norm.weightOffset) : norm.weight);
   if (norm?.kind === "layer") u = tf.sub(u, tf.mean(u));
+  // Granite's logits_scaling divides the whole logit, so every contribution and the constant part with it.
+  const divisor = model.weights.unembed.divisor;
+  if (divisor) return { direction: tf.div(u, divisor) as tf.Tensor1D, bias: tf.div(tf.add(normBias, unembedBias), divisor) };
   return { direction: u as tf.Tensor1D, bias: tf.add(normBias, unembedBias) };
 }
 

@@ -61,11 +61,14 @@ export function convertGptNeox(config: ModelConfig, weights: WeightSource): Cano
   return model;
 }
 
-/** attention.query_key_value ([3d, d], rows grouped per head as q | k | v) split into canonical W_Q/W_K/W_V [d, d]. */
-function splitPerHeadQkv(w: WeightLoader, p: string, H: number, dh: number, bias: boolean): Pick<AttentionWeights, "W_Q" | "b_Q" | "W_K" | "b_K" | "W_V" | "b_V"> {
+/**
+ * A fused query_key_value ([3d, d], rows grouped per head as q | k | v: GPT-NeoX, BLOOM) split into canonical
+ * W_Q/W_K/W_V [d, d]. `name` is the module's prefix (".weight" and ".bias" are appended).
+ */
+export function splitPerHeadQkv(w: WeightLoader, p: string, H: number, dh: number, bias: boolean, name = "attention.query_key_value"): Pick<AttentionWeights, "W_Q" | "b_Q" | "W_K" | "b_K" | "W_V" | "b_V"> {
   const d = H * dh;
-  const qkv = w.tensor(p + "attention.query_key_value.weight", [3 * d, d]);
-  const qkvBias = w.bias(p + "attention.query_key_value.bias", 3 * d, bias);
+  const qkv = w.tensor(p + name + ".weight", [3 * d, d]);
+  const qkvBias = w.bias(p + name + ".bias", 3 * d, bias);
   const [W_Q, W_K, W_V] = tf.tidy(() => {
     const perHead = qkv.reshape([H, 3, dh, d]);
     return [0, 1, 2].map((i) => perHead.slice([0, i, 0, 0], [H, 1, dh, d]).reshape([H * dh, d]).transpose() as tf.Tensor2D);

@@ -14,6 +14,18 @@ import { convertMixtral } from "./mixtral";
 import { convertOlmo2 } from "./olmo2";
 import { convertPhi3 } from "./phi3";
 import { convertQwen3Moe } from "./qwen3_moe";
+import { convertBloom } from "./bloom";
+import { convertGemma1 } from "./gemma";
+import { convertGptj } from "./gptj";
+import { convertGranite } from "./granite";
+import { convertOpt } from "./opt";
+import { convertPhi } from "./phi";
+import { convertSmollm3 } from "./smollm3";
+import { convertStablelm } from "./stablelm";
+import { convertStarcoder2 } from "./starcoder2";
+import { convertOlmoe } from "./olmoe";
+import { convertQwen2Moe } from "./qwen2_moe";
+import { convertDeepseekV3 } from "./deepseek_v3";
 
 /** Reads one family's weights (through the lazy WeightSource) into the canonical layout. */
 export type ArchitectureConverter = (config: ModelConfig, weights: WeightSource) => CanonicalModel;
@@ -32,6 +44,18 @@ const registry: Record<string, ArchitectureConverter> = {
   mixtral: convertMixtral,
   qwen3_moe: convertQwen3Moe,
   gpt_oss: convertGptOss,
+  gemma: convertGemma1,
+  phi: convertPhi,
+  gptj: convertGptj,
+  opt: convertOpt,
+  bloom: convertBloom,
+  smollm3: convertSmollm3,
+  granite: convertGranite,
+  starcoder2: convertStarcoder2,
+  stablelm: convertStablelm,
+  olmoe: convertOlmoe,
+  qwen2_moe: convertQwen2Moe,
+  deepseek_v3: convertDeepseekV3,
 };
 
 /** Registers (or replaces) the converter of a model_type. */

@@ -20,7 +20,7 @@ export interface StreamedAttentionInputs {
   /** Keys and values, head-major [batch, kvHeads, keys, dHead] (past and present). */
   k: tf.Tensor4D;
   v: tf.Tensor4D;
-  /** Additive mask [batch, 1, queries, keys]. */
+  /** Additive mask [batch, 1, queries, keys], or [batch, heads, queries, keys] with a per-head bias (ALiBi). */
   mask: tf.Tensor4D;
   scale: number;
   softcap: number | null;
@@ -30,7 +30,8 @@ export interface StreamedAttentionInputs {
 
 /** z [batch, queries, heads, dHead]: softmax(q·kᵀ·scale (softcapped) + mask) · v for every head, one at a time. */
 export function streamedAttention(x: StreamedAttentionInputs): tf.Tensor4D {
-  const [batch, nHeads, pos, dHead] = x.q.shape;
+  const [batch, nHeads, pos] = x.q.shape;
+  const dHead = x.v.shape[3]; // z has the values' width (narrower than q/k in multi-head latent attention)
   const nKVHeads = x.k.shape[1];
   const keys = x.k.shape[2];
   const group = nHeads / nKVHeads;
@@ -45,7 +46,8 @@ export function streamedAttention(x: StreamedAttentionInputs): tf.Tensor4D {
       const v = matrixOf(x.v, b, g);
       for (let r = 0; r < group; r++) {
         const h = g * group + r;
-        heads.push(tf.tidy(() => oneHead(matrixOf(x.q, b, h), kT, v, mask, h, blockRows, x)));
+        // A mask with one slice per head (ALiBi's per-head bias) is read for each head.
+        heads.push(tf.tidy(() => oneHead(matrixOf(x.q, b, h), kT, v, x.mask.shape[1] === 1 ? mask : matrixOf(x.mask, b, h), h, blockRows, x)));
       }
       tf.dispose([kT, v]);
     }

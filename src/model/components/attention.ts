@@ -9,6 +9,7 @@ import { fusedLinear, fusedScoresSoftmax, headsContext, headsScores } from "../.
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
 import { attentionStreaming, streamedAttention } from "./attention-streamed";
+import { mlaAttention } from "./mla";
 
 /** What forward() prepares for one block's attention: shared tables and mask, the KV cache's join. */
 export interface BlockAttentionContext {
@@ -38,6 +39,7 @@ export interface AttentionContext extends BlockAttentionContext {
 
 /** x [batch, pos, d_model] (already normalised) → attention output [batch, pos, d_model] (before any post-norm). */
 export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionContext): tf.Tensor3D {
+  if (w.mla) return mlaAttention(w, x, ctx);
   const [batch, pos, dModel] = x.shape;
   const { nHeads, nKVHeads, dHead } = w;
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.attn.${local}`, ctx.layer, t);
@@ -60,7 +62,21 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
     q = hook("hook_rot_q", applyRotary(q, ctx.rotary, w.rotary)) as tf.Tensor4D;
     k = hook("hook_rot_k", applyRotary(k, ctx.rotary, w.rotary)) as tf.Tensor4D;
   }
-  if (ctx.keysInPlace) {
+  return attendProjected(w, q, k, vNew, ctx);
+}
+
+/**
+ * From rotated queries [batch, pos, heads, dHead] and keys / values [batch, pos, kvHeads, dHead (values: dV)] to
+ * the attention output: scores, mask, softmax, pattern · v and W_O, with their hooks. Shared by the plain
+ * attention above and multi-head latent attention (mla.ts), whose values may be narrower than its keys.
+ */
+export function attendProjected(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tensor4D, vNew: tf.Tensor4D, ctx: AttentionContext): tf.Tensor3D {
+  const [batch, pos] = q.shape;
+  const { nHeads, nKVHeads } = w;
+  const dV = vNew.shape[3];
+  const dModel = w.W_O.shape[1];
+  const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.attn.${local}`, ctx.layer, t);
+  if (ctx.keysInPlace && !w.mla) {
     const inPlace = attendInPlace(w, q, k, vNew, ctx, hook);
     if (inPlace) return outputProjection(w, inPlace, ctx.residual ?? null);
   }
@@ -72,14 +88,14 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   // of every head (and softmax's temporaries of them) never exist together (attention-streamed.ts).
   if (streams(ctx, batch * nHeads * pos * keys)) {
     const z = hook("hook_z", streamedAttention({ q: swapPosAndHeads(q), k: all.k, v: all.v, mask: ctx.mask, scale: w.scale, softcap: w.softcap, sinks: w.sinks }));
-    let out: tf.Tensor = tf.matMul(z.reshape([batch * pos, nHeads * dHead]), w.W_O);
+    let out: tf.Tensor = tf.matMul(z.reshape([batch * pos, nHeads * dV]), w.W_O);
     if (w.b_O) out = tf.add(out, w.b_O);
     return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
   }
 
   // Query heads h = kv·group + r share key/value head kv (repeat_kv): fold the group into the query axis so that
   // one batched matmul per kv head serves all its query heads without copying keys.
-  const qGrouped = swapPosAndHeads(q).reshape([batch, nKVHeads, group * pos, dHead]);
+  const qGrouped = swapPosAndHeads(q).reshape([batch, nKVHeads, group * pos, q.shape[3]]);
   const rawScores = batchedMatMul(qGrouped, all.k, true).reshape([batch, nHeads, pos, keys]) as tf.Tensor4D;
   // webgpu, when nothing observes hook_attn_scores and there are no sinks: scale → softcap → + mask → softmax in one
   // pass (backend/kernels/row-programs.ts), the same formulas; hook_pattern still sees the pattern.
@@ -103,7 +119,7 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   pattern = hook("hook_pattern", pattern);
 
   const zGrouped = batchedMatMul(pattern.reshape([batch, nKVHeads, group * pos, keys]), all.v);
-  const z = hook("hook_z", swapPosAndHeads(zGrouped.reshape([batch, nHeads, pos, dHead])));
+  const z = hook("hook_z", swapPosAndHeads(zGrouped.reshape([batch, nHeads, pos, dV])));
   return outputProjection(w, z, ctx.residual ?? null);
 }
 
