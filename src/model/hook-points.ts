@@ -8,7 +8,7 @@ import type { BlockWeights, CanonicalModel } from "./canonical";
  * An axis of a hook's activation. `pos` is the token position; attention patterns and scores have `query` and
  * `key` instead. `kv_head` is a key/value head (fewer than the query heads under grouped-query attention).
  */
-export type HookAxis = "batch" | "pos" | "query" | "key" | "head" | "kv_head" | "d_model" | "d_head" | "d_mlp" | "d_latent" | "expert" | "k";
+export type HookAxis = "batch" | "pos" | "query" | "key" | "head" | "kv_head" | "d_model" | "d_head" | "d_mlp" | "d_q_latent" | "d_kv_latent" | "expert" | "k";
 
 /** When a hook point exists: on every model, or only where the model has the part that produces it. */
 export type HookCondition =
@@ -82,7 +82,7 @@ export const HOOK_POINTS: readonly HookPoint[] = [
     short: "q_latent",
     name: "attn.hook_q_latent",
     scope: "block",
-    axes: ["batch", "pos", "d_latent"],
+    axes: ["batch", "pos", "d_q_latent"],
     when: "mla_q_latent",
     about: "multi-head latent attention: the normalised query latent (q_lora_rank wide)",
   },
@@ -90,7 +90,7 @@ export const HOOK_POINTS: readonly HookPoint[] = [
     short: "kv_latent",
     name: "attn.hook_kv_latent",
     scope: "block",
-    axes: ["batch", "pos", "d_latent"],
+    axes: ["batch", "pos", "d_kv_latent"],
     when: "mla",
     about: "multi-head latent attention: the normalised key/value latent (kv_lora_rank wide), what DeepSeek caches",
   },
