@@ -5,9 +5,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureBackend, setBackend, type BackendName } from "./backend";
-import { MissingFileError, UnsupportedFormatError } from "./errors";
+import { MissingFileError } from "./errors";
 import { openCheckpoint } from "./io/checkpoint";
 import { downloadCheckpoint, type DownloadProgress } from "./io/hub";
+import { resolveLocalStore } from "./io/gguf/local-stores";
 import { checkMemoryFits, estimateMemory } from "./io/memory-estimate";
 import { demoModelDir } from "./io/package-root";
 import { buildModel } from "./model/build";
@@ -32,14 +33,16 @@ function looksLikePath(source: string): boolean {
   return source.startsWith(".") || source.startsWith("/") || source.startsWith("~") || source.includes("\\") || /^[A-Za-z]:/.test(source);
 }
 
-/** The checkpoint directory a source names, downloading it from the hub when it is an id. */
+/**
+ * The checkpoint directory (or .gguf file) a source names: "ollama:name[:tag]" and "lmstudio:publisher/model"
+ * resolve in those apps' local stores, a hub id is downloaded.
+ */
 export async function resolveCheckpointDir(source: string | undefined, options: LoadOptions = {}): Promise<string> {
   if (source === undefined || source === "demo") return demoModelDir();
   const expanded = source.startsWith("~") ? path.join(os.homedir(), source.slice(1)) : source;
-  if (fs.existsSync(expanded)) {
-    if (expanded.endsWith(".gguf")) throw new UnsupportedFormatError(path.resolve(expanded), "GGUF");
-    return path.resolve(expanded);
-  }
+  const local = resolveLocalStore(source);
+  if (local) return local;
+  if (fs.existsSync(expanded)) return path.resolve(expanded);
   if (looksLikePath(source)) {
     throw new MissingFileError(path.resolve(expanded), "checkpoint directory", 'check the path; a hub id looks like "owner/name" and "demo" loads the built-in model');
   }
@@ -47,7 +50,10 @@ export async function resolveCheckpointDir(source: string | undefined, options: 
   return downloadCheckpoint(source, { revision, cacheDir, onProgress, token, offline });
 }
 
-/** Loads a model: `loadModel()` / `loadModel("demo")`, `loadModel("./my-checkpoint")`, `loadModel("Qwen/Qwen2.5-0.5B")`. */
+/**
+ * Loads a model: `loadModel()` / `loadModel("demo")`, `loadModel("./my-checkpoint")`, `loadModel("Qwen/Qwen2.5-0.5B")`,
+ * `loadModel("./model.Q4_K_M.gguf")`, `loadModel("ollama:llama3.2:1b")`, `loadModel("lmstudio:publisher/model")`.
+ */
 export async function loadModel(source?: string, options: LoadOptions = {}): Promise<LanguageModel> {
   if (options.backend) await setBackend(options.backend);
   else await ensureBackend();

@@ -17,6 +17,8 @@ export interface TensorInfo {
   shape: number[];
   /** The file that holds it (absolute path). */
   file: string;
+  /** For quantised storage (GGUF): the ggml type as stored (`dtype` is then the F32 it is read as) and its bytes on disk. */
+  quantisation?: { type: string; bytes: number };
 }
 
 export interface WeightSource {
