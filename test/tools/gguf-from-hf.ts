@@ -14,8 +14,8 @@ import { writeGguf, type GgufTensorSpec, type GgufValue } from "./gguf-writer";
 export interface ConvertOptions {
   /** ggml type of the 2-D weights (default F32). Rows that are not whole blocks stay F32, as llama-quantize falls back. */
   type?: string;
-  /** Type of token_embd / output (default: `type`). */
-  embeddingType?: string;
+  /** Type of token_embd (default: `type`). llama.cpp dequantises it exactly (get_rows), with no activation rounding. */
+  tokenEmbeddingType?: string;
   /** Leave out the tokenizer metadata. */
   noTokenizer?: boolean;
 }
@@ -88,8 +88,7 @@ export function hfToGguf(dir: string, outFile: string, options: ConvertOptions =
       if (arch === "llama" && /attn_q\./.test(gname)) values = unpermuteRope(values, config.numHeads, rows, cols, true);
       if (arch === "llama" && /attn_k\./.test(gname)) values = unpermuteRope(values, config.numKVHeads, rows, cols, true);
       if (arch === "gemma2" && /norm\.weight$/.test(gname)) values = values.map((v) => v + 1);
-      const embedding = gname === "token_embd.weight" || gname === "output.weight";
-      let type = shape.length === 2 ? ((embedding ? options.embeddingType : undefined) ?? options.type ?? "F32") : "F32";
+      let type = shape.length === 2 ? ((gname === "token_embd.weight" ? options.tokenEmbeddingType : undefined) ?? options.type ?? "F32") : "F32";
       if (shape[shape.length - 1] % ggmlType(type).blockSize !== 0) type = "F32";
       tensors.push({ name: gname, type, dims: [...shape].reverse(), data: quantize(type, values) });
     }
