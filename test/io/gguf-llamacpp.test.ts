@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
 import { loadModel } from "../../src/load";
-import { hfToGguf } from "../tools/gguf-from-hf";
+import { hfToGguf, sentencePieceMetadata } from "../tools/gguf-from-hf";
 import { llamaCpp, llamaCppLogProbs, llamaCppTokenize } from "../tools/llama-cpp-reference";
 import { writeWideCheckpoint } from "../tools/wide-checkpoint";
 import { tempDir, TINY } from "./helpers";
@@ -125,6 +125,22 @@ describe("tokenisation from GGUF metadata", () => {
       } finally {
         model.dispose();
       }
+    }
+  });
+
+  test("SentencePiece (tokenizer.ggml.model llama): llama.cpp's ids, byte fallback included", async () => {
+    const texts = [PROMPT, "the lazy fox, the quick dog", "Москва и Köln 北京"];
+    const file = hfToGguf(path.join(TINY, "llama"), path.join(work, "tok-spm.gguf"), { tokenizer: sentencePieceMetadata(texts.join(" "), 512) });
+    const model = await loadModel(file, { backend: "cpu" });
+    try {
+      for (const text of [...texts, "unseen words: zebra quartz"]) {
+        const reference = await llamaCppTokenize(file, text);
+        assert.deepEqual(model.toTokens(text), reference, JSON.stringify(text));
+      }
+      // The emoji has no piece: both fall back to its UTF-8 bytes.
+      assert.ok((await llamaCppTokenize(file, "🙂")).every((id) => id >= 3 && id < 259));
+    } finally {
+      model.dispose();
     }
   });
 });

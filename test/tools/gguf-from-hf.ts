@@ -18,6 +18,8 @@ export interface ConvertOptions {
   tokenEmbeddingType?: string;
   /** Leave out the tokenizer metadata. */
   noTokenizer?: boolean;
+  /** Tokenizer metadata to write instead of the checkpoint's tokenizer.json. */
+  tokenizer?: Array<[string, GgufValue]>;
 }
 
 /** Tokenizer metadata from tokenizer.json (byte-level BPE with the GPT-2 pre-tokenizer, as the tiny fixtures have). */
@@ -73,7 +75,7 @@ export function hfToGguf(dir: string, outFile: string, options: ConvertOptions =
     md.push([a("attn_logit_softcapping"), { type: "f32", value: config.attnLogitSoftcap! }]);
     md.push([a("final_logit_softcapping"), { type: "f32", value: config.finalLogitSoftcap! }]);
   }
-  if (!options.noTokenizer) md.push(...tokenizerMetadata(dir));
+  if (!options.noTokenizer) md.push(...(options.tokenizer ?? tokenizerMetadata(dir)));
 
   const weights = openWeightSource(dir);
   const tensors: GgufTensorSpec[] = [];
@@ -96,4 +98,48 @@ export function hfToGguf(dir: string, outFile: string, options: ConvertOptions =
     weights.close();
   }
   return writeGguf(outFile, md, tensors);
+}
+
+/**
+ * A SentencePiece vocabulary of exactly `size` entries as llama.cpp stores one (tokenizer.ggml.model "llama"):
+ * <unk>, <s>, </s>, the 256 <0xNN> byte pieces, then every character of `corpus` and seeded-random substrings
+ * of its "▁"-prefixed words (each substring's prefixes included, so every piece is reachable by merges),
+ * with seeded-random scores.
+ */
+export function sentencePieceMetadata(corpus: string, size: number, seed = 3): Array<[string, GgufValue]> {
+  let s = seed >>> 0;
+  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const tokens = ["<unk>", "<s>", "</s>"];
+  const types = [2, 3, 3];
+  for (let b = 0; b < 256; b++) { tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`); types.push(6); }
+  const pieces = new Set<string>();
+  const words = corpus.split(/\s+/).filter(Boolean).map((w) => `\u2581${w}`);
+  for (const w of words) for (const ch of w) if (ch !== "🙂") pieces.add(ch); // the emoji is left to byte fallback
+  const budget = size - tokens.length;
+  outer: for (let round = 0; round < 50; round++) {
+    for (const w of words) {
+      const chars = [...w];
+      const start = Math.floor(rand() * chars.length);
+      for (let end = start + 2; end <= Math.min(chars.length, start + 6); end++) {
+        if (pieces.size >= budget) break outer;
+        if (chars.slice(start, end).includes("🙂")) break;
+        for (let e = start + 2; e <= end; e++) pieces.add(chars.slice(start, e).join(""));
+      }
+    }
+  }
+  const list = [...pieces].slice(0, budget);
+  for (const p of list) { tokens.push(p); types.push(1); }
+  // Fill up to `size` (the embedding's rows) with unused entries, as converters pad vocabularies.
+  while (tokens.length < size) { tokens.push(`[PAD${tokens.length}]`); types.push(5); }
+  const scores = tokens.map((_, i) => (types[i] === 1 ? -rand() * 10 : 0));
+  return [
+    ["tokenizer.ggml.model", { type: "string", value: "llama" }],
+    ["tokenizer.ggml.tokens", { type: "array", itemType: "string", value: tokens }],
+    ["tokenizer.ggml.scores", { type: "array", itemType: "f32", value: scores }],
+    ["tokenizer.ggml.token_type", { type: "array", itemType: "i32", value: types }],
+    ["tokenizer.ggml.unknown_token_id", { type: "u32", value: 0 }],
+    ["tokenizer.ggml.bos_token_id", { type: "u32", value: 1 }],
+    ["tokenizer.ggml.eos_token_id", { type: "u32", value: 2 }],
+    ["tokenizer.ggml.add_bos_token", { type: "bool", value: false }],
+  ];
 }
