@@ -31,6 +31,8 @@ export interface MemoryEstimate {
    */
   matrixBytes: number;
   largestTensor: { name: string; bytes: number };
+  /** Bytes of the weights as stored when they are quantised (GGUF blocks); absent for float checkpoints. */
+  storedBytes?: number;
 }
 
 /** Embedding tables are read by gather, never multiplied by, so XNNPACK never packs them. */
@@ -40,8 +42,10 @@ export function estimateMemory(weights: WeightSource): MemoryEstimate {
   let weightBytes = 0;
   let matrixBytes = 0;
   let largestTensor = { name: "", bytes: 0 };
+  let storedBytes: number | undefined;
   for (const name of weights.names()) {
     const info = weights.info(name);
+    if (info.quantisation) storedBytes = (storedBytes ?? 0) + info.quantisation.bytes;
     if (!FLOAT_DTYPES.has(info.dtype)) continue;
     const bytes = info.shape.reduce((a, b) => a * b, 1) * 4;
     weightBytes += bytes;
@@ -49,7 +53,7 @@ export function estimateMemory(weights: WeightSource): MemoryEstimate {
     if (bytes > largestTensor.bytes) largestTensor = { name, bytes };
   }
   const marginBytes = Math.max(128 * 1024 * 1024, Math.ceil(weightBytes * 0.15));
-  return { weightBytes, marginBytes, totalBytes: weightBytes + marginBytes, matrixBytes, largestTensor };
+  return { weightBytes, marginBytes, totalBytes: weightBytes + marginBytes, matrixBytes, largestTensor, ...(storedBytes === undefined ? {} : { storedBytes }) };
 }
 
 export interface BackendCapacity {
