@@ -5,11 +5,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureBackend, setBackend, type BackendName } from "./backend";
-import { MissingFileError } from "./errors";
+import { MissingFileError, UnsupportedFormatError } from "./errors";
 import { openCheckpoint } from "./io/checkpoint";
 import { downloadCheckpoint, type DownloadProgress } from "./io/hub";
 import { resolveLocalStore } from "./io/gguf/local-stores";
-import { checkMemoryFits, estimateMemory } from "./io/memory-estimate";
+import { chooseLayerStreaming, estimateMemory } from "./io/memory-estimate";
 import { demoModelDir } from "./io/package-root";
 import { buildModel } from "./model/build";
 import type { LanguageModel } from "./model/model";
@@ -27,6 +27,12 @@ export interface LoadOptions {
   token?: string;
   /** Use only the local hub cache; default from $HF_HUB_OFFLINE. */
   offline?: boolean;
+  /**
+   * Quantised (GGUF) checkpoints: dequantise each block's weights when the forward pass reaches it, keeping two
+   * blocks in float32 at most, instead of all at load. "auto" (default) does so only when the float32 form does
+   * not fit the backend.
+   */
+  layerStreaming?: "auto" | "always" | "never";
 }
 
 function looksLikePath(source: string): boolean {
@@ -59,11 +65,22 @@ export async function loadModel(source?: string, options: LoadOptions = {}): Pro
   else await ensureBackend();
   const dir = await resolveCheckpointDir(source, options);
   const checkpoint = openCheckpoint(dir);
+  let streaming = false;
   try {
-    checkMemoryFits(estimateMemory(checkpoint.weights));
-    return buildModel(checkpoint, source === undefined || source === "demo" ? "lmprobe-demo" : source);
+    streaming = chooseLayerStreaming(estimateMemory(checkpoint.weights), options.layerStreaming);
+    if (streaming) checkpoint.weights.streamLayers = true;
+    const model = buildModel(checkpoint, source === undefined || source === "demo" ? "lmprobe-demo" : source);
+    if (streaming && !model.weights.layerWeights) {
+      model.dispose();
+      throw new UnsupportedFormatError(checkpoint.dir, `dequantising ${model.config.modelType} blocks as the forward pass reaches them`, "use a smaller quantisation or a backend with more memory");
+    }
+    return model;
+  } catch (e) {
+    if (streaming) checkpoint.weights.close();
+    throw e;
   } finally {
-    // The engine copies every weight it needs into tensors while building; the files are done with.
-    checkpoint.weights.close();
+    // Built eagerly, the engine holds every weight in tensors and the files are done with; streamed, the model
+    // reads its blocks from them and closes them when disposed.
+    if (!streaming) checkpoint.weights.close();
   }
 }

@@ -35,4 +35,9 @@ export interface WeightSource {
   read(name: string): Float32Array;
   /** Releases open file handles. */
   close(): void;
+  /**
+   * Set by the loader when the float32 form does not fit: architectures that support it then keep only the
+   * weights outside the blocks resident and read each block's again when the forward pass reaches it.
+   */
+  streamLayers?: boolean;
 }

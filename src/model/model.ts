@@ -120,6 +120,7 @@ export class LanguageModel {
 
   /** Frees the weights. The model cannot be used afterwards. */
   dispose(): void {
+    this.weights.layerWeights?.close();
     for (const t of canonicalTensors(this.weights)) t.dispose();
   }
 

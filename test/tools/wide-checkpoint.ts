@@ -6,7 +6,7 @@ import path from "node:path";
 import { writeSafetensors, type TensorToWrite } from "../../src/io/safetensors-writer";
 import { seededRandom } from "../../src/model/sampling";
 
-export function writeWideCheckpoint(fixtureDir: string, outDir: string, seed = 7): string {
+export function writeWideCheckpoint(fixtureDir: string, outDir: string, seed = 7, layers?: number): string {
   fs.mkdirSync(outDir, { recursive: true });
   for (const f of ["tokenizer.json", "tokenizer_config.json", "generation_config.json"]) {
     if (fs.existsSync(path.join(fixtureDir, f))) fs.copyFileSync(path.join(fixtureDir, f), path.join(outDir, f));
@@ -14,6 +14,10 @@ export function writeWideCheckpoint(fixtureDir: string, outDir: string, seed = 7
   const config = JSON.parse(fs.readFileSync(path.join(fixtureDir, "config.json"), "utf8"));
   Object.assign(config, { hidden_size: 256, intermediate_size: 512, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 64 });
   if (config.query_pre_attn_scalar !== undefined) config.query_pre_attn_scalar = 64;
+  if (layers !== undefined) {
+    config.num_hidden_layers = layers;
+    if (Array.isArray(config.layer_types)) config.layer_types = Array.from({ length: layers }, (_, i) => config.layer_types[i % config.layer_types.length]);
+  }
   fs.writeFileSync(path.join(outDir, "config.json"), JSON.stringify(config, null, 2));
   const rand = seededRandom(seed);
   const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
