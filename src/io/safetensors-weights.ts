@@ -76,8 +76,9 @@ export function openWeightSource(dir: string): SafetensorsWeights {
     return new SafetensorsWeights(single, [file], new Map(file.names().map((n) => [n, file])));
   }
   const others = fs.readdirSync(dir);
-  const hint = others.find((f) => f.endsWith(".gguf"))
-    ? "this directory holds a GGUF file; GGUF checkpoints are not supported yet, use the Hugging Face safetensors release"
+  const gguf = others.find((f) => f.endsWith(".gguf"));
+  const hint = gguf
+    ? `this directory holds a GGUF file: load it by its path (${path.join(dir, gguf)})`
     : others.some((f) => f === "pytorch_model.bin" || f === "pytorch_model.bin.index.json")
       ? "only PyTorch .bin weights are present; re-save them as safetensors (model.save_pretrained(dir, safe_serialization=True))"
       : `put ${SINGLE_FILE} (or ${INDEX_FILE} and its shards) in the directory`;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { ConfigError, MissingFileError, UnsupportedDtypeError, UnsupportedFormatError } from "../../src/errors";
+import { ConfigError, GgufFormatError, MissingFileError, UnsupportedDtypeError, UnsupportedFormatError } from "../../src/errors";
 import { openCheckpoint } from "../../src/io/checkpoint";
 import { copyCheckpoint, DEMO, DEMO_REFERENCE, rawHeader, tempDir, tinyFixtures } from "./helpers";
 
@@ -46,13 +46,15 @@ test("config.json that is not JSON is a ConfigError naming the file", () => {
   assert.throws(() => openCheckpoint(dir), (e: any) => e instanceof ConfigError && e.file === path.join(dir, "config.json"));
 });
 
-test("quantised checkpoints and GGUF files get a 'not supported yet' error before any weight is read", () => {
+test("GGUF files are recognised; quantised safetensors checkpoints get a 'not supported yet' error before any weight is read", () => {
+  // A file named .gguf is read as GGUF (a 4-byte one is truncated); a checkpoint directory whose weights are
+  // only a GGUF points to the file.
   const gguf = path.join(tempDir(), "model.gguf");
   fs.writeFileSync(gguf, "GGUF");
-  assert.throws(() => openCheckpoint(gguf), (e: any) => e instanceof UnsupportedFormatError && /not supported yet/.test(e.message) && e.format === "GGUF");
+  assert.throws(() => openCheckpoint(gguf), (e: any) => e instanceof GgufFormatError && e.field === "version (bytes 4-7)");
   const ggufDir = copyCheckpoint(DEMO, (n) => n.endsWith(".safetensors"));
   fs.writeFileSync(path.join(ggufDir, "model-q4.gguf"), "GGUF");
-  assert.throws(() => openCheckpoint(ggufDir), (e: any) => e instanceof MissingFileError && /GGUF/.test(e.message));
+  assert.throws(() => openCheckpoint(ggufDir), (e: any) => e instanceof MissingFileError && /model-q4\.gguf/.test(e.message));
 
   const quantConfig = copyCheckpoint(DEMO);
   const config = JSON.parse(fs.readFileSync(path.join(quantConfig, "config.json"), "utf8"));
