@@ -6,7 +6,8 @@ import path from "node:path";
 import { ConfigError, MissingFileError, UnsupportedFormatError } from "../errors";
 import { normalizeConfig, type ModelConfig } from "./config";
 import { quantisedTensorError } from "./safetensors";
-import { openWeightSource, type SafetensorsWeights } from "./safetensors-weights";
+import { Mxfp4Weights } from "./mxfp4";
+import { openWeightSource } from "./safetensors-weights";
 import { openGgufCheckpoint } from "./gguf/gguf-checkpoint";
 import { loadTokenizer } from "./tokenizer";
 import type { WeightSource } from "./weight-source";
@@ -43,16 +44,21 @@ function ids(value: unknown): number[] {
   return list.filter((v): v is number => Number.isInteger(v) && (v as number) >= 0);
 }
 
-/** Quantised weights in a Hugging Face layout (MXFP4 blocks, FP8, GPTQ/AWQ/bitsandbytes) are refused up front. */
-function refuseQuantisedConfig(configPath: string, raw: Record<string, unknown>): void {
+/**
+ * The quantisation a Hugging Face checkpoint declares: MXFP4 (gpt-oss) is read; other schemes (FP8,
+ * GPTQ/AWQ/bitsandbytes) are refused up front.
+ */
+function quantisationOf(configPath: string, raw: Record<string, unknown>): "mxfp4" | null {
   const quant = raw.quantization_config as { quant_method?: unknown } | undefined;
   if (quant && typeof quant === "object") {
     const method = typeof quant.quant_method === "string" ? quant.quant_method : "quantised";
-    throw new UnsupportedFormatError(configPath, `quantization_config (${method} quantised weights)`);
+    if (method === "mxfp4") return "mxfp4";
+    throw new UnsupportedFormatError(configPath, `quantization_config (${method} quantised weights)`, "load the model's unquantised release (BF16, F16 or F32), or its GGUF; lmprobe reads MXFP4 and GGUF quantisations");
   }
+  return null;
 }
 
-function refuseQuantisedTensors(weights: SafetensorsWeights): void {
+function refuseQuantisedTensors(weights: WeightSource): void {
   for (const name of weights.names()) {
     const info = weights.info(name);
     if (info.dtype.startsWith("F8_") || info.dtype === "F4" || info.dtype.startsWith("F6_")) {
@@ -95,9 +101,16 @@ export function openCheckpoint(dir: string): Checkpoint {
     throw new MissingFileError(configPath, "config.json", "copy config.json from the model's repository into the directory (it describes the architecture)");
   }
   const rawConfig = readJsonObject(configPath);
-  refuseQuantisedConfig(configPath, rawConfig);
+  const quantisation = quantisationOf(configPath, rawConfig);
   const config = normalizeConfig(rawConfig, configPath);
-  const weights = openWeightSource(absolute);
+  const files = openWeightSource(absolute);
+  let weights: WeightSource;
+  try {
+    weights = quantisation === "mxfp4" ? new Mxfp4Weights(files) : files;
+  } catch (e) {
+    files.close();
+    throw e;
+  }
   try {
     refuseQuantisedTensors(weights);
     const generationPath = path.join(absolute, "generation_config.json");

@@ -53,6 +53,11 @@ export class SafetensorsWeights implements WeightSource {
     return data;
   }
 
+  /** One tensor's bytes exactly as stored (for quantised formats decoded elsewhere, e.g. MXFP4's U8 blocks). */
+  readBytes(name: string): Uint8Array {
+    return this.fileOf(name).readBytes(name);
+  }
+
   close(): void {
     for (const f of this.files) f.close();
   }

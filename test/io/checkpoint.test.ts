@@ -58,8 +58,8 @@ test("GGUF files are recognised; quantised safetensors checkpoints get a 'not su
 
   const quantConfig = copyCheckpoint(DEMO);
   const config = JSON.parse(fs.readFileSync(path.join(quantConfig, "config.json"), "utf8"));
-  fs.writeFileSync(path.join(quantConfig, "config.json"), JSON.stringify({ ...config, quantization_config: { quant_method: "mxfp4" } }));
-  assert.throws(() => openCheckpoint(quantConfig), (e: any) => e instanceof UnsupportedFormatError && /mxfp4/.test(e.message) && /not supported yet/.test(e.message));
+  fs.writeFileSync(path.join(quantConfig, "config.json"), JSON.stringify({ ...config, quantization_config: { quant_method: "fp8" } }));
+  assert.throws(() => openCheckpoint(quantConfig), (e: any) => e instanceof UnsupportedFormatError && /fp8/.test(e.message) && /not supported yet/.test(e.message));
 
   for (const [tensor, dtype, pattern] of [["model.layers.0.mlp.experts.gate_up_proj_blocks", "U8", /MXFP4/], ["model.layers.0.mlp.up_proj.weight", "F8_E4M3", /F8_E4M3/]] as const) {
     const dir = copyCheckpoint(DEMO, (n) => n.endsWith(".safetensors"));
