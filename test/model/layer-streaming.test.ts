@@ -75,3 +75,20 @@ test("auto mode streams only when the float32 form does not fit", () => {
     checkpoint.weights.close();
   }
 });
+
+test("direct logit attribution reads each streamed block's W_O and W_out through the provider: the eager model's tables", async () => {
+  const { directLogitAttribution } = await import("../../src/probe/direct-logit-attribution");
+  const dir = writeWideCheckpoint(path.join(TINY, "llama"), path.join(work, "wide-dla"), 7, 5);
+  const file = hfToGguf(dir, path.join(work, "dla.gguf"), { type: "Q8_0" });
+  const tables: unknown[] = [];
+  for (const layerStreaming of ["never", "always"] as const) {
+    const model = await loadModel(file, { backend: "cpu", layerStreaming });
+    try {
+      const r = await directLogitAttribution(model, "The quick brown fox");
+      tables.push([r.components.objects(), r.heads.objects(), r.neurons.objects(), r.total]);
+    } finally {
+      model.dispose();
+    }
+  }
+  assert.deepEqual(tables[1], tables[0]);
+});
