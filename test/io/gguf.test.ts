@@ -41,6 +41,45 @@ describe("F32 GGUF files reproduce the transformers reference", () => {
   }
 });
 
+test("llama 3 RoPE scaling stored as rope_freqs.weight (as llama.cpp converts Llama 3.1+) reproduces the reference", async () => {
+  const dir = path.join(TINY, "llama3-f16-sharded");
+  const file = hfToGguf(dir, path.join(work, "llama3-rope.gguf"));
+  const model = await loadModel(file, { backend: "cpu" });
+  try {
+    // The llama3 parameters recovered from the divisors alone are the config's.
+    assert.deepEqual(
+      { type: model.config.rope!.ropeType, factor: model.config.rope!.factor, low: model.config.rope!.lowFreqFactor, high: model.config.rope!.highFreqFactor, old: model.config.rope!.originalMaxPositions },
+      { type: "llama3", factor: 8, low: 1, high: 4, old: 16 },
+    );
+    const result = await verify(model, path.join(dir, "reference.safetensors"));
+    for (const [name, c] of Object.entries(result.tensors)) assert.ok(c!.ok, `${name}: max abs diff ${c!.maxAbsDiff}`);
+  } finally {
+    model.dispose();
+  }
+});
+
+test("Llama 3.1-style rope_freqs with many in-between frequencies: Meta's parameters recovered, the same logits", async () => {
+  const { writeWideCheckpoint } = await import("../tools/wide-checkpoint");
+  const dir = writeWideCheckpoint(path.join(TINY, "llama"), path.join(work, "wide-llama31"));
+  const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
+  config.max_position_embeddings = 131072;
+  config.rope_parameters = { rope_type: "llama3", rope_theta: 500000, factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 };
+  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(config));
+  const file = hfToGguf(dir, path.join(work, "llama31.gguf"));
+  const [fromGguf, fromHf] = [await loadModel(file, { backend: "cpu" }), await loadModel(dir, { backend: "cpu" })];
+  try {
+    const r = fromGguf.config.rope!;
+    assert.deepEqual([r.ropeType, r.factor, r.lowFreqFactor, r.highFreqFactor, r.originalMaxPositions], ["llama3", 32, 1, 4, 8192]);
+    const a = fromGguf.run("The quick brown fox"), b = fromHf.run("The quick brown fox");
+    assert.deepEqual(a.logits.arraySync(), b.logits.arraySync());
+    a.dispose();
+    b.dispose();
+  } finally {
+    fromGguf.dispose();
+    fromHf.dispose();
+  }
+});
+
 describe("dequantisers recover the float weights within each type's bound", () => {
   // Bound on |dequantised − original| per block, from the type's step: symmetric types round to d/2 but clamp
   // one extreme by up to d (ggml's "d = max / −half" rule); asymmetric ones add the float16 rounding of the

@@ -76,9 +76,25 @@ export function hfToGguf(dir: string, outFile: string, options: ConvertOptions =
     md.push([a("final_logit_softcapping"), { type: "f32", value: config.finalLogitSoftcap! }]);
   }
   if (!options.noTokenizer) md.push(...(options.tokenizer ?? tokenizerMetadata(dir)));
+  const extra: GgufTensorSpec[] = [];
+  const rope = config.rope!;
+  if (rope.ropeType === "llama3") {
+    // convert_hf_to_gguf's LlamaModel: one divisor per frequency, from transformers' llama3 rule.
+    const { factor, lowFreqFactor: low, highFreqFactor: high, originalMaxPositions: old } = rope as { factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+    const divisors = Float32Array.from({ length: config.headDim / 2 }, (_, i) => {
+      const wavelen = (2 * Math.PI) / rope.theta ** (-(2 * i) / config.headDim);
+      if (wavelen < old / high) return 1;
+      if (wavelen > old / low) return factor;
+      const smooth = (old / wavelen - low) / (high - low);
+      return 1 / ((1 - smooth) / factor + smooth);
+    });
+    extra.push({ name: "rope_freqs.weight", type: "F32", dims: [divisors.length], data: quantize("F32", divisors) });
+  } else if (rope.ropeType !== "default") {
+    throw new Error(`the test converter does not write ${rope.ropeType} RoPE`);
+  }
 
   const weights = openWeightSource(dir);
-  const tensors: GgufTensorSpec[] = [];
+  const tensors: GgufTensorSpec[] = [...extra];
   try {
     for (const name of weights.names()) {
       if (name === "lm_head.weight" && config.tieWordEmbeddings) continue;

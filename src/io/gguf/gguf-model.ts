@@ -6,6 +6,7 @@
 //  - gemma2: RMSNorm weights are stored +1 (Gemma2Model.modify_tensors), since llama.cpp multiplies by the
 //    weight where transformers multiplies by (1 + weight); reading back subtracts 1.
 import { UnsupportedFormatError } from "../../errors";
+import { dequantize } from "./dequantize";
 import type { GgufFile } from "./gguf-file";
 import { GgufMetadata } from "./gguf-metadata";
 
@@ -82,9 +83,6 @@ export function describeGgufModel(gguf: GgufFile): GgufModel {
   if (!known) {
     throw new UnsupportedFormatError(gguf.file, `GGUF architecture "${arch}" (metadata["general.architecture"])`, `lmprobe reads GGUF files of ${GGUF_ARCHITECTURES.join(", ")}; load the model's Hugging Face safetensors release instead`);
   }
-  if (gguf.tensors.has("rope_freqs.weight")) {
-    throw new UnsupportedFormatError(gguf.file, 'tensor "rope_freqs.weight" (llama 3.1-style RoPE frequency scaling stored as factors)', "load the Hugging Face safetensors release, whose config.json carries rope_scaling");
-  }
   const k = (name: string) => `${arch}.${name}`;
   const hidden = meta.positiveInt(k("embedding_length"));
   const heads = meta.uniformPositiveInt(k("attention.head_count")) ?? meta.positiveInt(k("attention.head_count"));
@@ -113,7 +111,7 @@ export function describeGgufModel(gguf: GgufFile): GgufModel {
     intermediate_size: meta.uniformPositiveInt(k("feed_forward_length")) ?? meta.positiveInt(k("feed_forward_length")),
     max_position_embeddings: meta.positiveInt(k("context_length")),
     rms_norm_eps: meta.number(k("attention.layer_norm_rms_epsilon")),
-    rope_parameters: { rope_type: "default", rope_theta: meta.optionalNumber(k("rope.freq_base")) ?? 10000 },
+    rope_parameters: ropeParameters(gguf, meta.optionalNumber(k("rope.freq_base")) ?? 10000, headDim),
     hidden_act: known.activation,
     tie_word_embeddings: !gguf.tensors.has("output.weight"),
     attention_bias: gguf.tensors.has("blk.0.attn_q.bias"),
@@ -137,6 +135,7 @@ export function describeGgufModel(gguf: GgufFile): GgufModel {
   const names = new Map<string, string>();
   const transforms = new Map<string, ValueTransform>();
   for (const name of gguf.tensors.keys()) {
+    if (name === ROPE_FREQS) continue; // consumed into rope_parameters
     const hf = huggingFaceName(arch, name) ?? name; // unknown tensors keep their name; the converter reports them unused
     names.set(hf, name);
     transforms.set(hf, transformFor(arch, name, heads, kvHeads));
@@ -170,4 +169,61 @@ export function unpermuteRope(data: Float32Array, heads: number, rows: number, c
     }
   }
   return out;
+}
+
+const ROPE_FREQS = "rope_freqs.weight";
+
+/**
+ * RoPE parameters. Llama 3.1+ GGUFs carry no rope_scaling keys but a `rope_freqs.weight` tensor: one divisor per
+ * frequency, which llama.cpp's converter computes from transformers' llama3 parameters (1 for high frequencies,
+ * `factor` for low ones, 1 / ((1 − s) / factor + s) between, s linear in 1/wavelength). The parameters are recovered
+ * from it: factor is the largest divisor, and s's line (fitted through the in-between divisors) fixes
+ * original_max_position_embeddings / (high − low) and low / (high − low), which is all the llama3 rule depends on;
+ * low is taken as 1 (Meta's value). The recovered parameters must reproduce every divisor, else the file is refused.
+ */
+function ropeParameters(gguf: GgufFile, theta: number, headDim: number): Record<string, unknown> {
+  const tensor = gguf.tensors.get(ROPE_FREQS);
+  if (!tensor) return { rope_type: "default", rope_theta: theta };
+  const n = headDim / 2;
+  const refuse = (why: string): never => {
+    throw new UnsupportedFormatError(gguf.file, `tensor "${ROPE_FREQS}" (${why})`, "load the Hugging Face safetensors release, whose config.json carries rope_scaling");
+  };
+  if (tensor.elements !== n) refuse(`${tensor.elements} divisors for ${n} frequencies`);
+  const divisors = Array.from(dequantize(tensor.type, gguf.bytes(tensor), n));
+  const factor = Math.max(...divisors);
+  if (!(factor >= 1) || divisors.some((d) => !(d >= 1 - 1e-6))) refuse("divisors below 1: not llama3 scaling");
+  if (factor - 1 < 1e-6) return { rope_type: "default", rope_theta: theta };
+  const x = divisors.map((_, i) => theta ** (-(2 * i) / headDim) / (2 * Math.PI)); // 1 / wavelength
+  const near = (a: number, b: number) => Math.abs(a - b) <= 1e-5 * b;
+  const smooth = divisors.flatMap((d, i) => (near(d, 1) || near(d, factor) ? [] : [{ x: x[i], s: (1 / d - 1 / factor) / (1 - 1 / factor) }]));
+  let a: number, b: number;
+  if (smooth.length >= 2) {
+    const [p, q] = [smooth[0], smooth[smooth.length - 1]];
+    a = (q.s - p.s) / (q.x - p.x);
+    b = p.s - a * p.x;
+  } else if (smooth.length === 1) {
+    // One interior point fixes one relation: take Meta's low/high (1 and 4) and solve for the original context.
+    a = (3 * smooth[0].s + 1) / smooth[0].x / 3;
+    b = -1 / 3;
+  } else {
+    // No interior point to fit: put s = 0 and s = 1 at the last scaled and the first unscaled frequency.
+    const scaledX = Math.max(...x.filter((_, i) => near(divisors[i], factor)));
+    const unscaledX = Math.min(...x.filter((_, i) => near(divisors[i], 1)));
+    if (!Number.isFinite(scaledX) || !Number.isFinite(unscaledX) || unscaledX <= scaledX) refuse("divisors not ordered by frequency");
+    a = 1 / (unscaledX - scaledX);
+    b = -scaledX * a;
+  }
+  if (!(a > 0) || !(b < 0)) refuse("no llama3 parameters reproduce them");
+  // Scaled so that low_freq_factor is 1 (Meta's value): then high_freq_factor and the original context come out
+  // as released (4 and 8192 for Llama 3.1-3.3) up to rounding, which is removed.
+  const tidy = (v: number) => (Math.abs(v - Math.round(v)) <= 1e-6 * Math.abs(v) ? Math.round(v) : v);
+  const span = -1 / b;
+  const params = { rope_type: "llama3", rope_theta: theta, factor: tidy(factor), original_max_position_embeddings: tidy(a * span), low_freq_factor: 1, high_freq_factor: tidy(1 + span) };
+  // Check: the llama3 rule with these parameters gives back every divisor.
+  divisors.forEach((d, i) => {
+    const s = Math.min(1, Math.max(0, a * x[i] + b));
+    const back = 1 / ((1 - s) / factor + s);
+    if (Math.abs(back - d) > 1e-4 * d) refuse(`divisor ${i} is ${d}, the llama3 rule gives ${back}`);
+  });
+  return params;
 }
