@@ -52,7 +52,7 @@ describe("dequantisation is ggml's, bit for bit", () => {
   // Only token_embd is quantised; every matrix the forward pass multiplies by stays F32. llama.cpp then
   // dequantises the embedding rows exactly (get_rows) and computes everything else in float32, so any
   // difference in how a block is decoded shows up undiluted, while no activation is rounded.
-  const TYPES = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"];
+  const TYPES = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "MXFP4"];
   test("token embeddings of every type give llama.cpp's log-probabilities to float32 rounding", async (t) => {
     const dir = writeWideCheckpoint(path.join(TINY, "llama"), path.join(work, "wide-llama"));
     const float = hfToGguf(dir, path.join(work, "embd-F32.gguf"));

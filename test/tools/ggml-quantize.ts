@@ -193,6 +193,23 @@ function q3k(v: Float32Array, o: Uint8Array): void {
   pack2bit(L, o, 32);
 }
 
+/** ggml's MXFP4 block: e8m0 exponent byte, then 16 bytes of e2m1 codes (element j low nibble, j + 16 high). */
+function mxfp4(v: Float32Array, o: Uint8Array): void {
+  const values = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12]; // ×2, paired with a halved scale
+  const [lo, hi] = minMax(v);
+  const amax = Math.max(-lo, hi, 2 ** -120);
+  const e = clamp(Math.ceil(Math.log2(amax / 12)) + 128, 1, 254);
+  const d = 2 ** (e - 128);
+  o[0] = e;
+  const code = (x: number) => {
+    let best = 0;
+    for (let c = 1; c < 16; c++) if (Math.abs(x / d - values[c]) < Math.abs(x / d - values[best])) best = c;
+    return best;
+  };
+  for (let j = 0; j < 16; j++) o[1 + j] = code(v[j]) | (code(v[j + 16]) << 4);
+}
+QUANTIZERS.MXFP4 = (x) => blocks(x, 32, 17, mxfp4);
+
 export const QUANTISABLE_TYPES = Object.keys(QUANTIZERS);
 
 export function quantize(type: string, values: Float32Array): Uint8Array {
