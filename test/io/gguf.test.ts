@@ -98,8 +98,9 @@ describe("dequantisers recover the float weights within each type's bound", () =
     Q4_K: (_, r) => r / 15,
     Q5_K: (_, r) => r / 31,
     Q6_K: (a) => a / 32,
-    // e2m1's widest gap (8 → 12 on the doubled scale) with amax/12 ≤ scale: half of it is amax/6.
-    MXFP4: (a) => a / 6,
+    // e2m1's widest gap is 4 half-scales (8 → 12 on ggml's doubled values), and the half-scale is below amax/6
+    // (the power of two at or above amax/12): half the gap is below amax/3.
+    MXFP4: (a) => a / 3,
   };
   for (const [type, bound] of Object.entries(BOUNDS)) {
     test(type, () => {
