@@ -99,6 +99,49 @@ test("MXFP4 experts read back as their float weights within e2m1 rounding, in tr
   }
 });
 
+test("a gpt-oss MXFP4 checkpoint runs as the float checkpoint of its dequantised experts (the test's own decoding)", async () => {
+  const dir = path.join(work, "e2e-mxfp4");
+  writeMxfp4Checkpoint(dir);
+  // The float twin: every expert written as F32 values decoded here from the packed tensors, following
+  // transformers' convert_moe_packed_tensors (low nibble first, ldexp by scale − 127, then transpose(1, 2)).
+  const twin = path.join(work, "e2e-float");
+  fs.mkdirSync(twin, { recursive: true });
+  for (const f of ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "config.json"]) fs.copyFileSync(path.join(FLOAT, f), path.join(twin, f));
+  const packed = openWeightSource(dir);
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const name of packed.names()) {
+    if (name.endsWith("_scales")) continue;
+    if (!name.endsWith("_blocks")) {
+      tensors[name] = { dtype: "F32", shape: packed.info(name).shape, data: packed.read(name) };
+      continue;
+    }
+    const base = name.slice(0, -"_blocks".length);
+    const [experts, rows, groups] = packed.info(name).shape;
+    const blocks = packed.readBytes(name), scales = packed.readBytes(`${base}_scales`);
+    const cols = groups * 32;
+    const out = new Float32Array(experts * rows * cols);
+    for (let e = 0; e < experts; e++) for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
+      const g = (e * rows + r) * groups + Math.floor(c / 32);
+      const byte = blocks[g * 16 + Math.floor((c % 32) / 2)];
+      const value = E2M1[c % 2 === 0 ? byte & 15 : byte >> 4] * 2 ** (scales[g] - 127);
+      out[e * cols * rows + c * rows + r] = value; // [experts, cols, rows]
+    }
+    tensors[base] = { dtype: "F32", shape: [experts, cols, rows], data: out };
+  }
+  packed.close();
+  writeSafetensors(path.join(twin, "model.safetensors"), tensors);
+  const [quantised, float] = [await loadModel(dir, { backend: "cpu" }), await loadModel(twin, { backend: "cpu" })];
+  try {
+    const a = quantised.run("The quick brown fox"), b = float.run("The quick brown fox");
+    assert.deepEqual(a.logits.arraySync(), b.logits.arraySync());
+    a.dispose();
+    b.dispose();
+  } finally {
+    quantised.dispose();
+    float.dispose();
+  }
+});
+
 test("MXFP4 tensors with the wrong dtype or mismatched scales are refused naming the tensor", () => {
   const dir = path.join(work, "damaged");
   writeMxfp4Checkpoint(dir);
