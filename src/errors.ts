@@ -189,3 +189,10 @@ export class FileExistsError extends LmprobeError {
     super(`${file} exists already; nothing was written`, fix);
   }
 }
+
+/** A GGUF file (or an Ollama / LM Studio store entry) that is truncated or malformed; `field` names what is wrong. */
+export class GgufFormatError extends LmprobeError {
+  constructor(readonly file: string, readonly field: string, problem: string, fix = "re-download the file (it is truncated or was not written by a GGUF writer)") {
+    super(`${file}: ${field}: ${problem}`, fix);
+  }
+}

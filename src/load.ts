@@ -8,7 +8,8 @@ import { ensureBackend, setBackend, type BackendName } from "./backend";
 import { MissingFileError, UnsupportedFormatError } from "./errors";
 import { openCheckpoint } from "./io/checkpoint";
 import { downloadCheckpoint, type DownloadProgress } from "./io/hub";
-import { checkMemoryFits, estimateMemory } from "./io/memory-estimate";
+import { resolveLocalStore } from "./io/gguf/local-stores";
+import { chooseLayerStreaming, estimateMemory } from "./io/memory-estimate";
 import { demoModelDir } from "./io/package-root";
 import { buildModel } from "./model/build";
 import type { LanguageModel } from "./model/model";
@@ -28,20 +29,28 @@ export interface LoadOptions {
   token?: string;
   /** Use only the local hub cache; default from $HF_HUB_OFFLINE. */
   offline?: boolean;
+  /**
+   * Quantised (GGUF) checkpoints: dequantise each block's weights when the forward pass reaches it, keeping two
+   * blocks in float32 at most, instead of all at load. "auto" (default) does so only when the float32 form does
+   * not fit the backend.
+   */
+  layerStreaming?: "auto" | "always" | "never";
 }
 
 function looksLikePath(source: string): boolean {
   return source.startsWith(".") || source.startsWith("/") || source.startsWith("~") || source.includes("\\") || /^[A-Za-z]:/.test(source);
 }
 
-/** The checkpoint directory a source names, downloading it from the hub when it is an id. */
+/**
+ * The checkpoint directory (or .gguf file) a source names: "ollama:name[:tag]" and "lmstudio:publisher/model"
+ * resolve in those apps' local stores, a hub id is downloaded.
+ */
 export async function resolveCheckpointDir(source: string | undefined, options: LoadOptions = {}): Promise<string> {
   if (source === undefined || source === "demo") return demoModelDir();
   const expanded = source.startsWith("~") ? path.join(os.homedir(), source.slice(1)) : source;
-  if (fs.existsSync(expanded)) {
-    if (expanded.endsWith(".gguf")) throw new UnsupportedFormatError(path.resolve(expanded), "GGUF");
-    return path.resolve(expanded);
-  }
+  const local = resolveLocalStore(source);
+  if (local) return local;
+  if (fs.existsSync(expanded)) return path.resolve(expanded);
   if (looksLikePath(source)) {
     throw new MissingFileError(path.resolve(expanded), "checkpoint directory", 'check the path; a hub id looks like "owner/name" and "demo" loads the built-in model');
   }
@@ -49,19 +58,32 @@ export async function resolveCheckpointDir(source: string | undefined, options: 
   return downloadCheckpoint(source, { revision, cacheDir, onProgress, token, offline });
 }
 
-/** Loads a model: `loadModel()` / `loadModel("demo")`, `loadModel("./my-checkpoint")`, `loadModel("Qwen/Qwen2.5-0.5B")`. */
+/**
+ * Loads a model: `loadModel()` / `loadModel("demo")`, `loadModel("./my-checkpoint")`, `loadModel("Qwen/Qwen2.5-0.5B")`,
+ * `loadModel("./model.Q4_K_M.gguf")`, `loadModel("ollama:llama3.2:1b")`, `loadModel("lmstudio:publisher/model")`.
+ */
 export async function loadModel(source?: string, options: LoadOptions = {}): Promise<LanguageModel> {
   if (options.backend) await setBackend(options.backend);
   else await ensureBackend();
   const dir = await resolveCheckpointDir(source, options);
   const checkpoint = openCheckpoint(dir);
+  let streaming = false;
   try {
-    checkMemoryFits(estimateMemory(checkpoint.weights));
+    streaming = chooseLayerStreaming(estimateMemory(checkpoint.weights), options.layerStreaming);
+    if (streaming) checkpoint.weights.streamLayers = true;
     const model = buildModel(checkpoint, source === undefined || source === "demo" ? "lmprobe-demo" : source);
+    if (streaming && !model.weights.layerWeights) {
+      model.dispose();
+      throw new UnsupportedFormatError(checkpoint.dir, `dequantising ${model.config.modelType} blocks as the forward pass reaches them`, "use a smaller quantisation or a backend with more memory");
+    }
     recordModelSource(model, { source: source ?? "demo", dir, revision: options.revision });
     return model;
+  } catch (e) {
+    if (streaming) checkpoint.weights.close();
+    throw e;
   } finally {
-    // The engine copies every weight it needs into tensors while building; the files are done with.
-    checkpoint.weights.close();
+    // Built eagerly, the engine holds every weight in tensors and the files are done with; streamed, the model
+    // reads its blocks from them and closes them when disposed.
+    if (!streaming) checkpoint.weights.close();
   }
 }

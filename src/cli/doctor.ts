@@ -1,15 +1,64 @@
 // `lmprobe doctor`: which tfjs backends this machine offers, which one lmprobe chooses and why not the others.
 import * as tf from "@tensorflow/tfjs-core";
-import { ArgumentError } from "../errors";
+import { ArgumentError, ModelTooLargeError } from "../errors";
+import { openCheckpoint } from "../io/checkpoint";
+import { chooseLayerStreaming, estimateMemory } from "../io/memory-estimate";
+import { resolveCheckpointDir } from "../load";
 import { diagnoseBackends } from "../backend";
 import { TENSORFLOW_HINT } from "../backend/probe-tensorflow";
 import type { SelectionReport } from "../backend/types";
 
-const USAGE = `usage: lmprobe doctor [--json]
+const USAGE = `usage: lmprobe doctor [--json] [--model <source>]
 
 Probes the tfjs backends in lmprobe's order (tensorflow, webgpu, wasm, cpu), starts the first that works
 (or the one LMPROBE_BACKEND names) and prints what was found and why the others were not chosen.
-  --json   print the report as JSON`;
+  --json            print the report as JSON
+  --model <source>  also open a model (directory, .gguf file, ollama:name, lmstudio:publisher/model; no weight is
+                    read) and say how it would load on the chosen backend: its float32 size, its quantised size on
+                    disk, and whether it fits dequantised at load, streamed a block at a time, or not at all`;
+
+/** How a model would load on the active backend, from its headers alone. */
+export async function modelReport(source: string): Promise<Record<string, unknown>> {
+  const checkpoint = openCheckpoint(await resolveCheckpointDir(source, { offline: true }));
+  try {
+    const estimate = estimateMemory(checkpoint.weights);
+    const types: Record<string, number> = {};
+    for (const name of checkpoint.weights.names()) {
+      const info = checkpoint.weights.info(name);
+      const type = info.quantisation?.type ?? info.dtype;
+      types[type] = (types[type] ?? 0) + 1;
+    }
+    let plan: string;
+    try {
+      plan = chooseLayerStreaming(estimate) ? "streamed: each block dequantised when the forward pass reaches it" : "loaded whole (dequantised once at load when quantised)";
+    } catch (e) {
+      if (!(e instanceof ModelTooLargeError)) throw e;
+      plan = `does not fit: ${e.message.split("\n")[0]}`;
+    }
+    return {
+      source,
+      modelType: checkpoint.config.modelType,
+      tensorTypes: types,
+      float32Bytes: estimate.weightBytes,
+      neededBytes: estimate.totalBytes,
+      ...(estimate.storedBytes !== undefined ? { quantisedBytes: estimate.storedBytes } : {}),
+      ...(estimate.streaming ? { streamedNeededBytes: estimate.streaming.totalBytes } : {}),
+      backend: tf.getBackend(),
+      plan,
+    };
+  } finally {
+    checkpoint.weights.close();
+  }
+}
+
+function formatModel(m: Record<string, unknown>): string {
+  const gib = (b: unknown) => ((b as number) >= 2 ** 30 ? `${((b as number) / 2 ** 30).toFixed(2)} GiB` : `${((b as number) / 2 ** 20).toFixed(1)} MiB`);
+  const lines = ["", "", `model: ${m.source} (${m.modelType})`, `  tensors: ${Object.entries(m.tensorTypes as Record<string, number>).map(([t, n]) => `${n} ${t}`).join(", ")}`];
+  lines.push(`  float32 weights: ${gib(m.float32Bytes)}; needed loaded whole: ${gib(m.neededBytes)}`);
+  if (m.quantisedBytes !== undefined) lines.push(`  quantised on disk: ${gib(m.quantisedBytes)}; needed streamed: ${gib(m.streamedNeededBytes)}`);
+  lines.push(`  on ${m.backend}: ${m.plan}`);
+  return lines.join("\n");
+}
 
 const MARK: Record<string, string> = { chosen: "*", available: "+", unavailable: "-", failed: "!", skipped: " " };
 
@@ -34,10 +83,14 @@ export async function run(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const unknown = args.filter((a) => a !== "--json");
+  const modelAt = args.indexOf("--model");
+  const source = modelAt >= 0 ? args[modelAt + 1] : undefined;
+  if (modelAt >= 0 && (source === undefined || source.startsWith("--"))) throw new ArgumentError("--model", "needs a model source", USAGE);
+  const unknown = args.filter((a, i) => a !== "--json" && (modelAt < 0 || (i !== modelAt && i !== modelAt + 1)));
   if (unknown.length > 0) throw new ArgumentError(unknown[0], "is not an option of lmprobe doctor", USAGE);
   const report = await diagnoseBackends();
-  const out = { ...report, tfjs: tf.version_core, node: process.version, platform: `${process.platform}-${process.arch}` };
-  console.log(args.includes("--json") ? JSON.stringify(out, null, 2) : formatReport(report));
+  const model = source === undefined ? undefined : await modelReport(source);
+  const out = { ...report, tfjs: tf.version_core, node: process.version, platform: `${process.platform}-${process.arch}`, ...(model ? { model } : {}) };
+  console.log(args.includes("--json") ? JSON.stringify(out, null, 2) : formatReport(report) + (model ? formatModel(model) : ""));
   return 0;
 }

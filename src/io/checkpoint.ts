@@ -6,8 +6,11 @@ import path from "node:path";
 import { ConfigError, MissingFileError, UnsupportedFormatError } from "../errors";
 import { normalizeConfig, type ModelConfig } from "./config";
 import { quantisedTensorError } from "./safetensors";
-import { openWeightSource, type SafetensorsWeights } from "./safetensors-weights";
+import { Mxfp4Weights } from "./mxfp4";
+import { openWeightSource } from "./safetensors-weights";
+import { openGgufCheckpoint } from "./gguf/gguf-checkpoint";
 import { loadTokenizer } from "./tokenizer";
+import type { WeightSource } from "./weight-source";
 import type { Tokenizer } from "./tokenizer-types";
 
 export interface Checkpoint {
@@ -16,7 +19,8 @@ export interface Checkpoint {
   /** config.json as stored. */
   rawConfig: Record<string, unknown>;
   config: ModelConfig;
-  weights: SafetensorsWeights;
+  /** Safetensors weights, or a GGUF file's (dequantised on read). */
+  weights: WeightSource;
   tokenizer: Tokenizer;
   /** generation_config.json, when the checkpoint has one. */
   generationConfig?: Record<string, unknown>;
@@ -40,16 +44,21 @@ function ids(value: unknown): number[] {
   return list.filter((v): v is number => Number.isInteger(v) && (v as number) >= 0);
 }
 
-/** Quantised weights in a Hugging Face layout (MXFP4 blocks, FP8, GPTQ/AWQ/bitsandbytes) are refused up front. */
-function refuseQuantisedConfig(configPath: string, raw: Record<string, unknown>): void {
+/**
+ * The quantisation a Hugging Face checkpoint declares: MXFP4 (gpt-oss) is read; other schemes (FP8,
+ * GPTQ/AWQ/bitsandbytes) are refused up front.
+ */
+function quantisationOf(configPath: string, raw: Record<string, unknown>): "mxfp4" | null {
   const quant = raw.quantization_config as { quant_method?: unknown } | undefined;
   if (quant && typeof quant === "object") {
     const method = typeof quant.quant_method === "string" ? quant.quant_method : "quantised";
-    throw new UnsupportedFormatError(configPath, `quantization_config (${method} quantised weights)`);
+    if (method === "mxfp4") return "mxfp4";
+    throw new UnsupportedFormatError(configPath, `quantization_config (${method} quantised weights)`, "load the model's unquantised release (BF16, F16 or F32), or its GGUF; lmprobe reads MXFP4 and GGUF quantisations");
   }
+  return null;
 }
 
-function refuseQuantisedTensors(weights: SafetensorsWeights): void {
+function refuseQuantisedTensors(weights: WeightSource): void {
   for (const name of weights.names()) {
     const info = weights.info(name);
     if (info.dtype.startsWith("F8_") || info.dtype === "F4" || info.dtype.startsWith("F6_")) {
@@ -59,24 +68,49 @@ function refuseQuantisedTensors(weights: SafetensorsWeights): void {
   }
 }
 
-/** Opens a checkpoint directory in Hugging Face layout. The caller closes `weights` when done. */
+/** GGUF is recognised by its magic bytes: Ollama's blobs have no extension. */
+function isGgufFile(file: string): boolean {
+  if (file.endsWith(".gguf")) return true;
+  const fd = fs.openSync(file, "r");
+  try {
+    const magic = Buffer.alloc(4);
+    return fs.readSync(fd, magic, 0, 4, 0) === 4 && magic.toString("latin1") === "GGUF";
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Opens a checkpoint directory in Hugging Face layout, or a .gguf file. The caller closes `weights` when done. */
 export function openCheckpoint(dir: string): Checkpoint {
   const absolute = path.resolve(dir);
   if (!fs.existsSync(absolute)) {
     throw new MissingFileError(absolute, "checkpoint directory", "give a directory holding config.json and model.safetensors, a hub id (owner/name), or \"demo\"");
   }
   if (fs.statSync(absolute).isFile()) {
-    if (absolute.endsWith(".gguf")) throw new UnsupportedFormatError(absolute, "GGUF");
+    if (isGgufFile(absolute)) return openGgufCheckpoint(absolute);
     throw new MissingFileError(absolute, "checkpoint directory (got a file)", "give the directory that holds config.json, not a file in it");
   }
   const configPath = path.join(absolute, "config.json");
   if (!fs.existsSync(configPath)) {
+    // An LM Studio-style folder: one .gguf file and no config.json.
+    const ggufs = fs.readdirSync(absolute).filter((f) => f.endsWith(".gguf"));
+    if (ggufs.length === 1) return openGgufCheckpoint(path.join(absolute, ggufs[0]));
+    if (ggufs.length > 1) {
+      throw new MissingFileError(configPath, "config.json", `the directory holds ${ggufs.length} GGUF files (${ggufs.join(", ")}); give the path of the one to load`);
+    }
     throw new MissingFileError(configPath, "config.json", "copy config.json from the model's repository into the directory (it describes the architecture)");
   }
   const rawConfig = readJsonObject(configPath);
-  refuseQuantisedConfig(configPath, rawConfig);
+  const quantisation = quantisationOf(configPath, rawConfig);
   const config = normalizeConfig(rawConfig, configPath);
-  const weights = openWeightSource(absolute);
+  const files = openWeightSource(absolute);
+  let weights: WeightSource;
+  try {
+    weights = quantisation === "mxfp4" ? new Mxfp4Weights(files) : files;
+  } catch (e) {
+    files.close();
+    throw e;
+  }
   try {
     refuseQuantisedTensors(weights);
     const generationPath = path.join(absolute, "generation_config.json");

@@ -36,6 +36,11 @@ function float16Table(): Float32Array {
   return table;
 }
 
+/** float32 value of one float16 bit pattern (quantised blocks keep their scales as float16). */
+export function halfBitsToFloat32(bits: number): number {
+  return float16Table()[bits];
+}
+
 /** Widens `count` little-endian bfloat16 values from `src` (2-byte aligned) into `out` at `outOffset`. */
 export function bfloat16ToFloat32(src: Uint16Array, out: Float32Array, outOffset = 0, count = src.length): void {
   const out32 = new Uint32Array(out.buffer, out.byteOffset + outOffset * 4, count);

@@ -13,3 +13,12 @@ export { downloadCheckpoint, type DownloadProgress, type HubOptions } from "./hu
 export { hubCacheDir } from "./hub-cache";
 export { estimateMemory, backendCapacity, checkMemoryFits, bytesNeededOn, WASM_HEAP_BYTES, type MemoryEstimate, type BackendCapacity } from "./memory-estimate";
 export { demoModelDir, packageRoot } from "./package-root";
+// GGUF and MXFP4 (quantised checkpoints).
+export { GgufFile, type GgufTensor, type GgufMetaValue } from "./gguf/gguf-file";
+export { dequantize, READABLE_GGML_TYPES } from "./gguf/dequantize";
+export { ggmlType, ggmlTypeById, type GgmlType } from "./gguf/ggml-types";
+export { openGgufCheckpoint } from "./gguf/gguf-checkpoint";
+export { GGUF_ARCHITECTURES } from "./gguf/gguf-model";
+export { resolveLocalStore, ollamaModelsDir, lmStudioModelsDirs } from "./gguf/local-stores";
+export { dequantizeMxfp4, Mxfp4Weights } from "./mxfp4";
+export { chooseLayerStreaming } from "./memory-estimate";

@@ -31,7 +31,17 @@ export interface MemoryEstimate {
    */
   matrixBytes: number;
   largestTensor: { name: string; bytes: number };
+  /** Bytes of the weights as stored when they are quantised (GGUF blocks); absent for float checkpoints. */
+  storedBytes?: number;
+  /**
+   * Quantised checkpoints only: what the backend needs when blocks are dequantised as the forward pass reaches
+   * them (at most two resident): every weight outside the blocks in float32, the two largest blocks, the margin.
+   * The quantised blocks themselves stay in the file (read through the OS page cache), not in the backend.
+   */
+  streaming?: { totalBytes: number; layerBytes: number; residentMatrixBytes: number };
 }
+
+const LAYER_NAME = /^model\.layers\.(\d+)\./;
 
 /** Embedding tables are read by gather, never multiplied by, so XNNPACK never packs them. */
 const EMBEDDING_NAME = /(embed_tokens|embed_in|wte|wpe|embed_positions)\.weight$/;
@@ -40,8 +50,16 @@ export function estimateMemory(weights: WeightSource): MemoryEstimate {
   let weightBytes = 0;
   let matrixBytes = 0;
   let largestTensor = { name: "", bytes: 0 };
+  let storedBytes: number | undefined;
+  const layerBytes = new Map<number, number>();
+  let outsideMatrixBytes = 0;
   for (const name of weights.names()) {
     const info = weights.info(name);
+    if (info.quantisation) storedBytes = (storedBytes ?? 0) + info.quantisation.bytes;
+    const floatBytes = info.shape.reduce((a, b) => a * b, 1) * 4;
+    const layer = LAYER_NAME.exec(name);
+    if (layer) layerBytes.set(Number(layer[1]), (layerBytes.get(Number(layer[1])) ?? 0) + floatBytes);
+    else if (info.shape.length === 2 && !EMBEDDING_NAME.test(name)) outsideMatrixBytes += floatBytes;
     if (!FLOAT_DTYPES.has(info.dtype)) continue;
     const bytes = info.shape.reduce((a, b) => a * b, 1) * 4;
     weightBytes += bytes;
@@ -49,7 +67,17 @@ export function estimateMemory(weights: WeightSource): MemoryEstimate {
     if (bytes > largestTensor.bytes) largestTensor = { name, bytes };
   }
   const marginBytes = Math.max(128 * 1024 * 1024, Math.ceil(weightBytes * 0.15));
-  return { weightBytes, marginBytes, totalBytes: weightBytes + marginBytes, matrixBytes, largestTensor };
+  const estimate: MemoryEstimate = { weightBytes, marginBytes, totalBytes: weightBytes + marginBytes, matrixBytes, largestTensor };
+  if (storedBytes === undefined) return estimate;
+  const allLayers = [...layerBytes.values()].reduce((a, b) => a + b, 0);
+  const largestLayer = Math.max(0, ...layerBytes.values());
+  const resident = weightBytes - allLayers + Math.min(layerBytes.size, 2) * largestLayer;
+  const streamingMargin = Math.max(128 * 1024 * 1024, Math.ceil(resident * 0.15));
+  return {
+    ...estimate,
+    storedBytes,
+    streaming: { totalBytes: resident + streamingMargin, layerBytes: largestLayer, residentMatrixBytes: outsideMatrixBytes + Math.min(layerBytes.size, 2) * largestLayer },
+  };
 }
 
 export interface BackendCapacity {
@@ -132,4 +160,23 @@ export function checkMemoryFits(estimate: MemoryEstimate, backend: string = tf.g
     tensorTooLarge ? capacity.maxTensorBytes : capacity.totalBytes,
     backendsThatFit(estimate, backend),
   );
+}
+
+/**
+ * Whether to load with blocks dequantised as the forward pass reaches them: only for quantised checkpoints, when
+ * their float32 form does not fit and the streamed form does ("auto"), or always / never when asked. Throws
+ * ModelTooLargeError when neither form fits.
+ */
+export function chooseLayerStreaming(estimate: MemoryEstimate, mode: "auto" | "always" | "never" = "auto", backend: string = tf.getBackend()): boolean {
+  const streaming = estimate.streaming;
+  if (mode === "always" && streaming) return true;
+  if (mode !== "always" && fits(estimate, backendCapacity(backend))) return false;
+  if (mode === "never" || !streaming) {
+    checkMemoryFits(estimate, backend);
+    return false;
+  }
+  const capacity = backendCapacity(backend);
+  const needed = streaming.totalBytes + (backend === "wasm" ? streaming.residentMatrixBytes : 0);
+  if (needed <= capacity.totalBytes && estimate.largestTensor.bytes <= capacity.maxTensorBytes) return true;
+  throw new ModelTooLargeError(needed, `${backend} (even with two blocks dequantised at a time)`, capacity.totalBytes, backendsThatFit(estimate, backend));
 }

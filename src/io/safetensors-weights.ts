@@ -53,6 +53,11 @@ export class SafetensorsWeights implements WeightSource {
     return data;
   }
 
+  /** One tensor's bytes exactly as stored (for quantised formats decoded elsewhere, e.g. MXFP4's U8 blocks). */
+  readBytes(name: string): Uint8Array {
+    return this.fileOf(name).readBytes(name);
+  }
+
   close(): void {
     for (const f of this.files) f.close();
   }
@@ -76,8 +81,9 @@ export function openWeightSource(dir: string): SafetensorsWeights {
     return new SafetensorsWeights(single, [file], new Map(file.names().map((n) => [n, file])));
   }
   const others = fs.readdirSync(dir);
-  const hint = others.find((f) => f.endsWith(".gguf"))
-    ? "this directory holds a GGUF file; GGUF checkpoints are not supported yet, use the Hugging Face safetensors release"
+  const gguf = others.find((f) => f.endsWith(".gguf"));
+  const hint = gguf
+    ? `this directory holds a GGUF file: load it by its path (${path.join(dir, gguf)})`
     : others.some((f) => f === "pytorch_model.bin" || f === "pytorch_model.bin.index.json")
       ? "only PyTorch .bin weights are present; re-save them as safetensors (model.save_pretrained(dir, safe_serialization=True))"
       : `put ${SINGLE_FILE} (or ${INDEX_FILE} and its shards) in the directory`;

@@ -6,9 +6,9 @@ import path from "node:path";
 import { ArgumentError } from "../errors";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half-float";
 
-export type WritableDtype = "F32" | "F16" | "BF16" | "I64" | "I32";
+export type WritableDtype = "F32" | "F16" | "BF16" | "I64" | "I32" | "U8";
 
-const BYTES: Record<WritableDtype, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4 };
+const BYTES: Record<WritableDtype, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, U8: 1 };
 
 type NumericData = Float32Array | Float64Array | Int32Array | BigInt64Array | ArrayLike<number>;
 
@@ -22,7 +22,7 @@ export interface TensorToWrite {
 }
 
 function elementCount(name: string, t: TensorToWrite): number {
-  if (!(t.dtype in BYTES)) throw new ArgumentError(`tensors["${name}"].dtype`, `is "${t.dtype}"`, "write F32, F16, BF16, I64 or I32");
+  if (!(t.dtype in BYTES)) throw new ArgumentError(`tensors["${name}"].dtype`, `is "${t.dtype}"`, "write F32, F16, BF16, I64, I32 or U8");
   if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     throw new ArgumentError(`tensors["${name}"].shape`, `is ${JSON.stringify(t.shape)}`, "give non-negative integer dimensions");
   }
@@ -53,6 +53,7 @@ function encode(name: string, t: TensorToWrite, count: number): Uint8Array {
       case "BF16": view.setUint16(i * 2, float32ToBfloat16Bits(Number(v)), true); break;
       case "I32": view.setInt32(i * 4, Number(v), true); break;
       case "I64": view.setBigInt64(i * 8, typeof v === "bigint" ? v : BigInt(Math.trunc(v)), true); break;
+      case "U8": view.setUint8(i, Number(v)); break;
     }
   }
   return out;

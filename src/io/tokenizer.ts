@@ -71,15 +71,21 @@ export function loadTokenizer(dir: string, options: TokenizerOptions = {}): Toke
       : "copy tokenizer.json (and tokenizer_config.json) from the model's repository into the directory";
     throw new MissingFileError(jsonPath, "tokenizer", fix);
   }
-  const tokenizerJson = readJson(jsonPath, "tokenizer.json");
-  const config = readTokenizerConfig(dir);
+  return tokenizerFromJson(dir, readJson(jsonPath, "tokenizer.json"), readTokenizerConfig(dir), options);
+}
+
+/**
+ * A tokenizer from tokenizer.json and tokenizer_config.json contents (for formats that carry the vocabulary
+ * elsewhere, e.g. GGUF metadata). `origin` names the source in errors.
+ */
+export function tokenizerFromJson(origin: string, tokenizerJson: Record<string, unknown>, config: Record<string, unknown>, options: TokenizerOptions = {}): Tokenizer {
   let hf: HfTokenizer;
   try {
     hf = new (tokenizerClass(config))(tokenizerJson, config);
   } catch (e) {
-    throw new ConfigError(jsonPath, "(root)", `could not be loaded as a tokenizer (${(e as Error).message})`, "re-download tokenizer.json");
+    throw new ConfigError(origin, "tokenizer", `could not be loaded as a tokenizer (${(e as Error).message})`, "re-download the tokenizer files");
   }
-  return new CheckpointTokenizer(dir, hf, options);
+  return new CheckpointTokenizer(origin, hf, options);
 }
 
 class CheckpointTokenizer implements Tokenizer {

@@ -17,6 +17,8 @@ export interface TensorInfo {
   shape: number[];
   /** The file that holds it (absolute path). */
   file: string;
+  /** For quantised storage (GGUF): the ggml type as stored (`dtype` is then the F32 it is read as) and its bytes on disk. */
+  quantisation?: { type: string; bytes: number };
 }
 
 export interface WeightSource {
@@ -33,4 +35,9 @@ export interface WeightSource {
   read(name: string): Float32Array;
   /** Releases open file handles. */
   close(): void;
+  /**
+   * Set by the loader when the float32 form does not fit: architectures that support it then keep only the
+   * weights outside the blocks resident and read each block's again when the forward pass reaches it.
+   */
+  streamLayers?: boolean;
 }

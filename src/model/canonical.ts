@@ -6,6 +6,7 @@
 // orientation, the transpose of torch.nn.Linear's [out, in]). The one exception is a tied unembedding, which
 // reuses W_E [vocab, d_model] through a transposed matmul instead of holding a second copy.
 import type * as tf from "@tensorflow/tfjs-core";
+import type { LayerWeightProvider } from "./layer-weights";
 // Chained tensor methods (x.reshape(…), x.transpose()) for every model/ file: canonical.ts is imported by all.
 import "../tensor-methods";
 
@@ -164,6 +165,11 @@ export interface CanonicalModel {
     /** Logits are divided by this before any softcap (Granite's logits_scaling); absent or null: none. */
     divisor?: number | null;
   };
+  /**
+   * Present when the block weights are not all resident (quantised checkpoints too large in float32): the forward
+   * pass acquires each block from it before running the block.
+   */
+  layerWeights?: LayerWeightProvider;
 }
 
 /** Every tensor a canonical model holds (shared tensors once), for dispose() and memory accounting. */

@@ -66,6 +66,7 @@ export function forward(model: CanonicalModel, input: ForwardInput, hooks: HookR
   };
 
   model.blocks.forEach((block, layer) => {
+    model.layerWeights?.acquire(layer); // refills `block` in place when its weights were freed
     // Tables and masks are shared across blocks, so they are made outside the block's scope. Each block runs
     // in its own tidy: its intermediates (scores, patterns, MLP activations) are freed when it ends instead of
     // piling up over every layer until the caller's tidy (cached hooks and the KV cache are tf.keep'd).

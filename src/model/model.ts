@@ -128,6 +128,7 @@ export class LanguageModel {
   /** Frees the weights. The model cannot be used afterwards. */
   dispose(): void {
     forgetModel(this);
+    this.weights.layerWeights?.close();
     for (const t of canonicalTensors(this.weights)) t.dispose();
   }
 

@@ -110,6 +110,7 @@ export async function dlaFromCache(
     ]);
     const heads = w.blocks.map((blk, l) => {
       if (blk.postAttnNorm || !cache.has(`blocks.${l}.attn.hook_z`)) return null;
+      w.layerWeights?.acquire(l); // a streamed model holds only two blocks' weights at a time
       const { nHeads, W_O } = blk.attn;
       const dHead = W_O.shape[0] / nHeads; // z's width: the values' (narrower than q/k in multi-head latent attention)
       const z = tf.reshape(tf.slice(cache.get(`blocks.${l}.attn.hook_z`), [b, o.position, 0, 0], [1, 1, nHeads, dHead]), [nHeads, dHead]);
@@ -119,6 +120,7 @@ export async function dlaFromCache(
     const neurons = w.blocks.map((blk, l) => {
       if (blk.mlp.kind !== "dense" || blk.postMlpNorm || !cache.has(`blocks.${l}.mlp.hook_post`)) return null;
       const post = at(`blocks.${l}.mlp.hook_post`);
+      w.layerWeights?.acquire(l);
       const through = tf.reshape(tf.matMul(blk.mlp.W_out, tf.reshape(direction, [-1, 1])), [-1]);
       return tf.stack([post, tf.mul(tf.mul(post, through), scale)]);
     });

@@ -65,3 +65,27 @@ test("doctor's text report marks the chosen backend and prints every reason and 
 test("doctor rejects unknown options with the usage", async () => {
   await assert.rejects(run(["--jsn"]), (err: unknown) => err instanceof ArgumentError && /--jsn/.test(err.message) && /usage: lmprobe doctor/.test(err.message));
 });
+
+test("doctor --model reports a GGUF's float32 and quantised sizes and how it would load, without reading weights", async () => {
+  const { hfToGguf } = await import("../tools/gguf-from-hf");
+  const fs = await import("node:fs");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lmprobe-doctor-"));
+  const file = hfToGguf(path.join(__dirname, "../fixtures/tiny/llama"), path.join(dir, "tiny.Q8_0.gguf"), { type: "Q8_0" });
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (s: string) => lines.push(s);
+  try {
+    assert.equal(await run(["--json", "--model", file]), 0);
+  } finally {
+    console.log = log;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const model = JSON.parse(lines.join("\n")).model;
+  assert.equal(model.modelType, "llama");
+  assert.ok(model.tensorTypes.Q8_0 > 0 && model.tensorTypes.F32 > 0);
+  assert.ok(model.quantisedBytes < model.float32Bytes / 2, JSON.stringify(model));
+  assert.match(model.plan, /loaded whole/);
+  await assert.rejects(run(["--model"]), (err: unknown) => err instanceof ArgumentError && /--model/.test(err.message));
+});

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { ConfigError, MissingFileError, UnsupportedDtypeError, UnsupportedFormatError } from "../../src/errors";
+import { ConfigError, GgufFormatError, MissingFileError, UnsupportedDtypeError, UnsupportedFormatError } from "../../src/errors";
 import { openCheckpoint } from "../../src/io/checkpoint";
 import { copyCheckpoint, DEMO, DEMO_REFERENCE, rawHeader, tempDir, tinyFixtures } from "./helpers";
 
@@ -46,18 +46,20 @@ test("config.json that is not JSON is a ConfigError naming the file", () => {
   assert.throws(() => openCheckpoint(dir), (e: any) => e instanceof ConfigError && e.file === path.join(dir, "config.json"));
 });
 
-test("quantised checkpoints and GGUF files get a 'not supported yet' error before any weight is read", () => {
+test("GGUF files are recognised; quantised safetensors checkpoints get a 'not supported yet' error before any weight is read", () => {
+  // A file named .gguf is read as GGUF (a 4-byte one is truncated); a checkpoint directory whose weights are
+  // only a GGUF points to the file.
   const gguf = path.join(tempDir(), "model.gguf");
   fs.writeFileSync(gguf, "GGUF");
-  assert.throws(() => openCheckpoint(gguf), (e: any) => e instanceof UnsupportedFormatError && /not supported yet/.test(e.message) && e.format === "GGUF");
+  assert.throws(() => openCheckpoint(gguf), (e: any) => e instanceof GgufFormatError && e.field === "version (bytes 4-7)");
   const ggufDir = copyCheckpoint(DEMO, (n) => n.endsWith(".safetensors"));
   fs.writeFileSync(path.join(ggufDir, "model-q4.gguf"), "GGUF");
-  assert.throws(() => openCheckpoint(ggufDir), (e: any) => e instanceof MissingFileError && /GGUF/.test(e.message));
+  assert.throws(() => openCheckpoint(ggufDir), (e: any) => e instanceof MissingFileError && /model-q4\.gguf/.test(e.message));
 
   const quantConfig = copyCheckpoint(DEMO);
   const config = JSON.parse(fs.readFileSync(path.join(quantConfig, "config.json"), "utf8"));
-  fs.writeFileSync(path.join(quantConfig, "config.json"), JSON.stringify({ ...config, quantization_config: { quant_method: "mxfp4" } }));
-  assert.throws(() => openCheckpoint(quantConfig), (e: any) => e instanceof UnsupportedFormatError && /mxfp4/.test(e.message) && /not supported yet/.test(e.message));
+  fs.writeFileSync(path.join(quantConfig, "config.json"), JSON.stringify({ ...config, quantization_config: { quant_method: "fp8" } }));
+  assert.throws(() => openCheckpoint(quantConfig), (e: any) => e instanceof UnsupportedFormatError && /fp8/.test(e.message) && /not supported yet/.test(e.message));
 
   for (const [tensor, dtype, pattern] of [["model.layers.0.mlp.experts.gate_up_proj_blocks", "U8", /MXFP4/], ["model.layers.0.mlp.up_proj.weight", "F8_E4M3", /F8_E4M3/]] as const) {
     const dir = copyCheckpoint(DEMO, (n) => n.endsWith(".safetensors"));

@@ -3,7 +3,9 @@
 // q/k norms and sinks; a SwiGLU MLP (gate_proj, up_proj, down_proj); the block norms in Llama's or Gemma's
 // placement; and the model shell (model.embed_tokens, model.norm, lm_head). Each converter assembles its blocks
 // from these and states only what its family changes.
+import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig } from "../../io/config";
+import { rebuildingLayerWeights } from "../layer-weights";
 import { activationFromConfig } from "../components/activations";
 import type { AttentionWeights, BlockWeights, CanonicalModel, DenseMlpWeights, RotarySettings } from "../canonical";
 import { attentionWeights, blockWeights, denseMlpWeights, modelShell, readEmbedding, ROTARY_BUFFERS, slidingWindowOf, unembedding } from "./canonical-parts";
@@ -115,7 +117,14 @@ export interface ShellOptions {
 export function assembleModel(w: WeightLoader, config: ModelConfig, block: (l: number) => BlockWeights, o: ShellOptions = {}): CanonicalModel {
   const W_E = readEmbedding(w, config, "model.embed_tokens.weight");
   const unembed = unembedding(w, config, "lm_head.weight", o.finalSoftcap ?? null);
-  const blocks = Array.from({ length: config.numLayers }, (_, l) => block(l));
+  // Streaming (a quantised checkpoint too large in float32): each block is built once to check it and give the
+  // skeleton its shapes, then freed; the forward pass rebuilds it through model.layerWeights.
+  const streaming = w.weights.streamLayers === true;
+  const blocks = Array.from({ length: config.numLayers }, (_, l) => {
+    const b = block(l);
+    if (streaming) tf.dispose(b as unknown as tf.TensorContainer);
+    return b;
+  });
   const model = modelShell(config, {
     W_E,
     embedScale: o.embedScale ?? null,
@@ -124,5 +133,6 @@ export function assembleModel(w: WeightLoader, config: ModelConfig, block: (l: n
     unembed,
   });
   w.assertAllUsed(ROTARY_BUFFERS);
+  if (streaming) model.layerWeights = rebuildingLayerWeights(blocks, block, () => w.weights.close());
   return model;
 }
