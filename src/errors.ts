@@ -76,7 +76,7 @@ export class ModelTooLargeError extends LmprobeError {
       `the model needs about ${formatBytes(bytesNeeded)} as float32 tensors, more than the ${backend} backend can hold (${formatBytes(bytesAvailable)})`,
       backendsThatFit.length > 0
         ? `switch to a backend that can hold it: ${backendsThatFit.join(", ")} (setBackend() or LMPROBE_BACKEND)`
-        : "no available backend can hold it; choose a smaller model",
+        : "no backend of this machine can hold it; choose a smaller model (`lmprobe doctor` lists the backends found here)",
     );
   }
 }
@@ -170,5 +170,12 @@ export class SynchronousReadError extends LmprobeError {
 export class UnsupportedFormatError extends LmprobeError {
   constructor(readonly file: string, readonly format: string, fix = "load the model's unquantised Hugging Face safetensors release (BF16, F16 or F32)") {
     super(`${file}: ${format} is not supported yet`, fix);
+  }
+}
+
+/** A file in the local hub cache failed its check (sha256 of an LFS file, size) and could not be fetched again. */
+export class HubCacheCorruptError extends LmprobeError {
+  constructor(readonly file: string, problem: string, fix = "load again with network (unset HF_HUB_OFFLINE) to fetch it again") {
+    super(`cached ${file} ${problem}; the corrupt copy was removed`, fix);
   }
 }
