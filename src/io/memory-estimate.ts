@@ -4,7 +4,7 @@
 // with an out-of-memory abort that takes the notebook kernel down with it.
 import os from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
-import { activeGpuDevice } from "../backend";
+import { activeGpuDevice, backendReport } from "../backend";
 import { ModelTooLargeError } from "../errors";
 import type { WeightSource } from "./weight-source";
 
@@ -115,7 +115,12 @@ function backendsThatFit(estimate: MemoryEstimate, active: string): string[] {
   const out: string[] = [];
   const tensorflowInstalled = packageInstalled("@tensorflow/tfjs-node-gpu") || packageInstalled("@tensorflow/tfjs-node");
   if (active !== "tensorflow" && tensorflowInstalled && fits(estimate, backendCapacity("tensorflow"))) out.push("tensorflow");
-  if (active !== "webgpu" && packageInstalled("webgpu")) out.push("webgpu (if a GPU with enough memory is present)");
+  // WebGPU only where an adapter was found (or was not looked for): never on a machine known to have no GPU.
+  const webgpu = backendReport()?.candidates.find((c) => c.name === "webgpu");
+  const webgpuHere = webgpu ? webgpu.available || webgpu.status === "skipped" : packageInstalled("webgpu");
+  if (active !== "webgpu" && packageInstalled("webgpu") && webgpuHere) {
+    out.push(webgpu?.available ? "webgpu (if the GPU has enough memory)" : "webgpu (if `lmprobe doctor` finds a GPU adapter with enough memory)");
+  }
   if (active !== "wasm" && fits(estimate, backendCapacity("wasm"))) out.push("wasm");
   if (active !== "cpu" && fits(estimate, backendCapacity("cpu"))) out.push("cpu");
   return out;
