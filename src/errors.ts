@@ -179,3 +179,20 @@ export class HubCacheCorruptError extends LmprobeError {
     super(`cached ${file} ${problem}; the corrupt copy was removed`, fix);
   }
 }
+
+/** The tokenizer can produce ids the model's embedding has no row for (tokenizer.json from another model). */
+export class TokenizerVocabError extends LmprobeError {
+  constructor(readonly tokenizerFile: string, readonly configFile: string, readonly token: string, readonly id: number, readonly rows: number) {
+    super(
+      `${tokenizerFile}: token ${JSON.stringify(token)} has id ${id}, but the embedding has ${rows} rows (vocab_size in ${configFile})`,
+      "use the tokenizer.json that belongs to these weights (the id must be below vocab_size)",
+    );
+  }
+}
+
+/** A path named as a checkpoint file (weights, config, tokenizer) that is not a regular file: a directory, FIFO, socket, device. */
+export class NotRegularFileError extends LmprobeError {
+  constructor(readonly file: string, readonly what: string, readonly kind: string) {
+    super(`${file}: the ${what} is a ${kind}, not a regular file`, `replace it with the real ${what} (a plain file, or a symlink to one)`);
+  }
+}

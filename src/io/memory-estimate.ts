@@ -4,7 +4,7 @@
 // with an out-of-memory abort that takes the notebook kernel down with it.
 import os from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
-import { activeGpuDevice, backendReport } from "../backend";
+import { activeGpuDevice, backendReport, type SelectionReport } from "../backend";
 import { ModelTooLargeError } from "../errors";
 import type { WeightSource } from "./weight-source";
 
@@ -111,12 +111,12 @@ function fits(estimate: MemoryEstimate, capacity: BackendCapacity): boolean {
 }
 
 /** The other backends that could hold the model, among those installed here. */
-function backendsThatFit(estimate: MemoryEstimate, active: string): string[] {
+function backendsThatFit(estimate: MemoryEstimate, active: string, report: SelectionReport | null): string[] {
   const out: string[] = [];
   const tensorflowInstalled = packageInstalled("@tensorflow/tfjs-node-gpu") || packageInstalled("@tensorflow/tfjs-node");
   if (active !== "tensorflow" && tensorflowInstalled && fits(estimate, backendCapacity("tensorflow"))) out.push("tensorflow");
   // WebGPU only where an adapter was found (or was not looked for): never on a machine known to have no GPU.
-  const webgpu = backendReport()?.candidates.find((c) => c.name === "webgpu");
+  const webgpu = report?.candidates.find((c) => c.name === "webgpu");
   const webgpuHere = webgpu ? webgpu.available || webgpu.status === "skipped" : packageInstalled("webgpu");
   if (active !== "webgpu" && packageInstalled("webgpu") && webgpuHere) {
     out.push(webgpu?.available ? "webgpu (if the GPU has enough memory)" : "webgpu (if `lmprobe doctor` finds a GPU adapter with enough memory)");
@@ -126,8 +126,11 @@ function backendsThatFit(estimate: MemoryEstimate, active: string): string[] {
   return out;
 }
 
-/** Throws ModelTooLargeError when the estimate exceeds what `backend` (default: the active one) can hold. */
-export function checkMemoryFits(estimate: MemoryEstimate, backend: string = tf.getBackend()): void {
+/**
+ * Throws ModelTooLargeError when the estimate exceeds what `backend` (default: the active one) can hold. The
+ * fix offers only backends this machine has, as `report` (default: the last backend selection) found them.
+ */
+export function checkMemoryFits(estimate: MemoryEstimate, backend: string = tf.getBackend(), report: SelectionReport | null = backendReport()): void {
   const capacity = backendCapacity(backend);
   if (fits(estimate, capacity)) return;
   const tensorTooLarge = estimate.largestTensor.bytes > capacity.maxTensorBytes;
@@ -135,6 +138,6 @@ export function checkMemoryFits(estimate: MemoryEstimate, backend: string = tf.g
     tensorTooLarge ? estimate.largestTensor.bytes : bytesNeededOn(estimate, backend),
     tensorTooLarge ? `${backend} (per-buffer limit, tensor "${estimate.largestTensor.name}")` : backend,
     tensorTooLarge ? capacity.maxTensorBytes : capacity.totalBytes,
-    backendsThatFit(estimate, backend),
+    backendsThatFit(estimate, backend, report),
   );
 }

@@ -14,6 +14,7 @@ import { convertMixtral } from "./mixtral";
 import { convertOlmo2 } from "./olmo2";
 import { convertPhi3 } from "./phi3";
 import { convertQwen3Moe } from "./qwen3_moe";
+import { ownEntry, setOwnEntry } from "../../own-key";
 
 /** Reads one family's weights (through the lazy WeightSource) into the canonical layout. */
 export type ArchitectureConverter = (config: ModelConfig, weights: WeightSource) => CanonicalModel;
@@ -36,7 +37,7 @@ const registry: Record<string, ArchitectureConverter> = {
 
 /** Registers (or replaces) the converter of a model_type. */
 export function registerArchitecture(modelType: string, converter: ArchitectureConverter): void {
-  registry[modelType] = converter;
+  setOwnEntry(registry, modelType, converter);
 }
 
 /** The model_types the engine can build, sorted. */
@@ -46,7 +47,7 @@ export function supportedModelTypes(): string[] {
 
 /** The converter of config.modelType, or UnsupportedArchitectureError naming config.json and the supported list. */
 export function converterFor(config: ModelConfig): ArchitectureConverter {
-  const converter = registry[config.modelType];
+  const converter = ownEntry(registry, config.modelType);
   if (!converter) throw new UnsupportedArchitectureError(config.modelType, supportedModelTypes(), config.file);
   return converter;
 }
