@@ -196,3 +196,13 @@ export class NotRegularFileError extends LmprobeError {
     super(`${file}: the ${what} is a ${kind}, not a regular file`, `replace it with the real ${what} (a plain file, or a symlink to one)`);
   }
 }
+
+/** A forward pass produced NaN or ±Infinity (run's checkFinite): where it was first seen. */
+export class NonFiniteActivationError extends LmprobeError {
+  constructor(readonly hook: string, readonly layer: number | null, readonly position: number | null, readonly index: readonly number[], readonly value: number) {
+    super(
+      `the forward pass produced ${value} at ${hook}${layer === null ? "" : ` (layer ${layer}`}${position === null ? (layer === null ? "" : ")") : `${layer === null ? " (" : ", "}position ${position})`}, index [${index.join(", ")}]`,
+      "the weights or an intervention overflow float32 here: check the checkpoint (`lmprobe verify`), the hook that writes this activation, or the input",
+    );
+  }
+}
