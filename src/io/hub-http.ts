@@ -88,6 +88,23 @@ export interface DownloadResult {
 export interface Expected {
   size: number | null;
   sha256: string | null;
+  /** For files the hub keeps in git (not LFS): the git blob id its ETag gives, sha1("blob <size>\0" + content). */
+  gitBlob?: string | null;
+}
+
+/**
+ * The git blob id of a non-LFS file on the hub: its ETag (40 hex digits), trusted as one only from a server that
+ * also names the commit (x-repo-commit), as the hub does; a plain mirror's ETag may be anything.
+ */
+export function gitBlobFromEtag(etag: string | null, commit: string | null): string | null {
+  const name = etag?.replace(/^W\//, "").replace(/^"|"$/g, "") ?? "";
+  return commit && /^[0-9a-f]{40}$/.test(name) ? name : null;
+}
+
+export function gitBlobIdOfFile(file: string, size: number): string {
+  const hash = createHash("sha1").update(`blob ${size}\0`);
+  hash.update(fs.readFileSync(file));
+  return hash.digest("hex");
 }
 
 /** An LFS file's ETag is the sha256 of its content (64 hex digits); other ETags (git sha1, mirrors') are not. */
@@ -186,6 +203,14 @@ export async function downloadToFile(
     const sha256 = hash.digest("hex");
     if (expected.sha256 !== null && sha256 !== expected.sha256) {
       throw new HubDownloadError(url, `the content's sha256 ${sha256} differs from the file's ETag ${expected.sha256} (${written} bytes received)`, "load again; if it persists the server or a proxy alters the file");
+    }
+    // Small git-stored files (config, tokenizer) are read again to hash them with git's length prefix, which is
+    // only known once the body has ended when the server announced no size.
+    if (expected.gitBlob && expected.sha256 === null) {
+      const id = gitBlobIdOfFile(tempPath, written);
+      if (id !== expected.gitBlob) {
+        throw new HubDownloadError(url, `the content's git blob id ${id} differs from the file's ETag ${expected.gitBlob} (${written} bytes received)`, "load again; if it persists the server or a proxy alters the file");
+      }
     }
     return { bytes: written, sha256 };
   } catch (e) {

@@ -11,7 +11,7 @@ import {
   blobNameFromEtag, cachedCommit, checkFileName, checkRepoId, checkRevision, COMMIT_HASH, hubCacheDir, hubOffline,
   linkSnapshotFile, markMissing, repoCacheDir, writeRef,
 } from "./hub-cache";
-import { downloadToFile, type Expected, fetchMetadata, type FileMetadata, type HttpOptions, sha256FromEtag } from "./hub-http";
+import { downloadToFile, type Expected, fetchMetadata, type FileMetadata, gitBlobFromEtag, gitBlobIdOfFile, type HttpOptions, sha256FromEtag } from "./hub-http";
 import { processAlive, withFileLock } from "./hub-lock";
 import { INDEX_FILE, SINGLE_FILE } from "./safetensors-weights";
 
@@ -178,7 +178,8 @@ async function blobIsGood(file: string, expected: Expected, deep: boolean): Prom
   }
   const good = stat.isFile()
     && (expected.size === null || stat.size === expected.size)
-    && (!deep || expected.sha256 === null || (await sha256OfFile(file)) === expected.sha256);
+    && (!deep || expected.sha256 === null || (await sha256OfFile(file)) === expected.sha256)
+    && (!deep || !expected.gitBlob || expected.sha256 !== null || gitBlobIdOfFile(file, stat.size) === expected.gitBlob);
   if (!good) fs.rmSync(file, { force: true, recursive: stat.isDirectory() });
   return good;
 }
@@ -218,7 +219,7 @@ async function fetchFile(
   const blobs = path.join(repoDir, "blobs");
   fs.mkdirSync(blobs, { recursive: true });
   const known = blobNameFromEtag(item.meta.etag);
-  const expected: Expected = { size: item.meta.size, sha256: sha256FromEtag(item.meta.etag) };
+  const expected: Expected = { size: item.meta.size, sha256: sha256FromEtag(item.meta.etag), gitBlob: gitBlobFromEtag(item.meta.etag, item.meta.commit) };
   if (known && (await blobIsGood(path.join(blobs, known), expected, verifyCache))) {
     linkSnapshotFile(repoDir, commit, item.file, known);
     return;
@@ -251,13 +252,16 @@ export async function verifyCachedSnapshot(snapshotDir: string): Promise<void> {
     const file = path.join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
     if (!entry.isSymbolicLink()) continue;
     const blob = path.resolve(path.dirname(file), fs.readlinkSync(file));
-    const sha256 = sha256FromEtag(path.basename(blob));
-    if (!sha256 || !fs.existsSync(blob)) continue;
-    const actual = await sha256OfFile(blob);
-    if (actual !== sha256) {
+    if (!fs.existsSync(blob)) continue;
+    const name = path.basename(blob);
+    // LFS blobs are named by their sha256, git-stored ones by their git blob id (see gitBlobFromEtag).
+    const kind = sha256FromEtag(name) ? "sha256" : /^[0-9a-f]{40}$/.test(name) ? "git blob id" : null;
+    if (!kind) continue;
+    const actual = kind === "sha256" ? await sha256OfFile(blob) : gitBlobIdOfFile(blob, fs.statSync(blob).size);
+    if (actual !== name) {
       fs.rmSync(blob, { force: true });
       fs.rmSync(file, { force: true });
-      throw new HubCacheCorruptError(file, `failed its sha256 check (content ${actual}, blob name ${sha256})`);
+      throw new HubCacheCorruptError(file, `failed its ${kind} check (content ${actual}, blob name ${name})`);
     }
   }
 }

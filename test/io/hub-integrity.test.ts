@@ -149,3 +149,11 @@ test("a corrupt file in the cache is fetched again on load; offline it is a HubC
     process.env = saved;
   }
 });
+
+test("a git-stored file (config, tokenizer) cut short with no size announced is refused by its git blob id", async () => {
+  server = await startHubServer({ repos: { "tiny/llama": LLAMA }, noSize: true, cutFile: "tokenizer.json" });
+  const cacheDir = tempDir();
+  await assert.rejects(downloadCheckpoint("tiny/llama", { cacheDir, endpoint: server.endpoint }), (e: any) => e instanceof HubDownloadError && /tokenizer\.json/.test(e.message) && /git blob id/.test(e.message));
+  const snapshot = path.join(cacheDir, "models--tiny--llama", "snapshots", commitOf("tiny/llama"));
+  assert.ok(!fs.existsSync(path.join(snapshot, "tokenizer.json")));
+});
