@@ -28,6 +28,8 @@ export interface LoadOptions {
   token?: string;
   /** Use only the local hub cache; default from $HF_HUB_OFFLINE. */
   offline?: boolean;
+  /** Hub downloads: milliseconds without response or data before a request is abandoned (and retried); default 30 s. */
+  timeoutMs?: number;
 }
 
 function looksLikePath(source: string): boolean {
@@ -52,8 +54,8 @@ export async function resolveCheckpointDir(source: string | undefined, options: 
   if (looksLikePath(source)) {
     throw new MissingFileError(path.resolve(expanded), "checkpoint directory", 'check the path; a hub id looks like "owner/name" and "demo" loads the built-in model');
   }
-  const { revision, cacheDir, onProgress, token, offline, verifyCache, onConfig } = options;
-  return downloadCheckpoint(source, { revision, cacheDir, onProgress, token, offline, verifyCache, onConfig });
+  const { revision, cacheDir, onProgress, token, offline, verifyCache, onConfig, timeoutMs } = options;
+  return downloadCheckpoint(source, { revision, cacheDir, onProgress, token, offline, verifyCache, onConfig, timeoutMs });
 }
 
 /**

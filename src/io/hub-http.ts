@@ -44,18 +44,29 @@ function statusError(url: string, status: number): HubDownloadError {
   return new HubDownloadError(url, `HTTP ${status}`);
 }
 
+/** A HEAD request, asked again (up to MAX_ATTEMPTS in all) when the connection fails or the server answers 5xx / 429. */
+async function headWithRetries(url: string, options: HttpOptions): Promise<Response> {
+  let problem = "";
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    if (attempt > 1) await new Promise((ok) => setTimeout(ok, 100 * 2 ** (attempt - 2)));
+    try {
+      const response = await fetch(url, { method: "HEAD", redirect: "manual", headers: headersFor(url, options), signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+      if (response.status < 500 && response.status !== 429) return response;
+      problem = `HTTP ${response.status}`;
+    } catch (e) {
+      problem = `no response (${(e as Error).message})`;
+    }
+  }
+  throw new HubDownloadError(url, `${problem}; gave up after ${MAX_ATTEMPTS} attempts`, "check your network or HF_ENDPOINT; set HF_HUB_OFFLINE=1 to use only the local cache");
+}
+
 /** Metadata of one file, or null when the repository has no such file (HTTP 404). */
 export async function fetchMetadata(url: string, options: HttpOptions): Promise<FileMetadata | null> {
   let current = url;
   // Relative redirects (a renamed repository) are followed; an absolute one points at the CDN holding an
   // LFS file's bytes, and its own headers carry the file's metadata.
   for (let hop = 0; hop < 5; hop++) {
-    let response: Response;
-    try {
-      response = await fetch(current, { method: "HEAD", redirect: "manual", headers: headersFor(current, options), signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
-    } catch (e) {
-      throw new HubDownloadError(current, `no response (${(e as Error).message})`, "check your network or HF_ENDPOINT; set HF_HUB_OFFLINE=1 to use only the local cache");
-    }
+    const response = await headWithRetries(current, options);
     const h = response.headers;
     if (response.status === 404) return null;
     const meta = {

@@ -34,6 +34,8 @@ export interface ServerOptions {
    * "stall" (send nothing, keep the socket), "flip" (one byte changed)).
    */
   fault?: (file: string, n: number) => "ok" | "drop" | "cut" | "stall" | "flip" | number;
+  /** Fault injection for metadata (HEAD) requests: "drop" the connection or answer with a status. */
+  headFault?: (file: string, n: number) => "ok" | "drop" | number;
 }
 
 export interface HubServer {
@@ -70,6 +72,11 @@ export async function startHubServer(options: ServerOptions): Promise<HubServer>
     if (!match || !dir || (!extra && (match.file.startsWith("reference") || !fs.existsSync(filePath!)))) {
       res.writeHead(404).end();
       return;
+    }
+    if (req.method === "HEAD" && options.headFault) {
+      const fault = options.headFault(match.file, faults++);
+      if (fault === "drop") return void res.destroy();
+      if (typeof fault === "number") return void res.writeHead(fault).end();
     }
     const body = extra ?? fs.readFileSync(filePath!);
     const lfs = match.file.endsWith(".safetensors");
