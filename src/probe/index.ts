@@ -16,3 +16,4 @@ export { resolveTokenId, resolvePositions, type TokenSpec } from "./tokens";
 export { lensHeadOf, type LensHead } from "./lens-head";
 export { seededRandom } from "./random";
 export { fullProbe, type FullProbeResult } from "./full-probe";
+export { describeNonFinite, type NonFiniteReport, type NonFiniteSite } from "./non-finite";
