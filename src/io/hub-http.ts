@@ -129,6 +129,22 @@ class Retryable extends Error {}
 
 const MAX_ATTEMPTS = 4;
 
+/** The LFS sha256 / git blob id check of a finished body, as an error (null when it passes or there is none). */
+function contentMismatch(url: string, tempPath: string, expected: Expected, sha256: string, written: number): HubDownloadError | null {
+  if (expected.sha256 !== null && sha256 !== expected.sha256) {
+    return new HubDownloadError(url, `the content's sha256 ${sha256} differs from the file's ETag ${expected.sha256} (${written} bytes received)`, "load again; if it persists the server or a proxy alters the file");
+  }
+  // Small git-stored files (config, tokenizer) are read again to hash them with git's length prefix, which is
+  // only known once the body has ended when the server announced no size.
+  if (expected.gitBlob && expected.sha256 === null) {
+    const id = gitBlobIdOfFile(tempPath, written);
+    if (id !== expected.gitBlob) {
+      return new HubDownloadError(url, `the content's git blob id ${id} differs from the file's ETag ${expected.gitBlob} (${written} bytes received)`, "load again; if it persists the server or a proxy alters the file");
+    }
+  }
+  return null;
+}
+
 /**
  * Streams `url` into `tempPath` (a name unique to this writer), checking the bytes against `expected`: a body
  * longer than announced is refused at once, a shorter one (the connection ended early) is resumed with a Range
@@ -171,7 +187,13 @@ export async function downloadToFile(
   };
   try {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      if (size !== null && written === size) break; // an adopted temporary file that was already whole
+      if (size !== null && written === size) {
+        // An adopted temporary file that is already whole: it still has to pass the content check.
+        if (!contentMismatch(url, tempPath, expected, hash.copy().digest("hex"), written)) break;
+        written = 0;
+        hash = createHash("sha256");
+        fs.ftruncateSync(fd, 0);
+      }
       if (attempt > 1) await new Promise((ok) => setTimeout(ok, 100 * 2 ** (attempt - 2)));
       try {
         await receive(url, written, options, (chunk) => {
@@ -201,7 +223,16 @@ export async function downloadToFile(
           }
         });
         if (size !== null && written < size) throw new Retryable(`received ${written} of ${size} bytes (the connection ended early)`);
-        break;
+        const mismatch = contentMismatch(url, tempPath, expected, hash.copy().digest("hex"), written);
+        if (!mismatch) break;
+        // Altered or cut short in a way the framing did not show (a server that announced no size): fetch it
+        // whole again while attempts remain.
+        if (attempt === MAX_ATTEMPTS) throw mismatch;
+        lastProblem = mismatch.message;
+        written = 0;
+        size = expected.size;
+        hash = createHash("sha256");
+        fs.ftruncateSync(fd, 0);
       } catch (e) {
         if (e instanceof HubDownloadError) throw e;
         lastProblem = e instanceof Retryable ? e.message : `interrupted after ${written} bytes (${(e as Error).message})`;
@@ -212,17 +243,6 @@ export async function downloadToFile(
     }
     close();
     const sha256 = hash.digest("hex");
-    if (expected.sha256 !== null && sha256 !== expected.sha256) {
-      throw new HubDownloadError(url, `the content's sha256 ${sha256} differs from the file's ETag ${expected.sha256} (${written} bytes received)`, "load again; if it persists the server or a proxy alters the file");
-    }
-    // Small git-stored files (config, tokenizer) are read again to hash them with git's length prefix, which is
-    // only known once the body has ended when the server announced no size.
-    if (expected.gitBlob && expected.sha256 === null) {
-      const id = gitBlobIdOfFile(tempPath, written);
-      if (id !== expected.gitBlob) {
-        throw new HubDownloadError(url, `the content's git blob id ${id} differs from the file's ETag ${expected.gitBlob} (${written} bytes received)`, "load again; if it persists the server or a proxy alters the file");
-      }
-    }
     return { bytes: written, sha256 };
   } catch (e) {
     close();

@@ -157,3 +157,11 @@ test("a git-stored file (config, tokenizer) cut short with no size announced is 
   const snapshot = path.join(cacheDir, "models--tiny--llama", "snapshots", commitOf("tiny/llama"));
   assert.ok(!fs.existsSync(path.join(snapshot, "tokenizer.json")));
 });
+
+test("a body altered once in transit is fetched again and the download completes whole", async () => {
+  let n = 0;
+  server = await startHubServer({ repos: { "tiny/llama": LLAMA }, fault: (file) => (file === "model.safetensors" && n++ === 0 ? "flip" : "ok") });
+  const dir = await downloadCheckpoint("tiny/llama", { cacheDir: tempDir(), endpoint: server.endpoint });
+  assertWhole(dir);
+  assert.equal(server.requests.filter((r) => r === "GET /cdn/tiny/llama/model.safetensors").length, 2);
+});
