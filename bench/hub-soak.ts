@@ -11,7 +11,9 @@
 // Sequential: one load at a time, alternating the two models and two servers (A announces sizes and honours
 // Range; B announces no size, so a cut body ends like a whole one), a fresh cache each time except every fourth
 // load, which reuses the previous cache (a cache hit, or the repair of what a failed load left). Concurrent: all
-// loads at once into one shared cache (the per-blob lock and per-writer temporary files). Loopback only.
+// loads at once into one shared cache (the per-blob lock and per-writer temporary files). Processes: --processes
+// Node processes downloading one model into one cache at once, --process-rounds times. Loopback only.
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -41,6 +43,8 @@ const backend = arg("--backend", "wasm") as "wasm" | "cpu";
 const faultRate = Number(arg("--fault-rate", "0.12"));
 const maxSeconds = Number(arg("--max-seconds", "900"));
 const opTimeoutMs = Number(arg("--op-timeout", "120000"));
+const processCount = Number(arg("--processes", "4"));
+const processRounds = Number(arg("--process-rounds", "5"));
 
 type Outcome = "succeeded" | "typedError" | "untypedError" | "hung" | "wrongData";
 
@@ -125,6 +129,30 @@ async function loadAndProbe(id: string, cacheDir: string, server: HubServer, gol
   }
 }
 
+/** One download in a separate Node process (test/io/hub-download-child.ts), as a second notebook would. */
+function childDownload(id: string, cacheDir: string, endpoint: string): Promise<{ outcome: Outcome; detail?: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "test/io/hub-download-child.ts"), id, cacheDir, endpoint, "400"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opTimeoutMs);
+    child.on("exit", () => {
+      clearTimeout(timer);
+      let r: { dir?: string; error?: string; message?: string; typed?: boolean };
+      try {
+        r = JSON.parse(out.trim().split("\n").pop() ?? "");
+      } catch {
+        return done({ outcome: "hung", detail: `${id}: child printed no result ${err.slice(-300)}` });
+      }
+      if (r.error) return done(r.typed ? { outcome: "typedError", detail: r.error } : { outcome: "untypedError", detail: `${r.error}: ${r.message}` });
+      const bad = sameFiles(r.dir!, REPOS[id]);
+      done(bad ? { outcome: "wrongData", detail: `${id}: cached ${bad} differs from the hub's` } : { outcome: "succeeded" });
+    });
+  });
+}
+
 function record(tally: Tally, r: { outcome: Outcome; detail?: string }): void {
   tally.ops++;
   tally[r.outcome]++;
@@ -171,6 +199,16 @@ async function main(): Promise<void> {
     }
     concurrent.seconds = (performance.now() - t1) / 1000;
 
+    // Separate processes filling one cache at once (downloads only: the files must be whole).
+    const processes = newTally();
+    const t2 = performance.now();
+    for (let round = 0; round < processRounds && performance.now() < deadline; round++) {
+      const shared = fs.mkdtempSync(path.join(work, "procs-"));
+      const id = IDS[round % IDS.length];
+      for (const r of await Promise.all(Array.from({ length: processCount }, () => childDownload(id, shared, servers[round % 2].endpoint)))) record(processes, r);
+    }
+    processes.seconds = (performance.now() - t2) / 1000;
+
     const result = {
       benchmark: "hub-soak",
       seed,
@@ -179,13 +217,14 @@ async function main(): Promise<void> {
       models: IDS,
       sequential,
       concurrent,
+      processes,
       faultsInjected: faults,
       requests: servers.reduce((n, s) => n + s.requests.length, 0),
       tensorsLeft: tf.memory().numTensors - baselineTensors,
       seconds: (performance.now() - started) / 1000,
-      limit: "wrongData, untypedError and hung are 0 in both phases",
-      withinLimit: [sequential, concurrent].every((t) => t.wrongData === 0 && t.untypedError === 0 && t.hung === 0),
-      complete: sequential.ops === sequentialCount && concurrent.ops === concurrentCount,
+      limit: "wrongData, untypedError and hung are 0 in every phase",
+      withinLimit: [sequential, concurrent, processes].every((t) => t.wrongData === 0 && t.untypedError === 0 && t.hung === 0),
+      complete: sequential.ops === sequentialCount && concurrent.ops === concurrentCount && processes.ops === processCount * processRounds,
     };
     const text = JSON.stringify(result, null, 2);
     console.log(text);
