@@ -102,7 +102,7 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | "hung"> {
   return Promise.race([work, new Promise<"hung">((ok) => (timer = setTimeout(() => ok("hung"), ms)))]).finally(() => clearTimeout(timer));
 }
 
-async function loadAndProbe(id: string, cacheDir: string, server: HubServer, golden: Map<string, string>): Promise<{ outcome: Outcome; detail?: string }> {
+async function loadAndProbe(id: string, cacheDir: string, server: HubServer, golden: Map<string, string>): Promise<{ outcome: Outcome; detail?: string; message?: string }> {
   process.env.HF_ENDPOINT = server.endpoint;
   const attempt = (async () => {
     const model = await loadModel(id, { cacheDir, backend, timeoutMs: 400 });
@@ -124,15 +124,16 @@ async function loadAndProbe(id: string, cacheDir: string, server: HubServer, gol
     }
     return result;
   } catch (e) {
-    if (e instanceof LmprobeError) return { outcome: "typedError", detail: e.name };
+    if (e instanceof LmprobeError) return { outcome: "typedError", detail: e.name, message: e.message };
     return { outcome: "untypedError", detail: `${(e as Error).name}: ${(e as Error).message}` };
   }
 }
 
-/** One download in a separate Node process (test/io/hub-download-child.ts), as a second notebook would. */
-function childDownload(id: string, cacheDir: string, endpoint: string): Promise<{ outcome: Outcome; detail?: string }> {
+/** One download in a separate Node process (test/io/hub-download-child.ts), as a second notebook would. Its stall
+ * timeout is 3 s, not 400 ms: a freshly started process on a loaded machine can take longer than that to read an answer. */
+function childDownload(id: string, cacheDir: string, endpoint: string): Promise<{ outcome: Outcome; detail?: string; message?: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "test/io/hub-download-child.ts"), id, cacheDir, endpoint, "400"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "test/io/hub-download-child.ts"), id, cacheDir, endpoint, "3000"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));
@@ -146,18 +147,19 @@ function childDownload(id: string, cacheDir: string, endpoint: string): Promise<
       } catch {
         return done({ outcome: "hung", detail: `${id}: child printed no result ${err.slice(-300)}` });
       }
-      if (r.error) return done(r.typed ? { outcome: "typedError", detail: r.error } : { outcome: "untypedError", detail: `${r.error}: ${r.message}` });
+      if (r.error) return done(r.typed ? { outcome: "typedError", detail: r.error, message: r.message } : { outcome: "untypedError", detail: `${r.error}: ${r.message}` });
       const bad = sameFiles(r.dir!, REPOS[id]);
       done(bad ? { outcome: "wrongData", detail: `${id}: cached ${bad} differs from the hub's` } : { outcome: "succeeded" });
     });
   });
 }
 
-function record(tally: Tally, r: { outcome: Outcome; detail?: string }): void {
+function record(tally: Tally, r: { outcome: Outcome; detail?: string; message?: string }): void {
   tally.ops++;
   tally[r.outcome]++;
   if (r.outcome === "typedError") tally.errorsByClass[r.detail!] = (tally.errorsByClass[r.detail!] ?? 0) + 1;
-  else if (r.detail && tally.examples.length < 10) tally.examples.push(r.detail);
+  const example = r.outcome === "typedError" ? r.message?.split("\n")[0] : r.detail;
+  if (example && r.outcome !== "succeeded" && tally.examples.length < 10) tally.examples.push(example);
 }
 
 async function main(): Promise<void> {
