@@ -154,3 +154,18 @@ test("bench:load that cannot run exits non-zero with the message in its error fi
   const result = JSON.parse(run.stdout);
   assert.match(result.error, /model-00001-of-00001\.safetensors/);
 });
+
+test("a hub model too large for the backend is refused after config.json, before its weights are downloaded", async () => {
+  const { startHubServer } = await import("./hub-server");
+  const config = { ...JSON.parse(fs.readFileSync(path.join(LLAMA, "config.json"), "utf8")), ...LLAMA_70B };
+  const server = await startHubServer({ repos: { "big/model": LLAMA }, extra: { "big/model": { "config.json": Buffer.from(JSON.stringify(config)) } } });
+  const saved = { ...process.env };
+  try {
+    process.env.HF_ENDPOINT = server.endpoint;
+    await assert.rejects(loadModel("big/model", { cacheDir: tempDir(), backend: "wasm" }), (e: any) => e instanceof ModelTooLargeError);
+    assert.ok(!server.requests.some((r) => r.startsWith("GET") && r.includes("model.safetensors")), server.requests.join("\n"));
+  } finally {
+    process.env = saved;
+    await server.close();
+  }
+});
