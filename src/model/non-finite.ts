@@ -25,11 +25,12 @@ export function firstNonFiniteIndex(x: tf.Tensor): tf.Tensor1D {
     const flat = x.dtype === "float32" ? x.reshape([-1]) : x.cast("float32").reshape([-1]);
     if (flat.size === 0) return tf.tensor1d([-1, 0]);
     const bad = tf.logicalNot(tf.isFinite(flat)).cast("int32");
-    const at = bad.argMax();
-    const any = bad.max().greater(0);
-    const index = tf.where(any, at.cast("float32"), tf.scalar(-1));
-    const value = tf.where(any, flat.gather(at.reshape([1])).reshape([]), tf.scalar(0));
-    return tf.stack([index, value]) as tf.Tensor1D;
+    // Every piece is kept at shape [1] explicitly: backends differ on the rank of a full reduction's result.
+    const at = bad.argMax().reshape([1]);
+    const any = bad.max().reshape([1]).greater(0);
+    const index = tf.where(any, at.cast("float32"), tf.tensor1d([-1]));
+    const value = tf.where(any, flat.gather(at).reshape([1]), tf.tensor1d([0]));
+    return tf.concat([index, value]) as tf.Tensor1D;
   });
 }
 
