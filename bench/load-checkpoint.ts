@@ -119,7 +119,12 @@ async function measure(dir: string, mode: string, backend: string): Promise<void
 }
 
 async function main(): Promise<void> {
-  if (arg("--measure")) return measure(arg("--measure")!, arg("--mode")!, arg("--backend") ?? "wasm");
+  if (arg("--measure")) {
+    return measure(arg("--measure")!, arg("--mode")!, arg("--backend") ?? "wasm").catch((e: Error) => {
+      process.stdout.write(JSON.stringify({ mode: arg("--mode"), error: e.message }) + "\n");
+      process.exitCode = 1;
+    });
+  }
   const tied = process.argv.includes("--tied");
   const backend = arg("--backend") ?? "wasm";
   const dir = arg("--keep") ?? fs.mkdtempSync(path.join(os.tmpdir(), "lmprobe-bench-load-"));
@@ -132,8 +137,15 @@ async function main(): Promise<void> {
     const bytesOnDisk = shards.reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
     const runs = ["tensors", "loadModel"].map((mode) => {
       const child = spawnSync(process.execPath, [...process.execArgv, __filename, "--measure", dir, "--mode", mode, "--backend", backend], { encoding: "utf8", maxBuffer: 1 << 24 });
-      if (child.status !== 0) return { mode, error: (child.stderr || child.stdout).trim().split("\n").slice(-5).join("\n") };
-      return JSON.parse(child.stdout.trim().split("\n").pop()!);
+      const last = child.stdout.trim().split("\n").pop() ?? "";
+      let parsed: Record<string, unknown> | null = null;
+      try {
+        parsed = JSON.parse(last);
+      } catch {
+        // a crash (out of memory, a signal): the tail of what it printed is the message
+      }
+      if (child.status !== 0 || !parsed) return { mode, error: typeof parsed?.error === "string" ? parsed.error : (child.stderr || child.stdout || `exit ${child.status ?? child.signal}`).trim().split("\n").slice(-5).join("\n") };
+      return parsed;
     });
     const result = {
       benchmark: "load-sharded-bf16-checkpoint",
@@ -144,9 +156,13 @@ async function main(): Promise<void> {
       host: { cpus: os.cpus().length, totalMemoryBytes: os.totalmem(), node: process.version },
       runs,
       limit: "peakRssBytes <= 1.5 * float32WeightBytes",
-      withinLimit: runs.every((r) => "ratio" in r && r.ratio <= 1.5),
+      withinLimit: runs.every((r) => "ratio" in r && (r.ratio as number) <= 1.5),
+      // A run that could not load (the model does not fit this backend, say) is a benchmark that did not run:
+      // its message is the error and the exit status is non-zero.
+      ...(runs.some((r) => "error" in r) ? { error: runs.filter((r) => "error" in r).map((r) => `${r.mode}: ${r.error}`).join("\n") } : {}),
     };
     console.log(JSON.stringify(result, null, 2));
+    if ("error" in result) process.exitCode = 1;
   } finally {
     if (!arg("--keep")) fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -76,7 +76,7 @@ export class ModelTooLargeError extends LmprobeError {
       `the model needs about ${formatBytes(bytesNeeded)} as float32 tensors, more than the ${backend} backend can hold (${formatBytes(bytesAvailable)})`,
       backendsThatFit.length > 0
         ? `switch to a backend that can hold it: ${backendsThatFit.join(", ")} (setBackend() or LMPROBE_BACKEND)`
-        : "no available backend can hold it; choose a smaller model",
+        : "no backend of this machine can hold it; choose a smaller model (`lmprobe doctor` lists the backends found here)",
     );
   }
 }
@@ -194,5 +194,39 @@ export class FileExistsError extends LmprobeError {
 export class GgufFormatError extends LmprobeError {
   constructor(readonly file: string, readonly field: string, problem: string, fix = "re-download the file (it is truncated or was not written by a GGUF writer)") {
     super(`${file}: ${field}: ${problem}`, fix);
+  }
+}
+
+/** A file in the local hub cache failed its check (sha256 of an LFS file, size) and could not be fetched again. */
+export class HubCacheCorruptError extends LmprobeError {
+  constructor(readonly file: string, problem: string, fix = "load again with network (unset HF_HUB_OFFLINE) to fetch it again") {
+    super(`cached ${file} ${problem}; the corrupt copy was removed`, fix);
+  }
+}
+
+/** The tokenizer can produce ids the model's embedding has no row for (tokenizer.json from another model). */
+export class TokenizerVocabError extends LmprobeError {
+  constructor(readonly tokenizerFile: string, readonly configFile: string, readonly token: string, readonly id: number, readonly rows: number) {
+    super(
+      `${tokenizerFile}: token ${JSON.stringify(token)} has id ${id}, but the embedding has ${rows} rows (vocab_size in ${configFile})`,
+      "use the tokenizer.json that belongs to these weights (the id must be below vocab_size)",
+    );
+  }
+}
+
+/** A path named as a checkpoint file (weights, config, tokenizer) that is not a regular file: a directory, FIFO, socket, device. */
+export class NotRegularFileError extends LmprobeError {
+  constructor(readonly file: string, readonly what: string, readonly kind: string) {
+    super(`${file}: the ${what} is a ${kind}, not a regular file`, `replace it with the real ${what} (a plain file, or a symlink to one)`);
+  }
+}
+
+/** A forward pass produced NaN or ±Infinity (run's checkFinite): where it was first seen. */
+export class NonFiniteActivationError extends LmprobeError {
+  constructor(readonly hook: string, readonly layer: number | null, readonly position: number | null, readonly index: readonly number[], readonly value: number) {
+    super(
+      `the forward pass produced ${value} at ${hook}${layer === null ? "" : ` (layer ${layer}`}${position === null ? (layer === null ? "" : ")") : `${layer === null ? " (" : ", "}position ${position})`}, index [${index.join(", ")}]`,
+      "the weights or an intervention overflow float32 here: check the checkpoint (`lmprobe verify`), the hook that writes this activation, or the input",
+    );
   }
 }

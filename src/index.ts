@@ -162,4 +162,9 @@ export {
   UnsupportedFormatError,
   WeightShapeError,
   FileExistsError,
+  GgufFormatError,
+  HubCacheCorruptError,
+  TokenizerVocabError,
+  NotRegularFileError,
+  NonFiniteActivationError,
 } from "./errors";

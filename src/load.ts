@@ -5,11 +5,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureBackend, setBackend, type BackendName } from "./backend";
-import { MissingFileError, UnsupportedFormatError } from "./errors";
-import { openCheckpoint } from "./io/checkpoint";
+import { ConfigError, MissingFileError, SafetensorsFormatError, UnsupportedFormatError } from "./errors";
+import { type Checkpoint, openCheckpoint } from "./io/checkpoint";
+import { normalizeConfig, type ModelConfig } from "./io/config";
+import { estimateMemoryFromConfig } from "./io/memory-from-config";
 import { downloadCheckpoint, type DownloadProgress } from "./io/hub";
 import { resolveLocalStore } from "./io/gguf/local-stores";
-import { chooseLayerStreaming, estimateMemory } from "./io/memory-estimate";
+import { checkMemoryFits, chooseLayerStreaming, estimateMemory } from "./io/memory-estimate";
 import { demoModelDir } from "./io/package-root";
 import { buildModel } from "./model/build";
 import type { LanguageModel } from "./model/model";
@@ -29,6 +31,8 @@ export interface LoadOptions {
   token?: string;
   /** Use only the local hub cache; default from $HF_HUB_OFFLINE. */
   offline?: boolean;
+  /** Hub downloads: milliseconds without response or data before a request is abandoned (and retried); default 30 s. */
+  timeoutMs?: number;
   /**
    * Quantised (GGUF) checkpoints: dequantise each block's weights when the forward pass reaches it, keeping two
    * blocks in float32 at most, instead of all at load. "auto" (default) does so only when the float32 form does
@@ -41,11 +45,18 @@ function looksLikePath(source: string): boolean {
   return source.startsWith(".") || source.startsWith("/") || source.startsWith("~") || source.includes("\\") || /^[A-Za-z]:/.test(source);
 }
 
+/** A hub id as loadModel reads `source` (not "demo", not a path), else null. */
+function hubIdOf(source: string | undefined): string | null {
+  if (source === undefined || source === "demo" || /^(ollama|lmstudio):/.test(source)) return null;
+  const expanded = source.startsWith("~") ? path.join(os.homedir(), source.slice(1)) : source;
+  return fs.existsSync(expanded) || looksLikePath(source) ? null : source;
+}
+
 /**
  * The checkpoint directory (or .gguf file) a source names: "ollama:name[:tag]" and "lmstudio:publisher/model"
  * resolve in those apps' local stores, a hub id is downloaded.
  */
-export async function resolveCheckpointDir(source: string | undefined, options: LoadOptions = {}): Promise<string> {
+export async function resolveCheckpointDir(source: string | undefined, options: LoadOptions & { verifyCache?: boolean; onConfig?: (configPath: string) => void } = {}): Promise<string> {
   if (source === undefined || source === "demo") return demoModelDir();
   const expanded = source.startsWith("~") ? path.join(os.homedir(), source.slice(1)) : source;
   const local = resolveLocalStore(source);
@@ -54,8 +65,44 @@ export async function resolveCheckpointDir(source: string | undefined, options: 
   if (looksLikePath(source)) {
     throw new MissingFileError(path.resolve(expanded), "checkpoint directory", 'check the path; a hub id looks like "owner/name" and "demo" loads the built-in model');
   }
-  const { revision, cacheDir, onProgress, token, offline } = options;
-  return downloadCheckpoint(source, { revision, cacheDir, onProgress, token, offline });
+  const { revision, cacheDir, onProgress, token, offline, verifyCache, onConfig, timeoutMs } = options;
+  return downloadCheckpoint(source, { revision, cacheDir, onProgress, token, offline, verifyCache, onConfig, timeoutMs });
+}
+
+/**
+ * Refuses a model too large for the active backend from config.json alone (a lower bound of its weights),
+ * before its weight files are looked for or downloaded. A config that cannot be read is left to
+ * openCheckpoint, which names the problem.
+ */
+function checkConfigFits(configPath: string): void {
+  const stat = fs.statSync(configPath, { throwIfNoEntry: false });
+  if (!stat?.isFile()) return;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(configPath, "utf8"));
+  } catch {
+    return;
+  }
+  let config: ModelConfig;
+  try {
+    config = normalizeConfig(raw, configPath);
+  } catch {
+    return;
+  }
+  checkMemoryFits(estimateMemoryFromConfig(config));
+}
+
+/** Opens a hub snapshot; when a cached file fails to open, the cache is checked against the hub and fetched again once. */
+async function openWithRepair(dir: string, hubId: string | null, options: LoadOptions): Promise<Checkpoint> {
+  try {
+    return openCheckpoint(dir);
+  } catch (e) {
+    if (!hubId || !(e instanceof SafetensorsFormatError || e instanceof ConfigError)) throw e;
+    // A corrupt copy in the cache (a truncated download of an older lmprobe, a damaged disk) would fail on
+    // every load; checking it against the hub removes it and fetches it again (offline: HubCacheCorruptError).
+    const again = await resolveCheckpointDir(hubId, { ...options, verifyCache: true });
+    return openCheckpoint(again);
+  }
 }
 
 /**
@@ -65,8 +112,10 @@ export async function resolveCheckpointDir(source: string | undefined, options: 
 export async function loadModel(source?: string, options: LoadOptions = {}): Promise<LanguageModel> {
   if (options.backend) await setBackend(options.backend);
   else await ensureBackend();
-  const dir = await resolveCheckpointDir(source, options);
-  const checkpoint = openCheckpoint(dir);
+  // Memory first: a model that cannot fit is refused as such before its weights are asked for.
+  const dir = await resolveCheckpointDir(source, { ...options, onConfig: checkConfigFits });
+  if (fs.statSync(dir).isDirectory()) checkConfigFits(path.join(dir, "config.json"));
+  const checkpoint = await openWithRepair(dir, hubIdOf(source), options);
   let streaming = false;
   try {
     streaming = chooseLayerStreaming(estimateMemory(checkpoint.weights), options.layerStreaming);

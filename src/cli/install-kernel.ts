@@ -1,7 +1,7 @@
 // `lmprobe install-kernel [--user | --prefix DIR | --sys-prefix] [--force] [--name NAME]`: registers the
 // "TypeScript (lmprobe)" Jupyter kernel, which runs this package's tslab on this package's dist build.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, readlinkSync, lstatSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync, readlinkSync, lstatSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ArgumentError, KernelInstallError } from "../errors";
@@ -70,7 +70,12 @@ export interface InstallResult {
   status: "installed" | "unchanged" | "replaced";
 }
 
-/** Writes the kernelspec; idempotent; refuses to replace a different kernel of the same name unless forced. */
+/**
+ * Writes the kernelspec; idempotent; refuses to replace a different kernel of the same name unless forced.
+ * The kernel directory is written through nothing: a symbolic link in its place is refused unless forced (then
+ * the link itself is replaced, its target left alone), and a forced install leaves exactly kernel.json and
+ * node_path/lmprobe, built in a sibling directory and renamed into place.
+ */
 export function installKernel(options: InstallOptions): InstallResult {
   const root = packageRoot();
   const specDir = path.join(kernelsDir(options.location), options.name);
@@ -79,10 +84,18 @@ export function installKernel(options: InstallOptions): InstallResult {
   const text = `${JSON.stringify(spec, null, 2)}\n`;
   const link = path.join(specDir, "node_path", "lmprobe");
   let status: InstallResult["status"] = "installed";
-  if (existsSync(specFile)) {
+  const present = lstatSync(specDir, { throwIfNoEntry: false });
+  if (present?.isSymbolicLink() && !options.force) {
+    throw new KernelInstallError(specDir, `is a symbolic link (to ${readlinkSync(specDir)}); installing would write into its target`, "remove the link, or pass --force to replace the link itself with a kernel directory (its target is left untouched)");
+  }
+  if (present && !present.isSymbolicLink() && !present.isDirectory() && !options.force) {
+    throw new KernelInstallError(specDir, "is a file, not a kernel directory", "remove it, or pass --force to replace it");
+  }
+  if (present?.isDirectory() && existsSync(specFile)) {
     const current = readFileSync(specFile, "utf8");
     const linkOk = existsSync(link) && lstatSync(link).isSymbolicLink() && path.resolve(specDir, "node_path", readlinkSync(link)) === root;
-    if (sameSpec(current, spec) && linkOk) return { specDir, status: "unchanged" };
+    const exact = readdirSync(specDir).sort().join() === "kernel.json,node_path" && readdirSync(path.join(specDir, "node_path")).join() === "lmprobe";
+    if (sameSpec(current, spec) && linkOk && (exact || !options.force)) return { specDir, status: "unchanged" };
     if (!options.force) {
       throw new KernelInstallError(
         specDir,
@@ -91,11 +104,30 @@ export function installKernel(options: InstallOptions): InstallResult {
       );
     }
     status = "replaced";
+  } else if (present && !(present.isDirectory() && readdirSync(specDir).length === 0)) {
+    status = "replaced";
   }
-  mkdirSync(path.join(specDir, "node_path"), { recursive: true });
-  writeFileSync(specFile, text);
-  rmSync(link, { force: true, recursive: false });
-  symlinkSync(root, link, process.platform === "win32" ? "junction" : "dir");
+  // Built beside the target and renamed into place: a forced install leaves no foreign file behind, and an
+  // interrupted one leaves the previous kernel as it was.
+  const parent = path.dirname(specDir);
+  mkdirSync(parent, { recursive: true });
+  const building = mkdtempSync(path.join(parent, `.${options.name}.installing-`));
+  try {
+    mkdirSync(path.join(building, "node_path"));
+    writeFileSync(path.join(building, "kernel.json"), text);
+    symlinkSync(root, path.join(building, "node_path", "lmprobe"), process.platform === "win32" ? "junction" : "dir");
+    if (present) {
+      // rename moves a symbolic link itself, never its target; rm then removes the link, not what it points to.
+      const aside = `${building}.old`;
+      renameSync(specDir, aside);
+      renameSync(building, specDir);
+      rmSync(aside, { recursive: true, force: true });
+    } else {
+      renameSync(building, specDir);
+    }
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
   return { specDir, status };
 }
 

@@ -1,5 +1,6 @@
 // The `lmprobe` command: dispatches to one file per subcommand (src/cli/<name>.ts exporting `run`).
 import { LmprobeError } from "../errors";
+import { ownEntry } from "../own-key";
 
 interface Subcommand {
   summary: string;
@@ -28,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return name ? 0 : 2;
   }
-  const sub = subcommands[name];
+  const sub = ownEntry(subcommands, name);
   if (!sub) {
     console.error(`lmprobe: unknown command "${name}"\n\n${usage()}`);
     return 2;

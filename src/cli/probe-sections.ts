@@ -61,6 +61,11 @@ export async function probeSections(model: LanguageModel, settings: ProbeSetting
     ],
   });
 
+  // Non-finite numbers in the forward pass make every section below wrong: say so first, and where they began.
+  if (lens.nonFinite) {
+    sections.unshift({ title: "Warning: non-finite values", intro: `${lens.nonFinite.message}. Every section below is affected.`, items: [] });
+  }
+
   stage("token probabilities");
   const probs = await tokenProbabilities(model, prompt, { k });
   sections.push({

@@ -3,7 +3,8 @@
 // quantisation checks look only at config.json and the safetensors headers.
 import fs from "node:fs";
 import path from "node:path";
-import { ConfigError, MissingFileError, UnsupportedFormatError } from "../errors";
+import { ConfigError, MissingFileError, NotRegularFileError, TokenizerVocabError, UnsupportedFormatError } from "../errors";
+import { readRegularFile } from "./regular-file";
 import { normalizeConfig, type ModelConfig } from "./config";
 import { quantisedTensorError } from "./safetensors";
 import { Mxfp4Weights } from "./mxfp4";
@@ -29,8 +30,9 @@ export interface Checkpoint {
 function readJsonObject(file: string): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+    parsed = JSON.parse(readRegularFile(file, path.basename(file)));
   } catch (e) {
+    if (e instanceof NotRegularFileError) throw e;
     throw new ConfigError(file, "(root)", `is not valid JSON (${(e as Error).message})`, "fix or re-download the file");
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
@@ -80,6 +82,19 @@ function isGgufFile(file: string): boolean {
   }
 }
 
+/**
+ * The largest id the tokenizer can produce (its vocabulary and added/special tokens) must index a row of the
+ * embedding, whose row count config.json's vocab_size gives (the weights' shapes are checked against it at
+ * build); otherwise the first forward pass would fail inside gather, naming no file.
+ */
+function checkTokenizerFitsEmbedding(tokenizer: Tokenizer, tokenizerFile: string, config: ModelConfig): void {
+  const maxId = tokenizer.vocabSize - 1;
+  if (maxId < config.vocabSize) return;
+  const token = tokenizer.idsToTokens([maxId])[0] ?? "";
+  throw new TokenizerVocabError(tokenizerFile, config.file, token, maxId, config.vocabSize);
+}
+
+
 /** Opens a checkpoint directory in Hugging Face layout, or a .gguf file. The caller closes `weights` when done. */
 export function openCheckpoint(dir: string): Checkpoint {
   const absolute = path.resolve(dir);
@@ -119,6 +134,7 @@ export function openCheckpoint(dir: string): Checkpoint {
       eosTokenIds: [...ids(generationConfig?.eos_token_id), ...config.eosTokenIds],
       bosTokenId: config.bosTokenId,
     });
+    checkTokenizerFitsEmbedding(tokenizer, path.join(absolute, "tokenizer.json"), config);
     return { dir: absolute, rawConfig, config, weights, tokenizer, ...(generationConfig ? { generationConfig } : {}) };
   } catch (e) {
     weights.close();

@@ -57,7 +57,28 @@ export function parseRope(
     }
     return { rope: byType.full_attention ?? byType.sliding_attention ?? null, ropeByLayerType: byType };
   }
-  return { rope: readParams(given ?? scaling ?? {}, raw, file, sourceField, ctx.maxPositions), ropeByLayerType: null };
+  const rope = readParams(given ?? scaling ?? {}, raw, file, sourceField, ctx.maxPositions);
+  if (given && scaling) checkSameScaling(rope, given, scaling, raw, file, ctx.maxPositions);
+  return { rope, ropeByLayerType: null };
+}
+
+/**
+ * config.json holding both `rope_parameters` and the older `rope_scaling`: transformers' config classes take
+ * `rope_scaling or rope_parameters` (the older field wins), lmprobe reads `rope_parameters`. Where both say the
+ * same, either reading is right; where they differ, neither choice can be trusted silently, so it is an error
+ * naming both fields. The rope_theta of rope_parameters fills in a rope_scaling without one (it never had one).
+ */
+function checkSameScaling(rope: RopeParameters, given: Record<string, unknown>, scaling: Record<string, unknown>, raw: Record<string, unknown>, file: string, maxPositions: number): void {
+  const theta = { rope_theta: given.rope_theta, partial_rotary_factor: given.partial_rotary_factor };
+  const other = readParams({ ...theta, ...scaling }, raw, file, "rope_scaling", maxPositions);
+  if (JSON.stringify(other) === JSON.stringify(rope)) return;
+  const differing = (Object.keys(rope) as (keyof RopeParameters)[]).filter((k) => JSON.stringify(rope[k]) !== JSON.stringify(other[k]));
+  throw new ConfigError(
+    file,
+    "rope_scaling",
+    `disagrees with rope_parameters (${differing.map((k) => `${k}: ${JSON.stringify(other[k])} vs ${JSON.stringify(rope[k])}`).join(", ")})`,
+    "keep one of them: transformers reads rope_scaling when both are present, lmprobe refuses to guess; remove the one that is wrong",
+  );
 }
 
 function nestedFromRopeParameters(given: Record<string, unknown>, file: string): Record<string, Record<string, unknown>> {
@@ -134,10 +155,21 @@ function readParams(p: Record<string, unknown>, raw: Record<string, unknown>, fi
     longFactor: numberList(p.long_factor, file, `${where}.long_factor`),
   };
   if (type === "linear" || type === "dynamic") need("factor", type);
+  // transformers only warns about a factor below 1 (modeling_rope_utils' validators) and then computes with it;
+  // a factor of 0 or below is no scaling at all (positions divided by zero or mirrored), so it is refused here.
+  // Factors in (0, 1) are kept, as transformers keeps them.
+  if (type !== "default" && params.factor !== null && !(params.factor > 0)) {
+    throw new ConfigError(file, `${where}.factor`, `is ${params.factor}`, `set ${where}.factor to a positive scaling factor (1 or more; e.g. 2 doubles the context), or remove the RoPE scaling`);
+  }
   if (type === "llama3") {
     need("factor", type);
     need("low_freq_factor", type);
     need("high_freq_factor", type);
+    // llama3 divides by low_freq_factor and by (high_freq_factor - low_freq_factor).
+    if (!(params.lowFreqFactor! > 0)) throw new ConfigError(file, `${where}.low_freq_factor`, `is ${params.lowFreqFactor}`, "set it to a positive number (Llama 3.1 uses 1)");
+    if (!(params.highFreqFactor! > params.lowFreqFactor!)) {
+      throw new ConfigError(file, `${where}.high_freq_factor`, `is ${params.highFreqFactor}, not above low_freq_factor (${params.lowFreqFactor})`, "Llama 3.1 uses low_freq_factor 1 and high_freq_factor 4");
+    }
   }
   if (type === "yarn" && params.factor === null && params.originalMaxPositions === maxPositions) need("factor", type);
   if (type === "longrope" && (!params.shortFactor || !params.longFactor)) {

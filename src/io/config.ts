@@ -5,6 +5,7 @@
 import { ConfigError } from "../errors";
 import { architectureDefaults, fieldAliases } from "./config-defaults";
 import { parseRope, type RopeParameters } from "./config-rope";
+import { ownEntry, setOwnEntry } from "../own-key";
 
 export type { RopeParameters } from "./config-rope";
 
@@ -130,12 +131,12 @@ export function normalizeConfig(rawConfig: unknown, file: string): ModelConfig {
  * `spellings` maps each normalised field to the key its value was read from, so that errors name that key.
  */
 function withDefaults(given: Record<string, unknown>, modelType: string): { raw: Record<string, unknown>; spellings: Map<string, string> } {
-  const out: Record<string, unknown> = { ...(architectureDefaults[modelType] ?? {}) };
+  const out: Record<string, unknown> = { ...(ownEntry(architectureDefaults, modelType) ?? {}) };
   for (const [key, value] of Object.entries(given)) {
     if (value === undefined) continue;
     // An explicit null for a field whose family has a default keeps the null only where null means "off".
-    if (value === null && key in out && !NULL_MEANS_OFF.has(key)) continue;
-    out[key] = value;
+    if (value === null && Object.hasOwn(out, key) && !NULL_MEANS_OFF.has(key)) continue;
+    setOwnEntry(out, key, value);
   }
   // One name per field: the first spelling present (config.json's over the defaults' for the same name).
   const spellings = new Map<string, string>();

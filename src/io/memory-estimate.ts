@@ -4,7 +4,7 @@
 // with an out-of-memory abort that takes the notebook kernel down with it.
 import os from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
-import { activeGpuDevice } from "../backend";
+import { activeGpuDevice, backendReport, type SelectionReport } from "../backend";
 import { ModelTooLargeError } from "../errors";
 import type { WeightSource } from "./weight-source";
 
@@ -139,18 +139,26 @@ function fits(estimate: MemoryEstimate, capacity: BackendCapacity): boolean {
 }
 
 /** The other backends that could hold the model, among those installed here. */
-function backendsThatFit(estimate: MemoryEstimate, active: string): string[] {
+function backendsThatFit(estimate: MemoryEstimate, active: string, report: SelectionReport | null): string[] {
   const out: string[] = [];
   const tensorflowInstalled = packageInstalled("@tensorflow/tfjs-node-gpu") || packageInstalled("@tensorflow/tfjs-node");
   if (active !== "tensorflow" && tensorflowInstalled && fits(estimate, backendCapacity("tensorflow"))) out.push("tensorflow");
-  if (active !== "webgpu" && packageInstalled("webgpu")) out.push("webgpu (if a GPU with enough memory is present)");
+  // WebGPU only where an adapter was found (or was not looked for): never on a machine known to have no GPU.
+  const webgpu = report?.candidates.find((c) => c.name === "webgpu");
+  const webgpuHere = webgpu ? webgpu.available || webgpu.status === "skipped" : packageInstalled("webgpu");
+  if (active !== "webgpu" && packageInstalled("webgpu") && webgpuHere) {
+    out.push(webgpu?.available ? "webgpu (if the GPU has enough memory)" : "webgpu (if `lmprobe doctor` finds a GPU adapter with enough memory)");
+  }
   if (active !== "wasm" && fits(estimate, backendCapacity("wasm"))) out.push("wasm");
   if (active !== "cpu" && fits(estimate, backendCapacity("cpu"))) out.push("cpu");
   return out;
 }
 
-/** Throws ModelTooLargeError when the estimate exceeds what `backend` (default: the active one) can hold. */
-export function checkMemoryFits(estimate: MemoryEstimate, backend: string = tf.getBackend()): void {
+/**
+ * Throws ModelTooLargeError when the estimate exceeds what `backend` (default: the active one) can hold. The
+ * fix offers only backends this machine has, as `report` (default: the last backend selection) found them.
+ */
+export function checkMemoryFits(estimate: MemoryEstimate, backend: string = tf.getBackend(), report: SelectionReport | null = backendReport()): void {
   const capacity = backendCapacity(backend);
   if (fits(estimate, capacity)) return;
   const tensorTooLarge = estimate.largestTensor.bytes > capacity.maxTensorBytes;
@@ -158,7 +166,7 @@ export function checkMemoryFits(estimate: MemoryEstimate, backend: string = tf.g
     tensorTooLarge ? estimate.largestTensor.bytes : bytesNeededOn(estimate, backend),
     tensorTooLarge ? `${backend} (per-buffer limit, tensor "${estimate.largestTensor.name}")` : backend,
     tensorTooLarge ? capacity.maxTensorBytes : capacity.totalBytes,
-    backendsThatFit(estimate, backend),
+    backendsThatFit(estimate, backend, report),
   );
 }
 
@@ -178,5 +186,5 @@ export function chooseLayerStreaming(estimate: MemoryEstimate, mode: "auto" | "a
   const capacity = backendCapacity(backend);
   const needed = streaming.totalBytes + (backend === "wasm" ? streaming.residentMatrixBytes : 0);
   if (needed <= capacity.totalBytes && estimate.largestTensor.bytes <= capacity.maxTensorBytes) return true;
-  throw new ModelTooLargeError(needed, `${backend} (even with two blocks dequantised at a time)`, capacity.totalBytes, backendsThatFit(estimate, backend));
+  throw new ModelTooLargeError(needed, `${backend} (even with two blocks dequantised at a time)`, capacity.totalBytes, backendsThatFit(estimate, backend, backendReport()));
 }

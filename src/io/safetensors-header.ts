@@ -4,6 +4,7 @@
 // such instead of surfacing later as garbage weights.
 import fs from "node:fs";
 import { SafetensorsFormatError, UnsupportedDtypeError } from "../errors";
+import { ownEntry } from "../own-key";
 
 /** The safetensors library refuses headers over 100 MB; so do we, before allocating anything. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -112,7 +113,7 @@ function checkEntry(file: string, name: string, value: unknown, dataStart: numbe
   }
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (typeof dtype !== "string") throw new SafetensorsFormatError(file, `${at}.dtype`, dtype === undefined ? "is missing" : `is ${JSON.stringify(dtype)}, not a string`);
-  const bits = DTYPE_BITS[dtype];
+  const bits = ownEntry(DTYPE_BITS, dtype);
   if (bits === undefined) {
     throw new UnsupportedDtypeError(file, name, dtype, `"${dtype}" is not a safetensors dtype (known: ${Object.keys(DTYPE_BITS).join(", ")}); the file is corrupt or from an incompatible writer`);
   }

@@ -3,7 +3,8 @@
 // missing shard or a tensor the index promises but no shard holds is reported before any weight is read.
 import fs from "node:fs";
 import path from "node:path";
-import { MissingFileError, NonFiniteWeightError, SafetensorsFormatError, WeightShapeError } from "../errors";
+import { MissingFileError, NonFiniteWeightError, NotRegularFileError, SafetensorsFormatError, WeightShapeError } from "../errors";
+import { readRegularFile } from "./regular-file";
 import { SafetensorsFile } from "./safetensors";
 import type { TensorInfo, WeightSource } from "./weight-source";
 
@@ -93,8 +94,9 @@ export function openWeightSource(dir: string): SafetensorsWeights {
 function openSharded(dir: string, indexPath: string): SafetensorsWeights {
   let index: unknown;
   try {
-    index = JSON.parse(fs.readFileSync(indexPath, "utf8"));
+    index = JSON.parse(readRegularFile(indexPath, INDEX_FILE));
   } catch (e) {
+    if (e instanceof NotRegularFileError) throw e;
     throw new SafetensorsFormatError(indexPath, "(root)", `is not JSON (${(e as Error).message})`, "re-download the index file");
   }
   const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;

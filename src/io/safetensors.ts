@@ -3,7 +3,8 @@
 // 16-bit copy of a tensor is ever held whole in memory beside its float32 result.
 import fs from "node:fs";
 import path from "node:path";
-import { MissingFileError, SafetensorsFormatError, UnsupportedDtypeError } from "../errors";
+import { SafetensorsFormatError, UnsupportedDtypeError } from "../errors";
+import { openRegularFile } from "./regular-file";
 import { bfloat16ToFloat32, float16ToFloat32 } from "./half-float";
 import { readSafetensorsHeader, type SafetensorsEntry, type SafetensorsHeader } from "./safetensors-header";
 
@@ -35,15 +36,7 @@ export class SafetensorsFile {
   /** Opens the file and validates its header. Throws MissingFileError or SafetensorsFormatError. */
   static open(file: string): SafetensorsFile {
     const absolute = path.resolve(file);
-    let fd: number;
-    try {
-      fd = fs.openSync(absolute, "r");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-        throw new MissingFileError(absolute, "safetensors file", "check the path, or download the checkpoint again");
-      }
-      throw e;
-    }
+    const fd = openRegularFile(absolute, "safetensors file");
     try {
       const header = readSafetensorsHeader(absolute, fd, fs.fstatSync(fd).size);
       return new SafetensorsFile(absolute, fd, header);

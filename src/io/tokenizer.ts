@@ -6,7 +6,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as transformers from "@huggingface/transformers";
-import { ArgumentError, ConfigError, MissingFileError } from "../errors";
+import { ArgumentError, ConfigError, MissingFileError, NotRegularFileError } from "../errors";
+import { readRegularFile } from "./regular-file";
 import type { ChatMessage, Tokenizer } from "./tokenizer-types";
 import { byteNotation, tokenBytes } from "./token-bytes";
 
@@ -29,8 +30,9 @@ export interface TokenizerOptions {
 function readJson(file: string, what: string): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+    parsed = JSON.parse(readRegularFile(file, what));
   } catch (e) {
+    if (e instanceof NotRegularFileError) throw e;
     throw new ConfigError(file, "(root)", `is not valid JSON (${(e as Error).message})`, `re-download ${what}`);
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
@@ -46,7 +48,7 @@ function readTokenizerConfig(dir: string): Record<string, unknown> {
   if (config.chat_template == null) {
     const jinja = path.join(dir, "chat_template.jinja");
     const json = path.join(dir, "chat_template.json");
-    if (fs.existsSync(jinja)) config.chat_template = fs.readFileSync(jinja, "utf8");
+    if (fs.existsSync(jinja)) config.chat_template = readRegularFile(jinja, "chat_template.jinja");
     else if (fs.existsSync(json)) config.chat_template = readJson(json, "chat_template.json").chat_template;
   }
   return config;

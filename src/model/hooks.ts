@@ -6,6 +6,7 @@ import { ArgumentError, UnknownHookError } from "../errors";
 import { HOOK_POINTS, type HookPoint } from "./hook-points";
 
 export { hookPointNames } from "./hook-points";
+import { ownEntry } from "../own-key";
 
 /** What a hook learns about the activation it receives. */
 export interface HookContext {
@@ -42,7 +43,7 @@ const GLOBAL_HOOKS = shorthands("global");
 export function resolveHookName(name: string, layer?: number): string {
   if (layer !== undefined) {
     if (!Number.isInteger(layer) || layer < 0) throw new ArgumentError("layer", `is ${layer}`, "use a block index 0, 1, …");
-    const local = BLOCK_HOOKS[name] ?? (Object.values(BLOCK_HOOKS).includes(name) ? name : undefined);
+    const local = ownEntry(BLOCK_HOOKS, name) ?? (Object.values(BLOCK_HOOKS).includes(name) ? name : undefined);
     if (!local) {
       const suggestion = closest(name, [...Object.keys(BLOCK_HOOKS), ...Object.values(BLOCK_HOOKS)]);
       const fix = `a per-block hook is one of: ${Object.keys(BLOCK_HOOKS).join(", ")}`;
@@ -50,8 +51,9 @@ export function resolveHookName(name: string, layer?: number): string {
     }
     return `blocks.${layer}.${local}`;
   }
-  if (GLOBAL_HOOKS[name]) return GLOBAL_HOOKS[name];
-  if (BLOCK_HOOKS[name]) throw new ArgumentError("layer", `is required for the per-block hook "${name}"`, `pass a layer, e.g. ("${name}", 0)`);
+  const global = ownEntry(GLOBAL_HOOKS, name);
+  if (global) return global;
+  if (ownEntry(BLOCK_HOOKS, name)) throw new ArgumentError("layer", `is required for the per-block hook "${name}"`, `pass a layer, e.g. ("${name}", 0)`);
   return name;
 }
 
@@ -74,9 +76,9 @@ export function cacheSelector(filter: CacheFilter | undefined, available: readon
 /** Full names matching a full name or a shorthand (every block's "resid_post"). */
 export function expandHookName(entry: string, available: readonly string[]): string[] {
   if (available.includes(entry)) return [entry];
-  const global = GLOBAL_HOOKS[entry];
+  const global = ownEntry(GLOBAL_HOOKS, entry);
   if (global) return available.includes(global) ? [global] : [];
-  const local = BLOCK_HOOKS[entry] ?? entry;
+  const local = ownEntry(BLOCK_HOOKS, entry) ?? entry;
   return available.filter((n) => /^blocks\.\d+\./.test(n) && n.replace(/^blocks\.\d+\./, "") === local);
 }
 

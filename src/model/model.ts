@@ -11,6 +11,8 @@ import { generate, type GenerateOptions, type GenerateResult } from "./generate"
 import { cacheSelector, HookRunner, hookPointNames, prepareHooks, type CacheFilter, type HookMap } from "./hooks";
 import { padBatch, tokenize, type ModelInput, type TokenizeOptions, type TokenizerContext } from "./inputs";
 import { forgetModel } from "./provenance";
+import { NonFiniteActivationError } from "../errors";
+import { disposeObserved, finiteCheckHooks, firstNonFinite, firstNonFiniteIndex, firstNonFiniteSync, type NonFiniteSite, type Observed } from "./non-finite";
 
 /** Options of model.run() and model.runWithHooks(): what to cache, and how the input is tokenised. */
 export interface RunOptions extends TokenizeOptions {
@@ -19,6 +21,12 @@ export interface RunOptions extends TokenizeOptions {
   /** Unembed only the last position: logits [batch, 1, vocab]. Probes that read the cache need no more, and a
    *  [pos, vocab] logits tensor (100 MB for GPT-2 at 512 positions) would dominate their memory. */
   lastPositionOnly?: boolean;
+  /**
+   * Check every hook point and the logits for NaN / ±Infinity and throw NonFiniteActivationError naming the first
+   * (hook, layer, position). Off by default: it costs a pass of isFinite over every activation and a small
+   * synchronous read (on webgpu, which cannot read synchronously, use findNonFinite instead).
+   */
+  checkFinite?: boolean;
 }
 
 /** What model.run() returns: the logits, the activations cached, the tokens; dispose() frees them. */
@@ -85,13 +93,44 @@ export class LanguageModel {
    * same shape. The hooks exist only for this call, also when one throws.
    */
   runWithHooks(input: ModelInput, hooks: HookMap, opts: RunOptions = {}): RunResult {
+    return this.observedRun(input, hooks, opts, opts.checkFinite ? [] : null);
+  }
+
+  /**
+   * Where a forward pass of `input` (with `hooks`) first produces NaN or ±Infinity: the first hook point in forward
+   * order holding one, then the logits; null when every value is finite. Reads asynchronously (any backend).
+   */
+  async findNonFinite(input: ModelInput, hooks: HookMap = {}, opts: Omit<RunOptions, "cache" | "checkFinite"> = {}): Promise<NonFiniteSite | null> {
+    const observed: Observed[] = [];
+    try {
+      this.observedRun(input, hooks, opts, observed, false).dispose();
+      return await firstNonFinite(observed);
+    } finally {
+      disposeObserved(observed);
+    }
+  }
+
+  private observedRun(input: ModelInput, hooks: HookMap, opts: RunOptions, observed: Observed[] | null, throwAtFirst = true): RunResult {
     const batch = padBatch(tokenize(this.tokenizerContext(), input, opts), this.padTokenId(), this.weights.maxPositions);
-    const runner = new HookRunner(cacheSelector(opts.cache, this.hookNames), prepareHooks(hooks, this.hookNames));
+    const prepared = prepareHooks(hooks, this.hookNames);
+    // The checks run after the caller's hooks at each point, so they see what the model continues with.
+    if (observed) for (const [name, fns] of finiteCheckHooks(this.hookNames, observed)) prepared.set(name, [...(prepared.get(name) ?? []), ...fns]);
+    const runner = new HookRunner(cacheSelector(opts.cache, this.hookNames), prepared);
     let logits: tf.Tensor3D;
     try {
       logits = tf.tidy(() => forward(this.weights, batch, runner, { lastPositionOnly: opts.lastPositionOnly }));
+      if (observed) observed.push({ hook: "logits", layer: null, shape: logits.shape, flag: firstNonFiniteIndex(logits) });
+      if (observed && throwAtFirst) {
+        const site = firstNonFiniteSync(observed);
+        disposeObserved(observed);
+        if (site) {
+          logits.dispose();
+          throw new NonFiniteActivationError(site.hook, site.layer, site.position, site.index, site.value);
+        }
+      }
     } catch (err) {
       for (const t of runner.cached.values()) t.dispose();
+      if (observed && throwAtFirst) disposeObserved(observed);
       throw err;
     }
     const cache = new ActivationCache(runner.cached, this.nLayers);

@@ -8,6 +8,7 @@ import { ColumnBuilder, type Table } from "./table";
 import { tokenTextLookup } from "./token-texts";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
 import { checkBatch } from "./residual-rows";
+import { withNonFiniteCheck, type NonFiniteReport } from "./non-finite";
 
 /** Options of attentionPatterns(): layers, heads, batch row, BOS. */
 export interface AttentionOptions {
@@ -21,6 +22,8 @@ export interface AttentionOptions {
 
 /** What attentionPatterns() returns: the patterns, per-head summaries and per-query statistics. */
 export interface AttentionResult {
+  /** Set by the probe that ran the model: where its forward pass first produced NaN/±Infinity, or null. Absent from the *FromCache variants. */
+  nonFinite?: NonFiniteReport | null;
   /** layer, head, query, key, weight, query_token, key_token: the causal part (key ≤ query). */
   patterns: Table;
   /** layer, head, entropy, first_token, self, previous: means over queries 1 … T−1 (query 0 can only see itself). */
@@ -50,7 +53,7 @@ export async function attentionPatterns(model: ProbeModel, input: ProbeInput, op
   const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: true });
   try {
     const text = tokenTextLookup(model, run.tokens[0]);
-    return await attentionFromCache(run.cache, layers, run.tokens[0].map(text), options);
+    return await withNonFiniteCheck(await attentionFromCache(run.cache, layers, run.tokens[0].map(text), options), model, run, input, options.prependBos);
   } finally {
     run.dispose();
   }

@@ -11,6 +11,7 @@ import { resolvePositions, resolveTokenId, type TokenSpec } from "./tokens";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
 import { checkBatch } from "./residual-rows";
 import { ArgumentError } from "../errors";
+import { withNonFiniteCheck, type NonFiniteReport } from "./non-finite";
 
 /** Options of directLogitAttribution(): target and baseline tokens, position, top neurons, batch row. */
 export interface DlaOptions {
@@ -28,6 +29,8 @@ export interface DlaOptions {
 
 /** What directLogitAttribution() returns: contributions per component, per head and per neuron. */
 export interface DlaResult {
+  /** Set by the probe that ran the model: where its forward pass first produced NaN/±Infinity, or null. Absent from the *FromCache variants. */
+  nonFinite?: NonFiniteReport | null;
   /** component ("embed" | "attn" | "mlp" | "bias"), layer (null for embed and bias), contribution. */
   components: Table;
   /** layer, head, contribution: for blocks whose attention output is not normalised again (no post-attention norm). */
@@ -76,7 +79,7 @@ export async function directLogitAttribution(model: ProbeModel, input: ProbeInpu
     const target = options.target !== undefined ? resolveTokenId(model, options.target) : argmax(logits);
     const baseline = options.baseline !== undefined ? resolveTokenId(model, options.baseline, "baseline") : null;
     const modelLogit = logits[target] - (baseline === null ? 0 : logits[baseline]);
-    return await dlaFromCache(model, run.cache, { ...options, position, target, baseline, modelLogit });
+    return await withNonFiniteCheck(await dlaFromCache(model, run.cache, { ...options, position, target, baseline, modelLogit }), model, run, input, options.prependBos);
   } finally {
     run.dispose();
   }

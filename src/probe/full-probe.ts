@@ -7,9 +7,12 @@ import { logitLensFromCache, type LogitLensOptions, type LogitLensResult } from 
 import { layerSimilarityFromCache, type LayerSimilarityResult } from "./layer-similarity";
 import { residualHookNames } from "./residual-rows";
 import type { ProbeInput, ProbeModel } from "./types";
+import { withNonFiniteCheck, type NonFiniteReport } from "./non-finite";
 
 /** What fullProbe() returns: the lens, the layer similarity and the tokens. */
 export interface FullProbeResult {
+  /** Set by the probe that ran the model: where its forward pass first produced NaN/±Infinity, or null. Absent from the *FromCache variants. */
+  nonFinite?: NonFiniteReport | null;
   lens: LogitLensResult;
   similarity: LayerSimilarityResult;
   tokens: number[];
@@ -25,7 +28,7 @@ export async function fullProbe(model: ProbeModel, input: ProbeInput, options: O
     const lens = await logitLensFromCache(model, run.cache, tokens, options);
     throwIfAborted(options.signal, "probe");
     const similarity = await layerSimilarityFromCache(run.cache, model.config.numLayers);
-    return { lens, similarity, tokens };
+    return await withNonFiniteCheck({ lens, similarity, tokens }, model, run, input, options.prependBos);
   } finally {
     run.dispose();
   }

@@ -8,6 +8,7 @@ import { patternHook, patternOf, resolveLayers } from "./attention";
 import { defaultInductionSequence } from "./induction-prompts";
 import { ColumnBuilder, type Table } from "./table";
 import type { CacheLike, LongProbeOptions, ProbeInput, ProbeModel } from "./types";
+import { withNonFiniteCheck, type NonFiniteReport } from "./non-finite";
 
 export const HEAD_SCORES = ["previous_token", "first_token", "induction", "duplicate_token"] as const;
 /** A head detector: previous-token, first-token, induction or duplicate-token. */
@@ -25,6 +26,8 @@ export interface HeadDetectorOptions extends LongProbeOptions {
 
 /** What detectHeads() returns: one row of scores per head, and the tokens scored on. */
 export interface HeadDetectorResult {
+  /** Set by the probe that ran the model: where its forward pass first produced NaN/±Infinity, or null. Absent from the *FromCache variants. */
+  nonFinite?: NonFiniteReport | null;
   /** layer, head, previous_token, first_token, induction, duplicate_token. */
   table: Table;
   tokens: number[];
@@ -86,7 +89,7 @@ export async function detectHeads(model: ProbeModel, options: HeadDetectorOption
   const run = model.run(sequence, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: true });
   try {
     const tokens = run.tokens[0];
-    return { table: await headScoresFromCache(run.cache, layers, tokens, options), tokens };
+    return await withNonFiniteCheck({ table: await headScoresFromCache(run.cache, layers, tokens, options), tokens }, model, run, sequence, options.prependBos);
   } finally {
     run.dispose();
   }

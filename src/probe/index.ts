@@ -27,3 +27,4 @@ export { promptSections, withSections, type PromptSectionsOptions, type PromptSe
 export { moeInsights, routingInspector, expertStatus, type MoeInsights, type MoeInsightOptions, type ExpertStatus } from "./moe-insights";
 export { readExport, type AnalysisRecord, type ExportMetadata } from "./export";
 export { checkReproduction, exportAnalysis, reproducibleProbes, type ReproductionResult } from "./reproduce";
+export { describeNonFinite, type NonFiniteReport, type NonFiniteSite } from "./non-finite";

@@ -5,6 +5,7 @@ import { checkBatch, residualHookNames } from "./residual-rows";
 import { ColumnBuilder, type Table } from "./table";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
 import { ArgumentError } from "../errors";
+import { withNonFiniteCheck, type NonFiniteReport } from "./non-finite";
 
 /** Options of layerSimilarity(): batch row and which layer pairs get per-position similarities. */
 export interface LayerSimilarityOptions {
@@ -17,6 +18,8 @@ export interface LayerSimilarityOptions {
 
 /** What layerSimilarity() returns: the matrices and the per-position table. */
 export interface LayerSimilarityResult {
+  /** Set by the probe that ran the model: where its forward pass first produced NaN/±Infinity, or null. Absent from the *FromCache variants. */
+  nonFinite?: NonFiniteReport | null;
   /** [L+1][L+1] cosine similarity of the residual stream at the last position (layer 0 = embedding output). */
   last: number[][];
   /** [L+1][L+1] cosine similarity of the whole residual stream, flattened over positions. */
@@ -38,7 +41,7 @@ export async function layerSimilarity(model: ProbeModel, input: ProbeInput, opti
   const names = new Set(residualHookNames(model.config.numLayers));
   const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: true });
   try {
-    return await layerSimilarityFromCache(run.cache, model.config.numLayers, options);
+    return await withNonFiniteCheck(await layerSimilarityFromCache(run.cache, model.config.numLayers, options), model, run, input, options.prependBos);
   } finally {
     run.dispose();
   }

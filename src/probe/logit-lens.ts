@@ -14,6 +14,7 @@ import { tokenTextLookup } from "./token-texts";
 import { resolvePositions, resolveTokenIds, type TokenSpec } from "./tokens";
 import type { CacheLike, LongProbeOptions, ProbeInput, ProbeModel } from "./types";
 import { ArgumentError } from "../errors";
+import { withNonFiniteCheck, type NonFiniteReport } from "./non-finite";
 
 /** Streams the lens can read: the residual stream, or what each block's attention / MLP adds to it. */
 export type LensStream = "resid_post" | "attn_out" | "mlp_out";
@@ -37,6 +38,8 @@ export interface LogitLensOptions extends LongProbeOptions {
 
 /** What logitLens() returns: the top-k table, the entropy table, target trajectories and the tokens. */
 export interface LogitLensResult {
+  /** Set by the probe that ran the model: where its forward pass first produced NaN/±Infinity, or null. Absent from the *FromCache variants. */
+  nonFinite?: NonFiniteReport | null;
   /** layer, stream, position, input_token, rank, token_id, token, prob, logprob, entropy: k rows per layer and position. */
   table: Table;
   /** layer, stream, position, input_token, entropy, top_token, top_prob: one row per layer and position. */
@@ -69,7 +72,7 @@ export async function logitLens(model: ProbeModel, input: ProbeInput, options: L
   const run = model.run(input, { cache: (name) => hooks.has(name), prependBos: options.prependBos, lastPositionOnly: true });
   try {
     checkBatch(options.batch ?? 0, run.tokens.length);
-    return await logitLensFromCache(model, run.cache, run.tokens[options.batch ?? 0], options);
+    return await withNonFiniteCheck(await logitLensFromCache(model, run.cache, run.tokens[options.batch ?? 0], options), model, run, input, options.prependBos);
   } finally {
     run.dispose();
   }

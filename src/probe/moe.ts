@@ -9,9 +9,12 @@ import { ColumnBuilder, type Table } from "./table";
 import { tokenTextLookup } from "./token-texts";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
 import { checkBatch } from "./residual-rows";
+import { withNonFiniteCheck, type NonFiniteReport } from "./non-finite";
 
 /** What moeRouting() returns: routing per token, load per expert, a summary per layer, token paths, router logits. */
 export interface MoeRoutingResult {
+  /** Set by the probe that ran the model: where its forward pass first produced NaN/±Infinity, or null. Absent from the *FromCache variants. */
+  nonFinite?: NonFiniteReport | null;
   /** layer, position, input_token, slot, expert, weight (slot 0 = the highest weight). */
   routing: Table;
   /** layer, expert, count, fraction, weight_share, mean_router_prob. */
@@ -45,7 +48,7 @@ export async function moeRouting(model: ProbeModel, input: ProbeInput, options: 
   const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: true });
   try {
     const text = tokenTextLookup(model, run.tokens[0]);
-    return await moeRoutingFromCache(run.cache, layers, run.tokens[0].map(text));
+    return await withNonFiniteCheck(await moeRoutingFromCache(run.cache, layers, run.tokens[0].map(text)), model, run, input, options.prependBos);
   } finally {
     run.dispose();
   }

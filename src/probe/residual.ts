@@ -6,9 +6,12 @@ import { checkBatch, residualHookNames } from "./residual-rows";
 import { ColumnBuilder, type Table } from "./table";
 import { tokenTextLookup } from "./token-texts";
 import type { CacheLike, ProbeInput, ProbeModel } from "./types";
+import { withNonFiniteCheck, type NonFiniteReport } from "./non-finite";
 
 /** What residualNorms() returns: the per-position table and the means over positions. */
 export interface ResidualResult {
+  /** Set by the probe that ran the model: where its forward pass first produced NaN/±Infinity, or null. Absent from the *FromCache variants. */
+  nonFinite?: NonFiniteReport | null;
   /** layer, position, input_token, norm, delta_norm, attn_norm, mlp_norm: layer 0 is the embedding output, layer l + 1
    *  the output of block l, whose change and contributions it carries (null at layer 0). */
   table: Table;
@@ -31,7 +34,7 @@ export async function residualNorms(model: ProbeModel, input: ProbeInput, option
   const run = model.run(input, { cache: (n) => names.has(n), prependBos: options.prependBos, lastPositionOnly: true });
   try {
     const text = tokenTextLookup(model, run.tokens[0]);
-    return await residualNormsFromCache(run.cache, model.config.numLayers, run.tokens[0].map(text));
+    return await withNonFiniteCheck(await residualNormsFromCache(run.cache, model.config.numLayers, run.tokens[0].map(text)), model, run, input, options.prependBos);
   } finally {
     run.dispose();
   }

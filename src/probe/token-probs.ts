@@ -10,6 +10,7 @@ import { selectRows } from "./residual-rows";
 import { ColumnBuilder, type Table } from "./table";
 import { tokenTextLookup } from "./token-texts";
 import type { LongProbeOptions, ProbeInput, ProbeModel } from "./types";
+import { withNonFiniteCheck, type NonFiniteReport } from "./non-finite";
 
 /** Options of tokenProbabilities(): alternatives kept, prompt length, confidence bands. */
 export interface TokenProbsOptions extends LongProbeOptions {
@@ -25,6 +26,8 @@ export interface TokenProbsOptions extends LongProbeOptions {
 
 /** What tokenProbabilities() returns: one row per next-token prediction, and its top-k alternatives. */
 export interface TokenProbsResult {
+  /** Set by the probe that ran the model: where its forward pass first produced NaN/±Infinity, or null. Absent from the *FromCache variants. */
+  nonFinite?: NonFiniteReport | null;
   /** position, input_token, next_token, next_token_id, prob, logprob, surprisal_bits, rank, entropy, band, generated:
    *  one row per position that has a next token (the prediction made at `position` for position + 1). */
   table: Table;
@@ -89,7 +92,7 @@ export async function tokenProbabilities(model: ProbeModel, input: ProbeInput, o
         alternatives.push({ position: p, input_token: strTokens[p], rank: j + 1, token_id: id, token: text(id), prob: stats.topProbs[p * k + j], logprob: stats.topLogprobs[p * k + j], actual: id === next });
       }
     }
-    return { table: table.table(), alternatives: alternatives.table(), tokens, strTokens };
+    return await withNonFiniteCheck({ table: table.table(), alternatives: alternatives.table(), tokens, strTokens }, model, run, input, options.prependBos);
   } finally {
     run.dispose();
   }

@@ -44,6 +44,7 @@ export function formatVerifyTable(r: VerifyResult): string {
   const out = [titleLine(r), toleranceLine(r), "", line(header), ...rows.map(line)];
   const generated = generationRows(r);
   if (generated.length > 0) out.push("", ...generated.map(([label, status, detail]) => `${label}: ${status}  ${detail}`));
+  if (r.nonFinite) out.push("", `warning: ${r.nonFinite.message}`);
   out.push("", r.ok ? "PASS" : "FAIL");
   return out.join("\n");
 }
@@ -69,6 +70,7 @@ export function verifyHtml(r: VerifyResult): string {
     `<div>${escapeHtml(toleranceLine(r))}</div>`,
     "<table><thead><tr><th>tensor</th><th>ok</th><th>max |diff|</th><th>worst ratio</th><th>worst index</th></tr></thead>",
     `<tbody>${[...tensorRows, ...genRows].join("")}</tbody></table>`,
+    r.nonFinite ? `<div class="fail">warning: ${escapeHtml(r.nonFinite.message)}</div>` : "",
     `<div class="verdict ${r.ok ? "ok" : "fail"}">${r.ok ? "PASS" : "FAIL"}</div></div>`,
   ].join("");
 }
@@ -88,6 +90,7 @@ export function verifyJson(r: VerifyResult): unknown {
     reference: r.reference,
     atol: r.atol,
     rtol: r.rtol,
+    ...(r.nonFinite ? { nonFinite: { ...r.nonFinite.site, value: String(r.nonFinite.site.value), message: r.nonFinite.message } } : {}),
     tensors: Object.fromEntries(
       Object.entries(r.tensors).map(([name, t]) => [
         name,

@@ -7,6 +7,7 @@ import { compareArrays, unravelIndex, type TensorComparison, type Tolerance } fr
 import { COMPARED_TENSORS, engineTensors, type ComparedTensor } from "./engine-tensors";
 import { verifyBundle } from "./format";
 import { checkGeneration, type GenerationCheck } from "./generation";
+import { describeNonFinite, type NonFiniteReport } from "../probe/non-finite";
 
 /** Options of verify(): tolerances, and whether to compare the generation. */
 export interface VerifyOptions extends Partial<Tolerance> {
@@ -30,6 +31,8 @@ export interface VerifyResult {
   rtol: number;
   tensors: Partial<Record<ComparedTensor, VerifyTensorResult>>;
   generated: GenerationCheck | null;
+  /** Where the engine's forward pass first produced NaN/±Infinity on the reference's input, or null. */
+  nonFinite: NonFiniteReport | null;
   /**
    * The notebook display bundle (HTML table and text table): `show(await verify(model, ref))`. Not enumerable, so
    * the result still compares and serialises as plain data.
@@ -74,8 +77,12 @@ export async function verify(model: LanguageModel, referenceFile: string, opts: 
       const lastRow = logits && logits.length === ids.length * vocab ? logits.subarray((ids.length - 1) * vocab) : null;
       generated = await checkGeneration(model, ids, expected, lastRow);
     }
-    const ok = Object.values(tensors).every((t) => t!.ok) && (generated?.ok ?? true);
-    return showable({ ok, model: model.name, modelType: model.config.modelType, reference: ref.file, ...tol, tensors, generated });
+    // Only when a compared tensor of ours holds a non-finite value is the forward pass observed point by point.
+    const anyNonFinite = [...ours.values()].some((t) => t.data.some((v) => !Number.isFinite(v)));
+    const site = anyNonFinite ? await model.findNonFinite([ids]) : null;
+    const nonFinite = site ? { site, message: describeNonFinite(site) } : null;
+    const ok = Object.values(tensors).every((t) => t!.ok) && (generated?.ok ?? true) && nonFinite === null;
+    return showable({ ok, model: model.name, modelType: model.config.modelType, reference: ref.file, ...tol, tensors, generated, nonFinite });
   } finally {
     ref.close();
   }

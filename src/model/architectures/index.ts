@@ -26,6 +26,7 @@ import { convertStarcoder2 } from "./starcoder2";
 import { convertOlmoe } from "./olmoe";
 import { convertQwen2Moe } from "./qwen2_moe";
 import { convertDeepseekV3 } from "./deepseek_v3";
+import { ownEntry, setOwnEntry } from "../../own-key";
 
 /** Reads one family's weights (through the lazy WeightSource) into the canonical layout. */
 export type ArchitectureConverter = (config: ModelConfig, weights: WeightSource) => CanonicalModel;
@@ -60,7 +61,7 @@ const registry: Record<string, ArchitectureConverter> = {
 
 /** Registers (or replaces) the converter of a model_type. */
 export function registerArchitecture(modelType: string, converter: ArchitectureConverter): void {
-  registry[modelType] = converter;
+  setOwnEntry(registry, modelType, converter);
 }
 
 /** The model_types the engine can build, sorted. */
@@ -70,7 +71,7 @@ export function supportedModelTypes(): string[] {
 
 /** The converter of config.modelType, or UnsupportedArchitectureError naming config.json and the supported list. */
 export function converterFor(config: ModelConfig): ArchitectureConverter {
-  const converter = registry[config.modelType];
+  const converter = ownEntry(registry, config.modelType);
   if (!converter) throw new UnsupportedArchitectureError(config.modelType, supportedModelTypes(), config.file);
   return converter;
 }

@@ -2,6 +2,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../../errors";
 import type { ActivationName } from "../canonical";
+import { ownEntry } from "../../own-key";
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -29,7 +30,7 @@ export function applyActivation(x: tf.Tensor, act: ActivationName): tf.Tensor {
 
 /** Maps a config.json activation name (hidden_act, hidden_activation, activation_function) onto ours. */
 export function activationFromConfig(name: string, field = "hidden_act"): ActivationName {
-  const mapped = HF_ACTIVATIONS[name];
+  const mapped = ownEntry(HF_ACTIVATIONS, name);
   if (!mapped) {
     throw new ArgumentError(field, `is "${name}", an activation lmprobe does not implement`, `supported: ${Object.keys(HF_ACTIVATIONS).join(", ")}`);
   }
