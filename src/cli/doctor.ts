@@ -1,5 +1,6 @@
 // `lmprobe doctor`: which tfjs backends this machine offers, which one lmprobe chooses and why not the others.
 import * as tf from "@tensorflow/tfjs-core";
+import { describeBackend } from "../backend/describe";
 import { ArgumentError, ModelTooLargeError } from "../errors";
 import { openCheckpoint } from "../io/checkpoint";
 import { chooseLayerStreaming, estimateMemory } from "../io/memory-estimate";
@@ -43,7 +44,7 @@ export async function modelReport(source: string): Promise<Record<string, unknow
       neededBytes: estimate.totalBytes,
       ...(estimate.storedBytes !== undefined ? { quantisedBytes: estimate.storedBytes } : {}),
       ...(estimate.streaming ? { streamedNeededBytes: estimate.streaming.totalBytes } : {}),
-      backend: tf.getBackend(),
+      backend: describeBackend().name,
       plan,
     };
   } finally {

@@ -107,3 +107,14 @@ export function disposeObserved(observed: Observed[]): void {
   for (const o of observed) o.flag.dispose();
   observed.length = 0;
 }
+
+/** A probe result's warning: where the forward pass first produced a non-finite value, and a sentence saying so. */
+export interface NonFiniteReport {
+  site: NonFiniteSite;
+  message: string;
+}
+
+export function describeNonFinite(site: NonFiniteSite): string {
+  const where = [site.layer === null ? null : `layer ${site.layer}`, site.position === null ? null : `position ${site.position}`].filter(Boolean).join(", ");
+  return `non-finite values: the forward pass first produced ${site.value} at ${site.hook}${where ? ` (${where})` : ""}; the numbers derived from it (probabilities, log-probabilities, entropies, similarities) are NaN or null`;
+}

@@ -3,21 +3,10 @@
 // The check reads the run's logits and cached activations (one isFinite pass and one small read); only when it
 // finds something is the forward pass run again, observing every hook point, to name where it began.
 import type { RunResult } from "../model/model";
-import { disposeObserved, firstNonFinite, firstNonFiniteIndex, type NonFiniteSite, type Observed } from "../model/non-finite";
+import { describeNonFinite, disposeObserved, firstNonFinite, firstNonFiniteIndex, type NonFiniteReport, type Observed } from "../model/non-finite";
 import type { ProbeInput, ProbeModel } from "./types";
 
-export type { NonFiniteSite } from "../model/non-finite";
-
-/** A probe result's warning: where the forward pass first produced a non-finite value, and a sentence saying so. */
-export interface NonFiniteReport {
-  site: NonFiniteSite;
-  message: string;
-}
-
-export function describeNonFinite(site: NonFiniteSite): string {
-  const where = [site.layer === null ? null : `layer ${site.layer}`, site.position === null ? null : `position ${site.position}`].filter(Boolean).join(", ");
-  return `non-finite values: the forward pass first produced ${site.value} at ${site.hook}${where ? ` (${where})` : ""}; the numbers derived from it (probabilities, log-probabilities, entropies, similarities) are NaN or null`;
-}
+export { describeNonFinite, type NonFiniteReport, type NonFiniteSite } from "../model/non-finite";
 
 /** null when the run's logits and cached activations are all finite, else where the forward pass first went wrong. */
 export async function nonFiniteOfRun(model: ProbeModel, run: RunResult, input: ProbeInput, prependBos?: boolean): Promise<NonFiniteReport | null> {

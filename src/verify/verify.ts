@@ -7,7 +7,7 @@ import { compareArrays, unravelIndex, type TensorComparison, type Tolerance } fr
 import { COMPARED_TENSORS, engineTensors, type ComparedTensor } from "./engine-tensors";
 import { verifyBundle } from "./format";
 import { checkGeneration, type GenerationCheck } from "./generation";
-import { describeNonFinite, type NonFiniteReport } from "../probe/non-finite";
+import { describeNonFinite, type NonFiniteReport } from "../model/non-finite";
 
 /** Options of verify(): tolerances, and whether to compare the generation. */
 export interface VerifyOptions extends Partial<Tolerance> {
