@@ -66,7 +66,7 @@ export async function gradientCache(model: LanguageModel, input: ModelInput, opt
   const zeros = shapes.map((s) => tf.zeros(s));
   const runner = { current: null as HookRunner | null };
   let rowValues: tf.Tensor | null = null;
-  const f = (...deltas: tf.Tensor[]): tf.Scalar => {
+  const pass = (deltas: tf.Tensor[]): tf.Scalar => {
     const withDeltas = new Map(hooks);
     wanted.forEach((name, i) => {
       const insert: HookFn = (x) => {
@@ -87,6 +87,18 @@ export async function gradientCache(model: LanguageModel, input: ModelInput, opt
     rowValues = tf.keep(m.reshape([-1]).clone());
     return tf.sum(m) as tf.Scalar;
   };
+  // An error inside the differentiated function (a hook or the metric throwing) would leave the tensors the tape
+  // saved alive: tfjs frees them only when the backward pass runs. So the error is held, a zero connected to
+  // every δ is returned (the engine then finishes and frees the tape) and the error is rethrown afterwards.
+  let failure: unknown = null;
+  const f = (...deltas: tf.Tensor[]): tf.Scalar => {
+    try {
+      return pass(deltas);
+    } catch (err) {
+      failure = err;
+      return tf.mul(tf.addN(deltas.map((d) => tf.sum(d))), 0) as tf.Scalar;
+    }
+  };
   let result: { value: tf.Scalar; grads: tf.Tensor[] };
   try {
     result = withDifferentiableOps(() => tf.valueAndGrads(f)(zeros));
@@ -96,6 +108,12 @@ export async function gradientCache(model: LanguageModel, input: ModelInput, opt
     throw err;
   } finally {
     tf.dispose(zeros);
+  }
+  if (failure !== null) {
+    tf.dispose([result.value, ...result.grads]);
+    if (runner.current) for (const t of runner.current.cached.values()) t.dispose();
+    (rowValues as tf.Tensor | null)?.dispose();
+    throw failure;
   }
   const gradients = new ActivationCache(new Map(wanted.map((name, i) => [name, result.grads[i]])), model.nLayers);
   const cache = new ActivationCache(runner.current!.cached, model.nLayers);
