@@ -9,3 +9,4 @@ export { patchingChart, type PatchingChartOptions } from "./patching";
 export { headScoresChart, type HeadScoresChartOptions } from "./head-scores";
 export { concatCharts, type ConcatOptions } from "./concat";
 export { logitAttributionChart, headAttributionChart, type LogitAttributionChartOptions } from "./logit-attribution";
+export { tokenAttributionChart, ATTRIBUTION_METHODS, type AttributionMethod, type TokenAttributionChartOptions } from "./token-attribution";
