@@ -50,8 +50,11 @@ export function patchingResult(r: {
   positions: number[];
   nHeads: number[];
   forwardPasses: number;
+  /** Chart titles' first words (default "Activation patching"; attribution patching names itself). */
+  method?: string;
 }): PatchingResult {
   const { setup } = r;
+  const method = r.method ?? "Activation patching";
   const [baseStr, sourceStr] = setup.direction === "denoise" ? [setup.corruptedStr, setup.cleanStr] : [setup.cleanStr, setup.corruptedStr];
   const table = tableOf({
     component: r.cells.map((c) => c.component),
@@ -85,7 +88,7 @@ export function patchingResult(r: {
   const chartOf = (component: PatchComponent): Chart => {
     if (!components.includes(component)) throw new ArgumentError("component", `${JSON.stringify(component)} was not patched in this call`, `use one of ${components.join(", ")}`);
     const rows = table.params({ component }).filter((d: { component: string }, $: { component: string }) => d.component === $.component);
-    const title = `Activation patching (${setup.direction}) of ${component}: ${what}, 0 = corrupted, 1 = clean`;
+    const title = `${method} (${setup.direction}) of ${component}: ${what}, 0 = corrupted, 1 = clean`;
     if (component === "z_all") {
       const values = rows.array("metric") as number[];
       return headScoresChart(rows, { value: "metric", scoreTitle: metricTitle, domain: [Math.min(0, ...values), Math.max(1, ...values)], title: `${title}, every position` });
@@ -108,7 +111,7 @@ export function patchingResult(r: {
     toChart: (component?: PatchComponent) => {
       if (component !== undefined) return chartOf(component);
       const panels = components.map(chartOf);
-      const summary = `Activation patching (${setup.direction}): ${panels.length} heatmaps (${components.join(", ")}) over ${r.layers.length} layers × ${r.positions.length} positions`;
+      const summary = `${method} (${setup.direction}): ${panels.length} heatmaps (${components.join(", ")}) over ${r.layers.length} layers × ${r.positions.length} positions`;
       return panels.length === 1 ? panels[0] : concatCharts(panels, { summary });
     },
   };
