@@ -6,11 +6,15 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { LmprobeError } from "../errors";
+import { registerWasmSegmentSum } from "./kernels/segment-sum-wasm";
+import { registerExtraGradients } from "./extra-gradients";
 
 const VENDORED = "dist/vendor/tfjs-core-gradients.cjs";
 
 /** Registers tfjs-core's gradients unless they already are (e.g. by @tensorflow/tfjs). Throws when it cannot. */
 export function ensureTfjsGradients(): void {
+  registerWasmSegmentSum(); // what gather's gradient needs and tfjs-wasm lacks
+  registerExtraGradients(); // what the forward pass needs and tfjs-core lacks (TopK)
   if (tf.getGradient("Sum") && tf.getGradient("BatchMatMul")) return;
   const root = packageRoot();
   const file = path.join(root, VENDORED);

@@ -9,6 +9,7 @@ import {
   logitAttributionChart, logitLensChart, residualNormChart, similarityChart, targetTrajectoryChart, tokenProbsChart,
 } from "../display/charts";
 import type { ReportSection } from "../display/report";
+import { tokenAttributionSection } from "./attribution-section";
 
 export interface ProbeSettings {
   prompt: string;
@@ -21,7 +22,7 @@ export interface ProbeSettings {
 /** The analyses, in the order probeSections runs them (for the terminal's progress bar). */
 export function probeStages(model: LanguageModel): string[] {
   return [
-    "logit lens", "token probabilities", "layer similarity", "residual norms", "attention", "head detection", "logit attribution",
+    "logit lens", "token probabilities", "layer similarity", "residual norms", "attention", "head detection", "logit attribution", "token attribution",
     ...(model.config.moe ? ["MoE routing"] : []),
   ];
 }
@@ -107,6 +108,9 @@ export async function probeSections(model: LanguageModel, settings: ProbeSetting
       ...(dla.neurons.numRows() > 0 ? [{ table: dla.neurons, options: { caption: `MLP neurons writing most into ${JSON.stringify(dla.target.token)}` } }] : []),
     ],
   });
+
+  stage("token attribution");
+  sections.push(await tokenAttributionSection(model, prompt));
 
   if (model.config.moe) {
     stage("MoE routing");

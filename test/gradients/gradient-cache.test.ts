@@ -135,7 +135,12 @@ test("bad arguments are typed errors naming the argument", async () => {
 test("while a gradient is taken, lmprobe's gradient-less kernels decline and the differentiable ops run", () => {
   // A stand-in fused norm kernel on this backend (webgpu registers the real one): selected normally, never in gradient mode.
   const backend = tf.getBackend();
-  tf.registerKernel({ kernelName: NORM_KERNEL, backendName: backend, kernelFunc: ({ inputs }) => tf.engine().makeTensorFromTensorInfo(inputs.x as tf.TensorInfo) as unknown as tf.TensorInfo });
+  tf.registerKernel({ kernelName: NORM_KERNEL, backendName: backend, kernelFunc: ({ inputs, backend }) => {
+    // The identity, sharing x's data the way tfjs's own reshape kernels do.
+    const x = inputs.x as tf.TensorInfo;
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  } });
   try {
     const x = tf.ones([2, 4]);
     const spec = { kind: "rms" as const, weight: null, bias: null, eps: 1e-5, weightOffset: 0 };
