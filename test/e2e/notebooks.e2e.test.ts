@@ -21,6 +21,7 @@ const NOTEBOOKS: Record<string, { tokens: string[]; extra?: string[] }> = {
   "attention-induction": { tokens: ["tiger", "cloud"] },
   "moe-routing": { tokens: ["Mary", "E0"], extra: ["tiny-mixtral"] },
   "activation-patching": { tokens: ["Japan", "France", "L0 H1"] },
+  attribution: { tokens: ["France", "Japan", "integrated gradients"] },
 };
 
 const skip = missingPrerequisite();
