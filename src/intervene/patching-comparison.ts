@@ -23,8 +23,8 @@ export interface PatchingComparison {
   pearson: number;
   byComponent: Partial<Record<PatchComponent, { spearman: number; pearson: number; cells: number; failures: number; maxError: number }>>;
   threshold: number;
-  /** Exact and attribution heatmaps of each component side by side (one chart). */
-  toChart(): Chart;
+  /** Exact and attribution heatmaps of each component (default all in both) side by side (one chart). */
+  toChart(components?: PatchComponent[]): Chart;
 }
 
 interface Row {
@@ -79,8 +79,11 @@ export function compareAttribution(exact: PatchingResult, attribution: PatchingR
     pearson: pearson(ex, ap),
     byComponent,
     threshold,
-    toChart: () => {
-      const panels = exact.components.filter((c) => attribution.components.includes(c)).flatMap((c) => [exact.toChart(c), attribution.toChart(c)]);
+    toChart: (components?: PatchComponent[]) => {
+      const shared = exact.components.filter((c) => attribution.components.includes(c));
+      const chosen = components ?? shared;
+      for (const c of chosen) if (!shared.includes(c)) throw new ArgumentError("components", `holds ${JSON.stringify(c)}, not patched in both results`, `use some of ${shared.join(", ")}`);
+      const panels = chosen.flatMap((c) => [exact.toChart(c), attribution.toChart(c)]);
       return concatCharts(panels, { columns: 2, summary: `Activation patching (left) and attribution patching (right): Spearman ρ = ${spearman(ex, ap).toFixed(3)} over ${rows.length} cells` });
     },
   };
