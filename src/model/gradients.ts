@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { withDifferentiableOps } from "../backend/gradient-mode";
 import { ensureTfjsGradients } from "../backend/tfjs-gradients";
+import { withSharedClonesOnWasm } from "../backend/kernels/identity-wasm";
 import { ArgumentError } from "../errors";
 import { ActivationCache } from "./cache";
 import { forward } from "./forward";
@@ -101,7 +102,7 @@ export async function gradientCache(model: LanguageModel, input: ModelInput, opt
   };
   let result: { value: tf.Scalar; grads: tf.Tensor[] };
   try {
-    result = withDifferentiableOps(() => tf.valueAndGrads(f)(zeros));
+    result = withSharedClonesOnWasm(() => withDifferentiableOps(() => tf.valueAndGrads(f)(zeros)));
   } catch (err) {
     if (runner.current) for (const t of runner.current.cached.values()) t.dispose();
     (rowValues as tf.Tensor | null)?.dispose();

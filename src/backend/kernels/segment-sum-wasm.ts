@@ -10,7 +10,8 @@ interface WasmBackendApi {
 
 /** Registers the kernel on wasm unless it exists (idempotent). */
 export function registerWasmSegmentSum(): void {
-  if (tf.findBackend("wasm") === null || tf.getKernel("UnsortedSegmentSum", "wasm")) return;
+  // (No tf.findBackend("wasm") here: it would start initialising that backend and block the active one meanwhile.)
+  if (tf.getKernel("UnsortedSegmentSum", "wasm")) return;
   tf.registerKernel({
     kernelName: "UnsortedSegmentSum",
     backendName: "wasm",
