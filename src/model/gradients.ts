@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { withDifferentiableOps } from "../backend/gradient-mode";
 import { ensureTfjsGradients } from "../backend/tfjs-gradients";
 import { withSharedClonesOnWasm } from "../backend/kernels/identity-wasm";
-import { ArgumentError } from "../errors";
+import { ArgumentError, GradientMemoryError } from "../errors";
 import { ActivationCache } from "./cache";
 import { forward } from "./forward";
 import { cacheSelector, HookRunner, prepareHooks, type CacheFilter, type HookFn, type HookMap } from "./hooks";
@@ -106,7 +106,7 @@ export async function gradientCache(model: LanguageModel, input: ModelInput, opt
   } catch (err) {
     if (runner.current) for (const t of runner.current.cached.values()) t.dispose();
     (rowValues as tf.Tensor | null)?.dispose();
-    throw err;
+    throw outOfMemory(err, pos);
   } finally {
     tf.dispose(zeros);
   }
@@ -114,7 +114,7 @@ export async function gradientCache(model: LanguageModel, input: ModelInput, opt
     tf.dispose([result.value, ...result.grads]);
     if (runner.current) for (const t of runner.current.cached.values()) t.dispose();
     (rowValues as tf.Tensor | null)?.dispose();
-    throw failure;
+    throw outOfMemory(failure, pos);
   }
   const gradients = new ActivationCache(new Map(wanted.map((name, i) => [name, result.grads[i]])), model.nLayers);
   const cache = new ActivationCache(runner.current!.cached, model.nLayers);
@@ -144,4 +144,12 @@ export async function gradientCache(model: LanguageModel, input: ModelInput, opt
       cache.dispose();
     },
   };
+}
+
+/** tfjs-wasm reports an exhausted heap as a WebAssembly trap: say what ran out and what to do. */
+function outOfMemory(err: unknown, positions: number): unknown {
+  if (err instanceof WebAssembly.RuntimeError && /memory access out of bounds|out of memory/.test(err.message)) {
+    return new GradientMemoryError(tf.getBackend(), positions, err.message);
+  }
+  return err;
 }
