@@ -12,7 +12,7 @@ import { logitDiffMetric } from "../../src/probe/gradient-metrics";
 import { withDifferentiableOps } from "../../src/backend/gradient-mode";
 import { fusedNorm } from "../../src/backend/kernels";
 import { NORM_KERNEL } from "../../src/backend/kernels/fused";
-import { ArgumentError } from "../../src/errors";
+import { ArgumentError, GradientMemoryError } from "../../src/errors";
 import { Float64Model } from "./float64-forward";
 import { directionalDerivative, model, seeded } from "./helpers";
 
@@ -129,6 +129,11 @@ test("bad arguments are typed errors naming the argument", async () => {
   await assert.rejects(gradientCache(m, "The capital", { metric, names: ["no_such_hook"] }), (e: unknown) => e instanceof ArgumentError && e.argument === "cache");
   await assert.rejects(gradientCache(m, "The capital", { metric: (logits) => logits, names: ["resid_pre"] }), (e: unknown) => e instanceof ArgumentError && e.argument === "metric");
   await assert.rejects(gradientCache(m, "The capital", { metric: 3 as never, names: ["resid_pre"] }), (e: unknown) => e instanceof ArgumentError && e.argument === "metric");
+  // An exhausted wasm heap surfaces as a WebAssembly trap inside the pass: it becomes a typed error, nothing leaks.
+  const trap = () => {
+    throw new WebAssembly.RuntimeError("memory access out of bounds");
+  };
+  await assert.rejects(gradientCache(m, "The capital", { metric, names: ["resid_pre"], hooks: { "blocks.2.hook_mlp_out": trap } }), (e: unknown) => e instanceof GradientMemoryError && /fewer positions/.test(e.message));
   assert.equal(tf.memory().numTensors, before, "tensors leaked after errors");
 });
 
