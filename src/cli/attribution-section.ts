@@ -3,8 +3,9 @@
 import type { LanguageModel } from "../model/model";
 import { tokenAttribution } from "../probe/token-attribution";
 import type { ReportSection } from "../display/report";
+import type { ProbeInput } from "../probe/types";
 
-export async function tokenAttributionSection(model: LanguageModel, prompt: string): Promise<ReportSection> {
+export async function tokenAttributionSection(model: LanguageModel, prompt: ProbeInput): Promise<ReportSection> {
   const r = await tokenAttribution(model, prompt);
   const c = r.completeness;
   return {
