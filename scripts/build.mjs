@@ -7,10 +7,13 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { vendorTfjsGradients } from "./vendor-tfjs-gradients.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 rmSync(path.join(root, "dist"), { recursive: true, force: true });
 execFileSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", root], { stdio: "inherit" });
+// tfjs-core's gradients as CommonJS (src/backend/tfjs-gradients.ts loads them when a gradient is first taken).
+vendorTfjsGradients(path.join(root, "dist/vendor/tfjs-core-gradients.cjs"));
 
 const require = createRequire(import.meta.url);
 mkdirSync(path.join(root, "dist/esm"), { recursive: true });

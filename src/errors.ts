@@ -230,3 +230,13 @@ export class NonFiniteActivationError extends LmprobeError {
     );
   }
 }
+
+/** A gradient pass ran out of backend memory (the wasm heap is 4 GiB, shared by the weights and the tape). */
+export class GradientMemoryError extends LmprobeError {
+  constructor(readonly backend: string, readonly positions: number, cause: string) {
+    super(
+      `the gradient pass over ${positions} positions ran out of ${backend} memory (${cause}): the backward pass keeps every op's saved inputs of the forward pass`,
+      "use fewer positions, or the cpu, tensorflow or webgpu backend (setBackend), which are not limited to a 4 GiB heap",
+    );
+  }
+}

@@ -66,6 +66,14 @@ export { compareRuns, type CompareRunsOptions, type CompareRunsResult } from "./
 export { moeInsights, routingInspector, expertStatus, type MoeInsights, type MoeInsightOptions, type ExpertStatus } from "./probe/moe-insights";
 export { exportTable, saveTable, type TableFormat } from "./probe/export";
 
+// ## Gradients
+// Gradients of any metric of the logits at any hook point, and the attributions built on them.
+export { gradientCache, type GradientCacheOptions, type GradientCacheResult, type GradientMetric } from "./model/gradients";
+export { logitDiffMetric, logProbMetric, logitMetric, logitsAt, type MetricPosition } from "./probe/gradient-metrics";
+export { tokenAttribution, type TokenAttribution, type TokenAttributionOptions } from "./probe/token-attribution";
+export { attributionPatching } from "./intervene/attribution-patching";
+export { compareAttribution, type PatchingComparison, type PatchingComparisonOptions } from "./intervene/patching-comparison";
+
 // ## Interventions
 // Hooks that ablate, patch, steer and branch, and the experiments built from them.
 export type { Selection } from "./intervene/hook-layout";
@@ -98,7 +106,8 @@ export { attentionChart, type AttentionChartOptions } from "./display/charts/att
 export { headScoresChart, type HeadScoresChartOptions } from "./display/charts/head-scores";
 export { expertLoadChart, expertRoutingChart, type ExpertLoadChartOptions, type RoutingChartOptions } from "./display/charts/moe";
 export { logitAttributionChart, headAttributionChart, type LogitAttributionChartOptions } from "./display/charts/logit-attribution";
-export { patchingChart, headPositionChart, activationPatchingChart, causalTraceChart, type PatchingChartOptions, type HeadPositionChartOptions } from "./display/charts/patching";
+export { patchingChart, headPositionChart, activationPatchingChart, causalTraceChart, attributionComparisonChart, type PatchingChartOptions, type HeadPositionChartOptions } from "./display/charts/patching";
+export { tokenAttributionChart, tokenAttributionResultChart, type AttributionMethod, type TokenAttributionChartOptions } from "./display/charts/token-attribution";
 export { attentionHeadsChart, attentionOverviewChart, attentionStackOf, rankHeads, type AttentionStack, type HeadRef, type AttentionHeadsChartOptions, type AttentionOverviewOptions } from "./display/charts/attention-stack";
 export { concatCharts, type ConcatOptions } from "./display/charts/concat";
 export { parameterChart, histogramChart, attentionDistanceChart, headDistanceChart, pcaChart, comparisonChart, moeBalanceChart } from "./display/charts/analysis";
@@ -167,4 +176,5 @@ export {
   TokenizerVocabError,
   NotRegularFileError,
   NonFiniteActivationError,
+  GradientMemoryError,
 } from "./errors";

@@ -18,6 +18,7 @@ import { attentionData } from "./attention-data";
 const TOP_HEADS = 6;
 /** Up to this many cells (layers × heads × T²) the report also draws every head as vector charts with tooltips. */
 const VECTOR_ATTENTION_CELLS = 20_000;
+import { tokenAttributionSection } from "./attribution-section";
 
 export interface ProbeSettings {
   prompt: ProbeInput;
@@ -30,7 +31,7 @@ export interface ProbeSettings {
 /** The analyses, in the order probeSections runs them (for the terminal's progress bar). */
 export function probeStages(model: LanguageModel): string[] {
   return [
-    "logit lens", "token probabilities", "layer similarity", "residual norms", "attention", "head detection", "logit attribution",
+    "logit lens", "token probabilities", "layer similarity", "residual norms", "attention", "head detection", "logit attribution", "token attribution",
     ...(model.config.moe ? ["MoE routing"] : []),
   ];
 }
@@ -131,6 +132,9 @@ export async function probeSections(model: LanguageModel, settings: ProbeSetting
       ...(dla.neurons.numRows() > 0 ? [{ table: dla.neurons, options: { caption: `MLP neurons writing most into ${JSON.stringify(dla.target.token)}` } }] : []),
     ],
   });
+
+  stage("token attribution");
+  sections.push(await tokenAttributionSection(model, prompt));
 
   if (model.config.moe) {
     stage("MoE routing");

@@ -54,6 +54,10 @@ export const EXPLAINERS: Readonly<Record<string, string>> = {
     "The auxiliary-loss proxy of each MoE layer (E · Σ fᵢ · Pᵢ, as in training's load-balancing loss) against its value for perfectly even routing (k). Above the line, routing concentrates on some experts.",
   generationReplayChart:
     "Each generated token with the probability the model gave it; below, the alternatives at the chosen step. Move the slider (interactive view) to replay the generation step by step; low bars are where it nearly went elsewhere.",
+  attributionComparisonChart:
+    "Exact activation patching (left) beside attribution patching, its first-order estimate from two gradient passes (right), per component. Where the two agree the cheap estimate can be trusted; large effects are usually underestimated, as the metric saturates.",
+  tokenAttributionResultChart:
+    "The prompt's tokens coloured by their attribution to the prediction: how much the output depends on each token (by gradients). Deep colours are the tokens the prediction leans on.",
   tokenAttributionChart:
     "The prompt's tokens coloured by their attribution to the prediction: how much the output depends on each token (by gradients). Deep colours are the tokens the prediction leans on.",
 };

@@ -8,7 +8,10 @@ import { isTableLike, tableHtml, tableText, type TableHtmlOptions, type TableLik
 import { escapeHtml } from "./escape";
 import type { CausalTraceResult } from "../intervene/causal-trace";
 import type { PatchingResult } from "../intervene/patching-result";
-import { activationPatchingChart, causalTraceChart } from "./charts/patching";
+import type { PatchingComparison } from "../intervene/patching-comparison";
+import type { TokenAttribution } from "../probe/token-attribution";
+import { activationPatchingChart, attributionComparisonChart, causalTraceChart } from "./charts/patching";
+import { tokenAttributionResultChart } from "./charts/token-attribution";
 
 /**
  * A result that renders itself (a verify result): `toMimeBundle()` returns the bundle of one display message, with
@@ -19,11 +22,13 @@ export interface HasMimeBundle {
 }
 
 /** Results show() knows by their `kind`, and the chart each one is drawn as. */
-export type KnownResult = PatchingResult | CausalTraceResult;
+export type KnownResult = PatchingResult | CausalTraceResult | PatchingComparison | TokenAttribution;
 
 const CHART_OF_KIND: Record<KnownResult["kind"], (result: never) => Chart> = {
   "activation-patching": (r: PatchingResult) => activationPatchingChart(r),
   "causal-trace": (r: CausalTraceResult) => causalTraceChart(r),
+  "attribution-comparison": (r: PatchingComparison) => attributionComparisonChart(r),
+  "token-attribution": (r: TokenAttribution) => tokenAttributionResultChart(r),
 };
 
 /** The chart of a result show() knows by its kind, or undefined for anything else. */

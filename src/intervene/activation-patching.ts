@@ -51,31 +51,17 @@ export interface GridCell {
 export async function activationPatching(model: LanguageModel, options: ActivationPatchingOptions): Promise<PatchingResult> {
   const setup = preparePatching(model, options);
   const T = setup.cleanTokens.length;
-  const components = options.components ?? ["resid_pre", "attn_out", "mlp_out"];
-  if (!Array.isArray(components) || components.length === 0) throw new ArgumentError("components", `is ${JSON.stringify(components)}`, `use a list of ${Object.keys(HOOK_OF).join(", ")}`);
-  for (const c of components) if (!(c in HOOK_OF)) throw new ArgumentError("components", `holds ${JSON.stringify(c)}`, `use ${Object.keys(HOOK_OF).join(", ")}`);
+  const components = patchComponents(options.components);
   const positions = gridIndices(options.positions, T, "positions");
   const layers = gridIndices(options.layers, model.nLayers, "layers");
-
-  const cells: GridCell[] = [];
-  for (const component of components) {
-    for (const layer of layers) {
-      const heads = component === "z" || component === "z_all" ? model.weights.blocks[layer].attn.nHeads : 0;
-      if (component === "z_all") for (let head = 0; head < heads; head++) cells.push({ component, layer, position: null, head });
-      else for (const position of positions) {
-        if (component === "z") for (let head = 0; head < heads; head++) cells.push({ component, layer, position, head });
-        else cells.push({ component, layer, position, head: null });
-      }
-    }
-  }
-  const hookOf = (c: GridCell) => `blocks.${c.layer}.${HOOK_OF[c.component]}`;
-  const hooks = [...new Set(cells.map(hookOf))];
+  const cells = gridCells(model, components, layers, positions);
+  const hooks = [...new Set(cells.map(cellHook))];
   for (const h of hooks) modelHookNames(model, h, "components");
 
   const source = await unpatchedRun(model, setup.sourceTokens, setup.metric, hooks);
   try {
     // Row 0 is the unpatched base run: its metric comes with the first pass.
-    const rows: PatchSite[][] = [[], ...cells.map((c) => [{ hook: hookOf(c), positions: c.position === null ? null : [c.position], heads: c.head === null ? null : [c.head] }])];
+    const rows: PatchSite[][] = [[], ...cells.map((c) => [{ hook: cellHook(c), positions: c.position === null ? null : [c.position], heads: c.head === null ? null : [c.head] }])];
     const values = await runPatchedRows(model, setup.baseTokens, rows, source.cache, {
       metric: setup.metric,
       batchSize: setup.batchSize,
@@ -102,6 +88,35 @@ export async function activationPatching(model: LanguageModel, options: Activati
   } finally {
     source.cache.dispose();
   }
+}
+
+/** The grid's cells in table order: component, then layer, then position (then head for z; head for z_all). */
+export function gridCells(model: LanguageModel, components: PatchComponent[], layers: number[], positions: number[]): GridCell[] {
+  const cells: GridCell[] = [];
+  for (const component of components) {
+    for (const layer of layers) {
+      const heads = component === "z" || component === "z_all" ? model.weights.blocks[layer].attn.nHeads : 0;
+      if (component === "z_all") for (let head = 0; head < heads; head++) cells.push({ component, layer, position: null, head });
+      else for (const position of positions) {
+        if (component === "z") for (let head = 0; head < heads; head++) cells.push({ component, layer, position, head });
+        else cells.push({ component, layer, position, head: null });
+      }
+    }
+  }
+  return cells;
+}
+
+/** Full hook name a cell patches. */
+export function cellHook(c: GridCell): string {
+  return `blocks.${c.layer}.${HOOK_OF[c.component]}`;
+}
+
+/** Checks a components argument (non-empty, known names); returns it or the default. */
+export function patchComponents(components: PatchComponent[] | undefined): PatchComponent[] {
+  const list = components ?? ["resid_pre", "attn_out", "mlp_out"];
+  if (!Array.isArray(list) || list.length === 0) throw new ArgumentError("components", `is ${JSON.stringify(list)}`, `use a list of ${Object.keys(HOOK_OF).join(", ")}`);
+  for (const c of list) if (!(c in HOOK_OF)) throw new ArgumentError("components", `holds ${JSON.stringify(c)}`, `use ${Object.keys(HOOK_OF).join(", ")}`);
+  return list;
 }
 
 /** Sorted distinct indices in [0, n) (negative counts from the end), or all of them. */

@@ -34,6 +34,8 @@ export interface PatchingResult {
   baseTokens: string[];
   /** Forward passes this call made (the source run included). */
   forwardPasses: number;
+  /** How the cells were measured: "Activation patching", or "Attribution patching" (the first-order estimate). */
+  method: string;
 }
 
 export function patchingResult(r: {
@@ -47,8 +49,11 @@ export function patchingResult(r: {
   positions: number[];
   nHeads: number[];
   forwardPasses: number;
+  /** Chart titles' first words (default "Activation patching"; attribution patching names itself). */
+  method?: string;
 }): PatchingResult {
   const { setup } = r;
+  const method = r.method ?? "Activation patching";
   const [baseStr, sourceStr] = setup.direction === "denoise" ? [setup.corruptedStr, setup.cleanStr] : [setup.cleanStr, setup.corruptedStr];
   const table = tableOf({
     component: r.cells.map((c) => c.component),
@@ -91,5 +96,6 @@ export function patchingResult(r: {
     tokens: setup.cleanStr,
     baseTokens: baseStr,
     forwardPasses: r.forwardPasses,
+    method,
   };
 }

@@ -23,6 +23,7 @@ const TITLES = [
   "Attention",
   "Attention head types",
   "Direct logit attribution",
+  "Token attribution",
 ];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lmprobe-probe-cli-"));
 let model: LanguageModel;
@@ -74,6 +75,12 @@ test("the report has every section, in order, each announced to the progress bar
   assert.ok(Math.abs(total - row[paris]) < 1e-2 * Math.max(1, Math.abs(row[paris])), `contributions sum to the logit (${total} vs ${row[paris]})`);
   assert.ok(heads instanceof Chart, "a per-head chart");
   assert.equal((heads.spec.data as { values: unknown[] }).values.length, model.config.numLayers * model.config.numHeads);
+
+  // Token attribution of the top prediction: a chart over the prompt's tokens and a table; completeness stated.
+  const attribution = byTitle.get("Token attribution")!;
+  assert.match(attribution.intro!, /" Paris"/);
+  assert.match(attribution.intro!, /relative error/);
+  assert.equal(charts("Token attribution").length, 1);
 
   // The HTML report shows every section title in its navigation and as a heading.
   const html = reportHtml({ title: "t", sections, interactive: false });

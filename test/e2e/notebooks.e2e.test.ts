@@ -22,6 +22,7 @@ const NOTEBOOKS: Record<string, { tokens: string[]; extra?: string[] }> = {
   "moe-routing": { tokens: ["Mary", "E0"], extra: ["tiny-mixtral"] },
   "activation-patching": { tokens: ["Japan", "France", "L0 H1"] },
   "mlxlmprobe-tour": { tokens: ["Paris", "Tokyo", "reasoning"], extra: ["tiny-mixtral"] },
+  attribution: { tokens: ["France", "Japan", "integrated gradients"] },
 };
 
 const skip = missingPrerequisite();

@@ -5,6 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ActivationProgram, MAX_ROW, NormProgram, RotaryHalfProgram, ScoresSoftmaxProgram, type FusedActivation, type NormKind } from "./row-programs";
 import type { WebgpuBackendApi } from "./program";
 import { planMatMul, runMatMulPlan, runStridedMatMul, stridedMatMulFits, type StridedMatMul } from "./batch-matmul";
+import { differentiableOpsRequired } from "../gradient-mode";
 
 export const NORM_KERNEL = "LmprobeNorm";
 export const ACTIVATION_KERNEL = "LmprobeActivation";
@@ -24,6 +25,8 @@ export interface NormSpec {
 }
 
 function available(kernel: string): boolean {
+  // None of these kernels has a gradient: while one is taken (backend/gradient-mode.ts) the callers compose tfjs ops.
+  if (differentiableOpsRequired()) return false;
   return process.env.LMPROBE_WEBGPU_FUSED !== "off" && tf.getKernel(kernel, tf.getBackend()) != null;
 }
 

@@ -17,3 +17,4 @@ export {
   attentionHeadsChart, attentionOverviewChart, attentionStackOf, rankHeads, windowedPattern,
   type AttentionStack, type HeadRef, type AttentionHeadsChartOptions, type AttentionOverviewOptions,
 } from "./attention-stack";
+export { tokenAttributionChart, ATTRIBUTION_METHODS, type AttributionMethod, type TokenAttributionChartOptions, tokenAttributionResultChart } from "./token-attribution";

@@ -4,6 +4,7 @@
 import { ArgumentError } from "../../errors";
 import type { PatchComponent } from "../../intervene/activation-patching";
 import type { CausalTraceResult } from "../../intervene/causal-trace";
+import type { PatchingComparison } from "../../intervene/patching-comparison";
 import type { PatchingResult } from "../../intervene/patching-result";
 import { Chart } from "../chart";
 import { explainerOf } from "../explainers";
@@ -103,7 +104,7 @@ export function activationPatchingChart(result: PatchingResult, component?: Patc
   const chartOf = (c: PatchComponent): Chart => {
     if (!result.components.includes(c)) throw new ArgumentError("component", `${JSON.stringify(c)} was not patched in this call`, `use one of ${result.components.join(", ")}`);
     const rows = result.table.params({ component: c }).filter((d: { component: string }, $: { component: string }) => d.component === $.component);
-    const title = `Activation patching (${result.direction}) of ${c}: ${what}, 0 = corrupted, 1 = clean`;
+    const title = `${result.method ?? "Activation patching"} (${result.direction}) of ${c}: ${what}, 0 = corrupted, 1 = clean`;
     if (c === "z_all") {
       const values = rows.array("metric") as number[];
       return headScoresChart(rows, { value: "metric", scoreTitle: metricTitle, domain: [Math.min(0, ...values), Math.max(1, ...values)], title: `${title}, every position` });
@@ -113,7 +114,7 @@ export function activationPatchingChart(result: PatchingResult, component?: Patc
   };
   if (component !== undefined) return chartOf(component);
   const panels = result.components.map(chartOf);
-  const summary = `Activation patching (${result.direction}): ${panels.length} heatmaps (${result.components.join(", ")}) over ${result.layers.length} layers × ${result.positions.length} positions`;
+  const summary = `${result.method ?? "Activation patching"} (${result.direction}): ${panels.length} heatmaps (${result.components.join(", ")}) over ${result.layers.length} layers × ${result.positions.length} positions`;
   return panels.length === 1 ? panels[0] : concatCharts(panels, { summary });
 }
 
@@ -125,4 +126,17 @@ export function causalTraceChart(result: CausalTraceResult): Chart {
     title: `Causal trace: p(${result.answer.token.trim()}) regained by restoring ${result.state} after noising the subject`,
     inputTokens: result.tokens,
   });
+}
+
+/**
+ * Exact and attribution patching side by side for each component (default every component both patched): a
+ * compareAttribution() result, with the two results it compared.
+ */
+export function attributionComparisonChart(comparison: PatchingComparison, components?: PatchComponent[]): Chart {
+  const { exact, attribution } = comparison;
+  const shared = exact.components.filter((c) => attribution.components.includes(c));
+  const chosen = components ?? shared;
+  for (const c of chosen) if (!shared.includes(c)) throw new ArgumentError("components", `holds ${JSON.stringify(c)}, not patched in both results`, `use some of ${shared.join(", ")}`);
+  const panels = chosen.flatMap((c) => [activationPatchingChart(exact, c), activationPatchingChart(attribution, c)]);
+  return concatCharts(panels, { columns: 2, summary: `Activation patching (left) and attribution patching (right): Spearman ρ = ${comparison.spearman.toFixed(3)} over ${comparison.table.numRows()} cells` });
 }

@@ -9,6 +9,7 @@
 //       backend for small and mid-sized models, where a synchronous readback stalls the device.
 //   "auto": dense on GPU backends (webgpu, tensorflow), gather elsewhere.
 import * as tf from "@tensorflow/tfjs-core";
+import { differentiableOpsRequired } from "../../backend/gradient-mode";
 import { ArgumentError } from "../../errors";
 import type { ActivationName, FeedForwardProjections } from "../canonical";
 import { applyActivation } from "./activations";
@@ -104,7 +105,10 @@ function dispatchGather(x: tf.Tensor2D, routing: Routing, experts: readonly Expe
       const tokens = tokensOf[e];
       if (tokens.length === 0) return;
       const chosen = tf.gather(x, tf.tensor1d(tokens, "int32"));
-      const scale = tf.tensor2d(weightsOf[e], [tokens.length, 1]);
+      // While a gradient is taken the weights stay tensors (the same values, gathered) so that it reaches the router.
+      const scale = differentiableOpsRequired()
+        ? tf.reshape(tf.gather(tf.reshape(routing.weights, [-1]), tf.tensor1d(tokens.map((t, i) => t * topK + slotsOf[e][i]), "int32")), [tokens.length, 1])
+        : tf.tensor2d(weightsOf[e], [tokens.length, 1]);
       parts.push(tf.mul(expertForward(chosen, expert, glu), scale));
     });
     if (parts.length === 0) return tf.zerosLike(x);
