@@ -15,3 +15,5 @@ export { causalTrace, type CausalTraceOptions, type CausalTraceResult, type Trac
 export { steeringVector, steer, type SteeringVector, type SteeringVectorOptions, type SteerOptions } from "./steering";
 export { branchGeneration, type BranchOptions, type BranchResult, type Branch } from "./branching";
 export { tokenSpan } from "./token-span";
+export { attributionPatching } from "./attribution-patching";
+export { compareAttribution, spearman, pearson, type PatchingComparison, type PatchingComparisonOptions } from "./patching-comparison";

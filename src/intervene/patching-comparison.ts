@@ -6,6 +6,7 @@ import { tableOf, type Table } from "../probe/table";
 import type { PatchComponent } from "./activation-patching";
 import type { PatchingResult } from "./patching-result";
 
+/** The error threshold above which compareAttribution() counts a cell as failing. */
 export interface PatchingComparisonOptions {
   /** A cell fails when |attribution − exact| (normalised metric, 0 = corrupted, 1 = clean) exceeds this (default 0.2). */
   threshold?: number;
@@ -37,6 +38,7 @@ interface Row {
   metric: number;
 }
 
+/** Attribution patching against activation patching, cell by cell: rank and linear correlation, and the cells where the estimate fails. */
 export function compareAttribution(exact: PatchingResult, attribution: PatchingResult, opts: PatchingComparisonOptions = {}): PatchingComparison {
   const threshold = opts.threshold ?? 0.2;
   if (!(threshold > 0)) throw new ArgumentError("threshold", `is ${threshold}`, "use a positive number (normalised metric units)");

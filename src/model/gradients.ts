@@ -14,6 +14,7 @@ import { cacheSelector, HookRunner, prepareHooks, type CacheFilter, type HookFn,
 import { hookShape } from "./hook-shapes";
 import { padBatch, tokenize, type ModelInput, type TokenizeOptions } from "./inputs";
 import type { LanguageModel } from "./model";
+import { describeBackend } from "../backend/describe";
 
 /**
  * A metric of the logits [batch, pos, vocab] (or [batch, 1, vocab] with lastPositionOnly): a scalar, or one value
@@ -21,6 +22,7 @@ import type { LanguageModel } from "./model";
  */
 export type GradientMetric = (logits: tf.Tensor3D) => tf.Tensor;
 
+/** The metric, hook names, cache filter, hooks and positions of gradientCache(). */
 export interface GradientCacheOptions extends TokenizeOptions {
   metric: GradientMetric;
   /** Hook points whose gradient is wanted: full names, shorthand ("resid_post" = every block) or a predicate. */
@@ -33,6 +35,7 @@ export interface GradientCacheOptions extends TokenizeOptions {
   lastPositionOnly?: boolean;
 }
 
+/** gradientCache()'s gradients and forward activations (as activation caches) and the metric per row. */
 export interface GradientCacheResult {
   /** The metric: its sum over rows when it gave one value per row. */
   value: number;
@@ -149,7 +152,7 @@ export async function gradientCache(model: LanguageModel, input: ModelInput, opt
 /** tfjs-wasm reports an exhausted heap as a WebAssembly trap: say what ran out and what to do. */
 function outOfMemory(err: unknown, positions: number): unknown {
   if (err instanceof WebAssembly.RuntimeError && /memory access out of bounds|out of memory/.test(err.message)) {
-    return new GradientMemoryError(tf.getBackend(), positions, err.message);
+    return new GradientMemoryError(describeBackend().name, positions, err.message);
   }
   return err;
 }

@@ -12,3 +12,4 @@ export { registerMlpForward, type MlpForward, type MlpContext } from "./componen
 export type * from "./canonical";
 export type { MoeWeights, MoeDispatch, ExpertWeights, ExpertGlu, RoutingRule, RoutingOrder } from "./components/moe";
 export { provenance, provenanceLine, provenanceDifferences, provenanceIfReady, onlyLoadedModel, recordModelSource, type Provenance, type ModelSource } from "./provenance";
+export { gradientCache, type GradientCacheOptions, type GradientCacheResult, type GradientMetric } from "./gradients";

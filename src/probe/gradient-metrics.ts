@@ -5,6 +5,7 @@ import type { LanguageModel } from "../model/model";
 import type { GradientMetric } from "../model/gradients";
 import { resolveTokenId, type TokenSpec } from "./tokens";
 
+/** The position a gradient metric reads the logits at (default the last; negative counts from the end). */
 export interface MetricPosition {
   /** Position whose logits are read; negative counts from the end (default -1, the last; always a real token under left padding). */
   position?: number;

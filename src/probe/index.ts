@@ -28,3 +28,5 @@ export { moeInsights, routingInspector, expertStatus, type MoeInsights, type Moe
 export { readExport, type AnalysisRecord, type ExportMetadata } from "./export";
 export { checkReproduction, exportAnalysis, reproducibleProbes, type ReproductionResult } from "./reproduce";
 export { describeNonFinite, type NonFiniteReport, type NonFiniteSite } from "./non-finite";
+export { logitDiffMetric, logProbMetric, logitMetric, logitsAt, type MetricPosition } from "./gradient-metrics";
+export { tokenAttribution, type TokenAttribution, type TokenAttributionOptions } from "./token-attribution";

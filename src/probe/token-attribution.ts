@@ -12,6 +12,7 @@ import { tableOf, type Table } from "./table";
 import { resolveTokenId, type TokenSpec } from "./tokens";
 import type { LongProbeOptions, ProbeInput } from "./types";
 
+/** Target, score, position, baseline, steps and integration rule of tokenAttribution(). */
 export interface TokenAttributionOptions extends LongProbeOptions {
   /** Token whose prediction is attributed; default the model's top prediction at `position`. */
   target?: TokenSpec;
@@ -62,6 +63,7 @@ export interface TokenAttribution {
   what: string;
 }
 
+/** Saliency, input × gradient and integrated gradients of a target's score with respect to each input token, with the integrated gradients' completeness stated. */
 export async function tokenAttribution(model: LanguageModel, input: ProbeInput, opts: TokenAttributionOptions = {}): Promise<TokenAttribution> {
   if (typeof input !== "string" && !(Array.isArray(input) && input.every((x) => typeof x === "number"))) {
     throw new ArgumentError("input", "must be one prompt (text or token ids)", "attribute one sequence at a time");

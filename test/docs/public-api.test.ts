@@ -24,7 +24,7 @@ test("the public API is grouped as the README says, and leaves the internals out
   const groups = readPublicApi();
   assert.deepEqual(
     groups.map((g) => g.title),
-    ["Load", "Run, hooks and cache", "Tensor utilities", "Probes", "Interventions", "Display", "Verify", "CLI helpers", "Sharing", "Teaching", "Errors"],
+    ["Load", "Run, hooks and cache", "Tensor utilities", "Probes", "Gradients", "Interventions", "Display", "Verify", "CLI helpers", "Sharing", "Teaching", "Errors"],
   );
   for (const g of groups) assert.ok(g.about.length > 0 && g.names.length > 0, `group ${g.title} says what it is for and exports something`);
   const names = new Set(groups.flatMap((g) => g.names.map((n) => n.name)));

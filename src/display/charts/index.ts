@@ -6,7 +6,7 @@ export { tokenProbsChart, type TokenProbsChartOptions } from "./token-probs";
 export { residualNormChart, type ResidualNormChartOptions } from "./residual-norms";
 export { expertLoadChart, expertRoutingChart, type ExpertLoadChartOptions, type RoutingChartOptions } from "./moe";
 export {
-  patchingChart, headPositionChart, activationPatchingChart, causalTraceChart, type PatchingChartOptions, type HeadPositionChartOptions,
+  patchingChart, headPositionChart, activationPatchingChart, causalTraceChart, attributionComparisonChart, type PatchingChartOptions, type HeadPositionChartOptions,
 } from "./patching";
 export { headScoresChart, type HeadScoresChartOptions } from "./head-scores";
 export { concatCharts, type ConcatOptions } from "./concat";

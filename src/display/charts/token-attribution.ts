@@ -10,6 +10,7 @@ import { heatmapSpec } from "./heatmap";
 import type { TokenAttribution } from "../../probe/token-attribution";
 
 export const ATTRIBUTION_METHODS = ["saliency", "input_x_gradient", "integrated_gradients"] as const;
+/** A token attribution method: saliency, input × gradient or integrated gradients. */
 export type AttributionMethod = (typeof ATTRIBUTION_METHODS)[number];
 
 const METHOD_TITLES: Record<AttributionMethod, string> = {
@@ -18,6 +19,7 @@ const METHOD_TITLES: Record<AttributionMethod, string> = {
   integrated_gradients: "integrated gradients",
 };
 
+/** Methods and title of tokenAttributionChart(). */
 export interface TokenAttributionChartOptions {
   /** Methods to draw (rows), default every method column the table has. */
   methods?: AttributionMethod[];
