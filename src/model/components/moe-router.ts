@@ -82,7 +82,9 @@ function groupLimitedSigmoid(logits: tf.Tensor2D, rule: RoutingRule): Routing {
     const grouped = forChoice.reshape([tokens, nGroups, perGroup]);
     const groupScores = tf.sum(tf.topk(grouped, Math.min(2, perGroup)).values, -1); // [tokens, groups]
     const keptGroups = tf.topk(groupScores, topkGroups).indices;
-    const groupMask = tf.sum(tf.oneHot(keptGroups, nGroups), 1); // [tokens, groups], 1 for kept groups
+    // Summed as float32: an int32 reduction over a middle axis transposes int32 data first, which tfjs-webgpu's
+    // transpose program mis-types (its WGSL writes i32 into an f32 output).
+    const groupMask = tf.sum(tf.cast(tf.oneHot(keptGroups, nGroups), "float32"), 1); // [tokens, groups], 1 for kept groups
     const expertMask = tf.broadcastTo(groupMask.reshape([tokens, nGroups, 1]), [tokens, nGroups, perGroup]).reshape([tokens, numExperts]);
     candidates = tf.where(tf.cast(expertMask, "bool"), forChoice, tf.zerosLike(forChoice));
   }
