@@ -2,14 +2,11 @@
 // as float32 tensors plus a margin for activations, compared with what the active tfjs backend can hold.
 // Loading is refused (ModelTooLargeError) before a single weight is read, instead of failing half-way
 // with an out-of-memory abort that takes the notebook kernel down with it.
-import os from "node:os";
-import * as tf from "@tensorflow/tfjs-core";
-import { activeGpuDevice } from "../backend";
+import { activeBackendName, backendCapacity, backendsThatFit, bytesNeededOn, fitsOn } from "../backend/capacity";
 import { ModelTooLargeError } from "../errors";
 import type { WeightSource } from "./weight-source";
 
-/** tfjs-backend-wasm's heap is 32-bit WebAssembly memory, capped at 4 GiB − 64 KiB by its build. */
-export const WASM_HEAP_BYTES = 4294901760;
+export { backendCapacity, bytesNeededOn, WASM_HEAP_BYTES, type BackendCapacity } from "../backend/capacity";
 
 /** Float dtypes become float32 tensors; other tensors (integer buffers) are never uploaded. */
 const FLOAT_DTYPES = new Set(["F32", "F16", "BF16"]);
@@ -52,79 +49,10 @@ export function estimateMemory(weights: WeightSource): MemoryEstimate {
   return { weightBytes, marginBytes, totalBytes: weightBytes + marginBytes, matrixBytes, largestTensor };
 }
 
-export interface BackendCapacity {
-  backend: string;
-  /** Bytes of tensors the backend can hold in total (Infinity when it cannot be known, e.g. GPU memory). */
-  totalBytes: number;
-  /** Largest single tensor, where the backend limits it (WebGPU's maxBufferSize), else Infinity. */
-  maxTensorBytes: number;
-  /** Why the figure is what it is, for messages and `lmprobe doctor`. */
-  source: string;
-}
-
-/** Host memory a process may still use: available memory, bounded by a cgroup limit when there is one. */
-function hostMemoryBytes(): { bytes: number; source: string } {
-  const available = os.freemem();
-  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
-  if (constrained && constrained > 0 && constrained < available + process.memoryUsage().rss) {
-    return { bytes: Math.max(0, constrained - process.memoryUsage().rss), source: "cgroup memory limit less this process's use" };
-  }
-  return { bytes: available, source: "available host memory" };
-}
-
-function packageInstalled(name: string): boolean {
-  try {
-    require.resolve(`${name}/package.json`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** What a backend can hold. `name` defaults to the active tfjs backend. */
-export function backendCapacity(name: string = tf.getBackend()): BackendCapacity {
-  switch (name) {
-    case "wasm": {
-      // Bytes the heap already holds (other models, cached activations) are not available to this one.
-      const inUse = tf.getBackend() === "wasm" ? tf.memory().numBytes : 0;
-      return { backend: name, totalBytes: WASM_HEAP_BYTES - inUse, maxTensorBytes: Infinity, source: "tfjs-backend-wasm's 4 GiB heap cap" };
-    }
-    case "webgpu": {
-      const device = activeGpuDevice();
-      const maxTensorBytes = device ? Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize) : Infinity;
-      return { backend: name, totalBytes: Infinity, maxTensorBytes, source: "GPU memory is not reported by WebGPU; largest buffer from the adapter's limits" };
-    }
-    default: {
-      const host = hostMemoryBytes();
-      return { backend: name, totalBytes: host.bytes, maxTensorBytes: Infinity, source: host.source };
-    }
-  }
-}
-
-/** Bytes the model needs on `backend`: on wasm the weight matrices also have XNNPACK's packed copies. */
-export function bytesNeededOn(estimate: MemoryEstimate, backend: string): number {
-  return estimate.totalBytes + (backend === "wasm" ? estimate.matrixBytes : 0);
-}
-
-function fits(estimate: MemoryEstimate, capacity: BackendCapacity): boolean {
-  return bytesNeededOn(estimate, capacity.backend) <= capacity.totalBytes && estimate.largestTensor.bytes <= capacity.maxTensorBytes;
-}
-
-/** The other backends that could hold the model, among those installed here. */
-function backendsThatFit(estimate: MemoryEstimate, active: string): string[] {
-  const out: string[] = [];
-  const tensorflowInstalled = packageInstalled("@tensorflow/tfjs-node-gpu") || packageInstalled("@tensorflow/tfjs-node");
-  if (active !== "tensorflow" && tensorflowInstalled && fits(estimate, backendCapacity("tensorflow"))) out.push("tensorflow");
-  if (active !== "webgpu" && packageInstalled("webgpu")) out.push("webgpu (if a GPU with enough memory is present)");
-  if (active !== "wasm" && fits(estimate, backendCapacity("wasm"))) out.push("wasm");
-  if (active !== "cpu" && fits(estimate, backendCapacity("cpu"))) out.push("cpu");
-  return out;
-}
-
 /** Throws ModelTooLargeError when the estimate exceeds what `backend` (default: the active one) can hold. */
-export function checkMemoryFits(estimate: MemoryEstimate, backend: string = tf.getBackend()): void {
+export function checkMemoryFits(estimate: MemoryEstimate, backend: string = activeBackendName()): void {
   const capacity = backendCapacity(backend);
-  if (fits(estimate, capacity)) return;
+  if (fitsOn(estimate, capacity)) return;
   const tensorTooLarge = estimate.largestTensor.bytes > capacity.maxTensorBytes;
   throw new ModelTooLargeError(
     tensorTooLarge ? estimate.largestTensor.bytes : bytesNeededOn(estimate, backend),

@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../errors";
 import { Unembedding, checkUnembedding, unembedIds, unembedSlice, vocabSize } from "./unembedding";
-import { hasLogitStatsKernel, logitStats, MAX_TOP_K } from "../backend/kernels";
+import { capability, logitStats, MAX_TOP_K } from "../backend/capabilities";
 import { concatReductions, rowBlockReduction, rowBlocksApply } from "./lens-row-blocks";
 
 export interface LensReductionOptions {
@@ -70,7 +70,7 @@ export function lensReduction(rows: tf.Tensor2D, options: LensReductionOptions):
   const normed = tf.tidy(() => (options.finalNorm ? tf.reshape(options.finalNorm(rows), [n, d]) : tf.clone(rows))) as tf.Tensor2D;
   const ids = tf.tensor2d(targetIds.flat, [n, targetIds.width], "int32");
   const targetLogits = tf.tidy(() => (targetIds.width > 0 ? unembedIds(normed, u, ids) : tf.zeros([n, 0])) as tf.Tensor2D);
-  if (options.vocabChunk === undefined && k <= MAX_TOP_K && hasLogitStatsKernel()) {
+  if (options.vocabChunk === undefined && k <= MAX_TOP_K && capability("logitStats")) {
     try {
       return fusedReduction(normed, u, k, ids, targetLogits);
     } finally {

@@ -10,6 +10,7 @@
 // log Σ e^x = m + log S and the entropy is log S − Σ p·(x − m): the formulas of the streaming path, taken relative
 // to the maximum so that logits of ±1e4 stay exact.
 import * as tf from "@tensorflow/tfjs-core";
+import { capability } from "../backend/capabilities";
 import type { LensReductionTensors } from "./lens-reduction";
 import { type Unembedding, vocabSize } from "./unembedding";
 
@@ -25,7 +26,7 @@ export function rowBlocksApply(normed: tf.Tensor2D, u: Unembedding): boolean {
   if (vocabSize(u) > rowBlockLens.blockLogits || normed.shape[0] === 0) return false;
   // The finiteness check reads a flag back synchronously, which a GPU backend cannot do in Node: there the
   // streaming path (whose running state handles non-finite logits) serves instead.
-  if (tf.getBackend() === "webgpu") return false;
+  if (capability("asyncReadbackOnly")) return false;
   return tf.tidy(() => {
     const finite = (x: tf.Tensor) => tf.all(tf.isFinite(x));
     const checks = u.bias ? tf.logicalAnd(finite(normed), finite(u.bias)) : finite(normed);
@@ -81,7 +82,7 @@ function reduceBlock(rows: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tenso
 function blockLogits(rows: tf.Tensor2D, u: Unembedding): tf.Tensor2D {
   let logits: tf.Tensor;
   if (u.layout === "d_vocab") logits = tf.matMul(rows, u.weight);
-  else if (tf.getBackend() === "wasm") logits = tf.transpose(tf.matMul(u.weight, tf.transpose(rows)));
+  else if (capability("untransposedMatMul")) logits = tf.transpose(tf.matMul(u.weight, tf.transpose(rows)));
   else logits = tf.matMul(rows, u.weight, false, true);
   if (u.bias) logits = tf.add(logits, u.bias);
   if (u.softcap != null) logits = tf.mul(tf.tanh(tf.div(logits, u.softcap)), u.softcap);
