@@ -68,12 +68,14 @@ function transpose({ inputs: { x }, backend, attrs }: KernelArgs): tf.TensorInfo
   return run(backend, `transpose:${perm.join(",")}`, () => single([node("Transpose", ["x"], ["y"], { perm })], ["x"]), { x }, shape);
 }
 
-/** tfjs's Sum / Mean / Max: axis (number or list, negative allowed), keepDims. */
+/** tfjs's Sum / Mean / Max: axes (a number or a list, negative allowed), keepDims. */
 function reduction(kind: "ReduceSum" | "ReduceMean" | "ReduceMax"): KernelRun {
   return ({ inputs: { x }, backend, attrs }) => {
     if (x.dtype !== "float32" || !big(x.shape) || x.shape.length === 0) return null;
     const rank = x.shape.length;
-    const raw = attrs.axis as number | number[];
+    // Sum and Mean name their axes `axis`, Max `reductionIndices`.
+    const raw = (attrs.axis ?? attrs.reductionIndices) as number | number[] | undefined;
+    if (raw === undefined || raw === null) return null;
     const axes = [...new Set((Array.isArray(raw) ? raw : [raw]).map((a) => (a < 0 ? a + rank : a)))].sort();
     if (axes.length === 0 || axes.some((a) => a < 0 || a >= rank)) return null;
     const keepDims = attrs.keepDims === true;
