@@ -32,6 +32,12 @@ function matMulShape(a: number[], b: number[], transposeA: boolean, transposeB: 
   const kb = transposeB ? b[b.length - 1] : b[b.length - 2];
   const n = transposeB ? b[b.length - 2] : b[b.length - 1];
   if (ka !== kb) return null;
+  // tfjs-backend-cpu pairs batch i of the output with batch i mod batchA of a and i mod batchB of b (flattened
+  // batches), which is numpy's broadcasting only when the batches are equal or one of them is 1: other pairs stay
+  // with tfjs's kernel, so results never depend on which backend runs them.
+  const batchA = tf.util.sizeFromShape(a.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.slice(0, -2));
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return null;
   try {
     const batch = tf.backend_util.assertAndGetBroadcastShape(a.slice(0, -2), b.slice(0, -2));
     return [...batch, m, n];
@@ -69,7 +75,9 @@ function nativeMatMul({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | n
   if (!shape) return null;
   if (tf.util.sizeFromShape(shape) === 0 || a.shape[a.shape.length - 1] === 0 || b.shape[b.shape.length - 1] === 0) return null;
   const key = `matmul:${+transposeA}${+transposeB}:${bias ? "bias" : ""}:${activation}`;
-  const feeds: Parameters<typeof runGraph>[2] = { a: [floats(backend, a), a.shape], b: [floats(backend, b), b.shape] };
+  // Both operands as [batch, rows, cols]: a batch of 1 broadcasts in onnxruntime as in tfjs.
+  const as3 = (t: tf.TensorInfo) => [tf.util.sizeFromShape(t.shape.slice(0, -2)), ...t.shape.slice(-2)];
+  const feeds: Parameters<typeof runGraph>[2] = { a: [floats(backend, a), as3(a)], b: [floats(backend, b), as3(b)] };
   if (bias) feeds.bias = [floats(backend, bias), bias.shape];
   const out = runGraph(key, () => matMulGraph(transposeA, transposeB, bias != null, activation), feeds).y;
   return backend.makeTensorInfo(shape, "float32", out.data as Float32Array);
