@@ -30,7 +30,10 @@ async function same(label: string, shapes: number[][], f: (...xs: tf.Tensor[]) =
   }
   assert.deepEqual(outShapes[1], outShapes[0], `${label}: shape`);
   let worst = 0;
-  results[0].forEach((r, i) => (worst = Math.max(worst, Math.abs(r - results[1][i]) / (1 + Math.abs(r)))));
+  results[0].forEach((r, i) => {
+    if (Number.isNaN(r) && Number.isNaN(results[1][i])) return;
+    worst = Math.max(worst, Number.isNaN(r - results[1][i]) ? Infinity : Math.abs(r - results[1][i]) / (1 + Math.abs(r)));
+  });
   assert.ok(worst <= tol, `${label}: worst relative difference ${worst}`);
 }
 
@@ -86,4 +89,30 @@ test("LMPROBE_NATIVE=off falls back to wasm and doctor says why; LMPROBE_THREADS
   assert.equal(native.detail?.threadsFrom, "LMPROBE_THREADS");
   const bad = doctorJson({ LMPROBE_THREADS: "many" });
   assert.match(bad.candidates.find((c) => c.name === "cpu-native")!.reason, /LMPROBE_THREADS is "many": use a positive integer/);
+});
+
+test("topk (ties: lower index first) and step (NaN kept) match tfjs's kernels", async () => {
+  await same("topk values and ids", [[6, 40]], (x) => {
+    const tied = tf.round(tf.mul(x, 2)); // many equal values
+    const { values, indices } = tf.topk(tied, 5);
+    return tf.concat([values, tf.cast(indices, "float32")], 1);
+  });
+  await same("step with NaN and alpha", [[4, 9]], (x) => tf.step(tf.where(tf.greater(x, 1.5), tf.fill(x.shape, NaN), x), 0.25), 0);
+});
+
+test("fused norm, activation and scores-softmax kernels give the composed ops' numbers", async () => {
+  const { applyNorm } = await import("../../src/model/components/norm");
+  const { applyActivation } = await import("../../src/model/components/activations");
+  const { fusedActivation, fusedScoresSoftmax } = await import("../../src/backend/capabilities");
+  for (const kind of ["rms", "layer"] as const) {
+    await same(`${kind} norm`, [[2, 5, 16], [16], [16]], (x, w, b) => applyNorm(x, { kind, weight: w as tf.Tensor1D, bias: kind === "layer" ? (b as tf.Tensor1D) : null, eps: 1e-5, weightOffset: kind === "rms" ? 1 : 0 }));
+  }
+  for (const act of ["silu", "gelu_tanh", "gelu_quick", "relu"] as const) {
+    await same(`activation ${act}`, [[3, 20]], (x) => fusedActivation(x, act) ?? applyActivation(x, act));
+    await same(`gated activation ${act}`, [[3, 20], [3, 20]], (x, up) => fusedActivation(x, act, up) ?? tf.mul(applyActivation(x, act), up));
+  }
+  await same("scores softmax with softcap", [[1, 3, 4, 6], [1, 1, 4, 6]], (s, m) => {
+    const mask = tf.where(tf.greater(m, 1), tf.fill(m.shape, -1e9), tf.zerosLike(m)) as tf.Tensor4D;
+    return fusedScoresSoftmax(s as tf.Tensor4D, mask, 0.125, 30) ?? tf.softmax(tf.add(tf.mul(tf.tanh(tf.div(tf.mul(s, 0.125), 30)), 30), mask));
+  });
 });

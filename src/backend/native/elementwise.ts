@@ -5,7 +5,7 @@
 // Small tensors stay in JavaScript: below NATIVE_MIN_ELEMENTS one call's fixed cost outweighs the loop.
 import * as tf from "@tensorflow/tfjs-core";
 import type { OnnxGraph, OnnxNode } from "./onnx-graph";
-import { ONNX_INT64 } from "./onnx-graph";
+import { ONNX_FLOAT, ONNX_INT32, ONNX_INT64 } from "./onnx-graph";
 import { floats, type CpuBackendApi } from "./kernels";
 import { runGraph } from "./runtime";
 
@@ -13,7 +13,7 @@ import { runGraph } from "./runtime";
 export const nativeElementwise = { minElements: 8192 };
 
 type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: CpuBackendApi; attrs: Record<string, unknown> };
-type KernelRun = (args: KernelArgs) => tf.TensorInfo | null;
+type KernelRun = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] | null;
 
 const io = (names: string[]) => names.map((name) => ({ name }));
 const single = (nodes: OnnxNode[], inputs: string[]): OnnxGraph => ({ nodes, inputs: io(inputs), outputs: io(["y"]) });
@@ -90,6 +90,44 @@ function reduction(kind: "ReduceSum" | "ReduceMean" | "ReduceMax"): KernelRun {
   };
 }
 
+/**
+ * tfjs's Step: 1 where x > 0, alpha elsewhere, NaN kept (the lens counts target ranks as Σ step(x − target)).
+ */
+function step({ inputs: { x }, backend, attrs }: KernelArgs): tf.TensorInfo | null {
+  if (x.dtype !== "float32" || !big(x.shape)) return null;
+  const build = (): OnnxGraph => ({
+    nodes: [
+      node("Greater", ["x", "zero"], ["positive"]),
+      node("Where", ["positive", "one", "alpha"], ["stepped"]),
+      node("IsNaN", ["x"], ["nan"]),
+      node("Where", ["nan", "x", "stepped"], ["y"]),
+    ],
+    inputs: io(["x", "alpha"]),
+    outputs: io(["y"]),
+    constants: [{ name: "zero", type: ONNX_FLOAT, dims: [], values: [0] }, { name: "one", type: ONNX_FLOAT, dims: [], values: [1] }],
+  });
+  const y = runGraph("step", build, { x: [floats(backend, x), x.shape], alpha: [new Float32Array([(attrs.alpha as number) ?? 0]), []] }).y;
+  return backend.makeTensorInfo(x.shape, "float32", y.data as Float32Array);
+}
+
+/**
+ * tfjs's TopK over the last axis, sorted: ONNX's TopK orders equal values by lower index first, as tfjs's kernel
+ * does. Unsorted requests stay in JavaScript (their order is the kernel's own).
+ */
+function topK({ inputs: { x }, backend, attrs }: KernelArgs): tf.TensorInfo[] | null {
+  const k = attrs.k as number;
+  const last = x.shape[x.shape.length - 1];
+  if (x.dtype !== "float32" || attrs.sorted === false || !big(x.shape) || !(k >= 1 && k <= last)) return null;
+  const build = (): OnnxGraph => ({
+    nodes: [node("TopK", ["x", "k"], ["values", "ids64"], { axis: -1, largest: 1, sorted: 1 }), node("Cast", ["ids64"], ["indices"], { to: ONNX_INT32 })],
+    inputs: io(["x", "k"]).map((i) => (i.name === "k" ? { name: "k", type: ONNX_INT64 } : i)),
+    outputs: [{ name: "values" }, { name: "indices", type: ONNX_INT32 }],
+  });
+  const out = runGraph("topk", build, { x: [floats(backend, x), x.shape], k: [new BigInt64Array([BigInt(k)]), [1]] });
+  const shape = [...x.shape.slice(0, -1), k];
+  return [backend.makeTensorInfo(shape, "float32", out.values.data as Float32Array), backend.makeTensorInfo(shape, "int32", out.indices.data as Int32Array)];
+}
+
 export const ELEMENTWISE_KERNELS: Record<string, KernelRun> = {
   Add: binary([node("Add", ["a", "b"], ["y"])]),
   Sub: binary([node("Sub", ["a", "b"], ["y"])]),
@@ -114,4 +152,6 @@ export const ELEMENTWISE_KERNELS: Record<string, KernelRun> = {
   Sum: reduction("ReduceSum"),
   Mean: reduction("ReduceMean"),
   Max: reduction("ReduceMax"),
+  Step: step,
+  TopK: topK,
 };

@@ -28,7 +28,7 @@ export function registerNativeBackend(): void {
   for (const config of tf.getKernelsForBackend("cpu")) {
     const native = NATIVE_KERNELS[config.kernelName];
     const kernelFunc: tf.KernelFunc = native
-      ? (args) => native(args as unknown as Parameters<typeof native>[0]) ?? (config.kernelFunc(args) as tf.TensorInfo)
+      ? (args) => native(args as unknown as Parameters<typeof native>[0]) ?? config.kernelFunc(args)
       : config.kernelFunc;
     tf.registerKernel({ ...config, backendName: NATIVE_BACKEND, kernelFunc });
   }

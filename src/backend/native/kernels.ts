@@ -14,7 +14,7 @@ export interface CpuBackendApi {
 }
 
 type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: CpuBackendApi; attrs: Record<string, unknown> };
-type KernelRun = (args: KernelArgs) => tf.TensorInfo | null;
+type KernelRun = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] | null;
 
 /** The values of a float32 tensor as a Float32Array (the cpu backend may hold a plain array for tiny tensors). */
 export function floats(backend: CpuBackendApi, t: tf.TensorInfo): Float32Array {

@@ -1,2 +1,106 @@
-// lmprobe's own fused kernels (backend/kernels/fused.ts's names) for the native CPU backend.
-export function registerNativeRowKernels(_backendName: string): void {}
+// lmprobe's fused row kernels (backend/kernels/fused.ts's kernel names) for the native CPU backend: a norm, an
+// activation (gated or not) and attention's scale → softcap → + mask → softmax, each one onnxruntime call instead
+// of 3–9 tfjs kernels. The graphs are the formulas of model/components/norm.ts and activations.ts, op for op, so
+// the numbers are those of the composed path (the parity tests compare both against the reference).
+import * as tf from "@tensorflow/tfjs-core";
+import { ACTIVATION_KERNEL, NORM_KERNEL, SCORES_SOFTMAX_KERNEL } from "../kernels/fused";
+import { floats, type CpuBackendApi } from "./kernels";
+import { ONNX_FLOAT, type OnnxGraph, type OnnxNode } from "./onnx-graph";
+import { runGraph, type Feeds } from "./runtime";
+
+type Args = { inputs: Record<string, tf.TensorInfo>; backend: CpuBackendApi; attrs: Record<string, unknown> };
+
+const n = (op: string, inputs: string[], outputs: string[], attributes?: OnnxNode["attributes"]): OnnxNode => ({ op, inputs, outputs, attributes });
+const scalar = (name: string, value: number) => ({ name, type: ONNX_FLOAT, dims: [], values: [value] });
+const io = (names: string[]) => names.map((name) => ({ name }));
+
+function runRow(backend: CpuBackendApi, key: string, build: () => OnnxGraph, inputs: Record<string, tf.TensorInfo>, extra: Feeds, shape: number[]): tf.TensorInfo {
+  const feeds: Feeds = { ...extra };
+  for (const [name, t] of Object.entries(inputs)) feeds[name] = [floats(backend, t), t.shape];
+  return backend.makeTensorInfo(shape, "float32", runGraph(key, build, feeds).y.data as Float32Array);
+}
+
+/** RMSNorm: x · 1/√(mean(x²) + eps); LayerNorm: (x − mean) · 1/√(mean((x − mean)²) + eps); then × (w + offset), + b. */
+function normGraph(kind: string, weight: boolean, bias: boolean): OnnxGraph {
+  const nodes: OnnxNode[] = [];
+  let centred = "x";
+  if (kind === "layer") {
+    nodes.push(n("ReduceMean", ["x"], ["mean"], { axes: [-1], keepdims: 1 }), n("Sub", ["x", "mean"], ["c"]));
+    centred = "c";
+  }
+  nodes.push(
+    n("Mul", [centred, centred], ["sq"]),
+    n("ReduceMean", ["sq"], ["ms"], { axes: [-1], keepdims: 1 }),
+    n("Add", ["ms", "eps"], ["mse"]),
+    n("Sqrt", ["mse"], ["root"]),
+    n("Reciprocal", ["root"], ["inv"]),
+    n("Mul", [centred, "inv"], [weight || bias ? "normed" : "y"]),
+  );
+  let last = "normed";
+  if (weight) {
+    nodes.push(n("Add", ["w", "offset"], ["scale"]), n("Mul", [last, "scale"], [bias ? "scaled" : "y"]));
+    last = "scaled";
+  }
+  if (bias) nodes.push(n("Add", [last, "b"], ["y"]));
+  return { nodes, inputs: io(["x", "eps", "offset", ...(weight ? ["w"] : []), ...(bias ? ["b"] : [])]), outputs: io(["y"]) };
+}
+
+function norm({ inputs: { x, w, b }, backend, attrs }: Args): tf.TensorInfo {
+  const kind = attrs.kind as string;
+  const extra: Feeds = { eps: [new Float32Array([attrs.eps as number]), []], offset: [new Float32Array([attrs.offset as number]), []] };
+  const tensors: Record<string, tf.TensorInfo> = { x };
+  if (w) tensors.w = w;
+  if (b) tensors.b = b;
+  return runRow(backend, `norm:${kind}:${+!!w}${+!!b}`, () => normGraph(kind, !!w, !!b), tensors, extra, x.shape);
+}
+
+/** sigmoid-based activations as activations.ts writes them; × up for a gated MLP. */
+function activationGraph(act: string, gated: boolean): OnnxGraph {
+  const out = gated ? "a" : "y";
+  const nodes: OnnxNode[] = [];
+  const constants = [];
+  if (act === "relu") nodes.push(n("Relu", ["x"], [out]));
+  else if (act === "silu") nodes.push(n("Sigmoid", ["x"], ["s"]), n("Mul", ["x", "s"], [out]));
+  else if (act === "gelu_quick") {
+    constants.push(scalar("c", 1.702));
+    nodes.push(n("Mul", ["x", "c"], ["u"]), n("Sigmoid", ["u"], ["s"]), n("Mul", ["x", "s"], [out]));
+  } else if (act === "gelu_tanh") {
+    // x · sigmoid(2u), u = (x + 0.044715 · x·x·x) · √(2/π)
+    constants.push(scalar("c1", 0.044715), scalar("c2", Math.sqrt(2 / Math.PI)), scalar("two", 2));
+    nodes.push(
+      n("Mul", ["x", "x"], ["x2"]), n("Mul", ["x2", "x"], ["x3"]), n("Mul", ["x3", "c1"], ["t"]), n("Add", ["x", "t"], ["inner"]),
+      n("Mul", ["inner", "c2"], ["u"]), n("Mul", ["u", "two"], ["u2"]), n("Sigmoid", ["u2"], ["s"]), n("Mul", ["x", "s"], [out]),
+    );
+  } else throw new Error(`native activation "${act}" is not implemented (fusedActivation checks the name first)`);
+  if (gated) nodes.push(n("Mul", ["a", "up"], ["y"]));
+  return { nodes, inputs: io(gated ? ["x", "up"] : ["x"]), outputs: io(["y"]), constants };
+}
+
+function activation({ inputs: { x, up }, backend, attrs }: Args): tf.TensorInfo {
+  const act = attrs.act as string;
+  return runRow(backend, `act:${act}:${+!!up}`, () => activationGraph(act, !!up), up ? { x, up } : { x }, {}, x.shape);
+}
+
+/** softmax(softcap(scores · scale) + mask) over keys; mask [batch, 1, queries, keys] broadcasts over heads. */
+function scoresSoftmaxGraph(softcap: boolean): OnnxGraph {
+  const nodes: OnnxNode[] = [n("Mul", ["scores", "scale"], [softcap ? "scaled" : "capped"])];
+  if (softcap) nodes.push(n("Div", ["scaled", "cap"], ["a"]), n("Tanh", ["a"], ["t"]), n("Mul", ["t", "cap"], ["capped"]));
+  nodes.push(n("Add", ["capped", "mask"], ["masked"]), n("Softmax", ["masked"], ["y"], { axis: -1 }));
+  return { nodes, inputs: io(["scores", "mask", "scale", ...(softcap ? ["cap"] : [])]), outputs: io(["y"]) };
+}
+
+function scoresSoftmax({ inputs: { scores, mask }, backend, attrs }: Args): tf.TensorInfo {
+  const softcap = (attrs.softcap as number) > 0;
+  const extra: Feeds = { scale: [new Float32Array([attrs.scale as number]), []] };
+  if (softcap) extra.cap = [new Float32Array([attrs.softcap as number]), []];
+  return runRow(backend, `scores-softmax:${+softcap}`, () => scoresSoftmaxGraph(softcap), { scores, mask }, extra, scores.shape);
+}
+
+/** Registers the fused kernels for `backendName` (idempotent). */
+export function registerNativeRowKernels(backendName: string): void {
+  const kernels: Array<[string, (args: Args) => tf.TensorInfo]> = [[NORM_KERNEL, norm], [ACTIVATION_KERNEL, activation], [SCORES_SOFTMAX_KERNEL, scoresSoftmax]];
+  for (const [kernelName, run] of kernels) {
+    if (tf.getKernel(kernelName, backendName)) continue;
+    tf.registerKernel({ kernelName, backendName, kernelFunc: (args) => run(args as unknown as Args) });
+  }
+}

@@ -126,6 +126,11 @@ export function runGraph(key: string, build: () => OnnxGraph, feeds: Feeds): Rec
   return cached.session.run(inputs, fetches, {});
 }
 
+/** Keys of the sessions built so far (for tests and profiling). */
+export function nativeSessionKeys(): string[] {
+  return [...sessions.keys()];
+}
+
 /** Sessions built so far (for tests and doctor). */
 export function nativeSessionCount(): number {
   return sessions.size;
