@@ -116,3 +116,21 @@ test("fused norm, activation and scores-softmax kernels give the composed ops' n
     return fusedScoresSoftmax(s as tf.Tensor4D, mask, 0.125, 30) ?? tf.softmax(tf.add(tf.mul(tf.tanh(tf.div(tf.mul(s, 0.125), 30)), 30), mask));
   });
 });
+
+test("the lens's logit statistics on cpu-native equal tfjs-backend-cpu's composed path, masked (−Infinity) logits included", async () => {
+  const { lensReduction } = await import("../../src/tensor/lens-reduction");
+  const { nativeLogitStats } = await import("../../src/backend/native/row-kernels");
+  const saved = nativeLogitStats.blockLogits;
+  nativeLogitStats.blockLogits = 3 * 300; // several onnxruntime calls per kernel
+  try {
+    for (const masked of [false, true]) {
+      await same(`lens statistics${masked ? ", masked bias" : ""}`, [[10, 8], [300, 8]], (rows, w) => {
+        const bias = masked ? tf.tensor1d(Array.from({ length: 300 }, (_, i) => (i % 7 === 3 ? -Infinity : 0))) : undefined;
+        const r = lensReduction(rows as tf.Tensor2D, { unembedding: { weight: w as tf.Tensor2D, layout: "vocab_d", bias: bias as tf.Tensor1D | undefined }, k: 5, targets: [3, 11] });
+        return tf.concat([r.topLogits, tf.cast(r.topIds, "float32"), tf.expandDims(r.logSumExp, 1), tf.expandDims(r.entropy, 1), tf.cast(r.targetRanks, "float32")], 1);
+      });
+    }
+  } finally {
+    nativeLogitStats.blockLogits = saved;
+  }
+});

@@ -4,6 +4,7 @@
 // the numbers are those of the composed path (the parity tests compare both against the reference).
 import * as tf from "@tensorflow/tfjs-core";
 import { ACTIVATION_KERNEL, NORM_KERNEL, SCORES_SOFTMAX_KERNEL } from "../kernels/fused";
+import { LOGIT_STATS_KERNEL } from "../kernels/register";
 import { floats, type CpuBackendApi } from "./kernels";
 import { ONNX_FLOAT, type OnnxGraph, type OnnxNode } from "./onnx-graph";
 import { runGraph, type Feeds } from "./runtime";
@@ -98,9 +99,67 @@ function scoresSoftmax({ inputs: { scores, mask }, backend, attrs }: Args): tf.T
 
 /** Registers the fused kernels for `backendName` (idempotent). */
 export function registerNativeRowKernels(backendName: string): void {
-  const kernels: Array<[string, (args: Args) => tf.TensorInfo]> = [[NORM_KERNEL, norm], [ACTIVATION_KERNEL, activation], [SCORES_SOFTMAX_KERNEL, scoresSoftmax]];
+  const kernels: Array<[string, (args: Args) => tf.TensorInfo]> = [[NORM_KERNEL, norm], [ACTIVATION_KERNEL, activation], [SCORES_SOFTMAX_KERNEL, scoresSoftmax], [LOGIT_STATS_KERNEL, logitStats]];
   for (const [kernelName, run] of kernels) {
     if (tf.getKernel(kernelName, backendName)) continue;
     tf.registerKernel({ kernelName, backendName, kernelFunc: (args) => run(args as unknown as Args) });
   }
+}
+
+/** Logits per onnxruntime call of the statistics kernel: bounds its temporaries (a few × this many floats). */
+export const nativeLogitStats = { blockLogits: 2 ** 21 };
+
+/**
+ * Per row of logits [rows, vocab]: [log Σ exp, entropy, top-k logits, top-k ids as floats], the layout of the
+ * webgpu kernel (kernels/logit-stats.ts), with its conventions: relative to the row's maximum (logits of ±1e4 keep
+ * full precision), NaN logits skipped, −Infinity adding nothing to the sums, a fully masked row having log Σ exp
+ * −Infinity and entropy 0, ties in the top-k keeping the lower id (ONNX TopK's rule).
+ */
+function logitStatsGraph(): OnnxGraph {
+  const nodes: OnnxNode[] = [
+    n("IsNaN", ["x"], ["nan"]),
+    n("Where", ["nan", "minusInf", "x"], ["xs"]),
+    n("ReduceMax", ["xs"], ["m"], { axes: [-1], keepdims: 1 }),
+    n("IsInf", ["m"], ["mInf"]),
+    n("Where", ["mInf", "zero", "m"], ["ms"]),
+    n("Sub", ["xs", "ms"], ["d"]),
+    n("Exp", ["d"], ["e"]),
+    n("ReduceSum", ["e", "axes"], ["S"], { keepdims: 1 }),
+    n("IsInf", ["d"], ["dInf"]),
+    n("Where", ["dInf", "zero", "d"], ["dz"]),
+    n("Mul", ["e", "dz"], ["ed"]),
+    n("ReduceSum", ["ed", "axes"], ["W"], { keepdims: 1 }),
+    n("Log", ["S"], ["logS"]),
+    n("Add", ["ms", "logS"], ["lse"]),
+    n("Div", ["W", "S"], ["mean"]),
+    n("Sub", ["logS", "mean"], ["h"]),
+    n("Relu", ["h"], ["hr"]), // rounding can leave −1e-7 for a one-hot row
+    n("Greater", ["S", "zero"], ["some"]),
+    n("Where", ["some", "hr", "zero"], ["H"]),
+    n("TopK", ["xs", "k"], ["topv", "topi"], { axis: -1, largest: 1, sorted: 1 }),
+    n("Cast", ["topi"], ["topf"], { to: ONNX_FLOAT }),
+    n("Concat", ["lse", "H", "topv", "topf"], ["y"], { axis: -1 }),
+  ];
+  return {
+    nodes,
+    inputs: [{ name: "x" }, { name: "k", type: 7 }],
+    outputs: io(["y"]),
+    constants: [scalar("zero", 0), scalar("minusInf", -Infinity), { name: "axes", type: 7, dims: [1], values: [-1] }],
+  };
+}
+
+function logitStats({ inputs: { logits }, backend, attrs }: Args): tf.TensorInfo {
+  const k = attrs.k as number;
+  const [rows, vocab] = logits.shape;
+  const values = floats(backend, logits);
+  const width = 2 + 2 * k;
+  const out = new Float32Array(rows * width);
+  const step = Math.max(1, Math.floor(nativeLogitStats.blockLogits / Math.max(1, vocab)));
+  for (let start = 0; start < rows; start += step) {
+    const m = Math.min(step, rows - start);
+    const block = values.subarray(start * vocab, (start + m) * vocab);
+    const y = runGraph("logit-stats", logitStatsGraph, { x: [block, [m, vocab]], k: [new BigInt64Array([BigInt(k)]), [1]] }).y;
+    out.set(y.data as Float32Array, start * width);
+  }
+  return backend.makeTensorInfo([rows, width], "float32", out);
 }
