@@ -10,7 +10,10 @@ import { selectBackend, checkBackendName, type SelectOptions } from "./select";
 import { probeTensorflow } from "./probe-tensorflow";
 import { probeWebgpu } from "./probe-webgpu";
 import { registerWebgpuBackend } from "./webgpu";
-import { NATIVE_BACKEND, nativeStatus, registerNativeBackend } from "./native";
+import { defineNativeBackend, NATIVE_BACKEND, nativeStatus, registerNativeBackend } from "./native";
+
+// tfjs knows "cpu-native" from the start (tf.setBackend("cpu-native") works); onnxruntime loads on first activation.
+defineNativeBackend();
 import type { BackendCandidate, BackendName, ProbeResult, SelectionReport } from "./types";
 
 export type { BackendName, SelectionReport, CandidateReport, ProbeResult } from "./types";

@@ -10,7 +10,7 @@
 // log Σ e^x = m + log S and the entropy is log S − Σ p·(x − m): the formulas of the streaming path, taken relative
 // to the maximum so that logits of ±1e4 stay exact.
 import * as tf from "@tensorflow/tfjs-core";
-import { capability } from "../backend/capabilities";
+import { capability, logitStats, MAX_TOP_K } from "../backend/capabilities";
 import type { LensReductionTensors } from "./lens-reduction";
 import { type Unembedding, vocabSize } from "./unembedding";
 
@@ -56,6 +56,18 @@ export function rowBlockReduction(normed: tf.Tensor2D, u: Unembedding, k: number
 function reduceBlock(rows: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D, targetLogits: tf.Tensor2D): LensReductionTensors {
   const m = rows.shape[0];
   const logits = tf.tidy(() => blockLogits(rows, u));
+  // The backend's one-pass statistics kernel where it has one (cpu-native): the same quantities, fewer passes.
+  const stats = k <= MAX_TOP_K && capability("logitStats") ? logitStats(logits, Math.max(k, 1)) : null;
+  if (stats) {
+    return {
+      topIds: (k > 0 ? stats.topIds : tf.zeros([m, 0], "int32")) as tf.Tensor2D,
+      topLogits: (k > 0 ? stats.topLogits : tf.zeros([m, 0])) as tf.Tensor2D,
+      logSumExp: stats.logSumExp,
+      entropy: stats.entropy,
+      targetLogits: tf.clone(targetLogits),
+      targetRanks: targetRanks(logits, ids, targetLogits),
+    };
+  }
   const max = tf.max(logits, 1) as tf.Tensor1D;
   const [logS, weighted] = tf.tidy(() => {
     const p = tf.softmax(logits);

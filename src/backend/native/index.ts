@@ -12,19 +12,23 @@ import { nativeStatus } from "./runtime";
 export const NATIVE_BACKEND = "cpu-native";
 export { nativeStatus, nativeThreads, PINNED_ORT_VERSION, type NativeStatus } from "./runtime";
 
-let registered = false;
+let defined = false;
 
-/** Registers the backend and its kernels with tfjs (idempotent). Throws when the native runtime is unavailable. */
-export function registerNativeBackend(): void {
-  const status = nativeStatus();
-  if (!status.available) throw new Error(status.reason);
-  if (registered) return;
-  registered = true;
+/**
+ * Registers the backend and its kernels with tfjs (idempotent, cheap: onnxruntime is not loaded until the backend
+ * is first activated), so that tf.setBackend("cpu-native") works once lmprobe is imported. Activation fails (tfjs's
+ * setBackend returns false) where the native runtime is unavailable.
+ */
+export function defineNativeBackend(): void {
+  if (defined) return;
+  defined = true;
   tf.registerBackend(NATIVE_BACKEND, () => {
+    const status = nativeStatus();
+    if (!status.available) throw new Error(status.reason);
     const backend = new MathBackendCPU();
     (backend as unknown as { firstUse: boolean }).firstUse = false; // its "install tfjs-node" banner is not for us
     return backend;
-  });
+  }, 0);
   for (const config of tf.getKernelsForBackend("cpu")) {
     const native = NATIVE_KERNELS[config.kernelName];
     const kernelFunc: tf.KernelFunc = native
@@ -33,6 +37,13 @@ export function registerNativeBackend(): void {
     tf.registerKernel({ ...config, backendName: NATIVE_BACKEND, kernelFunc });
   }
   registerNativeRowKernels(NATIVE_BACKEND);
+}
+
+/** Defines the backend and checks that the native runtime loads; throws its reason when it does not. */
+export function registerNativeBackend(): void {
+  defineNativeBackend();
+  const status = nativeStatus();
+  if (!status.available) throw new Error(status.reason);
 }
 
 export type { CpuBackendApi };
