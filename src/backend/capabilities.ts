@@ -76,6 +76,7 @@ export function capability(name: Capability): boolean {
 // The fused kernels, reached by the engine through this module only: each returns null where the active backend
 // has no such kernel, and the caller composes tfjs ops.
 export {
+  countAbove,
   fusedNorm,
   fusedActivation,
   fusedScoresSoftmax,

@@ -10,7 +10,7 @@
 // log Σ e^x = m + log S and the entropy is log S − Σ p·(x − m): the formulas of the streaming path, taken relative
 // to the maximum so that logits of ±1e4 stay exact.
 import * as tf from "@tensorflow/tfjs-core";
-import { capability, logitStats, MAX_TOP_K } from "../backend/capabilities";
+import { capability, countAbove, logitStats, MAX_TOP_K } from "../backend/capabilities";
 import type { LensReductionTensors } from "./lens-reduction";
 import { type Unembedding, vocabSize } from "./unembedding";
 
@@ -38,7 +38,10 @@ export function rowBlocksApply(normed: tf.Tensor2D, u: Unembedding): boolean {
 export function rowBlockReduction(normed: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D, targetLogits: tf.Tensor2D): LensReductionTensors {
   const n = normed.shape[0];
   const V = vocabSize(u);
-  const step = Math.max(1, Math.floor(rowBlockLens.blockLogits / V));
+  // With the backend's statistics kernel a block holds one [rows, vocab] tensor (its logits) instead of four, so
+  // the same bytes take four times the rows, and the unembedding is read a quarter as often.
+  const perBlock = k <= MAX_TOP_K && capability("logitStats") ? 4 * rowBlockLens.blockLogits : rowBlockLens.blockLogits;
+  const step = Math.max(1, Math.floor(perBlock / V));
   const parts: LensReductionTensors[] = [];
   try {
     for (let start = 0; start < n; start += step) {
@@ -111,14 +114,16 @@ function targetRanks(logits: tf.Tensor2D, ids: tf.Tensor2D, targetLogits: tf.Ten
   const [m, V] = logits.shape;
   const t = ids.shape[1];
   if (t === 0) return tf.zeros([m, 0], "int32") as tf.Tensor2D;
-  const columns = Array.from({ length: t }, (_, j) =>
+  // The backend's one-pass count where it has one (cpu-native); else Σ step(x − target) per target.
+  const counted = countAbove(logits, targetLogits);
+  const columns = counted ? [] : Array.from({ length: t }, (_, j) =>
     tf.tidy(() => {
       const target = t === 1 ? targetLogits : tf.slice(targetLogits, [0, j], [m, 1]);
       return tf.sum(tf.step(tf.sub(logits, target)), 1);
     }),
   );
   return tf.tidy(() => {
-    const beating = tf.cast(t === 1 ? tf.reshape(columns[0], [m, 1]) : tf.stack(columns, 1), "int32");
+    const beating = counted ?? tf.cast(t === 1 ? tf.reshape(columns[0], [m, 1]) : tf.stack(columns, 1), "int32");
     const flatIdx = tf.add(ids, tf.reshape(tf.range(0, m * V, V, "int32"), [m, 1]));
     const own = tf.reshape(tf.gather(tf.reshape(logits, [-1]), tf.reshape(flatIdx, [-1])), [m, t]);
     const selfCounted = tf.cast(tf.greater(own, targetLogits), "int32");

@@ -168,7 +168,7 @@ test("without a vocab chunk, row blocks over the whole vocabulary match the floa
   });
 });
 
-/** The backends that take the row-block path (cpu-native has a logit-statistics kernel and takes the fused one). */
+/** Backends whose row blocks are the composed ops' size (cpu-native's statistics kernel holds one tensor, so its blocks take 4× the rows). */
 const ROW_BLOCK_BACKENDS = ["wasm", "cpu"];
 
 test("row blocks take one product per block; masked (−Infinity) biases fall back to vocabulary chunks", async () => {

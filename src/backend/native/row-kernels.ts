@@ -3,7 +3,7 @@
 // of 3–9 tfjs kernels. The graphs are the formulas of model/components/norm.ts and activations.ts, op for op, so
 // the numbers are those of the composed path (the parity tests compare both against the reference).
 import * as tf from "@tensorflow/tfjs-core";
-import { ACTIVATION_KERNEL, NORM_KERNEL, SCORES_SOFTMAX_KERNEL } from "../kernels/fused";
+import { ACTIVATION_KERNEL, COUNT_ABOVE_KERNEL, NORM_KERNEL, SCORES_SOFTMAX_KERNEL } from "../kernels/fused";
 import { LOGIT_STATS_KERNEL } from "../kernels/register";
 import { floats, type CpuBackendApi } from "./kernels";
 import { ONNX_FLOAT, type OnnxGraph, type OnnxNode } from "./onnx-graph";
@@ -97,9 +97,38 @@ function scoresSoftmax({ inputs: { scores, mask }, backend, attrs }: Args): tf.T
   return runRow(backend, `scores-softmax:${+softcap}`, () => scoresSoftmaxGraph(softcap), { scores, mask }, extra, scores.shape);
 }
 
+/** x [rows, n], thresholds [rows, t] → [rows, t] int32: Σ over the row of (x > threshold), NaN never counted. */
+function countAbove({ inputs: { x, thresholds }, backend }: Args): tf.TensorInfo {
+  const [rows, width] = x.shape;
+  const t = thresholds.shape[1];
+  const build = (): OnnxGraph => ({
+    nodes: [
+      n("Unsqueeze", ["x", "one"], ["x3"]), // [rows, 1, n]
+      n("Unsqueeze", ["thresholds", "two"], ["t3"]), // [rows, t, 1]
+      n("Greater", ["x3", "t3"], ["above"]),
+      n("Cast", ["above"], ["counted"], { to: 6 }),
+      n("ReduceSum", ["counted", "two"], ["y"], { keepdims: 0 }),
+    ],
+    inputs: io(["x", "thresholds"]),
+    outputs: [{ name: "y", type: 6 }],
+    constants: [{ name: "one", type: 7, dims: [1], values: [1] }, { name: "two", type: 7, dims: [1], values: [2] }],
+  });
+  const values = floats(backend, x);
+  const limits = floats(backend, thresholds);
+  const out = new Int32Array(rows * t);
+  // Blocks of rows bound the [rows, t, n] comparison onnxruntime materialises.
+  const step = Math.max(1, Math.floor(nativeLogitStats.blockLogits / Math.max(1, width * t)));
+  for (let start = 0; start < rows; start += step) {
+    const m = Math.min(step, rows - start);
+    const y = runGraph("count-above", build, { x: [values.subarray(start * width, (start + m) * width), [m, width]], thresholds: [limits.subarray(start * t, (start + m) * t), [m, t]] }).y;
+    out.set(y.data as Int32Array, start * t);
+  }
+  return backend.makeTensorInfo([rows, t], "int32", out);
+}
+
 /** Registers the fused kernels for `backendName` (idempotent). */
 export function registerNativeRowKernels(backendName: string): void {
-  const kernels: Array<[string, (args: Args) => tf.TensorInfo]> = [[NORM_KERNEL, norm], [ACTIVATION_KERNEL, activation], [SCORES_SOFTMAX_KERNEL, scoresSoftmax], [LOGIT_STATS_KERNEL, logitStats]];
+  const kernels: Array<[string, (args: Args) => tf.TensorInfo]> = [[NORM_KERNEL, norm], [ACTIVATION_KERNEL, activation], [SCORES_SOFTMAX_KERNEL, scoresSoftmax], [LOGIT_STATS_KERNEL, logitStats], [COUNT_ABOVE_KERNEL, countAbove]];
   for (const [kernelName, run] of kernels) {
     if (tf.getKernel(kernelName, backendName)) continue;
     tf.registerKernel({ kernelName, backendName, kernelFunc: (args) => run(args as unknown as Args) });
