@@ -1,5 +1,5 @@
-// The lens reduction in blocks of rows over the whole vocabulary, for backends without a fused logit-statistics
-// kernel (wasm, cpu). Streaming over vocabulary chunks (lens-reduction.ts) gathers a chunk of the unembedding for
+// The lens reduction in blocks of rows over the whole vocabulary, on host backends (wasm, cpu, cpu-native; on
+// cpu-native each block's statistics and target ranks are one kernel each, see reduceBlock). Streaming over vocabulary chunks (lens-reduction.ts) gathers a chunk of the unembedding for
 // every chunk of rows, keeps a running state per row and, on wasm, pays for a gather (~30 ns per element), a
 // transposed product and ~15 passes over each chunk's logits. Here each block of rows takes one plain product with
 // the unembedding as it lies in memory (the fast XNNPACK path, no gather, no copy of the matrix) and then a handful
