@@ -11,7 +11,7 @@
 // layer-similarity matrix). PyTorch runs bench/torch_cpu_reference.py doing the same the plain way. Both run as
 // long-lived workers answering one command at a time, called alternately (lmprobe, torch, lmprobe, torch…), so that
 // both see the same machine load; the 1.5B case runs them one after the other instead (two 6 GB processes at once
-// would not fit 24 GiB beside other work). Median of --reps runs after two warm-ups each.
+// would not fit 24 GiB beside other work). Median of --reps runs after --warmup (2) warm-ups each.
 // Prints one JSON object per line: per case and phase {name, phase, lmprobe_ms, torch_ms, ratio, threads,
 // peak_rss_mb, …}; for GPT-2 T = 128 also the same at one thread and a "scaling" line (one thread / all).
 // Needs Debian's python3-torch and libopenblas0-pthread (it installs nothing).
@@ -28,6 +28,7 @@ const opt = (name, fallback) => {
   return i >= 0 ? argv[i + 1] : fallback;
 };
 const reps = Number(opt("reps", 5));
+const warmup = Number(opt("warmup", 2));
 const allThreads = Number(opt("threads", os.availableParallelism()));
 const backend = opt("backend", "cpu-native");
 const python = opt("python", fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
@@ -92,7 +93,7 @@ async function timePhases(workers, interleave) {
   const order = interleave ? [workers.map((w, i) => [w, i])] : workers.map((w, i) => [[w, i]]);
   for (const group of order) {
     for (const phase of ["forward", "probe"]) {
-      for (let r = 0; r < 2; r++) for (const [w] of group) await w.ask(phase); // warm-up
+      for (let r = 0; r < warmup; r++) for (const [w] of group) await w.ask(phase); // warm-up
       for (let r = 0; r < reps; r++) for (const [w, i] of group) await one(w, i, phase);
     }
   }

@@ -38,10 +38,7 @@ export function rowBlocksApply(normed: tf.Tensor2D, u: Unembedding): boolean {
 export function rowBlockReduction(normed: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D, targetLogits: tf.Tensor2D): LensReductionTensors {
   const n = normed.shape[0];
   const V = vocabSize(u);
-  // With the backend's statistics kernel a block holds one [rows, vocab] tensor (its logits) instead of four, so
-  // the same bytes take four times the rows, and the unembedding is read a quarter as often.
-  const perBlock = k <= MAX_TOP_K && capability("logitStats") ? 4 * rowBlockLens.blockLogits : rowBlockLens.blockLogits;
-  const step = Math.max(1, Math.floor(perBlock / V));
+  const step = Math.max(1, Math.floor(rowBlockLens.blockLogits / V));
   const parts: LensReductionTensors[] = [];
   try {
     for (let start = 0; start < n; start += step) {

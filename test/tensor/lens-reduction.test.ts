@@ -168,8 +168,6 @@ test("without a vocab chunk, row blocks over the whole vocabulary match the floa
   });
 });
 
-/** Backends whose row blocks are the composed ops' size (cpu-native's statistics kernel holds one tensor, so its blocks take 4× the rows). */
-const ROW_BLOCK_BACKENDS = ["wasm", "cpu"];
 
 test("row blocks take one product per block; masked (−Infinity) biases fall back to vocabulary chunks", async () => {
   await onEachBackend(async (backend) => {
@@ -188,7 +186,7 @@ test("row blocks take one product per block; masked (−Infinity) biases fall ba
     const stats = await lensReduce(rows, { unembedding: masked, k: 5, targets: [3] });
     assert.ok(!Array.from(stats.topIds).includes(3));
     assert.ok(Array.from(stats.targetRanks).every((r) => r === V), `ranks ${Array.from(stats.targetRanks)}`);
-  }, ROW_BLOCK_BACKENDS);
+  });
 });
 
 test("row blocks bound memory by the block, not by rows × vocabulary", async () => {
@@ -204,7 +202,7 @@ test("row blocks bound memory by the block, not by rows × vocabulary", async ()
       // A block holds at most four [4, V] tensors.
       assert.ok(extra <= 4 * 4 * V * 4 + 64 * 1024, `${backend}: peak ${extra} bytes above the inputs; one block is ${4 * V * 4}, [n, V] ${n * V * 4}`);
     });
-  }, ROW_BLOCK_BACKENDS);
+  });
 });
 
 test("lens reduction rejects bad arguments with typed errors", () => {
