@@ -99,7 +99,9 @@ async function main(): Promise<void> {
   const { model, float32WeightsMb } = await load(name);
   const L = model.config.numLayers;
   const V = model.config.vocabSize;
-  const ids = Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (V - 1)));
+  // The 1.5B checkpoint borrows the demo's tokenizer (1024 ids): keep ids inside both vocabularies (timing only).
+  const idRange = name === "qwen2.5-1.5b" ? 1024 : V;
+  const ids = Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (idRange - 1)));
   const names = new Set(residualHookNames(L));
   const phases: Record<string, () => Promise<void>> = {
     forward: async () => {
