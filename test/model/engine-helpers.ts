@@ -14,8 +14,8 @@ export const DEMO_REFERENCE = path.join(ROOT, "test/fixtures/demo-capital/refere
 /** Fixtures whose architectures the dense engine implements (MoE fixtures are tested with the MoE component). */
 export const DENSE_FIXTURES = ["gpt2", "llama", "llama3-f16-sharded", "mistral", "qwen2", "qwen3", "gemma2", "gpt_neox"];
 
-export async function useBackend(fallback: string = "wasm"): Promise<string> {
-  return setBackend(((process.env.LMPROBE_BACKEND as BackendName) || fallback) as BackendName);
+export async function useBackend(): Promise<string> {
+  return setBackend((process.env.LMPROBE_BACKEND as BackendName) || "wasm");
 }
 
 export function fixtureDir(name: string): string {
