@@ -87,7 +87,18 @@ async function load(name: string): Promise<{ model: LanguageModel; float32Weight
     const described = openWeightSource(dir);
     const float32WeightsMb = estimateMemory(described).weightBytes / 1024 ** 2;
     described.close();
-    return { model: await loadModel(dir), float32WeightsMb };
+    // The checkpoint carries no tokenizer of its own vocabulary: open it as loadModel does (memory check, sharded
+    // BF16 reader), then build the engine with a tokenizer that names all 151936 ids (the probe's tables decode ids).
+    const { openCheckpoint } = await import("../src/io/checkpoint");
+    const { checkMemoryFits } = await import("../src/io/memory-estimate");
+    // @ts-expect-error: a JavaScript module of the bench
+    const { idTokenizer } = await import("./probe-gpt2-small.mjs");
+    const ck = openCheckpoint(dir);
+    checkMemoryFits(estimateMemory(ck.weights));
+    const tokenizer = { ...idTokenizer, vocabSize: QWEN_1_5B.vocab, bosTokenId: 0, eosTokenIds: [0] };
+    const model = buildModel({ ...ck, tokenizer } as never, "qwen2.5-1.5b-random");
+    ck.weights.close();
+    return { model, float32WeightsMb };
   }
   throw new Error(`unknown case ${name}`);
 }
@@ -99,9 +110,7 @@ async function main(): Promise<void> {
   const { model, float32WeightsMb } = await load(name);
   const L = model.config.numLayers;
   const V = model.config.vocabSize;
-  // The 1.5B checkpoint borrows the demo's tokenizer (1024 ids): keep ids inside both vocabularies (timing only).
-  const idRange = name === "qwen2.5-1.5b" ? 1024 : V;
-  const ids = Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (idRange - 1)));
+  const ids = Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (V - 1)));
   const names = new Set(residualHookNames(L));
   const phases: Record<string, () => Promise<void>> = {
     forward: async () => {
