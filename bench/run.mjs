@@ -6,6 +6,7 @@
 //
 //   npm run build && node bench/run.mjs [--models demo,gpt2-small,qwen2.5-0.5b] [--seq 128,1024] [--reps 10]
 //        [--checkpoints bench/out/models] [--backend webgpu] [--torch torch.json] [--kernels] [--ablation] [--kernel-times] [--out bench/out/bench.json] [--src]
+//   node bench/run.mjs --cpu-vs-torch --json [...]   the CPU path against PyTorch (see bench/cpu-vs-torch.mjs)
 //
 // gpt2-small and qwen2.5-0.5b are randomly initialised checkpoints of the real shapes, written by
 // `python3 bench/torch_baseline.py --save <checkpoints>` so that PyTorch and lmprobe time the same weights.
@@ -15,6 +16,11 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 
 const require = createRequire(import.meta.url);
+// --cpu-vs-torch: the CPU path against PyTorch on this machine (bench/cpu-vs-torch.mjs; runs the sources).
+if (process.argv.includes("--cpu-vs-torch")) {
+  await import("./cpu-vs-torch.mjs");
+  process.exit(0);
+}
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 // --src runs the TypeScript sources instead of dist/ (start node with --import tsx).
 const fromSource = process.argv.includes("--src");

@@ -1,6 +1,6 @@
 // Chooses and initialises the tfjs backend. Order when nothing overrides it: tensorflow (tfjs-node-gpu or
 // tfjs-node, when installed and loadable), webgpu (Dawn through the `webgpu` package, when a hardware adapter
-// exists), wasm, cpu. LMPROBE_BACKEND or setBackend() asks for one by name, with no fallback.
+// exists), cpu-native (onnxruntime-node's CPU provider under tfjs's cpu backend, every core), wasm, cpu. LMPROBE_BACKEND or setBackend() asks for one by name, with no fallback.
 import { existsSync } from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
@@ -10,6 +10,10 @@ import { selectBackend, checkBackendName, type SelectOptions } from "./select";
 import { probeTensorflow } from "./probe-tensorflow";
 import { probeWebgpu } from "./probe-webgpu";
 import { registerWebgpuBackend } from "./webgpu";
+import { defineNativeBackend, NATIVE_BACKEND, nativeStatus, registerNativeBackend } from "./native";
+
+// tfjs knows "cpu-native" from the start (tf.setBackend("cpu-native") works); onnxruntime loads on first activation.
+defineNativeBackend();
 import type { BackendCandidate, BackendName, ProbeResult, SelectionReport } from "./types";
 
 export type { BackendName, SelectionReport, CandidateReport, ProbeResult } from "./types";
@@ -38,11 +42,19 @@ async function probeWasm(): Promise<ProbeResult> {
   }
 }
 
+async function probeNative(): Promise<ProbeResult> {
+  const s = nativeStatus();
+  const detail: Record<string, string | number> = { threads: s.threads, threadsFrom: s.threadsFrom };
+  if (s.version) detail.onnxruntime = s.version;
+  return { available: s.available, reason: s.reason, detail };
+}
+
 /** The real candidates of this machine, in BACKEND_ORDER. */
 export function defaultCandidates(): BackendCandidate[] {
   return [
     { name: "tensorflow", probe: () => probeTensorflow(), activate: () => activate("tensorflow") },
     { name: "webgpu", probe: () => probeWebgpu(), activate: async () => (await registerWebgpuBackend(), activate("webgpu")) },
+    { name: "cpu-native", probe: probeNative, activate: () => (registerNativeBackend(), activate(NATIVE_BACKEND)) },
     { name: "wasm", probe: probeWasm, activate: () => activate("wasm") },
     { name: "cpu", probe: async () => ({ available: true, reason: "always available (pure JavaScript, slowest)" }), activate: () => activate("cpu") },
   ];

@@ -1,10 +1,14 @@
 // Shared shapes of backend detection: what each candidate reports, and what the selection decided.
 
 /** A tfjs backend lmprobe can run on. */
-export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
+export type BackendName = "tensorflow" | "webgpu" | "cpu-native" | "wasm" | "cpu";
 
-/** The order lmprobe tries backends in when nothing overrides it: fastest first. */
-export const BACKEND_ORDER: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
+/**
+ * The order lmprobe tries backends in when nothing overrides it: fastest first. "cpu-native" is tfjs's cpu backend
+ * with the heavy kernels on onnxruntime's multi-threaded CPU provider (backend/native/); wasm is single-threaded
+ * with a 4 GiB heap, so it serves only where the native runtime cannot load.
+ */
+export const BACKEND_ORDER: readonly BackendName[] = ["tensorflow", "webgpu", "cpu-native", "wasm", "cpu"];
 
 /** What probing one backend found. `detail` holds facts worth printing (adapter name, package version…). */
 export interface ProbeResult {

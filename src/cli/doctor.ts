@@ -11,8 +11,10 @@ import type { SelectionReport } from "../backend/types";
 
 const USAGE = `usage: lmprobe doctor [--json] [--model <source>]
 
-Probes the tfjs backends in lmprobe's order (tensorflow, webgpu, wasm, cpu), starts the first that works
-(or the one LMPROBE_BACKEND names) and prints what was found and why the others were not chosen.
+Probes the tfjs backends in lmprobe's order (tensorflow, webgpu, cpu-native, wasm, cpu), starts the first that
+works (or the one LMPROBE_BACKEND names) and prints what was found, why the others were not chosen, and which CPU
+path (onnxruntime's multi-threaded kernels, or single-threaded wasm) serves machines without a GPU backend.
+LMPROBE_THREADS sets the native path's threads (default: every core); LMPROBE_NATIVE=off disables it.
   --json            print the report as JSON
   --model <source>  also open a model (directory, .gguf file, ollama:name, lmstudio:publisher/model; no weight is
                     read) and say how it would load on the chosen backend: its float32 size, its quantised size on
@@ -75,8 +77,21 @@ export function formatReport(report: SelectionReport): string {
   }
   const tensorflow = report.candidates.find((c) => c.name === "tensorflow");
   if (tensorflow && tensorflow.status === "unavailable") lines.push("", `tensorflow: ${TENSORFLOW_HINT}`);
-  lines.push("", "override with LMPROBE_BACKEND=<tensorflow|webgpu|wasm|cpu> or setBackend(name)");
+  lines.push("", cpuPath(report));
+  lines.push("", "override with LMPROBE_BACKEND=<tensorflow|webgpu|cpu-native|wasm|cpu> or setBackend(name)");
   return lines.join("\n");
+}
+
+/** One line: which CPU path is active (or would serve without a GPU backend) and why. */
+export function cpuPath(report: SelectionReport): string {
+  const native = report.candidates.find((c) => c.name === "cpu-native");
+  if (!native) return "cpu path: wasm (the native path was not probed)";
+  const threads = native.detail?.threads;
+  if (native.status === "chosen" || native.status === "available") {
+    return `cpu path: cpu-native, ${native.reason.replace(/ \(.* ranks higher\)$/, "")}${native.status === "available" ? ` (${report.chosen} is chosen first)` : ""}`;
+  }
+  if (native.status === "skipped") return `cpu path: not probed (${native.reason})`;
+  return `cpu path: wasm, one thread and a 4 GiB heap, because the native path is unavailable: ${native.reason}${threads ? ` (it would use ${threads} threads)` : ""}`;
 }
 
 export async function run(args: string[]): Promise<number> {

@@ -20,7 +20,7 @@ const USAGE = `usage: lmprobe probe --prompt TEXT [--model <dir|hub id|demo>] [-
   --out       the HTML file to write (default lmprobe-report.html)
   --top-k     candidates kept per layer and position (default 5)
   --target    a token whose probability to follow through the layers (repeatable), e.g. --target " Paris"
-  --backend   tfjs backend: wasm, cpu, webgpu, tensorflow (default: the best available)
+  --backend   tfjs backend: cpu-native, wasm, cpu, webgpu, tensorflow (default: the best available)
   --static    leave the Vega libraries out: smaller file, charts as static SVG only
   --compare   a second prompt: adds the comparison of the two runs' residual streams
   --generate  tokens to generate for the replay section (default 8; 0 leaves it out)

@@ -8,7 +8,7 @@ import { loadModel, resolveCheckpointDir } from "../load";
 import { formatVerifyTable, verify, verifyJson } from "../verify";
 
 const USAGE = `usage: lmprobe verify <model-dir | hub id | demo> [--reference <reference.safetensors>] [--json]
-                     [--atol <n>] [--rtol <n>] [--backend wasm|cpu|webgpu|tensorflow]
+                     [--atol <n>] [--rtol <n>] [--backend cpu-native|wasm|cpu|webgpu|tensorflow]
 
 Compares the engine's logits, residual stream, hidden states, attention patterns, logit lens and layer
 similarities with a reference file (format of lmprobe's test fixtures), and its greedy continuation with

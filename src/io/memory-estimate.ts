@@ -2,14 +2,13 @@
 // as float32 tensors plus a margin for activations, compared with what the active tfjs backend can hold.
 // Loading is refused (ModelTooLargeError) before a single weight is read, instead of failing half-way
 // with an out-of-memory abort that takes the notebook kernel down with it.
-import os from "node:os";
-import * as tf from "@tensorflow/tfjs-core";
-import { activeGpuDevice, backendReport, type SelectionReport } from "../backend";
+import { activeBackendName, backendCapacity, backendsThatFit, bytesNeededOn, fitsOn } from "../backend/capacity";
+import { backendReport } from "../backend";
+import type { SelectionReport } from "../backend/types";
 import { ModelTooLargeError } from "../errors";
 import type { WeightSource } from "./weight-source";
 
-/** tfjs-backend-wasm's heap is 32-bit WebAssembly memory, capped at 4 GiB − 64 KiB by its build. */
-export const WASM_HEAP_BYTES = 4294901760;
+export { backendCapacity, bytesNeededOn, WASM_HEAP_BYTES, type BackendCapacity } from "../backend/capacity";
 
 /** Float dtypes become float32 tensors; other tensors (integer buffers) are never uploaded. */
 const FLOAT_DTYPES = new Set(["F32", "F16", "BF16"]);
@@ -80,87 +79,13 @@ export function estimateMemory(weights: WeightSource): MemoryEstimate {
   };
 }
 
-export interface BackendCapacity {
-  backend: string;
-  /** Bytes of tensors the backend can hold in total (Infinity when it cannot be known, e.g. GPU memory). */
-  totalBytes: number;
-  /** Largest single tensor, where the backend limits it (WebGPU's maxBufferSize), else Infinity. */
-  maxTensorBytes: number;
-  /** Why the figure is what it is, for messages and `lmprobe doctor`. */
-  source: string;
-}
-
-/** Host memory a process may still use: available memory, bounded by a cgroup limit when there is one. */
-function hostMemoryBytes(): { bytes: number; source: string } {
-  const available = os.freemem();
-  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
-  if (constrained && constrained > 0 && constrained < available + process.memoryUsage().rss) {
-    return { bytes: Math.max(0, constrained - process.memoryUsage().rss), source: "cgroup memory limit less this process's use" };
-  }
-  return { bytes: available, source: "available host memory" };
-}
-
-function packageInstalled(name: string): boolean {
-  try {
-    require.resolve(`${name}/package.json`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** What a backend can hold. `name` defaults to the active tfjs backend. */
-export function backendCapacity(name: string = tf.getBackend()): BackendCapacity {
-  switch (name) {
-    case "wasm": {
-      // Bytes the heap already holds (other models, cached activations) are not available to this one.
-      const inUse = tf.getBackend() === "wasm" ? tf.memory().numBytes : 0;
-      return { backend: name, totalBytes: WASM_HEAP_BYTES - inUse, maxTensorBytes: Infinity, source: "tfjs-backend-wasm's 4 GiB heap cap" };
-    }
-    case "webgpu": {
-      const device = activeGpuDevice();
-      const maxTensorBytes = device ? Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize) : Infinity;
-      return { backend: name, totalBytes: Infinity, maxTensorBytes, source: "GPU memory is not reported by WebGPU; largest buffer from the adapter's limits" };
-    }
-    default: {
-      const host = hostMemoryBytes();
-      return { backend: name, totalBytes: host.bytes, maxTensorBytes: Infinity, source: host.source };
-    }
-  }
-}
-
-/** Bytes the model needs on `backend`: on wasm the weight matrices also have XNNPACK's packed copies. */
-export function bytesNeededOn(estimate: MemoryEstimate, backend: string): number {
-  return estimate.totalBytes + (backend === "wasm" ? estimate.matrixBytes : 0);
-}
-
-function fits(estimate: MemoryEstimate, capacity: BackendCapacity): boolean {
-  return bytesNeededOn(estimate, capacity.backend) <= capacity.totalBytes && estimate.largestTensor.bytes <= capacity.maxTensorBytes;
-}
-
-/** The other backends that could hold the model, among those installed here. */
-function backendsThatFit(estimate: MemoryEstimate, active: string, report: SelectionReport | null): string[] {
-  const out: string[] = [];
-  const tensorflowInstalled = packageInstalled("@tensorflow/tfjs-node-gpu") || packageInstalled("@tensorflow/tfjs-node");
-  if (active !== "tensorflow" && tensorflowInstalled && fits(estimate, backendCapacity("tensorflow"))) out.push("tensorflow");
-  // WebGPU only where an adapter was found (or was not looked for): never on a machine known to have no GPU.
-  const webgpu = report?.candidates.find((c) => c.name === "webgpu");
-  const webgpuHere = webgpu ? webgpu.available || webgpu.status === "skipped" : packageInstalled("webgpu");
-  if (active !== "webgpu" && packageInstalled("webgpu") && webgpuHere) {
-    out.push(webgpu?.available ? "webgpu (if the GPU has enough memory)" : "webgpu (if `lmprobe doctor` finds a GPU adapter with enough memory)");
-  }
-  if (active !== "wasm" && fits(estimate, backendCapacity("wasm"))) out.push("wasm");
-  if (active !== "cpu" && fits(estimate, backendCapacity("cpu"))) out.push("cpu");
-  return out;
-}
-
 /**
  * Throws ModelTooLargeError when the estimate exceeds what `backend` (default: the active one) can hold. The
  * fix offers only backends this machine has, as `report` (default: the last backend selection) found them.
  */
-export function checkMemoryFits(estimate: MemoryEstimate, backend: string = tf.getBackend(), report: SelectionReport | null = backendReport()): void {
+export function checkMemoryFits(estimate: MemoryEstimate, backend: string = activeBackendName(), report: SelectionReport | null = backendReport()): void {
   const capacity = backendCapacity(backend);
-  if (fits(estimate, capacity)) return;
+  if (fitsOn(estimate, capacity)) return;
   const tensorTooLarge = estimate.largestTensor.bytes > capacity.maxTensorBytes;
   throw new ModelTooLargeError(
     tensorTooLarge ? estimate.largestTensor.bytes : bytesNeededOn(estimate, backend),
@@ -175,10 +100,10 @@ export function checkMemoryFits(estimate: MemoryEstimate, backend: string = tf.g
  * their float32 form does not fit and the streamed form does ("auto"), or always / never when asked. Throws
  * ModelTooLargeError when neither form fits.
  */
-export function chooseLayerStreaming(estimate: MemoryEstimate, mode: "auto" | "always" | "never" = "auto", backend: string = tf.getBackend()): boolean {
+export function chooseLayerStreaming(estimate: MemoryEstimate, mode: "auto" | "always" | "never" = "auto", backend: string = activeBackendName()): boolean {
   const streaming = estimate.streaming;
   if (mode === "always" && streaming) return true;
-  if (mode !== "always" && fits(estimate, backendCapacity(backend))) return false;
+  if (mode !== "always" && fitsOn(estimate, backendCapacity(backend))) return false;
   if (mode === "never" || !streaming) {
     checkMemoryFits(estimate, backend);
     return false;

@@ -2,6 +2,7 @@
 // final norm and unembedding, calling the HookRunner at every TransformerLens hook point. Synchronous and
 // tensor-only: callers wrap it in tf.tidy; what hooks cache is tf.keep'd by the HookRunner.
 import * as tf from "@tensorflow/tfjs-core";
+import { capability } from "../backend/capabilities";
 import type { BlockWeights, CanonicalModel, RotarySettings } from "./canonical";
 import type { HookRunner } from "./hooks";
 import { attention, type BlockAttentionContext } from "./components/attention";
@@ -54,7 +55,7 @@ export function forward(model: CanonicalModel, input: ForwardInput, hooks: HookR
   const masks = new Map<number | null, tf.Tensor4D>();
   const maskFor = (window: number | null) => {
     // webgpu: built by GPU ops (no host loop, no upload); the same 0 / MASKED values.
-    const build = tf.getBackend() === "webgpu" ? attentionMaskOnDevice : attentionMask;
+    const build = capability("buildsOnDevice") ? attentionMaskOnDevice : attentionMask;
     if (!masks.has(window)) masks.set(window, build(input.keyValid, pastLength, pos, window));
     return masks.get(window)!;
   };
@@ -75,7 +76,7 @@ export function forward(model: CanonicalModel, input: ForwardInput, hooks: HookR
       mask: block.attn.alibiSlopes ? alibiMaskFor(block.attn.alibiSlopes, maskFor(block.attn.slidingWindow)) : maskFor(block.attn.slidingWindow),
       extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => (kv ? kv.extend(layer, k, v) : { k, v }),
       // webgpu without a KV cache: attention may read keys and values where the projections left them.
-      ...(tf.getBackend() === "webgpu" && !kv ? { keysInPlace: true } : {}),
+      ...(capability("keysInPlace") && !kv ? { keysInPlace: true } : {}),
     };
     const input = resid as tf.Tensor3D;
     resid = tf.tidy(() => runBlock(block, layer, input, hooks, ctx));
@@ -124,7 +125,7 @@ function runBlock(
  * per block, the same numbers: see fusedLinearResidual).
  */
 function fusesResidualAdds(block: BlockWeights, prefix: string, hooks: HookRunner): boolean {
-  if (tf.getBackend() !== "webgpu" || process.env.LMPROBE_WEBGPU_FUSED === "off") return false;
+  if (!capability("fusedLinearResidual")) return false;
   if (block.parallel || block.postAttnNorm || block.postMlpNorm || block.residualNorms || block.mlp.kind !== "dense") return false;
   return hooks.idle(prefix + "hook_attn_out") && hooks.idle(prefix + "hook_mlp_out");
 }
@@ -158,7 +159,7 @@ function positionwiseMlp(block: BlockWeights, layer: number, x: tf.Tensor3D, hoo
   const [batch, pos, dModel] = x.shape;
   const whole = () => tf.tidy(() => mlp(block.mlp, x, { hooks, layer }));
   // On webgpu memory is not the constraint and each block would repeat the MLP's dispatches: run it whole.
-  if (block.mlp.kind !== "dense" || tf.getBackend() === "webgpu") return whole();
+  if (block.mlp.kind !== "dense" || !capability("streamsLargeIntermediates")) return whole();
   const positions = Math.max(1, Math.floor(mlpStreaming.blockFloats / (batch * block.mlp.W_in.shape[1])));
   const observed = ["hook_pre", "hook_pre_linear", "hook_post"].some((h) => !hooks.idle(`blocks.${layer}.mlp.${h}`));
   if (pos <= positions || observed) return whole();

@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../errors";
 import { Unembedding, checkUnembedding, unembedIds, unembedSlice, vocabSize } from "./unembedding";
-import { hasLogitStatsKernel, logitStats, MAX_TOP_K } from "../backend/kernels";
+import { capability, logitStats, MAX_TOP_K } from "../backend/capabilities";
 import { concatReductions, rowBlockReduction, rowBlocksApply } from "./lens-row-blocks";
 
 /** Options of lensReduction(): the unembedding, the final norm, k, targets and the vocabulary chunk. */
@@ -75,16 +75,18 @@ export function lensReduction(rows: tf.Tensor2D, options: LensReductionOptions):
   const normed = tf.tidy(() => (options.finalNorm ? tf.reshape(options.finalNorm(rows), [n, d]) : tf.clone(rows))) as tf.Tensor2D;
   const ids = tf.tensor2d(targetIds.flat, [n, targetIds.width], "int32");
   const targetLogits = tf.tidy(() => (targetIds.width > 0 ? unembedIds(normed, u, ids) : tf.zeros([n, 0])) as tf.Tensor2D);
-  if (options.vocabChunk === undefined && k <= MAX_TOP_K && hasLogitStatsKernel()) {
+  // Row blocks first: where they apply (a host backend, finite logits) they bound memory by the block and use the
+  // backend's statistics kernel when it has one; a GPU backend (no synchronous finiteness check) takes the fused path.
+  if (options.vocabChunk === undefined && rowBlocksApply(normed, u)) {
     try {
-      return fusedReduction(normed, u, k, ids, targetLogits);
+      return rowBlockReduction(normed, u, k, ids, targetLogits);
     } finally {
       tf.dispose([normed, ids, targetLogits]);
     }
   }
-  if (options.vocabChunk === undefined && rowBlocksApply(normed, u)) {
+  if (options.vocabChunk === undefined && k <= MAX_TOP_K && capability("logitStats")) {
     try {
-      return rowBlockReduction(normed, u, k, ids, targetLogits);
+      return fusedReduction(normed, u, k, ids, targetLogits);
     } finally {
       tf.dispose([normed, ids, targetLogits]);
     }

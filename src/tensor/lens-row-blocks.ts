@@ -1,5 +1,5 @@
-// The lens reduction in blocks of rows over the whole vocabulary, for backends without a fused logit-statistics
-// kernel (wasm, cpu). Streaming over vocabulary chunks (lens-reduction.ts) gathers a chunk of the unembedding for
+// The lens reduction in blocks of rows over the whole vocabulary, on host backends (wasm, cpu, cpu-native; on
+// cpu-native each block's statistics and target ranks are one kernel each, see reduceBlock). Streaming over vocabulary chunks (lens-reduction.ts) gathers a chunk of the unembedding for
 // every chunk of rows, keeps a running state per row and, on wasm, pays for a gather (~30 ns per element), a
 // transposed product and ~15 passes over each chunk's logits. Here each block of rows takes one plain product with
 // the unembedding as it lies in memory (the fast XNNPACK path, no gather, no copy of the matrix) and then a handful
@@ -10,6 +10,7 @@
 // log Σ e^x = m + log S and the entropy is log S − Σ p·(x − m): the formulas of the streaming path, taken relative
 // to the maximum so that logits of ±1e4 stay exact.
 import * as tf from "@tensorflow/tfjs-core";
+import { capability, countAbove, logitStats, MAX_TOP_K } from "../backend/capabilities";
 import type { LensReductionTensors } from "./lens-reduction";
 import { type Unembedding, vocabSize } from "./unembedding";
 
@@ -25,7 +26,7 @@ export function rowBlocksApply(normed: tf.Tensor2D, u: Unembedding): boolean {
   if (vocabSize(u) > rowBlockLens.blockLogits || normed.shape[0] === 0) return false;
   // The finiteness check reads a flag back synchronously, which a GPU backend cannot do in Node: there the
   // streaming path (whose running state handles non-finite logits) serves instead.
-  if (tf.getBackend() === "webgpu") return false;
+  if (capability("asyncReadbackOnly")) return false;
   return tf.tidy(() => {
     const finite = (x: tf.Tensor) => tf.all(tf.isFinite(x));
     const checks = u.bias ? tf.logicalAnd(finite(normed), finite(u.bias)) : finite(normed);
@@ -55,6 +56,18 @@ export function rowBlockReduction(normed: tf.Tensor2D, u: Unembedding, k: number
 function reduceBlock(rows: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D, targetLogits: tf.Tensor2D): LensReductionTensors {
   const m = rows.shape[0];
   const logits = tf.tidy(() => blockLogits(rows, u));
+  // The backend's one-pass statistics kernel where it has one (cpu-native): the same quantities, fewer passes.
+  const stats = k <= MAX_TOP_K && capability("logitStats") ? logitStats(logits, Math.max(k, 1)) : null;
+  if (stats) {
+    return {
+      topIds: (k > 0 ? stats.topIds : tf.zeros([m, 0], "int32")) as tf.Tensor2D,
+      topLogits: (k > 0 ? stats.topLogits : tf.zeros([m, 0])) as tf.Tensor2D,
+      logSumExp: stats.logSumExp,
+      entropy: stats.entropy,
+      targetLogits: tf.clone(targetLogits),
+      targetRanks: targetRanks(logits, ids, targetLogits),
+    };
+  }
   const max = tf.max(logits, 1) as tf.Tensor1D;
   const [logS, weighted] = tf.tidy(() => {
     const p = tf.softmax(logits);
@@ -81,7 +94,7 @@ function reduceBlock(rows: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tenso
 function blockLogits(rows: tf.Tensor2D, u: Unembedding): tf.Tensor2D {
   let logits: tf.Tensor;
   if (u.layout === "d_vocab") logits = tf.matMul(rows, u.weight);
-  else if (tf.getBackend() === "wasm") logits = tf.transpose(tf.matMul(u.weight, tf.transpose(rows)));
+  else if (capability("untransposedMatMul")) logits = tf.transpose(tf.matMul(u.weight, tf.transpose(rows)));
   else logits = tf.matMul(rows, u.weight, false, true);
   if (u.bias) logits = tf.add(logits, u.bias);
   if (u.softcap != null) logits = tf.mul(tf.tanh(tf.div(logits, u.softcap)), u.softcap);
@@ -98,14 +111,16 @@ function targetRanks(logits: tf.Tensor2D, ids: tf.Tensor2D, targetLogits: tf.Ten
   const [m, V] = logits.shape;
   const t = ids.shape[1];
   if (t === 0) return tf.zeros([m, 0], "int32") as tf.Tensor2D;
-  const columns = Array.from({ length: t }, (_, j) =>
+  // The backend's one-pass count where it has one (cpu-native); else Σ step(x − target) per target.
+  const counted = countAbove(logits, targetLogits);
+  const columns = counted ? [] : Array.from({ length: t }, (_, j) =>
     tf.tidy(() => {
       const target = t === 1 ? targetLogits : tf.slice(targetLogits, [0, j], [m, 1]);
       return tf.sum(tf.step(tf.sub(logits, target)), 1);
     }),
   );
   return tf.tidy(() => {
-    const beating = tf.cast(t === 1 ? tf.reshape(columns[0], [m, 1]) : tf.stack(columns, 1), "int32");
+    const beating = counted ?? tf.cast(t === 1 ? tf.reshape(columns[0], [m, 1]) : tf.stack(columns, 1), "int32");
     const flatIdx = tf.add(ids, tf.reshape(tf.range(0, m * V, V, "int32"), [m, 1]));
     const own = tf.reshape(tf.gather(tf.reshape(logits, [-1]), tf.reshape(flatIdx, [-1])), [m, t]);
     const selfCounted = tf.cast(tf.greater(own, targetLogits), "int32");

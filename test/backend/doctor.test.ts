@@ -89,3 +89,35 @@ test("doctor --model reports a GGUF's float32 and quantised sizes and how it wou
   assert.match(model.plan, /loaded whole/);
   await assert.rejects(run(["--model"]), (err: unknown) => err instanceof ArgumentError && /--model/.test(err.message));
 });
+
+test("doctor says which CPU path is active, with its threads, or why it fell back to wasm", () => {
+  const base = [
+    { name: "tensorflow" as const, status: "unavailable" as const, available: false, reason: "@tensorflow/tfjs-node is not installed" },
+    { name: "webgpu" as const, status: "unavailable" as const, available: false, reason: "no WebGPU adapter" },
+  ];
+  const native = formatReport({
+    chosen: "cpu-native",
+    via: "auto",
+    candidates: [...base, { name: "cpu-native", status: "chosen", available: true, reason: "onnxruntime-node 1.30.0 CPU provider (MLAS), 8 intra-op threads (os.availableParallelism())", detail: { threads: 8 } }],
+  });
+  assert.match(native, /^cpu path: cpu-native, onnxruntime-node 1\.30\.0 CPU provider \(MLAS\), 8 intra-op threads/m);
+  assert.match(native, /LMPROBE_BACKEND=<tensorflow\|webgpu\|cpu-native\|wasm\|cpu>/);
+  const fallback = formatReport({
+    chosen: "wasm",
+    via: "auto",
+    candidates: [
+      ...base,
+      { name: "cpu-native", status: "unavailable", available: false, reason: "onnxruntime-node 1.31.0 is installed; lmprobe … 1.30.0 only: npm ci", detail: { threads: 4 } },
+      { name: "wasm", status: "chosen", available: true, reason: "wasm ok" },
+    ],
+  });
+  assert.match(fallback, /^cpu path: wasm, one thread and a 4 GiB heap, because the native path is unavailable: onnxruntime-node 1\.31\.0 is installed.*\(it would use 4 threads\)$/m);
+});
+
+test("on this machine the native CPU path loads (onnxruntime-node is a pinned dependency) and doctor reports its threads", async () => {
+  const { out } = await capture(() => run(["--json"]));
+  const native = JSON.parse(out).candidates.find((c: { name: string }) => c.name === "cpu-native");
+  assert.ok(native.available, native.reason);
+  assert.equal(native.detail.onnxruntime, require("../../package.json").dependencies["onnxruntime-node"]);
+  assert.ok(Number.isInteger(native.detail.threads) && native.detail.threads >= 1);
+});

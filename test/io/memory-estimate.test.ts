@@ -50,6 +50,9 @@ test("a 1.2B-parameter model is refused on wasm with the bytes it needs and the 
     assert.ok(e.bytesAvailable <= WASM_HEAP_BYTES);
     assert.ok(e.message.includes(String(bytesNeededOn(est, "wasm"))), e.message);
     assert.equal(e.backendsThatFit.includes("cpu"), backendCapacity("cpu").totalBytes >= est.totalBytes);
+    // The native CPU path (no 4 GiB heap) is offered first among the CPU backends when host memory holds the model.
+    assert.equal(e.backendsThatFit.includes("cpu-native"), backendCapacity("cpu-native").totalBytes >= est.totalBytes);
+    if (e.backendsThatFit.includes("cpu-native")) assert.ok(e.backendsThatFit.indexOf("cpu-native") < e.backendsThatFit.indexOf("cpu"));
     assert.ok(!e.backendsThatFit.includes("wasm"));
     return true;
   });
@@ -72,8 +75,15 @@ test("on wasm, weight matrices count twice (XNNPACK's packed copies) and embeddi
   checkMemoryFits(table, "wasm");
 });
 
-test("capacities: wasm is its heap cap, cpu is bounded by host memory", () => {
+test("capacities: wasm is its heap cap, cpu and cpu-native are bounded by host memory, not by 4 GiB", () => {
   assert.ok(backendCapacity("wasm").totalBytes <= WASM_HEAP_BYTES);
+  assert.ok(backendCapacity("cpu-native").totalBytes <= os.totalmem());
+  assert.match(backendCapacity("cpu-native").source, /host memory|cgroup/);
+  // A 6 GB model (a 1.5B-parameter one as float32) is refused on wasm and, where the host has the memory, fits cpu-native.
+  const est = estimateMemory(describedOnly({ "model.layers.0.mlp.weight": [1_500_000, 1000] }));
+  assert.throws(() => checkMemoryFits(est, "wasm"), ModelTooLargeError);
+  if (backendCapacity("cpu-native").totalBytes >= est.totalBytes) checkMemoryFits(est, "cpu-native");
+  else assert.throws(() => checkMemoryFits(est, "cpu-native"), ModelTooLargeError);
   assert.ok(backendCapacity("cpu").totalBytes <= os.totalmem());
   assert.equal(backendCapacity("webgpu").totalBytes, Infinity);
 });

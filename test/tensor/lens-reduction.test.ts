@@ -168,6 +168,7 @@ test("without a vocab chunk, row blocks over the whole vocabulary match the floa
   });
 });
 
+
 test("row blocks take one product per block; masked (−Infinity) biases fall back to vocabulary chunks", async () => {
   await onEachBackend(async (backend) => {
     const n = 12, d = 8, V = 500;

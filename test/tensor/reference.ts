@@ -4,10 +4,12 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { seededRandom } from "../../src/model/sampling";
+import { registerNativeBackend } from "../../src/backend/native";
 
 /** Activates a tfjs backend directly (the tensor ops must work on whichever one is active). */
 export async function setBackend(name: string): Promise<void> {
   tf.env().set("PROD", true);
+  if (name === "cpu-native") registerNativeBackend();
   assert.ok(await tf.setBackend(name), `backend ${name} failed to start`);
   await tf.ready();
 }
@@ -81,7 +83,8 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   }
 }
 
-export const BACKENDS = ["wasm", "cpu"] as const;
+/** wasm, tfjs's JavaScript cpu kernels, and the native CPU path (onnxruntime kernels under tfjs's cpu backend). */
+export const BACKENDS = ["wasm", "cpu", "cpu-native"] as const;
 
 const inputs: tf.Tensor[] = [];
 
@@ -91,9 +94,9 @@ export function input<T extends tf.Tensor>(t: T): T {
   return t;
 }
 
-/** Runs `body` once per backend, and checks that the ops it calls leave no tensor behind. */
-export async function onEachBackend(body: (backend: string) => Promise<void> | void): Promise<void> {
-  for (const backend of BACKENDS) {
+/** Runs `body` once per backend (default: all of BACKENDS), and checks that the ops it calls leave no tensor behind. */
+export async function onEachBackend(body: (backend: string) => Promise<void> | void, backends: readonly string[] = BACKENDS): Promise<void> {
+  for (const backend of backends) {
     await setBackend(backend);
     const before = tf.memory().numTensors;
     await body(backend);

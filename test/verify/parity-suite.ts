@@ -1,5 +1,6 @@
 // The parity suite: `verify` passes at atol = rtol = 1e-4 on every dense fixture and on the demo model, generation
-// included (with and without the key/value cache). parity.test.ts runs it on the default backend, parity-cpu on cpu.
+// included (with and without the key/value cache). parity.test.ts runs it on cpu-native (or LMPROBE_BACKEND),
+// parity-wasm on wasm, parity-cpu on cpu.
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";

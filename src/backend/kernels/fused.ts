@@ -13,6 +13,7 @@ export const SCORES_SOFTMAX_KERNEL = "LmprobeScoresSoftmax";
 export const ROTARY_KERNEL = "LmprobeRotaryHalf";
 export const LINEAR_RESIDUAL_KERNEL = "LmprobeLinearResidual";
 export const HEADS_MATMUL_KERNEL = "LmprobeHeadsMatMul";
+export const COUNT_ABOVE_KERNEL = "LmprobeCountAbove";
 export type { FusedActivation, NormKind } from "./row-programs";
 
 /** The fields of a norm that the fused kernel needs (model/canonical's NormWeights has them all). */
@@ -128,6 +129,17 @@ export function headsScores(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D | null 
 export function headsContext(pattern: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D | null {
   if (!headsMatMulUsable(pattern, v) || pattern.shape[1] !== v.shape[2] || pattern.shape[3] !== v.shape[1] || !stridedMatMulFits(contextProduct(pattern.shape, v.shape))) return null;
   return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: pattern, b: v }, { product: "context" } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/**
+ * For each row of x [rows, n] and each of its thresholds [rows, t]: how many entries of the row are strictly
+ * greater, as int32 [rows, t] (the lens's target ranks). One pass where the backend has the kernel (cpu-native);
+ * null elsewhere.
+ */
+export function countAbove(x: tf.Tensor2D, thresholds: tf.Tensor2D): tf.Tensor2D | null {
+  if (tf.getKernel(COUNT_ABOVE_KERNEL, tf.getBackend()) == null || x.rank !== 2 || thresholds.rank !== 2 || !f32(x) || !f32(thresholds)) return null;
+  if (x.shape[0] !== thresholds.shape[0]) return null;
+  return tf.engine().runKernel(COUNT_ABOVE_KERNEL, { x, thresholds }) as tf.Tensor2D;
 }
 
 type Attrs = Record<string, unknown>;

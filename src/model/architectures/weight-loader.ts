@@ -3,6 +3,7 @@
 // orientation, and records which tensors were used so that a parameter the conversion would silently drop is
 // reported instead.
 import * as tf from "@tensorflow/tfjs-core";
+import { capability } from "../../backend/capabilities";
 import { WeightShapeError } from "../../errors";
 import type { WeightSource } from "../../io/weight-source";
 import type { NormWeights } from "../canonical";
@@ -74,7 +75,7 @@ export class WeightLoader {
   private transposeTarget(size: number): Float32Array {
     // A vocabulary-sized lm_head gets its own array, which is collected after use: kept as the shared buffer, it
     // would stay allocated for the rest of the load.
-    if (tf.getBackend() !== "wasm" || size > SCRATCH_LIMIT) return new Float32Array(size);
+    if (!capability("copiesOnUpload") || size > SCRATCH_LIMIT) return new Float32Array(size);
     if (this.scratch.length < size) this.scratch = new Float32Array(size);
     return this.scratch.subarray(0, size);
   }

@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { batchedMatMul, outputProjection as projectOutput } from "./linear";
-import { fusedLinear, fusedScoresSoftmax, headsContext, headsScores } from "../../backend/kernels";
+import { capability, fusedLinear, fusedScoresSoftmax, headsContext, headsScores } from "../../backend/capabilities";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
 import { attentionStreaming, streamedAttention } from "./attention-streamed";
@@ -150,7 +150,7 @@ function outputProjection(w: AttentionWeights, z: tf.Tensor, residualIn: tf.Tens
 }
 
 function streams(ctx: AttentionContext, scoreFloats: number): boolean {
-  if (scoreFloats <= attentionStreaming.minScoreFloats || tf.getBackend() === "webgpu") return false;
+  if (scoreFloats <= attentionStreaming.minScoreFloats || !capability("streamsLargeIntermediates")) return false;
   const p = `blocks.${ctx.layer}.attn.`;
   return ctx.hooks.idle(p + "hook_attn_scores") && ctx.hooks.idle(p + "hook_pattern");
 }

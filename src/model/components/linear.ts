@@ -4,12 +4,12 @@
 // attention scores of 12 heads × 512 positions 191 ms instead of 62 ms). On wasm these helpers rearrange the
 // product onto the fast path (the same dot products); other backends get tf.matMul as written.
 import * as tf from "@tensorflow/tfjs-core";
-import { fusedLinear, fusedLinearResidual } from "../../backend/kernels";
+import { capability, fusedLinear, fusedLinearResidual } from "../../backend/capabilities";
 
 /** Below this many multiply-adds per matrix, the plain loop beats splitting a batch (measured on wasm). */
 const SPLIT_MIN_MACS = 1 << 17;
 
-const onWasm = () => tf.getBackend() === "wasm";
+const onWasm = () => capability("untransposedMatMul");
 
 /** x [rows, d] @ Wᵀ for weights W [n, d] (a tied unembedding's W_E): computed as (W @ xᵀ)ᵀ on wasm. */
 export function matMulTransposedWeight(x: tf.Tensor2D, W: tf.Tensor2D): tf.Tensor2D {

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { DenseMlpWeights, MlpWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { applyActivation } from "./activations";
-import { fusedActivation, fusedLinear } from "../../backend/kernels";
+import { fusedActivation, fusedLinear } from "../../backend/capabilities";
 import { outputProjection } from "./linear";
 
 export interface MlpContext {

@@ -10,6 +10,7 @@
 //   "auto": dense on GPU backends (webgpu, tensorflow), gather elsewhere.
 import * as tf from "@tensorflow/tfjs-core";
 import { differentiableOpsRequired } from "../../backend/gradient-mode";
+import { capability } from "../../backend/capabilities";
 import { ArgumentError } from "../../errors";
 import type { ActivationName, FeedForwardProjections } from "../canonical";
 import { applyActivation } from "./activations";
@@ -57,8 +58,7 @@ export function expertForward(x: tf.Tensor2D, expert: ExpertWeights, glu: Expert
 /** Which dispatch "auto" means on the active backend. */
 export function resolveDispatch(dispatch: MoeDispatch): "gather" | "dense" {
   if (dispatch !== "auto") return dispatch;
-  const backend = tf.getBackend();
-  return backend === "webgpu" || backend === "tensorflow" || backend === "webgl" ? "dense" : "gather";
+  return capability("denseExperts") ? "dense" : "gather";
 }
 
 /** Sum over each token's chosen experts of weight · expert(x): x [tokens, d_model] → [tokens, d_model]. */

@@ -1,7 +1,7 @@
 // RMSNorm and LayerNorm over the last axis, in float32 as the reference computes them.
 import * as tf from "@tensorflow/tfjs-core";
 import type { NormWeights } from "../canonical";
-import { fusedNorm } from "../../backend/kernels";
+import { fusedNorm } from "../../backend/capabilities";
 
 export function applyNorm(x: tf.Tensor, norm: NormWeights): tf.Tensor {
   // webgpu: the same formulas in one pass (backend/kernels/row-programs.ts) instead of 6–9 dispatches.

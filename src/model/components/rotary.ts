@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { RopeParameters } from "../../io/config";
 import type { RotarySettings } from "../canonical";
-import { fusedRotaryHalf } from "../../backend/kernels";
+import { fusedRotaryHalf } from "../../backend/capabilities";
 
 const f32 = Math.fround;
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Where a forward pass and the probe spend their time on one backend, per tfjs kernel (tf.profile's kernelMs,
+// wall-clock on the CPU backends), as JSON lines sorted by total milliseconds.
+//
+//   node bench/cpu-kernel-profile.mjs [--backend cpu-native] [--model demo|gpt2-small] [--positions 128] [--phase forward|probe]
+import { createRequire } from "node:module";
+import { register } from "tsx/cjs/api";
+
+register();
+const require = createRequire(import.meta.url);
+const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith("--") ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []));
+const backend = args.backend ?? "cpu-native";
+const T = Number(args.positions ?? 128);
+const tf = require("@tensorflow/tfjs-core");
+const { setBackend } = require("../src/backend/index.ts");
+const { loadModel } = require("../src/load.ts");
+const { buildModel } = require("../src/model/build.ts");
+const { normalizeConfig } = require("../src/io/config.ts");
+const { logitLensFromCache } = require("../src/probe/logit-lens.ts");
+const { layerSimilarityFromCache } = require("../src/probe/layer-similarity.ts");
+const { residualHookNames } = require("../src/probe/residual-rows.ts");
+const { GPT2_SMALL_CONFIG, randomGpt2Weights, idTokenizer } = await import("./probe-gpt2-small.mjs");
+
+await setBackend(backend);
+const model =
+  (args.model ?? "gpt2-small") === "demo"
+    ? await loadModel("demo", { backend })
+    : buildModel({ dir: "gpt2-small (random)", config: normalizeConfig(GPT2_SMALL_CONFIG, "config.json"), weights: randomGpt2Weights(), tokenizer: idTokenizer }, "gpt2");
+const L = model.config.numLayers;
+const ids = Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (model.config.vocabSize - 1)));
+const names = new Set(residualHookNames(L));
+async function once() {
+  if (args.phase === "probe") {
+    const run = model.run(ids, { cache: (n) => names.has(n), lastPositionOnly: true });
+    await run.logits.data();
+    await logitLensFromCache(model, run.cache, run.tokens[0], { k: 5, targets: [ids[T - 1]] });
+    await layerSimilarityFromCache(run.cache, L);
+    run.dispose();
+  } else {
+    const out = model.run(ids, { lastPositionOnly: true });
+    await out.logits.data();
+    out.dispose();
+  }
+}
+await once();
+const t0 = performance.now();
+const info = await tf.profile(once);
+const wall = performance.now() - t0;
+const by = new Map();
+for (const k of info.kernels) {
+  const e = by.get(k.name) ?? { kernel: k.name, calls: 0, ms: 0 };
+  e.calls++;
+  e.ms += typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+  by.set(k.name, e);
+}
+const rows = [...by.values()].sort((a, b) => b.ms - a.ms);
+const kernelMs = rows.reduce((a, r) => a + r.ms, 0);
+console.log(JSON.stringify({ backend, model: args.model ?? "gpt2-small", positions: T, phase: args.phase ?? "forward", wall_ms: Math.round(wall), kernel_ms: Math.round(kernelMs) }));
+for (const r of rows.slice(0, Number(args.top ?? 25))) console.log(JSON.stringify({ ...r, ms: +r.ms.toFixed(1), share: +((100 * r.ms) / kernelMs).toFixed(1) }));
+model.dispose();

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// lmprobe's CPU path against PyTorch on the same machine, in the same invocation (issue: "CPU: every core…").
+//
+//   npm run bench -- --cpu-vs-torch --json [--cases demo,gpt2-small:128,gpt2-small:512,qwen2.5-1.5b] [--reps 5]
+//        [--threads N] [--backend cpu-native] [--python /usr/bin/python3]
+//
+// Cases: the demo model at T = 128; a GPT-2-small-shaped model (random weights) at T = 128 and 512; a
+// Qwen2.5-1.5B-shaped model (random weights, written once as a sharded BF16 checkpoint and loaded through
+// loadModel) at T = 128. Phases: "forward" (one pass, last position's logits) and "probe" (forward keeping every
+// residual stream, the logit lens over every layer and position with top-5, entropy and one target, and the flat
+// layer-similarity matrix). PyTorch runs bench/torch_cpu_reference.py doing the same the plain way. Both run as
+// long-lived workers answering one command at a time, called alternately (lmprobe, torch, lmprobe, torch…), so that
+// both see the same machine load; the 1.5B case runs them one after the other instead (two 6 GB processes at once
+// would not fit 24 GiB beside other work). Median of --reps runs after --warmup (2) warm-ups each.
+// Prints one JSON object per line: per case and phase {name, phase, lmprobe_ms, torch_ms, ratio, threads,
+// peak_rss_mb, …}; for GPT-2 T = 128 also the same at one thread and a "scaling" line (one thread / all).
+// Needs Debian's python3-torch and libopenblas0-pthread (it installs nothing).
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const argv = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const reps = Number(opt("reps", 5));
+const warmup = Number(opt("warmup", 2));
+const allThreads = Number(opt("threads", os.availableParallelism()));
+const backend = opt("backend", "cpu-native");
+const python = opt("python", fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
+const cases = opt("cases", "demo,gpt2-small:128,gpt2-small:512,qwen2.5-1.5b").split(",");
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const cpuModel = (fs.readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model;
+
+/** A worker process speaking one JSON line per command. */
+function worker(command, args, env) {
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout });
+  const waiting = [];
+  let quitting = false;
+  lines.on("line", (line) => {
+    if (!line.startsWith("{")) return;
+    const w = waiting.shift();
+    if (w) w.resolve(JSON.parse(line));
+  });
+  child.on("exit", (code) => {
+    if (quitting) return;
+    console.error(`bench: ${command} ${args.join(" ")} exited with ${code}`);
+    process.exit(1);
+  });
+  const next = () => new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+  const ready = next();
+  return {
+    ready,
+    ask: (cmd) => {
+      const answer = next();
+      child.stdin.write(cmd + "\n");
+      return answer;
+    },
+    quit: () => new Promise((resolve) => {
+      quitting = true;
+      child.once("exit", resolve);
+      child.stdin.write("quit\n");
+    }),
+  };
+}
+
+function parseCase(spec) {
+  const [model, t] = spec.split(":");
+  return { model, positions: Number(t ?? 128), name: `${model} T=${t ?? 128}` };
+}
+
+function lmprobeWorker(c, threads) {
+  const env = { ...process.env, LMPROBE_THREADS: String(threads), LMPROBE_BACKEND: backend };
+  return worker(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/cpu-bench-worker.ts"), c.model, String(c.positions)], env);
+}
+
+function torchWorker(c, threads) {
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+  // This machine's environment pins OpenBLAS's core type and L2 size; the reference runs with its own detection.
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return worker(python, [path.join(ROOT, "bench/torch_cpu_reference.py"), "--case", c.model, "--positions", String(c.positions), "--threads", String(threads)], env);
+}
+
+async function timePhases(workers, interleave) {
+  const times = workers.map(() => ({ forward: [], probe: [] }));
+  const one = async (w, i, phase) => times[i][phase].push((await w.ask(phase)).ms);
+  const order = interleave ? [workers.map((w, i) => [w, i])] : workers.map((w, i) => [[w, i]]);
+  for (const group of order) {
+    for (const phase of ["forward", "probe"]) {
+      for (let r = 0; r < warmup; r++) for (const [w] of group) await w.ask(phase); // warm-up
+      for (let r = 0; r < reps; r++) for (const [w, i] of group) await one(w, i, phase);
+    }
+  }
+  return times;
+}
+
+async function runCase(c, threads) {
+  const big = c.model === "qwen2.5-1.5b";
+  const result = { forward: {}, probe: {} };
+  const info = {};
+  const run = async (entries) => {
+    const ws = entries.map(([label, make]) => ({ label, w: make(c, threads) }));
+    for (const { label, w } of ws) info[label] = await w.ready;
+    const times = await timePhases(ws.map((x) => x.w), true);
+    for (const [i, { label, w }] of ws.entries()) {
+      for (const phase of ["forward", "probe"]) result[phase][label] = { ms: median(times[i][phase]), all: times[i][phase].map((x) => +x.toFixed(1)) };
+      info[label].peak_rss_mb = (await w.ask("rss")).peak_rss_mb;
+      await w.quit();
+    }
+  };
+  const makers = [["lmprobe", lmprobeWorker], ["torch", torchWorker]];
+  if (big) for (const m of makers) await run([m]);
+  else await run(makers);
+  const lines = ["forward", "probe"].map((phase) => ({
+    name: c.name,
+    phase,
+    lmprobe_ms: +result[phase].lmprobe.ms.toFixed(1),
+    torch_ms: +result[phase].torch.ms.toFixed(1),
+    ratio: +(result[phase].lmprobe.ms / result[phase].torch.ms).toFixed(3),
+    threads,
+    peak_rss_mb: Math.round(info.lmprobe.peak_rss_mb),
+    torch_peak_rss_mb: Math.round(info.torch.peak_rss_mb),
+    ...(info.lmprobe.float32_weights_mb ? { float32_weights_mb: Math.round(info.lmprobe.float32_weights_mb), rss_over_weights: +(info.lmprobe.peak_rss_mb / info.lmprobe.float32_weights_mb).toFixed(3) } : {}),
+    backend: info.lmprobe.backend,
+    interleaved: !big,
+    reps,
+    lmprobe_all_ms: result[phase].lmprobe.all,
+    torch_all_ms: result[phase].torch.all,
+    torch_blas: info.torch.blas,
+    cpu: cpuModel,
+    cores: os.availableParallelism(),
+  }));
+  for (const line of lines) console.log(JSON.stringify(line));
+  return lines;
+}
+
+for (const spec of cases) {
+  const c = parseCase(spec);
+  const all = await runCase(c, allThreads);
+  if (c.model === "gpt2-small" && c.positions === 128 && allThreads > 1) {
+    const one = await runCase(c, 1);
+    for (const [i, phase] of ["forward", "probe"].entries()) {
+      console.log(JSON.stringify({ name: c.name, phase: `${phase} scaling`, threads: `1 vs ${allThreads}`, lmprobe_speedup: +(one[i].lmprobe_ms / all[i].lmprobe_ms).toFixed(2), torch_speedup: +(one[i].torch_ms / all[i].torch_ms).toFixed(2) }));
+    }
+  }
+}

@@ -1,0 +1,93 @@
+// What the active backend can do or prefers, asked by name. The engine (model/, tensor/, io/) never compares
+// backend names: it asks capability("…") and takes the path the answer picks, so a new backend (the native CPU
+// path, say) declares its traits here once instead of adding branches across the engine. Fused kernels follow
+// the same rule from the other side: each fused function returns null where the active backend has no kernel
+// (kernels/fused.ts), and the caller composes tfjs ops.
+import * as tf from "@tensorflow/tfjs-core";
+import { LOGIT_STATS_KERNEL } from "./kernels/register";
+import { LINEAR_RESIDUAL_KERNEL } from "./kernels/fused";
+
+/** The traits a backend declares. Every one defaults to false for a backend not listed. */
+export interface BackendTraits {
+  /**
+   * Products run fast only untransposed and unbatched (tfjs-wasm: XNNPACK takes neither a transposed operand nor
+   * a batch of matrices, and falls back to a loop ~10× slower); model/components/linear.ts rearranges for it.
+   */
+  untransposedMatMul: boolean;
+  /** Tensors copy their values when made (wasm's heap), so one scratch buffer may serve every upload. */
+  copiesOnUpload: boolean;
+  /** Reading a value back synchronously is impossible or stalls a device queue (GPU backends in Node). */
+  asyncReadbackOnly: boolean;
+  /** Host-side loops should be avoided: masks and tables are built by device ops instead (GPU backends). */
+  buildsOnDevice: boolean;
+  /** Attention may read keys and values where the projections left them, without a KV cache (webgpu kernels). */
+  keysInPlace: boolean;
+  /**
+   * Memory, not dispatch count, bounds large intermediates: attention scores and MLP activations are streamed in
+   * blocks of positions on the host backends; a GPU backend runs them whole (each block would repeat dispatches).
+   */
+  streamsLargeIntermediates: boolean;
+  /** Mixture-of-experts layers run every expert on every token (one batched product each), not gathered rows. */
+  denseExperts: boolean;
+}
+
+const HOST: BackendTraits = {
+  untransposedMatMul: false,
+  copiesOnUpload: false,
+  asyncReadbackOnly: false,
+  buildsOnDevice: false,
+  keysInPlace: false,
+  streamsLargeIntermediates: true,
+  denseExperts: false,
+};
+
+const TRAITS: Record<string, BackendTraits> = {
+  cpu: HOST,
+  // Matmuls, elementwise ops and reductions on onnxruntime's CPU provider (backend/native/): transposes are read
+  // in place by MLAS, so products are taken as written.
+  "cpu-native": HOST,
+  wasm: { ...HOST, untransposedMatMul: true, copiesOnUpload: true },
+  webgpu: { ...HOST, asyncReadbackOnly: true, buildsOnDevice: true, keysInPlace: true, streamsLargeIntermediates: false, denseExperts: true },
+  tensorflow: { ...HOST, denseExperts: true },
+  webgl: { ...HOST, asyncReadbackOnly: true, denseExperts: true },
+};
+
+/** Capabilities that are kernels registered for the active backend (and not switched off). */
+const KERNEL_CAPABILITIES = {
+  /** One-pass log Σ exp, entropy and top-k per row of logits (backend/kernels/logit-stats.ts). */
+  logitStats: () => tf.getKernel(LOGIT_STATS_KERNEL, tf.getBackend()) != null,
+  /** residual + x·W + b in one kernel, so a block may skip its separate residual adds (forward.ts). */
+  fusedLinearResidual: () => process.env.LMPROBE_WEBGPU_FUSED !== "off" && tf.getKernel(LINEAR_RESIDUAL_KERNEL, tf.getBackend()) != null,
+} as const;
+
+export type Capability = keyof BackendTraits | keyof typeof KERNEL_CAPABILITIES;
+
+/** The traits of a backend by name (default: the active one); an unknown backend gets the host defaults. */
+export function backendTraits(name: string = tf.getBackend()): BackendTraits {
+  return TRAITS[name] ?? HOST;
+}
+
+/** Whether the active tfjs backend has `name`. */
+export function capability(name: Capability): boolean {
+  if (name in KERNEL_CAPABILITIES) return KERNEL_CAPABILITIES[name as keyof typeof KERNEL_CAPABILITIES]();
+  return backendTraits()[name as keyof BackendTraits];
+}
+
+// The fused kernels, reached by the engine through this module only: each returns null where the active backend
+// has no such kernel, and the caller composes tfjs ops.
+export {
+  countAbove,
+  fusedNorm,
+  fusedActivation,
+  fusedScoresSoftmax,
+  fusedLinear,
+  fusedLinearResidual,
+  fusedRotaryHalf,
+  headsScores,
+  headsContext,
+  logitStats,
+  MAX_TOP_K,
+  type NormSpec,
+  type FusedActivation,
+  type LogitStats,
+} from "./kernels";

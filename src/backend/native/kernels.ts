@@ -1,0 +1,91 @@
+// tfjs kernels of the native CPU backend that run on onnxruntime's CPU provider instead of tfjs-backend-cpu's
+// JavaScript loops. Each reads its inputs' Float32Arrays where the cpu backend keeps them, runs a small cached ONNX
+// graph synchronously and hands the output array to the backend as the result's storage (no copies either way).
+// Anything a kernel does not take (other dtypes, attributes) goes to tfjs-backend-cpu's own kernel, unchanged.
+import * as tf from "@tensorflow/tfjs-core";
+import type { OnnxGraph, OnnxNode } from "./onnx-graph";
+import { runGraph } from "./runtime";
+import { ELEMENTWISE_KERNELS } from "./elementwise";
+
+/** The slice of tfjs-backend-cpu's MathBackendCPU the kernels use. */
+export interface CpuBackendApi {
+  data: { get(dataId: tf.DataId): { values?: ArrayLike<number> | Uint8Array[] } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: ArrayLike<number>): tf.TensorInfo;
+}
+
+type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: CpuBackendApi; attrs: Record<string, unknown> };
+type KernelRun = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] | null;
+
+/** The values of a float32 tensor as a Float32Array (the cpu backend may hold a plain array for tiny tensors). */
+export function floats(backend: CpuBackendApi, t: tf.TensorInfo): Float32Array {
+  const values = backend.data.get(t.dataId).values as ArrayLike<number>;
+  return values instanceof Float32Array ? values : Float32Array.from(values);
+}
+
+const isF32 = (...ts: Array<tf.TensorInfo | undefined>) => ts.every((t) => !t || t.dtype === "float32");
+
+/** Output shape of tfjs's BatchMatMul: broadcast batch dimensions, then [m, n]. */
+function matMulShape(a: number[], b: number[], transposeA: boolean, transposeB: boolean): number[] | null {
+  if (a.length < 2 || b.length < 2) return null;
+  const m = transposeA ? a[a.length - 1] : a[a.length - 2];
+  const ka = transposeA ? a[a.length - 2] : a[a.length - 1];
+  const kb = transposeB ? b[b.length - 1] : b[b.length - 2];
+  const n = transposeB ? b[b.length - 2] : b[b.length - 1];
+  if (ka !== kb) return null;
+  // tfjs-backend-cpu pairs batch i of the output with batch i mod batchA of a and i mod batchB of b (flattened
+  // batches), which is numpy's broadcasting only when the batches are equal or one of them is 1: other pairs stay
+  // with tfjs's kernel, so results never depend on which backend runs them.
+  const batchA = tf.util.sizeFromShape(a.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.slice(0, -2));
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return null;
+  try {
+    const batch = tf.backend_util.assertAndGetBroadcastShape(a.slice(0, -2), b.slice(0, -2));
+    return [...batch, m, n];
+  } catch {
+    return null;
+  }
+}
+
+const ACTIVATIONS: Record<string, OnnxNode["op"] | null> = { linear: null, relu: "Relu", sigmoid: "Sigmoid" };
+
+function matMulGraph(transA: boolean, transB: boolean, bias: boolean, activation: string): OnnxGraph {
+  const nodes: OnnxNode[] = [];
+  const product = bias || ACTIVATIONS[activation] ? "p" : "y";
+  // FusedMatMul (onnxruntime contrib) takes the transposes as attributes and passes them to MLAS's GEMM, which reads
+  // the transposed operand in place; ONNX's MatMul would need an explicit Transpose (a copy) first.
+  nodes.push({ op: "FusedMatMul", domain: "com.microsoft", inputs: ["a", "b"], outputs: [product], attributes: { transA: +transA, transB: +transB, alpha: { float: 1 } } });
+  let last = product;
+  if (bias) {
+    const out = ACTIVATIONS[activation] ? "q" : "y";
+    nodes.push({ op: "Add", inputs: [last, "bias"], outputs: [out] });
+    last = out;
+  }
+  const act = ACTIVATIONS[activation];
+  if (act) nodes.push({ op: act, inputs: [last], outputs: ["y"] });
+  return { nodes, inputs: [{ name: "a" }, { name: "b" }, ...(bias ? [{ name: "bias" }] : [])], outputs: [{ name: "y" }] };
+}
+
+function nativeMatMul({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | null {
+  const { a, b, bias, preluActivationWeights } = inputs;
+  const transposeA = attrs.transposeA === true;
+  const transposeB = attrs.transposeB === true;
+  const activation = (attrs.activation as string | undefined) ?? "linear";
+  if (preluActivationWeights || !(activation in ACTIVATIONS) || !isF32(a, b, bias)) return null;
+  const shape = matMulShape(a.shape, b.shape, transposeA, transposeB);
+  if (!shape) return null;
+  if (tf.util.sizeFromShape(shape) === 0 || a.shape[a.shape.length - 1] === 0 || b.shape[b.shape.length - 1] === 0) return null;
+  const key = `matmul:${+transposeA}${+transposeB}:${bias ? "bias" : ""}:${activation}`;
+  // Both operands as [batch, rows, cols]: a batch of 1 broadcasts in onnxruntime as in tfjs.
+  const as3 = (t: tf.TensorInfo) => [tf.util.sizeFromShape(t.shape.slice(0, -2)), ...t.shape.slice(-2)];
+  const feeds: Parameters<typeof runGraph>[2] = { a: [floats(backend, a), as3(a)], b: [floats(backend, b), as3(b)] };
+  if (bias) feeds.bias = [floats(backend, bias), bias.shape];
+  const out = runGraph(key, () => matMulGraph(transposeA, transposeB, bias != null, activation), feeds).y;
+  return backend.makeTensorInfo(shape, "float32", out.data as Float32Array);
+}
+
+/** kernel name → the native implementation (null: use the cpu kernel). */
+export const NATIVE_KERNELS: Record<string, KernelRun> = {
+  BatchMatMul: nativeMatMul,
+  _FusedMatMul: nativeMatMul,
+  ...ELEMENTWISE_KERNELS,
+};

@@ -1,0 +1,194 @@
+// lmprobe's fused row kernels (backend/kernels/fused.ts's kernel names) for the native CPU backend: a norm, an
+// activation (gated or not) and attention's scale → softcap → + mask → softmax, each one onnxruntime call instead
+// of 3–9 tfjs kernels. The graphs are the formulas of model/components/norm.ts and activations.ts, op for op, so
+// the numbers are those of the composed path (the parity tests compare both against the reference).
+import * as tf from "@tensorflow/tfjs-core";
+import { ACTIVATION_KERNEL, COUNT_ABOVE_KERNEL, NORM_KERNEL, SCORES_SOFTMAX_KERNEL } from "../kernels/fused";
+import { LOGIT_STATS_KERNEL } from "../kernels/register";
+import { floats, type CpuBackendApi } from "./kernels";
+import { ONNX_FLOAT, type OnnxGraph, type OnnxNode } from "./onnx-graph";
+import { runGraph, type Feeds } from "./runtime";
+
+type Args = { inputs: Record<string, tf.TensorInfo>; backend: CpuBackendApi; attrs: Record<string, unknown> };
+
+const n = (op: string, inputs: string[], outputs: string[], attributes?: OnnxNode["attributes"]): OnnxNode => ({ op, inputs, outputs, attributes });
+const scalar = (name: string, value: number) => ({ name, type: ONNX_FLOAT, dims: [], values: [value] });
+const io = (names: string[]) => names.map((name) => ({ name }));
+
+function runRow(backend: CpuBackendApi, key: string, build: () => OnnxGraph, inputs: Record<string, tf.TensorInfo>, extra: Feeds, shape: number[]): tf.TensorInfo {
+  const feeds: Feeds = { ...extra };
+  for (const [name, t] of Object.entries(inputs)) feeds[name] = [floats(backend, t), t.shape];
+  return backend.makeTensorInfo(shape, "float32", runGraph(key, build, feeds).y.data as Float32Array);
+}
+
+/** RMSNorm: x · 1/√(mean(x²) + eps); LayerNorm: (x − mean) · 1/√(mean((x − mean)²) + eps); then × (w + offset), + b. */
+function normGraph(kind: string, weight: boolean, bias: boolean): OnnxGraph {
+  const nodes: OnnxNode[] = [];
+  let centred = "x";
+  if (kind === "layer") {
+    nodes.push(n("ReduceMean", ["x"], ["mean"], { axes: [-1], keepdims: 1 }), n("Sub", ["x", "mean"], ["c"]));
+    centred = "c";
+  }
+  nodes.push(
+    n("Mul", [centred, centred], ["sq"]),
+    n("ReduceMean", ["sq"], ["ms"], { axes: [-1], keepdims: 1 }),
+    n("Add", ["ms", "eps"], ["mse"]),
+    n("Sqrt", ["mse"], ["root"]),
+    n("Reciprocal", ["root"], ["inv"]),
+    n("Mul", [centred, "inv"], [weight || bias ? "normed" : "y"]),
+  );
+  let last = "normed";
+  if (weight) {
+    nodes.push(n("Add", ["w", "offset"], ["scale"]), n("Mul", [last, "scale"], [bias ? "scaled" : "y"]));
+    last = "scaled";
+  }
+  if (bias) nodes.push(n("Add", [last, "b"], ["y"]));
+  return { nodes, inputs: io(["x", "eps", "offset", ...(weight ? ["w"] : []), ...(bias ? ["b"] : [])]), outputs: io(["y"]) };
+}
+
+function norm({ inputs: { x, w, b }, backend, attrs }: Args): tf.TensorInfo {
+  const kind = attrs.kind as string;
+  const extra: Feeds = { eps: [new Float32Array([attrs.eps as number]), []], offset: [new Float32Array([attrs.offset as number]), []] };
+  const tensors: Record<string, tf.TensorInfo> = { x };
+  if (w) tensors.w = w;
+  if (b) tensors.b = b;
+  return runRow(backend, `norm:${kind}:${+!!w}${+!!b}`, () => normGraph(kind, !!w, !!b), tensors, extra, x.shape);
+}
+
+/** sigmoid-based activations as activations.ts writes them; × up for a gated MLP. */
+function activationGraph(act: string, gated: boolean): OnnxGraph {
+  const out = gated ? "a" : "y";
+  const nodes: OnnxNode[] = [];
+  const constants = [];
+  if (act === "relu") nodes.push(n("Relu", ["x"], [out]));
+  else if (act === "silu") nodes.push(n("Sigmoid", ["x"], ["s"]), n("Mul", ["x", "s"], [out]));
+  else if (act === "gelu_quick") {
+    constants.push(scalar("c", 1.702));
+    nodes.push(n("Mul", ["x", "c"], ["u"]), n("Sigmoid", ["u"], ["s"]), n("Mul", ["x", "s"], [out]));
+  } else if (act === "gelu_tanh") {
+    // x · sigmoid(2u), u = (x + 0.044715 · x·x·x) · √(2/π)
+    constants.push(scalar("c1", 0.044715), scalar("c2", Math.sqrt(2 / Math.PI)), scalar("two", 2));
+    nodes.push(
+      n("Mul", ["x", "x"], ["x2"]), n("Mul", ["x2", "x"], ["x3"]), n("Mul", ["x3", "c1"], ["t"]), n("Add", ["x", "t"], ["inner"]),
+      n("Mul", ["inner", "c2"], ["u"]), n("Mul", ["u", "two"], ["u2"]), n("Sigmoid", ["u2"], ["s"]), n("Mul", ["x", "s"], [out]),
+    );
+  } else throw new Error(`native activation "${act}" is not implemented (fusedActivation checks the name first)`);
+  if (gated) nodes.push(n("Mul", ["a", "up"], ["y"]));
+  return { nodes, inputs: io(gated ? ["x", "up"] : ["x"]), outputs: io(["y"]), constants };
+}
+
+function activation({ inputs: { x, up }, backend, attrs }: Args): tf.TensorInfo {
+  const act = attrs.act as string;
+  return runRow(backend, `act:${act}:${+!!up}`, () => activationGraph(act, !!up), up ? { x, up } : { x }, {}, x.shape);
+}
+
+/** softmax(softcap(scores · scale) + mask) over keys; mask [batch, 1, queries, keys] broadcasts over heads. */
+function scoresSoftmaxGraph(softcap: boolean): OnnxGraph {
+  const nodes: OnnxNode[] = [n("Mul", ["scores", "scale"], [softcap ? "scaled" : "capped"])];
+  if (softcap) nodes.push(n("Div", ["scaled", "cap"], ["a"]), n("Tanh", ["a"], ["t"]), n("Mul", ["t", "cap"], ["capped"]));
+  nodes.push(n("Add", ["capped", "mask"], ["masked"]), n("Softmax", ["masked"], ["y"], { axis: -1 }));
+  return { nodes, inputs: io(["scores", "mask", "scale", ...(softcap ? ["cap"] : [])]), outputs: io(["y"]) };
+}
+
+function scoresSoftmax({ inputs: { scores, mask }, backend, attrs }: Args): tf.TensorInfo {
+  const softcap = (attrs.softcap as number) > 0;
+  const extra: Feeds = { scale: [new Float32Array([attrs.scale as number]), []] };
+  if (softcap) extra.cap = [new Float32Array([attrs.softcap as number]), []];
+  return runRow(backend, `scores-softmax:${+softcap}`, () => scoresSoftmaxGraph(softcap), { scores, mask }, extra, scores.shape);
+}
+
+/** x [rows, n], thresholds [rows, t] → [rows, t] int32: Σ over the row of (x > threshold), NaN never counted. */
+function countAbove({ inputs: { x, thresholds }, backend }: Args): tf.TensorInfo {
+  const [rows, width] = x.shape;
+  const t = thresholds.shape[1];
+  const build = (): OnnxGraph => ({
+    nodes: [
+      n("Unsqueeze", ["x", "one"], ["x3"]), // [rows, 1, n]
+      n("Unsqueeze", ["thresholds", "two"], ["t3"]), // [rows, t, 1]
+      n("Greater", ["x3", "t3"], ["above"]),
+      n("Cast", ["above"], ["counted"], { to: 6 }),
+      n("ReduceSum", ["counted", "two"], ["y"], { keepdims: 0 }),
+    ],
+    inputs: io(["x", "thresholds"]),
+    outputs: [{ name: "y", type: 6 }],
+    constants: [{ name: "one", type: 7, dims: [1], values: [1] }, { name: "two", type: 7, dims: [1], values: [2] }],
+  });
+  const values = floats(backend, x);
+  const limits = floats(backend, thresholds);
+  const out = new Int32Array(rows * t);
+  // Blocks of rows bound the [rows, t, n] comparison onnxruntime materialises.
+  const step = Math.max(1, Math.floor(nativeLogitStats.blockLogits / Math.max(1, width * t)));
+  for (let start = 0; start < rows; start += step) {
+    const m = Math.min(step, rows - start);
+    const y = runGraph("count-above", build, { x: [values.subarray(start * width, (start + m) * width), [m, width]], thresholds: [limits.subarray(start * t, (start + m) * t), [m, t]] }).y;
+    out.set(y.data as Int32Array, start * t);
+  }
+  return backend.makeTensorInfo([rows, t], "int32", out);
+}
+
+/** Registers the fused kernels for `backendName` (idempotent). */
+export function registerNativeRowKernels(backendName: string): void {
+  const kernels: Array<[string, (args: Args) => tf.TensorInfo]> = [[NORM_KERNEL, norm], [ACTIVATION_KERNEL, activation], [SCORES_SOFTMAX_KERNEL, scoresSoftmax], [LOGIT_STATS_KERNEL, logitStats], [COUNT_ABOVE_KERNEL, countAbove]];
+  for (const [kernelName, run] of kernels) {
+    if (tf.getKernel(kernelName, backendName)) continue;
+    tf.registerKernel({ kernelName, backendName, kernelFunc: (args) => run(args as unknown as Args) });
+  }
+}
+
+/** Logits per onnxruntime call of the statistics kernel: bounds its temporaries (a few × this many floats). */
+export const nativeLogitStats = { blockLogits: 2 ** 21 };
+
+/**
+ * Per row of logits [rows, vocab]: [log Σ exp, entropy, top-k logits, top-k ids as floats], the layout of the
+ * webgpu kernel (kernels/logit-stats.ts), with its conventions: relative to the row's maximum (logits of ±1e4 keep
+ * full precision), NaN logits skipped, −Infinity adding nothing to the sums, a fully masked row having log Σ exp
+ * −Infinity and entropy 0, ties in the top-k keeping the lower id (ONNX TopK's rule).
+ */
+function logitStatsGraph(): OnnxGraph {
+  const nodes: OnnxNode[] = [
+    n("IsNaN", ["x"], ["nan"]),
+    n("Where", ["nan", "minusInf", "x"], ["xs"]),
+    n("ReduceMax", ["xs"], ["m"], { axes: [-1], keepdims: 1 }),
+    n("IsInf", ["m"], ["mInf"]),
+    n("Where", ["mInf", "zero", "m"], ["ms"]),
+    n("Sub", ["xs", "ms"], ["d"]),
+    n("Exp", ["d"], ["e"]),
+    n("ReduceSum", ["e", "axes"], ["S"], { keepdims: 1 }),
+    n("IsInf", ["d"], ["dInf"]),
+    n("Where", ["dInf", "zero", "d"], ["dz"]),
+    n("Mul", ["e", "dz"], ["ed"]),
+    n("ReduceSum", ["ed", "axes"], ["W"], { keepdims: 1 }),
+    n("Log", ["S"], ["logS"]),
+    n("Add", ["ms", "logS"], ["lse"]),
+    n("Div", ["W", "S"], ["mean"]),
+    n("Sub", ["logS", "mean"], ["h"]),
+    n("Relu", ["h"], ["hr"]), // rounding can leave −1e-7 for a one-hot row
+    n("Greater", ["S", "zero"], ["some"]),
+    n("Where", ["some", "hr", "zero"], ["H"]),
+    n("TopK", ["xs", "k"], ["topv", "topi"], { axis: -1, largest: 1, sorted: 1 }),
+    n("Cast", ["topi"], ["topf"], { to: ONNX_FLOAT }),
+    n("Concat", ["lse", "H", "topv", "topf"], ["y"], { axis: -1 }),
+  ];
+  return {
+    nodes,
+    inputs: [{ name: "x" }, { name: "k", type: 7 }],
+    outputs: io(["y"]),
+    constants: [scalar("zero", 0), scalar("minusInf", -Infinity), { name: "axes", type: 7, dims: [1], values: [-1] }],
+  };
+}
+
+function logitStats({ inputs: { logits }, backend, attrs }: Args): tf.TensorInfo {
+  const k = attrs.k as number;
+  const [rows, vocab] = logits.shape;
+  const values = floats(backend, logits);
+  const width = 2 + 2 * k;
+  const out = new Float32Array(rows * width);
+  const step = Math.max(1, Math.floor(nativeLogitStats.blockLogits / Math.max(1, vocab)));
+  for (let start = 0; start < rows; start += step) {
+    const m = Math.min(step, rows - start);
+    const block = values.subarray(start * vocab, (start + m) * vocab);
+    const y = runGraph("logit-stats", logitStatsGraph, { x: [block, [m, vocab]], k: [new BigInt64Array([BigInt(k)]), [1]] }).y;
+    out.set(y.data as Float32Array, start * width);
+  }
+  return backend.makeTensorInfo([rows, width], "float32", out);
+}
