@@ -77,6 +77,12 @@ export function bytesNeededOn(need: MemoryNeed, backend: string): number {
   return need.totalBytes + (backend === "wasm" ? need.matrixBytes : 0);
 }
 
+/** Bytes a streamed (block-at-a-time) model needs on `backend`: wasm also packs the resident weight matrices. */
+export function streamedBytesNeededOn(streaming: { totalBytes: number; residentMatrixBytes: number }, backend: string): number {
+  return streaming.totalBytes + (backend === "wasm" ? streaming.residentMatrixBytes : 0);
+}
+
+/** Whether the model's need fits what the backend holds, in total and per tensor. */
 export function fitsOn(need: MemoryNeed, capacity: BackendCapacity): boolean {
   return bytesNeededOn(need, capacity.backend) <= capacity.totalBytes && need.largestTensor.bytes <= capacity.maxTensorBytes;
 }

@@ -2,7 +2,7 @@
 // as float32 tensors plus a margin for activations, compared with what the active tfjs backend can hold.
 // Loading is refused (ModelTooLargeError) before a single weight is read, instead of failing half-way
 // with an out-of-memory abort that takes the notebook kernel down with it.
-import { activeBackendName, backendCapacity, backendsThatFit, bytesNeededOn, fitsOn } from "../backend/capacity";
+import { activeBackendName, backendCapacity, backendsThatFit, bytesNeededOn, fitsOn, streamedBytesNeededOn } from "../backend/capacity";
 import { backendReport } from "../backend";
 import type { SelectionReport } from "../backend/types";
 import { ModelTooLargeError } from "../errors";
@@ -109,7 +109,7 @@ export function chooseLayerStreaming(estimate: MemoryEstimate, mode: "auto" | "a
     return false;
   }
   const capacity = backendCapacity(backend);
-  const needed = streaming.totalBytes + (backend === "wasm" ? streaming.residentMatrixBytes : 0);
+  const needed = streamedBytesNeededOn(streaming, backend);
   if (needed <= capacity.totalBytes && estimate.largestTensor.bytes <= capacity.maxTensorBytes) return true;
   throw new ModelTooLargeError(needed, `${backend} (even with two blocks dequantised at a time)`, capacity.totalBytes, backendsThatFit(estimate, backend, backendReport()));
 }

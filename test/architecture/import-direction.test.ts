@@ -13,14 +13,6 @@ const KNOWN_VIOLATIONS: readonly string[] = [
   // Issue 17, item 2: interventions return tables and plain results; their charts move to display/charts/ and
   // show() dispatches on result kinds (verify's HTML rendering goes the same way).
   "src/verify/format.ts -> src/display/escape.ts",
-  // Issue 17, item 4: backend-specific paths go behind capabilities owned by backend/.
-  "getBackend() in src/io/memory-estimate.ts",
-  "getBackend() in src/model/architectures/weight-loader.ts",
-  "getBackend() in src/model/components/attention.ts",
-  "getBackend() in src/model/components/linear.ts",
-  "getBackend() in src/model/components/moe-experts.ts",
-  "getBackend() in src/model/forward.ts",
-  "getBackend() in src/tensor/lens-row-blocks.ts",
 ];
 
 function sourceFiles(dir: string): string[] {

@@ -81,10 +81,10 @@ function groupLimitedSigmoid(logits: tf.Tensor2D, rule: RoutingRule): Routing {
     const perGroup = numExperts / nGroups;
     const grouped = forChoice.reshape([tokens, nGroups, perGroup]);
     const groupScores = tf.sum(tf.topk(grouped, Math.min(2, perGroup)).values, -1); // [tokens, groups]
-    const keptGroups = tf.topk(groupScores, topkGroups).indices;
-    // Summed as float32: an int32 reduction over a middle axis transposes int32 data first, which tfjs-webgpu's
-    // transpose program mis-types (its WGSL writes i32 into an f32 output).
-    const groupMask = tf.sum(tf.cast(tf.oneHot(keptGroups, nGroups), "float32"), 1); // [tokens, groups], 1 for kept groups
+    // The kept groups are those scoring at least the topkGroups-th best group (exact ties keep every tied group),
+    // compared in float32: tfjs-webgpu mis-types the int32 path (one-hot of top-k indices) in its WGSL.
+    const kth = tf.slice(tf.topk(groupScores, topkGroups).values, [0, topkGroups - 1], [tokens, 1]);
+    const groupMask = tf.cast(tf.greaterEqual(groupScores, kth), "float32"); // [tokens, groups], 1 for kept groups
     const expertMask = tf.broadcastTo(groupMask.reshape([tokens, nGroups, 1]), [tokens, nGroups, perGroup]).reshape([tokens, numExperts]);
     candidates = tf.where(tf.cast(expertMask, "bool"), forChoice, tf.zerosLike(forChoice));
   }
