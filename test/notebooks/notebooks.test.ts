@@ -51,6 +51,9 @@ for (const file of notebooks) {
       assert.doesNotMatch(html, /window\.vegaEmbed\s*=|vega-embed\.min\.js/, "no inlined libraries: the file stays small");
     }
     assert.ok(JSON.stringify(nb).length < 400_000, `${file} stays under 400 KB`);
+    // Provenance travels with the outputs: the charts and tables say which weights, version and backend made them.
+    const plain = outputs.map((o) => (Array.isArray(o.data?.["text/plain"]) ? (o.data!["text/plain"] as string[]).join("") : String(o.data?.["text/plain"] ?? "")));
+    assert.ok(plain.some((t) => /Made with lmprobe \d+\.\d+\.\d+ · .* · weights [0-9a-f]{12}/.test(t)), `${file}: its outputs carry their provenance`);
     // Each code cell shows the count the kernel gave it (In [1], In [2], …), not In [ ].
     const counts = nb.cells.filter((c) => c.cell_type === "code").map((c) => c.execution_count);
     assert.deepEqual(counts, counts.map((_, i) => i + 1), "execution counts 1…n");
