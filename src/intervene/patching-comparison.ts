@@ -105,16 +105,20 @@ export function pearson(x: number[], y: number[]): number {
 }
 
 /** Spearman's ρ: Pearson's correlation of the ranks, ties sharing their mean rank. */
-export function spearman(x: number[], y: number[]): number {
-  return pearson(ranks(x), ranks(y));
+export function spearman(x: number[], y: number[], tieTolerance = 1e-6): number {
+  return pearson(ranks(x, tieTolerance), ranks(y, tieTolerance));
 }
 
-function ranks(v: number[]): number[] {
+/**
+ * Average ranks, values within `tolerance` of the run's first counting as ties: cells with no effect are 0 up to
+ * float32 noise whose size and sign depend on the backend's op order, and that noise must not decide their ranks.
+ */
+function ranks(v: number[], tolerance: number): number[] {
   const order = v.map((_, i) => i).sort((a, b) => v[a] - v[b]);
   const r = new Array<number>(v.length);
   for (let i = 0; i < order.length; ) {
     let j = i;
-    while (j + 1 < order.length && v[order[j + 1]] === v[order[i]]) j++;
+    while (j + 1 < order.length && v[order[j + 1]] - v[order[i]] <= tolerance) j++;
     for (let k = i; k <= j; k++) r[order[k]] = (i + j) / 2;
     i = j + 1;
   }
