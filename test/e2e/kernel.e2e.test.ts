@@ -127,7 +127,7 @@ describe("the lmprobe kernel through Jupyter's protocol", { skip, timeout: 600_0
 
   test("object shorthand naming an earlier cell's binding or import works", () => {
     const answers = talk(jupyter, [
-      [{ code: 'import { escapeHtml } from "lmprobe";\nconst clean = "<b>";\nlet count = 1;' }],
+      [{ code: 'import { escapeHtml } from "lmprobe/internal";\nconst clean = "<b>";\nlet count = 1;' }],
       [
         {
           code: [
