@@ -13,7 +13,8 @@ import { CHROMIUM, OUTPUT } from "./harness";
 import { chartStates, launchBrowser, waitForCharts, type Browser } from "./browser";
 
 const TEXT = "The capital of France is Paris. The capital of Italy is Rome. When Mary and John went to the store, John gave a drink to Mary. ";
-const SECTIONS = 7;
+/** Sections of the report: every analysis probeSections ran (set when the report is written). */
+let SECTIONS = 0;
 
 // Per chart: the raster images of its static SVG and of its live view (hrefs are data: URLs).
 const IMAGES_JS = `[...document.querySelectorAll(".lmprobe-chart")].map(function (h) {
@@ -47,7 +48,10 @@ describe("the report at T = 256 in Chromium", { skip: existsSync(CHROMIUM) ? und
     const model = await loadModel("demo", { backend: "wasm" });
     try {
       const ids = (model.toTokens(TEXT.repeat(40), { prependBos: false }) as number[]).slice(0, 256);
-      writeFileSync(file, reportHtml({ title: "T = 256", sections: await probeSections(model, { prompt: ids, k: 5, targets: [] }) }));
+      const sections = await probeSections(model, { prompt: ids, k: 5, targets: [] });
+      SECTIONS = sections.length;
+      assert.ok(SECTIONS >= 7, "the report has its analyses");
+      writeFileSync(file, reportHtml({ title: "T = 256", sections }));
       const prompt = "東京は日本の首都です 🙂 The capital of France is";
       writeFileSync(cjkFile, reportHtml({ title: "non-Latin", facts: [["prompt", prompt]], sections: await probeSections(model, { prompt, k: 3, targets: [] }) }));
     } finally {
