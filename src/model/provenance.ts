@@ -9,6 +9,7 @@ import { ArgumentError } from "../errors";
 import { sha256File, sha256Of, type HashProgress } from "../io/content-hash";
 import { COMMIT_HASH } from "../io/hub-cache";
 import { packageRoot } from "../io/package-root";
+import { INDEX_FILE, SINGLE_FILE } from "../io/safetensors-weights";
 import type { LanguageModel } from "./model";
 
 export interface ModelSource {
@@ -71,7 +72,19 @@ export function modelSource(model: LanguageModel): ModelSource | undefined {
   return sources.get(model);
 }
 
-const WEIGHT_FILE = /\.(safetensors|gguf)$/;
+/**
+ * The files that hold the weights, as the loader reads them: the shards model.safetensors.index.json lists, else
+ * model.safetensors, else the directory's one .gguf file (a reference file or a cache beside them is not weights).
+ */
+function weightFilesOf(dir: string): string[] {
+  const index = path.join(dir, INDEX_FILE);
+  if (fs.existsSync(index)) {
+    const map = (JSON.parse(fs.readFileSync(index, "utf8")) as { weight_map?: Record<string, string> }).weight_map ?? {};
+    return [...new Set(Object.values(map))].sort().map((f) => path.join(dir, f));
+  }
+  if (fs.existsSync(path.join(dir, SINGLE_FILE))) return [path.join(dir, SINGLE_FILE)];
+  return fs.readdirSync(dir).filter((f) => f.endsWith(".gguf")).sort().map((f) => path.join(dir, f));
+}
 const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "chat_template.json", "tokenizer.model", "vocab.json", "merges.txt"];
 
 function hashFiles(dir: string, names: string[]): string {
@@ -107,7 +120,7 @@ export async function provenance(model: LanguageModel, options: { seed?: number;
   if (!src) throw new ArgumentError("model", "was not loaded by loadModel, so its files are unknown", "load it with loadModel(), or call recordModelSource(model, { source, dir })");
   const dir = src.dir;
   const stat = fs.statSync(dir);
-  const weightFiles = stat.isFile() ? [dir] : fs.readdirSync(dir).filter((f) => WEIGHT_FILE.test(f)).sort().map((f) => path.join(dir, f));
+  const weightFiles = stat.isFile() ? [dir] : weightFilesOf(dir);
   const files = [];
   for (const file of weightFiles) files.push({ file: path.basename(file), bytes: fs.statSync(file).size, sha256: await sha256File(file, options.onProgress) });
   const base = stat.isFile() ? path.dirname(dir) : dir;
