@@ -1,23 +1,9 @@
 // Escaping for every place a string from a prompt, a tokenizer or a model file can land. Notebooks and reports
 // are shared, so a token such as "</script><script>alert(1)</script>" must show as text, never run.
 
-const HTML_ESCAPES: Record<string, string> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-  // Braces as entities: template engines on pages that embed a report (Angular, Vue, Jinja in a static-site
-  // generator) would otherwise evaluate "{{ … }}" found in a token.
-  "{": "&#123;",
-  "}": "&#125;",
-  "`": "&#96;",
-};
+import { escapeHtml, HTML_ESCAPES } from "../html-escape";
 
-/** Escapes text for an HTML text node or a quoted attribute value. */
-export function escapeHtml(value: unknown): string {
-  return String(value).replace(/[&<>"'{}`]/g, (c) => HTML_ESCAPES[c]);
-}
+export { escapeHtml };
 
 const SCRIPT_UNSAFE = /[<>&{}\u2028\u2029]/g;
 

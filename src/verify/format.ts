@@ -1,6 +1,6 @@
 // Plain-text, HTML and JSON renderings of a VerifyResult: the CLI prints the text or the JSON, a notebook shows
 // the HTML (show(await verify(model, ref))), and all three hold the same rows.
-import { escapeHtml } from "../display/escape";
+import { escapeHtml } from "../html-escape";
 import type { VerifyResult } from "./verify";
 
 /** One row per compared tensor: name, "ok"/"FAIL", max |diff|, worst ratio, and the worst index or the problem. */

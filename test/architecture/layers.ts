@@ -11,7 +11,8 @@
 //   3  model/                  canonical weights, forward pass with hook points, activation cache, generation
 //   2  io/, tensor/            checkpoint files, config, tokenizer, hub · device-side reductions (no model in them)
 //   1  backend/                tfjs backend choice and device kernels; the only place that asks which backend runs
-//   0  errors.ts, tensor-methods.ts, own-key.ts   typed errors, chained tensor methods, own-property lookups
+//   0  errors.ts, tensor-methods.ts, own-key.ts, html-escape.ts   typed errors, chained tensor methods, own-property
+//      lookups, HTML escaping
 //
 // Areas that share a layer are peers and do not import each other. Beside the imports, `getBackend()` (tfjs's
 // "which backend runs?") is called only inside backend/: everything else asks backend/ for a capability.
@@ -19,7 +20,7 @@ import path from "node:path";
 import ts from "typescript";
 
 export const LAYERS: readonly (readonly string[])[] = [
-  ["errors.ts", "tensor-methods.ts", "own-key.ts"],
+  ["errors.ts", "tensor-methods.ts", "own-key.ts", "html-escape.ts"],
   ["backend"],
   ["io", "tensor"],
   ["model"],
