@@ -158,6 +158,11 @@ Registers the Jupyter kernel "${DISPLAY_NAME}" (default: for the current user).
   --name NAME     kernel name (default ${KERNEL_NAME})`;
 
 export function parseArgs(args: string[]): InstallOptions | "help" {
+  return parseKernelArgs(args, "install-kernel", USAGE);
+}
+
+/** The options install-kernel and uninstall-kernel share: one location, --force, --name (and --python). */
+export function parseKernelArgs(args: string[], command: string, usage: string): InstallOptions | "help" {
   let location: InstallOptions["location"] | undefined;
   let force = false;
   let name = KERNEL_NAME;
@@ -170,7 +175,7 @@ export function parseArgs(args: string[]): InstallOptions | "help" {
     const a = args[i];
     const value = () => {
       const v = args[++i];
-      if (v === undefined || v.startsWith("--")) throw new ArgumentError(a, "needs a value", USAGE);
+      if (v === undefined || v.startsWith("--")) throw new ArgumentError(a, "needs a value", usage);
       return v;
     };
     if (a === "--help" || a === "-h") return "help";
@@ -182,7 +187,7 @@ export function parseArgs(args: string[]): InstallOptions | "help" {
     else if (a === "--name") {
       name = value();
       if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ArgumentError("--name", `"${name}" is not a valid kernel name`, "use letters, digits, '.', '_' and '-'");
-    } else throw new ArgumentError(a, "is not an option of install-kernel", USAGE);
+    } else throw new ArgumentError(a, `is not an option of ${command}`, usage);
   }
   const loc: InstallOptions["location"] = location ?? { kind: "user" };
   if (loc.kind === "sys-prefix") loc.python = python;

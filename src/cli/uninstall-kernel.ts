@@ -3,8 +3,8 @@
 // removes a kernel that is lmprobe's, unless --force.
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { ArgumentError, KernelInstallError } from "../errors";
-import { DISPLAY_NAME, KERNEL_NAME, kernelsDir, type InstallOptions } from "./install-kernel";
+import { KernelInstallError } from "../errors";
+import { DISPLAY_NAME, KERNEL_NAME, kernelsDir, parseKernelArgs, type InstallOptions } from "./install-kernel";
 
 export interface UninstallOptions {
   location: InstallOptions["location"];
@@ -22,35 +22,7 @@ Removes the Jupyter kernel "${DISPLAY_NAME}" that install-kernel registered (def
   --name NAME     kernel name (default ${KERNEL_NAME})`;
 
 export function parseUninstallArgs(args: string[]): UninstallOptions | "help" {
-  let location: InstallOptions["location"] | undefined;
-  let force = false;
-  let name = KERNEL_NAME;
-  let python = "python3";
-  const setLocation = (l: InstallOptions["location"]) => {
-    if (location) throw new ArgumentError("--user/--prefix/--sys-prefix", "given more than once", "choose one location");
-    location = l;
-  };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const value = () => {
-      const v = args[++i];
-      if (v === undefined || v.startsWith("--")) throw new ArgumentError(a, "needs a value", USAGE);
-      return v;
-    };
-    if (a === "--help" || a === "-h") return "help";
-    else if (a === "--user") setLocation({ kind: "user" });
-    else if (a === "--prefix") setLocation({ kind: "prefix", dir: value() });
-    else if (a === "--sys-prefix") setLocation({ kind: "sys-prefix", python: "" });
-    else if (a === "--python") python = value();
-    else if (a === "--force") force = true;
-    else if (a === "--name") {
-      name = value();
-      if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ArgumentError("--name", `"${name}" is not a valid kernel name`, "use letters, digits, '.', '_' and '-'");
-    } else throw new ArgumentError(a, "is not an option of uninstall-kernel", USAGE);
-  }
-  const loc: InstallOptions["location"] = location ?? { kind: "user" };
-  if (loc.kind === "sys-prefix") loc.python = python;
-  return { location: loc, force, name };
+  return parseKernelArgs(args, "uninstall-kernel", USAGE);
 }
 
 /** Whether kernel.json is one install-kernel wrote (it names lmprobe's package and runs kernel/launch.js). */
