@@ -44,11 +44,8 @@ export interface GridCell {
   head: number | null;
 }
 
-/**
- * Patches each component of the clean run into the corrupted one (or the reverse), per layer and position, in one
- * batched grid, and measures how much of the answer comes back.
- */
-export async function activationPatching(model: LanguageModel, options: ActivationPatchingOptions): Promise<PatchingResult> {
+/** The patching grid of `options`: prompts and answers, positions, layers, cells, and the hooks the cells patch. */
+export function patchingGrid(model: LanguageModel, options: ActivationPatchingOptions) {
   const setup = preparePatching(model, options);
   const T = setup.cleanTokens.length;
   const components = patchComponents(options.components);
@@ -57,6 +54,15 @@ export async function activationPatching(model: LanguageModel, options: Activati
   const cells = gridCells(model, components, layers, positions);
   const hooks = [...new Set(cells.map(cellHook))];
   for (const h of hooks) modelHookNames(model, h, "components");
+  return { setup, positions, layers, cells, hooks };
+}
+
+/**
+ * Patches each component of the clean run into the corrupted one (or the reverse), per layer and position, in one
+ * batched grid, and measures how much of the answer comes back.
+ */
+export async function activationPatching(model: LanguageModel, options: ActivationPatchingOptions): Promise<PatchingResult> {
+  const { setup, positions, layers, cells, hooks } = patchingGrid(model, options);
 
   const source = await unpatchedRun(model, setup.sourceTokens, setup.metric, hooks);
   try {

@@ -7,22 +7,15 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { LanguageModel } from "../model/model";
 import { gradientCache, type GradientMetric } from "../model/gradients";
-import { cellHook, gridCells, gridIndices, patchComponents, type ActivationPatchingOptions } from "./activation-patching";
-import { modelHookNames } from "./hook-names";
-import { normaliser, preparePatching, unpatchedRun } from "./patching-setup";
+import { cellHook, patchingGrid, type ActivationPatchingOptions } from "./activation-patching";
+import { normaliser, unpatchedRun } from "./patching-setup";
 import { patchingResult, type PatchingResult } from "./patching-result";
 import type { LogitsMetric } from "./batched-forward";
 
 /** Same options and result shape as activationPatching; `forwardPasses` counts 2 (one of them with its backward pass). */
 export async function attributionPatching(model: LanguageModel, options: ActivationPatchingOptions): Promise<PatchingResult> {
-  const setup = preparePatching(model, options);
+  const { setup, positions, layers, cells, hooks } = patchingGrid(model, options);
   const T = setup.cleanTokens.length;
-  const components = patchComponents(options.components);
-  const positions = gridIndices(options.positions, T, "positions");
-  const layers = gridIndices(options.layers, model.nLayers, "layers");
-  const cells = gridCells(model, components, layers, positions);
-  const hooks = [...new Set(cells.map(cellHook))];
-  for (const h of hooks) modelHookNames(model, h, "components");
 
   const source = await unpatchedRun(model, setup.sourceTokens, setup.metric, hooks);
   try {
