@@ -3,6 +3,7 @@ import path from "node:path";
 import { loadModel } from "../../src/load";
 import type { LanguageModel } from "../../src/model/model";
 import { Float64Model } from "./float64-forward";
+import { seededRandom } from "../../src/model/sampling";
 
 const loaded = new Map<string, Promise<LanguageModel>>();
 
@@ -15,17 +16,8 @@ export function model(name = "demo"): Promise<LanguageModel> {
   return loaded.get(name)!;
 }
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform numbers in [0, 1): the library's own seeded generator. */
+export const seeded = seededRandom;
 
 /**
  * Central difference (f(x + h·u) − f(x − h·u)) / 2h of a float64 metric of the logits along direction u added at
