@@ -32,5 +32,5 @@ import json, sys
 for c in json.load(open(sys.argv[1]))["cases"]:
     k = c.get("probe_kernel_times") or {}
     print(json.dumps({"model": c.get("model"), "T": c.get("T"), "packed": c.get("packed_weights"), "probe_ms": c.get("probe_ms"),
-                      "kernels": k.get("kernels"), "gpu_ms": k.get("gpu_ms"), "top": k.get("top", [])[:8], "error": c.get("error")})[:1500])
+                      "kernels": k.get("kernels"), "gpu_ms": k.get("gpu_ms"), "top": k.get("top", [])[:8], "skipped": c.get("skipped"), "error": c.get("error")})[:1500])
 PY

@@ -26,7 +26,8 @@ import glob, json, os, re, sys
 out, gpu = sys.argv[1], sys.argv[2]
 tests = open(os.path.join(out, "tests.txt")).read()
 count = lambda k: int(m.group(1)) if (m := re.search(rf"^ℹ {k} (\d+)", tests, re.M)) else None
-doc = {"gpu": gpu, "tests": {k: count(k) for k in ("tests", "pass", "fail", "skipped")},
+exit_line = next((l for l in reversed(tests.splitlines()) if l.startswith("exit ")), "exit ?")
+doc = {"gpu": gpu, "tests": {k: count(k) for k in ("tests", "pass", "fail", "skipped")}, "tests_exit": exit_line,
        "tests_failed": [l for l in tests.splitlines() if l.startswith("✖")][:40], "verify": {}}
 for path in sorted(glob.glob(os.path.join(out, "verify-packed*.txt"))):
     lines = open(path).read().splitlines()
