@@ -166,6 +166,17 @@ async function cacheAllResid(model, ids) {
   return { T: ids.length, cached_hooks: names.length, memory_before: pick(before), memory_with_cache: pick(held), memory_after: pick(tf.memory()) };
 }
 
+/** PyTorch's results (bench/torch_baseline.py's list); a missing or broken file is said, and the cases run without ratios. */
+function readTorch(file) {
+  if (!file) return [];
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    console.error(`bench: no PyTorch baseline from ${file} (${err.message}); no ratios`);
+    return [];
+  }
+}
+
 /** PyTorch's times of the same case and the ratios to them: float32 (the target) and bf16. */
 function torchRatios(torch, name, T, f, p, loadMs) {
   const out = {};
@@ -210,7 +221,7 @@ async function main() {
     date: new Date().toISOString(),
     results: [],
   };
-  const torch = opts.torch && existsSync(opts.torch) ? JSON.parse(readFileSync(opts.torch, "utf8")) : [];
+  const torch = readTorch(opts.torch);
   const cacheAt = opts["cache-resid"] ? opts["cache-resid"].split(",").map(Number) : [];
   for (const name of opts.models.split(",").filter(Boolean)) {
     try {

@@ -55,20 +55,24 @@ def main():
     ap.add_argument("--extra", action="append", default=[], help="NAME=FILE")
     ap.add_argument("--gpu", default="", help="the GPU's name (nvidia-smi), quoted beside every figure")
     args = ap.parse_args()
-    baselines, torch_rows = {}, []
+    baselines, torch_rows, doc_notes = {}, [], []
     for path in args.torch:
-        if not os.path.exists(path):
+        try:
+            rows = read_json(path)
+        except (OSError, SystemExit, ValueError) as err:
+            doc_notes.append(f"no PyTorch rows from {path}: {err}")
             continue
-        for row in read_json(path):
+        for row in rows:
             row = {**row, "_from": os.path.basename(path)}
             torch_rows.append(row)
             baselines.setdefault((row["model"], row["T"], row["dtype"]), row)
-    doc = {"gpu": args.gpu, "cases": [], "lmprobe_runs": [], "torch": torch_rows}
+    doc = {"gpu": args.gpu, "notes": doc_notes, "cases": [], "lmprobe_runs": [], "torch": torch_rows}
     for path in args.lmprobe:
-        if not os.path.exists(path):
-            doc["lmprobe_runs"].append({"file": os.path.basename(path), "missing": True})
+        try:
+            run = read_json(path)
+        except (OSError, SystemExit, ValueError) as err:
+            doc["lmprobe_runs"].append({"file": os.path.basename(path), "unreadable": str(err)})
             continue
-        run = read_json(path)
         meta = {k: v for k, v in run.items() if k != "results" and k != "kernels"}
         doc["lmprobe_runs"].append({"file": os.path.basename(path), **meta})
         for case in run.get("results", []):
@@ -81,7 +85,7 @@ def main():
     # The headline, one line per case, for the call's output.
     for c in doc["cases"]:
         keys = ("model", "T", "packed_weights", "load_ms", "forward_ms", "probe_ms", "forward_ratio", "probe_ratio",
-                "forward_ratio_bf16", "probe_ratio_bf16", "load_ratio", "load_ratio_bf16", "error")
+                "forward_ratio_bf16", "probe_ratio_bf16", "load_ratio", "load_ratio_bf16", "skipped", "error")
         print(json.dumps({k: c[k] for k in keys if k in c})[:600])
 
 
