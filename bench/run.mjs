@@ -16,7 +16,10 @@
 // from_pretrained's load time where PyTorch timed one). LMPROBE_PACKED_WEIGHTS is recorded as given (packed_weights).
 // load_peak_rss_bytes is the process's peak RSS (VmHWM) right after the load: the load's own peak for the first
 // model of a run. --cache-resid T: at length T, one pass caching every layer's resid_post, with tf.memory() while the
-// cache is held (the backend's GPU buffer bytes, pool included, where it reports them).
+// cache is held (the backend's GPU buffer bytes, pool included, where it reports them). weights_by_kind counts the
+// loaded weights as float tensors and packed 16-bit weights (PackedWeight), so a run shows whether packing took effect;
+// memory_after_load is tf.memory() right after the load (tfjs-webgpu uploads a tensor at its first use, so its GPU
+// bytes may still read 0 there).
 import { createRequire } from "node:module";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
@@ -152,6 +155,27 @@ function peakRssBytes() {
   return line ? Number(line.replace(/\D+/g, "")) * 1024 : process.resourceUsage().maxRSS * 1024;
 }
 
+/** The model's weights by kind: float tensors and packed 16-bit weights (a PackedWeight, where the backend keeps them), with bytes. */
+function weightKinds(weights) {
+  const out = { tensors: 0, tensor_bytes: 0, packed: 0, packed_bytes: 0 };
+  const seen = new Set();
+  const walk = (v, depth) => {
+    if (!v || typeof v !== "object" || ArrayBuffer.isView(v) || seen.has(v) || depth > 6) return;
+    seen.add(v);
+    if (v instanceof tf.Tensor) {
+      out.tensors++;
+      out.tensor_bytes += v.size * 4;
+    } else if (v.constructor?.name === "PackedWeight") {
+      out.packed++;
+      if (v.words instanceof tf.Tensor && v.ownsWords !== false) out.packed_bytes += v.words.size * 4;
+    } else {
+      for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x, depth + 1);
+    }
+  };
+  walk(weights, 0);
+  return out;
+}
+
 /** One pass caching resid_post at every layer; what the backend holds while the cache lives. */
 async function cacheAllResid(model, ids) {
   const before = tf.memory();
@@ -250,6 +274,8 @@ async function benchModel(name, opts, doc, torch, cacheAt) {
   const model = await lmprobe.loadModel(checkpointDir(name, opts));
   const loadMs = performance.now() - t0;
   const loadPeakRss = peakRssBytes();
+  const pick = (m) => Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === "number"));
+  const loaded = { memory_after_load: pick(tf.memory()), weights_by_kind: weightKinds(model.weights) };
   try {
     const vocab = model.config.vocabSize;
     const maxPos = model.config.maxPositions;
@@ -282,7 +308,7 @@ async function benchModel(name, opts, doc, torch, cacheAt) {
       const leaked = tf.memory().numTensors - before;
       doc.results.push({
         model: name, T, vocab, layers: model.nLayers, load_ms: +loadMs.toFixed(1),
-        load_peak_rss_bytes: loadPeakRss, peak_rss_before_load_bytes: rssBefore,
+        load_peak_rss_bytes: loadPeakRss, peak_rss_before_load_bytes: rssBefore, ...loaded,
         forward_ms: +f.median.toFixed(3), probe_ms: +p.median.toFixed(3),
         forward_range_ms: [+f.min.toFixed(2), +f.max.toFixed(2)], probe_range_ms: [+p.min.toFixed(2), +p.max.toFixed(2)],
         lens_rows_per_chunk: rowsPerChunk, leaked_tensors: leaked, ...ablation, ...(kernelTimes ? { probe_kernel_times: kernelTimes } : {}),
