@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One device call (about 5-9 min on an H100): lmprobe on the Llama-3.1-8B-shaped bf16 sharded checkpoint (written
-# first unless the machine kept it), webgpu backend, once per LMPROBE_PACKED_WEIGHTS value while the budget allows:
+# One device call (about 5-9 min on an H100): lmprobe on the Llama-3.1-8B-shaped bf16 sharded checkpoint
+# (written first unless the machine kept it; the disk's read rate on it measured), webgpu backend, once per
+# LMPROBE_PACKED_WEIGHTS value while the budget allows:
 # load time, peak host RSS of the load (VmHWM), forward and probe at T = 128 and 1024, and one pass caching every
 # layer's resid_post at T = 1024 (tf.memory() while held; nvidia-smi's peak over the whole run beside it). Then, with
 # the time left, PyTorch's baseline again in the same call (bf16, then float32) for same-call ratios. In $OUT:
@@ -18,7 +19,10 @@ say "checkpoint $ckpt ($llama_shape, bf16, 5 GB shards)"
 timeout "$(step_timeout 300)" python3 bench/gpu/write_llama_checkpoint.py --out "$ckpt" --shape "$llama_shape" > "$out/checkpoint.json" 2>> "$log" \
   || { say "checkpoint writer failed"; exit 1; }
 cat "$out/checkpoint.json"
-runs=(); extras=()
+say "disk read rate"
+timeout "$(step_timeout 90)" python3 bench/gpu/disk_read.py "$ckpt" --drop-caches > /tmp/disk.json 2>> "$log"
+cat /tmp/disk.json
+runs=(); extras=(--extra disk=/tmp/disk.json)
 for p in $modes; do
   if ! within 150; then say "lmprobe with LMPROBE_PACKED_WEIGHTS=$p skipped: $(left) s left"; continue; fi
   say "lmprobe (webgpu, LMPROBE_PACKED_WEIGHTS=$p; page cache: $(page_cache))"
