@@ -4,12 +4,22 @@
 // the logit lens over every layer and position (final norm, unembedding, log-softmax statistics: top-5 and
 // entropy) and the flat layer-similarity matrix, with every result copied back to the host.
 //
-//   npm run build && node bench/run.mjs [--models demo,gpt2-small,qwen2.5-0.5b] [--seq 128,1024] [--reps 10]
-//        [--checkpoints bench/out/models] [--backend webgpu] [--torch torch.json] [--kernels] [--ablation] [--kernel-times] [--out bench/out/bench.json] [--src]
+//   npm run build && node bench/run.mjs [--models demo,gpt2-small,qwen2.5-0.5b,llama3.1-8b] [--seq 128,1024] [--reps 10]
+//        [--checkpoints bench/out/models] [--backend webgpu] [--torch torch.json] [--kernels] [--ablation] [--kernel-times]
+//        [--cache-resid 1024] [--out bench/out/bench.json] [--src]
 //   node bench/run.mjs --cpu-vs-torch --json [...]   the CPU path against PyTorch (see bench/cpu-vs-torch.mjs)
 //
 // gpt2-small and qwen2.5-0.5b are randomly initialised checkpoints of the real shapes, written by
-// `python3 bench/torch_baseline.py --save <checkpoints>` so that PyTorch and lmprobe time the same weights.
+// `python3 bench/torch_baseline.py --save <checkpoints>` so that PyTorch and lmprobe time the same weights;
+// llama3.1-8b (and llama3.1-8b-tiny, its structure at a CPU size) by bench/gpu/write_llama_checkpoint.py. With
+// --torch, each case gets PyTorch's float32 and bf16 times of the same run and the ratios to both (and to
+// from_pretrained's load time where PyTorch timed one). LMPROBE_PACKED_WEIGHTS is recorded as given (packed_weights).
+// load_peak_rss_bytes is the process's peak RSS (VmHWM) right after the load: the load's own peak for the first
+// model of a run. --cache-resid T: at length T, one pass caching every layer's resid_post, with tf.memory() while the
+// cache is held (the backend's GPU buffer bytes, pool included, where it reports them). weights_by_kind counts the
+// loaded weights as float tensors and packed 16-bit weights (PackedWeight), so a run shows whether packing took effect;
+// memory_after_load is tf.memory() right after the load (tfjs-webgpu uploads a tensor at its first use, so its GPU
+// bytes may still read 0 there).
 import { createRequire } from "node:module";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
@@ -40,6 +50,7 @@ function parseArgs(argv) {
     if (!a.startsWith("--")) throw new Error(`bench: unexpected argument ${a}`);
     const key = a.slice(2);
     if (key === "kernels" || key === "src" || key === "ablation" || key === "kernel-times") out[key] = true;
+    else if (i + 1 >= argv.length) throw new Error(`bench: ${a} needs a value`);
     else out[key] = argv[++i];
   }
   return out;
@@ -138,11 +149,83 @@ async function probeKernelTimes(fn) {
   return { kernels: info.kernels.length, gpu_ms: +gpuMs.toFixed(3), top: top.slice(0, 15) };
 }
 
+/** Peak resident set of this process so far (VmHWM), in bytes. */
+function peakRssBytes() {
+  const line = readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith("VmHWM:"));
+  return line ? Number(line.replace(/\D+/g, "")) * 1024 : process.resourceUsage().maxRSS * 1024;
+}
+
+/** The model's weights by kind: float tensors and packed 16-bit weights (a PackedWeight, where the backend keeps them), with bytes. */
+function weightKinds(weights) {
+  const out = { tensors: 0, tensor_bytes: 0, packed: 0, packed_bytes: 0 };
+  const seen = new Set();
+  const walk = (v, depth) => {
+    if (!v || typeof v !== "object" || ArrayBuffer.isView(v) || seen.has(v) || depth > 6) return;
+    seen.add(v);
+    if (v instanceof tf.Tensor) {
+      out.tensors++;
+      out.tensor_bytes += v.size * 4;
+    } else if (v.constructor?.name === "PackedWeight") {
+      out.packed++;
+      if (v.words instanceof tf.Tensor && v.ownsWords !== false) out.packed_bytes += v.words.size * 4;
+    } else {
+      for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x, depth + 1);
+    }
+  };
+  walk(weights, 0);
+  return out;
+}
+
+/** One pass caching resid_post at every layer; what the backend holds while the cache lives. */
+async function cacheAllResid(model, ids) {
+  const before = tf.memory();
+  const r = model.run([ids], { cache: (name) => /^blocks\.\d+\.hook_resid_post$/.test(name) });
+  const last = tf.slice(r.logits, [0, ids.length - 1, 0], [1, 1, 1]);
+  await last.data(); // the pass has run on the device
+  last.dispose();
+  const held = tf.memory();
+  const names = r.cache.names();
+  r.dispose();
+  const pick = (m) => Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === "number" || typeof v === "boolean"));
+  return { T: ids.length, cached_hooks: names.length, memory_before: pick(before), memory_with_cache: pick(held), memory_after: pick(tf.memory()) };
+}
+
+/** PyTorch's results (bench/torch_baseline.py's list); a missing or broken file is said, and the cases run without ratios. */
+function readTorch(file) {
+  if (!file) return [];
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    console.error(`bench: no PyTorch baseline from ${file} (${err.message}); no ratios`);
+    return [];
+  }
+}
+
+/** PyTorch's times of the same case and the ratios to them: float32 (the target) and bf16. */
+function torchRatios(torch, name, T, f, p, loadMs) {
+  const out = {};
+  for (const [dtype, suffix] of [["torch.float32", ""], ["torch.bfloat16", "_bf16"]]) {
+    const ref = torch.find((r) => r.model === name && r.T === T && r.dtype === dtype);
+    if (!ref) continue;
+    Object.assign(out, {
+      [`torch${suffix}_forward_ms`]: ref.forward, [`torch${suffix}_probe_ms`]: ref.probe,
+      [`forward_ratio${suffix}`]: +(f / ref.forward).toFixed(2), [`probe_ratio${suffix}`]: +(p / ref.probe).toFixed(2),
+    });
+    if (suffix === "") out.torch_gpu = ref.gpu;
+    if (ref.load_ms) Object.assign(out, { [`torch${suffix}_load_ms`]: ref.load_ms, [`load_ratio${suffix}`]: +(loadMs / ref.load_ms).toFixed(2) });
+    if (ref.probe_peak_gpu_bytes) out[`torch${suffix}_probe_peak_gpu_bytes`] = ref.probe_peak_gpu_bytes;
+  }
+  return out;
+}
+
 function checkpointDir(name, opts) {
   if (name === "demo") return "demo";
   const dir = path.join(opts.checkpoints, name);
   if (!existsSync(path.join(dir, "config.json"))) {
-    throw new Error(`bench: no checkpoint at ${dir}; write it with \`python3 bench/torch_baseline.py --save ${opts.checkpoints}\``);
+    const writer = name.startsWith("llama3.1-8b")
+      ? `python3 bench/gpu/write_llama_checkpoint.py --out ${dir}${name.endsWith("-tiny") ? " --shape tiny" : ""}`
+      : `python3 bench/torch_baseline.py --save ${opts.checkpoints}`;
+    throw new Error(`bench: no checkpoint at ${dir}; write it with \`${writer}\``);
   }
   return dir;
 }
@@ -158,15 +241,42 @@ async function main() {
     node: process.version,
     tfjs: tf.version_core,
     matmul: process.env.LMPROBE_WEBGPU_MATMUL === "tfjs" ? "tfjs" : "lmprobe",
+    packed_weights: process.env.LMPROBE_PACKED_WEIGHTS ?? null,
     date: new Date().toISOString(),
     results: [],
   };
-  const torch = opts.torch && existsSync(opts.torch) ? JSON.parse(readFileSync(opts.torch, "utf8")) : [];
-  const reps = Number(opts.reps);
+  const torch = readTorch(opts.torch);
+  const cacheAt = opts["cache-resid"] ? opts["cache-resid"].split(",").map(Number) : [];
   for (const name of opts.models.split(",").filter(Boolean)) {
-    const t0 = performance.now();
-    const model = await lmprobe.loadModel(checkpointDir(name, opts));
-    const loadMs = performance.now() - t0;
+    try {
+      await benchModel(name, opts, doc, torch, cacheAt);
+    } catch (err) {
+      // One case that cannot run (does not fit, say) is reported and the others still run.
+      doc.results.push({ model: name, error: String(err?.message ?? err).slice(0, 2000) });
+      console.error(JSON.stringify(doc.results.at(-1)));
+    }
+  }
+  if (opts.kernels) doc.kernels = await (await import("./gpu-kernels.mjs")).benchKernels(lmprobe, tf);
+  const text = JSON.stringify(doc, null, 1);
+  if (opts.out) {
+    mkdirSync(path.dirname(opts.out), { recursive: true });
+    writeFileSync(opts.out, text);
+  }
+  console.log(text);
+  if (doc.results.some((r) => r.error)) process.exitCode = 1;
+}
+
+async function benchModel(name, opts, doc, torch, cacheAt) {
+  const reps = Number(opts.reps);
+  const backend = doc.backend;
+  const rssBefore = peakRssBytes();
+  const t0 = performance.now();
+  const model = await lmprobe.loadModel(checkpointDir(name, opts));
+  const loadMs = performance.now() - t0;
+  const loadPeakRss = peakRssBytes();
+  const pick = (m) => Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === "number"));
+  const loaded = { memory_after_load: pick(tf.memory()), weights_by_kind: weightKinds(model.weights) };
+  try {
     const vocab = model.config.vocabSize;
     const maxPos = model.config.maxPositions;
     for (const T of opts.seq.split(",").map(Number)) {
@@ -194,27 +304,21 @@ async function main() {
       // --kernel-times: one probe under tf.profile (GPU timestamps per dispatch), summed per kernel name.
       let kernelTimes;
       if (opts["kernel-times"] && backend === "webgpu") kernelTimes = await probeKernelTimes(() => probe(model, ids, rowsPerChunk));
+      const cached = cacheAt.includes(T) ? { cache_all_resid_post: await cacheAllResid(model, ids) } : {};
       const leaked = tf.memory().numTensors - before;
-      const ref = torch.find((r) => r.model === name && r.T === T && r.dtype === "torch.float32");
       doc.results.push({
         model: name, T, vocab, layers: model.nLayers, load_ms: +loadMs.toFixed(1),
+        load_peak_rss_bytes: loadPeakRss, peak_rss_before_load_bytes: rssBefore, ...loaded,
         forward_ms: +f.median.toFixed(3), probe_ms: +p.median.toFixed(3),
         forward_range_ms: [+f.min.toFixed(2), +f.max.toFixed(2)], probe_range_ms: [+p.min.toFixed(2), +p.max.toFixed(2)],
         lens_rows_per_chunk: rowsPerChunk, leaked_tensors: leaked, ...ablation, ...(kernelTimes ? { probe_kernel_times: kernelTimes } : {}),
-        ...(ref ? { torch_forward_ms: ref.forward, torch_probe_ms: ref.probe, torch_gpu: ref.gpu,
-          forward_ratio: +(f.median / ref.forward).toFixed(2), probe_ratio: +(p.median / ref.probe).toFixed(2) } : {}),
+        ...cached, ...torchRatios(torch, name, T, f.median, p.median, loadMs),
       });
       console.error(JSON.stringify(doc.results.at(-1)));
     }
+  } finally {
     model.dispose();
   }
-  if (opts.kernels) doc.kernels = await (await import("./gpu-kernels.mjs")).benchKernels(lmprobe, tf);
-  const text = JSON.stringify(doc, null, 1);
-  if (opts.out) {
-    mkdirSync(path.dirname(opts.out), { recursive: true });
-    writeFileSync(opts.out, text);
-  }
-  console.log(text);
 }
 
 main().catch((err) => {

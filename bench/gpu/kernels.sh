@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One device call (about 3-6 min on an H100): GPU time per kernel over one full probe at T = 1024 (tfjs-webgpu's
+# timestamp queries; each dispatch then runs alone, so the sum exceeds a normal probe's time) for GPT-2-small and
+# the Llama-3.1-8B shape, once per LMPROBE_PACKED_WEIGHTS value while the budget allows. Checkpoints are written
+# first unless the machine kept them. In $OUT: kernels-packed<P>.json (bench/run.mjs's output: probe_kernel_times
+# per case), kernels.json (the summary), gpu.txt, log.txt.
+#   bash bench/gpu/kernels.sh ["1 0"]        (carry [".device"])
+source "$(dirname "$0")/common.sh"
+modes=${1:-1}
+need_node
+gpu_info
+if [ ! -f "$models/gpt2-small/config.json" ]; then
+  say "GPT-2-small checkpoint (bf16)"
+  timeout "$(step_timeout 120)" python3 bench/torch_baseline.py --save "$models" --save-dtype bfloat16 --models gpt2-small \
+    --dtypes float32 --seq 128 --reps 1 --device "$torch_device" > /dev/null 2>> "$log"
+fi
+say "checkpoint $models/$llama_name"
+timeout "$(step_timeout 300)" python3 bench/gpu/write_llama_checkpoint.py --out "$models/$llama_name" --shape "$llama_shape" 2>> "$log" \
+  || { say "checkpoint writer failed"; exit 1; }
+runs=()
+for p in $modes; do
+  if ! within 120; then say "kernel times with LMPROBE_PACKED_WEIGHTS=$p skipped: $(left) s left"; continue; fi
+  say "GPU time per kernel in one probe, T = 1024 (LMPROBE_PACKED_WEIGHTS=$p)"
+  LMPROBE_PACKED_WEIGHTS=$p LMPROBE_DAWN_OPTIONS="enable-dawn-features=allow_unsafe_apis" timeout "$(step_timeout 300)" \
+    "$node" --import tsx bench/run.mjs --src --backend webgpu --models "gpt2-small,$llama_name" --seq 1024 --checkpoints "$models" \
+    --reps 1 --kernel-times --out "$out/kernels-packed$p.json" 2>> "$log" > /dev/null || say "kernel-times run exited $? (packed=$p)"
+  runs+=(--lmprobe "$out/kernels-packed$p.json")
+done
+python3 bench/gpu/merge.py --out "$out/kernels.json" --gpu "${gpu_name:-}" "${runs[@]}" > /dev/null
+python3 - "$out/kernels.json" <<'PY'
+import json, sys
+for c in json.load(open(sys.argv[1]))["cases"]:
+    k = c.get("probe_kernel_times") or {}
+    print(json.dumps({"model": c.get("model"), "T": c.get("T"), "packed": c.get("packed_weights"), "probe_ms": c.get("probe_ms"),
+                      "kernels": k.get("kernels"), "gpu_ms": k.get("gpu_ms"), "top": k.get("top", [])[:8], "skipped": c.get("skipped"), "error": c.get("error")})[:1500])
+PY
