@@ -1,8 +1,10 @@
 // The gradient cache: for a scalar metric of the logits, the gradient at any hook point, with the forward
 // activations, as ActivationCaches. At each requested point the forward pass adds a zero tensor δ (x + δ = x) and
 // tfjs differentiates the metric with respect to the δs: ∂metric/∂δ is the gradient with respect to the activation
-// the rest of the model reads there (TransformerLens's backward hooks give the same). One forward and one backward
-// pass; the tape holds what each op saves for its gradient and is freed when the backward pass ends.
+// the rest of the model reads there (TransformerLens's backward hooks give the same). By default the backward pass
+// is checkpointed by block (gradients-checkpointed.ts: the tape holds one block at a time, for a second forward
+// pass); checkpoint: false differentiates the whole pass at once (the tape holds what every op saves until the
+// backward pass ends, about 7× all the hook points' activations).
 import * as tf from "@tensorflow/tfjs-core";
 import { withDifferentiableOps } from "../backend/gradient-mode";
 import { ensureTfjsGradients } from "../backend/tfjs-gradients";
@@ -97,7 +99,7 @@ export async function gradientCache(model: LanguageModel, input: ModelInput, opt
     );
   } catch (err) {
     (rowValues as tf.Tensor | null)?.dispose();
-    throw outOfMemory(err, pos);
+    throw outOfMemory(err, pos, opts.checkpoint !== false);
   }
   const gradients = new ActivationCache(new Map(wanted.map((name, i) => [name, result.grads[i]])), model.nLayers);
   const cache = new ActivationCache(result.cached, model.nLayers);
@@ -130,9 +132,9 @@ export async function gradientCache(model: LanguageModel, input: ModelInput, opt
 }
 
 /** tfjs-wasm reports an exhausted heap as a WebAssembly trap: say what ran out and what to do. */
-function outOfMemory(err: unknown, positions: number): unknown {
+function outOfMemory(err: unknown, positions: number, checkpointed: boolean): unknown {
   if (err instanceof WebAssembly.RuntimeError && /memory access out of bounds|out of memory/.test(err.message)) {
-    return new GradientMemoryError(describeBackend().name, positions, err.message);
+    return new GradientMemoryError(describeBackend().name, positions, err.message, checkpointed);
   }
   return err;
 }
