@@ -6,10 +6,14 @@
 //   attention and the MLP both read the block input, both outputs are added to it): the self_attn/attn/attention
 //   and mlp modules' outputs, before the residual add, are hook_attn_out and hook_mlp_out.
 // - Gemma 2/3 and OLMo 2 (post-norms): the sublayers' outputs pass post_attention_layernorm /
-//   post_feedforward_layernorm before the add; lmprobe's hook_attn_out / hook_mlp_out are after the post-norm
-//   (as TransformerLens's), so the script hooks the post-norms' outputs there and says so in the file's metadata
-//   (attn_out_module, mlp_out_module). A file without that metadata for such a model is refused: its gradient is
-//   at the sublayer's own output, a point lmprobe has no hook for.
+//   post_feedforward_layernorm before the add, and lmprobe's hook_attn_out / hook_mlp_out are after the post-norm
+//   (as TransformerLens's). The current script hooks the post-norms' outputs there and says so in the file's
+//   metadata (branch_point). A file written before that (no metadata) holds the gradient g at the sublayer's own
+//   output, which no lmprobe hook sees; it is compared through the linear map that produces that output from a
+//   point lmprobe does hook: attention's output is z·W_O + b_O, so ∂m/∂z = g·W_Oᵀ is compared with lmprobe's
+//   gradient at attn.hook_z, and the MLP's is post·W_out + b_out, so g·W_outᵀ with mlp.hook_post (W_O and W_out
+//   are square or wider here, so nothing of g is lost). The post-norm's Jacobian sits between those points and
+//   hook_attn_out/hook_mlp_out, so a wrong gradient through it shows.
 //
 // Tolerance: both sides run the forward and backward pass in float32 (torch on CPU, eager attention). Each layer's
 // gradient is compared relative to its own scale, max |Δ| ≤ 1e-4 · max |g_torch| over that layer's [pos, d_model]:
@@ -107,8 +111,19 @@ export interface HookComparison {
   scale: number;
 }
 
-/** The lmprobe gradients of the file's metric at its hook points, [layers][pos · d_model] per tensor. */
-export async function lmprobeGradients(dir: string, ref: TorchGradients, backend: string): Promise<{ value: number; grads: Record<GradientTensor, Float32Array[]>; postNorms: boolean }> {
+/** How the file's attn/mlp gradients meet lmprobe's hooks: directly, or through W_O / W_out (see the file comment). */
+export type Pairing = "direct" | "through W_O and W_out";
+
+/**
+ * lmprobe's gradients of the file's metric paired with the file's, [layers][pos · width] per tensor: at
+ * hook_resid_pre always; at hook_attn_out / hook_mlp_out directly, or at attn.hook_z / mlp.hook_post with the
+ * file's gradients mapped by W_Oᵀ / W_outᵀ (in float64) for an old file of a model with post-norms.
+ */
+export async function lmprobeGradients(
+  dir: string,
+  ref: TorchGradients,
+  backend: string,
+): Promise<{ value: number; grads: Record<GradientTensor, Float32Array[]>; reference: Record<GradientTensor, Float32Array[]>; hooks: Record<GradientTensor, string>; pairing: Pairing }> {
   const model = await loadModel(dir, { backend: backend as "wasm" | "cpu" });
   const before = tf.memory().numTensors;
   try {
@@ -116,15 +131,43 @@ export async function lmprobeGradients(dir: string, ref: TorchGradients, backend
       throw new Error(`${dir}: the model has ${model.nLayers} layers of ${model.weights.dModel}, the gradients file [${ref.layers}, ${ref.positions}, ${ref.dModel}]`);
     }
     const postNorms = model.weights.blocks.some((b) => b.postAttnNorm !== null || b.postMlpNorm !== null);
+    const pairing: Pairing = postNorms && ref.metadata.branch_point !== "added to the residual stream" ? "through W_O and W_out" : "direct";
+    const hooks: Record<GradientTensor, string> =
+      pairing === "direct" ? { grad_resid_pre: "hook_resid_pre", grad_attn_out: "hook_attn_out", grad_mlp_out: "hook_mlp_out" } : { grad_resid_pre: "hook_resid_pre", grad_attn_out: "attn.hook_z", grad_mlp_out: "mlp.hook_post" };
+    const reference = { ...ref.grads };
+    if (pairing !== "direct") {
+      const mapped = (g: Float32Array[], weight: (l: number) => tf.Tensor2D) =>
+        g.map((gl, l) => {
+          const W = weight(l).dataSync(); // [width, d_model]
+          const width = weight(l).shape[0];
+          const d = ref.dModel;
+          const out = new Float32Array(ref.positions * width);
+          for (let t = 0; t < ref.positions; t++) {
+            for (let j = 0; j < width; j++) {
+              let sum = 0;
+              for (let i = 0; i < d; i++) sum += gl[t * d + i] * W[j * d + i];
+              out[t * width + j] = sum;
+            }
+          }
+          return out;
+        });
+      reference.grad_attn_out = mapped(ref.grads.grad_attn_out, (l) => model.weights.blocks[l].attn.W_O);
+      reference.grad_mlp_out = mapped(ref.grads.grad_mlp_out, (l) => {
+        const mlp = model.weights.blocks[l].mlp;
+        if (mlp.kind !== "dense") throw new Error(`${dir}: block ${l} has no dense MLP to pair mlp_out through`);
+        return mlp.W_out;
+      });
+    }
     const metric = logitDiffMetric(model, ref.tokens[0], ref.tokens[1]);
-    const g = await gradientCache(model, [ref.ids], { metric, names: Object.values(HOOKS), cache: [], lastPositionOnly: true });
+    const names = Array.from({ length: ref.layers }, (_, l) => Object.values(hooks).map((h) => `blocks.${l}.${h}`)).flat();
+    const g = await gradientCache(model, [ref.ids], { metric, names, cache: [], lastPositionOnly: true });
     try {
       const grads = {} as Record<GradientTensor, Float32Array[]>;
-      for (const [tensor, hook] of Object.entries(HOOKS) as [GradientTensor, string][]) {
+      for (const [tensor, hook] of Object.entries(hooks) as [GradientTensor, string][]) {
         grads[tensor] = [];
-        for (let l = 0; l < ref.layers; l++) grads[tensor].push(Float32Array.from(await g.gradients.get(hook, l).data()));
+        for (let l = 0; l < ref.layers; l++) grads[tensor].push(Float32Array.from(await g.gradients.get(`blocks.${l}.${hook}`).data()));
       }
-      return { value: g.value, grads, postNorms };
+      return { value: g.value, grads, reference, hooks, pairing };
     } finally {
       g.dispose();
       if (tf.memory().numTensors !== before) throw new Error(`${dir}: ${tf.memory().numTensors - before} tensors left by the gradient cache`);
@@ -136,22 +179,17 @@ export async function lmprobeGradients(dir: string, ref: TorchGradients, backend
 
 /**
  * Compares lmprobe's gradient cache with the file's PyTorch gradients: per tensor and layer the relative error
- * (see the file comment), and the metric's value. Throws when the file's hook points cannot be lmprobe's.
+ * (see the file comment), and the metric's value.
  */
-export async function compareWithTorch(dir: string, backend: string): Promise<{ ref: TorchGradients; value: number; comparisons: HookComparison[] }> {
+export async function compareWithTorch(dir: string, backend: string): Promise<{ ref: TorchGradients; value: number; pairing: Pairing; comparisons: HookComparison[] }> {
   const ref = readTorchGradients(dir);
   const mine = await lmprobeGradients(dir, ref, backend);
-  if (mine.postNorms && ref.metadata.branch_point !== "added to the residual stream") {
-    throw new Error(
-      `${path.join(dir, GRADIENTS_FILE)} has no branch_point metadata: for a model with post-norms its attn/mlp gradients are at the sublayers' outputs before the post-norm, which no lmprobe hook sees; regenerate it with the current scripts/fixtures/make_fixture.py --gradients-only`,
-    );
-  }
   const comparisons: HookComparison[] = [];
-  for (const [tensor, hook] of Object.entries(HOOKS) as [GradientTensor, string][]) {
+  for (const tensor of Object.keys(HOOKS) as GradientTensor[]) {
     for (let l = 0; l < ref.layers; l++) {
-      const { error, scale } = relativeError(mine.grads[tensor][l], ref.grads[tensor][l]);
-      comparisons.push({ tensor, hook: `blocks.${l}.hook_${hook}`, layer: l, error, scale });
+      const { error, scale } = relativeError(mine.grads[tensor][l], mine.reference[tensor][l]);
+      comparisons.push({ tensor, hook: `blocks.${l}.${mine.hooks[tensor]}`, layer: l, error, scale });
     }
   }
-  return { ref, value: mine.value, comparisons };
+  return { ref, value: mine.value, pairing: mine.pairing, comparisons };
 }
