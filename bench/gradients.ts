@@ -4,9 +4,10 @@
 // the weights, allocated before, are not counted): a plain forward pass (the baseline, same run), a forward pass
 // caching every hook point (all forward activations), the gradient cache of log p(next token) at the embeddings
 // (what token attribution takes) and at every block's resid_pre with those activations (what attribution
-// patching of resid_pre takes). Prints one JSON document.
+// patching of resid_pre takes), each checkpointed (the default: blocks recomputed in the backward pass) and as the
+// whole pass differentiated at once (checkpoint: false), in the same run. Prints one JSON document.
 //
-//   node --import tsx bench/gradients.ts [--backend wasm|cpu] [--positions 128,512]
+//   node --import tsx bench/gradients.ts [--backend wasm|cpu-native|cpu] [--positions 128,512]
 import { performance } from "node:perf_hooks";
 import * as tf from "@tensorflow/tfjs-core";
 import { setBackend, type BackendName } from "../src/backend";
@@ -54,25 +55,42 @@ async function main() {
       allActivationsMiB = r.cache.names().reduce((s, n) => s + r.cache.get(n).size * 4, 0) / MiB;
       r.dispose();
     });
-    const embedGrad = await profiled(async () => {
-      const g = await gradientCache(model, [ids], { metric, names: ["hook_embed"], cache: [], lastPositionOnly: true });
-      g.dispose();
-    });
-    const residGrad = await profiled(async () => {
-      const g = await gradientCache(model, [ids], { metric, names: ["resid_pre"], lastPositionOnly: true });
-      g.dispose();
-    });
-    results.push({
+    // Checkpointed (the default) first, then the whole pass differentiated at once (checkpoint: false, the
+    // baseline), which at T = 512 may not fit wasm's heap.
+    const gradients = async (names: string[], cache: string[] | undefined, checkpoint: boolean) =>
+      profiled(async () => {
+        const g = await gradientCache(model, [ids], { metric, names, cache, lastPositionOnly: true, checkpoint });
+        g.dispose();
+      });
+    const row: Record<string, unknown> = {
       positions: T,
       forward: over(forward),
       forward_caching_every_hook: over(everyHook),
       every_forward_activation_mib: +allActivationsMiB.toFixed(1),
+    };
+    results.push(row);
+    const embedGrad = await gradients(["hook_embed"], [], true);
+    row.checkpointed = {
       gradient_at_embeddings: over(embedGrad),
-      gradient_and_activations_at_every_resid_pre: over(residGrad),
+      gradient_and_activations_at_every_resid_pre: over(await gradients(["resid_pre"], undefined, true)),
       gradient_peak_over_forward_peak: +(embedGrad.peakMiB / forward.peakMiB).toFixed(2),
       gradient_peak_over_every_activation: +(embedGrad.peakMiB / allActivationsMiB).toFixed(2),
-      tensors_leaked: tf.memory().numTensors - before,
-    });
+    };
+    row.tensors_leaked = tf.memory().numTensors - before;
+    try {
+      const wholeEmbed = await gradients(["hook_embed"], [], false);
+      row.whole_pass = {
+        gradient_at_embeddings: over(wholeEmbed),
+        gradient_and_activations_at_every_resid_pre: over(await gradients(["resid_pre"], undefined, false)),
+        gradient_peak_over_forward_peak: +(wholeEmbed.peakMiB / forward.peakMiB).toFixed(2),
+        gradient_peak_over_every_activation: +(wholeEmbed.peakMiB / allActivationsMiB).toFixed(2),
+      };
+      row.whole_pass_peak_over_checkpointed = +(wholeEmbed.peakMiB / embedGrad.peakMiB).toFixed(2);
+      row.tensors_leaked = tf.memory().numTensors - before;
+    } catch (err) {
+      row.whole_pass = { failed: String((err as Error).message ?? err).split("\n")[0] };
+      if (backend === "wasm") break; // the wasm heap may be left unusable
+    }
     } catch (err) {
       // On wasm the heap is 4 GiB (weights, XNNPACK's packed copy of them and the tape share it).
       results.push({ positions: T, failed: String((err as Error).message ?? err).split("\n")[0] });

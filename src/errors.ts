@@ -233,10 +233,14 @@ export class NonFiniteActivationError extends LmprobeError {
 
 /** A gradient pass ran out of backend memory (the wasm heap is 4 GiB, shared by the weights and the tape). */
 export class GradientMemoryError extends LmprobeError {
-  constructor(readonly backend: string, readonly positions: number, cause: string) {
+  constructor(readonly backend: string, readonly positions: number, cause: string, readonly checkpointed = true) {
     super(
-      `the gradient pass over ${positions} positions ran out of ${backend} memory (${cause}): the backward pass keeps every op's saved inputs of the forward pass`,
-      "use fewer positions, or the cpu, tensorflow or webgpu backend (setBackend), which are not limited to a 4 GiB heap",
+      checkpointed
+        ? `the gradient pass over ${positions} positions ran out of ${backend} memory (${cause}): the backward pass holds every block's input and one block's saved activations`
+        : `the gradient pass over ${positions} positions ran out of ${backend} memory (${cause}): with checkpoint: false the backward pass keeps every op's saved inputs of the forward pass`,
+      checkpointed
+        ? "use fewer positions, or the cpu-native, cpu, tensorflow or webgpu backend (setBackend), which are not limited to a 4 GiB heap"
+        : "leave checkpoint on (the default: each block is recomputed during the backward pass), use fewer positions, or a backend without wasm's 4 GiB heap",
     );
   }
 }

@@ -31,59 +31,103 @@ export interface ForwardOptions {
 
 /** Logits [batch, pos, vocab] (or [batch, 1, vocab] with lastPositionOnly). */
 export function forward(model: CanonicalModel, input: ForwardInput, hooks: HookRunner, opts: ForwardOptions = {}): tf.Tensor3D {
+  const stages = forwardStages(model, input, hooks, opts);
+  try {
+    let resid = stages.embed();
+    for (let layer = 0; layer < model.blocks.length; layer++) resid = stages.block(layer, resid);
+    return stages.head(resid);
+  } finally {
+    stages.dispose();
+  }
+}
+
+/**
+ * The forward pass in its three stages, for a caller that runs blocks on their own (the checkpointed gradient
+ * recomputes each block from its input during the backward sweep). The rotary tables and masks the blocks share
+ * are kept until dispose(), so a block may run again, inside any scope, after the others.
+ */
+export interface ForwardStages {
+  /** Embeddings (hooked), scaled and normed where the model does, plus learned positions: block 0's input. */
+  embed(): tf.Tensor3D;
+  /** Block `layer` of its input (in its own tidy). */
+  block(layer: number, input: tf.Tensor3D): tf.Tensor3D;
+  /** Final norm and unembedding of the last block's output (its last position with lastPositionOnly). */
+  head(resid: tf.Tensor3D): tf.Tensor3D;
+  /** Frees the shared tables and masks. */
+  dispose(): void;
+}
+
+export function forwardStages(model: CanonicalModel, input: ForwardInput, hooks: HookRunner, opts: ForwardOptions = {}): ForwardStages {
   const kv = opts.kv ?? null;
   const batch = input.ids.length;
   const pos = input.ids[0].length;
   const pastLength = kv ? kv.length : 0;
+  const shared: tf.Tensor[] = [];
+  const share = <T extends tf.Tensor>(t: T): T => {
+    shared.push(tf.keep(t));
+    return t;
+  };
 
-  const idsTensor = tf.tensor2d(input.ids.flat(), [batch, pos], "int32");
-  const embed = hooks.run("hook_embed", null, tf.gather(model.embed.W_E, idsTensor));
-  let resid: tf.Tensor = model.embed.scale !== null ? tf.mul(embed, model.embed.scale) : embed;
-  if (model.embed.norm) resid = applyNorm(resid, model.embed.norm);
-  if (model.posEmbed) {
-    const posIds = tf.tensor2d(input.positions.flat(), [batch, pos], "int32");
-    resid = tf.add(resid, hooks.run("hook_pos_embed", null, tf.gather(model.posEmbed.W_pos, posIds)));
-  }
+  const embed = (): tf.Tensor3D => {
+    const idsTensor = tf.tensor2d(input.ids.flat(), [batch, pos], "int32");
+    const embedded = hooks.run("hook_embed", null, tf.gather(model.embed.W_E, idsTensor));
+    let resid: tf.Tensor = model.embed.scale !== null ? tf.mul(embedded, model.embed.scale) : embedded;
+    if (model.embed.norm) resid = applyNorm(resid, model.embed.norm);
+    if (model.posEmbed) {
+      const posIds = tf.tensor2d(input.positions.flat(), [batch, pos], "int32");
+      resid = tf.add(resid, hooks.run("hook_pos_embed", null, tf.gather(model.posEmbed.W_pos, posIds)));
+    }
+    return resid as tf.Tensor3D;
+  };
 
   const seqLen = Math.max(...input.positions.map((row) => Math.max(...row))) + 1;
   const tables = new Map<RotarySettings, RotaryTables>();
   const tablesFor = (r: RotarySettings | null) => {
     if (!r) return null;
-    if (!tables.has(r)) tables.set(r, rotaryTables(r, input.positions, seqLen));
+    if (!tables.has(r)) {
+      const t = rotaryTables(r, input.positions, seqLen);
+      share(t.cos);
+      share(t.sin);
+      tables.set(r, t);
+    }
     return tables.get(r)!;
   };
   const masks = new Map<number | null, tf.Tensor4D>();
   const maskFor = (window: number | null) => {
     // webgpu: built by GPU ops (no host loop, no upload); the same 0 / MASKED values.
     const build = capability("buildsOnDevice") ? attentionMaskOnDevice : attentionMask;
-    if (!masks.has(window)) masks.set(window, build(input.keyValid, pastLength, pos, window));
+    if (!masks.has(window)) masks.set(window, share(build(input.keyValid, pastLength, pos, window)));
     return masks.get(window)!;
   };
 
   const alibiMasks = new Map<Float32Array, tf.Tensor4D>();
   const alibiMaskFor = (slopes: Float32Array, mask: tf.Tensor4D) => {
-    if (!alibiMasks.has(slopes)) alibiMasks.set(slopes, withAlibi(mask, slopes, input.keyValid));
+    if (!alibiMasks.has(slopes)) alibiMasks.set(slopes, share(withAlibi(mask, slopes, input.keyValid)));
     return alibiMasks.get(slopes)!;
   };
 
-  model.blocks.forEach((block, layer) => {
-    model.layerWeights?.acquire(layer); // refills `block` in place when its weights were freed
+  const block = (layer: number, input: tf.Tensor3D): tf.Tensor3D => {
+    const weights = model.blocks[layer];
+    model.layerWeights?.acquire(layer); // refills `weights` in place when its weights were freed
     // Tables and masks are shared across blocks, so they are made outside the block's scope. Each block runs
     // in its own tidy: its intermediates (scores, patterns, MLP activations) are freed when it ends instead of
     // piling up over every layer until the caller's tidy (cached hooks and the KV cache are tf.keep'd).
     const ctx: BlockAttentionContext = {
-      rotary: tablesFor(block.attn.rotary),
-      mask: block.attn.alibiSlopes ? alibiMaskFor(block.attn.alibiSlopes, maskFor(block.attn.slidingWindow)) : maskFor(block.attn.slidingWindow),
+      rotary: tablesFor(weights.attn.rotary),
+      mask: weights.attn.alibiSlopes ? alibiMaskFor(weights.attn.alibiSlopes, maskFor(weights.attn.slidingWindow)) : maskFor(weights.attn.slidingWindow),
       extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => (kv ? kv.extend(layer, k, v) : { k, v }),
       // webgpu without a KV cache: attention may read keys and values where the projections left them.
       ...(capability("keysInPlace") && !kv ? { keysInPlace: true } : {}),
     };
-    const input = resid as tf.Tensor3D;
-    resid = tf.tidy(() => runBlock(block, layer, input, hooks, ctx));
-  });
+    return tf.tidy(() => runBlock(weights, layer, input, hooks, ctx));
+  };
 
-  if (opts.lastPositionOnly && pos > 1) resid = resid.slice([0, pos - 1, 0], [-1, 1, -1]);
-  return unembed(model, finalNorm(model, resid, hooks));
+  const head = (resid: tf.Tensor3D): tf.Tensor3D => {
+    const last = opts.lastPositionOnly && pos > 1 ? resid.slice([0, pos - 1, 0], [-1, 1, -1]) : resid;
+    return unembed(model, finalNorm(model, last, hooks));
+  };
+
+  return { embed, block, head, dispose: () => tf.dispose(shared.splice(0)) };
 }
 
 function runBlock(

@@ -19,8 +19,11 @@ export class Float64Model {
     return this.cache.get(t)!;
   }
 
-  /** Logits [T, vocab] of one sequence, with deltas (flat, shaped as the hook's activation for batch 1) added. */
-  forward(ids: number[], deltas: Map<string, Vec> = new Map()): Vec {
+  /**
+   * Logits [T, vocab] of one sequence, with deltas (flat, shaped as the hook's activation for batch 1) added; with
+   * `lastOnly` only the last position's row is filled (the others stay zero; the unembedding dominates the cost).
+   */
+  forward(ids: number[], deltas: Map<string, Vec> = new Map(), lastOnly = false): Vec {
     const m = this.m;
     const T = ids.length;
     const d = m.dModel;
@@ -60,7 +63,7 @@ export class Float64Model {
     const logits = new Float64Array(T * V);
     const WU = m.unembed.W_U ? this.w(m.unembed.W_U) : null;
     const bU = m.unembed.b_U ? this.w(m.unembed.b_U) : null;
-    for (let t = 0; t < T; t++) {
+    for (let t = lastOnly ? T - 1 : 0; t < T; t++) {
       for (let v = 0; v < V; v++) {
         let s = bU ? bU[v] : 0;
         for (let i = 0; i < d; i++) s += normed[t * d + i] * (WU ? WU[i * V + v] : WE[v * d + i]);
