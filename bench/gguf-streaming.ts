@@ -224,10 +224,18 @@ async function main(): Promise<void> {
   };
   if (streamed && !streamed.refused) {
     // The design's bound for a streamed model: the quantised file + two blocks in float32 + activations (the
-    // forward pass's and the lens's tensors above the resident weights), over the process's RSS before loading.
-    const activations = Math.max(streamed.forwardPeakTensorBytes, streamed.lens?.peakTensorBytes ?? 0) - streamed.tensorBytesAfterLoad;
+    // forward pass's and the lens's tensors above the weights resident after a forward pass, which hold the two
+    // blocks), over the process's RSS before loading.
+    const activations = Math.max(streamed.forwardPeakTensorBytes, streamed.lens?.peakTensorBytes ?? 0) - streamed.tensorBytesAfterForward;
     const bound = fileBytes + 2 * streamed.layerFloat32Bytes + activations;
-    out.streamedBound = { fileBytes, twoLayersFloat32: 2 * streamed.layerFloat32Bytes, activationBytes: activations, boundBytes: bound, rssBeforeLoad: streamed.rssBeforeLoad, peakRssAboveStart: streamed.peakRssBytes - streamed.rssBeforeLoad, withinBound: streamed.peakRssBytes - streamed.rssBeforeLoad <= bound };
+    out.streamedBound = {
+      fileBytes, twoLayersFloat32: 2 * streamed.layerFloat32Bytes, activationBytes: activations, boundBytes: bound,
+      // What the backend holds instead: every weight outside the blocks in float32 (the embedding, here also the unembedding) + two blocks.
+      residentWeightBytes: streamed.tensorBytesAfterForward,
+      rssBeforeLoad: streamed.rssBeforeLoad, peakRssAboveStart: streamed.peakRssBytes - streamed.rssBeforeLoad,
+      peakOverBound: +((streamed.peakRssBytes - streamed.rssBeforeLoad) / bound).toFixed(3),
+      withinBound: streamed.peakRssBytes - streamed.rssBeforeLoad <= bound,
+    };
   }
   if (whole && streamed && !whole.refused && !streamed.refused) {
     out.ratios = {
