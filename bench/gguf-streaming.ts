@@ -80,7 +80,7 @@ async function child(file: string, mode: string, backend: string, T: number, pro
   const forward = await tf.profile(async () => {
     const run = model.run([ids]);
     const logits = await run.logits.data();
-    logitsChecksum = logits.slice(0, 8).reduce((a, b) => a + b, 0);
+    logitsChecksum = Array.from(logits.slice(0, 8) as Float32Array).reduce((a, b) => a + b, 0);
     run.dispose();
     return [];
   });
