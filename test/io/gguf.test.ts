@@ -17,6 +17,7 @@ import { loadModel } from "../../src/load";
 import { verify } from "../../src/verify";
 import { quantize } from "../tools/ggml-quantize";
 import { hfToGguf } from "../tools/gguf-from-hf";
+import { ggufBytes, writeGgufLazily, type GgufValue } from "../tools/gguf-writer";
 import { seeded, tempDir, TINY } from "./helpers";
 
 let work: string;
@@ -248,4 +249,19 @@ describe("local model stores", () => {
       else process.env.LMPROBE_LMSTUDIO_MODELS = saved;
     }
   });
+});
+
+test("the lazy GGUF writer (benchmarks' multi-GB files) writes the bytes the whole-file writer does", () => {
+  const random = seeded(7);
+  const values = (n: number) => Float32Array.from({ length: n }, () => random() - 0.5);
+  const tensors = [
+    { name: "token_embd.weight", type: "Q6_K", dims: [256, 3], data: quantize("Q6_K", values(768)) },
+    { name: "blk.0.attn_q.weight", type: "Q4_K", dims: [256, 2], data: quantize("Q4_K", values(512)) },
+    { name: "output_norm.weight", type: "F32", dims: [5], data: quantize("F32", values(5)) },
+  ];
+  const metadata: Array<[string, GgufValue]> = [["general.architecture", { type: "string", value: "llama" }], ["general.name", { type: "string", value: "lazy" }]];
+  const file = writeGgufLazily(path.join(work, "lazy.gguf"), metadata, tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, make: () => t.data })));
+  assert.ok(fs.readFileSync(file).equals(ggufBytes(metadata, tensors)));
+  // A tensor made at a size other than its header's would shift every later tensor: refused, naming it.
+  assert.throws(() => writeGgufLazily(path.join(work, "bad.gguf"), metadata, [{ name: "x.weight", type: "Q4_K", dims: [256, 2], make: () => new Uint8Array(10) }]), /x\.weight: made 10 bytes, its header says 288/);
 });

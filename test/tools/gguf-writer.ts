@@ -2,7 +2,7 @@
 // infos, then tensor data aligned to general.alignment). Values carry their GGUF type explicitly so a test can
 // write exactly what llama.cpp's converter writes, or something deliberately wrong.
 import fs from "node:fs";
-import { ggmlType } from "../../src/io/gguf/ggml-types";
+import { ggmlByteSize, ggmlType } from "../../src/io/gguf/ggml-types";
 
 export type GgufValue =
   | { type: "u8" | "i8" | "u16" | "i16" | "u32" | "i32" | "f32" | "u64" | "i64" | "f64"; value: number }
@@ -58,13 +58,20 @@ export interface GgufWriteOptions {
   tensorCount?: number;
 }
 
-/** The bytes of a GGUF v3 file. */
-export function ggufBytes(metadata: Array<[string, GgufValue]>, tensors: GgufTensorSpec[], options: GgufWriteOptions = {}): Buffer {
-  const alignment = options.alignment ?? 32;
+/** A tensor's header entry: what the tensor-info record needs, without its data. */
+interface TensorEntry {
+  name: string;
+  dims: number[];
+  typeId: number;
+  byteLength: number;
+}
+
+/** Header, metadata and tensor infos, padded to the alignment: the bytes before the first tensor's data. */
+function headerBytes(metadata: Array<[string, GgufValue]>, tensors: TensorEntry[], alignment: number, tensorCount: number): Buffer {
   const out = new Bytes();
   out.push(Buffer.from("GGUF", "ascii"));
   out.u32(3);
-  out.u64(options.tensorCount ?? tensors.length);
+  out.u64(tensorCount);
   out.u64(metadata.length);
   for (const [key, v] of metadata) {
     out.str(key);
@@ -78,26 +85,71 @@ export function ggufBytes(metadata: Array<[string, GgufValue]>, tensors: GgufTen
     }
   }
   let offset = 0;
-  const offsets: number[] = [];
   for (const t of tensors) {
-    offsets.push(offset);
-    offset += Math.ceil(t.data.length / alignment) * alignment;
-  }
-  tensors.forEach((t, i) => {
     out.str(t.name);
     out.u32(t.dims.length);
     for (const d of t.dims) out.u64(d);
-    out.u32(t.typeId ?? ggmlType(t.type).id);
-    out.u64(offsets[i]);
-  });
+    out.u32(t.typeId);
+    out.u64(offset);
+    offset += Math.ceil(t.byteLength / alignment) * alignment;
+  }
   const pad = (Math.ceil(out.length / alignment) * alignment) - out.length;
   out.push(Buffer.alloc(pad));
-  tensors.forEach((t) => {
-    out.push(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.length));
-    const tail = Math.ceil(t.data.length / alignment) * alignment - t.data.length;
-    out.push(Buffer.alloc(tail));
-  });
   return out.concat();
+}
+
+/** The tensor's data followed by the zeros that align the next one. */
+function paddedData(data: Uint8Array, alignment: number): Buffer[] {
+  const tail = Math.ceil(data.length / alignment) * alignment - data.length;
+  return [Buffer.from(data.buffer, data.byteOffset, data.length), Buffer.alloc(tail)];
+}
+
+/** The bytes of a GGUF v3 file. */
+export function ggufBytes(metadata: Array<[string, GgufValue]>, tensors: GgufTensorSpec[], options: GgufWriteOptions = {}): Buffer {
+  const alignment = options.alignment ?? 32;
+  const entries = tensors.map((t) => ({ name: t.name, dims: t.dims, typeId: t.typeId ?? ggmlType(t.type).id, byteLength: t.data.length }));
+  const header = headerBytes(metadata, entries, alignment, options.tensorCount ?? tensors.length);
+  return Buffer.concat([header, ...tensors.flatMap((t) => paddedData(t.data, alignment))]);
+}
+
+/** A tensor whose data is made only when the writer reaches it. */
+export interface GgufLazyTensorSpec {
+  name: string;
+  /** ggml type name; the data `make` returns must be exactly the type's size for `dims`. */
+  type: string;
+  /** ggml order, as in GgufTensorSpec. */
+  dims: number[];
+  make: () => Uint8Array;
+}
+
+/**
+ * Writes a GGUF file one tensor at a time: the header is computed from the types and shapes alone, then each
+ * tensor is made, appended and dropped, so a file of several GB is written without holding its weights (for
+ * benchmarks of models whose float32 form would not fit).
+ */
+export function writeGgufLazily(file: string, metadata: Array<[string, GgufValue]>, tensors: GgufLazyTensorSpec[], options: { alignment?: number } = {}): string {
+  const alignment = options.alignment ?? 32;
+  const entries = tensors.map((t) => {
+    const type = ggmlType(t.type);
+    const byteLength = ggmlByteSize(type, t.dims.reduce((a, b) => a * b, 1));
+    if (byteLength === null) throw new Error(`${t.name}: ${t.dims.join("×")} is not whole ${t.type} blocks`);
+    return { name: t.name, dims: t.dims, typeId: type.id, byteLength };
+  });
+  const fd = fs.openSync(file, "w");
+  try {
+    const header = headerBytes(metadata, entries, alignment, tensors.length);
+    for (let done = 0; done < header.length; ) done += fs.writeSync(fd, header, done, header.length - done);
+    tensors.forEach((t, i) => {
+      const data = t.make();
+      if (data.length !== entries[i].byteLength) throw new Error(`${t.name}: made ${data.length} bytes, its header says ${entries[i].byteLength}`);
+      for (const chunk of paddedData(data, alignment)) {
+        for (let done = 0; done < chunk.length; ) done += fs.writeSync(fd, chunk, done, chunk.length - done);
+      }
+    });
+  } finally {
+    fs.closeSync(fd);
+  }
+  return file;
 }
 
 export function writeGguf(file: string, metadata: Array<[string, GgufValue]>, tensors: GgufTensorSpec[], options: GgufWriteOptions = {}): string {
