@@ -1,0 +1,212 @@
+// Weights kept on the device as the checkpoint stores them: bfloat16 or float16, two values per 32-bit word, half
+// the memory of float32. A PackedWeight is not a tf.Tensor on purpose: tfjs ops cannot read it, so code that needs
+// float32 values must ask for them (float32Weight) and the type checker finds every such place; nothing can
+// multiply the raw words by mistake. The products and lookups here widen the values inside the kernels
+// (backend/kernels/packed-programs.ts) and compute in float32, the numbers of a float32 copy of the same values.
+//
+// Storage: `words` is an int32 tensor [rows, ceil(cols / 2)] of the matrix as stored on disk, row-major, element
+// 2i in the low half of word i; a row of odd length ends in a word whose high half is zero. `transposed` marks a
+// weight whose logical (canonical) shape is the transpose of the stored one: nn.Linear weights stay [out, in] as
+// Hugging Face stores them, and are read as [in, out] by a transposed product, with no copy.
+import * as tf from "@tensorflow/tfjs-core";
+import { ArgumentError, LmprobeError } from "../errors";
+import { differentiableOpsRequired } from "./gradient-mode";
+import { PACKED_MATMUL_KERNEL, UNPACK_KERNEL, planPackedMatMul, type PackedMatMulAttrs } from "./kernels/packed";
+import type { HalfFormat } from "./kernels/packed-programs";
+
+export type { HalfFormat } from "./kernels/packed-programs";
+
+export class PackedWeight {
+  readonly kind = "packed";
+  constructor(
+    /** int32 [storedRows, ceil(storedCols / 2)]. */
+    readonly words: tf.Tensor2D,
+    readonly format: HalfFormat,
+    /** [rows, cols] as stored (before `transposed`). */
+    readonly stored: readonly [number, number],
+    readonly transposed: boolean,
+    /**
+     * First row of `words` that belongs to this weight: a range of rows of another weight (weightRowRange) is a view
+     * onto its words, since tfjs's own ops (slice, gather) would pass the words through float32 and round them.
+     */
+    readonly rowOffset = 0,
+  ) {}
+
+  /** Whether this weight owns its words (a view of another weight's rows does not). */
+  get ownsWords(): boolean {
+    return this.rowOffset === 0 && this.words.shape[0] === this.stored[0];
+  }
+
+  /** The logical shape, as a float32 tensor of this weight would have. */
+  get shape(): [number, number] {
+    const [r, c] = this.stored;
+    return this.transposed ? [c, r] : [r, c];
+  }
+
+  get rank(): 2 {
+    return 2;
+  }
+
+  get size(): number {
+    return this.stored[0] * this.stored[1];
+  }
+
+  get isDisposed(): boolean {
+    return this.words.isDisposed;
+  }
+
+  dispose(): void {
+    if (this.ownsWords) this.words.dispose();
+  }
+}
+
+/** A 2-D weight: a float32 tensor, or a packed one on a backend with the packed kernels. */
+export type Weight2D = tf.Tensor2D | PackedWeight;
+
+export function isPacked(w: unknown): w is PackedWeight {
+  return w instanceof PackedWeight;
+}
+
+/**
+ * Whether weights may be kept packed: the active backend has the packed kernels (webgpu), and
+ * LMPROBE_PACKED_WEIGHTS is not "0" (set it to compare with float32 weights).
+ */
+export function packedWeightsEnabled(): boolean {
+  return process.env.LMPROBE_PACKED_WEIGHTS !== "0" && tf.getKernel(PACKED_MATMUL_KERNEL, tf.getBackend()) != null;
+}
+
+function requireKernels(what: string): void {
+  if (tf.getKernel(PACKED_MATMUL_KERNEL, tf.getBackend()) == null) {
+    throw new LmprobeError(`${what}: this weight is packed (16-bit) and the ${tf.getBackend()} backend has no kernels that read packed weights`, "load the model again on this backend (weights are packed only on webgpu)");
+  }
+}
+
+/**
+ * Packs 16-bit values (bfloat16 or float16 bit patterns) of a matrix stored [rows, cols] into words and puts them
+ * on the device. `halves` may be any byte-aligned view; it is not kept.
+ */
+export function packWeight(halves: Uint16Array, stored: [number, number], format: HalfFormat, transposed: boolean): PackedWeight {
+  const [rows, cols] = stored;
+  if (halves.length !== rows * cols) throw new ArgumentError("halves", `has ${halves.length} values`, `pass rows × cols = ${rows * cols}`);
+  requireKernels("packWeight");
+  const perRow = Math.ceil(cols / 2);
+  let words: Int32Array;
+  if (cols % 2 === 0 && halves.byteOffset % 4 === 0) {
+    words = new Int32Array(halves.buffer, halves.byteOffset, rows * perRow);
+  } else {
+    // Odd rows (or a misaligned view): copy row by row, each row starting on a word; the last high half stays 0.
+    words = new Int32Array(rows * perRow);
+    const target = new Uint16Array(words.buffer);
+    for (let r = 0; r < rows; r++) target.set(halves.subarray(r * cols, (r + 1) * cols), r * perRow * 2);
+  }
+  const tensor = tf.tensor2d(words, [rows, perRow], "int32");
+  uploadNow(tensor);
+  return new PackedWeight(tensor, format, [rows, cols], transposed);
+}
+
+/**
+ * Moves a new tensor's values to the device now rather than at first use, so the host array can be collected
+ * before the next weight is read (the backend drops its host copy once uploaded).
+ */
+function uploadNow(t: tf.Tensor): void {
+  const backend = tf.backend() as unknown as { uploadToGPU?: (dataId: object) => void; submitQueue?: () => void; commandEncoder?: unknown };
+  backend.uploadToGPU?.(t.dataId);
+  // A reused buffer is filled through a staging copy recorded in the pending commands: submit it now, so the staging
+  // buffer is released rather than held until the load ends. (A new buffer is written while mapped: nothing to submit.)
+  if (backend.commandEncoder) backend.submitQueue?.();
+}
+
+function matMulAttrs(W: PackedWeight, layout: "nn" | "nt"): PackedMatMulAttrs {
+  const [rows, cols] = W.stored;
+  // nn: stored [K, N]; nt: stored [N, K].
+  const common = { layout, format: W.format, rowOffset: W.rowOffset };
+  return layout === "nn" ? { ...common, K: rows, N: cols } : { ...common, N: rows, K: cols };
+}
+
+/** x [M, K] · W for W of logical shape [K, N] (float32 or packed); + bias [N], + residual [M, N] when given. */
+export function weightMatMul(x: tf.Tensor2D, W: Weight2D, bias: tf.Tensor1D | null = null, residual: tf.Tensor2D | null = null): tf.Tensor2D {
+  if (!isPacked(W)) return compose(tf.matMul(x, W), bias, residual);
+  return packedProduct(x, W, false, bias, residual);
+}
+
+/** x [M, K] · Wᵀ for W of logical shape [N, K] (a tied unembedding's W_E). */
+export function weightMatMulTransposed(x: tf.Tensor2D, W: Weight2D): tf.Tensor2D {
+  if (!isPacked(W)) return tf.matMul(x, W, false, true);
+  return packedProduct(x, W, true, null, null);
+}
+
+/** (y + bias) + residual, in the order of the separate adds; intermediates are disposed. */
+function compose(y: tf.Tensor2D, bias: tf.Tensor1D | null, residual: tf.Tensor2D | null): tf.Tensor2D {
+  if (!bias && !residual) return y;
+  return tf.tidy(() => {
+    let out: tf.Tensor2D = bias ? tf.add(y, bias) : y;
+    if (residual) out = tf.add(residual, out);
+    y.dispose();
+    return out;
+  });
+}
+
+/** x · W (or x · Wᵀ when `transposeW`) for a packed W; the stored orientation picks the kernel's layout. */
+function packedProduct(x: tf.Tensor2D, W: PackedWeight, transposeW: boolean, bias: tf.Tensor1D | null, residual: tf.Tensor2D | null): tf.Tensor2D {
+  // Stored [K, N] is read as is ("nn"); stored [N, K] is read transposed ("nt").
+  const layout = W.transposed !== transposeW ? "nt" : "nn";
+  if (x.rank !== 2) throw new ArgumentError("x", `has shape [${x.shape}]`, "pass a [rows, inner] matrix");
+  const attrs = matMulAttrs(W, layout);
+  if (x.shape[1] !== attrs.K) throw new ArgumentError("x", `has inner size ${x.shape[1]} but the weight's is ${attrs.K}`, "check the weight belongs to this layer");
+  requireKernels("weightMatMul");
+  // Gradients flow through tfjs ops only: widen the weight (a constant of the graph) and multiply with tf.matMul.
+  if (differentiableOpsRequired() || x.dtype !== "float32") {
+    return tf.tidy(() => compose(tf.matMul(x, float32Weight(W), false, transposeW), bias, residual));
+  }
+  const plan = planPackedMatMul(x.shape, attrs);
+  const epilogue = plan != null && plan.batch === 1 && (!bias || bias.size === attrs.N);
+  const inputs: tf.NamedTensorMap = { a: x, b: W.words };
+  if (epilogue && bias) inputs.bias = bias;
+  if (epilogue && residual) inputs.residual = residual;
+  const y = tf.engine().runKernel(PACKED_MATMUL_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+  return epilogue ? y : compose(y, bias, residual);
+}
+
+function unpackAttrs(W: PackedWeight) {
+  return { rows: W.stored[0], cols: W.stored[1], format: W.format, rowOffset: W.rowOffset };
+}
+
+/** The rows `ids` [n] (int32) of W's logical matrix, float32 [n, cols]: an embedding lookup. */
+export function weightRows(W: Weight2D, ids: tf.Tensor1D): tf.Tensor2D {
+  if (!isPacked(W)) return tf.gather(W, ids);
+  requireKernels("weightRows");
+  if (W.transposed) return tf.tidy(() => tf.gather(float32Weight(W), ids));
+  return tf.tidy(() => {
+    const idsInt = ids.dtype === "int32" ? ids : tf.cast(ids, "int32");
+    return tf.engine().runKernel(UNPACK_KERNEL, { W: W.words, ids: idsInt }, { ...unpackAttrs(W), mode: "ids" } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+  });
+}
+
+/**
+ * W's values as a float32 tensor of its logical shape: W itself when it is one, else a new tensor widened on the
+ * device (call inside tf.tidy, or dispose it when W was packed). For probes and interventions that do arithmetic on
+ * weights (direct logit attribution, weight edits, gradients): exact, since widening 16-bit floats is.
+ */
+export function float32Weight(W: Weight2D): tf.Tensor2D {
+  if (!isPacked(W)) return W;
+  requireKernels("float32Weight");
+  return tf.engine().runKernel(UNPACK_KERNEL, { W: W.words }, { ...unpackAttrs(W), mode: W.transposed ? "transposed" : "whole" } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+}
+
+/**
+ * The logical rows [start, end) of W (a vocabulary chunk of an unembedding): for a packed W a view onto its words
+ * (no copy, valid while W is; disposing it does nothing), else a new float32 tensor (call inside tf.tidy).
+ */
+export function weightRowRange(W: Weight2D, start: number, end: number): Weight2D {
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= W.shape[0])) {
+    throw new ArgumentError("rows", `[${start}, ${end}) is not a range of the weight's ${W.shape[0]} rows`);
+  }
+  if (!isPacked(W)) return tf.slice(W, [start, 0], [end - start, W.shape[1]]);
+  if (W.transposed) return tf.tidy(() => tf.slice(float32Weight(W), [start, 0], [end - start, W.shape[1]]));
+  return new PackedWeight(W.words, W.format, [end - start, W.stored[1]], false, W.rowOffset + start);
+}
+
+/** Bytes a weight holds on its backend. */
+export function weightBytes(W: Weight2D): number {
+  return isPacked(W) ? Math.ceil(W.stored[1] / 2) * W.stored[0] * 4 : W.size * 4;
+}
