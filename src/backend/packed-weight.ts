@@ -171,6 +171,36 @@ function unpackAttrs(W: PackedWeight) {
   return { rows: W.stored[0], cols: W.stored[1], format: W.format, rowOffset: W.rowOffset };
 }
 
+/** tf.gather(W, ids) along axis 0 for ids of any shape: [...ids.shape, cols] (an embedding lookup). */
+export function weightGather(W: Weight2D, ids: tf.Tensor | number[]): tf.Tensor {
+  if (!isPacked(W)) return tf.gather(W, ids);
+  return tf.tidy(() => {
+    const t = Array.isArray(ids) ? tf.tensor1d(ids, "int32") : ids;
+    return tf.reshape(weightRows(W, tf.reshape(t, [-1]) as tf.Tensor1D), [...t.shape, W.shape[1]]);
+  });
+}
+
+/**
+ * Row `index` (axis 0) or column `index` (axis 1) of W's logical matrix as float32 [n]: one unembedding direction.
+ * A packed weight widens only that vector when it lies along a stored row, else the whole matrix (transiently).
+ */
+export function weightVector(W: Weight2D, axis: 0 | 1, index: number): tf.Tensor1D {
+  if (!Number.isInteger(index) || index < 0 || index >= W.shape[axis]) {
+    throw new ArgumentError("index", `is ${index}`, `use an integer in [0, ${W.shape[axis]})`);
+  }
+  return tf.tidy(() => {
+    const alongStoredRow = isPacked(W) && (axis === 0) !== W.transposed;
+    if (isPacked(W) && alongStoredRow) {
+      const stored = new PackedWeight(W.words, W.format, W.stored, false, W.rowOffset);
+      return tf.reshape(weightRows(stored, tf.tensor1d([index], "int32")), [-1]) as tf.Tensor1D;
+    }
+    const f = float32Weight(W);
+    const begin = axis === 0 ? [index, 0] : [0, index];
+    const size = axis === 0 ? [1, -1] : [-1, 1];
+    return tf.reshape(tf.slice(f, begin, size), [-1]) as tf.Tensor1D;
+  });
+}
+
 /** The rows `ids` [n] (int32) of W's logical matrix, float32 [n, cols]: an embedding lookup. */
 export function weightRows(W: Weight2D, ids: tf.Tensor1D): tf.Tensor2D {
   if (!isPacked(W)) return tf.gather(W, ids);
@@ -204,6 +234,24 @@ export function weightRowRange(W: Weight2D, start: number, end: number): Weight2
   if (!isPacked(W)) return tf.slice(W, [start, 0], [end - start, W.shape[1]]);
   if (W.transposed) return tf.tidy(() => tf.slice(float32Weight(W), [start, 0], [end - start, W.shape[1]]));
   return new PackedWeight(W.words, W.format, [end - start, W.stored[1]], false, W.rowOffset + start);
+}
+
+/**
+ * The logical columns [start, end) of W: for a packed W stored transposed (an untied W_U, [vocab, d] on disk) a view
+ * onto its stored rows; otherwise as weightRowRange does for rows.
+ */
+export function weightColumnRange(W: Weight2D, start: number, end: number): Weight2D {
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= W.shape[1])) {
+    throw new ArgumentError("columns", `[${start}, ${end}) is not a range of the weight's ${W.shape[1]} columns`);
+  }
+  if (isPacked(W) && W.transposed) return new PackedWeight(W.words, W.format, [end - start, W.stored[1]], true, W.rowOffset + start);
+  return tf.tidy(() => tf.slice(float32Weight(W), [0, start], [W.shape[0], end - start]));
+}
+
+/** The logical columns `ids` of W as rows: float32 [n, rows of W] (W_U's columns for given token ids). */
+export function weightColumnsAsRows(W: Weight2D, ids: tf.Tensor1D): tf.Tensor2D {
+  if (isPacked(W) && W.transposed) return weightRows(new PackedWeight(W.words, W.format, W.stored, false, W.rowOffset), ids);
+  return tf.tidy(() => tf.transpose(tf.gather(float32Weight(W), ids, 1)) as tf.Tensor2D);
 }
 
 /** Bytes a weight holds on its backend. */

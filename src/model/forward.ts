@@ -10,6 +10,7 @@ import { attentionMask, attentionMaskOnDevice } from "./components/masks";
 import { withAlibi } from "./components/alibi";
 import { mlp } from "./components/mlp";
 import { matMulTransposedWeight } from "./components/linear";
+import { weightGather, weightMatMul } from "../backend/packed-weight";
 import { applyNorm } from "./components/norm";
 import { rotaryTables, type RotaryTables } from "./components/rotary";
 import type { KVCache } from "./kv-cache";
@@ -37,7 +38,7 @@ export function forward(model: CanonicalModel, input: ForwardInput, hooks: HookR
   const pastLength = kv ? kv.length : 0;
 
   const idsTensor = tf.tensor2d(input.ids.flat(), [batch, pos], "int32");
-  const embed = hooks.run("hook_embed", null, tf.gather(model.embed.W_E, idsTensor));
+  const embed = hooks.run("hook_embed", null, weightGather(model.embed.W_E, idsTensor));
   let resid: tf.Tensor = model.embed.scale !== null ? tf.mul(embed, model.embed.scale) : embed;
   if (model.embed.norm) resid = applyNorm(resid, model.embed.norm);
   if (model.posEmbed) {
@@ -186,7 +187,7 @@ export function unembed(model: CanonicalModel, x: tf.Tensor): tf.Tensor3D {
     const d = x.shape[x.rank - 1];
     const flat = x.reshape([-1, d]);
     const { W_U, b_U, softcap, divisor } = model.unembed;
-    let logits: tf.Tensor = W_U ? tf.matMul(flat, W_U) : matMulTransposedWeight(flat as tf.Tensor2D, model.embed.W_E);
+    let logits: tf.Tensor = W_U ? weightMatMul(flat as tf.Tensor2D, W_U) : matMulTransposedWeight(flat as tf.Tensor2D, model.embed.W_E);
     if (b_U) logits = tf.add(logits, b_U);
     if (divisor) logits = tf.div(logits, divisor);
     if (softcap !== null) logits = tf.mul(tf.tanh(tf.div(logits, softcap)), softcap);
