@@ -16,6 +16,10 @@ import type { HalfFormat } from "./kernels/packed-programs";
 
 export type { HalfFormat } from "./kernels/packed-programs";
 
+/**
+ * A bfloat16 or float16 matrix kept on the GPU as stored in the checkpoint (webgpu): `shape` is its logical shape,
+ * as a float32 tensor of it would have. Not a tfjs tensor: read it with float32Weight().
+ */
 export class PackedWeight {
   readonly kind = "packed";
   constructor(
@@ -63,6 +67,7 @@ export class PackedWeight {
 /** A 2-D weight: a float32 tensor, or a packed one on a backend with the packed kernels. */
 export type Weight2D = tf.Tensor2D | PackedWeight;
 
+/** Whether a weight (model.weights' W_Q, W_E, W_U, …) is a PackedWeight rather than a float32 tensor. */
 export function isPacked(w: unknown): w is PackedWeight {
   return w instanceof PackedWeight;
 }
