@@ -36,6 +36,9 @@ export class PackedWeight {
     readonly rowOffset = 0,
   ) {}
 
+  /** True while loadModel has allocated the words but not yet written them (withDeferredWeightUploads). */
+  pendingUpload = false;
+
   /** Whether this weight owns its words (a view of another weight's rows does not). */
   get ownsWords(): boolean {
     return this.rowOffset === 0 && this.words.shape[0] === this.stored[0];
@@ -80,7 +83,10 @@ export function packedWeightsEnabled(): boolean {
   return process.env.LMPROBE_PACKED_WEIGHTS !== "0" && tf.getKernel(PACKED_MATMUL_KERNEL, tf.getBackend()) != null;
 }
 
-function requireKernels(what: string): void {
+function requireKernels(what: string, W?: PackedWeight): void {
+  if (W?.pendingUpload) {
+    throw new LmprobeError(`${what}: this packed weight's values have not been uploaded yet`, "use the model loadModel() returns once its promise has resolved");
+  }
   if (tf.getKernel(PACKED_MATMUL_KERNEL, tf.getBackend()) == null) {
     throw new LmprobeError(`${what}: this weight is packed (16-bit) and the ${tf.getBackend()} backend has no kernels that read packed weights`, "load the model again on this backend (weights are packed only on webgpu)");
   }
@@ -94,19 +100,117 @@ export function packWeight(halves: Uint16Array, stored: [number, number], format
   const [rows, cols] = stored;
   if (halves.length !== rows * cols) throw new ArgumentError("halves", `has ${halves.length} values`, `pass rows × cols = ${rows * cols}`);
   requireKernels("packWeight");
-  const perRow = Math.ceil(cols / 2);
-  let words: Int32Array;
-  if (cols % 2 === 0 && halves.byteOffset % 4 === 0) {
-    words = new Int32Array(halves.buffer, halves.byteOffset, rows * perRow);
-  } else {
-    // Odd rows (or a misaligned view): copy row by row, each row starting on a word; the last high half stays 0.
-    words = new Int32Array(rows * perRow);
-    const target = new Uint16Array(words.buffer);
-    for (let r = 0; r < rows; r++) target.set(halves.subarray(r * cols, (r + 1) * cols), r * perRow * 2);
-  }
-  const tensor = tf.tensor2d(words, [rows, perRow], "int32");
+  const tensor = tf.tensor2d(toWords(halves, rows, cols), [rows, Math.ceil(cols / 2)], "int32");
   uploadNow(tensor);
   return new PackedWeight(tensor, format, [rows, cols], transposed);
+}
+
+/** Two 16-bit values per word, each row starting on a word (an odd row's last high half is 0). */
+function toWords(halves: Uint16Array, rows: number, cols: number): Int32Array {
+  if (halves.length !== rows * cols) throw new ArgumentError("halves", `has ${halves.length} values`, `pass rows × cols = ${rows * cols}`);
+  const perRow = Math.ceil(cols / 2);
+  if (cols % 2 === 0 && halves.byteOffset % 4 === 0) return new Int32Array(halves.buffer, halves.byteOffset, rows * perRow);
+  const words = new Int32Array(rows * perRow);
+  const target = new Uint16Array(words.buffer);
+  for (let r = 0; r < rows; r++) target.set(halves.subarray(r * cols, (r + 1) * cols), r * perRow * 2);
+  return words;
+}
+
+interface PendingUpload {
+  weight: PackedWeight;
+  read: () => Uint16Array;
+}
+
+/** The weights waiting for withDeferredWeightUploads to write them, or null outside one. */
+let pendingUploads: PendingUpload[] | null = null;
+
+/**
+ * packWeight, but inside withDeferredWeightUploads the values are read (by `read`, from the checkpoint) and written
+ * only after the model is built, with the device given time between writes to release its staging copies.
+ * Outside one, reads and uploads at once.
+ */
+export function packWeightLater(read: () => Uint16Array, stored: [number, number], format: HalfFormat, transposed: boolean): PackedWeight {
+  requireKernels("packWeightLater");
+  if (!pendingUploads) return packWeight(read(), stored, format, transposed);
+  const weight = new PackedWeight(deviceTensorWithoutValues([stored[0], Math.ceil(stored[1] / 2)]), format, stored, transposed);
+  weight.pendingUpload = true;
+  pendingUploads.push({ weight, read });
+  return weight;
+}
+
+/** Bytes written between waits for the device (each wait lets Dawn free the staging copies of the writes before). */
+const UPLOAD_WAIT_BYTES = 256 * 2 ** 20;
+
+/**
+ * Builds a model with its packed weights' uploads deferred (packWeightLater), then reads and writes them one at a
+ * time, waiting for the device every 256 MiB: a synchronous load would keep every upload's staging copy in host
+ * memory until it ended, since Dawn frees them only when it processes completed work, which it does while
+ * JavaScript awaits. Host memory during the load is then about one tensor plus 256 MiB of staging. If a read fails
+ * (a non-finite weight), the model is disposed and the error thrown.
+ */
+export async function withDeferredWeightUploads<T>(build: () => T, dispose: (built: T) => void): Promise<T> {
+  if (pendingUploads) throw new LmprobeError("withDeferredWeightUploads: already inside one", "build one model at a time");
+  const uploads: PendingUpload[] = [];
+  pendingUploads = uploads;
+  let built: T;
+  try {
+    built = build();
+  } finally {
+    pendingUploads = null;
+  }
+  if (uploads.length === 0) return built;
+  try {
+    let sinceWait = 0;
+    while (uploads.length > 0) {
+      const { weight, read } = uploads.shift()!;
+      const words = toWords(read(), weight.stored[0], weight.stored[1]);
+      writeDeviceTensor(weight.words, words);
+      weight.pendingUpload = false;
+      sinceWait += words.byteLength;
+      if (sinceWait >= UPLOAD_WAIT_BYTES) {
+        await waitForDevice();
+        sinceWait = 0;
+      }
+    }
+    await waitForDevice();
+  } catch (e) {
+    dispose(built);
+    throw e;
+  }
+  return built;
+}
+
+interface WebgpuBackendInternals {
+  makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  uploadToGPU(dataId: object): void;
+  tensorMap: { get(dataId: object): { resource?: unknown } };
+  device: GPUDevice;
+}
+
+function webgpuInternals(): WebgpuBackendInternals {
+  const backend = tf.backend() as unknown as Partial<WebgpuBackendInternals>;
+  if (!backend.makeTensorInfo || !backend.uploadToGPU || !backend.tensorMap || !backend.device) {
+    throw new LmprobeError(`deferred weight uploads need the webgpu backend, not ${tf.getBackend()}`, "load the model with { backend: \"webgpu\" }");
+  }
+  return backend as WebgpuBackendInternals;
+}
+
+/** An int32 tensor whose device buffer is allocated but not written (its contents are undefined until written). */
+function deviceTensorWithoutValues(shape: [number, number]): tf.Tensor2D {
+  const backend = webgpuInternals();
+  const info = backend.makeTensorInfo(shape, "int32");
+  backend.uploadToGPU(info.dataId);
+  return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor2D;
+}
+
+function writeDeviceTensor(t: tf.Tensor, words: Int32Array): void {
+  const backend = webgpuInternals();
+  const buffer = backend.tensorMap.get(t.dataId).resource as GPUBuffer;
+  backend.device.queue.writeBuffer(buffer, 0, words.buffer, words.byteOffset, words.byteLength);
+}
+
+async function waitForDevice(): Promise<void> {
+  await webgpuInternals().device.queue.onSubmittedWorkDone();
 }
 
 /**
@@ -158,7 +262,7 @@ function packedProduct(x: tf.Tensor2D, W: PackedWeight, transposeW: boolean, bia
   if (x.rank !== 2) throw new ArgumentError("x", `has shape [${x.shape}]`, "pass a [rows, inner] matrix");
   const attrs = matMulAttrs(W, layout);
   if (x.shape[1] !== attrs.K) throw new ArgumentError("x", `has inner size ${x.shape[1]} but the weight's is ${attrs.K}`, "check the weight belongs to this layer");
-  requireKernels("weightMatMul");
+  requireKernels("weightMatMul", W);
   // Gradients flow through tfjs ops only: widen the weight (a constant of the graph) and multiply with tf.matMul.
   if (differentiableOpsRequired() || x.dtype !== "float32") {
     return tf.tidy(() => compose(tf.matMul(x, float32Weight(W), false, transposeW), bias, residual));
@@ -209,7 +313,7 @@ export function weightVector(W: Weight2D, axis: 0 | 1, index: number): tf.Tensor
 /** The rows `ids` [n] (int32) of W's logical matrix, float32 [n, cols]: an embedding lookup. */
 export function weightRows(W: Weight2D, ids: tf.Tensor1D): tf.Tensor2D {
   if (!isPacked(W)) return tf.gather(W, ids);
-  requireKernels("weightRows");
+  requireKernels("weightRows", W);
   if (W.transposed) return tf.tidy(() => tf.gather(float32Weight(W), ids));
   return tf.tidy(() => {
     const idsInt = ids.dtype === "int32" ? ids : tf.cast(ids, "int32");
@@ -224,7 +328,7 @@ export function weightRows(W: Weight2D, ids: tf.Tensor1D): tf.Tensor2D {
  */
 export function float32Weight(W: Weight2D): tf.Tensor2D {
   if (!isPacked(W)) return W;
-  requireKernels("float32Weight");
+  requireKernels("float32Weight", W);
   return tf.engine().runKernel(UNPACK_KERNEL, { W: W.words }, { ...unpackAttrs(W), mode: W.transposed ? "transposed" : "whole" } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
 }
 

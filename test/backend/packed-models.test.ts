@@ -15,7 +15,8 @@ import { loadModel } from "../../src/load";
 import { logitLens } from "../../src/probe/logit-lens";
 import { directLogitAttribution } from "../../src/probe/direct-logit-attribution";
 import { canonicalParameters } from "../../src/model/canonical";
-import { isPacked } from "../../src/backend/packed-weight";
+import { float32Weight, isPacked, packWeightLater, withDeferredWeightUploads } from "../../src/backend/packed-weight";
+import { NonFiniteWeightError } from "../../src/errors";
 import { openWeightSource } from "../../src/io/safetensors-weights";
 import { writeSafetensors, type TensorToWrite } from "../../src/io/safetensors-writer";
 import { webgpuOrSkip } from "./webgpu-helpers";
@@ -105,3 +106,40 @@ for (const fixture of ["tiny/gpt2", "generated/phi3", "tiny/gemma2", "tiny/qwen2
     }
   });
 }
+
+test("loadModel writes packed weights after the build, one at a time; a NaN in a bf16 tensor is refused with nothing left behind", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  // Inside the deferral a packed weight exists before its values: any use of it throws instead of reading zeros.
+  const pending = await withDeferredWeightUploads(
+    () => {
+      const W = packWeightLater(() => new Uint16Array([0x3f80, 0x4000, 0x4040, 0x4080]), [2, 2], "bf16", false);
+      assert.throws(() => float32Weight(W), /not been uploaded yet/);
+      return W;
+    },
+    (W) => W.dispose(),
+  );
+  assert.deepEqual(await float32Weight(pending).array(), [[1, 2], [3, 4]], "written after the build");
+  pending.dispose();
+
+  const dir = bf16Copy("tiny/qwen2");
+  try {
+    const before = tf.memory().numTensors;
+    // The last q_proj value becomes a bf16 NaN (exponent all ones, mantissa non-zero).
+    const file = path.join(dir, "model.safetensors");
+    const weights = openWeightSource(dir);
+    const name = "model.layers.0.self_attn.q_proj.weight";
+    const info = weights.info(name);
+    weights.close();
+    const bytes = fs.readFileSync(file);
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString("utf8"));
+    const end = 8 + headerLength + header[name].data_offsets[1];
+    bytes.writeUInt16LE(0x7fc1, end - 2);
+    fs.writeFileSync(file, bytes);
+    assert.equal(info.dtype, "BF16");
+    await assert.rejects(loadModel(dir, { backend: "webgpu" }), (e: Error) => e instanceof NonFiniteWeightError && e.message.includes(name));
+    assert.equal(tf.memory().numTensors, before, "the half-built model was disposed");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -7,7 +7,7 @@ import { capability } from "../../backend/capabilities";
 import { WeightShapeError } from "../../errors";
 import type { WeightSource } from "../../io/weight-source";
 import type { NormWeights } from "../canonical";
-import { packWeight, packedWeightsEnabled, type Weight2D } from "../../backend/packed-weight";
+import { packWeight, packWeightLater, packedWeightsEnabled, type Weight2D } from "../../backend/packed-weight";
 
 /** Largest transpose (in floats, 256 MB) written into the reused buffer: block weights of models up to ~8B parameters. */
 const SCRATCH_LIMIT = 1 << 26;
@@ -135,17 +135,27 @@ export class WeightLoader {
    * holds at most this tensor's 2 bytes per value.
    */
   private packedMatrix(name: string, shape: [number, number], transposed: boolean): Weight2D | null {
-    const halves = this.halvesOf(name, shape);
-    return halves ? packWeight(halves.bits, shape, halves.format, transposed) : null;
+    if (!this.packable(name, shape)) return null;
+    const source = this.weights;
+    this.used.add(name);
+    const format = source.info(name).dtype === "BF16" ? "bf16" : "f16";
+    // Read when loadModel writes it (after the model is built), or now outside loadModel (packWeightLater).
+    return packWeightLater(() => source.readHalves!(name)!.bits, shape, format, transposed);
+  }
+
+  /** Whether `name` (checked to have `shape`) is a BF16/F16 tensor this backend keeps packed. */
+  private packable(name: string, shape: number[]): boolean {
+    if (!packedWeightsEnabled() || !this.weights.readHalves || !this.weights.has(name)) return false;
+    const dtype = this.weights.info(name).dtype;
+    if (dtype !== "BF16" && dtype !== "F16") return false;
+    this.checkShape(name, shape);
+    return true;
   }
 
   /** The 16-bit values of `name` (checked to have `shape`) where weights are packed, else null. */
   private halvesOf(name: string, shape: number[]): { format: "bf16" | "f16"; bits: Uint16Array } | null {
-    if (!packedWeightsEnabled() || !this.weights.readHalves || !this.weights.has(name)) return null;
-    const dtype = this.weights.info(name).dtype;
-    if (dtype !== "BF16" && dtype !== "F16") return null;
-    this.checkShape(name, shape);
-    const halves = this.weights.readHalves(name);
+    if (!this.packable(name, shape)) return null;
+    const halves = this.weights.readHalves!(name);
     if (halves) this.used.add(name);
     return halves;
   }
