@@ -84,9 +84,7 @@ export function packedWeightsEnabled(): boolean {
 }
 
 function requireKernels(what: string, W?: PackedWeight): void {
-  if (W?.pendingUpload) {
-    throw new LmprobeError(`${what}: this packed weight's values have not been uploaded yet`, "use the model loadModel() returns once its promise has resolved");
-  }
+  if (W?.pendingUpload) uploadPendingNow(W, what);
   if (tf.getKernel(PACKED_MATMUL_KERNEL, tf.getBackend()) == null) {
     throw new LmprobeError(`${what}: this weight is packed (16-bit) and the ${tf.getBackend()} backend has no kernels that read packed weights`, "load the model again on this backend (weights are packed only on webgpu)");
   }
@@ -116,13 +114,19 @@ function toWords(halves: Uint16Array, rows: number, cols: number): Int32Array {
   return words;
 }
 
-interface PendingUpload {
-  weight: PackedWeight;
-  read: () => Uint16Array;
-}
+/** The weights waiting for withDeferredWeightUploads to write them (with their readers), or null outside one. */
+let pendingUploads: Map<PackedWeight, () => Uint16Array> | null = null;
+/** Every pending weight's reader, so that one used during the build (a converter widening it) is written at once. */
+const pendingReaders = new WeakMap<PackedWeight, () => Uint16Array>();
 
-/** The weights waiting for withDeferredWeightUploads to write them, or null outside one. */
-let pendingUploads: PendingUpload[] | null = null;
+/** Reads and writes a pending weight now: a converter computes on it before the build has ended. */
+function uploadPendingNow(W: PackedWeight, what: string): void {
+  const read = pendingReaders.get(W);
+  if (!read) throw new LmprobeError(`${what}: this packed weight's values were never uploaded`, "load the model with loadModel()");
+  writeDeviceTensor(W.words, toWords(read(), W.stored[0], W.stored[1]));
+  W.pendingUpload = false;
+  pendingReaders.delete(W);
+}
 
 /**
  * packWeight, but inside withDeferredWeightUploads the values are read (by `read`, from the checkpoint) and written
@@ -134,7 +138,8 @@ export function packWeightLater(read: () => Uint16Array, stored: [number, number
   if (!pendingUploads) return packWeight(read(), stored, format, transposed);
   const weight = new PackedWeight(deviceTensorWithoutValues([stored[0], Math.ceil(stored[1] / 2)]), format, stored, transposed);
   weight.pendingUpload = true;
-  pendingUploads.push({ weight, read });
+  pendingUploads.set(weight, read);
+  pendingReaders.set(weight, read);
   return weight;
 }
 
@@ -150,7 +155,7 @@ const UPLOAD_WAIT_BYTES = 256 * 2 ** 20;
  */
 export async function withDeferredWeightUploads<T>(build: () => T, dispose: (built: T) => void): Promise<T> {
   if (pendingUploads) throw new LmprobeError("withDeferredWeightUploads: already inside one", "build one model at a time");
-  const uploads: PendingUpload[] = [];
+  const uploads = new Map<PackedWeight, () => Uint16Array>();
   pendingUploads = uploads;
   let built: T;
   try {
@@ -158,11 +163,14 @@ export async function withDeferredWeightUploads<T>(build: () => T, dispose: (bui
   } finally {
     pendingUploads = null;
   }
-  if (uploads.length === 0) return built;
+  if (uploads.size === 0) return built;
   try {
     let sinceWait = 0;
-    while (uploads.length > 0) {
-      const { weight, read } = uploads.shift()!;
+    for (const [weight, read] of uploads) {
+      uploads.delete(weight);
+      pendingReaders.delete(weight);
+      // Written already (used during the build), or dropped by its converter (replaced by a float32 copy).
+      if (!weight.pendingUpload || weight.isDisposed) continue;
       const words = toWords(read(), weight.stored[0], weight.stored[1]);
       writeDeviceTensor(weight.words, words);
       weight.pendingUpload = false;
@@ -174,6 +182,7 @@ export async function withDeferredWeightUploads<T>(build: () => T, dispose: (bui
     }
     await waitForDevice();
   } catch (e) {
+    for (const weight of uploads.keys()) pendingReaders.delete(weight);
     dispose(built);
     throw e;
   }

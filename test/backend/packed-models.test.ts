@@ -1,6 +1,8 @@
 // Whole models with packed weights on webgpu: bf16 copies of float32 fixtures of the families whose converters read
 // weights differently (GPT-2: Conv1D layout, fused c_attn cut on the host, tied embedding, learned positions;
-// Phi-3: fused qkv and gate_up cut on the host; Gemma 2: tied embedding with a softcap; Qwen2: biases on q/k/v),
+// Phi-3: fused qkv and gate_up cut on the host; Gemma 2: tied embedding with a softcap; Qwen2: biases on q/k/v;
+// Granite: multipliers folded into widened W_O / W_out; DeepSeek-V3: latent attention beside packed W_O; Mixtral:
+// packed attention beside float32 experts),
 // loaded twice from the same bf16 file, packed and (LMPROBE_PACKED_WEIGHTS=0) widened to float32 at load. Both
 // compute in float32 from the same values, so logits, the logit lens and direct logit attribution must agree to
 // float32 rounding; the verify run (webgpu-software.test.ts) covers the bf16 demo and the f16 sharded fixture
@@ -89,7 +91,7 @@ function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, what: stri
   assert.ok(worst <= 1e-4 * Math.max(1, scale), `${what}: max difference ${worst} (scale ${scale})`);
 }
 
-for (const fixture of ["tiny/gpt2", "generated/phi3", "tiny/gemma2", "tiny/qwen2"]) {
+for (const fixture of ["tiny/gpt2", "generated/phi3", "tiny/gemma2", "tiny/qwen2", "generated/granite", "generated/deepseek_v3", "tiny/mixtral"]) {
   test(`${fixture} in bf16: packed weights give the numbers of float32 weights widened from the same file`, async (t) => {
     if (!(await webgpuOrSkip(t))) return;
     const dir = bf16Copy(fixture);
@@ -109,17 +111,31 @@ for (const fixture of ["tiny/gpt2", "generated/phi3", "tiny/gemma2", "tiny/qwen2
 
 test("loadModel writes packed weights after the build, one at a time; a NaN in a bf16 tensor is refused with nothing left behind", async (t) => {
   if (!(await webgpuOrSkip(t))) return;
-  // Inside the deferral a packed weight exists before its values: any use of it throws instead of reading zeros.
-  const pending = await withDeferredWeightUploads(
+  // Inside the deferral a packed weight exists before its values; one a converter uses during the build (Granite
+  // widens W_O to fold a multiplier in) is read and written at that moment, never read as an unwritten buffer.
+  let reads = 0;
+  const read = (bits: number[]) => () => {
+    reads++;
+    return new Uint16Array(bits);
+  };
+  const [early, late] = await withDeferredWeightUploads(
     () => {
-      const W = packWeightLater(() => new Uint16Array([0x3f80, 0x4000, 0x4040, 0x4080]), [2, 2], "bf16", false);
-      assert.throws(() => float32Weight(W), /not been uploaded yet/);
-      return W;
+      const a = packWeightLater(read([0x3f80, 0x4000, 0x4040, 0x4080]), [2, 2], "bf16", false);
+      const b = packWeightLater(read([0x4000, 0x4000]), [1, 2], "bf16", false);
+      assert.equal(reads, 0, "nothing is read during the build");
+      assert.ok(a.pendingUpload && b.pendingUpload);
+      const widened = float32Weight(a);
+      assert.equal(reads, 1, "a weight used during the build is read then");
+      widened.dispose();
+      return [a, b];
     },
-    (W) => W.dispose(),
+    ([a, b]) => tf.dispose([a.words, b.words]),
   );
-  assert.deepEqual(await float32Weight(pending).array(), [[1, 2], [3, 4]], "written after the build");
-  pending.dispose();
+  assert.equal(reads, 2, "each weight is read once");
+  assert.deepEqual(await float32Weight(early).array(), [[1, 2], [3, 4]]);
+  assert.deepEqual(await float32Weight(late).array(), [[2, 2]], "written after the build");
+  early.dispose();
+  late.dispose();
 
   const dir = bf16Copy("tiny/qwen2");
   try {
