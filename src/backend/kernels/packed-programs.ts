@@ -37,13 +37,16 @@ fn unpack4(w : vec2<i32>) -> vec4<f32> {
 }
 
 const GROUP = 64;
+/** Rows of x each thread of the plain product takes: each weight value read is used for all of them. */
+const ROWS = 4;
 /** Workgroups per dispatch dimension (WebGPU's guaranteed minimum limit). */
 const MAX_GROUPS = 65535;
 
 /**
  * x [M, K] · W (from stored row `offset` of B's words) for any sizes (the tiled kernel takes large aligned ones): "nn" reads W stored [K, N] packed along
  * N, one thread per output pair (coalesced reads of each weight row); "nt" reads W stored [N, K] packed along K,
- * one thread per output. Used for few rows (decoding, short prompts) and odd sizes.
+ * one thread per output column. Each thread takes ROWS rows of x, so each weight value read serves ROWS products.
+ * Used for few rows (decoding, short prompts) and odd sizes.
  */
 export class PackedMatMulProgram implements WebgpuProgram {
   outputShape: number[];
@@ -63,7 +66,7 @@ export class PackedMatMulProgram implements WebgpuProgram {
   ) {
     this.outputShape = [M, N];
     const threadsPerRow = layout === "nn" ? Math.ceil(N / 2) : N;
-    const groups = Math.ceil(threadsPerRow / GROUP) * M;
+    const groups = Math.ceil((threadsPerRow * Math.ceil(M / ROWS)) / GROUP);
     this.dispatch = [Math.min(groups, MAX_GROUPS), Math.ceil(groups / MAX_GROUPS), 1];
     this.shaderKey = `lmprobePackedMatMul_${layout}_${format}`;
   }
@@ -74,34 +77,40 @@ export class PackedMatMulProgram implements WebgpuProgram {
   }
 
   getUserCode(): string {
+    const rows = Array.from({ length: ROWS }, (_, r) => r);
+    // Rows past M repeat row M − 1 (valid reads, results not stored), so the hot loop has no branches.
     const prelude = `
   let flat = i32((workgroupId.y * numWorkgroups.x + workgroupId.x) * ${GROUP}u + localIndex);
   let perRow = ${this.layout === "nn" ? "uniforms.words" : "uniforms.N"};
-  let m = flat / perRow;
+  let m0 = (flat / perRow) * ${ROWS};
   let j = flat % perRow;
-  if (m >= uniforms.M) { return; }
-  let aRow = m * uniforms.K;
-  let B0 = uniforms.offset * uniforms.words;`;
+  if (m0 >= uniforms.M) { return; }
+  ${rows.map((r) => `let a${r} = min(m0 + ${r}, uniforms.M - 1) * uniforms.K;`).join(" ")}
+  let B0 = uniforms.offset * uniforms.words;
+  ${rows.map((r) => `var acc${r} = vec2<f32>(0.0);`).join(" ")}`;
+    const store = (index: (r: number) => string, value: (r: number) => string, extra = "") =>
+      rows.map((r) => `if (m0 + ${r} < uniforms.M${extra}) { result[${index(r)}] = ${value(r)}; }`).join("\n  ");
     const body =
       this.layout === "nn"
         ? `
-  var acc = vec2<f32>(0.0);
   for (var k = 0; k < uniforms.K; k++) {
-    acc = fma(vec2<f32>(A[aRow + k]), unpack2(B[B0 + k * uniforms.words + j]), acc);
+    let b = unpack2(B[B0 + k * uniforms.words + j]);
+    ${rows.map((r) => `acc${r} = fma(vec2<f32>(A[a${r} + k]), b, acc${r});`).join(" ")}
   }
   let n = 2 * j;
-  result[m * uniforms.N + n] = acc.x;
-  if (n + 1 < uniforms.N) { result[m * uniforms.N + n + 1] = acc.y; }`
+  ${store((r) => `(m0 + ${r}) * uniforms.N + n`, (r) => `acc${r}.x`)}
+  ${store((r) => `(m0 + ${r}) * uniforms.N + n + 1`, (r) => `acc${r}.y`, " && n + 1 < uniforms.N")}`
         : `
   let bRow = B0 + j * uniforms.words;
   let pairs = uniforms.K / 2;
-  var acc = vec2<f32>(0.0);
   for (var w = 0; w < pairs; w++) {
-    acc = fma(vec2<f32>(A[aRow + 2 * w], A[aRow + 2 * w + 1]), unpack2(B[bRow + w]), acc);
+    let b = unpack2(B[bRow + w]);
+    ${rows.map((r) => `acc${r} = fma(vec2<f32>(A[a${r} + 2 * w], A[a${r} + 2 * w + 1]), b, acc${r});`).join(" ")}
   }
-  var s = acc.x + acc.y;
-  if (uniforms.K % 2 == 1) { s = fma(A[aRow + uniforms.K - 1], unpack2(B[bRow + pairs]).x, s); }
-  result[m * uniforms.N + j] = s;`;
+  let odd = uniforms.K % 2 == 1;
+  let last = select(0.0, unpack2(B[bRow + min(pairs, uniforms.words - 1)]).x, odd);
+  ${rows.map((r) => `let s${r} = select(acc${r}.x + acc${r}.y, fma(A[a${r} + uniforms.K - 1], last, acc${r}.x + acc${r}.y), odd);`).join("\n  ")}
+  ${store((r) => `(m0 + ${r}) * uniforms.N + j`, (r) => `s${r}`)}`;
     return `
 ${unpackFunctions(this.format)}
 fn main() {${prelude}${body}
