@@ -15,6 +15,8 @@ export type { ChatMessage, Tokenizer } from "./io/tokenizer-types";
 export { downloadCheckpoint, type DownloadProgress, type HubOptions } from "./io/hub";
 export { hubCacheDir } from "./io/hub-cache";
 export { setBackend, backendReport, type BackendName, type SelectionReport, type CandidateReport } from "./backend";
+// model.weights' matrices may be packed 16-bit weights on webgpu: float32Weight(W) gives any of them as float32.
+export { float32Weight, isPacked, PackedWeight, type Weight2D } from "./backend/packed-weight";
 
 // ## Run, hooks and cache
 // Forward passes that read or replace any activation by its TransformerLens name, the activations kept, generation.

@@ -12,6 +12,7 @@ import { estimateMemoryFromConfig } from "./io/memory-from-config";
 import { downloadCheckpoint, type DownloadProgress } from "./io/hub";
 import { resolveLocalStore } from "./io/gguf/local-stores";
 import { checkMemoryFits, chooseLayerStreaming, estimateMemory } from "./io/memory-estimate";
+import { withDeferredWeightUploads } from "./backend/packed-weight";
 import { demoModelDir } from "./io/package-root";
 import { buildModel } from "./model/build";
 import type { LanguageModel } from "./model/model";
@@ -120,7 +121,8 @@ export async function loadModel(source?: string, options: LoadOptions = {}): Pro
   try {
     streaming = chooseLayerStreaming(estimateMemory(checkpoint.weights), options.layerStreaming);
     if (streaming) checkpoint.weights.streamLayers = true;
-    const model = buildModel(checkpoint, source === undefined || source === "demo" ? "lmprobe-demo" : source);
+    // Packed 16-bit weights (webgpu) are written after the build, one at a time, with host memory bounded.
+    const model = await withDeferredWeightUploads(() => buildModel(checkpoint, source === undefined || source === "demo" ? "lmprobe-demo" : source), (m) => m.dispose());
     if (streaming && !model.weights.layerWeights) {
       model.dispose();
       throw new UnsupportedFormatError(checkpoint.dir, `dequantising ${model.config.modelType} blocks as the forward pass reaches them`, "use a smaller quantisation or a backend with more memory");

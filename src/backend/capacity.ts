@@ -15,6 +15,11 @@ export interface MemoryNeed {
   /** Bytes of the matrices the forward pass multiplies by (wasm keeps a packed copy of each). */
   matrixBytes: number;
   largestTensor: { name: string; bytes: number };
+  /**
+   * Float32 bytes of the BF16/F16 matrices a backend with packed weights keeps at 2 bytes per value (half of this
+   * figure is saved there); the largest of them as packed, and the largest other tensor (float32). Absent: none.
+   */
+  packable?: { float32Bytes: number; largestPacked: { name: string; bytes: number }; largestOther: { name: string; bytes: number } };
 }
 
 export interface BackendCapacity {
@@ -72,9 +77,28 @@ export function backendCapacity(name: string = tf.getBackend()): BackendCapacity
   }
 }
 
-/** Bytes the model needs on `backend`: on wasm the weight matrices also have XNNPACK's packed copies. */
+/**
+ * Whether `backend` keeps BF16/F16 weight matrices packed (2 bytes per value): webgpu, unless LMPROBE_PACKED_WEIGHTS
+ * is "0" (backend/packed-weight.ts; the loader asks packedWeightsEnabled(), which checks the same two things).
+ */
+export function packsWeights(backend: string): boolean {
+  return backend === "webgpu" && process.env.LMPROBE_PACKED_WEIGHTS !== "0";
+}
+
+/**
+ * Bytes the model needs on `backend`: on wasm the weight matrices also have XNNPACK's packed copies; where weights
+ * stay packed, 16-bit matrices take half their float32 bytes.
+ */
 export function bytesNeededOn(need: MemoryNeed, backend: string): number {
-  return need.totalBytes + (backend === "wasm" ? need.matrixBytes : 0);
+  const packedSaving = packsWeights(backend) && need.packable ? need.packable.float32Bytes / 2 : 0;
+  return need.totalBytes - packedSaving + (backend === "wasm" ? need.matrixBytes : 0);
+}
+
+/** The largest tensor the backend will hold for this model (packed where the backend packs it). */
+export function largestTensorOn(need: MemoryNeed, backend: string): { name: string; bytes: number } {
+  if (!packsWeights(backend) || !need.packable) return need.largestTensor;
+  const { largestPacked, largestOther } = need.packable;
+  return largestPacked.bytes >= largestOther.bytes ? largestPacked : largestOther;
 }
 
 /** Bytes a streamed (block-at-a-time) model needs on `backend`: wasm also packs the resident weight matrices. */
@@ -84,7 +108,7 @@ export function streamedBytesNeededOn(streaming: { totalBytes: number; residentM
 
 /** Whether the model's need fits what the backend holds, in total and per tensor. */
 export function fitsOn(need: MemoryNeed, capacity: BackendCapacity): boolean {
-  return bytesNeededOn(need, capacity.backend) <= capacity.totalBytes && need.largestTensor.bytes <= capacity.maxTensorBytes;
+  return bytesNeededOn(need, capacity.backend) <= capacity.totalBytes && largestTensorOn(need, capacity.backend).bytes <= capacity.maxTensorBytes;
 }
 
 /**

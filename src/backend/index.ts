@@ -23,6 +23,7 @@ export { activeGpuDevice } from "./webgpu";
 export { leanDispatchStats, setLeanDispatch } from "./lean-dispatch";
 export { logitStats, hasLogitStatsKernel, planMatMul, MAX_TOP_K, type LogitStats } from "./kernels";
 export { fusedNorm, fusedActivation, fusedScoresSoftmax, fusedLinear, fusedRotaryHalf, type NormSpec } from "./kernels";
+export * from "./packed-weight";
 
 async function activate(name: BackendName): Promise<void> {
   tf.env().set("PROD", true); // silences tfjs's console banner about tfjs-node

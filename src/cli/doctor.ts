@@ -4,6 +4,7 @@ import { describeBackend } from "../backend/describe";
 import { ArgumentError, ModelTooLargeError } from "../errors";
 import { openCheckpoint } from "../io/checkpoint";
 import { chooseLayerStreaming, estimateMemory } from "../io/memory-estimate";
+import { bytesNeededOn, packsWeights } from "../backend/capacity";
 import { resolveCheckpointDir } from "../load";
 import { diagnoseBackends } from "../backend";
 import { TENSORFLOW_HINT } from "../backend/probe-tensorflow";
@@ -47,6 +48,10 @@ export async function modelReport(source: string): Promise<Record<string, unknow
       ...(estimate.storedBytes !== undefined ? { quantisedBytes: estimate.storedBytes } : {}),
       ...(estimate.streaming ? { streamedNeededBytes: estimate.streaming.totalBytes } : {}),
       backend: describeBackend().name,
+      // Where 16-bit matrices stay packed (webgpu), what the backend holds: 2 bytes per value of those.
+      ...(estimate.packable && packsWeights(describeBackend().name)
+        ? { packedFloat32Bytes: estimate.packable.float32Bytes, neededOnBackendBytes: bytesNeededOn(estimate, describeBackend().name) }
+        : {}),
       plan,
     };
   } finally {
@@ -58,6 +63,9 @@ function formatModel(m: Record<string, unknown>): string {
   const gib = (b: unknown) => ((b as number) >= 2 ** 30 ? `${((b as number) / 2 ** 30).toFixed(2)} GiB` : `${((b as number) / 2 ** 20).toFixed(1)} MiB`);
   const lines = ["", "", `model: ${m.source} (${m.modelType})`, `  tensors: ${Object.entries(m.tensorTypes as Record<string, number>).map(([t, n]) => `${n} ${t}`).join(", ")}`];
   lines.push(`  float32 weights: ${gib(m.float32Bytes)}; needed loaded whole: ${gib(m.neededBytes)}`);
+  if (m.packedFloat32Bytes !== undefined) {
+    lines.push(`  bf16/f16 matrices kept packed on ${m.backend} (2 bytes per value): ${gib((m.packedFloat32Bytes as number) / 2)} instead of ${gib(m.packedFloat32Bytes)}; needed loaded whole: ${gib(m.neededOnBackendBytes)}`);
+  }
   if (m.quantisedBytes !== undefined) lines.push(`  quantised on disk: ${gib(m.quantisedBytes)}; needed streamed: ${gib(m.streamedNeededBytes)}`);
   lines.push(`  on ${m.backend}: ${m.plan}`);
   return lines.join("\n");

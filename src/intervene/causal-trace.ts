@@ -4,6 +4,7 @@
 // a state is p(answer | noised, state restored) − p(answer | noised), averaged over noise samples. Every sample
 // and every restored state is one batch row, so the trace runs in few forward passes.
 import * as tf from "@tensorflow/tfjs-core";
+import { float32Weight } from "../backend/packed-weight";
 import { ArgumentError } from "../errors";
 import type { LanguageModel } from "../model/model";
 import { tableOf, type Table } from "../probe/table";
@@ -153,7 +154,7 @@ function argmax(v: ArrayLike<number>): number {
 
 /** Standard deviation of every entry of the token embedding matrix. */
 async function embeddingStd(model: LanguageModel): Promise<number> {
-  const std = tf.tidy(() => tf.sqrt(tf.moments(model.weights.embed.W_E).variance));
+  const std = tf.tidy(() => tf.sqrt(tf.moments(float32Weight(model.weights.embed.W_E)).variance));
   const [v] = await std.data();
   std.dispose();
   return v;

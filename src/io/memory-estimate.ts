@@ -2,7 +2,7 @@
 // as float32 tensors plus a margin for activations, compared with what the active tfjs backend can hold.
 // Loading is refused (ModelTooLargeError) before a single weight is read, instead of failing half-way
 // with an out-of-memory abort that takes the notebook kernel down with it.
-import { activeBackendName, backendCapacity, backendsThatFit, bytesNeededOn, fitsOn, streamedBytesNeededOn } from "../backend/capacity";
+import { activeBackendName, backendCapacity, backendsThatFit, bytesNeededOn, fitsOn, largestTensorOn, streamedBytesNeededOn } from "../backend/capacity";
 import { backendReport } from "../backend";
 import type { SelectionReport } from "../backend/types";
 import { ModelTooLargeError } from "../errors";
@@ -30,6 +30,8 @@ export interface MemoryEstimate {
    */
   matrixBytes: number;
   largestTensor: { name: string; bytes: number };
+  /** BF16/F16 matrices, which a backend with packed weights (webgpu) keeps at 2 bytes per value (capacity.ts). */
+  packable?: { float32Bytes: number; largestPacked: { name: string; bytes: number }; largestOther: { name: string; bytes: number } };
   /** Bytes of the weights as stored when they are quantised (GGUF blocks); absent for float checkpoints. */
   storedBytes?: number;
   /**
@@ -45,11 +47,25 @@ const LAYER_NAME = /^model\.layers\.(\d+)\./;
 /** Embedding tables are read by gather, never multiplied by, so XNNPACK never packs them. */
 const EMBEDDING_NAME = /(embed_tokens|embed_in|wte|wpe|embed_positions)\.weight$/;
 
+/**
+ * Mixture-of-experts weights (experts, routers) and the latent-attention and OPT projections that converters
+ * compute on are widened to float32 at load even where weights are packed (model/architectures/*: linearFloat32).
+ */
+const FLOAT32_AT_LOAD = /(experts|router|\.gate\.weight$|shared_expert_gate|_a_proj|_b_proj|project_(in|out))/;
+
+/** Whether the loader keeps this tensor packed where weights are packed: a 2-D BF16/F16 matrix it multiplies as is. */
+function packableMatrix(name: string, dtype: string, rank: number): boolean {
+  return rank === 2 && (dtype === "BF16" || dtype === "F16") && !FLOAT32_AT_LOAD.test(name);
+}
+
 export function estimateMemory(weights: WeightSource): MemoryEstimate {
   let weightBytes = 0;
   let matrixBytes = 0;
   let largestTensor = { name: "", bytes: 0 };
   let storedBytes: number | undefined;
+  let packableBytes = 0;
+  let largestPacked = { name: "", bytes: 0 };
+  let largestOther = { name: "", bytes: 0 };
   const layerBytes = new Map<number, number>();
   let outsideMatrixBytes = 0;
   for (const name of weights.names()) {
@@ -64,9 +80,14 @@ export function estimateMemory(weights: WeightSource): MemoryEstimate {
     weightBytes += bytes;
     if (info.shape.length === 2 && !EMBEDDING_NAME.test(name)) matrixBytes += bytes;
     if (bytes > largestTensor.bytes) largestTensor = { name, bytes };
+    if (packableMatrix(name, info.dtype, info.shape.length)) {
+      packableBytes += bytes;
+      if (bytes / 2 > largestPacked.bytes) largestPacked = { name, bytes: bytes / 2 };
+    } else if (bytes > largestOther.bytes) largestOther = { name, bytes };
   }
   const marginBytes = Math.max(128 * 1024 * 1024, Math.ceil(weightBytes * 0.15));
   const estimate: MemoryEstimate = { weightBytes, marginBytes, totalBytes: weightBytes + marginBytes, matrixBytes, largestTensor };
+  if (packableBytes > 0) estimate.packable = { float32Bytes: packableBytes, largestPacked, largestOther };
   if (storedBytes === undefined) return estimate;
   const allLayers = [...layerBytes.values()].reduce((a, b) => a + b, 0);
   const largestLayer = Math.max(0, ...layerBytes.values());
@@ -86,10 +107,11 @@ export function estimateMemory(weights: WeightSource): MemoryEstimate {
 export function checkMemoryFits(estimate: MemoryEstimate, backend: string = activeBackendName(), report: SelectionReport | null = backendReport()): void {
   const capacity = backendCapacity(backend);
   if (fitsOn(estimate, capacity)) return;
-  const tensorTooLarge = estimate.largestTensor.bytes > capacity.maxTensorBytes;
+  const largest = largestTensorOn(estimate, backend);
+  const tensorTooLarge = largest.bytes > capacity.maxTensorBytes;
   throw new ModelTooLargeError(
-    tensorTooLarge ? estimate.largestTensor.bytes : bytesNeededOn(estimate, backend),
-    tensorTooLarge ? `${backend} (per-buffer limit, tensor "${estimate.largestTensor.name}")` : backend,
+    tensorTooLarge ? largest.bytes : bytesNeededOn(estimate, backend),
+    tensorTooLarge ? `${backend} (per-buffer limit, tensor "${largest.name}")` : backend,
     tensorTooLarge ? capacity.maxTensorBytes : capacity.totalBytes,
     backendsThatFit(estimate, backend, report),
   );
@@ -110,6 +132,6 @@ export function chooseLayerStreaming(estimate: MemoryEstimate, mode: "auto" | "a
   }
   const capacity = backendCapacity(backend);
   const needed = streamedBytesNeededOn(streaming, backend);
-  if (needed <= capacity.totalBytes && estimate.largestTensor.bytes <= capacity.maxTensorBytes) return true;
+  if (needed <= capacity.totalBytes && largestTensorOn(estimate, backend).bytes <= capacity.maxTensorBytes) return true;
   throw new ModelTooLargeError(needed, `${backend} (even with two blocks dequantised at a time)`, capacity.totalBytes, backendsThatFit(estimate, backend, backendReport()));
 }

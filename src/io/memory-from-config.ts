@@ -35,7 +35,9 @@ export function estimateMemoryFromConfig(config: ModelConfig): MemoryEstimate {
   const shapes = impliedWeightShapes(config);
   const described = {
     names: () => [...shapes.keys()],
-    info: (name: string) => ({ name, dtype: "F32", shape: shapes.get(name)!, file: config.file }),
+    // Described as BF16, the narrowest float dtype a checkpoint stores: every backend counts it as float32, except
+    // one that keeps 16-bit matrices packed (webgpu), where 2 bytes per value is still a lower bound.
+    info: (name: string) => ({ name, dtype: "BF16", shape: shapes.get(name)!, file: config.file }),
   } as unknown as WeightSource;
   return estimateMemory(described);
 }

@@ -23,6 +23,14 @@ function firstNonFinite(data: Float32Array): number {
   return -1;
 }
 
+/** Index of the first 16-bit NaN or ±Infinity (all exponent bits, `mask`, set), or -1. */
+function firstNonFiniteHalf(bits: Uint16Array, mask: number): number {
+  for (let i = 0; i < bits.length; i++) {
+    if ((bits[i] & mask) === mask) return i;
+  }
+  return -1;
+}
+
 export class SafetensorsWeights implements WeightSource {
   constructor(
     readonly origin: string,
@@ -52,6 +60,18 @@ export class SafetensorsWeights implements WeightSource {
     const index = firstNonFinite(data);
     if (index >= 0) throw new NonFiniteWeightError(file.file, name, index);
     return data;
+  }
+
+  /** A BF16/F16 tensor's 16-bit patterns as stored (see WeightSource.readHalves); null for other dtypes. */
+  readHalves(name: string): { format: "bf16" | "f16"; bits: Uint16Array } | null {
+    const file = this.fileOf(name);
+    const dtype = file.entry(name).dtype;
+    if (dtype !== "BF16" && dtype !== "F16") return null;
+    const bytes = file.readBytes(name); // a new buffer of its own: byte offset 0, so 2-byte aligned
+    const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+    const index = firstNonFiniteHalf(bits, dtype === "BF16" ? 0x7f80 : 0x7c00);
+    if (index >= 0) throw new NonFiniteWeightError(file.file, name, index);
+    return { format: dtype === "BF16" ? "bf16" : "f16", bits };
   }
 
   /** One tensor's bytes exactly as stored (for quantised formats decoded elsewhere, e.g. MXFP4's U8 blocks). */

@@ -33,6 +33,11 @@ export interface WeightSource {
    * and NonFiniteWeightError if it holds NaN or Infinity (the one place weights are scanned for them).
    */
   read(name: string): Float32Array;
+  /**
+   * A BF16 or F16 tensor's values as stored (16-bit patterns, little-endian, no float32 copy), checked for NaN and
+   * Infinity as read() does; null for other dtypes. Optional: sources without it are always read as float32.
+   */
+  readHalves?(name: string): { format: "bf16" | "f16"; bits: Uint16Array } | null;
   /** Releases open file handles. */
   close(): void;
   /**

@@ -2,11 +2,15 @@
 // Components read only these fields and know nothing of Hugging Face tensor names; an architecture file
 // (src/model/architectures/<family>.ts) maps its family's config and weights onto them.
 //
+// Weights: every projection, W_E and W_U is a Weight2D: a float32 tensor, or on webgpu a bf16/f16 checkpoint's
+// values kept packed (backend/packed-weight.ts), read by weightMatMul / weightRows, or as float32 by float32Weight.
+//
 // Orientation: every projection matrix is stored as [in, out] so that `x @ W` applies it (TransformerLens's
 // orientation, the transpose of torch.nn.Linear's [out, in]). The one exception is a tied unembedding, which
 // reuses W_E [vocab, d_model] through a transposed matmul instead of holding a second copy.
 import type * as tf from "@tensorflow/tfjs-core";
 import type { LayerWeightProvider } from "./layer-weights";
+import { isPacked, type PackedWeight, type Weight2D } from "../backend/packed-weight";
 // Chained tensor methods (x.reshape(…), x.transpose()) for every model/ file: canonical.ts is imported by all.
 import "../tensor-methods";
 
@@ -51,15 +55,15 @@ export interface AttentionWeights {
   nKVHeads: number;
   dHead: number;
   /** [d_model, nHeads·dHead]; biases [nHeads·dHead] or null. */
-  W_Q: tf.Tensor2D;
+  W_Q: Weight2D;
   b_Q: tf.Tensor1D | null;
   /** [d_model, nKVHeads·dHead]. */
-  W_K: tf.Tensor2D;
+  W_K: Weight2D;
   b_K: tf.Tensor1D | null;
-  W_V: tf.Tensor2D;
+  W_V: Weight2D;
   b_V: tf.Tensor1D | null;
   /** [nHeads·dHead, d_model]. */
-  W_O: tf.Tensor2D;
+  W_O: Weight2D;
   b_O: tf.Tensor1D | null;
   /** q/k norms (Qwen3, OLMo2, Gemma3): over each head ("head") or over the whole projection before the head split ("all"). */
   qNorm: NormWeights | null;
@@ -87,13 +91,13 @@ export interface AttentionWeights {
 /** The projections of a feed-forward network (a dense MLP, or one expert of a mixture). */
 export interface FeedForwardProjections {
   /** [d_model, d_mlp] or null when not gated. */
-  W_gate: tf.Tensor2D | null;
+  W_gate: Weight2D | null;
   b_gate: tf.Tensor1D | null;
   /** [d_model, d_mlp] ("up" in gated models). */
-  W_in: tf.Tensor2D;
+  W_in: Weight2D;
   b_in: tf.Tensor1D | null;
   /** [d_mlp, d_model]. */
-  W_out: tf.Tensor2D;
+  W_out: Weight2D;
   b_out: tf.Tensor1D | null;
 }
 
@@ -146,7 +150,7 @@ export interface CanonicalModel {
   maxPositions: number;
   embed: {
     /** [vocab, d_model]. */
-    W_E: tf.Tensor2D;
+    W_E: Weight2D;
     /** Multiplier applied after the lookup (Gemma's √d_model rounded to the compute dtype), or null. */
     scale: number | null;
     /** Norm of the embedding before the first block (BLOOM's word_embeddings_layernorm); absent or null: none. */
@@ -158,7 +162,7 @@ export interface CanonicalModel {
   lnFinal: NormWeights | null;
   unembed: {
     /** [d_model, vocab], or null when tied: the unembedding then uses embed.W_E transposed. */
-    W_U: tf.Tensor2D | null;
+    W_U: Weight2D | null;
     b_U: tf.Tensor1D | null;
     /** Final logits become softcap · tanh(logits / softcap) (Gemma 2), or null. */
     softcap: number | null;
@@ -174,10 +178,22 @@ export interface CanonicalModel {
 
 /** Every tensor a canonical model holds (shared tensors once), for dispose() and memory accounting. */
 export function canonicalTensors(model: CanonicalModel): tf.Tensor[] {
-  const seen = new Set<tf.Tensor>();
+  return canonicalLeaves(model, false) as tf.Tensor[];
+}
+
+/**
+ * Every parameter a canonical model holds, packed weights as themselves (their logical size and shape), not as
+ * their words: for counting parameters and multiply-adds.
+ */
+export function canonicalParameters(model: CanonicalModel): (tf.Tensor | PackedWeight)[] {
+  return canonicalLeaves(model, true);
+}
+
+function canonicalLeaves(model: CanonicalModel, packedAsLeaves: boolean): (tf.Tensor | PackedWeight)[] {
+  const seen = new Set<tf.Tensor | PackedWeight>();
   const visit = (v: unknown): void => {
     if (v === null || v === undefined || typeof v !== "object") return;
-    if (isTensor(v)) {
+    if (isTensor(v) || (packedAsLeaves && isPacked(v))) {
       seen.add(v);
       return;
     }

@@ -10,6 +10,7 @@ import { attentionMask, attentionMaskOnDevice } from "./components/masks";
 import { withAlibi } from "./components/alibi";
 import { mlp } from "./components/mlp";
 import { matMulTransposedWeight } from "./components/linear";
+import { weightGather, weightMatMul } from "../backend/packed-weight";
 import { applyNorm } from "./components/norm";
 import { rotaryTables, type RotaryTables } from "./components/rotary";
 import type { KVCache } from "./kv-cache";
@@ -70,7 +71,7 @@ export function forwardStages(model: CanonicalModel, input: ForwardInput, hooks:
 
   const embed = (): tf.Tensor3D => {
     const idsTensor = tf.tensor2d(input.ids.flat(), [batch, pos], "int32");
-    const embedded = hooks.run("hook_embed", null, tf.gather(model.embed.W_E, idsTensor));
+    const embedded = hooks.run("hook_embed", null, weightGather(model.embed.W_E, idsTensor));
     let resid: tf.Tensor = model.embed.scale !== null ? tf.mul(embedded, model.embed.scale) : embedded;
     if (model.embed.norm) resid = applyNorm(resid, model.embed.norm);
     if (model.posEmbed) {
@@ -230,7 +231,7 @@ export function unembed(model: CanonicalModel, x: tf.Tensor): tf.Tensor3D {
     const d = x.shape[x.rank - 1];
     const flat = x.reshape([-1, d]);
     const { W_U, b_U, softcap, divisor } = model.unembed;
-    let logits: tf.Tensor = W_U ? tf.matMul(flat, W_U) : matMulTransposedWeight(flat as tf.Tensor2D, model.embed.W_E);
+    let logits: tf.Tensor = W_U ? weightMatMul(flat as tf.Tensor2D, W_U) : matMulTransposedWeight(flat as tf.Tensor2D, model.embed.W_E);
     if (b_U) logits = tf.add(logits, b_U);
     if (divisor) logits = tf.div(logits, divisor);
     if (softcap !== null) logits = tf.mul(tf.tanh(tf.div(logits, softcap)), softcap);

@@ -5,6 +5,7 @@
 // unembedding's biases sum exactly to the logit before any final softcap. Heads split the attention output
 // through W_O (b_O stays with the layer); neurons split a dense MLP output through W_out.
 import * as tf from "@tensorflow/tfjs-core";
+import { weightMatMulTransposed, weightVector } from "../backend/packed-weight";
 import type { NormWeights } from "../model/canonical";
 import { ColumnBuilder, type Table } from "./table";
 import { resolvePositions, resolveTokenId, type TokenSpec } from "./tokens";
@@ -117,14 +118,14 @@ export async function dlaFromCache(
       const { nHeads, W_O } = blk.attn;
       const dHead = W_O.shape[0] / nHeads; // z's width: the values' (narrower than q/k in multi-head latent attention)
       const z = tf.reshape(tf.slice(cache.get(`blocks.${l}.attn.hook_z`), [b, o.position, 0, 0], [1, 1, nHeads, dHead]), [nHeads, dHead]);
-      const through = tf.reshape(tf.matMul(W_O, tf.reshape(direction, [-1, 1])), [nHeads, dHead]);
+      const through = tf.reshape(weightMatMulTransposed(tf.reshape(direction, [1, -1]) as tf.Tensor2D, W_O), [nHeads, dHead]);
       return tf.mul(tf.sum(tf.mul(z, through), 1), scale);
     });
     const neurons = w.blocks.map((blk, l) => {
       if (blk.mlp.kind !== "dense" || blk.postMlpNorm || !cache.has(`blocks.${l}.mlp.hook_post`)) return null;
       const post = at(`blocks.${l}.mlp.hook_post`);
       w.layerWeights?.acquire(l);
-      const through = tf.reshape(tf.matMul(blk.mlp.W_out, tf.reshape(direction, [-1, 1])), [-1]);
+      const through = tf.reshape(weightMatMulTransposed(tf.reshape(direction, [1, -1]) as tf.Tensor2D, blk.mlp.W_out), [-1]);
       return tf.stack([post, tf.mul(tf.mul(post, through), scale)]);
     });
     return { components, bias, scale, heads, neurons } as unknown as tf.TensorContainer;
@@ -173,7 +174,7 @@ export async function dlaFromCache(
  */
 function unembedDirection(model: ProbeModel, target: number, baseline: number | null): { direction: tf.Tensor1D; bias: tf.Tensor } {
   const { W_U, b_U } = model.weights.unembed;
-  const column = (id: number) => (W_U ? tf.reshape(tf.slice(W_U, [0, id], [-1, 1]), [-1]) : tf.reshape(tf.slice(model.weights.embed.W_E, [id, 0], [1, -1]), [-1]));
+  const column = (id: number) => (W_U ? weightVector(W_U, 1, id) : weightVector(model.weights.embed.W_E, 0, id));
   const biasOf = (id: number) => (b_U ? tf.reshape(tf.slice(b_U, [id], [1]), []) : tf.scalar(0));
   let u: tf.Tensor = column(target);
   let unembedBias: tf.Tensor = biasOf(target);

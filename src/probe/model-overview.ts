@@ -3,7 +3,7 @@
 // shapes actually loaded), not re-derived from config.json, so a converter's choices show as they are.
 import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError } from "../errors";
-import { canonicalTensors, type BlockWeights, type CanonicalModel } from "../model/canonical";
+import { canonicalParameters, type BlockWeights, type CanonicalModel } from "../model/canonical";
 import { ColumnBuilder, type Table } from "./table";
 import type { ProbeModel } from "./types";
 
@@ -41,7 +41,7 @@ function countParameters(w: CanonicalModel): { total: Record<Component, number>;
     total[c] += n;
     active[c] += n * share;
   };
-  const size = (v: unknown) => canonicalTensors(v as CanonicalModel).reduce((s, t) => s + t.size, 0);
+  const size = (v: unknown) => canonicalParameters(v as CanonicalModel).reduce((s, t) => s + t.size, 0);
   add("embedding", w.embed.W_E.size);
   if (w.posEmbed) add("positional embedding", w.posEmbed.W_pos.size);
   for (const b of w.blocks) {
@@ -70,13 +70,13 @@ function attendedPairs(T: number, window: number | null): number {
 }
 
 /** Multiply-adds per token of a block's projections: every 2-D weight matrix is applied once per token. */
-function projectionMacs(tensors: tf.Tensor[]): number {
+function projectionMacs(tensors: { rank: number; size: number }[]): number {
   return tensors.filter((t) => t.rank === 2).reduce((s, t) => s + t.size, 0);
 }
 
 function blockFlops(b: BlockWeights, T: number): Record<"attention" | "attention scores" | "mlp" | "router" | "experts", [number, number]> {
   const { qNorm, kNorm, sinks, ...attnWeights } = b.attn;
-  const proj = 2 * projectionMacs(canonicalTensors(attnWeights as unknown as CanonicalModel));
+  const proj = 2 * projectionMacs(canonicalParameters(attnWeights as unknown as CanonicalModel));
   // q·k and pattern·v: 2 FLOPs per multiply-add, dHead multiply-adds each, per head and attended (query, key) pair.
   const perPair = 2 * 2 * b.attn.dHead * b.attn.nHeads;
   const decodeKeys = b.attn.slidingWindow === null ? T + 1 : Math.min(T + 1, b.attn.slidingWindow);
@@ -87,7 +87,7 @@ function blockFlops(b: BlockWeights, T: number): Record<"attention" | "attention
     router: [0, 0] as [number, number],
     experts: [0, 0] as [number, number],
   };
-  const tensorsOf = (v: unknown) => canonicalTensors(v as CanonicalModel);
+  const tensorsOf = (v: unknown) => canonicalParameters(v as CanonicalModel);
   if (b.mlp.kind === "dense") {
     const f = 2 * projectionMacs(tensorsOf(b.mlp));
     out.mlp = [f * T, f];

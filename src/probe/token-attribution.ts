@@ -3,6 +3,7 @@
 // whose sum over tokens equals f(input) − f(baseline) up to the quadrature's error (completeness; reported, and
 // asserted by the tests). The interpolation points run as batch rows of the gradient cache.
 import * as tf from "@tensorflow/tfjs-core";
+import { weightGather } from "../backend/packed-weight";
 import { ArgumentError, throwIfAborted } from "../errors";
 import { gradientCache, type GradientMetric } from "../model/gradients";
 import type { LanguageModel } from "../model/model";
@@ -196,5 +197,5 @@ function baselineEmbedding(model: LanguageModel, embed: tf.Tensor2D, ids: number
     throw new ArgumentError("baseline", `is ${JSON.stringify(baseline)}`, 'use "zero" or { token: id or text }, e.g. { token: model.padTokenId() }');
   }
   const id = resolveTokenId(model, baseline.token, "baseline.token");
-  return tf.tile(tf.gather(model.weights.embed.W_E, [id]), [ids.length, 1]) as tf.Tensor2D;
+  return tf.tile(weightGather(model.weights.embed.W_E, [id]), [ids.length, 1]) as tf.Tensor2D;
 }

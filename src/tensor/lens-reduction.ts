@@ -8,6 +8,7 @@
 // At the end log Σ e^x = M + log S and the entropy is log S − T/S. Working relative to M keeps both exact
 // for logits of ±1e4 (an unshifted Σ p·x would cancel catastrophically in float32).
 import * as tf from "@tensorflow/tfjs-core";
+import { weightMatMul, weightMatMulTransposed } from "../backend/packed-weight";
 import { ArgumentError } from "../errors";
 import { Unembedding, checkUnembedding, unembedIds, unembedSlice, vocabSize } from "./unembedding";
 import { capability, logitStats, MAX_TOP_K } from "../backend/capabilities";
@@ -123,7 +124,7 @@ export function lensReduction(rows: tf.Tensor2D, options: LensReductionOptions):
 
 /** Logits [n, vocab] of rows [n, d] in one product (the GPU's matmul takes W_U in either layout as it lies). */
 function fullVocabularyLogits(rows: tf.Tensor2D, u: Unembedding): tf.Tensor2D {
-  let logits: tf.Tensor = u.layout === "vocab_d" ? tf.matMul(rows, u.weight, false, true) : tf.matMul(rows, u.weight);
+  let logits: tf.Tensor = u.layout === "vocab_d" ? weightMatMulTransposed(rows, u.weight) : weightMatMul(rows, u.weight);
   if (u.bias) logits = tf.add(logits, u.bias);
   if (u.softcap != null) logits = tf.mul(tf.tanh(tf.div(logits, u.softcap)), u.softcap);
   return logits as tf.Tensor2D;

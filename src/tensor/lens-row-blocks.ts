@@ -10,6 +10,7 @@
 // log Σ e^x = m + log S and the entropy is log S − Σ p·(x − m): the formulas of the streaming path, taken relative
 // to the maximum so that logits of ±1e4 stay exact.
 import * as tf from "@tensorflow/tfjs-core";
+import { isPacked, weightMatMul, weightMatMulTransposed } from "../backend/packed-weight";
 import { capability, countAbove, logitStats, MAX_TOP_K } from "../backend/capabilities";
 import type { LensReductionTensors } from "./lens-reduction";
 import { type Unembedding, vocabSize } from "./unembedding";
@@ -93,9 +94,9 @@ function reduceBlock(rows: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tenso
  */
 function blockLogits(rows: tf.Tensor2D, u: Unembedding): tf.Tensor2D {
   let logits: tf.Tensor;
-  if (u.layout === "d_vocab") logits = tf.matMul(rows, u.weight);
-  else if (capability("untransposedMatMul")) logits = tf.transpose(tf.matMul(u.weight, tf.transpose(rows)));
-  else logits = tf.matMul(rows, u.weight, false, true);
+  if (u.layout === "d_vocab") logits = weightMatMul(rows, u.weight);
+  else if (capability("untransposedMatMul") && !isPacked(u.weight)) logits = tf.transpose(tf.matMul(u.weight, tf.transpose(rows)));
+  else logits = weightMatMulTransposed(rows, u.weight);
   if (u.bias) logits = tf.add(logits, u.bias);
   if (u.softcap != null) logits = tf.mul(tf.tanh(tf.div(logits, u.softcap)), u.softcap);
   return logits as tf.Tensor2D;

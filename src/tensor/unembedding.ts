@@ -2,12 +2,13 @@
 // embeddings keep it as [vocab, d_model]), an optional bias and Gemma 2's final logit softcap. Kept
 // separate from the model so that the reduction can be tested on any matrix.
 import * as tf from "@tensorflow/tfjs-core";
+import { isPacked, weightColumnRange, weightColumnsAsRows, weightGather, weightMatMul, weightMatMulTransposed, weightRowRange, type Weight2D } from "../backend/packed-weight";
 import { ArgumentError } from "../errors";
 
 /** A model's unembedding matrix in either layout, with its bias and softcap. */
 export interface Unembedding {
   /** [d_model, vocab] when layout is "d_vocab" (TransformerLens's W_U), [vocab, d_model] when "vocab_d" (HF lm_head / tied embedding). */
-  weight: tf.Tensor2D;
+  weight: Weight2D;
   layout: "d_vocab" | "vocab_d";
   /** [vocab] bias added after the product (b_U), if the model has one. */
   bias?: tf.Tensor1D | null;
@@ -49,11 +50,19 @@ export function checkUnembedding(u: Unembedding, dModel: number): void {
  * `rowsT` [d, n] is passed in, computed once per row chunk.
  */
 export function unembedSlice(rows: tf.Tensor2D, rowsT: tf.Tensor2D | null, u: Unembedding, start: number, end: number): tf.Tensor2D {
+  if (isPacked(u.weight)) {
+    // A vocabulary chunk of a packed matrix is a view of its stored rows: no gather, no float32 copy.
+    let packedLogits: tf.Tensor2D =
+      u.layout === "vocab_d" ? weightMatMulTransposed(rows, weightRowRange(u.weight, start, end)) : weightMatMul(rows, weightColumnRange(u.weight, start, end));
+    if (u.bias) packedLogits = tf.add(packedLogits, tf.slice(u.bias, [start], [end - start]));
+    return applySoftcap(packedLogits, u.softcap);
+  }
+  const weight = u.weight;
   const ids = tf.range(start, end, 1, "int32");
   let logits: tf.Tensor =
     u.layout === "vocab_d"
-      ? tf.transpose(tf.matMul(tf.gather(u.weight, ids, 0), rowsT ?? tf.transpose(rows)))
-      : tf.matMul(rows, tf.gather(u.weight, ids, 1));
+      ? tf.transpose(tf.matMul(tf.gather(weight, ids, 0), rowsT ?? tf.transpose(rows)))
+      : tf.matMul(rows, tf.gather(weight, ids, 1));
   if (u.bias) logits = tf.add(logits, tf.gather(u.bias, ids));
   return applySoftcap(logits as tf.Tensor2D, u.softcap);
 }
@@ -63,7 +72,7 @@ export function unembedIds(rows: tf.Tensor2D, u: Unembedding, ids: tf.Tensor2D):
   const [n, t] = ids.shape;
   const flat = tf.reshape(ids, [n * t]);
   // Columns of W_U (rows of the [vocab, d] layout) for every requested id: [n·t, d].
-  const w = u.layout === "vocab_d" ? tf.gather(u.weight, flat, 0) : tf.transpose(tf.gather(u.weight, flat, 1));
+  const w = u.layout === "vocab_d" ? weightGather(u.weight, flat) : weightColumnsAsRows(u.weight, flat as tf.Tensor1D);
   let logits = tf.sum(tf.mul(tf.reshape(w, [n, t, -1]), tf.expandDims(rows, 1)), 2) as tf.Tensor2D;
   if (u.bias) logits = tf.add(logits, tf.reshape(tf.gather(u.bias, flat), [n, t]));
   return applySoftcap(logits, u.softcap);

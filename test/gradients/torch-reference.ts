@@ -28,6 +28,7 @@ import { loadModel } from "../../src/load";
 import { gradientCache } from "../../src/model/gradients";
 import { logitDiffMetric } from "../../src/probe/gradient-metrics";
 import { SafetensorsFile } from "../../src/io/safetensors";
+import { float32Weight } from "../../src/backend/packed-weight";
 
 export const GRADIENTS_FILE = "gradients.safetensors";
 export const RELATIVE_TOLERANCE = 1e-4;
@@ -151,11 +152,11 @@ export async function lmprobeGradients(
           }
           return out;
         });
-      reference.grad_attn_out = mapped(ref.grads.grad_attn_out, (l) => model.weights.blocks[l].attn.W_O);
+      reference.grad_attn_out = mapped(ref.grads.grad_attn_out, (l) => float32Weight(model.weights.blocks[l].attn.W_O));
       reference.grad_mlp_out = mapped(ref.grads.grad_mlp_out, (l) => {
         const mlp = model.weights.blocks[l].mlp;
         if (mlp.kind !== "dense") throw new Error(`${dir}: block ${l} has no dense MLP to pair mlp_out through`);
-        return mlp.W_out;
+        return float32Weight(mlp.W_out);
       });
     }
     const metric = logitDiffMetric(model, ref.tokens[0], ref.tokens[1]);

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
 import { ModelTooLargeError } from "../../src/errors";
 import { backendCapacity, bytesNeededOn, checkMemoryFits, estimateMemory, WASM_HEAP_BYTES } from "../../src/io/memory-estimate";
+import { largestTensorOn } from "../../src/backend/capacity";
 import { SafetensorsFile } from "../../src/io/safetensors";
 import { openWeightSource } from "../../src/io/safetensors-weights";
 import type { TensorInfo, WeightSource } from "../../src/io/weight-source";
@@ -114,4 +115,30 @@ test("loadModel refuses an oversized checkpoint before reading any weight", asyn
     SafetensorsFile.prototype.readFloat32 = original;
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("where BF16/F16 matrices stay packed (webgpu) they count 2 bytes per value; elsewhere, or with LMPROBE_PACKED_WEIGHTS=0, 4", () => {
+  // An 8B-like shape: the embedding is the largest tensor (2.1 GB as float32, 1.05 GB packed); a norm stays float32.
+  const shapes = { "model.embed_tokens.weight": [128256, 4096], "model.layers.0.self_attn.q_proj.weight": [4096, 4096], "model.layers.0.input_layernorm.weight": [4096], "model.layers.0.mlp.experts.0.up_proj.weight": [1024, 4096] };
+  const est = estimateMemory(describedOnly(shapes));
+  const packable = (128256 * 4096 + 4096 * 4096) * 4; // experts are widened at load (linearFloat32), norms are 1-D
+  assert.equal(est.packable?.float32Bytes, packable);
+  assert.deepEqual(est.packable?.largestPacked, { name: "model.embed_tokens.weight", bytes: 128256 * 4096 * 2 });
+  assert.deepEqual(est.packable?.largestOther, { name: "model.layers.0.mlp.experts.0.up_proj.weight", bytes: 1024 * 4096 * 4 });
+  const saved = process.env.LMPROBE_PACKED_WEIGHTS;
+  try {
+    delete process.env.LMPROBE_PACKED_WEIGHTS;
+    assert.equal(bytesNeededOn(est, "webgpu"), est.totalBytes - packable / 2);
+    assert.equal(bytesNeededOn(est, "cpu"), est.totalBytes);
+    assert.equal(largestTensorOn(est, "webgpu").bytes, 128256 * 4096 * 2);
+    assert.equal(largestTensorOn(est, "cpu").bytes, 128256 * 4096 * 4);
+    process.env.LMPROBE_PACKED_WEIGHTS = "0";
+    assert.equal(bytesNeededOn(est, "webgpu"), est.totalBytes);
+    assert.equal(largestTensorOn(est, "webgpu").bytes, 128256 * 4096 * 4);
+  } finally {
+    if (saved === undefined) delete process.env.LMPROBE_PACKED_WEIGHTS;
+    else process.env.LMPROBE_PACKED_WEIGHTS = saved;
+  }
+  // Float32 checkpoints have nothing to pack.
+  assert.equal(estimateMemory(describedOnly(shapes, "F32")).packable, undefined);
 });

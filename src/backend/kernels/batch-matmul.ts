@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { MatMulTiledProgram, TILE, type MatMulLayout, type Tile } from "./matmul";
 import { withShape, type WebgpuBackendApi } from "./program";
 import { SmallOutputPartialsProgram } from "./small-output-matmul";
+import type { HalfFormat } from "./packed-programs";
 
 export interface MatMulPlan {
   batch: number;
@@ -63,13 +64,18 @@ export function runMatMulPlan(
   plan: MatMulPlan,
   bias: tf.TensorInfo | null = null,
   residual: tf.TensorInfo | null = null,
+  /** b is a packed weight (int32 words, half as many columns as the float32 layout): see packed-programs.ts. */
+  packedB: HalfFormat | null = null,
+  /** For a packed b: the first stored row of B within b (b's words may hold a larger matrix). */
+  bRowOffset = 0,
 ): tf.TensorInfo {
   const { batch, M, N, K, layout } = plan;
-  const program = new MatMulTiledProgram(batch, M, N, layout, bias != null, plan.tile, residual != null);
+  const program = new MatMulTiledProgram(batch, M, N, layout, bias != null, plan.tile, residual != null, false, packedB);
   const a3 = withShape(a, [plan.aBatched ? batch : 1, M, K]);
-  const b3 = withShape(b, layout === "nt" ? [plan.bBatched ? batch : 1, N, K] : [plan.bBatched ? batch : 1, K, N]);
+  const b3 = packedB ? b : withShape(b, layout === "nt" ? [plan.bBatched ? batch : 1, N, K] : [plan.bBatched ? batch : 1, K, N]);
   // One entry per scalar: tfjs aligns each entry by its length, so a 5-long entry would not match the struct.
-  const uniforms = [M, N, K, plan.aBatched ? 1 : 0, plan.bBatched ? 1 : 0].map((v) => ({ type: "int32" as const, data: [v] }));
+  const vec2PerRow = (layout === "nt" ? K : N) / 4;
+  const uniforms = [M, N, K, plan.aBatched ? 1 : 0, plan.bBatched ? 1 : 0, ...(packedB ? [bRowOffset * vec2PerRow] : [])].map((v) => ({ type: "int32" as const, data: [v] }));
   const inputs = [a3, b3, ...(bias ? [withShape(bias, [N])] : []), ...(residual ? [withShape(residual, [batch, M, N])] : [])];
   const out = backend.runWebGPUProgram(program, inputs, "float32", uniforms);
   // Give the result its real shape through the backend's Reshape kernel (it shares the buffer).

@@ -10,6 +10,7 @@
 // Layouts: A [batch, M, K] row-major; B [batch, K, N] ("nn") or [batch, N, K] ("nt", a [vocab, d] unembedding
 // used without a transposed copy). Requires K % 4 == 0 (vec4 loads along K) and, for "nn", N % 4 == 0.
 import type { WebgpuProgram } from "./program";
+import { unpackFunctions, type HalfFormat } from "./packed-programs";
 
 export const TILE = 128;
 export type Tile = 64 | 128;
@@ -18,7 +19,9 @@ const DEPTH = 16;
 export type MatMulLayout = "nn" | "nt";
 
 /** Loads of one DEPTH-deep slice into registers (ra/rb) and their stores into workgroup memory. */
-function loadSnippets(layout: MatMulLayout, T: Tile): { loadA: string; storeA: string; loadB: string; storeB: string } {
+function loadSnippets(layout: MatMulLayout, T: Tile, packedB: boolean): { loadA: string; storeA: string; loadB: string; storeB: string } {
+  // A packed B holds each vec4 of the float32 layout as two words (four 16-bit values): same index, widened here.
+  const readB = (index: string) => (packedB ? `unpack4(B[${index}])` : `B[${index}]`);
   const slots = T / 64; // vec4 loads per thread for a T × 16 slice
   // Row-major [rows, K] operand: thread i of the 4T vec4 slots reads row i % T, k-group i / T, and stores
   // the vector transposed (depth-major), so consecutive threads write consecutive words: no bank conflicts.
@@ -29,7 +32,7 @@ function loadSnippets(layout: MatMulLayout, T: Tile): { loadA: string; storeA: s
       let k = kBase + (slot / ${T}) * 4;
       let row = ${limit === "M" ? "row0" : "col0"} + r;
       if (row < uniforms.${limit} && k < uniforms.K) {
-        ${reg}[it] = ${name}[${base} + row * ${name === "A" ? "aRow4" : "bRow4"} + k / 4];
+        ${reg}[it] = ${name === "A" ? `A[${base} + row * aRow4 + k / 4]` : readB(`${base} + row * bRow4 + k / 4`)};
       } else {
         ${reg}[it] = vec4<f32>(0.0);
       }
@@ -55,7 +58,7 @@ function loadSnippets(layout: MatMulLayout, T: Tile): { loadA: string; storeA: s
       let k = kBase + slot / ${T / 4};
       let n = col0 + (slot % ${T / 4}) * 4;
       if (k < uniforms.K && n < uniforms.N) {
-        rb[it] = B[bBase + k * bRow4 + n / 4];
+        rb[it] = ${readB("bBase + k * bRow4 + n / 4")};
       } else {
         rb[it] = vec4<f32>(0.0);
       }
@@ -121,10 +124,10 @@ function storeSnippet(vectorOut: boolean, hasBias: boolean, hasResidual: boolean
 }
 
 /** Dense operands: A [M, K], B [N, K] or [K, N], C [M, N] per batch (a batch of 1 broadcasts A or B). */
-function denseBases(layout: MatMulLayout): string {
+function denseBases(layout: MatMulLayout, packedB: boolean): string {
   return `
   let aBase = select(0, batch, uniforms.aBatched == 1) * uniforms.M * K4;
-  let bBase = select(0, batch, uniforms.bBatched == 1) * uniforms.N * K4;
+  let bBase = select(0, batch, uniforms.bBatched == 1) * uniforms.N * K4${packedB ? " + uniforms.bOffset" : ""};
   let cBase = batch * uniforms.M * uniforms.N;
   let aRow4 = K4;
   let bRow4 = ${layout === "nt" ? "K4" : "N4"};
@@ -166,23 +169,27 @@ export class MatMulTiledProgram implements WebgpuProgram {
      * operands: attention reads q, k, v and writes z in their [pos, head, dHead] layout, with no transposes.
      */
     readonly strided = false,
+    /** B holds bfloat16 / float16 pairs (kernels/packed-programs.ts), read as vec2<i32> and widened to float32. */
+    readonly packedB: HalfFormat | null = null,
   ) {
+    // A packed B may be a range of rows of a larger weight (a vocabulary chunk): bOffset is its start, in vec2 words.
+    if (packedB) this.uniforms += " bOffset : i32,";
     if (strided) this.uniforms += " aBatchStride : i32, aRowStride : i32, bBatchStride : i32, bRowStride : i32, cBatchStride : i32, cRowStride : i32,";
     this.outputShape = [batch, M, N];
     this.outputComponent = N % 4 === 0 ? 4 : 1;
     this.variableNames = ["A", "B", ...(hasBias ? ["bias"] : []), ...(hasResidual ? ["residual"] : [])];
-    this.variableComponents = [4, 4, ...(hasBias ? [this.outputComponent] : []), ...(hasResidual ? [this.outputComponent] : [])];
+    this.variableComponents = [4, packedB ? 2 : 4, ...(hasBias ? [this.outputComponent] : []), ...(hasResidual ? [this.outputComponent] : [])];
     this.dispatch = [Math.ceil(N / tile), Math.ceil(M / tile), batch];
-    this.shaderKey = `lmprobeMatMul${tile}_${layout}_${this.outputComponent}_${hasBias}_${hasResidual}_${strided}`;
+    this.shaderKey = `lmprobeMatMul${tile}_${layout}_${this.outputComponent}_${hasBias}_${hasResidual}_${strided}_${packedB ?? "f32"}`;
   }
 
   getUserCode(): string {
     const T = this.tile;
-    const s = loadSnippets(this.layout, T);
+    const s = loadSnippets(this.layout, T, this.packedB != null);
     const vectorOut = this.outputComponent === 4;
     const slots = T / 64;
     const accDecl = Array.from({ length: slots * slots * 4 }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join(" ");
-    return `
+    return `${this.packedB ? unpackFunctions(this.packedB) : ""}
 var<workgroup> As : array<vec4<f32>, ${(DEPTH * T) / 4}>;
 var<workgroup> Bs : array<vec4<f32>, ${(DEPTH * T) / 4}>;
 
@@ -195,7 +202,7 @@ fn main() {
   let col0 = i32(workgroupId.x) * ${T};
   let K4 = uniforms.K / 4;
   let N4 = uniforms.N / 4;
-  ${this.strided ? stridedBases : denseBases(this.layout)}
+  ${this.strided ? stridedBases : denseBases(this.layout, this.packedB != null)}
   ${accDecl}
   var ra : array<vec4<f32>, ${slots}>;
   var rb : array<vec4<f32>, ${slots}>;

@@ -5,6 +5,7 @@ import { overrideBatchMatMul, overrideFusedMatMul } from "./batch-matmul";
 import { LogitStatsProgram } from "./logit-stats";
 import type { WebgpuBackendApi } from "./program";
 import { registerFusedKernels } from "./fused";
+import { registerPackedKernels } from "./packed";
 
 export const LOGIT_STATS_KERNEL = "LmprobeLogitStats";
 
@@ -12,6 +13,7 @@ export function registerWebgpuKernels(): void {
   overrideBatchMatMul();
   overrideFusedMatMul();
   registerFusedKernels();
+  registerPackedKernels();
   if (!tf.getKernel(LOGIT_STATS_KERNEL, "webgpu")) {
     tf.registerKernel({
       kernelName: LOGIT_STATS_KERNEL,

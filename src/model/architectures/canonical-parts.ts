@@ -6,6 +6,7 @@ import type { LayerType, ModelConfig, RopeParameters } from "../../io/config";
 import { rotaryFromParameters } from "../components/rotary";
 import type { AttentionWeights, BlockWeights, CanonicalModel, DenseMlpWeights, NormWeights, RotarySettings } from "../canonical";
 import type { WeightLoader } from "./weight-loader";
+import type { Weight2D } from "../../backend/packed-weight";
 
 /** Buffers some checkpoints carry that are not parameters. */
 export const ROTARY_BUFFERS = [/\.rotary_emb\.inv_freq$/];
@@ -42,7 +43,7 @@ export function blockWeights(parts: Pick<BlockWeights, "attn" | "mlp"> & Partial
 }
 
 export interface ModelShellParts {
-  W_E: tf.Tensor2D;
+  W_E: Weight2D;
   /** Multiplier after the embedding lookup (Gemma's √d), default none. */
   embedScale?: number | null;
   W_pos?: tf.Tensor2D | null;
@@ -68,8 +69,8 @@ export function modelShell(config: ModelConfig, parts: ModelShellParts): Canonic
 }
 
 /** The token embedding [vocab, d_model] stored under `name`. */
-export function readEmbedding(w: WeightLoader, config: ModelConfig, name: string): tf.Tensor2D {
-  return w.tensor(name, [config.vocabSize, config.hiddenSize]) as tf.Tensor2D;
+export function readEmbedding(w: WeightLoader, config: ModelConfig, name: string): Weight2D {
+  return w.matrix(name, config.vocabSize, config.hiddenSize);
 }
 
 /**

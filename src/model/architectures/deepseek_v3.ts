@@ -67,7 +67,7 @@ export function convertDeepseekV3(config: ModelConfig, weights: WeightSource): C
         numExperts: moe.numExperts,
         topK: moe.topK,
         routing: { ...routing, correctionBias: w.bias(p + "gate.e_score_correction_bias", moe.numExperts, true) },
-        W_router: w.linear(p + "gate.weight", config.hiddenSize, moe.numExperts),
+        W_router: w.linearFloat32(p + "gate.weight", config.hiddenSize, moe.numExperts),
         b_router: null,
         experts: readExperts(w, config, p + "experts.", expertWidth, moe.numExperts),
         glu: { kind: "gated", act },
@@ -105,10 +105,10 @@ function readMla(w: WeightLoader, config: ModelConfig, l: number, s: MlaSizes, i
   const kvaOrder = interleave ? [...Array.from({ length: s.kvLora }, (_, j) => j), ...deinterleaved(s.kvLora)] : null;
 
   const mla: MlaWeights = {
-    W_QA: s.qLora ? w.linear(p + "q_a_proj.weight", d, s.qLora) : null,
+    W_QA: s.qLora ? w.linearFloat32(p + "q_a_proj.weight", d, s.qLora) : null,
     b_QA: s.qLora ? w.bias(p + "q_a_proj.bias", s.qLora, bias) : null,
     qANorm: s.qLora ? w.rmsNorm(p + "q_a_layernorm.weight", s.qLora, LATENT_NORM_EPS) : null,
-    W_KVA: permute(w.linear(p + "kv_a_proj_with_mqa.weight", d, s.kvLora + s.rope), kvaOrder),
+    W_KVA: permute(w.linearFloat32(p + "kv_a_proj_with_mqa.weight", d, s.kvLora + s.rope), kvaOrder),
     b_KVA: null,
     kvANorm: w.rmsNorm(p + "kv_a_layernorm.weight", s.kvLora, LATENT_NORM_EPS),
     kvLoraRank: s.kvLora,
@@ -118,9 +118,9 @@ function readMla(w: WeightLoader, config: ModelConfig, l: number, s: MlaSizes, i
   };
   const kvaBias = w.bias(p + "kv_a_proj_with_mqa.bias", s.kvLora + s.rope, bias);
   mla.b_KVA = kvaBias ? permute(kvaBias, kvaOrder) : null;
-  const W_Q = permute(s.qLora ? w.linear(p + "q_b_proj.weight", s.qLora, H * qk) : w.linear(p + "q_proj.weight", d, H * qk), qOrder);
+  const W_Q = permute(s.qLora ? w.linearFloat32(p + "q_b_proj.weight", s.qLora, H * qk) : w.linearFloat32(p + "q_proj.weight", d, H * qk), qOrder);
   // kv_b_proj's output holds, per head, the key's nope features then the value's.
-  const kvB = w.linear(p + "kv_b_proj.weight", s.kvLora, H * (s.nope + s.v));
+  const kvB = w.linearFloat32(p + "kv_b_proj.weight", s.kvLora, H * (s.nope + s.v));
   const [W_K, W_V] = tf.tidy(() => {
     const perHead = kvB.reshape([s.kvLora, H, s.nope + s.v]);
     return [perHead.slice([0, 0, 0], [-1, -1, s.nope]).reshape([s.kvLora, H * s.nope]), perHead.slice([0, 0, s.nope], [-1, -1, s.v]).reshape([s.kvLora, H * s.v])] as tf.Tensor2D[];

@@ -65,10 +65,9 @@ export function convertGpt2(config: ModelConfig, weights: WeightSource): Canonic
 
 /** attn.c_attn (Conv1D [d, 3d] and bias [3d]) cut into its q | k | v column blocks. */
 function splitCAttn(w: WeightLoader, p: string, d: number): Pick<AttentionWeights, "W_Q" | "b_Q" | "W_K" | "b_K" | "W_V" | "b_V"> {
-  const cAttn = w.conv1d(p + "attn.c_attn.weight", d, 3 * d);
+  const [W_Q, W_K, W_V] = w.conv1dSplit(p + "attn.c_attn.weight", d, [d, d, d]);
   const cAttnBias = w.bias(p + "attn.c_attn.bias", 3 * d, true)!;
-  const [W_Q, W_K, W_V] = tf.split(cAttn, 3, 1) as tf.Tensor2D[];
   const [b_Q, b_K, b_V] = tf.split(cAttnBias, 3, 0) as tf.Tensor1D[];
-  tf.dispose([cAttn, cAttnBias]);
+  cAttnBias.dispose();
   return { W_Q, b_Q, W_K, b_K, W_V, b_V };
 }

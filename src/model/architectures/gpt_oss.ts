@@ -35,7 +35,7 @@ export function convertGptOss(config: ModelConfig, weights: WeightSource): Canon
       numExperts: moe.numExperts,
       topK: moe.topK,
       routing: { order: "topk-softmax", topK: moe.topK, renormalize: false },
-      W_router: w.linear(p + "router.weight", config.hiddenSize, moe.numExperts),
+      W_router: w.linearFloat32(p + "router.weight", config.hiddenSize, moe.numExperts),
       b_router: w.bias(p + "router.bias", moe.numExperts, true),
       experts: readInterleavedExperts(w, config, p + "experts.", moe.numExperts),
       glu,

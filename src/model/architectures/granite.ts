@@ -13,15 +13,17 @@ import type { CanonicalModel } from "../canonical";
 import { rotaryPerLayer } from "./canonical-parts";
 import { assembleModel, preNormBlock, readAttention, readSwiglu } from "./llama-parts";
 import { WeightLoader } from "./weight-loader";
+import { float32Weight, isPacked, type Weight2D } from "../../backend/packed-weight";
 
 export function convertGranite(config: ModelConfig, weights: WeightSource): CanonicalModel {
   const w = new WeightLoader(weights, "granite");
   const rotary = rotaryPerLayer(config);
   const bias = config.attentionBias;
   const residual = multiplier(config, "residual_multiplier");
-  const scaled = <T extends tf.Tensor | null>(t: T): T => {
+  // A packed 16-bit weight is widened first: its product with the multiplier is kept in float32, as before.
+  const scaled = <T extends Weight2D | tf.Tensor1D | null>(t: T): T => {
     if (t === null || residual === 1) return t;
-    const out = tf.mul(t, residual) as T;
+    const out = tf.tidy(() => tf.mul(isPacked(t) ? float32Weight(t) : (t as tf.Tensor), residual)) as unknown as T;
     t.dispose();
     return out;
   };

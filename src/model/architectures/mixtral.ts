@@ -32,11 +32,11 @@ export function readSeparateExperts(
 ): ExpertWeights[] {
   const d = config.hiddenSize;
   return Array.from({ length: numExperts }, (_, e) => ({
-    W_gate: w.linear(`${prefix}${e}.${names.gate}.weight`, d, width),
+    W_gate: w.linearFloat32(`${prefix}${e}.${names.gate}.weight`, d, width),
     b_gate: null,
-    W_in: w.linear(`${prefix}${e}.${names.up}.weight`, d, width),
+    W_in: w.linearFloat32(`${prefix}${e}.${names.up}.weight`, d, width),
     b_in: null,
-    W_out: w.linear(`${prefix}${e}.${names.down}.weight`, width, d),
+    W_out: w.linearFloat32(`${prefix}${e}.${names.down}.weight`, width, d),
     b_out: null,
   }));
 }
@@ -58,7 +58,7 @@ export function convertMixtral(config: ModelConfig, weights: WeightSource): Cano
       numExperts: moe.numExperts,
       topK: moe.topK,
       routing: softmaxTopK(moe.topK, true),
-      W_router: w.linear(p + "gate.weight", config.hiddenSize, moe.numExperts),
+      W_router: w.linearFloat32(p + "gate.weight", config.hiddenSize, moe.numExperts),
       b_router: null,
       experts: readSeparateExperts(w, config, p + "experts.", { gate: "w1", up: "w3", down: "w2" }, config.intermediateSize, moe.numExperts),
       glu: { kind: "gated", act },

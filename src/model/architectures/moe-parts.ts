@@ -28,11 +28,11 @@ export function readExperts(w: WeightLoader, config: ModelConfig, prefix: string
 export function sharedExpert(w: WeightLoader, config: ModelConfig, prefix: string, width: number): ExpertWeights {
   const d = config.hiddenSize;
   return {
-    W_gate: w.linear(prefix + "gate_proj.weight", d, width),
+    W_gate: w.linearFloat32(prefix + "gate_proj.weight", d, width),
     b_gate: null,
-    W_in: w.linear(prefix + "up_proj.weight", d, width),
+    W_in: w.linearFloat32(prefix + "up_proj.weight", d, width),
     b_in: null,
-    W_out: w.linear(prefix + "down_proj.weight", width, d),
+    W_out: w.linearFloat32(prefix + "down_proj.weight", width, d),
     b_out: null,
   };
 }

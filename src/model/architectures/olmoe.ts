@@ -32,7 +32,7 @@ export function convertOlmoe(config: ModelConfig, weights: WeightSource): Canoni
       numExperts: moe.numExperts,
       topK: moe.topK,
       routing: softmaxTopK(moe.topK, moe.normTopkProb),
-      W_router: w.linear(p + "gate.weight", config.hiddenSize, moe.numExperts),
+      W_router: w.linearFloat32(p + "gate.weight", config.hiddenSize, moe.numExperts),
       b_router: null,
       experts: readExperts(w, config, p + "experts.", expertWidth, moe.numExperts),
       glu: { kind: "gated", act },

@@ -8,6 +8,7 @@
 //     matrices: W_E = embed_tokens · project_in [vocab, d_model] and W_U = project_out · embed_tokensᵀ
 //     [d_model, vocab], so hook_embed holds the projected embedding.
 import * as tf from "@tensorflow/tfjs-core";
+import type { Weight2D } from "../../backend/packed-weight";
 import type { ModelConfig } from "../../io/config";
 import type { WeightSource } from "../../io/weight-source";
 import { ConfigError } from "../../errors";
@@ -36,10 +37,10 @@ export function convertOpt(config: ModelConfig, weights: WeightSource): Canonica
   // Embeddings (with the projections folded in) and the unembedding.
   const tokens = w.tensor(p0 + "embed_tokens.weight", [config.vocabSize, proj]) as tf.Tensor2D;
   let W_E = tokens;
-  let W_U: tf.Tensor2D | null = null;
+  let W_U: Weight2D | null = null;
   if (proj !== d) {
-    const projectIn = w.linear(p0 + "project_in.weight", proj, d);
-    const projectOut = w.linear(p0 + "project_out.weight", d, proj);
+    const projectIn = w.linearFloat32(p0 + "project_in.weight", proj, d);
+    const projectOut = w.linearFloat32(p0 + "project_out.weight", d, proj);
     W_E = tf.matMul(tokens, projectIn) as tf.Tensor2D;
     const lmHead = config.tieWordEmbeddings ? tokens : (w.tensor("lm_head.weight", [config.vocabSize, proj]) as tf.Tensor2D);
     W_U = tf.matMul(projectOut, lmHead, false, true) as tf.Tensor2D;

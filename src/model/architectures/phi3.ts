@@ -26,11 +26,8 @@ export function convertPhi3(config: ModelConfig, weights: WeightSource): Canonic
   const act = activationFromConfig(config.activation);
   return assembleModel(w, config, (l) => {
     const p = `model.layers.${l}.`;
-    const qkv = w.linear(p + "self_attn.qkv_proj.weight", d, (numHeads + 2 * numKVHeads) * headDim);
-    const [W_Q, W_K, W_V] = splitColumns(qkv, [numHeads * headDim, numKVHeads * headDim, numKVHeads * headDim]);
-    const gateUp = w.linear(p + "mlp.gate_up_proj.weight", d, 2 * width);
-    const [W_gate, W_in] = splitColumns(gateUp, [width, width]);
-    tf.dispose([qkv, gateUp]);
+    const [W_Q, W_K, W_V] = w.linearSplit(p + "self_attn.qkv_proj.weight", d, [numHeads * headDim, numKVHeads * headDim, numKVHeads * headDim]);
+    const [W_gate, W_in] = w.linearSplit(p + "mlp.gate_up_proj.weight", d, [width, width]);
     const attn = attentionWeights({
       nHeads: numHeads,
       nKVHeads: numKVHeads,

@@ -36,7 +36,7 @@ export function convertQwen2Moe(config: ModelConfig, weights: WeightSource): Can
           numExperts: moe.numExperts,
           topK: moe.topK,
           routing: softmaxTopK(moe.topK, moe.normTopkProb),
-          W_router: w.linear(p + "gate.weight", config.hiddenSize, moe.numExperts),
+          W_router: w.linearFloat32(p + "gate.weight", config.hiddenSize, moe.numExperts),
           b_router: null,
           experts: readExperts(w, config, p + "experts.", expertWidth, moe.numExperts),
           glu: { kind: "gated", act },
@@ -44,7 +44,7 @@ export function convertQwen2Moe(config: ModelConfig, weights: WeightSource): Can
           shared: {
             expert: sharedExpert(w, config, p + "shared_expert.", sharedWidth),
             glu: { kind: "gated", act },
-            gate: w.linear(p + "shared_expert_gate.weight", config.hiddenSize, 1),
+            gate: w.linearFloat32(p + "shared_expert_gate.weight", config.hiddenSize, 1),
           },
         }
       : readSwiglu(w, config, p, config.intermediateSize);

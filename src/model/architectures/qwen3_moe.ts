@@ -42,7 +42,7 @@ export function convertQwen3Moe(config: ModelConfig, weights: WeightSource): Can
           numExperts: moe.numExperts,
           topK: moe.topK,
           routing: softmaxTopK(moe.topK, moe.normTopkProb),
-          W_router: w.linear(p + "gate.weight", config.hiddenSize, moe.numExperts),
+          W_router: w.linearFloat32(p + "gate.weight", config.hiddenSize, moe.numExperts),
           b_router: null,
           experts: readSeparateExperts(w, config, p + "experts.", { gate: "gate_proj", up: "up_proj", down: "down_proj" }, expertWidth, moe.numExperts),
           glu: { kind: "gated", act },

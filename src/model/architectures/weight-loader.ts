@@ -7,6 +7,7 @@ import { capability } from "../../backend/capabilities";
 import { WeightShapeError } from "../../errors";
 import type { WeightSource } from "../../io/weight-source";
 import type { NormWeights } from "../canonical";
+import { packWeight, packWeightLater, packedWeightsEnabled, type Weight2D } from "../../backend/packed-weight";
 
 /** Largest transpose (in floats, 256 MB) written into the reused buffer: block weights of models up to ~8B parameters. */
 const SCRATCH_LIMIT = 1 << 26;
@@ -31,6 +32,13 @@ export class WeightLoader {
 
   /** The float32 values of `name`, checked to have exactly `shape`. */
   private read(name: string, shape: number[]): Float32Array {
+    this.checkShape(name, shape);
+    const data = this.weights.read(name); // the WeightSource rejects NaN and Infinity as it reads
+    this.used.add(name);
+    return data;
+  }
+
+  private checkShape(name: string, shape: number[]): void {
     if (!this.weights.has(name)) {
       throw new WeightShapeError(this.weights.origin, name, "is missing from the checkpoint", `a ${this.architecture} checkpoint needs it; check that config.json belongs to these weights`);
     }
@@ -38,9 +46,6 @@ export class WeightLoader {
     if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
       throw new WeightShapeError(info.file, name, `has shape [${info.shape}] but config.json implies [${shape}]`);
     }
-    const data = this.weights.read(name); // the WeightSource rejects NaN and Infinity as it reads
-    this.used.add(name);
-    return data;
   }
 
   optional(name: string, shape: number[]): tf.Tensor | null {
@@ -53,19 +58,106 @@ export class WeightLoader {
   }
 
   /**
-   * An nn.Linear weight stored [out, in], returned as [in, out]. Transposed on the host, so the backend holds only
-   * the result (a device-side transpose would hold both orientations at once and leave a hole of that size).
+   * An nn.Linear weight stored [out, in], as a weight of logical shape [in, out]. A BF16/F16 one on a backend with
+   * packed kernels (webgpu) stays 16-bit and [out, in] as stored, read transposed by the kernels (packedMatrix);
+   * otherwise it is linearFloat32's tensor.
    */
-  linear(name: string, inDim: number, outDim: number): tf.Tensor2D {
+  linear(name: string, inDim: number, outDim: number): Weight2D {
+    return this.packedMatrix(name, [outDim, inDim], true) ?? this.linearFloat32(name, inDim, outDim);
+  }
+
+  /**
+   * An nn.Linear weight stored [out, in], returned as a float32 [in, out] tensor (for converters that compute on
+   * the weight: split, reorder, scale). Transposed on the host, so the backend holds only the result (a device-side
+   * transpose would hold both orientations at once and leave a hole of that size).
+   */
+  linearFloat32(name: string, inDim: number, outDim: number): tf.Tensor2D {
     const data = this.read(name, [outDim, inDim]);
     const target = this.transposeTarget(data.length);
     transposeInto(data, outDim, inDim, target);
     return tf.tensor2d(target, [inDim, outDim], "float32");
   }
 
-  /** A GPT-2 Conv1D weight, already stored [in, out]. */
-  conv1d(name: string, inDim: number, outDim: number): tf.Tensor2D {
-    return this.tensor(name, [inDim, outDim]) as tf.Tensor2D;
+  /**
+   * A fused nn.Linear weight stored [Σ outs, in] (Phi-3's qkv_proj, gate_up_proj), cut into blocks of `outs` rows,
+   * each returned as linear() returns one: packed blocks are cut from the 16-bit values on the host.
+   */
+  linearSplit(name: string, inDim: number, outs: number[]): Weight2D[] {
+    const total = outs.reduce((a, b) => a + b, 0);
+    const halves = this.halvesOf(name, [total, inDim]);
+    if (!halves) {
+      const fused = this.linearFloat32(name, inDim, total);
+      const parts = tf.split(fused, outs, 1) as tf.Tensor2D[];
+      fused.dispose();
+      return parts;
+    }
+    let row = 0;
+    return outs.map((n) => {
+      const block = halves.bits.subarray(row * inDim, (row + n) * inDim);
+      row += n;
+      return packWeight(block, [n, inDim], halves.format, true);
+    });
+  }
+
+  /** A fused Conv1D weight stored [in, Σ outs] (GPT-2's c_attn), cut into column blocks of `outs`. */
+  conv1dSplit(name: string, inDim: number, outs: number[]): Weight2D[] {
+    const total = outs.reduce((a, b) => a + b, 0);
+    const halves = this.halvesOf(name, [inDim, total]);
+    if (!halves) {
+      const fused = this.tensor(name, [inDim, total]) as tf.Tensor2D;
+      const parts = tf.split(fused, outs, 1) as tf.Tensor2D[];
+      fused.dispose();
+      return parts;
+    }
+    let col = 0;
+    return outs.map((n) => {
+      const block = new Uint16Array(inDim * n);
+      for (let r = 0; r < inDim; r++) block.set(halves.bits.subarray(r * total + col, r * total + col + n), r * n);
+      col += n;
+      return packWeight(block, [inDim, n], halves.format, false);
+    });
+  }
+
+  /** A GPT-2 Conv1D weight, already stored [in, out] (packed where linear() would pack). */
+  conv1d(name: string, inDim: number, outDim: number): Weight2D {
+    return this.packedMatrix(name, [inDim, outDim], false) ?? (this.tensor(name, [inDim, outDim]) as tf.Tensor2D);
+  }
+
+  /** A matrix used as stored, [rows, cols]: an embedding (packed where linear() would pack). */
+  matrix(name: string, rows: number, cols: number): Weight2D {
+    return this.packedMatrix(name, [rows, cols], false) ?? (this.tensor(name, [rows, cols]) as tf.Tensor2D);
+  }
+
+  /**
+   * The 16-bit values of a BF16/F16 matrix stored with `shape`, packed on the device (transposed: read as its
+   * transpose), or null where weights are not packed: another backend, LMPROBE_PACKED_WEIGHTS=0, a float32 or
+   * quantised tensor, or a source that cannot give 16-bit values. Read and uploaded one tensor at a time: the host
+   * holds at most this tensor's 2 bytes per value.
+   */
+  private packedMatrix(name: string, shape: [number, number], transposed: boolean): Weight2D | null {
+    if (!this.packable(name, shape)) return null;
+    const source = this.weights;
+    this.used.add(name);
+    const format = source.info(name).dtype === "BF16" ? "bf16" : "f16";
+    // Read when loadModel writes it (after the model is built), or now outside loadModel (packWeightLater).
+    return packWeightLater(() => source.readHalves!(name)!.bits, shape, format, transposed);
+  }
+
+  /** Whether `name` (checked to have `shape`) is a BF16/F16 tensor this backend keeps packed. */
+  private packable(name: string, shape: number[]): boolean {
+    if (!packedWeightsEnabled() || !this.weights.readHalves || !this.weights.has(name)) return false;
+    const dtype = this.weights.info(name).dtype;
+    if (dtype !== "BF16" && dtype !== "F16") return false;
+    this.checkShape(name, shape);
+    return true;
+  }
+
+  /** The 16-bit values of `name` (checked to have `shape`) where weights are packed, else null. */
+  private halvesOf(name: string, shape: number[]): { format: "bf16" | "f16"; bits: Uint16Array } | null {
+    if (!this.packable(name, shape)) return null;
+    const halves = this.weights.readHalves!(name);
+    if (halves) this.used.add(name);
+    return halves;
   }
 
   /**

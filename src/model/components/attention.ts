@@ -4,8 +4,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
-import { batchedMatMul, outputProjection as projectOutput } from "./linear";
-import { capability, fusedLinear, fusedScoresSoftmax, headsContext, headsScores } from "../../backend/capabilities";
+import { batchedMatMul, linearProjection, outputProjection as projectOutput } from "./linear";
+import type { Weight2D } from "../../backend/packed-weight";
+import { capability, fusedScoresSoftmax, headsContext, headsScores } from "../../backend/capabilities";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
 import { attentionStreaming, streamedAttention } from "./attention-streamed";
@@ -45,11 +46,9 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.attn.${local}`, ctx.layer, t);
   const flat = x.reshape([batch * pos, dModel]);
 
-  const project = (W: tf.Tensor2D, b: tf.Tensor1D | null, heads: number, norm: typeof w.qNorm) => {
-    // webgpu: the bias is added as the product is stored (one dispatch); null elsewhere.
-    const fused = fusedLinear(flat as tf.Tensor2D, W, b);
-    let y: tf.Tensor = fused ?? tf.matMul(flat, W);
-    if (b && !fused) y = tf.add(y, b);
+  const project = (W: Weight2D, b: tf.Tensor1D | null, heads: number, norm: typeof w.qNorm) => {
+    // webgpu: the bias is added as the product is stored (one dispatch).
+    let y: tf.Tensor = linearProjection(flat as tf.Tensor2D, W, b);
     if (norm && w.qkNormScope === "all") y = applyNorm(y, norm);
     let h = y.reshape([batch, pos, heads, dHead]);
     if (norm && w.qkNormScope === "head") h = applyNorm(h, norm);
@@ -88,8 +87,7 @@ export function attendProjected(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tenso
   // of every head (and softmax's temporaries of them) never exist together (attention-streamed.ts).
   if (streams(ctx, batch * nHeads * pos * keys)) {
     const z = hook("hook_z", streamedAttention({ q: swapPosAndHeads(q), k: all.k, v: all.v, mask: ctx.mask, scale: w.scale, softcap: w.softcap, sinks: w.sinks }));
-    let out: tf.Tensor = tf.matMul(z.reshape([batch * pos, nHeads * dV]), w.W_O);
-    if (w.b_O) out = tf.add(out, w.b_O);
+    const out = projectOutput(z.reshape([batch * pos, nHeads * dV]) as tf.Tensor2D, w.W_O, w.b_O, null);
     return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
   }
 

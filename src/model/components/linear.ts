@@ -5,6 +5,7 @@
 // product onto the fast path (the same dot products); other backends get tf.matMul as written.
 import * as tf from "@tensorflow/tfjs-core";
 import { capability, fusedLinear, fusedLinearResidual } from "../../backend/capabilities";
+import { isPacked, weightMatMul, weightMatMulTransposed, type Weight2D } from "../../backend/packed-weight";
 
 /** Below this many multiply-adds per matrix, the plain loop beats splitting a batch (measured on wasm). */
 const SPLIT_MIN_MACS = 1 << 17;
@@ -12,7 +13,8 @@ const SPLIT_MIN_MACS = 1 << 17;
 const onWasm = () => capability("untransposedMatMul");
 
 /** x [rows, d] @ Wᵀ for weights W [n, d] (a tied unembedding's W_E): computed as (W @ xᵀ)ᵀ on wasm. */
-export function matMulTransposedWeight(x: tf.Tensor2D, W: tf.Tensor2D): tf.Tensor2D {
+export function matMulTransposedWeight(x: tf.Tensor2D, W: Weight2D): tf.Tensor2D {
+  if (isPacked(W)) return weightMatMulTransposed(x, W);
   if (!onWasm()) return tf.matMul(x, W, false, true);
   return tf.tidy(() => tf.transpose(tf.matMul(W, tf.transpose(x))) as tf.Tensor2D);
 }
@@ -43,7 +45,8 @@ export function batchedMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): t
  * the MLP's W_out). On webgpu the bias and the residual add ride in the matmul's epilogue where the kernel takes
  * the shapes; elsewhere (and for shapes it does not take) the same adds run as separate ops, in that order.
  */
-export function outputProjection(x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D | null, residual: tf.Tensor2D | null): tf.Tensor2D {
+export function outputProjection(x: tf.Tensor2D, W: Weight2D, b: tf.Tensor1D | null, residual: tf.Tensor2D | null): tf.Tensor2D {
+  if (isPacked(W)) return weightMatMul(x, W, b, residual);
   const withResidual = residual ? fusedLinearResidual(x, W, b, residual) : null;
   if (withResidual) return withResidual as tf.Tensor2D;
   let out: tf.Tensor | null = fusedLinear(x, W, b);
@@ -52,4 +55,15 @@ export function outputProjection(x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D 
     if (b) out = tf.add(out, b);
   }
   return (residual ? tf.add(residual, out) : out) as tf.Tensor2D;
+}
+
+/**
+ * x [rows, in] @ W + b: a projection (q, k, v, an MLP's input). A packed weight (bf16/f16 kept on the GPU) is read by
+ * its own kernel, which also adds the bias; float32 weights take tf.fused.matMul on webgpu, matMul then add elsewhere.
+ */
+export function linearProjection(x: tf.Tensor2D, W: Weight2D, b: tf.Tensor1D | null): tf.Tensor2D {
+  if (isPacked(W)) return weightMatMul(x, W, b);
+  const fused = fusedLinear(x, W, b);
+  if (fused) return fused;
+  return (b ? tf.add(tf.matMul(x, W), b) : tf.matMul(x, W)) as tf.Tensor2D;
 }

@@ -9,6 +9,7 @@
 //   attn.hook_q_latent  [batch, pos, q_lora_rank]   the normalised query latent (models with q_lora_rank)
 //   attn.hook_kv_latent [batch, pos, kv_lora_rank]  the normalised key/value latent c (what DeepSeek caches)
 import * as tf from "@tensorflow/tfjs-core";
+import { weightMatMul, type Weight2D } from "../../backend/packed-weight";
 import type { AttentionWeights, NormWeights } from "../canonical";
 import { applyNorm } from "./norm";
 import { applyRotary } from "./rotary";
@@ -38,7 +39,7 @@ export function mlaAttention(w: AttentionWeights, x: tf.Tensor3D, ctx: Attention
   const qkDim = m.nopeDim + m.ropeDim;
   const n = batch * pos;
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.attn.${local}`, ctx.layer, t);
-  const linear = (t: tf.Tensor, W: tf.Tensor2D, b: tf.Tensor1D | null) => (b ? tf.add(tf.matMul(t, W), b) : tf.matMul(t, W));
+  const linear = (t: tf.Tensor, W: Weight2D, b: tf.Tensor1D | null) => weightMatMul(t as tf.Tensor2D, W, b);
   const flat = x.reshape([n, dModel]);
 
   let qIn: tf.Tensor = flat;
@@ -52,9 +53,9 @@ export function mlaAttention(w: AttentionWeights, x: tf.Tensor3D, ctx: Attention
 
   const q = hook("hook_q", linear(qIn, w.W_Q, w.b_Q).reshape([batch, pos, H, qkDim])) as tf.Tensor4D;
   const kRope = kvA.slice([0, m.kvLoraRank], [n, m.ropeDim]).reshape([batch, pos, 1, m.ropeDim]);
-  const kNope = tf.matMul(c, w.W_K).reshape([batch, pos, H, m.nopeDim]);
+  const kNope = weightMatMul(c as tf.Tensor2D, w.W_K).reshape([batch, pos, H, m.nopeDim]);
   const k = hook("hook_k", tf.concat([kNope, tf.broadcastTo(kRope, [batch, pos, H, m.ropeDim])], 3)) as tf.Tensor4D;
-  const v = hook("hook_v", tf.matMul(c, w.W_V).reshape([batch, pos, H, m.vDim])) as tf.Tensor4D;
+  const v = hook("hook_v", weightMatMul(c as tf.Tensor2D, w.W_V).reshape([batch, pos, H, m.vDim])) as tf.Tensor4D;
 
   const rotate = (t: tf.Tensor4D) => {
     if (!w.rotary || !ctx.rotary) return t;

@@ -4,8 +4,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { DenseMlpWeights, MlpWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { applyActivation } from "./activations";
-import { fusedActivation, fusedLinear } from "../../backend/capabilities";
-import { outputProjection } from "./linear";
+import { fusedActivation } from "../../backend/capabilities";
+import type { Weight2D } from "../../backend/packed-weight";
+import { linearProjection, outputProjection } from "./linear";
 
 export interface MlpContext {
   hooks: HookRunner;
@@ -37,9 +38,9 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
   const [batch, pos, dModel] = x.shape;
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.mlp.${local}`, ctx.layer, t);
   const flat = x.reshape([batch * pos, dModel]);
-  const linear = (W: tf.Tensor2D, b: tf.Tensor1D | null) => {
-    // webgpu: the bias is added as the product is stored (one dispatch); null elsewhere.
-    const y = fusedLinear(flat as tf.Tensor2D, W, b) ?? (b ? tf.add(tf.matMul(flat, W), b) : tf.matMul(flat, W));
+  const linear = (W: Weight2D, b: tf.Tensor1D | null) => {
+    // webgpu: the bias is added as the product is stored (one dispatch).
+    const y = linearProjection(flat as tf.Tensor2D, W, b);
     return y.reshape([batch, pos, W.shape[1]]);
   };
   let post: tf.Tensor;

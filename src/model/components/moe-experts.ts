@@ -9,6 +9,7 @@
 //       backend for small and mid-sized models, where a synchronous readback stalls the device.
 //   "auto": dense on GPU backends (webgpu, tensorflow), gather elsewhere.
 import * as tf from "@tensorflow/tfjs-core";
+import { weightMatMul, type Weight2D } from "../../backend/packed-weight";
 import { differentiableOpsRequired } from "../../backend/gradient-mode";
 import { capability } from "../../backend/capabilities";
 import { ArgumentError } from "../../errors";
@@ -40,9 +41,8 @@ export function clampedSwiglu(gate: tf.Tensor, up: tf.Tensor, alpha: number, lim
   });
 }
 
-function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D | null): tf.Tensor2D {
-  const y = tf.matMul(x, w) as tf.Tensor2D;
-  return b ? (tf.add(y, b) as tf.Tensor2D) : y;
+function linear(x: tf.Tensor2D, w: Weight2D, b: tf.Tensor1D | null): tf.Tensor2D {
+  return weightMatMul(x, w, b);
 }
 
 /** One expert's output for tokens x [n, d_model] → [n, d_model]. */
