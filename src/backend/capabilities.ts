@@ -77,6 +77,7 @@ export function capability(name: Capability): boolean {
 // has no such kernel, and the caller composes tfjs ops.
 export {
   countAbove,
+  fusedAttention,
   fusedNorm,
   fusedActivation,
   fusedScoresSoftmax,

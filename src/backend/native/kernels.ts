@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { OnnxGraph, OnnxNode } from "./onnx-graph";
 import { runGraph } from "./runtime";
 import { ELEMENTWISE_KERNELS } from "./elementwise";
-import { fastSlice } from "./slice";
+import { fastConcat, fastGather, fastSlice } from "./copies";
 
 /** The slice of tfjs-backend-cpu's MathBackendCPU the kernels use. */
 export interface CpuBackendApi {
@@ -87,6 +87,8 @@ function nativeMatMul({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | n
 /** kernel name → the native implementation (null: use the cpu kernel). */
 export const NATIVE_KERNELS: Record<string, KernelRun> = {
   Slice: fastSlice,
+  GatherV2: fastGather,
+  Concat: fastConcat,
   BatchMatMul: nativeMatMul,
   _FusedMatMul: nativeMatMul,
   ...ELEMENTWISE_KERNELS,

@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { batchedMatMul, outputProjection as projectOutput } from "./linear";
-import { capability, fusedLinear, fusedScoresSoftmax, headsContext, headsScores } from "../../backend/capabilities";
+import { capability, fusedAttention, fusedLinear, fusedScoresSoftmax, headsContext, headsScores } from "../../backend/capabilities";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
 import { attentionStreaming, streamedAttention } from "./attention-streamed";
@@ -46,7 +46,7 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   const flat = x.reshape([batch * pos, dModel]);
 
   const project = (W: tf.Tensor2D, b: tf.Tensor1D | null, heads: number, norm: typeof w.qNorm) => {
-    // webgpu: the bias is added as the product is stored (one dispatch); null elsewhere.
+    // webgpu and cpu-native: the bias is added inside the product's kernel (one dispatch or call); null elsewhere.
     const fused = fusedLinear(flat as tf.Tensor2D, W, b);
     let y: tf.Tensor = fused ?? tf.matMul(flat, W);
     if (b && !fused) y = tf.add(y, b);
@@ -91,6 +91,14 @@ export function attendProjected(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tenso
     let out: tf.Tensor = tf.matMul(z.reshape([batch * pos, nHeads * dV]), w.W_O);
     if (w.b_O) out = tf.add(out, w.b_O);
     return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
+  }
+
+  // cpu-native, nobody reading the scores or the pattern, no sinks: scores → softmax → · v as one kernel (the same
+  // ops in the same order); hook_z still sees z.
+  const idle = (local: string) => ctx.hooks.idle(`blocks.${ctx.layer}.attn.${local}`);
+  if (!w.sinks && idle("hook_attn_scores") && idle("hook_pattern")) {
+    const z = fusedAttention(q, all.k, all.v, ctx.mask, w.scale, w.softcap);
+    if (z) return outputProjection(w, hook("hook_z", z), ctx.residual ?? null);
   }
 
   // Query heads h = kv·group + r share key/value head kv (repeat_kv): fold the group into the query axis so that

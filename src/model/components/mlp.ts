@@ -38,7 +38,7 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.mlp.${local}`, ctx.layer, t);
   const flat = x.reshape([batch * pos, dModel]);
   const linear = (W: tf.Tensor2D, b: tf.Tensor1D | null) => {
-    // webgpu: the bias is added as the product is stored (one dispatch); null elsewhere.
+    // webgpu and cpu-native: the bias is added inside the product's kernel (one dispatch or call); null elsewhere.
     const y = fusedLinear(flat as tf.Tensor2D, W, b) ?? (b ? tf.add(tf.matMul(flat, W), b) : tf.matMul(flat, W));
     return y.reshape([batch, pos, W.shape[1]]);
   };
