@@ -78,6 +78,7 @@ export function capability(name: Capability): boolean {
 export {
   countAbove,
   fusedAttention,
+  fusedMlp,
   fusedNorm,
   fusedActivation,
   fusedScoresSoftmax,
@@ -89,6 +90,7 @@ export {
   logitStats,
   MAX_TOP_K,
   type NormSpec,
+  type MlpSpec,
   type FusedActivation,
   type LogitStats,
 } from "./kernels";

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { registerNativeBackend } from "../../src/backend/native";
-import { fusedAttention, fusedRotaryHalf } from "../../src/backend/capabilities";
+import { fusedAttention, fusedMlp, fusedRotaryHalf } from "../../src/backend/capabilities";
+import { applyActivation } from "../../src/model/components/activations";
 import { applyRotary, rotaryTables } from "../../src/model/components/rotary";
 import { seededRandom } from "../../src/probe/random";
 import { loadModel } from "../../src/load";
@@ -74,6 +75,46 @@ test("fused attention equals the composed ops: grouped heads, past keys, narrowe
   // Shapes it does not take (a per-head mask, as ALiBi makes) fall back to the caller's composition.
   await tf.setBackend("cpu-native");
   tf.tidy(() => assert.equal(fusedAttention(tf.zeros([1, 2, 4, 3]) as tf.Tensor4D, tf.zeros([1, 4, 2, 3]) as tf.Tensor4D, tf.zeros([1, 4, 2, 3]) as tf.Tensor4D, tf.zeros([1, 4, 2, 2]) as tf.Tensor4D, 1, null), null));
+});
+
+test("the fused MLP equals the composed products, biases and activation: gated and not, every fused activation", async () => {
+  for (const act of ["silu", "gelu_tanh", "gelu_quick", "relu"] as const) {
+    for (const [gated, withBias] of [[true, false], [false, true], [true, true]]) {
+      const [rows, d, hidden] = [7, 12, 19];
+      const data = { x: values(rows * d, 4), gate: values(d * hidden), up: values(d * hidden), down: values(hidden * d), bg: values(hidden), bi: values(hidden), bo: values(d) };
+      const results: Record<string, Float32Array> = {};
+      for (const backend of ["cpu", "cpu-native"]) {
+        await tf.setBackend(backend);
+        const before = tf.memory().numTensors;
+        const x = tf.tensor2d(data.x, [rows, d]);
+        const w = {
+          gated, act,
+          W_gate: gated ? tf.tensor2d(data.gate, [d, hidden]) : null,
+          b_gate: gated && withBias ? tf.tensor1d(data.bg) : null,
+          W_in: tf.tensor2d(data.up, [d, hidden]),
+          b_in: withBias ? tf.tensor1d(data.bi) : null,
+          W_out: tf.tensor2d(data.down, [hidden, d]),
+          b_out: withBias ? tf.tensor1d(data.bo) : null,
+        };
+        const fused = fusedMlp(x, w);
+        assert.equal(fused === null, backend === "cpu", `the fused kernel exists on cpu-native only (${backend})`);
+        const y = fused ?? tf.tidy(() => {
+          const lin = (a: tf.Tensor, W: tf.Tensor2D, b: tf.Tensor1D | null) => (b ? tf.add(tf.matMul(a, W), b) : tf.matMul(a, W));
+          const post = gated ? tf.mul(applyActivation(lin(x, w.W_gate!, w.b_gate), act), lin(x, w.W_in, w.b_in)) : applyActivation(lin(x, w.W_in, w.b_in), act);
+          return lin(post, w.W_out, w.b_out);
+        });
+        assert.deepEqual(y.shape, [rows, d]);
+        results[backend] = y.dataSync() as Float32Array;
+        tf.dispose([x, y, ...Object.values(w).filter((t): t is tf.Tensor => t instanceof tf.Tensor)]);
+        assert.equal(tf.memory().numTensors, before);
+      }
+      const worst = worstRelative(results.cpu, results["cpu-native"]);
+      assert.ok(worst < 1e-5, `${act}, gated ${gated}, bias ${withBias}: worst relative difference ${worst}`);
+    }
+  }
+  // Exact GELU (erf) is not fused: the caller composes it.
+  await tf.setBackend("cpu-native");
+  tf.tidy(() => assert.equal(fusedMlp(tf.zeros([2, 3]) as tf.Tensor2D, { gated: false, act: "gelu", W_in: tf.zeros([3, 4]) as tf.Tensor2D, b_in: null, W_out: tf.zeros([4, 3]) as tf.Tensor2D, b_out: null }), null));
 });
 
 test("the rotary pass equals the composed products and sum exactly, partial rotary included", async () => {
@@ -167,14 +208,16 @@ test("the demo model on cpu-native: fused and composed attention agree, hooks on
     const count = (names: string[], kernel: string) => names.filter((n) => n === kernel).length;
     assert.equal(count(a.kernels, "LmprobeAttention"), L, "every layer's attention is one kernel when nothing reads its scores or pattern");
     assert.equal(count(a.kernels, "LmprobeRotaryHalf"), 2 * L, "queries and keys rotate in one pass each");
-    assert.equal(count(b.kernels, "LmprobeAttention") + count(b.kernels, "LmprobeRotaryHalf"), 0, "LMPROBE_WEBGPU_FUSED=off composes the ops");
+    assert.equal(count(a.kernels, "LmprobeMlp"), L, "every layer's MLP is one kernel when nothing reads its hidden activations");
+    assert.equal(count(b.kernels, "LmprobeAttention") + count(b.kernels, "LmprobeRotaryHalf") + count(b.kernels, "LmprobeMlp"), 0, "LMPROBE_WEBGPU_FUSED=off composes the ops");
 
     // Observing block 1's pattern and scores: that block runs composed, and the hooks see the composed values.
-    const observed = ["blocks.1.attn.hook_pattern", "blocks.1.attn.hook_attn_scores", "blocks.1.attn.hook_z"];
+    const observed = ["blocks.1.attn.hook_pattern", "blocks.1.attn.hook_attn_scores", "blocks.1.attn.hook_z", "blocks.2.mlp.hook_post", "blocks.2.hook_mlp_out"];
     const c = await demoRun(model, ids, true, observed);
     const d = await demoRun(model, ids, false, observed);
     for (const key of Object.keys(d.values)) assert.ok(worstRelative(d.values[key], c.values[key]) < 1e-5, `${key} with observed pattern`);
     assert.equal(count(c.kernels, "LmprobeAttention"), L - 1, "the observed block composes its attention");
+    assert.equal(count(c.kernels, "LmprobeMlp"), L - 1, "the observed MLP is composed");
 
     // A hook that replaces the rotated queries before attention: the fused kernel reads the replaced tensor.
     const replace = { "blocks.0.attn.hook_rot_q": (t: tf.Tensor) => tf.mul(t, 0.5) };
@@ -186,4 +229,19 @@ test("the demo model on cpu-native: fused and composed attention agree, hooks on
   } finally {
     model.dispose();
   }
+});
+
+test("isFinite equals tfjs-backend-cpu's: NaN, ±Infinity, ±0, subnormals and the largest floats", async () => {
+  const x = [0, -0, 1, NaN, Infinity, -Infinity, 1e-45, -3.4028234663852886e38, 3.4028234663852886e38, 2.5];
+  const out: Record<string, number[]> = {};
+  for (const backend of ["cpu", "cpu-native"]) {
+    await tf.setBackend(backend);
+    const t = tf.tensor2d(x, [2, 5]);
+    const y = tf.isFinite(t);
+    assert.equal(y.dtype, "bool");
+    out[backend] = Array.from(y.dataSync());
+    tf.dispose([t, y]);
+  }
+  assert.deepEqual(out["cpu-native"], out.cpu);
+  assert.deepEqual(out.cpu, [1, 1, 1, 0, 0, 0, 1, 1, 1, 1]);
 });

@@ -8,6 +8,7 @@ import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { NATIVE_KERNELS, type CpuBackendApi } from "./kernels";
 import { registerNativeRowKernels } from "./row-kernels";
 import { registerNativeAttentionKernels } from "./attention";
+import { registerNativeMlpKernel } from "./mlp";
 import { nativeStatus } from "./runtime";
 
 export const NATIVE_BACKEND = "cpu-native";
@@ -39,6 +40,7 @@ export function defineNativeBackend(): void {
   }
   registerNativeRowKernels(NATIVE_BACKEND);
   registerNativeAttentionKernels(NATIVE_BACKEND);
+  registerNativeMlpKernel(NATIVE_BACKEND);
 }
 
 /** Defines the backend and checks that the native runtime loads; throws its reason when it does not. */

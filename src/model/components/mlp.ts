@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { DenseMlpWeights, MlpWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { applyActivation } from "./activations";
-import { fusedActivation, fusedLinear } from "../../backend/capabilities";
+import { fusedActivation, fusedLinear, fusedMlp } from "../../backend/capabilities";
 import { outputProjection } from "./linear";
 
 export interface MlpContext {
@@ -37,6 +37,10 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
   const [batch, pos, dModel] = x.shape;
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.mlp.${local}`, ctx.layer, t);
   const flat = x.reshape([batch * pos, dModel]);
+  // cpu-native, nobody reading the hidden activations: the whole MLP as one kernel (the same ops in the same order).
+  const hidden = ["hook_pre", "hook_pre_linear", "hook_post"].every((h) => ctx.hooks.idle(`blocks.${ctx.layer}.mlp.${h}`));
+  const fused = hidden && !ctx.residual ? fusedMlp(flat as tf.Tensor2D, w) : null;
+  if (fused) return fused.reshape([batch, pos, dModel]) as tf.Tensor3D;
   const linear = (W: tf.Tensor2D, b: tf.Tensor1D | null) => {
     // webgpu and cpu-native: the bias is added inside the product's kernel (one dispatch or call); null elsewhere.
     const y = fusedLinear(flat as tf.Tensor2D, W, b) ?? (b ? tf.add(tf.matMul(flat, W), b) : tf.matMul(flat, W));
