@@ -136,16 +136,19 @@ test("the rotary pass equals the composed products and sum exactly, partial rota
   }
 });
 
-test("gather and concat equal tfjs-backend-cpu's on every axis and dtype; out-of-range indices throw as there", async () => {
-  const cases: Array<{ shape: number[]; axis: number; indices: number[]; indexShape: number[]; dtype: "float32" | "int32" | "bool" }> = [];
-  for (let i = 0; i < 40; i++) {
+test("gather (batched too) and concat equal tfjs-backend-cpu's on every axis and dtype; out-of-range indices throw as there", async () => {
+  const cases: Array<{ shape: number[]; axis: number; indices: number[]; indexShape: number[]; batchDims: number; dtype: "float32" | "int32" | "bool" }> = [];
+  for (let i = 0; i < 60; i++) {
     const rank = 1 + Math.floor(random() * 4);
     const shape = Array.from({ length: rank }, () => 1 + Math.floor(random() * 5));
     const axis = Math.floor(random() * rank) - (i % 2 === 0 ? rank : 0); // negative axes too
     const dim = shape[(axis + rank) % rank];
+    // Every third case with rank ≥ 2 and a positive axis gathers per row of the first axis (batchDims 1).
+    const batchDims = i % 3 === 0 && rank >= 2 && (axis + rank) % rank >= 1 ? 1 : 0;
     const count = 1 + Math.floor(random() * 6);
-    const indices = Array.from({ length: count }, () => Math.floor(random() * dim));
-    cases.push({ shape, axis, indices, indexShape: count % 2 === 0 ? [2, count / 2] : [count], dtype: (["float32", "int32", "bool"] as const)[i % 3] });
+    const indexShape = batchDims ? [shape[0], count] : count % 2 === 0 ? [2, count / 2] : [count];
+    const indices = Array.from({ length: tf.util.sizeFromShape(indexShape) }, () => Math.floor(random() * dim));
+    cases.push({ shape, axis, indices: indices.slice(0, batchDims ? indices.length : count), indexShape, batchDims, dtype: (["float32", "int32", "bool"] as const)[i % 3] });
   }
   const run = async (backend: string) => {
     await tf.setBackend(backend);
@@ -154,9 +157,9 @@ test("gather and concat equal tfjs-backend-cpu's on every axis and dtype; out-of
       const raw = Array.from({ length: n }, (_, i) => (c.dtype === "bool" ? i % 3 === 0 : c.dtype === "int32" ? i * 7 - 11 : i * 0.5 - 3));
       const x = tf.tensor(raw as number[], c.shape, c.dtype);
       const idx = tf.tensor(c.indices, c.indexShape, "int32");
-      const gathered = tf.gather(x, idx, c.axis);
+      const gathered = tf.gather(x, idx, c.axis, c.batchDims);
       // Concat along the axis of x, the rows a flat gather picked, and x again (runs of unequal lengths).
-      const flat = tf.tensor1d(c.indices, "int32");
+      const flat = tf.tensor1d(c.indices.slice(0, c.batchDims ? 3 : c.indices.length), "int32");
       const picked = tf.gather(x, flat, c.axis);
       const joined = tf.concat([x, picked, x], c.axis);
       const out = { gathered: [gathered.shape, Array.from(gathered.dataSync())], joined: [joined.shape, Array.from(joined.dataSync())] };

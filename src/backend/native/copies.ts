@@ -3,7 +3,7 @@
 // Llama-style forward pass, an embedding lookup of 128 rows 1.5–2.5 ms, and the lens's gather of target rows 36 ms
 // of a 4-layer model's probe. Here every contiguous run is one TypedArray copy (or a short loop for short runs). No
 // onnxruntime call: a copy needs no BLAS and is cheaper than one call's fixed cost. Anything else (strings,
-// complex numbers, batched gathers, out-of-range indices: tfjs's kernel throws its own error) returns null and
+// complex numbers, out-of-range indices: tfjs's kernel throws its own error) returns null and
 // goes to tfjs-backend-cpu's kernel.
 import * as tf from "@tensorflow/tfjs-core";
 import type { CpuBackendApi } from "./kernels";
@@ -61,31 +61,39 @@ export function fastSlice({ inputs, backend, attrs }: CopyArgs): tf.TensorInfo |
 }
 
 /**
- * tf.gather(x, indices, axis) without batch dimensions: out[o, i, :] = x[o, indices[i], :] over the axes before
- * (o) and after (:) `axis`; the output's shape is x's with the axis replaced by the indices' shape.
+ * tf.gather(x, indices, axis, batchDims): out[b, o, i, :] = x[b, o, indices[b, i], :] over the first batchDims
+ * axes (b, shared by x and the indices), the axes before `axis` (o) and those after it (:); the output's shape is
+ * x's with the axis replaced by the indices' own axes.
  */
 export function fastGather({ inputs, backend, attrs }: CopyArgs): tf.TensorInfo | null {
   const { x, indices } = inputs;
   const src = typed(backend, x);
   const ids = typed(backend, indices);
-  if (!src || !ids || indices.dtype !== "int32" || ((attrs.batchDims as number | undefined) ?? 0) !== 0) return null;
+  if (!src || !ids || indices.dtype !== "int32") return null;
   const rank = x.shape.length;
   const rawAxis = (attrs.axis as number | undefined) ?? 0;
   const axis = rawAxis < 0 ? rawAxis + rank : rawAxis;
-  if (rank === 0 || axis < 0 || axis >= rank) return null;
+  const rawBatch = (attrs.batchDims as number | undefined) ?? 0;
+  const batchDims = rawBatch < 0 ? rawBatch + indices.shape.length : rawBatch;
+  if (rank === 0 || axis < 0 || axis >= rank || batchDims < 0 || batchDims > axis || batchDims > indices.shape.length) return null;
+  if (x.shape.slice(0, batchDims).some((d, i) => d !== indices.shape[i])) return null; // tfjs's op rejects these
   const dim = x.shape[axis];
   for (let i = 0; i < ids.length; i++) if (!(ids[i] >= 0 && ids[i] < dim)) return null; // tfjs's kernel throws
-  const outer = tf.util.sizeFromShape(x.shape.slice(0, axis));
+  const batch = tf.util.sizeFromShape(x.shape.slice(0, batchDims));
+  const outer = tf.util.sizeFromShape(x.shape.slice(batchDims, axis));
   const inner = tf.util.sizeFromShape(x.shape.slice(axis + 1));
-  const n = ids.length;
-  const out = new (src.constructor as ValuesConstructor)(outer * n * inner);
-  for (let o = 0; o < outer; o++) {
-    const base = o * dim * inner;
-    const to = o * n * inner;
-    if (inner === 1) for (let i = 0; i < n; i++) out[to + i] = src[base + ids[i]];
-    else for (let i = 0; i < n; i++) copyRun(src, base + ids[i] * inner, out, to + i * inner, inner);
+  const n = tf.util.sizeFromShape(indices.shape.slice(batchDims));
+  const out = new (src.constructor as ValuesConstructor)(batch * outer * n * inner);
+  for (let b = 0; b < batch; b++) {
+    for (let o = 0; o < outer; o++) {
+      const base = (b * outer + o) * dim * inner;
+      const to = (b * outer + o) * n * inner;
+      const first = b * n;
+      if (inner === 1) for (let i = 0; i < n; i++) out[to + i] = src[base + ids[first + i]];
+      else for (let i = 0; i < n; i++) copyRun(src, base + ids[first + i] * inner, out, to + i * inner, inner);
+    }
   }
-  const shape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+  const shape = [...x.shape.slice(0, axis), ...indices.shape.slice(batchDims), ...x.shape.slice(axis + 1)];
   return backend.makeTensorInfo(shape, x.dtype, out as unknown as ArrayLike<number>);
 }
 
