@@ -248,3 +248,28 @@ test("isFinite equals tfjs-backend-cpu's: NaN, ±Infinity, ±0, subnormals and t
   assert.deepEqual(out["cpu-native"], out.cpu);
   assert.deepEqual(out.cpu, [1, 1, 1, 0, 0, 0, 1, 1, 1, 1]);
 });
+
+test("one thread or all: the demo model's logits and residual stream agree to float32 rounding", async () => {
+  const { nativeSingleThread } = await import("../../src/backend/native/runtime");
+  await tf.setBackend("cpu-native");
+  const model = await loadModel("demo");
+  const saved = nativeSingleThread.belowWork;
+  try {
+    const ids = Array.from({ length: 40 }, (_, i) => 3 + ((i * 31) % 900));
+    const read = () => {
+      const r = model.run([ids], { cache: ["blocks.2.hook_resid_post"] });
+      const out = [Array.from(r.logits.dataSync()), Array.from(r.cache.get("blocks.2.hook_resid_post").dataSync())];
+      r.dispose();
+      return out;
+    };
+    nativeSingleThread.belowWork = 0; // every call on every thread
+    const all = read();
+    nativeSingleThread.belowWork = Infinity; // every call on one thread
+    const one = read();
+    // MLAS may block a product's sum differently for another thread count: the last bits can move, no more.
+    one.forEach((values, i) => assert.ok(worstRelative(all[i], values) < 1e-5, `worst relative difference ${worstRelative(all[i], values)}`));
+  } finally {
+    nativeSingleThread.belowWork = saved;
+    model.dispose();
+  }
+});

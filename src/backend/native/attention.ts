@@ -56,7 +56,8 @@ function attention({ inputs: { q, k, v, mask }, backend, attrs }: Args): tf.Tens
     byHead: [new BigInt64Array([0n, BigInt(heads), -1n, 0n]), [4]],
   };
   if (softcap) feeds.cap = [new Float32Array([attrs.softcap as number]), []];
-  const z = runGraph(`attention:${+softcap}`, () => attentionGraph(softcap), feeds).z;
+  const macs = b * heads * pos * k.shape[2] * (q.shape[3] + dV); // q·kᵀ and pattern·v (see runtime's nativeSingleThread)
+  const z = runGraph(`attention:${+softcap}`, () => attentionGraph(softcap), feeds, macs / 16).z;
   return backend.makeTensorInfo([b, pos, heads, dV], "float32", z.data as Float32Array);
 }
 

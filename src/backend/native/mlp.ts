@@ -48,7 +48,8 @@ function mlp({ inputs, backend, attrs }: Args): tf.TensorInfo {
   const feeds: Feeds = {};
   for (const [name, t] of Object.entries(inputs)) feeds[name] = [floats(backend, t), t.shape];
   const key = `mlp:${act}:${+gated}:${+biases.gate}${+biases.in}${+biases.out}`;
-  const y = runGraph(key, () => mlpGraph(act, gated, biases), feeds).y;
+  const macs = x.shape[0] * inputs.W_in.shape[0] * inputs.W_in.shape[1] * (gated ? 3 : 2); // see runtime's nativeSingleThread
+  const y = runGraph(key, () => mlpGraph(act, gated, biases), feeds, macs / 16).y;
   return backend.makeTensorInfo([x.shape[0], W_out.shape[1]], "float32", y.data as Float32Array);
 }
 
