@@ -3,6 +3,9 @@
 // wall-clock on the CPU backends), as JSON lines sorted by total milliseconds.
 //
 //   node bench/cpu-kernel-profile.mjs [--backend cpu-native] [--model demo|gpt2-small] [--positions 128] [--phase forward|probe]
+//        [--reps 1]
+// With --reps N, each kernel's milliseconds (and the wall time) are the median over N profiled runs: on a shared
+// machine a single run's numbers move with whatever else is running.
 import { createRequire } from "node:module";
 import { register } from "tsx/cjs/api";
 
@@ -43,18 +46,28 @@ async function once() {
   }
 }
 await once();
-const t0 = performance.now();
-const info = await tf.profile(once);
-const wall = performance.now() - t0;
-const by = new Map();
-for (const k of info.kernels) {
-  const e = by.get(k.name) ?? { kernel: k.name, calls: 0, ms: 0 };
-  e.calls++;
-  e.ms += typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
-  by.set(k.name, e);
+const reps = Number(args.reps ?? 1);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const walls = [];
+const runs = [];
+for (let r = 0; r < reps; r++) {
+  const t0 = performance.now();
+  const info = await tf.profile(once);
+  walls.push(performance.now() - t0);
+  const by = new Map();
+  for (const k of info.kernels) {
+    const e = by.get(k.name) ?? { kernel: k.name, calls: 0, ms: 0 };
+    e.calls++;
+    e.ms += typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    by.set(k.name, e);
+  }
+  runs.push(by);
 }
-const rows = [...by.values()].sort((a, b) => b.ms - a.ms);
+const wall = median(walls);
+const rows = [...runs[0].values()]
+  .map((e) => ({ ...e, ms: median(runs.map((by) => by.get(e.kernel)?.ms ?? 0)) }))
+  .sort((a, b) => b.ms - a.ms);
 const kernelMs = rows.reduce((a, r) => a + r.ms, 0);
-console.log(JSON.stringify({ backend, model: args.model ?? "gpt2-small", positions: T, phase: args.phase ?? "forward", wall_ms: Math.round(wall), kernel_ms: Math.round(kernelMs) }));
+console.log(JSON.stringify({ backend, model: args.model ?? "gpt2-small", positions: T, phase: args.phase ?? "forward", reps, wall_ms: Math.round(wall), kernel_ms: Math.round(kernelMs) }));
 for (const r of rows.slice(0, Number(args.top ?? 25))) console.log(JSON.stringify({ ...r, ms: +r.ms.toFixed(1), share: +((100 * r.ms) / kernelMs).toFixed(1) }));
 model.dispose();

@@ -29,6 +29,11 @@ export interface BackendTraits {
   streamsLargeIntermediates: boolean;
   /** Mixture-of-experts layers run every expert on every token (one batched product each), not gathered rows. */
   denseExperts: boolean;
+  /**
+   * tf.gather with batchDims is right and reads only the rows it picks (cpu-native's own kernel). Elsewhere callers
+   * gather by flat index from a reshaped tensor: tfjs-wasm's batched gather gives wrong values.
+   */
+  batchedGather: boolean;
 }
 
 const HOST: BackendTraits = {
@@ -39,13 +44,14 @@ const HOST: BackendTraits = {
   keysInPlace: false,
   streamsLargeIntermediates: true,
   denseExperts: false,
+  batchedGather: false,
 };
 
 const TRAITS: Record<string, BackendTraits> = {
   cpu: HOST,
   // Matmuls, elementwise ops and reductions on onnxruntime's CPU provider (backend/native/): transposes are read
   // in place by MLAS, so products are taken as written.
-  "cpu-native": HOST,
+  "cpu-native": { ...HOST, batchedGather: true },
   wasm: { ...HOST, untransposedMatMul: true, copiesOnUpload: true },
   webgpu: { ...HOST, asyncReadbackOnly: true, buildsOnDevice: true, keysInPlace: true, streamsLargeIntermediates: false, denseExperts: true },
   tensorflow: { ...HOST, denseExperts: true },
@@ -77,6 +83,8 @@ export function capability(name: Capability): boolean {
 // has no such kernel, and the caller composes tfjs ops.
 export {
   countAbove,
+  fusedAttention,
+  fusedMlp,
   fusedNorm,
   fusedActivation,
   fusedScoresSoftmax,
@@ -88,6 +96,7 @@ export {
   logitStats,
   MAX_TOP_K,
   type NormSpec,
+  type MlpSpec,
   type FusedActivation,
   type LogitStats,
 } from "./kernels";

@@ -4,7 +4,8 @@
 // transposed product and ~15 passes over each chunk's logits. Here each block of rows takes one plain product with
 // the unembedding as it lies in memory (the fast XNNPACK path, no gather, no copy of the matrix) and then a handful
 // of passes over its [rows, vocab] logits: max, softmax (one fused kernel on wasm), top-k and target ranks. Memory
-// stays bounded by the block: rowBlockLens.blockLogits logits per tensor, at most four such tensors at once.
+// stays bounded by the block: 4 × rowBlockLens.blockLogits logits in all, as four tensors of the composed path or,
+// with the statistics kernel, one [rows, vocab] logits tensor of four times the rows (rowsPerBlock).
 //
 // With p = softmax(x) and m = max(x): S = Σ e^(x−m) = 1 / p(argmax) (the softmax divides e^0 = 1 by S there), so
 // log Σ e^x = m + log S and the entropy is log S − Σ p·(x − m): the formulas of the streaming path, taken relative
@@ -17,6 +18,19 @@ import { type Unembedding, vocabSize } from "./unembedding";
 
 /** Logits per [rows, vocab] tensor of a block: 2²¹ floats (8 MiB); tests lower it to force several blocks. */
 export const rowBlockLens = { blockLogits: 2 ** 21 };
+
+/**
+ * Rows per block of an unembedding `u` with top-`k`. The composed reduction holds up to four [rows, vocab] tensors at
+ * once (logits, softmax, and the temporaries of its sums), as do a bias add or a softcap; with the backend's
+ * statistics kernel (cpu-native), no bias and no softcap, only the logits are that large (the kernel and the rank
+ * count bound their own temporaries), so the same memory takes four times the rows. More rows per block means fewer
+ * passes over the unembedding: for Qwen2.5-1.5B's 151936 × 1536 matrix (933 MB), a product of 13 rows took ~20–38 ms
+ * per row and one of 52 rows ~7–13 ms (measured on 2 shared cores).
+ */
+export function rowsPerBlock(u: Unembedding, k: number): number {
+  const lean = k <= MAX_TOP_K && capability("logitStats") && !u.bias && u.softcap == null;
+  return Math.max(1, Math.floor((4 * rowBlockLens.blockLogits) / ((lean ? 1 : 4) * Math.max(1, vocabSize(u)))));
+}
 
 /**
  * Whether the row-block reduction applies: the whole vocabulary of one row fits a block, and every logit will be
@@ -38,8 +52,7 @@ export function rowBlocksApply(normed: tf.Tensor2D, u: Unembedding): boolean {
 /** The reduction of `normed` [n, d] (already final-normed) in blocks of rows. The caller disposes the result. */
 export function rowBlockReduction(normed: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D, targetLogits: tf.Tensor2D): LensReductionTensors {
   const n = normed.shape[0];
-  const V = vocabSize(u);
-  const step = Math.max(1, Math.floor(rowBlockLens.blockLogits / V));
+  const step = rowsPerBlock(u, k);
   const parts: LensReductionTensors[] = [];
   try {
     for (let start = 0; start < n; start += step) {
@@ -122,8 +135,11 @@ function targetRanks(logits: tf.Tensor2D, ids: tf.Tensor2D, targetLogits: tf.Ten
   );
   return tf.tidy(() => {
     const beating = counted ?? tf.cast(t === 1 ? tf.reshape(columns[0], [m, 1]) : tf.stack(columns, 1), "int32");
-    const flatIdx = tf.add(ids, tf.reshape(tf.range(0, m * V, V, "int32"), [m, 1]));
-    const own = tf.reshape(tf.gather(tf.reshape(logits, [-1]), tf.reshape(flatIdx, [-1])), [m, t]);
+    // The target's own logit in this block. A flat-index gather reshapes the whole [m, vocab] block, which tfjs's
+    // memory accounting counts as a second copy of it (the bytes of every tensor handle, shared or not).
+    const own = capability("batchedGather")
+      ? tf.gather(logits, ids, 1, 1)
+      : tf.reshape(tf.gather(tf.reshape(logits, [-1]), tf.reshape(tf.add(ids, tf.reshape(tf.range(0, m * V, V, "int32"), [m, 1])), [-1])), [m, t]);
     const selfCounted = tf.cast(tf.greater(own, targetLogits), "int32");
     tf.dispose(columns);
     return tf.add(tf.sub(beating, selfCounted), tf.scalar(1, "int32")) as tf.Tensor2D;

@@ -14,6 +14,8 @@ export const ROTARY_KERNEL = "LmprobeRotaryHalf";
 export const LINEAR_RESIDUAL_KERNEL = "LmprobeLinearResidual";
 export const HEADS_MATMUL_KERNEL = "LmprobeHeadsMatMul";
 export const COUNT_ABOVE_KERNEL = "LmprobeCountAbove";
+export const ATTENTION_KERNEL = "LmprobeAttention";
+export const MLP_KERNEL = "LmprobeMlp";
 export type { FusedActivation, NormKind } from "./row-programs";
 
 /** The fields of a norm that the fused kernel needs (model/canonical's NormWeights has them all). */
@@ -62,12 +64,16 @@ export function fusedScoresSoftmax(scores: tf.Tensor4D, mask: tf.Tensor4D, scale
   return tf.engine().runKernel(SCORES_SOFTMAX_KERNEL, { scores, mask }, { scale, softcap: softcap ?? 0 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
+/** Backends whose tf.fused.matMul adds the bias inside the product's kernel (one dispatch or native call). */
+const BIAS_EPILOGUE = new Set(["webgpu", "cpu-native"]);
+
 /**
- * x [rows, d] · W [d, n] + b as one dispatch (tf.fused.matMul, whose bias the tiled kernel adds as it stores C);
- * null off webgpu or without a bias, where matMul then add is as good.
+ * x [rows, d] · W [d, n] + b as one dispatch (tf.fused.matMul: webgpu's tiled kernel adds the bias as it stores C,
+ * cpu-native's onnxruntime graph adds it after the product in the same call); null elsewhere or without a bias,
+ * where matMul then add is as good.
  */
 export function fusedLinear(x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D | null): tf.Tensor2D | null {
-  if (!b || process.env.LMPROBE_WEBGPU_FUSED === "off" || tf.getBackend() !== "webgpu" || !f32(x) || !f32(W) || !f32(b)) return null;
+  if (!b || differentiableOpsRequired() || process.env.LMPROBE_WEBGPU_FUSED === "off" || !BIAS_EPILOGUE.has(tf.getBackend()) || !f32(x) || !f32(W) || !f32(b)) return null;
   return tf.fused.matMul({ a: x, b: W, bias: b }) as tf.Tensor2D;
 }
 
@@ -81,6 +87,55 @@ export function fusedRotaryHalf(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor
   const table = [b, t, 1, rot];
   if (rot % 2 !== 0 || rot > d || !tf.util.arraysEqual(cos.shape, table) || !tf.util.arraysEqual(sin.shape, table)) return null;
   return tf.engine().runKernel(ROTARY_KERNEL, { x, cos, sin }, { rot } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/**
+ * Attention from the queries to the output of the heads, in one kernel: q [batch, pos, heads, dHead] as the
+ * projection lays it out, k / v [batch, kvHeads, keys, dHead / dV] head-major (as the KV cache keeps them), mask
+ * [batch, 1, pos, keys] → z [batch, pos, heads, dV], computing softmax(softcap(q·kᵀ · scale) + mask) · v with
+ * query head h reading key/value head ⌊h / (heads / kvHeads)⌋. For when nothing observes the scores or the pattern.
+ * Null where the backend has no such kernel (cpu-native has) or the shapes do not fit.
+ */
+export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D, scale: number, softcap: number | null): tf.Tensor4D | null {
+  if (!available(ATTENTION_KERNEL) || ![q, k, v, mask].every((t) => t.rank === 4 && f32(t)) || q.size === 0 || k.size === 0) return null;
+  const [b, pos, heads, dHead] = q.shape;
+  const [kb, kvHeads, keys, kd] = k.shape;
+  if (kb !== b || kd !== dHead || kvHeads < 1 || heads % kvHeads !== 0) return null;
+  if (!tf.util.arraysEqual(v.shape.slice(0, 3), [b, kvHeads, keys]) || !tf.util.arraysEqual(mask.shape, [b, 1, pos, keys])) return null;
+  return tf.engine().runKernel(ATTENTION_KERNEL, { q, k, v, mask }, { scale, softcap: softcap ?? 0 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/** The weights of a dense MLP as fusedMlp takes them (model/canonical's DenseMlpWeights has them all). */
+export interface MlpSpec {
+  gated: boolean;
+  act: string;
+  W_gate?: tf.Tensor2D | null;
+  b_gate?: tf.Tensor1D | null;
+  W_in: tf.Tensor2D;
+  b_in: tf.Tensor1D | null;
+  W_out: tf.Tensor2D;
+  b_out: tf.Tensor1D | null;
+}
+
+/**
+ * A dense MLP of x [rows, d_model] in one kernel: act(x·W_gate + b_gate) · (x·W_in + b_in) when gated, else
+ * act(x·W_in + b_in); then ·W_out + b_out → [rows, d_model]. For when nothing observes the hidden activations.
+ * Null where the backend has no such kernel (cpu-native has), for activations it does not fuse, or other shapes.
+ */
+export function fusedMlp(x: tf.Tensor2D, w: MlpSpec): tf.Tensor2D | null {
+  if (!available(MLP_KERNEL) || !["silu", "gelu_tanh", "gelu_quick", "relu"].includes(w.act) || x.rank !== 2 || x.size === 0) return null;
+  const gate = w.gated ? w.W_gate : null;
+  if (w.gated && !gate) return null;
+  const inputs: tf.NamedTensorMap = { x, W_in: w.W_in, W_out: w.W_out };
+  if (gate) inputs.W_gate = gate;
+  if (gate && w.b_gate) inputs.b_gate = w.b_gate;
+  if (w.b_in) inputs.b_in = w.b_in;
+  if (w.b_out) inputs.b_out = w.b_out;
+  if (!Object.values(inputs).every(f32)) return null;
+  const [d, hidden] = w.W_in.shape;
+  if (x.shape[1] !== d || (gate && !tf.util.arraysEqual(gate.shape, [d, hidden])) || w.W_out.shape[0] !== hidden) return null;
+  if ((inputs.b_gate && inputs.b_gate.size !== hidden) || (w.b_in && w.b_in.size !== hidden) || (w.b_out && w.b_out.size !== w.W_out.shape[1])) return null;
+  return tf.engine().runKernel(MLP_KERNEL, inputs, { act: w.act } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
 }
 
 /**

@@ -7,6 +7,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { NATIVE_KERNELS, type CpuBackendApi } from "./kernels";
 import { registerNativeRowKernels } from "./row-kernels";
+import { registerNativeAttentionKernels } from "./attention";
+import { registerNativeMlpKernel } from "./mlp";
 import { nativeStatus } from "./runtime";
 
 export const NATIVE_BACKEND = "cpu-native";
@@ -37,6 +39,8 @@ export function defineNativeBackend(): void {
     tf.registerKernel({ ...config, backendName: NATIVE_BACKEND, kernelFunc });
   }
   registerNativeRowKernels(NATIVE_BACKEND);
+  registerNativeAttentionKernels(NATIVE_BACKEND);
+  registerNativeMlpKernel(NATIVE_BACKEND);
 }
 
 /** Defines the backend and checks that the native runtime loads; throws its reason when it does not. */

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { OnnxGraph, OnnxNode } from "./onnx-graph";
 import { runGraph } from "./runtime";
 import { ELEMENTWISE_KERNELS } from "./elementwise";
-import { fastSlice } from "./slice";
+import { fastConcat, fastGather, fastSlice } from "./copies";
 
 /** The slice of tfjs-backend-cpu's MathBackendCPU the kernels use. */
 export interface CpuBackendApi {
@@ -80,13 +80,17 @@ function nativeMatMul({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | n
   const as3 = (t: tf.TensorInfo) => [tf.util.sizeFromShape(t.shape.slice(0, -2)), ...t.shape.slice(-2)];
   const feeds: Parameters<typeof runGraph>[2] = { a: [floats(backend, a), as3(a)], b: [floats(backend, b), as3(b)] };
   if (bias) feeds.bias = [floats(backend, bias), bias.shape];
-  const out = runGraph(key, () => matMulGraph(transposeA, transposeB, bias != null, activation), feeds).y;
+  // Work in elementwise-equivalent units: MLAS does ~16 multiply-adds in the time of one element of an Add.
+  const macs = tf.util.sizeFromShape(shape) * (transposeA ? a.shape[a.shape.length - 2] : a.shape[a.shape.length - 1]);
+  const out = runGraph(key, () => matMulGraph(transposeA, transposeB, bias != null, activation), feeds, macs / 16).y;
   return backend.makeTensorInfo(shape, "float32", out.data as Float32Array);
 }
 
 /** kernel name → the native implementation (null: use the cpu kernel). */
 export const NATIVE_KERNELS: Record<string, KernelRun> = {
   Slice: fastSlice,
+  GatherV2: fastGather,
+  Concat: fastConcat,
   BatchMatMul: nativeMatMul,
   _FusedMatMul: nativeMatMul,
   ...ELEMENTWISE_KERNELS,

@@ -56,7 +56,7 @@ function norm({ inputs: { x, w, b }, backend, attrs }: Args): tf.TensorInfo {
 }
 
 /** sigmoid-based activations as activations.ts writes them; × up for a gated MLP. */
-function activationGraph(act: string, gated: boolean): OnnxGraph {
+export function activationGraph(act: string, gated: boolean): OnnxGraph {
   const out = gated ? "a" : "y";
   const nodes: OnnxNode[] = [];
   const constants = [];

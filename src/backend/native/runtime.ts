@@ -99,22 +99,34 @@ const sessions = new Map<string, { session: BindingSession; outputs: string[] }>
 export type Feeds = Record<string, [Float32Array | Int32Array | BigInt64Array, readonly number[]]>;
 
 /**
- * Runs the graph cached under `key` (built by `build` the first time: one session per kind of op, any shape) and
- * returns its outputs. Input arrays are read in place; the outputs are new arrays owned by the caller.
+ * Below `belowWork` units of work (multiply-adds for products, elements otherwise) a call runs on one thread. Each
+ * session has its own intra-op pool whose workers sleep between calls (no spinning): waking one costs more than it
+ * saves on a small op, and on a busy machine the woken thread may wait for a core. A product's last bits may depend
+ * on the thread count (MLAS blocks its sums by it); the choice is fixed by the call's shape, so a run is repeatable.
  */
-export function runGraph(key: string, build: () => OnnxGraph, feeds: Feeds): Record<string, OrtTensor> {
+export const nativeSingleThread = { belowWork: 2 ** 17 };
+
+/**
+ * Runs the graph cached under `key` (built by `build` the first time: one session per kind of op and thread count,
+ * any shape) and returns its outputs. Input arrays are read in place; the outputs are new arrays owned by the
+ * caller. `work` sizes the call (default: its largest input's elements) for nativeSingleThread.
+ */
+export function runGraph(key: string, build: () => OnnxGraph, feeds: Feeds, work?: number): Record<string, OrtTensor> {
   if (!binding || !Tensor) throw new Error("the native CPU path is not available (see `lmprobe doctor`)");
-  let cached = sessions.get(key);
+  const size = work ?? Math.max(0, ...Object.values(feeds).map(([values]) => values.length));
+  const allThreads = (status ?? { threads: nativeThreads().threads }).threads;
+  const threads = size < nativeSingleThread.belowWork ? 1 : allThreads;
+  const sessionKey = threads === allThreads ? key : `${key}#${threads}`;
+  let cached = sessions.get(sessionKey);
   if (!cached) {
     const graph = build();
     const model = encodeModel(graph);
     const session = new binding.InferenceSession();
-    const { threads } = status ?? { threads: nativeThreads().threads };
     // Spinning worker threads would keep cores busy between ops, while JavaScript runs the rest of the model.
     const extra = { session: { intra_op: { allow_spinning: process.env.LMPROBE_NATIVE_SPIN === "1" ? "1" : "0" } } };
     session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all", executionMode: "sequential", extra });
     cached = { session, outputs: graph.outputs.map((o) => o.name) };
-    sessions.set(key, cached);
+    sessions.set(sessionKey, cached);
   }
   const inputs: Record<string, OrtTensor> = {};
   const fetches: Record<string, null> = {};

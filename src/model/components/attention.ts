@@ -6,7 +6,7 @@ import type { AttentionWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { batchedMatMul, linearProjection, outputProjection as projectOutput } from "./linear";
 import type { Weight2D } from "../../backend/packed-weight";
-import { capability, fusedScoresSoftmax, headsContext, headsScores } from "../../backend/capabilities";
+import { capability, fusedAttention, fusedScoresSoftmax, headsContext, headsScores } from "../../backend/capabilities";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
 import { attentionStreaming, streamedAttention } from "./attention-streamed";
@@ -47,7 +47,7 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   const flat = x.reshape([batch * pos, dModel]);
 
   const project = (W: Weight2D, b: tf.Tensor1D | null, heads: number, norm: typeof w.qNorm) => {
-    // webgpu: the bias is added as the product is stored (one dispatch).
+    // webgpu and cpu-native: the bias is added inside the product's kernel (one dispatch or call).
     let y: tf.Tensor = linearProjection(flat as tf.Tensor2D, W, b);
     if (norm && w.qkNormScope === "all") y = applyNorm(y, norm);
     let h = y.reshape([batch, pos, heads, dHead]);
@@ -89,6 +89,14 @@ export function attendProjected(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tenso
     const z = hook("hook_z", streamedAttention({ q: swapPosAndHeads(q), k: all.k, v: all.v, mask: ctx.mask, scale: w.scale, softcap: w.softcap, sinks: w.sinks }));
     const out = projectOutput(z.reshape([batch * pos, nHeads * dV]) as tf.Tensor2D, w.W_O, w.b_O, null);
     return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
+  }
+
+  // cpu-native, nobody reading the scores or the pattern, no sinks: scores → softmax → · v as one kernel (the same
+  // ops in the same order); hook_z still sees z.
+  const idle = (local: string) => ctx.hooks.idle(`blocks.${ctx.layer}.attn.${local}`);
+  if (!w.sinks && idle("hook_attn_scores") && idle("hook_pattern")) {
+    const z = fusedAttention(q, all.k, all.v, ctx.mask, w.scale, w.softcap);
+    if (z) return outputProjection(w, hook("hook_z", z), ctx.residual ?? null);
   }
 
   // Query heads h = kv·group + r share key/value head kv (repeat_kv): fold the group into the query axis so that

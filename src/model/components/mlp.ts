@@ -4,8 +4,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { DenseMlpWeights, MlpWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { applyActivation } from "./activations";
-import { fusedActivation } from "../../backend/capabilities";
-import type { Weight2D } from "../../backend/packed-weight";
+import { fusedActivation, fusedMlp } from "../../backend/capabilities";
+import { isPacked, type Weight2D } from "../../backend/packed-weight";
 import { linearProjection, outputProjection } from "./linear";
 
 export interface MlpContext {
@@ -38,8 +38,14 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
   const [batch, pos, dModel] = x.shape;
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.mlp.${local}`, ctx.layer, t);
   const flat = x.reshape([batch * pos, dModel]);
+  // cpu-native, nobody reading the hidden activations: the whole MLP as one kernel (the same ops in the same order).
+  const hidden = ["hook_pre", "hook_pre_linear", "hook_post"].every((h) => ctx.hooks.idle(`blocks.${ctx.layer}.mlp.${h}`));
+  // Packed weights live on webgpu only, where there is no such kernel; the check keeps the types honest.
+  const unpacked = [w.W_in, w.W_gate, w.W_out].every((W) => W === null || !isPacked(W));
+  const fused = hidden && !ctx.residual && unpacked ? fusedMlp(flat as tf.Tensor2D, w as Parameters<typeof fusedMlp>[1]) : null;
+  if (fused) return fused.reshape([batch, pos, dModel]) as tf.Tensor3D;
   const linear = (W: Weight2D, b: tf.Tensor1D | null) => {
-    // webgpu: the bias is added as the product is stored (one dispatch).
+    // webgpu and cpu-native: the bias is added inside the product's kernel (one dispatch or call).
     const y = linearProjection(flat as tf.Tensor2D, W, b);
     return y.reshape([batch, pos, W.shape[1]]);
   };

@@ -1,0 +1,60 @@
+// A dense MLP on cpu-native as one onnxruntime call: x·W_gate (+ b), x·W_in (+ b), the activation (× the up branch
+// when gated), ·W_out (+ b). The composed path makes four calls and three [positions, d_mlp] arrays in JavaScript
+// (garbage for V8 to collect on every layer); here the hidden activations live inside onnxruntime's arena. The graph
+// is the composed path's, op for op: the products are the same FusedMatMul nodes nativeMatMul runs, the bias the
+// same Add after them, the activation activationGraph's nodes. Used only when nothing observes hook_pre,
+// hook_pre_linear or hook_post (model/components/mlp.ts asks).
+import * as tf from "@tensorflow/tfjs-core";
+import { MLP_KERNEL } from "../kernels/fused";
+import { floats, type CpuBackendApi } from "./kernels";
+import type { OnnxGraph, OnnxNode } from "./onnx-graph";
+import { activationGraph } from "./row-kernels";
+import { runGraph, type Feeds } from "./runtime";
+
+type Args = { inputs: Record<string, tf.TensorInfo>; backend: CpuBackendApi; attrs: Record<string, unknown> };
+
+function linear(x: string, W: string, bias: string | null, out: string): OnnxNode[] {
+  const product = bias ? `${out}_product` : out;
+  const nodes: OnnxNode[] = [{ op: "FusedMatMul", domain: "com.microsoft", inputs: [x, W], outputs: [product], attributes: { transA: 0, transB: 0, alpha: { float: 1 } } }];
+  if (bias) nodes.push({ op: "Add", inputs: [product, bias], outputs: [out] });
+  return nodes;
+}
+
+/** `graph`'s nodes and constants with its tensors renamed: `bind` maps its inputs and outputs, `prefix` the rest. */
+function embedded(graph: OnnxGraph, prefix: string, bind: Record<string, string>): Pick<OnnxGraph, "nodes" | "constants"> {
+  const rename = (name: string) => bind[name] ?? `${prefix}${name}`;
+  return {
+    nodes: graph.nodes.map((node) => ({ ...node, inputs: node.inputs.map(rename), outputs: node.outputs.map(rename) })),
+    constants: (graph.constants ?? []).map((c) => ({ ...c, name: rename(c.name) })),
+  };
+}
+
+/** Inputs: x, W_in, W_out, and W_gate (gated), b_gate / b_in / b_out where `biases` says. */
+function mlpGraph(act: string, gated: boolean, biases: { gate: boolean; in: boolean; out: boolean }): OnnxGraph {
+  const nodes: OnnxNode[] = [];
+  if (gated) nodes.push(...linear("x", "W_gate", biases.gate ? "b_gate" : null, "pre"));
+  nodes.push(...linear("x", "W_in", biases.in ? "b_in" : null, gated ? "pre_linear" : "pre"));
+  const activation = embedded(activationGraph(act, gated), "act_", gated ? { x: "pre", up: "pre_linear", y: "post" } : { x: "pre", y: "post" });
+  nodes.push(...activation.nodes, ...linear("post", "W_out", biases.out ? "b_out" : null, "y"));
+  const inputs = ["x", ...(gated ? ["W_gate"] : []), "W_in", "W_out", ...(gated && biases.gate ? ["b_gate"] : []), ...(biases.in ? ["b_in"] : []), ...(biases.out ? ["b_out"] : [])];
+  return { nodes, inputs: inputs.map((name) => ({ name })), outputs: [{ name: "y" }], constants: activation.constants };
+}
+
+function mlp({ inputs, backend, attrs }: Args): tf.TensorInfo {
+  const { x, W_out } = inputs;
+  const act = attrs.act as string;
+  const gated = inputs.W_gate != null;
+  const biases = { gate: inputs.b_gate != null, in: inputs.b_in != null, out: inputs.b_out != null };
+  const feeds: Feeds = {};
+  for (const [name, t] of Object.entries(inputs)) feeds[name] = [floats(backend, t), t.shape];
+  const key = `mlp:${act}:${+gated}:${+biases.gate}${+biases.in}${+biases.out}`;
+  const macs = x.shape[0] * inputs.W_in.shape[0] * inputs.W_in.shape[1] * (gated ? 3 : 2); // see runtime's nativeSingleThread
+  const y = runGraph(key, () => mlpGraph(act, gated, biases), feeds, macs / 16).y;
+  return backend.makeTensorInfo([x.shape[0], W_out.shape[1]], "float32", y.data as Float32Array);
+}
+
+/** Registers the kernel for `backendName` (idempotent). */
+export function registerNativeMlpKernel(backendName: string): void {
+  if (tf.getKernel(MLP_KERNEL, backendName)) return;
+  tf.registerKernel({ kernelName: MLP_KERNEL, backendName, kernelFunc: (args) => mlp(args as unknown as Args) });
+}
