@@ -9,7 +9,7 @@ import { DEMO, decodeElement, rawHeader, seeded, tempDir, tinyFixtures, TINY } f
 
 /** Every weight file of a checkpoint directory (the single file or the shards). */
 function weightFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => f.endsWith(".safetensors") && !f.includes("reference")).map((f) => path.join(dir, f));
+  return fs.readdirSync(dir).filter((f) => f.endsWith(".safetensors") && !f.includes("reference") && !f.startsWith("gradients")).map((f) => path.join(dir, f));
 }
 
 for (const dir of [...tinyFixtures(), DEMO]) {
