@@ -11,7 +11,8 @@
 // device, how many weights are packed, the load's time against the disk's read rate (dd with O_DIRECT over the
 // shards, measured in the same run) and the slice uploader's own figures. Modes: "packed" streams each tensor in
 // slices (LMPROBE_UPLOAD_SLICE_BYTES, default 64 MiB); "packed-whole" forces one slice per tensor (the host then
-// holds a whole tensor at a time, as loads did before slicing: the baseline); "float32" widens at load
+// holds whole tensors, up to two at once: the one being written and the next one being read; before slicing, a load
+// held one whole tensor and its staging copy: the baseline); "float32" widens at load
 // (LMPROBE_PACKED_WEIGHTS=0). Before each load the shards are evicted from the page cache (posix_fadvise
 // DONTNEED through python3, best effort; `pageCacheEvicted` says whether it worked), so that each load reads the
 // disk. `--shape small` is a two-layer model of the same family for a quick check (software adapters limit buffers
