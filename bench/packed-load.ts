@@ -1,14 +1,22 @@
 // Benchmark: host memory while a BF16 checkpoint is loaded onto webgpu, with its matrices kept packed (2 bytes per
 // value, uploaded one tensor at a time) and, in the same run, with LMPROBE_PACKED_WEIGHTS=0 (float32 at load).
 //
-//   node --import tsx bench/packed-load.ts [--shape llama8b|small] [--dir DIR] [--modes packed,float32]
+//   node --import tsx bench/packed-load.ts [--shape llama8b|small] [--dir DIR] [--modes packed,packed-whole,float32]
+//                                          [--no-disk-rate]
 //
 // Writes random BF16 weights in the shapes of Llama-3.1-8B (hidden 4096, 32 layers, 32 heads, 8 key/value heads,
 // intermediate 14336, vocab 128256, untied lm_head; 16 GB) as 4 GB shards into DIR (kept, and reused when it
 // already holds them), then loads it in one fresh child process per mode, so that each one's peak RSS (VmHWM)
 // counts only that load and one short forward pass. Prints one JSON object: peak RSS, the bytes tfjs holds on the
-// device, how many weights are packed. `--shape small` is a two-layer model of the same family for a quick check
-// (software adapters limit buffers to 128 MiB).
+// device, how many weights are packed, the load's time against the disk's read rate (dd with O_DIRECT over the
+// shards, measured in the same run) and the slice uploader's own figures. Modes: "packed" streams each tensor in
+// slices (LMPROBE_UPLOAD_SLICE_BYTES, default 64 MiB); "packed-whole" forces one slice per tensor (the host then
+// holds whole tensors, up to two at once: the one being written and the next one being read; before slicing, a load
+// held one whole tensor and its staging copy: the baseline); "float32" widens at load
+// (LMPROBE_PACKED_WEIGHTS=0). Before each load the shards are evicted from the page cache (posix_fadvise
+// DONTNEED through python3, best effort; `pageCacheEvicted` says whether it worked), so that each load reads the
+// disk. `--shape small` is a two-layer model of the same family for a quick check (software adapters limit buffers
+// to 128 MiB); there the device memory is host memory too, so compare peakRssMinusDeviceBytes.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -94,11 +102,17 @@ function ones(n: number): Uint8Array {
 /** Child process: load once, run one short forward pass, print one JSON line. */
 async function measure(dir: string, mode: string): Promise<void> {
   if (mode === "float32") process.env.LMPROBE_PACKED_WEIGHTS = "0";
+  if (mode === "packed-whole") process.env.LMPROBE_UPLOAD_SLICE_BYTES = String(2 ** 40);
   const tf = await import("@tensorflow/tfjs-core");
   const { loadModel } = await import("../src/load");
   const { canonicalParameters } = await import("../src/model/canonical");
   const { isPacked } = await import("../src/backend/packed-weight");
+  const { lastUploadStats, uploadSliceBytes } = await import("../src/backend/packed-upload");
+  await import("../src/backend").then((b) => b.setBackend("webgpu"));
+  const rssBeforeLoad = fs.readFileSync("/proc/self/status", "utf8").match(/VmRSS:\s+(\d+)/)![1];
+  const t0 = performance.now();
   const model = await loadModel(dir, { backend: "webgpu" });
+  const loadSeconds = (performance.now() - t0) / 1000;
   const afterLoad = peakRssBytes();
   const deviceBytes = tf.memory().numBytes;
   const run = model.run([1, 2, 3, 4, 5, 6, 7, 8]);
@@ -109,15 +123,39 @@ async function measure(dir: string, mode: string): Promise<void> {
     JSON.stringify({
       mode,
       backend: tf.getBackend(),
+      loadSeconds,
+      rssBeforeLoadBytes: Number(rssBeforeLoad) * 1024,
       peakRssAfterLoadBytes: afterLoad,
       peakRssBytes: peakRssBytes(),
       deviceTensorBytes: deviceBytes,
+      peakRssMinusDeviceBytes: afterLoad - deviceBytes,
+      uploadSliceBytes: mode === "float32" ? null : uploadSliceBytes(),
+      upload: mode === "float32" ? null : lastUploadStats(),
       packedWeights: params.filter(isPacked).length,
       weights: params.length,
       logitsFinite: logits.every(Number.isFinite),
     }) + "\n",
   );
   model.dispose();
+}
+
+/** Drops the shards' pages from the page cache (python3's os.posix_fadvise DONTNEED); false where that failed. */
+function evictFromPageCache(files: string[]): boolean {
+  const script = "import os,sys\nfor f in sys.argv[1:]:\n  fd=os.open(f,os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)";
+  return spawnSync("python3", ["-c", script, ...files]).status === 0;
+}
+
+/** The disk's sequential read rate over the shards: dd with O_DIRECT (no page cache), 64 MiB blocks. */
+function diskReadRate(files: string[]): { bytes?: number; seconds?: number; bytesPerSecond?: number; method?: string; error?: string } {
+  let bytes = 0;
+  const t0 = performance.now();
+  for (const f of files) {
+    const r = spawnSync("dd", [`if=${f}`, "of=/dev/null", "bs=64M", "iflag=direct"], { encoding: "utf8" });
+    if (r.status !== 0) return { error: `dd on ${f}: ${r.stderr.trim().slice(-300)}` };
+    bytes += fs.statSync(f).size;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return { bytes, seconds, bytesPerSecond: bytes / seconds, method: "dd bs=64M iflag=direct, shards one after another" };
 }
 
 async function main(): Promise<void> {
@@ -129,16 +167,21 @@ async function main(): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   if (!fs.existsSync(path.join(dir, "model.safetensors.index.json"))) await writeCheckpoint(dir, shape);
   const bytesOnDisk = fs.readdirSync(dir).filter((f) => f.endsWith(".safetensors")).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
-  const runs = (arg("--modes") ?? "packed,float32").split(",").map((mode) => {
+  const shards = fs.readdirSync(dir).filter((f) => f.endsWith(".safetensors")).map((f) => path.join(dir, f));
+  const disk = process.argv.includes("--no-disk-rate") ? null : diskReadRate(shards);
+  const runs = (arg("--modes") ?? "packed,packed-whole,float32").split(",").map((mode) => {
+    const pageCacheEvicted = evictFromPageCache(shards);
     const child = spawnSync(process.execPath, [...process.execArgv, __filename, "--measure", dir, "--mode", mode], { encoding: "utf8", maxBuffer: 1 << 24 });
     const last = child.stdout.trim().split("\n").pop() ?? "";
     try {
-      return JSON.parse(last);
+      const run = JSON.parse(last);
+      return { ...run, pageCacheEvicted, diskBytesPerSecondDuringLoad: bytesOnDisk / run.loadSeconds, ...(disk?.bytesPerSecond ? { loadTimeToDiskReadTime: run.loadSeconds / (bytesOnDisk / disk.bytesPerSecond) } : {}) };
     } catch {
       return { mode, error: `${child.stdout}\n${child.stderr}`.trim().slice(-1500), status: child.status, signal: child.signal };
     }
   });
   const packed = runs.find((r) => r.mode === "packed" && !r.error);
+  const whole = runs.find((r) => r.mode === "packed-whole" && !r.error);
   const float32 = runs.find((r) => r.mode === "float32" && !r.error);
   console.log(
     JSON.stringify(
@@ -147,7 +190,9 @@ async function main(): Promise<void> {
         shape: { name: shapeName, ...shape },
         bytesOnDisk,
         host: { cpus: os.cpus().length, totalMemoryBytes: os.totalmem() },
+        diskRead: disk,
         runs,
+        ...(packed && whole ? { peakRssRatioSlicedToWhole: packed.peakRssBytes / whole.peakRssBytes, loadTimeRatioSlicedToWhole: packed.loadSeconds / whole.loadSeconds } : {}),
         ...(packed && float32 ? { peakRssRatioPackedToFloat32: packed.peakRssBytes / float32.peakRssBytes, deviceBytesRatioPackedToFloat32: packed.deviceTensorBytes / float32.deviceTensorBytes } : {}),
       },
       null,

@@ -13,6 +13,7 @@ import { ArgumentError, LmprobeError } from "../errors";
 import { differentiableOpsRequired } from "./gradient-mode";
 import { PACKED_MATMUL_KERNEL, UNPACK_KERNEL, planPackedMatMul, type PackedMatMulAttrs } from "./kernels/packed";
 import type { HalfFormat } from "./kernels/packed-programs";
+import { uploadInSlices, uploadInSlicesSync, valuesInMemory, type HalfValues, type UploadJob } from "./packed-upload";
 
 export type { HalfFormat } from "./kernels/packed-programs";
 
@@ -114,48 +115,61 @@ function toWords(halves: Uint16Array, rows: number, cols: number): Int32Array {
   return words;
 }
 
-/** The weights waiting for withDeferredWeightUploads to write them (with their readers), or null outside one. */
-let pendingUploads: Map<PackedWeight, () => Uint16Array> | null = null;
-/** Every pending weight's reader, so that one used during the build (a converter widening it) is written at once. */
-const pendingReaders = new WeakMap<PackedWeight, () => Uint16Array>();
+/** The weights waiting for withDeferredWeightUploads to write them (with their values), or null outside one. */
+let pendingUploads: Map<PackedWeight, HalfValues> | null = null;
+/** Every pending weight's values, so that one used during the build (a converter widening it) is written at once. */
+const pendingReaders = new WeakMap<PackedWeight, HalfValues>();
+
+function uploadJob(weight: PackedWeight, values: HalfValues): UploadJob {
+  return {
+    buffer: () => deviceBuffer(weight.words),
+    stored: weight.stored,
+    values,
+    skip: () => !weight.pendingUpload || weight.isDisposed,
+    done: () => {
+      weight.pendingUpload = false;
+    },
+  };
+}
 
 /** Reads and writes a pending weight now: a converter computes on it before the build has ended. */
 function uploadPendingNow(W: PackedWeight, what: string): void {
-  const read = pendingReaders.get(W);
-  if (!read) throw new LmprobeError(`${what}: this packed weight's values were never uploaded`, "load the model with loadModel()");
-  writeDeviceTensor(W.words, toWords(read(), W.stored[0], W.stored[1]));
-  W.pendingUpload = false;
+  const values = pendingReaders.get(W);
+  if (!values) throw new LmprobeError(`${what}: this packed weight's values were never uploaded`, "load the model with loadModel()");
+  uploadInSlicesSync(uploadJob(W, values), webgpuInternals().device.queue);
   pendingReaders.delete(W);
 }
 
 /**
- * packWeight, but inside withDeferredWeightUploads the values are read (by `read`, from the checkpoint) and written
- * only after the model is built, with the device given time between writes to release its staging copies.
- * Outside one, reads and uploads at once.
+ * packWeight, but inside withDeferredWeightUploads the values are read (from `values`: ranges of the checkpoint's
+ * tensor, or a function giving them whole) and written only after the model is built, a slice at a time
+ * (backend/packed-upload.ts). Outside one, reads and uploads at once.
  */
-export function packWeightLater(read: () => Uint16Array, stored: [number, number], format: HalfFormat, transposed: boolean): PackedWeight {
+export function packWeightLater(values: HalfValues | (() => Uint16Array), stored: [number, number], format: HalfFormat, transposed: boolean): PackedWeight {
   requireKernels("packWeightLater");
-  if (!pendingUploads) return packWeight(read(), stored, format, transposed);
+  const ranges = typeof values === "function" ? valuesInMemory(values) : values;
+  if (!pendingUploads) {
+    const halves = new Uint16Array(stored[0] * stored[1]);
+    ranges.readSync(0, halves);
+    return packWeight(halves, stored, format, transposed);
+  }
   const weight = new PackedWeight(deviceTensorWithoutValues([stored[0], Math.ceil(stored[1] / 2)]), format, stored, transposed);
   weight.pendingUpload = true;
-  pendingUploads.set(weight, read);
-  pendingReaders.set(weight, read);
+  pendingUploads.set(weight, ranges);
+  pendingReaders.set(weight, ranges);
   return weight;
 }
 
-/** Bytes written between waits for the device (each wait lets Dawn free the staging copies of the writes before). */
-const UPLOAD_WAIT_BYTES = 256 * 2 ** 20;
-
 /**
- * Builds a model with its packed weights' uploads deferred (packWeightLater), then reads and writes them one at a
- * time, waiting for the device every 256 MiB: a synchronous load would keep every upload's staging copy in host
- * memory until it ended, since Dawn frees them only when it processes completed work, which it does while
- * JavaScript awaits. Host memory during the load is then about one tensor plus 256 MiB of staging. If a read fails
- * (a non-finite weight), the model is disposed and the error thrown.
+ * Builds a model with its packed weights' uploads deferred (packWeightLater), then writes them a slice of rows at
+ * a time (uploadInSlices): a synchronous load would keep every upload's staging copy in host memory until it
+ * ended, since Dawn frees them only when it processes completed work, which it does while JavaScript awaits.
+ * Host memory during the load is then two slices (64 MiB each by default) plus 256 MiB of staging, whatever the
+ * model's size. If a read fails (a non-finite weight), the model is disposed and the error thrown.
  */
 export async function withDeferredWeightUploads<T>(build: () => T, dispose: (built: T) => void): Promise<T> {
   if (pendingUploads) throw new LmprobeError("withDeferredWeightUploads: already inside one", "build one model at a time");
-  const uploads = new Map<PackedWeight, () => Uint16Array>();
+  const uploads = new Map<PackedWeight, HalfValues>();
   pendingUploads = uploads;
   let built: T;
   try {
@@ -164,25 +178,12 @@ export async function withDeferredWeightUploads<T>(build: () => T, dispose: (bui
     pendingUploads = null;
   }
   if (uploads.size === 0) return built;
+  const jobs = [...uploads].map(([weight, values]) => uploadJob(weight, values));
+  for (const weight of uploads.keys()) pendingReaders.delete(weight);
+  uploads.clear();
   try {
-    let sinceWait = 0;
-    for (const [weight, read] of uploads) {
-      uploads.delete(weight);
-      pendingReaders.delete(weight);
-      // Written already (used during the build), or dropped by its converter (replaced by a float32 copy).
-      if (!weight.pendingUpload || weight.isDisposed) continue;
-      const words = toWords(read(), weight.stored[0], weight.stored[1]);
-      writeDeviceTensor(weight.words, words);
-      weight.pendingUpload = false;
-      sinceWait += words.byteLength;
-      if (sinceWait >= UPLOAD_WAIT_BYTES) {
-        await waitForDevice();
-        sinceWait = 0;
-      }
-    }
-    await waitForDevice();
+    await uploadInSlices(jobs, webgpuInternals().device.queue);
   } catch (e) {
-    for (const weight of uploads.keys()) pendingReaders.delete(weight);
     dispose(built);
     throw e;
   }
@@ -212,14 +213,8 @@ function deviceTensorWithoutValues(shape: [number, number]): tf.Tensor2D {
   return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor2D;
 }
 
-function writeDeviceTensor(t: tf.Tensor, words: Int32Array): void {
-  const backend = webgpuInternals();
-  const buffer = backend.tensorMap.get(t.dataId).resource as GPUBuffer;
-  backend.device.queue.writeBuffer(buffer, 0, words.buffer, words.byteOffset, words.byteLength);
-}
-
-async function waitForDevice(): Promise<void> {
-  await webgpuInternals().device.queue.onSubmittedWorkDone();
+function deviceBuffer(t: tf.Tensor): GPUBuffer {
+  return webgpuInternals().tensorMap.get(t.dataId).resource as GPUBuffer;
 }
 
 /**

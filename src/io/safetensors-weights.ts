@@ -6,7 +6,7 @@ import path from "node:path";
 import { MissingFileError, NonFiniteWeightError, NotRegularFileError, SafetensorsFormatError, WeightShapeError } from "../errors";
 import { readRegularFile } from "./regular-file";
 import { SafetensorsFile } from "./safetensors";
-import type { TensorInfo, WeightSource } from "./weight-source";
+import type { HalfRanges, TensorInfo, WeightSource } from "./weight-source";
 
 export const SINGLE_FILE = "model.safetensors";
 export const INDEX_FILE = "model.safetensors.index.json";
@@ -23,9 +23,26 @@ function firstNonFinite(data: Float32Array): number {
   return -1;
 }
 
-/** Index of the first 16-bit NaN or ±Infinity (all exponent bits, `mask`, set), or -1. */
-function firstNonFiniteHalf(bits: Uint16Array, mask: number): number {
-  for (let i = 0; i < bits.length; i++) {
+/**
+ * Index of the first 16-bit NaN or ±Infinity (all exponent bits, `mask`, set), or -1. Tests two values per 32-bit
+ * word: with each half masked to its exponent, adding the exponent's lowest bit carries into the half's top bit
+ * only when every exponent bit is set (the masked half is at most `mask`, so no carry crosses into the next half).
+ */
+export function firstNonFiniteHalf(bits: Uint16Array, mask: number): number {
+  let i = 0;
+  if (bits.byteOffset % 4 === 0) {
+    const words = new Int32Array(bits.buffer, bits.byteOffset, bits.length >>> 1);
+    const mask2 = (mask | (mask << 16)) | 0;
+    const lowest = mask & -mask;
+    const add2 = (lowest | (lowest << 16)) | 0;
+    const top2 = 0x80008000 | 0;
+    let w = 0;
+    for (; w < words.length; w++) {
+      if ((((words[w] & mask2) + add2) & top2) !== 0) break;
+    }
+    i = w * 2;
+  }
+  for (; i < bits.length; i++) {
     if ((bits[i] & mask) === mask) return i;
   }
   return -1;
@@ -72,6 +89,31 @@ export class SafetensorsWeights implements WeightSource {
     const index = firstNonFiniteHalf(bits, dtype === "BF16" ? 0x7f80 : 0x7c00);
     if (index >= 0) throw new NonFiniteWeightError(file.file, name, index);
     return { format: dtype === "BF16" ? "bf16" : "f16", bits };
+  }
+
+  /** A BF16/F16 tensor read a range at a time (see WeightSource.halfRanges); null for other dtypes. */
+  halfRanges(name: string): HalfRanges | null {
+    const file = this.fileOf(name);
+    const entry = file.entry(name);
+    if (entry.dtype !== "BF16" && entry.dtype !== "F16") return null;
+    const mask = entry.dtype === "BF16" ? 0x7f80 : 0x7c00;
+    const check = (first: number, target: Uint16Array) => {
+      const index = firstNonFiniteHalf(target, mask);
+      if (index >= 0) throw new NonFiniteWeightError(file.file, name, first + index);
+    };
+    const bytes = (target: Uint16Array) => new Uint8Array(target.buffer, target.byteOffset, target.byteLength);
+    return {
+      format: entry.dtype === "BF16" ? "bf16" : "f16",
+      size: entry.size,
+      read: async (first, target) => {
+        await file.readSliceAsync(name, first * 2, bytes(target));
+        check(first, target);
+      },
+      readSync: (first, target) => {
+        file.readSlice(name, first * 2, bytes(target));
+        check(first, target);
+      },
+    };
   }
 
   /** One tensor's bytes exactly as stored (for quantised formats decoded elsewhere, e.g. MXFP4's U8 blocks). */

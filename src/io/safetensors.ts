@@ -127,6 +127,40 @@ export class SafetensorsFile {
     return out;
   }
 
+  /**
+   * Bytes [offset, offset + target.length) of tensor `name`'s data into `target` (a slice of a tensor streamed to
+   * the device without holding it whole).
+   */
+  readSlice(name: string, offset: number, target: Uint8Array): void {
+    const entry = this.sliceEntry(name, offset, target.length);
+    this.readInto(entry, target, entry.start + offset, target.length);
+  }
+
+  /** readSlice on the I/O thread pool, so that the next slice is read while the previous one is uploaded. */
+  async readSliceAsync(name: string, offset: number, target: Uint8Array): Promise<void> {
+    const entry = this.sliceEntry(name, offset, target.length);
+    const position = entry.start + offset;
+    for (let done = 0; done < target.length; ) {
+      if (this.fd === null) throw new SafetensorsFormatError(this.file, `tensor "${name}"`, "was read after the file was closed", "open the checkpoint again");
+      const n = Math.min(1 << 30, target.length - done);
+      const { bytesRead } = await new Promise<{ bytesRead: number }>((resolve, reject) =>
+        fs.read(this.fd!, target, done, n, position + done, (err, bytesRead) => (err ? reject(err) : resolve({ bytesRead }))),
+      );
+      if (bytesRead === 0) {
+        throw new SafetensorsFormatError(this.file, `tensor "${name}"`, `data ends at file offset ${position + done}, before its end ${position + target.length} (the file was truncated)`);
+      }
+      done += bytesRead;
+    }
+  }
+
+  private sliceEntry(name: string, offset: number, length: number): SafetensorsEntry {
+    const entry = this.entry(name);
+    if (!(Number.isInteger(offset) && offset >= 0 && offset + length <= entry.end - entry.start)) {
+      throw new SafetensorsFormatError(this.file, `tensor "${name}"`, `has ${entry.end - entry.start} bytes; bytes [${offset}, ${offset + length}) were asked for`);
+    }
+    return entry;
+  }
+
   close(): void {
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;

@@ -21,6 +21,17 @@ export interface TensorInfo {
   quantisation?: { type: string; bytes: number };
 }
 
+/** Ranges of a 16-bit tensor's values (flat, row-major), read into a caller's buffer. */
+export interface HalfRanges {
+  readonly format: "bf16" | "f16";
+  /** Values in the tensor. */
+  readonly size: number;
+  /** Values [first, first + target.length) into `target`; throws NonFiniteWeightError (with the flat index). */
+  read(first: number, target: Uint16Array): Promise<void>;
+  /** read(), synchronously. */
+  readSync(first: number, target: Uint16Array): void;
+}
+
 export interface WeightSource {
   /** Directory or description of the checkpoint, for error messages. */
   readonly origin: string;
@@ -38,6 +49,11 @@ export interface WeightSource {
    * Infinity as read() does; null for other dtypes. Optional: sources without it are always read as float32.
    */
   readHalves?(name: string): { format: "bf16" | "f16"; bits: Uint16Array } | null;
+  /**
+   * A BF16 or F16 tensor read a range of values at a time (to stream it to the device without holding it whole),
+   * each range checked for NaN and Infinity as read() checks the whole; null for other dtypes. Optional.
+   */
+  halfRanges?(name: string): HalfRanges | null;
   /** Releases open file handles. */
   close(): void;
   /**

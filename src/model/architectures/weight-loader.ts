@@ -8,6 +8,7 @@ import { WeightShapeError } from "../../errors";
 import type { WeightSource } from "../../io/weight-source";
 import type { NormWeights } from "../canonical";
 import { packWeight, packWeightLater, packedWeightsEnabled, type Weight2D } from "../../backend/packed-weight";
+import { valuesInMemory, type HalfValues } from "../../backend/packed-upload";
 
 /** Largest transpose (in floats, 256 MB) written into the reused buffer: block weights of models up to ~8B parameters. */
 const SCRATCH_LIMIT = 1 << 26;
@@ -84,18 +85,24 @@ export class WeightLoader {
    */
   linearSplit(name: string, inDim: number, outs: number[]): Weight2D[] {
     const total = outs.reduce((a, b) => a + b, 0);
-    const halves = this.halvesOf(name, [total, inDim]);
-    if (!halves) {
+    const values = this.packable(name, [total, inDim]) ? this.halfValues(name) : null;
+    if (!values) {
       const fused = this.linearFloat32(name, inDim, total);
       const parts = tf.split(fused, outs, 1) as tf.Tensor2D[];
       fused.dispose();
       return parts;
     }
+    this.used.add(name);
+    // Each block is a range of rows of the stored tensor: streamed to its own buffer as a whole tensor would be.
     let row = 0;
     return outs.map((n) => {
-      const block = halves.bits.subarray(row * inDim, (row + n) * inDim);
+      const offset = row * inDim;
       row += n;
-      return packWeight(block, [n, inDim], halves.format, true);
+      const block: HalfValues = {
+        read: (first, target) => values.read(offset + first, target),
+        readSync: (first, target) => values.readSync(offset + first, target),
+      };
+      return packWeightLater(block, [n, inDim], values.format, true);
     });
   }
 
@@ -138,9 +145,18 @@ export class WeightLoader {
     if (!this.packable(name, shape)) return null;
     const source = this.weights;
     this.used.add(name);
+    const values = this.halfValues(name);
+    // Read when loadModel writes it (after the model is built, a slice at a time), or now outside loadModel.
+    return packWeightLater(values, shape, values.format, transposed);
+  }
+
+  /** A packable tensor's values, read in ranges where the source can (halfRanges), else whole (readHalves). */
+  private halfValues(name: string): HalfValues & { format: "bf16" | "f16" } {
+    const source = this.weights;
+    const ranges = source.halfRanges?.(name);
+    if (ranges) return ranges;
     const format = source.info(name).dtype === "BF16" ? "bf16" : "f16";
-    // Read when loadModel writes it (after the model is built), or now outside loadModel (packWeightLater).
-    return packWeightLater(() => source.readHalves!(name)!.bits, shape, format, transposed);
+    return { format, ...valuesInMemory(() => source.readHalves!(name)!.bits) };
   }
 
   /** Whether `name` (checked to have `shape`) is a BF16/F16 tensor this backend keeps packed. */
