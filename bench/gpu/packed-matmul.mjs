@@ -81,7 +81,7 @@ async function maxAbs(a, b) {
 
 await lmprobe.setBackend("webgpu");
 const report = lmprobe.backendReport();
-const doc = { bench: "packed-matmul", adapter: report?.backends?.find?.((b) => b.name === "webgpu")?.detail?.adapter ?? null, reps, rows: [] };
+const doc = { bench: "packed-matmul", adapter: report?.candidates?.find((c) => c.name === report.chosen)?.detail?.adapter ?? null, reps, rows: [] };
 const variants = ["v1", "v2"];
 for (const [name, K, N, layout] of shapes) {
   const stored = layout === "nt" ? [N, K] : [K, N];
