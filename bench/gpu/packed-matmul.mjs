@@ -4,7 +4,7 @@
 // whether v1 and v2 gave the same numbers (they run the same multiply-adds in the same order: max |v1 − v2| = 0).
 // Prints one JSON document (and writes it to --out when given).
 //
-//   node --import tsx bench/gpu/packed-matmul.mjs [--rows 128,1024] [--reps 10] [--only llama|gpt2] [--no-f32] [--out f.json]
+//   node --import tsx bench/gpu/packed-matmul.mjs [--rows 128,1024] [--reps 10] [--only llama|gpt2] [--no-f32] [--tiny] [--out f.json]
 // On the GPU machine: bash bench/gpu/packed-matmul.sh   (carry [".device"])
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
@@ -38,6 +38,8 @@ const shapes = [
   ["gpt2 mlp down 3072x768", 3072, 768, "nn"],
   ["gpt2 lens 768x50257 (wte [50257,768])", 768, 50257, "nt"],
 ].filter(([name]) => !only || name.startsWith(only));
+// --tiny: two small shapes instead, to check the script end to end on a software adapter (never for timings).
+if (process.argv.includes("--tiny")) shapes.splice(0, shapes.length, ["tiny nt", 96, 200, "nt"], ["tiny nn", 64, 136, "nn"]);
 
 async function drain() {
   const backend = tf.backend();
