@@ -42,12 +42,17 @@ test("tiled matmul matches a float64 product (nn, nt, batched, ragged edges) wit
   if (!(await webgpuOrSkip(t))) return;
   const saved = matMulTiling.minBlocks128;
   try {
-    for (const minBlocks of [saved, 0]) {
-      matMulTiling.minBlocks128 = minBlocks;
-      await tiledCases(minBlocks === 0 ? 128 : 64);
+    // Both load schemes of the float32 kernel (LMPROBE_MATMUL_KERNEL, kernels/matmul.ts's MatMulVariant).
+    for (const variant of ["v1", "v2"]) {
+      process.env.LMPROBE_MATMUL_KERNEL = variant;
+      for (const minBlocks of [saved, 0]) {
+        matMulTiling.minBlocks128 = minBlocks;
+        await tiledCases(minBlocks === 0 ? 128 : 64);
+      }
     }
   } finally {
     matMulTiling.minBlocks128 = saved;
+    delete process.env.LMPROBE_MATMUL_KERNEL;
   }
 });
 

@@ -1,7 +1,8 @@
 // Routes tfjs's BatchMatMul on the webgpu backend to MatMulTiledProgram when the shapes suit it, and to
 // tfjs-webgpu's own kernel otherwise (small products, transposed A, unaligned K, broadcast batch shapes).
 import * as tf from "@tensorflow/tfjs-core";
-import { MatMulTiledProgram, TILE, type MatMulLayout, type Tile } from "./matmul";
+import { MatMulTiledProgram, TILE, type MatMulLayout, type MatMulVariant, type Tile } from "./matmul";
+import { ArgumentError } from "../../errors";
 import { withShape, type WebgpuBackendApi } from "./program";
 import { SmallOutputPartialsProgram } from "./small-output-matmul";
 import type { HalfFormat } from "./packed-programs";
@@ -21,6 +22,17 @@ export interface MatMulPlan {
 
 /** Below this many 128×128 blocks a product uses 64×64 blocks (an H100/H200 has 132 SMs; tests lower it to 0). */
 export const matMulTiling = { minBlocks128: 256 };
+
+/**
+ * The tiled kernel's variant (matmul.ts, MatMulVariant): LMPROBE_PACKED_KERNEL for products with packed weights,
+ * LMPROBE_MATMUL_KERNEL for float32 ones; "v2" unless set. Read at each call, so one process can A/B them.
+ */
+export function matMulVariant(packed: boolean): MatMulVariant {
+  const name = packed ? "LMPROBE_PACKED_KERNEL" : "LMPROBE_MATMUL_KERNEL";
+  const value = process.env[name] || "v2";
+  if (value !== "v1" && value !== "v2") throw new ArgumentError(name, `is "${value}": expected v1 or v2 (the tiled matmul's load scheme)`, `unset ${name} for the default, v2`);
+  return value;
+}
 
 function product(dims: number[]): number {
   return dims.reduce((p, d) => p * d, 1);
@@ -70,7 +82,7 @@ export function runMatMulPlan(
   bRowOffset = 0,
 ): tf.TensorInfo {
   const { batch, M, N, K, layout } = plan;
-  const program = new MatMulTiledProgram(batch, M, N, layout, bias != null, plan.tile, residual != null, false, packedB);
+  const program = new MatMulTiledProgram(batch, M, N, layout, bias != null, plan.tile, residual != null, false, packedB, matMulVariant(packedB != null));
   const a3 = withShape(a, [plan.aBatched ? batch : 1, M, K]);
   const b3 = packedB ? b : withShape(b, layout === "nt" ? [plan.bBatched ? batch : 1, N, K] : [plan.bBatched ? batch : 1, K, N]);
   // One entry per scalar: tfjs aligns each entry by its length, so a 5-long entry would not match the struct.
@@ -193,7 +205,7 @@ export function stridedMatMulFits(p: Omit<StridedMatMul, "outShape">): boolean {
 export function runStridedMatMul(backend: WebgpuBackendApi, a: tf.TensorInfo, b: tf.TensorInfo, p: StridedMatMul): tf.TensorInfo {
   const blocks128 = p.batch * Math.ceil(p.M / TILE) * Math.ceil(p.N / TILE);
   const tile: Tile = blocks128 < matMulTiling.minBlocks128 ? 64 : 128;
-  const program = new MatMulTiledProgram(p.batch, p.M, p.N, p.layout, false, tile, false, true);
+  const program = new MatMulTiledProgram(p.batch, p.M, p.N, p.layout, false, tile, false, true, null, matMulVariant(false));
   const flatA = withShape(a, [product(a.shape) / 4, 4]);
   const flatB = withShape(b, [product(b.shape) / 4, 4]);
   const uniforms = [p.M, p.N, p.K, 1, 1, ...p.a, ...p.b, ...p.c].map((v) => ({ type: "int32" as const, data: [v] }));

@@ -18,18 +18,36 @@ const DEPTH = 16;
 
 export type MatMulLayout = "nn" | "nt";
 
+/**
+ * How row-major operands (A, and B in "nt") travel from memory to workgroup memory.
+ * v1: thread i reads row i % T: a warp's 32 loads touch 32 rows (32 sectors per load instruction, half of each
+ *     unused by that instruction), stored depth-major without bank conflicts.
+ * v2: four consecutive threads read one row's 16-deep slice (64 contiguous bytes of float32, 32 of packed), so a
+ *     warp touches 8 rows; the depth-major store is XOR-swizzled (vec4 column ^ 2·(k/4 mod 4)) so that those 32
+ *     threads, which now share rows, still write 32 distinct banks. The multiply-adds read the same swizzle.
+ * On NVIDIA's SMs global loads and workgroup memory share the L1 data path; v1's scattered loads cost about as
+ * many L1 wavefronts per slice as the multiply-adds' workgroup reads, v2's about a quarter.
+ */
+export type MatMulVariant = "v1" | "v2";
+
+/** The swizzle of depth row k (a compile-time constant in the unrolled multiply-adds). */
+const swizzle = (k: number) => ((k >> 2) & 3) * 2;
+
 /** Loads of one DEPTH-deep slice into registers (ra/rb) and their stores into workgroup memory. */
-function loadSnippets(layout: MatMulLayout, T: Tile, packedB: boolean): { loadA: string; storeA: string; loadB: string; storeB: string } {
+function loadSnippets(layout: MatMulLayout, T: Tile, packedB: boolean, variant: MatMulVariant): { loadA: string; storeA: string; loadB: string; storeB: string } {
   // A packed B holds each vec4 of the float32 layout as two words (four 16-bit values): same index, widened here.
   const readB = (index: string) => (packedB ? `unpack4(B[${index}])` : `B[${index}]`);
   const slots = T / 64; // vec4 loads per thread for a T × 16 slice
   // Row-major [rows, K] operand: thread i of the 4T vec4 slots reads row i % T, k-group i / T, and stores
   // the vector transposed (depth-major), so consecutive threads write consecutive words: no bank conflicts.
+  const v2 = variant === "v2";
+  const rowOf = v2 ? "slot / 4" : `slot % ${T}`;
+  const kGroupOf = v2 ? "(slot % 4) * 4" : `(slot / ${T}) * 4`;
   const rowMajorLoad = (name: string, reg: string, base: string, limit: string) => `
     for (var it = 0; it < ${slots}; it++) {
       let slot = tid + it * 256;
-      let r = slot % ${T};
-      let k = kBase + (slot / ${T}) * 4;
+      let r = ${rowOf};
+      let k = kBase + ${kGroupOf};
       let row = ${limit === "M" ? "row0" : "col0"} + r;
       if (row < uniforms.${limit} && k < uniforms.K) {
         ${reg}[it] = ${name === "A" ? `A[${base} + row * aRow4 + k / 4]` : readB(`${base} + row * bRow4 + k / 4`)};
@@ -37,13 +55,15 @@ function loadSnippets(layout: MatMulLayout, T: Tile, packedB: boolean): { loadA:
         ${reg}[it] = vec4<f32>(0.0);
       }
     }`;
+  // v2: every k of this thread's vec4 lies in the same group of four, so one swizzle serves the four stores.
+  const column = v2 ? "((r / 4) ^ ((kq / 2) & 6))" : "r / 4";
   const rowMajorStore = (shared: string, reg: string) => `
     for (var it = 0; it < ${slots}; it++) {
       let slot = tid + it * 256;
-      let r = slot % ${T};
-      let kq = (slot / ${T}) * 4;
+      let r = ${rowOf};
+      let kq = ${kGroupOf};
       for (var c = 0; c < 4; c++) {
-        ${shared}[(kq + c) * ${T / 4} + r / 4][r % 4] = ${reg}[it][c];
+        ${shared}[(kq + c) * ${T / 4} + ${column}][r % 4] = ${reg}[it][c];
       }
     }`;
   const loadA = rowMajorLoad("A", "ra", "aBase", "M");
@@ -75,15 +95,20 @@ function loadSnippets(layout: MatMulLayout, T: Tile, packedB: boolean): { loadA:
  * The multiply-adds of one slice, unrolled (drivers do not reliably unroll loops over local arrays). Thread (tx, ty)
  * owns rows g·64 + 4ty + (0..3) and columns h·64 + 4tx + (0..3) for g, h < T/64; acc(i, h) holds row i's vec4.
  */
-function computeSnippet(T: Tile): string {
+function computeSnippet(T: Tile, layout: MatMulLayout, variant: MatMulVariant): string {
+  const v2 = variant === "v2";
+  // v2 stores row-major operands swizzled (As always, Bs in "nt"): XOR the vec4 column with the row's swizzle.
+  const at = (k: number, g: number, t: string, swizzled: boolean) => {
+    const z = swizzled ? swizzle(k) : 0;
+    return z ? `${k * (T / 4)} + ((${16 * g} + ${t}) ^ ${z})` : `${k * (T / 4) + 16 * g} + ${t}`;
+  };
   const groups = T / 64;
-  const q = T / 4;
   const lines: string[] = [];
   const comps = ["x", "y", "z", "w"];
   for (let k = 0; k < DEPTH; k++) {
     const loads: string[] = [];
-    for (let g = 0; g < groups; g++) loads.push(`let a${g} = As[${k * q + 16 * g} + ty];`);
-    for (let g = 0; g < groups; g++) loads.push(`let b${g} = Bs[${k * q + 16 * g} + tx];`);
+    for (let g = 0; g < groups; g++) loads.push(`let a${g} = As[${at(k, g, "ty", v2)}];`);
+    for (let g = 0; g < groups; g++) loads.push(`let b${g} = Bs[${at(k, g, "tx", v2 && layout === "nt")}];`);
     lines.push(`{ ${loads.join(" ")}`);
     for (let i = 0; i < 4 * groups; i++) {
       const a = `a${Math.floor(i / 4)}.${comps[i % 4]}`;
@@ -171,6 +196,8 @@ export class MatMulTiledProgram implements WebgpuProgram {
     readonly strided = false,
     /** B holds bfloat16 / float16 pairs (kernels/packed-programs.ts), read as vec2<i32> and widened to float32. */
     readonly packedB: HalfFormat | null = null,
+    /** How row-major operands are loaded (see MatMulVariant). */
+    readonly variant: MatMulVariant = "v2",
   ) {
     // A packed B may be a range of rows of a larger weight (a vocabulary chunk): bOffset is its start, in vec2 words.
     if (packedB) this.uniforms += " bOffset : i32,";
@@ -180,12 +207,12 @@ export class MatMulTiledProgram implements WebgpuProgram {
     this.variableNames = ["A", "B", ...(hasBias ? ["bias"] : []), ...(hasResidual ? ["residual"] : [])];
     this.variableComponents = [4, packedB ? 2 : 4, ...(hasBias ? [this.outputComponent] : []), ...(hasResidual ? [this.outputComponent] : [])];
     this.dispatch = [Math.ceil(N / tile), Math.ceil(M / tile), batch];
-    this.shaderKey = `lmprobeMatMul${tile}_${layout}_${this.outputComponent}_${hasBias}_${hasResidual}_${strided}_${packedB ?? "f32"}`;
+    this.shaderKey = `lmprobeMatMul${tile}_${layout}_${this.outputComponent}_${hasBias}_${hasResidual}_${strided}_${packedB ?? "f32"}_${variant}`;
   }
 
   getUserCode(): string {
     const T = this.tile;
-    const s = loadSnippets(this.layout, T, this.packedB != null);
+    const s = loadSnippets(this.layout, T, this.packedB != null, this.variant);
     const vectorOut = this.outputComponent === 4;
     const slots = T / 64;
     const accDecl = Array.from({ length: slots * slots * 4 }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join(" ");
@@ -221,7 +248,7 @@ fn main() {
       ${s.loadA}
       ${s.loadB}
     }
-    ${computeSnippet(T)}
+    ${computeSnippet(T, this.layout, this.variant)}
     workgroupBarrier();
     if (more) {
       ${s.storeA}
