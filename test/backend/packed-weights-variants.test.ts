@@ -121,9 +121,14 @@ test("an unknown LMPROBE_PACKED_KERNEL / LMPROBE_MATMUL_KERNEL is a typed error 
   const saved = process.env.LMPROBE_MATMUL_KERNEL;
   try {
     process.env.LMPROBE_MATMUL_KERNEL = "v3";
-    assert.throws(() => matMulVariant(false), (e: unknown) => e instanceof LmprobeError && /LMPROBE_MATMUL_KERNEL/.test((e as Error).message) && /v1 or v2/.test((e as Error).message));
+    assert.throws(() => matMulVariant(false, 128, 768), (e: unknown) => e instanceof LmprobeError && /LMPROBE_MATMUL_KERNEL/.test((e as Error).message) && /v1 or v2/.test((e as Error).message));
     delete process.env.LMPROBE_MATMUL_KERNEL;
-    assert.equal(matMulVariant(false), "v2");
+    // Unset, by shape (the H100 measurements in batch-matmul.ts).
+    assert.equal(matMulVariant(false, 128, 768), "v1");
+    assert.equal(matMulVariant(false, 128, 4096), "v2");
+    assert.equal(matMulVariant(false, 1024, 768), "v2");
+    assert.equal(matMulVariant(true, 128, 4096), "v2");
+    assert.equal(matMulVariant(true, 1024, 4096), "v1");
   } finally {
     if (saved === undefined) delete process.env.LMPROBE_MATMUL_KERNEL;
     else process.env.LMPROBE_MATMUL_KERNEL = saved;

@@ -24,14 +24,23 @@ export interface MatMulPlan {
 export const matMulTiling = { minBlocks128: 256 };
 
 /**
- * The tiled kernel's variant (matmul.ts, MatMulVariant): LMPROBE_PACKED_KERNEL for products with packed weights,
- * LMPROBE_MATMUL_KERNEL for float32 ones; "v2" unless set. Read at each call, so one process can A/B them.
+ * The tiled kernel's variant (matmul.ts, MatMulVariant) for an M×K·K×N product: LMPROBE_PACKED_KERNEL for products
+ * with packed weights, LMPROBE_MATMUL_KERNEL for float32 ones, when set (read at each call, so one process can A/B
+ * them). Otherwise chosen by shape from `bench/gpu/packed-matmul.sh` on an NVIDIA H100
+ * (bench/results/gpu-h100/packed-matmul.json), where the two give the same bits:
+ * - packed weights: v2 for M ≤ 256 (8B shapes at M = 128: 1.13–3.4× faster), v1 above (M = 1024: v1 1.3–1.6× faster);
+ * - float32: v2 where K ≥ 2048 or M ≥ 512 (1.04–1.7× faster), v1 for short products of few rows (GPT-2's lens at
+ *   M = 128, K = 768: v2 2.6× slower).
  */
-export function matMulVariant(packed: boolean): MatMulVariant {
+export function matMulVariant(packed: boolean, M: number, K: number): MatMulVariant {
   const name = packed ? "LMPROBE_PACKED_KERNEL" : "LMPROBE_MATMUL_KERNEL";
-  const value = process.env[name] || "v2";
-  if (value !== "v1" && value !== "v2") throw new ArgumentError(name, `is "${value}": expected v1 or v2 (the tiled matmul's load scheme)`, `unset ${name} for the default, v2`);
-  return value;
+  const value = process.env[name];
+  if (value) {
+    if (value !== "v1" && value !== "v2") throw new ArgumentError(name, `is "${value}": expected v1 or v2 (the tiled matmul's load scheme)`, `unset ${name} to choose by shape`);
+    return value;
+  }
+  if (packed) return M <= 256 ? "v2" : "v1";
+  return K >= 2048 || M >= 512 ? "v2" : "v1";
 }
 
 function product(dims: number[]): number {
@@ -82,7 +91,7 @@ export function runMatMulPlan(
   bRowOffset = 0,
 ): tf.TensorInfo {
   const { batch, M, N, K, layout } = plan;
-  const program = new MatMulTiledProgram(batch, M, N, layout, bias != null, plan.tile, residual != null, false, packedB, matMulVariant(packedB != null));
+  const program = new MatMulTiledProgram(batch, M, N, layout, bias != null, plan.tile, residual != null, false, packedB, matMulVariant(packedB != null, M, K));
   const a3 = withShape(a, [plan.aBatched ? batch : 1, M, K]);
   const b3 = packedB ? b : withShape(b, layout === "nt" ? [plan.bBatched ? batch : 1, N, K] : [plan.bBatched ? batch : 1, K, N]);
   // One entry per scalar: tfjs aligns each entry by its length, so a 5-long entry would not match the struct.
@@ -205,7 +214,7 @@ export function stridedMatMulFits(p: Omit<StridedMatMul, "outShape">): boolean {
 export function runStridedMatMul(backend: WebgpuBackendApi, a: tf.TensorInfo, b: tf.TensorInfo, p: StridedMatMul): tf.TensorInfo {
   const blocks128 = p.batch * Math.ceil(p.M / TILE) * Math.ceil(p.N / TILE);
   const tile: Tile = blocks128 < matMulTiling.minBlocks128 ? 64 : 128;
-  const program = new MatMulTiledProgram(p.batch, p.M, p.N, p.layout, false, tile, false, true, null, matMulVariant(false));
+  const program = new MatMulTiledProgram(p.batch, p.M, p.N, p.layout, false, tile, false, true, null, matMulVariant(false, p.M, p.K));
   const flatA = withShape(a, [product(a.shape) / 4, 4]);
   const flatB = withShape(b, [product(b.shape) / 4, 4]);
   const uniforms = [p.M, p.N, p.K, 1, 1, ...p.a, ...p.b, ...p.c].map((v) => ({ type: "int32" as const, data: [v] }));
