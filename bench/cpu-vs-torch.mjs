@@ -9,9 +9,9 @@
 // loadModel) at T = 128. Phases: "forward" (one pass, last position's logits) and "probe" (forward keeping every
 // residual stream, the logit lens over every layer and position with top-5, entropy and one target, and the flat
 // layer-similarity matrix). PyTorch runs bench/torch_cpu_reference.py doing the same the plain way. Both run as
-// long-lived workers answering one command at a time, called alternately (lmprobe, torch, lmprobe, torch…), so that
-// both see the same machine load; the 1.5B case runs them one after the other instead (two 6 GB processes at once
-// would not fit 24 GiB beside other work). Median of --reps runs after --warmup (2) warm-ups each.
+// long-lived workers answering one command at a time, one engine after the other (each alone on the machine; with
+// --interleave, both alive and called alternately, except the 1.5B case: two 6 GB processes at once would not fit
+// 24 GiB beside other work). Median of --reps runs after --warmup (2) warm-ups each.
 // Prints one JSON object per line: per case and phase {name, phase, lmprobe_ms, torch_ms, ratio, threads,
 // peak_rss_mb, …}; for GPT-2 T = 128 also the same at one thread and a "scaling" line (one thread / all).
 // Needs Debian's python3-torch and libopenblas0-pthread (it installs nothing).
@@ -32,6 +32,10 @@ const warmup = Number(opt("warmup", 2));
 const allThreads = Number(opt("threads", os.availableParallelism()));
 const backend = opt("backend", "cpu-native");
 const python = opt("python", fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
+// Alternate the two engines' calls (both processes alive) only when asked: on few cores, each engine's thread pool
+// spins for a while after a call and takes the other's core (measured on 2 cores: PyTorch's demo forward 10 → 160 ms
+// beside an idle lmprobe worker), so by default each engine runs alone, one after the other, in this invocation.
+const interleave = process.argv.includes("--interleave");
 const cases = opt("cases", "demo,gpt2-small:128,gpt2-small:512,qwen2.5-1.5b").split(",");
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const cpuModel = (fs.readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model;
@@ -115,7 +119,7 @@ async function runCase(c, threads) {
     }
   };
   const makers = [["lmprobe", lmprobeWorker], ["torch", torchWorker]];
-  if (big) for (const m of makers) await run([m]);
+  if (big || !interleave) for (const m of makers) await run([m]);
   else await run(makers);
   const lines = ["forward", "probe"].map((phase) => ({
     name: c.name,
@@ -128,7 +132,7 @@ async function runCase(c, threads) {
     torch_peak_rss_mb: Math.round(info.torch.peak_rss_mb),
     ...(info.lmprobe.float32_weights_mb ? { float32_weights_mb: Math.round(info.lmprobe.float32_weights_mb), rss_over_weights: +(info.lmprobe.peak_rss_mb / info.lmprobe.float32_weights_mb).toFixed(3) } : {}),
     backend: info.lmprobe.backend,
-    interleaved: !big,
+    interleaved: !big && interleave,
     reps,
     lmprobe_all_ms: result[phase].lmprobe.all,
     torch_all_ms: result[phase].torch.all,
