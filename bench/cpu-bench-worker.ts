@@ -16,25 +16,13 @@ import { logitLensFromCache } from "../src/probe/logit-lens";
 import { layerSimilarityFromCache } from "../src/probe/layer-similarity";
 import { residualHookNames } from "../src/probe/residual-rows";
 import type { LanguageModel } from "../src/model/model";
+import { randomBf16 } from "./random-weights";
 
 const QWEN_1_5B = { hidden: 1536, layers: 28, heads: 12, kvHeads: 2, headDim: 128, intermediate: 8960, vocab: 151936 };
 
 function peakRssMb(): number {
   const line = fs.readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith("VmHWM:"))!;
   return Number(line.replace(/\D+/g, "")) / 1024;
-}
-
-/** Random finite BF16 values of magnitude 2^-8 … 2^-4 (xorshift). */
-function randomBf16(count: number, seed: number): Uint8Array {
-  const out = new Uint16Array(count);
-  let x = seed | 1;
-  for (let i = 0; i < count; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = ((x >>> 31) << 15) | ((119 + ((x >>> 7) & 3)) << 7) | (x & 0x7f);
-  }
-  return new Uint8Array(out.buffer);
 }
 
 /** Writes (once) a Qwen2.5-1.5B-shaped checkpoint of random BF16 weights in 2 GB shards; returns its directory. */
@@ -62,7 +50,7 @@ async function qwenCheckpoint(): Promise<string> {
   const tensors = Object.fromEntries(Object.entries(shapes).map(([name, shape]) => {
     const s = seed++;
     const count = shape.reduce((a, b) => a * b, 1);
-    return [name, { dtype: "BF16" as const, shape, bytes: () => (name.endsWith("layernorm.weight") || name === "model.norm.weight" ? new Uint8Array(new Uint16Array(count).fill(0x3f80).buffer) : randomBf16(count, s * 2654435761)) }];
+    return [name, { dtype: "BF16" as const, shape, bytes: () => (name.endsWith("layernorm.weight") || name === "model.norm.weight" ? new Uint8Array(new Uint16Array(count).fill(0x3f80).buffer) : randomBf16(count, s * 2654435761, 4)) }];
   }));
   writeShardedSafetensors(dir, tensors, { maxShardBytes: 2 * 1024 ** 3 });
   const config = {

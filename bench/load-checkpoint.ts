@@ -14,32 +14,13 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { peakRssBytes, randomBf16 } from "./random-weights";
 
 const QWEN = { hidden: 896, layers: 24, heads: 14, kvHeads: 2, headDim: 64, intermediate: 4864, vocab: 151936 };
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function peakRssBytes(): number {
-  const line = fs.readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith("VmHWM:"));
-  return Number(line!.replace(/\D+/g, "")) * 1024;
-}
-
-/** Random finite BF16 values of magnitude 2^-8 … 2^-1 (xorshift: fast enough for a billion bytes). */
-function randomBf16(count: number, seed: number): Uint8Array {
-  const out = new Uint16Array(count);
-  let x = seed | 1;
-  for (let i = 0; i < count; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const sign = (x >>> 31) << 15;
-    const exponent = 119 + ((x >>> 7) & 7); // 2^-8 … 2^-1
-    out[i] = sign | (exponent << 7) | (x & 0x7f);
-  }
-  return new Uint8Array(out.buffer);
 }
 
 function qwenShapes(tied: boolean): Record<string, number[]> {

@@ -21,6 +21,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { peakRssBytes, randomBf16 } from "./random-weights";
 
 const SHAPES = {
   llama8b: { hidden: 4096, layers: 32, heads: 32, kvHeads: 8, headDim: 128, intermediate: 14336, vocab: 128256 },
@@ -31,24 +32,6 @@ type Shape = (typeof SHAPES)[keyof typeof SHAPES];
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function peakRssBytes(): number {
-  const line = fs.readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith("VmHWM:"));
-  return Number(line!.replace(/\D+/g, "")) * 1024;
-}
-
-/** Random finite BF16 values of magnitude 2^-8 … 2^-1 (xorshift). */
-function randomBf16(count: number, seed: number): Uint8Array {
-  const out = new Uint16Array(count);
-  let x = seed | 1;
-  for (let i = 0; i < count; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = ((x >>> 31) << 15) | ((119 + ((x >>> 7) & 7)) << 7) | (x & 0x7f);
-  }
-  return new Uint8Array(out.buffer);
 }
 
 function llamaShapes(s: Shape): Record<string, number[]> {
