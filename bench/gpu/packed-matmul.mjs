@@ -4,7 +4,10 @@
 // whether v1 and v2 gave the same numbers (they run the same multiply-adds in the same order: max |v1 − v2| = 0).
 // Prints one JSON document (and writes it to --out when given).
 //
-//   node --import tsx bench/gpu/packed-matmul.mjs [--rows 128,1024] [--reps 10] [--only llama|gpt2] [--no-f32] [--tiny] [--out f.json]
+// Then split-K (kernels/split-k.ts): the packed product with K unsplit, split as chosen by default, and split into
+// fixed counts (--splits), and the float32 product unsplit and as chosen.
+//
+//   node --import tsx bench/gpu/packed-matmul.mjs [--rows 128,1024] [--reps 10] [--only llama|gpt2] [--no-f32] [--splits off,auto,2,4,8] [--tiny] [--out f.json]
 // On the GPU machine: bash bench/gpu/packed-matmul.sh   (carry [".device"])
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
@@ -16,6 +19,7 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../.
 const lmprobe = require(path.join(root, "src/internal.ts"));
 const packed = require(path.join(root, "src/backend/packed-weight.ts"));
 const { planPackedMatMul } = require(path.join(root, "src/backend/kernels/packed.ts"));
+const { chooseSplitK } = require(path.join(root, "src/backend/kernels/split-k.ts"));
 const tf = require("@tensorflow/tfjs-core");
 
 function arg(name, fallback) {
@@ -26,10 +30,13 @@ const rowsList = arg("rows", "128,1024").split(",").map(Number);
 const reps = Number(arg("reps", "10"));
 const only = arg("only", "");
 const withF32 = !process.argv.includes("--no-f32");
+// Split-K settings timed per packed product (LMPROBE_MATMUL_SPLITK): "off", "auto" (the default choice), counts.
+const splitList = arg("splits", "off,auto,2,4,8").split(",");
 
 /** [name, K, N, layout]: "nt" is a weight stored [N, K] (nn.Linear, an unembedding), "nn" one stored [K, N] (GPT-2's Conv1D). */
 const shapes = [
   ["llama q/o 4096x4096", 4096, 4096, "nt"],
+  ["llama k/v 4096x1024", 4096, 1024, "nt"],
   ["llama mlp up 4096x14336", 4096, 14336, "nt"],
   ["llama mlp down 14336x4096", 14336, 4096, "nt"],
   ["llama lens 4096x128256 (W_U stored [128256,4096])", 4096, 128256, "nt"],
@@ -97,6 +104,7 @@ for (const [name, K, N, layout] of shapes) {
     const plan = planPackedMatMul([M, K], { layout, format: "bf16", N, K, rowOffset: 0 });
     const row = { shape: name, M, K, N, layout, tile: plan?.tile ?? "plain", workgroups: plan ? Math.ceil(M / plan.tile) * Math.ceil(N / plan.tile) : null };
     const outs = {};
+    process.env.LMPROBE_MATMUL_SPLITK = "off";
     for (const v of variants) {
       process.env.LMPROBE_PACKED_KERNEL = v;
       const ms = await gpuTime(() => packed.weightMatMul(x, W));
@@ -104,6 +112,16 @@ for (const [name, K, N, layout] of shapes) {
       row[`packed_${v}_tflops`] = +(flops / ms / 1e9).toFixed(2);
       outs[v] = packed.weightMatMul(x, W);
     }
+    delete process.env.LMPROBE_PACKED_KERNEL;
+    // Split-K (kernels/split-k.ts) with the load scheme chosen by shape: off, the default choice, forced counts.
+    for (const sp of splitList) {
+      process.env.LMPROBE_MATMUL_SPLITK = sp;
+      const ms = await gpuTime(() => packed.weightMatMul(x, W));
+      row[`packed_split_${sp}_ms`] = +ms.toFixed(3);
+      if (sp === "auto") row.split_auto = chooseSplitK(M, N, K, plan?.tile ?? 64, 1).splits;
+    }
+    delete process.env.LMPROBE_MATMUL_SPLITK;
+    if (row.packed_split_off_ms && row.packed_split_auto_ms) row.packed_split_auto_speedup = +(row.packed_split_off_ms / row.packed_split_auto_ms).toFixed(3);
     row.packed_v2_over_v1 = +(row.packed_v1_ms / row.packed_v2_ms).toFixed(3);
     row.packed_max_abs_v1_v2 = await maxAbs(outs.v1, outs.v2);
     tf.dispose(Object.values(outs));
@@ -117,12 +135,20 @@ for (const [name, K, N, layout] of shapes) {
         row[`f32_${v}_tflops`] = +(flops / ms / 1e9).toFixed(2);
         f32outs[v] = run();
       }
+      delete process.env.LMPROBE_MATMUL_KERNEL;
+      for (const sp of ["off", "auto"]) {
+        process.env.LMPROBE_MATMUL_SPLITK = sp;
+        const ms = await gpuTime(() => (W32t ? tf.matMul(x, W32t, false, true) : tf.matMul(x, W32)));
+        row[`f32_split_${sp}_ms`] = +ms.toFixed(3);
+      }
+      process.env.LMPROBE_MATMUL_SPLITK = "off";
       row.f32_v2_over_v1 = +(row.f32_v1_ms / row.f32_v2_ms).toFixed(3);
       row.f32_max_abs_v1_v2 = await maxAbs(f32outs.v1, f32outs.v2);
       tf.dispose(Object.values(f32outs));
     }
     delete process.env.LMPROBE_PACKED_KERNEL;
     delete process.env.LMPROBE_MATMUL_KERNEL;
+    delete process.env.LMPROBE_MATMUL_SPLITK;
     x.dispose();
     doc.rows.push(row);
     console.error(JSON.stringify(row));

@@ -6,6 +6,7 @@ import { ArgumentError } from "../../errors";
 import { withShape, type WebgpuBackendApi } from "./program";
 import { SmallOutputPartialsProgram } from "./small-output-matmul";
 import type { HalfFormat } from "./packed-programs";
+import { chooseSplitK, SplitKSumProgram, splitKSumUniforms } from "./split-k";
 
 export interface MatMulPlan {
   batch: number;
@@ -91,14 +92,25 @@ export function runMatMulPlan(
   bRowOffset = 0,
 ): tf.TensorInfo {
   const { batch, M, N, K, layout } = plan;
-  const program = new MatMulTiledProgram(batch, M, N, layout, bias != null, plan.tile, residual != null, false, packedB, matMulVariant(packedB != null, M, K));
+  const { splits, kChunk } = chooseSplitK(M, N, K, plan.tile, batch);
+  const split = splits > 1;
+  const program = new MatMulTiledProgram(batch, M, N, layout, !split && bias != null, plan.tile, !split && residual != null, false, packedB, matMulVariant(packedB != null, M, K), splits);
   const a3 = withShape(a, [plan.aBatched ? batch : 1, M, K]);
   const b3 = packedB ? b : withShape(b, layout === "nt" ? [plan.bBatched ? batch : 1, N, K] : [plan.bBatched ? batch : 1, K, N]);
   // One entry per scalar: tfjs aligns each entry by its length, so a 5-long entry would not match the struct.
   const vec2PerRow = (layout === "nt" ? K : N) / 4;
-  const uniforms = [M, N, K, plan.aBatched ? 1 : 0, plan.bBatched ? 1 : 0, ...(packedB ? [bRowOffset * vec2PerRow] : [])].map((v) => ({ type: "int32" as const, data: [v] }));
-  const inputs = [a3, b3, ...(bias ? [withShape(bias, [N])] : []), ...(residual ? [withShape(residual, [batch, M, N])] : [])];
-  const out = backend.runWebGPUProgram(program, inputs, "float32", uniforms);
+  const uniforms = [M, N, K, plan.aBatched ? 1 : 0, plan.bBatched ? 1 : 0, ...(packedB ? [bRowOffset * vec2PerRow] : []), ...(split ? [kChunk] : [])].map((v) => ({ type: "int32" as const, data: [v] }));
+  const biasInput = bias ? [withShape(bias, [N])] : [];
+  const residualInput = residual ? [withShape(residual, [batch, M, N])] : [];
+  let out: tf.TensorInfo;
+  if (split) {
+    const partials = backend.runWebGPUProgram(program, [a3, b3], "float32", uniforms);
+    const sum = new SplitKSumProgram(M, N, bias != null, residual != null);
+    out = backend.runWebGPUProgram(sum, [partials, ...biasInput, ...residualInput], "float32", splitKSumUniforms(sum, splits));
+    backend.disposeData(partials.dataId);
+  } else {
+    out = backend.runWebGPUProgram(program, [a3, b3, ...biasInput, ...residualInput], "float32", uniforms);
+  }
   // Give the result its real shape through the backend's Reshape kernel (it shares the buffer).
   const reshape = tf.getKernel("Reshape", "webgpu")!;
   const shaped = reshape.kernelFunc({ inputs: { x: out }, backend: backend as unknown as tf.KernelBackend, attrs: { shape: plan.outShape } }) as tf.TensorInfo;

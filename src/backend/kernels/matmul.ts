@@ -7,6 +7,9 @@
 // Products too small to fill the GPU with 128×128 blocks (GPT-2's [1024, 768]·[768, 768] is 48 blocks for 132
 // SMs) use 64×64 blocks instead, each thread then 4×4: four times the workgroups, half the reuse.
 //
+// Products of few rows over a deep K (a short prompt through an 8B model) also split K across workgroups
+// (split-k.ts): more workgroups, each over part of K, and a second pass adding the partial sums.
+//
 // Layouts: A [batch, M, K] row-major; B [batch, K, N] ("nn") or [batch, N, K] ("nt", a [vocab, d] unembedding
 // used without a transposed copy). Requires K % 4 == 0 (vec4 loads along K) and, for "nn", N % 4 == 0.
 import type { WebgpuProgram } from "./program";
@@ -149,11 +152,11 @@ function storeSnippet(vectorOut: boolean, hasBias: boolean, hasResidual: boolean
 }
 
 /** Dense operands: A [M, K], B [N, K] or [K, N], C [M, N] per batch (a batch of 1 broadcasts A or B). */
-function denseBases(layout: MatMulLayout, packedB: boolean): string {
+function denseBases(layout: MatMulLayout, packedB: boolean, split: boolean): string {
   return `
   let aBase = select(0, batch, uniforms.aBatched == 1) * uniforms.M * K4;
   let bBase = select(0, batch, uniforms.bBatched == 1) * uniforms.N * K4${packedB ? " + uniforms.bOffset" : ""};
-  let cBase = batch * uniforms.M * uniforms.N;
+  let cBase = ${split ? "split" : "batch"} * uniforms.M * uniforms.N;
   let aRow4 = K4;
   let bRow4 = ${layout === "nt" ? "K4" : "N4"};
   let cRow = uniforms.N;`;
@@ -198,16 +201,26 @@ export class MatMulTiledProgram implements WebgpuProgram {
     readonly packedB: HalfFormat | null = null,
     /** How row-major operands are loaded (see MatMulVariant). */
     readonly variant: MatMulVariant = "v2",
+    /**
+     * Split-K: 1, or the number of slices of K (uniform kChunk each, a multiple of DEPTH) computed by separate
+     * workgroups into a [splits, M, N] block of partial sums that SplitKSumProgram (split-k.ts) adds up. Only for
+     * one dense batch with neither bias nor residual (the sum applies them).
+     */
+    readonly splits = 1,
   ) {
+    if (splits > 1 && (batch !== 1 || hasBias || hasResidual || strided)) {
+      throw new Error("MatMulTiledProgram: split-K takes one dense batch without bias or residual");
+    }
     // A packed B may be a range of rows of a larger weight (a vocabulary chunk): bOffset is its start, in vec2 words.
     if (packedB) this.uniforms += " bOffset : i32,";
     if (strided) this.uniforms += " aBatchStride : i32, aRowStride : i32, bBatchStride : i32, bRowStride : i32, cBatchStride : i32, cRowStride : i32,";
-    this.outputShape = [batch, M, N];
+    if (splits > 1) this.uniforms += " kChunk : i32,";
+    this.outputShape = [splits > 1 ? splits : batch, M, N];
     this.outputComponent = N % 4 === 0 ? 4 : 1;
     this.variableNames = ["A", "B", ...(hasBias ? ["bias"] : []), ...(hasResidual ? ["residual"] : [])];
     this.variableComponents = [4, packedB ? 2 : 4, ...(hasBias ? [this.outputComponent] : []), ...(hasResidual ? [this.outputComponent] : [])];
-    this.dispatch = [Math.ceil(N / tile), Math.ceil(M / tile), batch];
-    this.shaderKey = `lmprobeMatMul${tile}_${layout}_${this.outputComponent}_${hasBias}_${hasResidual}_${strided}_${packedB ?? "f32"}_${variant}`;
+    this.dispatch = [Math.ceil(N / tile), Math.ceil(M / tile), splits > 1 ? splits : batch];
+    this.shaderKey = `lmprobeMatMul${tile}_${layout}_${this.outputComponent}_${hasBias}_${hasResidual}_${strided}_${packedB ?? "f32"}_${variant}${splits > 1 ? "_splitK" : ""}`;
   }
 
   getUserCode(): string {
@@ -215,6 +228,16 @@ export class MatMulTiledProgram implements WebgpuProgram {
     const s = loadSnippets(this.layout, T, this.packedB != null, this.variant);
     const vectorOut = this.outputComponent === 4;
     const slots = T / 64;
+    const split = this.splits > 1;
+    // A split-K workgroup (one dense batch) takes slice workgroupId.z of K; otherwise z is the batch, K whole.
+    const kRange = split
+      ? `let batch = 0;
+  let split = i32(workgroupId.z);
+  let kStart = split * uniforms.kChunk;
+  let kDepth = uniforms.kChunk;`
+      : `let batch = i32(workgroupId.z);
+  let kStart = 0;
+  let kDepth = uniforms.K;`;
     const accDecl = Array.from({ length: slots * slots * 4 }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join(" ");
     return `${this.packedB ? unpackFunctions(this.packedB) : ""}
 var<workgroup> As : array<vec4<f32>, ${(DEPTH * T) / 4}>;
@@ -224,25 +247,28 @@ fn main() {
   let tid = i32(localIndex);
   let tx = tid % 16;
   let ty = tid / 16;
-  let batch = i32(workgroupId.z);
+  ${kRange}
   let row0 = i32(workgroupId.y) * ${T};
   let col0 = i32(workgroupId.x) * ${T};
   let K4 = uniforms.K / 4;
   let N4 = uniforms.N / 4;
-  ${this.strided ? stridedBases : denseBases(this.layout, this.packedB != null)}
+  ${this.strided ? stridedBases : denseBases(this.layout, this.packedB != null, split)}
   ${accDecl}
   var ra : array<vec4<f32>, ${slots}>;
   var rb : array<vec4<f32>, ${slots}>;
-  let tiles = (uniforms.K + ${DEPTH - 1}) / ${DEPTH};
+  // A K-slice is whole DEPTH-deep tiles, so no tile crosses into the next slice. Every slice runs kChunk / DEPTH
+  // tiles, the last one too (its loads past K read zeros): the loop's bound must be uniform (it holds barriers), and
+  // workgroupId is not uniform to WGSL's analysis here.
+  let tiles = (kDepth + ${DEPTH - 1}) / ${DEPTH};
 
-  var kBase = 0;
+  var kBase = kStart;
   ${s.loadA}
   ${s.loadB}
   ${s.storeA}
   ${s.storeB}
   workgroupBarrier();
   for (var t = 0; t < tiles; t++) {
-    kBase = (t + 1) * ${DEPTH};
+    kBase = kStart + (t + 1) * ${DEPTH};
     let more = t + 1 < tiles;
     if (more) {
       ${s.loadA}

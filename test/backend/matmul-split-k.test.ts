@@ -1,0 +1,160 @@
+// Split-K in the tiled matmul (kernels/split-k.ts): when it splits and into what, and that a split product equals a
+// float64 product on the host, float32 and packed weights, both block sizes and load schemes, with K not a multiple
+// of the slice depth (the last K-slice short) and the bias + residual epilogue applied once, after the sum.
+// The WebGPU half runs where an adapter exists (webgpu-in-process.json); the planning half runs everywhere.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { chooseSplitK, splitKTiling } from "../../src/backend/kernels/split-k";
+import { matMulTiling } from "../../src/backend/kernels/batch-matmul";
+import { packWeight, weightMatMul } from "../../src/backend/packed-weight";
+import { bfloat16ToFloat32, float32ToBfloat16Bits } from "../../src/io/half-float";
+import { LmprobeError } from "../../src/errors";
+import { webgpuOrSkip } from "./webgpu-helpers";
+
+function withEnv<T>(name: string, value: string | undefined, fn: () => T): T {
+  const saved = process.env[name];
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+  try {
+    return fn();
+  } finally {
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
+  }
+}
+
+test("split-K is chosen for few rows over a deep K, never for many rows, a short K, a batch or oversized partials", () => {
+  withEnv("LMPROBE_MATMUL_SPLITK", undefined, () => {
+    // Llama-3.1-8B at 128 rows, 64×64 blocks: q/o (128 blocks), k/v (32), MLP up (448), down (K = 14336); its lens.
+    for (const [N, K, tile] of [[4096, 4096, 64], [1024, 4096, 64], [14336, 4096, 64], [4096, 14336, 64], [128256, 4096, 128]]) {
+      const { splits, kChunk } = chooseSplitK(128, N, K, tile, 1);
+      const blocks = Math.ceil(128 / tile) * (N / tile);
+      assert.ok(splits >= 2, `[128, ${K}]·[${K}, ${N}] splits (${blocks} blocks)`);
+      assert.equal(kChunk % 16, 0, "K-slices are whole 16-deep tiles");
+      assert.ok(kChunk >= splitKTiling.minChunk, "no slice shallower than minChunk");
+      assert.ok(splits * kChunk >= K && (splits - 1) * kChunk < K, "the slices cover K, none empty");
+      assert.ok(blocks * splits <= 2 * splitKTiling.targetWorkgroups, "about the target workgroup count, not far past it");
+    }
+    // Many rows (1024: splitting measured slower), GPT-2's K = 768, a batch: one slice.
+    assert.equal(chooseSplitK(1024, 4096, 4096, 128, 1).splits, 1);
+    assert.equal(chooseSplitK(128, 3072, 768, 64, 1).splits, 1);
+    assert.equal(chooseSplitK(128, 4096, 4096, 64, 8).splits, 1);
+  });
+  assert.equal(withEnv("LMPROBE_MATMUL_SPLITK", "off", () => chooseSplitK(128, 1024, 4096, 64, 1).splits), 1);
+  assert.deepEqual(withEnv("LMPROBE_MATMUL_SPLITK", "3", () => chooseSplitK(1024, 14336, 100, 128, 1)), { splits: 3, kChunk: 48 });
+  // Forced or not, the partials stay under maxPartialBytes: 8 × 1024 × 128256 floats would be 4.2 GB.
+  const lens = withEnv("LMPROBE_MATMUL_SPLITK", "8", () => chooseSplitK(1024, 128256, 4096, 128, 1));
+  assert.ok(lens.splits * 1024 * 128256 * 4 <= splitKTiling.maxPartialBytes, `${lens.splits} slices of the 8B's lens at 1024 rows`);
+  assert.throws(
+    () => withEnv("LMPROBE_MATMUL_SPLITK", "two", () => chooseSplitK(128, 1024, 4096, 64, 1)),
+    (err: unknown) => err instanceof LmprobeError && /LMPROBE_MATMUL_SPLITK/.test((err as Error).message),
+  );
+});
+
+function randoms(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+/** Σ_k x[i, k] · w[k, j] + bias[j] + residual[i, j] in float64; w is [K, N]. */
+function reference(x: Float32Array, w: Float32Array, M: number, K: number, N: number, bias: Float32Array, residual: Float32Array): Float64Array {
+  const out = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += x[i * K + k] * w[k * N + j];
+      out[i * N + j] = s + bias[j] + residual[i * N + j];
+    }
+  }
+  return out;
+}
+
+function maxError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  assert.equal(got.length, want.length);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  return worst;
+}
+
+test("split products equal float64 ones: float32 and packed weights, both block sizes and load schemes, short last slice, bias + residual", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const savedBlocks = matMulTiling.minBlocks128;
+  // [M, K, N]: K = 100 in slices of 48, 48, 4 (three slices, the last short of one 16-deep tile); N % 4 ≠ 0 in one.
+  const cases: [number, number, number][] = [
+    [70, 100, 136],
+    [131, 100, 66],
+  ];
+  try {
+    // Each load scheme with one block size (every pairing compiles 16 shaders; the schemes' loads are what the K
+    // offset touches, the block size is checked by the other pairing).
+    for (const [variant, tile] of [["v1", 64], ["v2", 128]] as const) {
+      {
+        matMulTiling.minBlocks128 = tile === 128 ? 0 : Infinity;
+        for (const [M, K, N] of cases) {
+          const before = tf.memory().numTensors;
+          const xv = randoms(M * K, M + K);
+          const wv = new Float32Array(randoms(K * N, K * N + 3).map((v) => bfloat16ToFloat32Value(v)));
+          const bv = randoms(N, N);
+          const rv = randoms(M * N, M * N + 1);
+          const want = reference(xv, wv, M, K, N, bv, rv);
+          const wantPlain = reference(xv, wv, M, K, N, new Float32Array(N), new Float32Array(M * N));
+          const x = tf.tensor2d(xv, [M, K]);
+          // N % 4 ≠ 0 only in the stored-transposed layout ([N, K], nn.Linear's), which the tiled kernel takes.
+          const nt = N % 4 !== 0;
+          const stored = nt ? transpose(wv, K, N) : wv;
+          const w = tf.tensor2d(stored, nt ? [N, K] : [K, N]);
+          const bias = tf.tensor1d(bv);
+          const residual = tf.tensor2d(rv, [M, N]);
+          const bits = new Uint16Array(K * N);
+          for (let i = 0; i < bits.length; i++) bits[i] = float32ToBfloat16Bits(stored[i]);
+          const W = packWeight(bits, nt ? [N, K] : [K, N], "bf16", nt);
+          for (const splits of ["3", "off"]) {
+            const label = `${variant} tile ${tile} [${M},${K}]·[${K},${N}] LMPROBE_MATMUL_SPLITK=${splits}`;
+            const env = { LMPROBE_MATMUL_SPLITK: splits, LMPROBE_MATMUL_KERNEL: variant, LMPROBE_PACKED_KERNEL: variant };
+            const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+            Object.assign(process.env, env);
+            try {
+              const plain = tf.matMul(x, w, false, nt);
+              const fused = tf.fused.matMul({ a: x, b: w, bias, transposeB: nt });
+              const packed = weightMatMul(x, W, bias, residual);
+              assert.ok(maxError(await plain.data(), wantPlain) < 1e-4, `${label}: float32 product`);
+              const biasOnly = reference(xv, wv, M, K, N, bv, new Float32Array(M * N));
+              assert.ok(maxError(await fused.data(), biasOnly) < 1e-4, `${label}: float32 product + bias`);
+              assert.ok(maxError(await packed.data(), want) < 1e-4, `${label}: packed product + bias + residual (max error ${maxError(await packed.data(), want)})`);
+              tf.dispose([plain, fused, packed]);
+            } finally {
+              for (const [k, v] of Object.entries(saved)) {
+                if (v === undefined) delete process.env[k];
+                else process.env[k] = v;
+              }
+            }
+          }
+          W.dispose();
+          tf.dispose([x, w, bias, residual]);
+          assert.equal(tf.memory().numTensors, before, "no tensors left behind");
+        }
+      }
+    }
+  } finally {
+    matMulTiling.minBlocks128 = savedBlocks;
+  }
+});
+
+function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = w[i * cols + j];
+  return out;
+}
+
+/** The float32 value nearest v that bfloat16 holds exactly (so packed and float32 weights carry the same values). */
+function bfloat16ToFloat32Value(v: number): number {
+  const out = new Float32Array(1);
+  bfloat16ToFloat32(new Uint16Array([float32ToBfloat16Bits(v)]), out);
+  return out[0];
+}
