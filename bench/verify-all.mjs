@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `lmprobe verify` on every fixture in one process (one backend start-up instead of one per fixture), one line
 // per fixture: name, PASS/FAIL and the worst tolerance ratio. Exit status 0 only when all pass.
-//   node --import tsx bench/verify-all.mjs [--backend webgpu] [--src]
+//   node --import tsx bench/verify-all.mjs [--backend webgpu] [--src] [--fixtures DIR]
 import { createRequire } from "node:module";
 import { readdirSync, existsSync } from "node:fs";
 import path from "node:path";
@@ -12,9 +12,12 @@ const argv = process.argv.slice(2);
 const backend = argv.includes("--backend") ? argv[argv.indexOf("--backend") + 1] : "webgpu";
 const { main } = require(path.join(root, argv.includes("--src") ? "src/cli/main.ts" : "dist/cjs/cli/main.js"));
 
+// --fixtures DIR: another tree of fixtures laid out as test/fixtures (tiny/, generated/), such as the bf16 copies
+// that scripts/fixtures/make_bf16_fixtures.py writes; the demo is then left out.
+const fixturesRoot = argv.includes("--fixtures") ? path.resolve(argv[argv.indexOf("--fixtures") + 1]) : path.join(root, "test/fixtures");
 const fixtures = [];
 for (const group of ["tiny", "generated"]) {
-  const dir = path.join(root, "test/fixtures", group);
+  const dir = path.join(fixturesRoot, group);
   if (!existsSync(dir)) continue;
   for (const name of readdirSync(dir).sort()) {
     if (existsSync(path.join(dir, name, "reference.safetensors"))) fixtures.push([`${group}/${name}`, [path.join(dir, name)]]);
@@ -22,7 +25,7 @@ for (const group of ["tiny", "generated"]) {
 }
 // Fixtures left out of the tree (bench/gpu/verify.sh splits them over two device calls) are not counted.
 const demoReference = path.join(root, "test/fixtures/demo-capital/reference.safetensors");
-if (existsSync(demoReference) && existsSync(path.join(root, "models/lmprobe-demo"))) {
+if (!argv.includes("--fixtures") && existsSync(demoReference) && existsSync(path.join(root, "models/lmprobe-demo"))) {
   fixtures.push(["demo-capital", ["demo", "--reference", demoReference]]);
 }
 
