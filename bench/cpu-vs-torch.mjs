@@ -2,7 +2,7 @@
 // lmprobe's CPU path against PyTorch on the same machine, in the same invocation (issue: "CPU: every core…").
 //
 //   npm run bench -- --cpu-vs-torch --json [--cases demo,gpt2-small:128,gpt2-small:512,qwen2.5-1.5b] [--reps 5]
-//        [--threads N] [--backend cpu-native] [--python /usr/bin/python3]
+//        [--threads N] [--backend cpu-native] [--python /usr/bin/python3] [--no-malloc-tuning]
 //
 // Cases: the demo model at T = 128; a GPT-2-small-shaped model (random weights) at T = 128 and 512; a
 // Qwen2.5-1.5B-shaped model (random weights, written once as a sharded BF16 checkpoint and loaded through
@@ -20,6 +20,11 @@ import { createInterface } from "node:readline";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { createRequire } from "node:module";
+import { register } from "tsx/cjs/api";
+
+register();
+const require = createRequire(import.meta.url);
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const argv = process.argv.slice(2);
@@ -78,8 +83,16 @@ function parseCase(spec) {
   return { model, positions: Number(t ?? 128), name: `${model} T=${t ?? 128}` };
 }
 
+// The lmprobe worker starts with the malloc settings that the `lmprobe` command and the Jupyter kernel give their
+// process (src/backend/native/malloc-tuning.ts); --no-malloc-tuning starts it without (bench/cpu-malloc.mjs
+// measures both in one run).
+const mallocTuning = !argv.includes("--no-malloc-tuning");
+const { MALLOC_TUNABLES } = require("../src/backend/native/malloc-tuning.ts");
+
 function lmprobeWorker(c, threads) {
   const env = { ...process.env, LMPROBE_THREADS: String(threads), LMPROBE_BACKEND: backend };
+  delete env.GLIBC_TUNABLES;
+  if (mallocTuning && process.platform === "linux") env.GLIBC_TUNABLES = MALLOC_TUNABLES;
   return worker(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/cpu-bench-worker.ts"), c.model, String(c.positions)], env);
 }
 
@@ -132,6 +145,7 @@ async function runCase(c, threads) {
     torch_peak_rss_mb: Math.round(info.torch.peak_rss_mb),
     ...(info.lmprobe.float32_weights_mb ? { float32_weights_mb: Math.round(info.lmprobe.float32_weights_mb), rss_over_weights: +(info.lmprobe.peak_rss_mb / info.lmprobe.float32_weights_mb).toFixed(3) } : {}),
     backend: info.lmprobe.backend,
+    malloc_tuning: mallocTuning && process.platform === "linux",
     interleaved: !big && interleave,
     reps,
     lmprobe_all_ms: result[phase].lmprobe.all,

@@ -9,6 +9,7 @@ import { resolveCheckpointDir } from "../load";
 import { diagnoseBackends } from "../backend";
 import { TENSORFLOW_HINT } from "../backend/probe-tensorflow";
 import type { SelectionReport } from "../backend/types";
+import { mallocTuningActive, tunedMallocEnv } from "../backend/native/malloc-tuning";
 
 const USAGE = `usage: lmprobe doctor [--json] [--model <source>]
 
@@ -85,9 +86,16 @@ export function formatReport(report: SelectionReport): string {
   }
   const tensorflow = report.candidates.find((c) => c.name === "tensorflow");
   if (tensorflow && tensorflow.status === "unavailable") lines.push("", `tensorflow: ${TENSORFLOW_HINT}`);
-  lines.push("", cpuPath(report));
+  lines.push("", cpuPath(report), mallocLine());
   lines.push("", "override with LMPROBE_BACKEND=<tensorflow|webgpu|cpu-native|wasm|cpu> or setBackend(name)");
   return lines.join("\n");
+}
+
+/** One line: whether this process started with the CPU path's malloc settings (Linux only). */
+export function mallocLine(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  if (platform !== "linux") return "malloc tuning: not needed off Linux";
+  if (mallocTuningActive(env)) return `malloc tuning: on (GLIBC_TUNABLES=${env.GLIBC_TUNABLES})`;
+  return `malloc tuning: off; the CPU path's probes run faster when the process starts with GLIBC_TUNABLES=${tunedMallocEnv({ ...env, LMPROBE_MALLOC_TUNING: undefined }, platform)} (the lmprobe command and kernel set it; LMPROBE_MALLOC_TUNING=0 turns that off)`;
 }
 
 /** One line: which CPU path is active (or would serve without a GPU backend) and why. */

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSy
 import os from "node:os";
 import path from "node:path";
 import { ArgumentError, KernelInstallError } from "../errors";
+import { tunedMallocEnv } from "../backend/native/malloc-tuning";
 
 export const KERNEL_NAME = "lmprobe";
 export const DISPLAY_NAME = "TypeScript (lmprobe)";
@@ -52,7 +53,8 @@ export function kernelsDir(location: InstallOptions["location"]): string {
 }
 
 /** The kernel.json this installation writes. */
-export function kernelSpec(root: string, specDir: string, node: string): Record<string, unknown> {
+export function kernelSpec(root: string, specDir: string, node: string, platform: NodeJS.Platform = process.platform): Record<string, unknown> {
+  const tuned = tunedMallocEnv(process.env, platform);
   return {
     argv: [node, path.join(root, "kernel", "launch.js"), "--config-path", "{connection_file}"],
     display_name: DISPLAY_NAME,
@@ -60,7 +62,12 @@ export function kernelSpec(root: string, specDir: string, node: string): Record<
     interrupt_mode: "signal",
     // The link folder makes `lmprobe` resolvable from any directory; the package's node_modules makes its
     // dependencies (@tensorflow/tfjs-core, arquero) resolvable too, as the same instances lmprobe uses.
-    env: { NODE_PATH: [path.join(specDir, "node_path"), path.join(root, "node_modules")].join(path.delimiter) },
+    // GLIBC_TUNABLES: the CPU path's malloc settings, read by glibc when the kernel's process starts (see
+    // backend/native/malloc-tuning.ts); only on Linux.
+    env: {
+      NODE_PATH: [path.join(specDir, "node_path"), path.join(root, "node_modules")].join(path.delimiter),
+      ...(tuned ? { GLIBC_TUNABLES: tuned } : {}),
+    },
     metadata: { lmprobe: { package: root } },
   };
 }
