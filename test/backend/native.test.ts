@@ -134,3 +134,27 @@ test("the lens's logit statistics on cpu-native equal tfjs-backend-cpu's compose
     nativeLogitStats.blockLogits = saved;
   }
 });
+
+test("cpu-native's logit statistics match float64: finite blocks by the parallel graph, the others by the exact one", async () => {
+  const { checkLogitStats } = await import("./logit-stats-check");
+  const { nativeLogitStats } = await import("../../src/backend/native/row-kernels");
+  const { nativeSessionKeys } = await import("../../src/backend/native/runtime");
+  const saved = { ...nativeLogitStats };
+  await setBackend("cpu-native");
+  try {
+    // One row per onnxruntime call: the finite rows take the fast graph, the rows with −Infinity or NaN fall back.
+    nativeLogitStats.blockLogits = 1001;
+    for (const fast of [true, false]) {
+      nativeLogitStats.fast = fast;
+      await checkLogitStats();
+    }
+    assert.ok(nativeSessionKeys().some((k) => k.startsWith("logit-stats-fast")), "the fast graph ran");
+    assert.ok(nativeSessionKeys().some((k) => k.startsWith("logit-stats") && !k.startsWith("logit-stats-fast")), "the exact graph ran for the non-finite rows");
+    // Whole blocks of rows: one non-finite row sends its block (here all nine rows) to the exact graph.
+    nativeLogitStats.blockLogits = 2 ** 21;
+    nativeLogitStats.fast = true;
+    await checkLogitStats();
+  } finally {
+    Object.assign(nativeLogitStats, saved);
+  }
+});
