@@ -4,9 +4,10 @@
 # the Llama-3.1-8B shape, once per LMPROBE_PACKED_WEIGHTS value while the budget allows. Checkpoints are written
 # first unless the machine kept them. In $OUT: kernels-packed<P>.json (bench/run.mjs's output: probe_kernel_times
 # per case), kernels.json (the summary), gpu.txt, log.txt.
-#   bash bench/gpu/kernels.sh ["1 0"]        (carry [".device"])
+#   bash bench/gpu/kernels.sh ["1 0"] ["1024 128"]       (carry [".device"]; the second argument: prompt lengths)
 source "$(dirname "$0")/common.sh"
 modes=${1:-1}
+seqs=${2:-1024}
 need_node
 gpu_info
 if [ ! -f "$models/gpt2-small/config.json" ]; then
@@ -19,12 +20,14 @@ timeout "$(step_timeout 300)" python3 bench/gpu/write_llama_checkpoint.py --out 
   || { say "checkpoint writer failed"; exit 1; }
 runs=()
 for p in $modes; do
-  if ! within 120; then say "kernel times with LMPROBE_PACKED_WEIGHTS=$p skipped: $(left) s left"; continue; fi
-  say "GPU time per kernel in one probe, T = 1024 (LMPROBE_PACKED_WEIGHTS=$p)"
-  LMPROBE_PACKED_WEIGHTS=$p LMPROBE_DAWN_OPTIONS="enable-dawn-features=allow_unsafe_apis" timeout "$(step_timeout 300)" \
-    "$node" --import tsx bench/run.mjs --src --backend webgpu --models "gpt2-small,$llama_name" --seq 1024 --checkpoints "$models" \
-    --reps 1 --kernel-times --out "$out/kernels-packed$p.json" 2>> "$log" > /dev/null || say "kernel-times run exited $? (packed=$p)"
-  runs+=(--lmprobe "$out/kernels-packed$p.json")
+  for T in $seqs; do
+    if ! within 120; then say "kernel times with LMPROBE_PACKED_WEIGHTS=$p, T = $T skipped: $(left) s left"; continue; fi
+    say "GPU time per kernel in one probe, T = $T (LMPROBE_PACKED_WEIGHTS=$p)"
+    LMPROBE_PACKED_WEIGHTS=$p LMPROBE_DAWN_OPTIONS="enable-dawn-features=allow_unsafe_apis" timeout "$(step_timeout 300)" \
+      "$node" --import tsx bench/run.mjs --src --backend webgpu --models "gpt2-small,$llama_name" --seq "$T" --checkpoints "$models" \
+      --reps 1 --kernel-times --out "$out/kernels-packed$p-T$T.json" 2>> "$log" > /dev/null || say "kernel-times run exited $? (packed=$p, T=$T)"
+    runs+=(--lmprobe "$out/kernels-packed$p-T$T.json")
+  done
 done
 python3 bench/gpu/merge.py --out "$out/kernels.json" --gpu "${gpu_name:-}" "${runs[@]}" > /dev/null
 python3 - "$out/kernels.json" <<'PY'
