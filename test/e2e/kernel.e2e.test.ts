@@ -84,9 +84,10 @@ describe("the lmprobe kernel through Jupyter's protocol", { skip, timeout: 600_0
 
   test("stop_on_error aborts the requests already queued, not the ones sent after the error", () => {
     const [failed, queued, later] = talk(jupyter, [
-      // The failing cell first spends a second, so the request behind it is surely queued when the error comes
-      // (on a loaded machine it could otherwise arrive after the failure and rightly run).
-      [{ code: 'const until = Date.now() + 1000; while (Date.now() < until) {}\nthrow new Error("stop here");', stop_on_error: true }, { code: 'console.log("queued");' }],
+      // The failing cell first spends three seconds, so the request behind it is surely queued when the error comes
+      // (on a loaded machine it could otherwise arrive after the failure and rightly run; one second was once too
+      // little with the whole suite running on 2 cores).
+      [{ code: 'const until = Date.now() + 3000; while (Date.now() < until) {}\nthrow new Error("stop here");', stop_on_error: true }, { code: 'console.log("queued");' }],
       [{ code: 'console.log("later");' }],
     ]);
     assert.equal(failed.reply.status, "error");
