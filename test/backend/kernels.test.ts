@@ -8,7 +8,7 @@ import { planMatMul, planSmallOutput, matMulTiling } from "../../src/backend/ker
 import { logitStats } from "../../src/backend";
 import { SynchronousReadError } from "../../src/errors";
 import { webgpuOrSkip } from "./webgpu-helpers";
-import { checkLogitStats } from "./logit-stats-check";
+import { checkLogitStats, randoms } from "./logit-stats-check";
 
 test("planMatMul sends large aligned products to the tiled kernel and the rest to tfjs", () => {
   const p = planMatMul([1024, 896], [151936, 896], false, true)!;
@@ -28,16 +28,6 @@ test("planMatMul sends large aligned products to the tiled kernel and the rest t
   assert.equal(planMatMul([1024, 768], [768, 768], false, false)!.tile, 64, "GPT-2's projections: 48 blocks of 128");
   assert.equal(planMatMul([1024, 896], [151936, 896], false, true)!.tile, 128, "a lens chunk");
 });
-
-function randoms(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s / 2 ** 32) * 2 - 1) * scale;
-  }
-  return out;
-}
 
 test("tiled matmul matches a float64 product (nn, nt, batched, ragged edges) with 64- and 128-wide blocks", async (t) => {
   if (!(await webgpuOrSkip(t))) return;

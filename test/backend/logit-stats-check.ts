@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { logitStats } from "../../src/backend";
 
-function randoms(n: number, seed: number, scale = 1): Float32Array {
+/** Deterministic uniform values in (−scale, scale). */
+export function randoms(n: number, seed: number, scale = 1): Float32Array {
   let s = seed >>> 0;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
