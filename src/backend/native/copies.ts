@@ -1,7 +1,8 @@
-// Slice, GatherV2 and Concat on cpu-native: ops that only move values. tfjs-backend-cpu runs them element by element
+// Slice, SplitV, GatherV2 and Concat on cpu-native: ops that only move values. tfjs-backend-cpu runs them element by element
 // with index arithmetic per value (TensorBuffer.get/locToIndex), which made the slices of rotary halves 80 % of a
-// Llama-style forward pass, an embedding lookup of 128 rows 1.5–2.5 ms, and the lens's gather of target rows 36 ms
-// of a 4-layer model's probe. Here every contiguous run is one TypedArray copy (or a short loop for short runs). No
+// Llama-style forward pass, an embedding lookup of 128 rows 1.5–2.5 ms, the lens's gather of target rows 36 ms
+// of a 4-layer model's probe, and tf.split of [128, 2304] into three column blocks 100 ms (tfjs's SplitV calls its
+// own Slice kernel directly, so that one needs its own fast version). Here every contiguous run is one TypedArray copy (or a short loop for short runs). No
 // onnxruntime call: a copy needs no BLAS and is cheaper than one call's fixed cost. Anything else (strings,
 // complex numbers, out-of-range indices: tfjs's kernel throws its own error) returns null and
 // goes to tfjs-backend-cpu's kernel.
@@ -58,6 +59,27 @@ export function fastSlice({ inputs, backend, attrs }: CopyArgs): tf.TensorInfo |
     }
   }
   return backend.makeTensorInfo(size, x.dtype, out as unknown as ArrayLike<number>);
+}
+
+/**
+ * tf.split(x, numOrSizeSplits, axis): consecutive fastSlice blocks along the axis, sized as tfjs's op sizes them
+ * (prepareSplitSize: equal parts, or the listed sizes with one −1 taking the rest).
+ */
+export function fastSplitV({ inputs, backend, attrs }: CopyArgs): tf.TensorInfo[] | null {
+  const x = inputs.x;
+  // Checked up front so that no block is made before one is refused (a refused split goes whole to tfjs's kernel).
+  if (!typed(backend, x) || x.shape.length === 0) return null;
+  const axis = tf.util.parseAxisParam(attrs.axis as number, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x, attrs.numOrSizeSplits as number | number[], axis);
+  if (sizes.some((s) => !(s >= 0)) || sizes.reduce((a, b) => a + b, 0) !== x.shape[axis]) return null;
+  const begin = x.shape.map(() => 0);
+  return sizes.map((s) => {
+    const size = [...x.shape];
+    size[axis] = s;
+    const block = fastSlice({ inputs: { x }, backend, attrs: { begin: [...begin], size } })!;
+    begin[axis] += s;
+    return block;
+  });
 }
 
 /**

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { OnnxGraph, OnnxNode } from "./onnx-graph";
 import { runGraph } from "./runtime";
 import { ELEMENTWISE_KERNELS } from "./elementwise";
-import { fastConcat, fastGather, fastSlice } from "./copies";
+import { fastConcat, fastGather, fastSlice, fastSplitV } from "./copies";
 
 /** The slice of tfjs-backend-cpu's MathBackendCPU the kernels use. */
 export interface CpuBackendApi {
@@ -89,6 +89,7 @@ function nativeMatMul({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | n
 /** kernel name → the native implementation (null: use the cpu kernel). */
 export const NATIVE_KERNELS: Record<string, KernelRun> = {
   Slice: fastSlice,
+  SplitV: fastSplitV,
   GatherV2: fastGather,
   Concat: fastConcat,
   BatchMatMul: nativeMatMul,
