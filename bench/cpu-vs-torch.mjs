@@ -13,7 +13,10 @@
 // --interleave, both alive and called alternately, except the 1.5B case: two 6 GB processes at once would not fit
 // 24 GiB beside other work). Median of --reps runs after --warmup (2) warm-ups each.
 // Prints one JSON object per line: per case and phase {name, phase, lmprobe_ms, torch_ms, ratio, threads,
-// peak_rss_mb, …}; for GPT-2 T = 128 also the same at one thread and a "scaling" line (one thread / all).
+// peak_rss_mb, …}; for GPT-2 T = 128 also a "hardware scaling" line (what one process's thread pool and two
+// processes gain on a compute-bound product here), the same case at one thread, and a "scaling" line per phase
+// (one thread / all, from lmprobe workers on one thread and on all, alive together and called alternately).
+// --cases hardware prints the hardware line alone.
 // Needs Debian's python3-torch and libopenblas0-pthread (it installs nothing).
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -158,13 +161,81 @@ async function runCase(c, threads) {
   return lines;
 }
 
+/**
+ * What scaling this machine gives compute-bound work: GPT-2's MLP product on one thread alone, on one thread in two
+ * processes at once (their summed throughput: what two cores deliver when both are busy, clocks and neighbours
+ * included) and on every thread in one process (onnxruntime's pool), alternated `rounds` times so that drift on a
+ * shared machine reaches all three alike. Medians of each.
+ */
+async function hardwareScaling(rounds = 5, seconds = 1) {
+  const make = (threads) => worker(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/cpu-ceiling-worker.ts")], { ...process.env, LMPROBE_THREADS: String(threads) });
+  const [a, b, pool] = [make(1), make(1), make(allThreads)];
+  await Promise.all([a.ready, b.ready, pool.ready]);
+  const alone = [], pair = [], all = [];
+  for (let r = 0; r < rounds; r++) {
+    alone.push((await a.ask(`run ${seconds}`)).gflops);
+    const both = await Promise.all([a.ask(`run ${seconds}`), b.ask(`run ${seconds}`)]);
+    pair.push(both[0].gflops + both[1].gflops);
+    all.push((await pool.ask(`run ${seconds}`)).gflops);
+  }
+  await Promise.all([a.quit(), b.quit(), pool.quit()]);
+  const line = {
+    name: "hardware: GPT-2 MLP product [128,768]·[768,3072]",
+    phase: "hardware scaling",
+    threads: `1 vs ${allThreads}`,
+    one_thread_gflops: +median(alone).toFixed(1),
+    two_processes_gflops: +median(pair).toFixed(1),
+    pool_gflops: +median(all).toFixed(1),
+    // Only two processes' worth: with more cores, the pool's own speed-up is the line to read.
+    cores_speedup: +(median(pair) / median(alone)).toFixed(2),
+    pool_speedup: +(median(all) / median(alone)).toFixed(2),
+    rounds,
+    one_thread_all: alone.map((x) => +x.toFixed(1)),
+    two_processes_all: pair.map((x) => +x.toFixed(1)),
+    pool_all: all.map((x) => +x.toFixed(1)),
+    cpu: cpuModel,
+    cores: os.availableParallelism(),
+  };
+  console.log(JSON.stringify(line));
+  return line;
+}
+
+/** lmprobe on one thread and on every thread, both workers alive and called alternately; median ms per phase. */
+async function lmprobeScaling(c) {
+  const ws = [lmprobeWorker(c, 1), lmprobeWorker(c, allThreads)];
+  await Promise.all(ws.map((w) => w.ready));
+  const times = await timePhases(ws, true);
+  await Promise.all(ws.map((w) => w.quit()));
+  return Object.fromEntries(["forward", "probe"].map((phase) => [phase, { one: median(times[0][phase]), all: median(times[1][phase]) }]));
+}
+
 for (const spec of cases) {
+  if (spec === "hardware") {
+    await hardwareScaling(); // alone: --cases hardware
+    continue;
+  }
   const c = parseCase(spec);
   const all = await runCase(c, allThreads);
   if (c.model === "gpt2-small" && c.positions === 128 && allThreads > 1) {
+    const hardware = await hardwareScaling();
     const one = await runCase(c, 1);
+    const alternated = await lmprobeScaling(c);
     for (const [i, phase] of ["forward", "probe"].entries()) {
-      console.log(JSON.stringify({ name: c.name, phase: `${phase} scaling`, threads: `1 vs ${allThreads}`, lmprobe_speedup: +(one[i].lmprobe_ms / all[i].lmprobe_ms).toFixed(2), torch_speedup: +(one[i].torch_ms / all[i].torch_ms).toFixed(2) }));
+      console.log(JSON.stringify({
+        name: c.name,
+        phase: `${phase} scaling`,
+        threads: `1 vs ${allThreads}`,
+        // Both lmprobe workers alive and called in turn, so that the machine's drift between runs minutes apart
+        // (±20% on this kind of VM) does not enter the ratio.
+        lmprobe_speedup: +(alternated[phase].one / alternated[phase].all).toFixed(2),
+        lmprobe_one_thread_ms: +alternated[phase].one.toFixed(1),
+        lmprobe_all_threads_ms: +alternated[phase].all.toFixed(1),
+        // The same from the separate runs above (one thread minutes after all threads).
+        lmprobe_speedup_separate_runs: +(one[i].lmprobe_ms / all[i].lmprobe_ms).toFixed(2),
+        torch_speedup: +(one[i].torch_ms / all[i].torch_ms).toFixed(2),
+        // What onnxruntime's pool gains on a compute-bound product in the same invocation: the ceiling for matmuls.
+        hardware_pool_speedup: hardware.pool_speedup,
+      }));
     }
   }
 }
