@@ -4,6 +4,11 @@
 // tfjs-webgpu's own matmul (32×32 tiles, 4×4 per thread) reaches about a fifth of an H100's float32 rate; the
 // larger register tile quarters the workgroup-memory traffic per multiply-add, which is what bounds it.
 //
+// Tried and not kept: two workgroup-memory buffers per operand (the next slice stored beside the one being multiplied,
+// one barrier per slice instead of two, offsets constant by taking two slices per loop turn) gave the same bits but
+// ran 1.0–1.4× slower on an H100 at every Llama-8B shape (the lens at M = 1024: 30.6 → 43.1 ms;
+// bench/results/gpu-h100/matmul-two-buffers-experiment.json, packed_buffers_1_ms against packed_buffers_2_ms).
+//
 // Products too small to fill the GPU with 128×128 blocks (GPT-2's [1024, 768]·[768, 768] is 48 blocks for 132
 // SMs) use 64×64 blocks instead, each thread then 4×4: four times the workgroups, half the reuse.
 //
