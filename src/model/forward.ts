@@ -143,7 +143,7 @@ function runBlock(
   const resid = hook("hook_resid_pre", residPre);
 
   const attnIn = block.ln1 ? hook("ln1.hook_normalized", applyNorm(resid, block.ln1)) : resid;
-  if (fusesResidualAdds(block, p, hooks)) return webgpuSequentialBlock(block, layer, resid, attnIn, hooks, attnCtx);
+  if (fusesResidualAdds(block, layer, resid, hooks)) return fusedResidualBlock(block, layer, resid, attnIn, hooks, attnCtx);
   // Attention and the MLP each in their own tidy: their intermediates (q/k/v, scores, the MLP's hidden activations)
   // are freed as soon as their output exists, so a block's peak is the larger of the two, not their sum.
   let attnOut = tf.tidy(() => attention(block.attn, attnIn, { hooks, layer, ...attnCtx }));
@@ -165,18 +165,20 @@ function runBlock(
 }
 
 /**
- * webgpu only: a sequential block without post-norms whose hook_attn_out and hook_mlp_out nobody observes can
- * add each sublayer's output to the residual stream as W_O's and W_out's products are stored (two dispatches fewer
- * per block, the same numbers: see fusedLinearResidual).
+ * Where the backend has fusedLinearResidual (webgpu, cpu-native): a sequential block without post-norms whose
+ * hook_attn_out and hook_mlp_out nobody observes adds each sublayer's output to the residual stream as W_O's and
+ * W_out's products are stored (two dispatches or calls and two passes over the stream fewer per block, the same
+ * numbers: see fusedLinearResidual). Not where the MLP would run over blocks of positions (positionwiseMlp).
  */
-function fusesResidualAdds(block: BlockWeights, prefix: string, hooks: HookRunner): boolean {
+function fusesResidualAdds(block: BlockWeights, layer: number, x: tf.Tensor3D, hooks: HookRunner): boolean {
   if (!capability("fusedLinearResidual")) return false;
   if (block.parallel || block.postAttnNorm || block.postMlpNorm || block.residualNorms || block.mlp.kind !== "dense") return false;
-  return hooks.idle(prefix + "hook_attn_out") && hooks.idle(prefix + "hook_mlp_out");
+  const p = `blocks.${layer}.`;
+  return hooks.idle(p + "hook_attn_out") && hooks.idle(p + "hook_mlp_out") && mlpPositionBlock(block, layer, x, hooks) === null;
 }
 
 /** runBlock for the blocks fusesResidualAdds accepts: the same hook points except the two idle ones. */
-function webgpuSequentialBlock(
+function fusedResidualBlock(
   block: BlockWeights,
   layer: number,
   resid: tf.Tensor3D,
@@ -202,12 +204,8 @@ export const mlpStreaming = { blockFloats: 2 ** 20 };
  */
 function positionwiseMlp(block: BlockWeights, layer: number, x: tf.Tensor3D, hooks: HookRunner): tf.Tensor3D {
   const [batch, pos, dModel] = x.shape;
-  const whole = () => tf.tidy(() => mlp(block.mlp, x, { hooks, layer }));
-  // On webgpu memory is not the constraint and each block would repeat the MLP's dispatches: run it whole.
-  if (block.mlp.kind !== "dense" || !capability("streamsLargeIntermediates")) return whole();
-  const positions = Math.max(1, Math.floor(mlpStreaming.blockFloats / (batch * block.mlp.W_in.shape[1])));
-  const observed = ["hook_pre", "hook_pre_linear", "hook_post"].some((h) => !hooks.idle(`blocks.${layer}.mlp.${h}`));
-  if (pos <= positions || observed) return whole();
+  const positions = mlpPositionBlock(block, layer, x, hooks);
+  if (positions === null) return tf.tidy(() => mlp(block.mlp, x, { hooks, layer }));
   const parts: tf.Tensor3D[] = [];
   for (let start = 0; start < pos; start += positions) {
     const size = Math.min(positions, pos - start);
@@ -216,6 +214,16 @@ function positionwiseMlp(block: BlockWeights, layer: number, x: tf.Tensor3D, hoo
   const out = tf.concat(parts, 1) as tf.Tensor3D;
   tf.dispose(parts);
   return out;
+}
+
+/** Positions per block for positionwiseMlp on x [batch, pos, d], or null where the MLP runs whole. */
+function mlpPositionBlock(block: BlockWeights, layer: number, x: tf.Tensor3D, hooks: HookRunner): number | null {
+  // On webgpu memory is not the constraint and each block would repeat the MLP's dispatches: run it whole.
+  if (block.mlp.kind !== "dense" || !capability("streamsLargeIntermediates")) return null;
+  const [batch, pos] = x.shape;
+  const positions = Math.max(1, Math.floor(mlpStreaming.blockFloats / (batch * block.mlp.W_in.shape[1])));
+  const observed = ["hook_pre", "hook_pre_linear", "hook_post"].some((h) => !hooks.idle(`blocks.${layer}.mlp.${h}`));
+  return pos <= positions || observed ? null : positions;
 }
 
 /** ln_final (hooked) of a residual stream [batch, pos, d]. */

@@ -1,6 +1,7 @@
 // The residual add fused into the tiled matmul's store (fusedLinearResidual) and the engine's use of it on webgpu:
 // bit-for-bit the numbers of the separate bias and residual adds, two dispatches fewer per block, and the
-// composed path again whenever hook_attn_out or hook_mlp_out is observed. Off webgpu the function returns null.
+// composed path again whenever hook_attn_out or hook_mlp_out is observed. On backends without the kernel (cpu, wasm)
+// the function returns null; cpu-native's kernel is tested in native-linear-residual.test.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
@@ -14,12 +15,17 @@ function randoms(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
 }
 
-test("fusedLinearResidual is null off webgpu, so callers compose the ops", async () => {
+test("fusedLinearResidual is null on a backend without the kernel (cpu), so callers compose the ops", async () => {
   await ensureBackend();
-  if (tf.getBackend() === "webgpu") return;
-  const x = tf.ones([64, 64]) as tf.Tensor2D;
-  assert.equal(fusedLinearResidual(x, x, null, x), null);
-  x.dispose();
+  const active = tf.getBackend();
+  await tf.setBackend("cpu");
+  try {
+    const x = tf.ones([64, 64]) as tf.Tensor2D;
+    assert.equal(fusedLinearResidual(x, x, null, x), null);
+    x.dispose();
+  } finally {
+    await tf.setBackend(active);
+  }
 });
 
 test("fusedLinearResidual equals residual + (x·W + b) computed by separate dispatches, bit for bit", async (t) => {

@@ -119,10 +119,11 @@ export interface MlpSpec {
 
 /**
  * A dense MLP of x [rows, d_model] in one kernel: act(x·W_gate + b_gate) · (x·W_in + b_in) when gated, else
- * act(x·W_in + b_in); then ·W_out + b_out → [rows, d_model]. For when nothing observes the hidden activations.
+ * act(x·W_in + b_in); then ·W_out + b_out → [rows, d_model], plus `residual` [rows, d_model] when given (added last,
+ * as the separate residual add would). For when nothing observes the hidden activations.
  * Null where the backend has no such kernel (cpu-native has), for activations it does not fuse, or other shapes.
  */
-export function fusedMlp(x: tf.Tensor2D, w: MlpSpec): tf.Tensor2D | null {
+export function fusedMlp(x: tf.Tensor2D, w: MlpSpec, residual: tf.Tensor2D | null = null): tf.Tensor2D | null {
   if (!available(MLP_KERNEL) || !["silu", "gelu_tanh", "gelu_quick", "relu"].includes(w.act) || x.rank !== 2 || x.size === 0) return null;
   const gate = w.gated ? w.W_gate : null;
   if (w.gated && !gate) return null;
@@ -131,23 +132,37 @@ export function fusedMlp(x: tf.Tensor2D, w: MlpSpec): tf.Tensor2D | null {
   if (gate && w.b_gate) inputs.b_gate = w.b_gate;
   if (w.b_in) inputs.b_in = w.b_in;
   if (w.b_out) inputs.b_out = w.b_out;
+  if (residual) inputs.residual = residual;
   if (!Object.values(inputs).every(f32)) return null;
   const [d, hidden] = w.W_in.shape;
   if (x.shape[1] !== d || (gate && !tf.util.arraysEqual(gate.shape, [d, hidden])) || w.W_out.shape[0] !== hidden) return null;
+  if (residual && !tf.util.arraysEqual(residual.shape, [x.shape[0], w.W_out.shape[1]])) return null;
   if ((inputs.b_gate && inputs.b_gate.size !== hidden) || (w.b_in && w.b_in.size !== hidden) || (w.b_out && w.b_out.size !== w.W_out.shape[1])) return null;
   return tf.engine().runKernel(MLP_KERNEL, inputs, { act: w.act } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
 }
 
 /**
- * residual + (x [rows, d] · W [d, n] + b) as one dispatch: the tiled matmul adds the bias, then the residual
- * [rows, n], as it stores C, so the numbers are those of the separate adds. Null where the tiled kernel would
- * not run this product (off webgpu, fused kernels off, small or unaligned shapes): the caller composes the ops.
+ * Which products each backend's LINEAR_RESIDUAL_KERNEL takes, beyond [M, K]·[K, N]: webgpu's only those its tiled
+ * matmul runs (not small or unaligned shapes, nor with tfjs's own matmul chosen); cpu-native's graph takes any.
+ */
+const LINEAR_RESIDUAL_TAKES: Record<string, (x: number[], W: number[]) => boolean> = {
+  webgpu: (x, W) => process.env.LMPROBE_WEBGPU_MATMUL !== "tfjs" && planMatMul(x, W, false, false)?.batch === 1,
+};
+
+/**
+ * residual + (x [rows, d] · W [d, n] + b) as one kernel: the bias, then the residual [rows, n], added as the product
+ * is stored (webgpu: the tiled matmul's epilogue; cpu-native: one onnxruntime call), so the numbers are those of
+ * the separate adds. Null where the backend has no such kernel or does not take the shapes: the caller composes
+ * the ops.
  */
 export function fusedLinearResidual(x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D | null, residual: tf.Tensor2D): tf.Tensor2D | null {
-  if (!available(LINEAR_RESIDUAL_KERNEL) || process.env.LMPROBE_WEBGPU_MATMUL === "tfjs") return null;
+  if (!available(LINEAR_RESIDUAL_KERNEL)) return null;
   if (!f32(x) || !f32(W) || !f32(residual) || (b && (!f32(b) || b.rank !== 1))) return null;
-  const plan = planMatMul(x.shape, W.shape, false, false);
-  if (!plan || plan.batch !== 1 || (b && b.size !== plan.N) || !tf.util.arraysEqual(residual.shape, [plan.M, plan.N])) return null;
+  if (x.rank !== 2 || W.rank !== 2 || x.shape[1] !== W.shape[0] || x.size === 0 || W.size === 0) return null;
+  const [M, N] = [x.shape[0], W.shape[1]];
+  if ((b && b.size !== N) || !tf.util.arraysEqual(residual.shape, [M, N])) return null;
+  const takes = LINEAR_RESIDUAL_TAKES[tf.getBackend()];
+  if (takes && !takes(x.shape, W.shape)) return null;
   const inputs: tf.NamedTensorMap = b ? { x, W, b, residual } : { x, W, residual };
   return tf.engine().runKernel(LINEAR_RESIDUAL_KERNEL, inputs) as tf.Tensor2D;
 }

@@ -5,7 +5,7 @@
 // smoke test (runtime.ts); otherwise selection falls back to wasm.
 import * as tf from "@tensorflow/tfjs-core";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { NATIVE_KERNELS, type CpuBackendApi } from "./kernels";
+import { NATIVE_KERNELS, registerNativeLinearResidualKernel, type CpuBackendApi } from "./kernels";
 import { registerNativeRowKernels } from "./row-kernels";
 import { registerNativeAttentionKernels } from "./attention";
 import { registerNativeMlpKernel } from "./mlp";
@@ -41,6 +41,7 @@ export function defineNativeBackend(): void {
   registerNativeRowKernels(NATIVE_BACKEND);
   registerNativeAttentionKernels(NATIVE_BACKEND);
   registerNativeMlpKernel(NATIVE_BACKEND);
+  registerNativeLinearResidualKernel(NATIVE_BACKEND);
 }
 
 /** Defines the backend and checks that the native runtime loads; throws its reason when it does not. */

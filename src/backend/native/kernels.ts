@@ -7,6 +7,7 @@ import type { OnnxGraph, OnnxNode } from "./onnx-graph";
 import { runGraph } from "./runtime";
 import { ELEMENTWISE_KERNELS } from "./elementwise";
 import { fastConcat, fastGather, fastSlice, fastSplitV } from "./copies";
+import { LINEAR_RESIDUAL_KERNEL } from "../kernels/fused";
 
 /** The slice of tfjs-backend-cpu's MathBackendCPU the kernels use. */
 export interface CpuBackendApi {
@@ -84,6 +85,29 @@ function nativeMatMul({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | n
   const macs = tf.util.sizeFromShape(shape) * (transposeA ? a.shape[a.shape.length - 2] : a.shape[a.shape.length - 1]);
   const out = runGraph(key, () => matMulGraph(transposeA, transposeB, bias != null, activation), feeds, macs / 16).y;
   return backend.makeTensorInfo(shape, "float32", out.data as Float32Array);
+}
+
+/**
+ * residual + (x [M, K] · W [K, N] + b): the product and bias as nativeMatMul's graph computes them, then the residual
+ * add, in one call (fusedLinearResidual in kernels/fused.ts; forward.ts then skips the block's separate adds).
+ */
+function linearResidual({ inputs: { x, W, b, residual }, backend }: KernelArgs): tf.TensorInfo {
+  const graph = matMulGraph(false, false, b != null, "linear");
+  // matMulGraph's output "y" becomes the sum's input: (x·W + b) + residual, the composed path's rounding.
+  const nodes = graph.nodes.map((node) => ({ ...node, outputs: node.outputs.map((o) => (o === "y" ? "linear" : o)) }));
+  nodes.push({ op: "Add", inputs: ["residual", "linear"], outputs: ["y"] });
+  const feeds: Parameters<typeof runGraph>[2] = { a: [floats(backend, x), x.shape], b: [floats(backend, W), W.shape], residual: [floats(backend, residual), residual.shape] };
+  if (b) feeds.bias = [floats(backend, b), b.shape];
+  const [M, K] = x.shape;
+  const N = W.shape[1];
+  const y = runGraph(`linear-residual:${b ? "bias" : ""}`, () => ({ ...graph, nodes, inputs: [...graph.inputs, { name: "residual" }] }), feeds, (M * K * N) / 16).y;
+  return backend.makeTensorInfo([M, N], "float32", y.data as Float32Array);
+}
+
+/** Registers the native LINEAR_RESIDUAL_KERNEL for `backendName` (idempotent). */
+export function registerNativeLinearResidualKernel(backendName: string): void {
+  if (tf.getKernel(LINEAR_RESIDUAL_KERNEL, backendName)) return;
+  tf.registerKernel({ kernelName: LINEAR_RESIDUAL_KERNEL, backendName, kernelFunc: (args) => linearResidual(args as unknown as KernelArgs) });
 }
 
 /** kernel name → the native implementation (null: use the cpu kernel). */

@@ -1,5 +1,5 @@
 // A dense MLP on cpu-native as one onnxruntime call: x·W_gate (+ b), x·W_in (+ b), the activation (× the up branch
-// when gated), ·W_out (+ b). The composed path makes four calls and three [positions, d_mlp] arrays in JavaScript
+// when gated), ·W_out (+ b), and the residual stream's add when forward.ts passes it. The composed path makes four calls and three [positions, d_mlp] arrays in JavaScript
 // (garbage for V8 to collect on every layer); here the hidden activations live inside onnxruntime's arena. The graph
 // is the composed path's, op for op: the products are the same FusedMatMul nodes nativeMatMul runs, the bias the
 // same Add after them, the activation activationGraph's nodes. Used only when nothing observes hook_pre,
@@ -29,14 +29,18 @@ function embedded(graph: OnnxGraph, prefix: string, bind: Record<string, string>
   };
 }
 
-/** Inputs: x, W_in, W_out, and W_gate (gated), b_gate / b_in / b_out where `biases` says. */
-function mlpGraph(act: string, gated: boolean, biases: { gate: boolean; in: boolean; out: boolean }): OnnxGraph {
+/**
+ * Inputs: x, W_in, W_out, and W_gate (gated), b_gate / b_in / b_out where `biases` says, and the residual stream
+ * (`residual`), added last as forward.ts's separate residual add would.
+ */
+function mlpGraph(act: string, gated: boolean, biases: { gate: boolean; in: boolean; out: boolean }, residual: boolean): OnnxGraph {
   const nodes: OnnxNode[] = [];
   if (gated) nodes.push(...linear("x", "W_gate", biases.gate ? "b_gate" : null, "pre"));
   nodes.push(...linear("x", "W_in", biases.in ? "b_in" : null, gated ? "pre_linear" : "pre"));
   const activation = embedded(activationGraph(act, gated), "act_", gated ? { x: "pre", up: "pre_linear", y: "post" } : { x: "pre", y: "post" });
-  nodes.push(...activation.nodes, ...linear("post", "W_out", biases.out ? "b_out" : null, "y"));
-  const inputs = ["x", ...(gated ? ["W_gate"] : []), "W_in", "W_out", ...(gated && biases.gate ? ["b_gate"] : []), ...(biases.in ? ["b_in"] : []), ...(biases.out ? ["b_out"] : [])];
+  nodes.push(...activation.nodes, ...linear("post", "W_out", biases.out ? "b_out" : null, residual ? "out" : "y"));
+  if (residual) nodes.push({ op: "Add", inputs: ["residual", "out"], outputs: ["y"] });
+  const inputs = ["x", ...(gated ? ["W_gate"] : []), "W_in", "W_out", ...(gated && biases.gate ? ["b_gate"] : []), ...(biases.in ? ["b_in"] : []), ...(biases.out ? ["b_out"] : []), ...(residual ? ["residual"] : [])];
   return { nodes, inputs: inputs.map((name) => ({ name })), outputs: [{ name: "y" }], constants: activation.constants };
 }
 
@@ -47,9 +51,10 @@ function mlp({ inputs, backend, attrs }: Args): tf.TensorInfo {
   const biases = { gate: inputs.b_gate != null, in: inputs.b_in != null, out: inputs.b_out != null };
   const feeds: Feeds = {};
   for (const [name, t] of Object.entries(inputs)) feeds[name] = [floats(backend, t), t.shape];
-  const key = `mlp:${act}:${+gated}:${+biases.gate}${+biases.in}${+biases.out}`;
+  const residual = inputs.residual != null;
+  const key = `mlp:${act}:${+gated}:${+biases.gate}${+biases.in}${+biases.out}:${+residual}`;
   const macs = x.shape[0] * inputs.W_in.shape[0] * inputs.W_in.shape[1] * (gated ? 3 : 2); // see runtime's nativeSingleThread
-  const y = runGraph(key, () => mlpGraph(act, gated, biases), feeds, macs / 16).y;
+  const y = runGraph(key, () => mlpGraph(act, gated, biases, residual), feeds, macs / 16).y;
   return backend.makeTensorInfo([x.shape[0], W_out.shape[1]], "float32", y.data as Float32Array);
 }
 

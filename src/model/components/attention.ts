@@ -32,8 +32,9 @@ export interface AttentionContext extends BlockAttentionContext {
   hooks: HookRunner;
   layer: number;
   /**
-   * webgpu only (forward.ts sets it when nothing observes hook_attn_out): the block's input [batch, pos, d_model].
-   * attention() then returns residual + output, the add done as W_O's product is stored.
+   * Set by forward.ts where the backend fuses the residual add into the product (capability fusedLinearResidual:
+   * webgpu, cpu-native) and nothing observes hook_attn_out: the block's input [batch, pos, d_model]. attention()
+   * then returns residual + output, the add done as W_O's product is stored.
    */
   residual?: tf.Tensor3D;
 }
@@ -87,8 +88,7 @@ export function attendProjected(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tenso
   // of every head (and softmax's temporaries of them) never exist together (attention-streamed.ts).
   if (streams(ctx, batch * nHeads * pos * keys)) {
     const z = hook("hook_z", streamedAttention({ q: swapPosAndHeads(q), k: all.k, v: all.v, mask: ctx.mask, scale: w.scale, softcap: w.softcap, sinks: w.sinks }));
-    const out = projectOutput(z.reshape([batch * pos, nHeads * dV]) as tf.Tensor2D, w.W_O, w.b_O, null);
-    return out.reshape([batch, pos, dModel]) as tf.Tensor3D;
+    return outputProjection(w, z, ctx.residual ?? null);
   }
 
   // cpu-native, nobody reading the scores or the pattern, no sinks: scores → softmax → · v as one kernel (the same

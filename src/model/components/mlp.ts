@@ -12,8 +12,9 @@ export interface MlpContext {
   hooks: HookRunner;
   layer: number;
   /**
-   * webgpu and dense MLPs only (forward.ts sets it when nothing observes hook_mlp_out): the residual stream
-   * [batch, pos, d_model]; the MLP then returns residual + output, the add done as W_out's product is stored.
+   * Dense MLPs only, set by forward.ts where the backend fuses the residual add (capability fusedLinearResidual) and
+   * nothing observes hook_mlp_out: the residual stream [batch, pos, d_model]; the MLP then returns residual + output,
+   * the add done as W_out's product is stored (cpu-native: inside the MLP's one call).
    */
   residual?: tf.Tensor3D;
 }
@@ -42,7 +43,8 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
   const hidden = ["hook_pre", "hook_pre_linear", "hook_post"].every((h) => ctx.hooks.idle(`blocks.${ctx.layer}.mlp.${h}`));
   // Packed weights live on webgpu only, where there is no such kernel; the check keeps the types honest.
   const unpacked = [w.W_in, w.W_gate, w.W_out].every((W) => W === null || !isPacked(W));
-  const fused = hidden && !ctx.residual && unpacked ? fusedMlp(flat as tf.Tensor2D, w as Parameters<typeof fusedMlp>[1]) : null;
+  const residual = ctx.residual ? (ctx.residual.reshape([batch * pos, dModel]) as tf.Tensor2D) : null;
+  const fused = hidden && unpacked ? fusedMlp(flat as tf.Tensor2D, w as Parameters<typeof fusedMlp>[1], residual) : null;
   if (fused) return fused.reshape([batch, pos, dModel]) as tf.Tensor3D;
   const linear = (W: Weight2D, b: tf.Tensor1D | null) => {
     // webgpu and cpu-native: the bias is added inside the product's kernel (one dispatch or call).
@@ -62,6 +64,5 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
   }
   const dMlp = post.shape[2]!;
   const flatPost = post.reshape([batch * pos, dMlp]) as tf.Tensor2D;
-  const residual = ctx.residual ? (ctx.residual.reshape([batch * pos, dModel]) as tf.Tensor2D) : null;
   return outputProjection(flatPost, w.W_out, w.b_out, residual).reshape([batch, pos, dModel]) as tf.Tensor3D;
 }

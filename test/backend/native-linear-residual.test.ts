@@ -1,0 +1,117 @@
+// cpu-native's residual adds inside the products (fusedLinearResidual's native kernel, the MLP kernel's residual
+// input) and the engine's use of them: bit for bit the composed path's numbers (separate bias and residual adds), two
+// Add kernels fewer per block, the composed path whenever hook_attn_out or hook_mlp_out is observed, the residual
+// kept on the streamed-attention path, and no fusion where the MLP runs over blocks of positions.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { setBackend } from "../../src/backend";
+import { fusedLinear, fusedLinearResidual, fusedMlp } from "../../src/backend/kernels";
+import { loadModel } from "../../src/load";
+import { attentionStreaming } from "../../src/model/components/attention-streamed";
+import { mlpStreaming } from "../../src/model/forward";
+import type { LanguageModel } from "../../src/model/model";
+
+function randoms(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
+}
+
+before(async () => {
+  await setBackend("cpu-native");
+});
+
+test("cpu-native: fusedLinearResidual and fusedMlp's residual equal the separate adds, bit for bit", async () => {
+  for (const [i, c] of [{ M: 5, K: 7, N: 3, bias: true }, { M: 130, K: 96, N: 200, bias: false }, { M: 1, K: 64, N: 64, bias: true }].entries()) {
+    const before = tf.memory().numTensors;
+    const x = tf.tensor2d(randoms(c.M * c.K, 10 + i), [c.M, c.K]);
+    const W = tf.tensor2d(randoms(c.K * c.N, 20 + i), [c.K, c.N]);
+    const b = c.bias ? tf.tensor1d(randoms(c.N, 30 + i)) : null;
+    const r = tf.tensor2d(randoms(c.M * c.N, 40 + i).map((v) => v * 100), [c.M, c.N]);
+    const fused = fusedLinearResidual(x, W, b, r);
+    assert.ok(fused, `case ${i}: the native kernel takes any 2-D product`);
+    const separate = tf.tidy(() => tf.add(r, (b ? fusedLinear(x, W, b) : null) ?? tf.matMul(x, W)));
+    assert.deepEqual(Array.from(await fused.data()), Array.from(await separate.data()), `case ${i}: same bits`);
+    tf.dispose([x, W, r, fused, separate, ...(b ? [b] : [])]);
+    assert.equal(tf.memory().numTensors, before, `case ${i}: tensors leaked`);
+  }
+  // Shapes that do not chain are the caller's to reject loudly: null here, so the composed ops raise tfjs's error.
+  const a = tf.ones([4, 8]) as tf.Tensor2D;
+  assert.equal(fusedLinearResidual(a, tf.ones([6, 8]) as tf.Tensor2D, null, tf.ones([4, 8]) as tf.Tensor2D), null);
+
+  const [rows, d, hidden] = [9, 16, 40];
+  const x = tf.tensor2d(randoms(rows * d, 1), [rows, d]);
+  const w = {
+    gated: true,
+    act: "silu",
+    W_gate: tf.tensor2d(randoms(d * hidden, 2), [d, hidden]),
+    b_gate: null,
+    W_in: tf.tensor2d(randoms(d * hidden, 3), [d, hidden]),
+    b_in: null,
+    W_out: tf.tensor2d(randoms(hidden * d, 4), [hidden, d]),
+    b_out: tf.tensor1d(randoms(d, 5)),
+  };
+  const r = tf.tensor2d(randoms(rows * d, 6), [rows, d]);
+  const withResidual = fusedMlp(x, w, r);
+  const plain = fusedMlp(x, w);
+  assert.ok(withResidual && plain, "the MLP kernel runs, with and without the residual");
+  const sum = tf.add(r, plain);
+  assert.deepEqual(Array.from(await withResidual.data()), Array.from(await sum.data()), "MLP + residual: same bits");
+  assert.equal(fusedMlp(x, w, tf.ones([rows + 1, d]) as tf.Tensor2D), null, "a residual of another shape is refused");
+  tf.dispose([x, r, withResidual, plain, sum, w.W_gate, w.W_in, w.W_out, w.b_out]);
+});
+
+async function runOnce(model: LanguageModel, ids: number[], cache: string[]) {
+  let logits = new Float32Array();
+  let post = new Float32Array();
+  const info = await tf.profile(async () => {
+    const r = model.run([ids], { cache: [...cache, "blocks.1.hook_resid_post"] });
+    logits = (await r.logits.data()) as Float32Array;
+    post = (await r.cache.get("blocks.1.hook_resid_post").data()) as Float32Array;
+    r.dispose();
+    return [];
+  });
+  const count = (name: string) => info.kernels.filter((k) => k.name === name).length;
+  return { logits, post, linearResidual: count("LmprobeLinearResidual"), adds: count("Add") };
+}
+
+const saved = { minScoreFloats: attentionStreaming.minScoreFloats, blockFloats: mlpStreaming.blockFloats };
+after(() => {
+  attentionStreaming.minScoreFloats = saved.minScoreFloats;
+  mlpStreaming.blockFloats = saved.blockFloats;
+});
+
+for (const fixture of ["gpt2", "llama"]) {
+  test(`${fixture} on cpu-native: fused residual adds give the composed path's numbers with two Add kernels fewer per block`, async () => {
+    const model = await loadModel(`test/fixtures/tiny/${fixture}`);
+    const layers = model.config.numLayers;
+    const ids = Array.from({ length: 40 }, (_, i) => (i * 37 + 5) % 200);
+    const observed = Array.from({ length: layers }, (_, l) => [`blocks.${l}.hook_attn_out`, `blocks.${l}.hook_mlp_out`]).flat();
+    const before = tf.memory().numTensors;
+    for (const streamed of [false, true]) {
+      // streamed: attention a head at a time (attention-streamed.ts), whose output projection must keep the residual.
+      attentionStreaming.minScoreFloats = streamed ? 0 : saved.minScoreFloats;
+      const fused = await runOnce(model, ids, []);
+      const composed = await runOnce(model, ids, observed);
+      const label = `${fixture}${streamed ? ", streamed attention" : ""}`;
+      assert.equal(fused.linearResidual, layers, `${label}: W_O's product takes the residual in every block`);
+      assert.equal(composed.linearResidual, 0, `${label}: observing the sublayer outputs composes the ops`);
+      assert.equal(composed.adds - fused.adds, 2 * layers, `${label}: two Add kernels fewer per block`);
+      assert.deepEqual(Array.from(fused.post), Array.from(composed.post), `${label}: hook_resid_post, same bits`);
+      assert.deepEqual(Array.from(fused.logits), Array.from(composed.logits), `${label}: logits, same bits`);
+    }
+    attentionStreaming.minScoreFloats = saved.minScoreFloats;
+    // An MLP run over blocks of positions keeps its separate adds (its blocks would each need a residual slice).
+    mlpStreaming.blockFloats = 1;
+    const blocked = await runOnce(model, ids, []);
+    mlpStreaming.blockFloats = saved.blockFloats;
+    const whole = await runOnce(model, ids, []);
+    assert.equal(blocked.linearResidual, 0, "no fusion where the MLP is blocked");
+    assert.equal(whole.linearResidual, layers, "fusion again once the MLP runs whole");
+    // One-row products take other MLAS kernels than 40-row ones, so only the last bits may differ.
+    const worst = blocked.logits.reduce((m, v, i) => Math.max(m, Math.abs(v - whole.logits[i])), 0);
+    assert.ok(worst < 1e-4, `blocked MLP: logits within 1e-4 of the whole MLP's (worst ${worst})`);
+    assert.equal(tf.memory().numTensors, before, "tensors leaked");
+    model.dispose();
+  });
+}
