@@ -9,6 +9,7 @@ import { ensureBackend } from "../../src/backend";
 import { fusedLinear, fusedLinearResidual } from "../../src/backend/kernels";
 import { loadModel } from "../../src/load";
 import { webgpuOrSkip } from "./webgpu-helpers";
+import { runCountingKernels } from "./run-counting-kernels";
 
 function randoms(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -65,27 +66,16 @@ test("GPT-2 on webgpu: the fused residual adds give the composed path's logits w
   const model = await loadModel("test/fixtures/tiny/gpt2");
   const ids = Array.from({ length: 80 }, (_, i) => (i * 37 + 5) % 512);
   const layers = model.config.numLayers;
-  const runOnce = async (cache: string[]) => {
-    let logits = new Float32Array();
-    let post = new Float32Array();
-    const info = await tf.profile(async () => {
-      const r = model.run([ids], { cache: [...cache, "blocks.1.hook_resid_post"] });
-      logits = (await r.logits.data()) as Float32Array;
-      post = (await r.cache.get("blocks.1.hook_resid_post").data()) as Float32Array;
-      r.dispose();
-      return [];
-    });
-    return { logits, post, names: info.kernels.map((k) => k.name) };
-  };
+  const runOnce = (cache: string[]) => runCountingKernels(model, ids, cache);
   const before = tf.memory().numTensors;
   const fused = await runOnce([]);
   // Observing every block's attention and MLP outputs forces the composed path (separate Add dispatches).
   const observed = Array.from({ length: layers }, (_, l) => [`blocks.${l}.hook_attn_out`, `blocks.${l}.hook_mlp_out`]).flat();
   const composed = await runOnce(observed);
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
-  assert.equal(fused.names.filter((n) => n === "LmprobeLinearResidual").length, 2 * layers);
-  assert.equal(composed.names.filter((n) => n === "LmprobeLinearResidual").length, 0);
-  assert.equal(composed.names.filter((n) => n === "Add").length - fused.names.filter((n) => n === "Add").length, 2 * layers);
+  assert.equal(fused.count("LmprobeLinearResidual"), 2 * layers);
+  assert.equal(composed.count("LmprobeLinearResidual"), 0);
+  assert.equal(composed.count("Add") - fused.count("Add"), 2 * layers);
   assert.deepEqual(Array.from(fused.post), Array.from(composed.post), "hook_resid_post: same bits");
   assert.deepEqual(Array.from(fused.logits), Array.from(composed.logits), "logits: same bits");
   model.dispose();

@@ -11,6 +11,7 @@ import { loadModel } from "../../src/load";
 import { attentionStreaming } from "../../src/model/components/attention-streamed";
 import { mlpStreaming } from "../../src/model/forward";
 import type { LanguageModel } from "../../src/model/model";
+import { runCountingKernels } from "./run-counting-kernels";
 
 function randoms(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -62,17 +63,8 @@ test("cpu-native: fusedLinearResidual and fusedMlp's residual equal the separate
 });
 
 async function runOnce(model: LanguageModel, ids: number[], cache: string[]) {
-  let logits = new Float32Array();
-  let post = new Float32Array();
-  const info = await tf.profile(async () => {
-    const r = model.run([ids], { cache: [...cache, "blocks.1.hook_resid_post"] });
-    logits = (await r.logits.data()) as Float32Array;
-    post = (await r.cache.get("blocks.1.hook_resid_post").data()) as Float32Array;
-    r.dispose();
-    return [];
-  });
-  const count = (name: string) => info.kernels.filter((k) => k.name === name).length;
-  return { logits, post, linearResidual: count("LmprobeLinearResidual"), adds: count("Add") };
+  const run = await runCountingKernels(model, ids, cache);
+  return { logits: run.logits, post: run.post, linearResidual: run.count("LmprobeLinearResidual"), adds: run.count("Add") };
 }
 
 const saved = { minScoreFloats: attentionStreaming.minScoreFloats, blockFloats: mlpStreaming.blockFloats };

@@ -6,6 +6,13 @@ import "@tensorflow/tfjs-backend-cpu";
 import { registerNativeBackend } from "../../src/backend/native";
 import { seededRandom } from "../../src/probe/random";
 
+/** A tensor of `shape` whose values tell their positions apart, in each dtype. */
+function sample(shape: number[], dtype: "float32" | "int32" | "bool"): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const values = Array.from({ length: n }, (_, i) => (dtype === "bool" ? i % 3 === 0 : dtype === "int32" ? i * 7 - 11 : i * 0.5 - 3));
+  return tf.tensor(values as number[], shape, dtype);
+}
+
 test("slices equal tfjs-backend-cpu's for every rank, region and dtype, -1 sizes included", async () => {
   registerNativeBackend();
   const random = seededRandom(7);
@@ -20,9 +27,7 @@ test("slices equal tfjs-backend-cpu's for every rank, region and dtype, -1 sizes
   const results = async (backend: string) => {
     await tf.setBackend(backend);
     return cases.map((c) => {
-      const n = c.shape.reduce((a, b) => a * b, 1);
-      const values = Array.from({ length: n }, (_, i) => (c.dtype === "bool" ? i % 3 === 0 : c.dtype === "int32" ? i * 7 - 11 : i * 0.5 - 3));
-      const x = tf.tensor(values as number[], c.shape, c.dtype);
+      const x = sample(c.shape, c.dtype);
       const y = tf.slice(x, c.begin, c.size);
       const out = { shape: y.shape, values: Array.from(y.dataSync()) };
       tf.dispose([x, y]);
@@ -59,9 +64,7 @@ test("splits equal tfjs-backend-cpu's: equal parts and listed sizes (−1 and 0 
   const results = async (backend: string) => {
     await tf.setBackend(backend);
     return cases.map((c) => {
-      const n = c.shape.reduce((a, b) => a * b, 1);
-      const values = Array.from({ length: n }, (_, i) => (c.dtype === "bool" ? i % 3 === 0 : c.dtype === "int32" ? i * 7 - 11 : i * 0.5 - 3));
-      const x = tf.tensor(values as number[], c.shape, c.dtype);
+      const x = sample(c.shape, c.dtype);
       const ys = tf.split(x, c.splits, c.axis);
       const out = ys.map((y) => ({ shape: y.shape, dtype: y.dtype, values: Array.from(y.dataSync()) }));
       tf.dispose([x, ...ys]);
