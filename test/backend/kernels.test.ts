@@ -8,7 +8,8 @@ import { planMatMul, planSmallOutput, matMulTiling } from "../../src/backend/ker
 import { logitStats } from "../../src/backend";
 import { SynchronousReadError } from "../../src/errors";
 import { webgpuOrSkip } from "./webgpu-helpers";
-import { checkLogitStats, randoms } from "./logit-stats-check";
+import { checkLogitStats } from "./logit-stats-check";
+import { randoms } from "./product-reference";
 
 test("planMatMul sends large aligned products to the tiled kernel and the rest to tfjs", () => {
   const p = planMatMul([1024, 896], [151936, 896], false, true)!;

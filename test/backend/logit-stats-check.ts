@@ -4,17 +4,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { logitStats } from "../../src/backend";
-
-/** Deterministic uniform values in (−scale, scale). */
-export function randoms(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s / 2 ** 32) * 2 - 1) * scale;
-  }
-  return out;
-}
+import { randoms } from "./product-reference";
 
 export async function checkLogitStats(): Promise<void> {
   const rows = 9;

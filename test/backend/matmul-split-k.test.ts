@@ -11,6 +11,7 @@ import { packWeight, weightMatMul } from "../../src/backend/packed-weight";
 import { bfloat16ToFloat32, float32ToBfloat16Bits } from "../../src/io/half-float";
 import { LmprobeError } from "../../src/errors";
 import { webgpuOrSkip } from "./webgpu-helpers";
+import { maxError, productReference, randoms } from "./product-reference";
 
 function withEnv<T>(name: string, value: string | undefined, fn: () => T): T {
   const saved = process.env[name];
@@ -52,36 +53,6 @@ test("split-K is chosen for few rows over a deep K, never for many rows, a short
   );
 });
 
-function randoms(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
-
-/** Σ_k x[i, k] · w[k, j] + bias[j] + residual[i, j] in float64; w is [K, N]. */
-function reference(x: Float32Array, w: Float32Array, M: number, K: number, N: number, bias: Float32Array, residual: Float32Array): Float64Array {
-  const out = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += x[i * K + k] * w[k * N + j];
-      out[i * N + j] = s + bias[j] + residual[i * N + j];
-    }
-  }
-  return out;
-}
-
-function maxError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  assert.equal(got.length, want.length);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
-  return worst;
-}
-
 test("split products equal float64 ones: float32 and packed weights, both block sizes and load schemes, short last slice, bias + residual", async (t) => {
   if (!(await webgpuOrSkip(t))) return;
   const savedBlocks = matMulTiling.minBlocks128;
@@ -102,8 +73,8 @@ test("split products equal float64 ones: float32 and packed weights, both block 
           const wv = new Float32Array(randoms(K * N, K * N + 3).map((v) => bfloat16ToFloat32Value(v)));
           const bv = randoms(N, N);
           const rv = randoms(M * N, M * N + 1);
-          const want = reference(xv, wv, M, K, N, bv, rv);
-          const wantPlain = reference(xv, wv, M, K, N, new Float32Array(N), new Float32Array(M * N));
+          const want = productReference(xv, (k, j) => wv[k * N + j], M, K, N, bv, rv);
+          const wantPlain = productReference(xv, (k, j) => wv[k * N + j], M, K, N, new Float32Array(N), new Float32Array(M * N));
           const x = tf.tensor2d(xv, [M, K]);
           // N % 4 ≠ 0 only in the stored-transposed layout ([N, K], nn.Linear's), which the tiled kernel takes.
           const nt = N % 4 !== 0;
@@ -124,7 +95,7 @@ test("split products equal float64 ones: float32 and packed weights, both block 
               const fused = tf.fused.matMul({ a: x, b: w, bias, transposeB: nt });
               const packed = weightMatMul(x, W, bias, residual);
               assert.ok(maxError(await plain.data(), wantPlain) < 1e-4, `${label}: float32 product`);
-              const biasOnly = reference(xv, wv, M, K, N, bv, new Float32Array(M * N));
+              const biasOnly = productReference(xv, (k, j) => wv[k * N + j], M, K, N, bv, new Float32Array(M * N));
               assert.ok(maxError(await fused.data(), biasOnly) < 1e-4, `${label}: float32 product + bias`);
               assert.ok(maxError(await packed.data(), want) < 1e-4, `${label}: packed product + bias + residual (max error ${maxError(await packed.data(), want)})`);
               tf.dispose([plain, fused, packed]);

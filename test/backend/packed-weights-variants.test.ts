@@ -12,16 +12,7 @@ import { matMulTiling, matMulVariant } from "../../src/backend/kernels/batch-mat
 import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from "../../src/io/half-float";
 import { LmprobeError } from "../../src/errors";
 import { webgpuOrSkip } from "./webgpu-helpers";
-
-function randoms(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
+import { maxError, productReference, randoms } from "./product-reference";
 
 function halves(n: number, seed: number, format: HalfFormat): { bits: Uint16Array; values: Float32Array } {
   const v = randoms(n, seed);
@@ -30,26 +21,6 @@ function halves(n: number, seed: number, format: HalfFormat): { bits: Uint16Arra
   const values = new Float32Array(n);
   (format === "bf16" ? bfloat16ToFloat32 : float16ToFloat32)(bits, values);
   return { bits, values };
-}
-
-/** want[i, j] = Σ_k x[i, k] · w(k, j) + bias[j] + residual[i, j], in float64. */
-function reference(x: Float32Array, w: (k: number, j: number) => number, M: number, K: number, N: number, bias: Float32Array, residual: Float32Array): Float64Array {
-  const out = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += x[i * K + k] * w(k, j);
-      out[i * N + j] = s + bias[j] + residual[i * N + j];
-    }
-  }
-  return out;
-}
-
-function maxError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  assert.equal(got.length, want.length);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
-  return worst;
 }
 
 test("tiled packed product, every variant and block size: both layouts, row offsets, ragged M/N/K, bias + residual", async (t) => {
@@ -87,13 +58,13 @@ test("tiled packed product, every variant and block size: both layouts, row offs
               const { bits, values } = halves((extra + K) * N, K * N + 1, format);
               stored = packWeight(bits, [extra + K, N], format, false);
               W = weightRowRange(stored, extra, extra + K);
-              want = reference(xv, (k, j) => values[(extra + k) * N + j], M, K, N, bv, rv);
+              want = productReference(xv, (k, j) => values[(extra + k) * N + j], M, K, N, bv, rv);
             } else {
               // Stored [extra + N, K] packed along K (nn.Linear's layout); the view is its stored rows [extra, extra + N).
               const { bits, values } = halves((extra + N) * K, K * N + 2, format);
               stored = packWeight(bits, [extra + N, K], format, true);
               W = weightColumnRange(stored, extra, extra + N);
-              want = reference(xv, (k, j) => values[(extra + j) * K + k], M, K, N, bv, rv);
+              want = productReference(xv, (k, j) => values[(extra + j) * K + k], M, K, N, bv, rv);
             }
             assert.deepEqual(W.shape, [K, N]);
             const plan = planPackedMatMul([M, K], { layout: transposed ? "nt" : "nn", format, N, K, rowOffset: extra });

@@ -12,16 +12,7 @@ import { withDifferentiableOps } from "../../src/backend/gradient-mode";
 import { ensureTfjsGradients } from "../../src/backend/tfjs-gradients";
 import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from "../../src/io/half-float";
 import { webgpuOrSkip } from "./webgpu-helpers";
-
-function randoms(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s / 2 ** 32) * 2 - 1) * scale;
-  }
-  return out;
-}
+import { maxError, randoms } from "./product-reference";
 
 /** 16-bit patterns of random values (f16: some subnormals and signed zeros too) and their float32 widening. */
 function halfMatrix(n: number, seed: number, format: HalfFormat): { bits: Uint16Array; values: Float32Array } {
@@ -50,13 +41,6 @@ function product(x: Float32Array, w: Float32Array, M: number, K: number, N: numb
   const out = new Float64Array(M * N);
   for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) out[i * N + j] += x[i * K + k] * w[k * N + j];
   return out;
-}
-
-function maxError(got: Float32Array | Int32Array | Uint8Array, want: ArrayLike<number>): number {
-  assert.equal(got.length, want.length);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
-  return worst;
 }
 
 test("packed products match float64 over the same 16-bit values: tiled and plain kernels, both orientations, odd sizes", async (t) => {
