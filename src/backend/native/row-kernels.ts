@@ -171,15 +171,25 @@ function logitStatsGraph(): OnnxGraph {
     n("Relu", ["h"], ["hr"]), // rounding can leave −1e-7 for a one-hot row
     n("Greater", ["S", "zero"], ["some"]),
     n("Where", ["some", "hr", "zero"], ["H"]),
-    n("TopK", ["xs", "k"], ["topv", "topi"], { axis: -1, largest: 1, sorted: 1 }),
-    n("Cast", ["topi"], ["topf"], { to: ONNX_FLOAT }),
-    n("Concat", ["lse", "H", "topv", "topf"], ["y"], { axis: -1 }),
   ];
+  return statsGraph(nodes, "xs", [scalar("zero", 0), scalar("minusInf", -Infinity)]);
+}
+
+/**
+ * A statistics graph from the nodes that compute "lse" and "H" ([rows, 1] each): the top-k of `ranked` (ids as
+ * floats) and the [rows, 2 + 2k] output row layout, shared by both graphs.
+ */
+function statsGraph(nodes: OnnxNode[], ranked: string, constants: NonNullable<OnnxGraph["constants"]>): OnnxGraph {
   return {
-    nodes,
+    nodes: [
+      ...nodes,
+      n("TopK", [ranked, "k"], ["topv", "topi"], { axis: -1, largest: 1, sorted: 1 }),
+      n("Cast", ["topi"], ["topf"], { to: ONNX_FLOAT }),
+      n("Concat", ["lse", "H", "topv", "topf"], ["y"], { axis: -1 }),
+    ],
     inputs: [{ name: "x" }, { name: "k", type: 7 }],
     outputs: io(["y"]),
-    constants: [scalar("zero", 0), scalar("minusInf", -Infinity), { name: "axes", type: 7, dims: [1], values: [-1] }],
+    constants: [...constants, { name: "axes", type: 7, dims: [1], values: [-1] }],
   };
 }
 
@@ -203,16 +213,8 @@ function logitStatsFastGraph(): OnnxGraph {
     n("ReduceSum", ["plogp", "axes"], ["pl"], { keepdims: 1 }),
     n("Neg", ["pl"], ["h"]),
     n("Relu", ["h"], ["H"]), // rounding can leave −1e-7 for a one-hot row
-    n("TopK", ["x", "k"], ["topv", "topi"], { axis: -1, largest: 1, sorted: 1 }),
-    n("Cast", ["topi"], ["topf"], { to: ONNX_FLOAT }),
-    n("Concat", ["lse", "H", "topv", "topf"], ["y"], { axis: -1 }),
   ];
-  return {
-    nodes,
-    inputs: [{ name: "x" }, { name: "k", type: 7 }],
-    outputs: io(["y"]),
-    constants: [{ name: "axes", type: 7, dims: [1], values: [-1] }],
-  };
+  return statsGraph(nodes, "x", []);
 }
 
 function logitStats({ inputs: { logits }, backend, attrs }: Args): tf.TensorInfo {
