@@ -20,7 +20,10 @@ export interface BackendTraits {
   asyncReadbackOnly: boolean;
   /** Host-side loops should be avoided: masks and tables are built by device ops instead (GPU backends). */
   buildsOnDevice: boolean;
-  /** Attention may read keys and values where the projections left them, without a KV cache (webgpu kernels). */
+  /**
+   * Attention may read keys and values where the projections left them, without a KV cache (webgpu's kernels;
+   * cpu-native's attention call, which makes them head-major itself).
+   */
   keysInPlace: boolean;
   /**
    * Memory, not dispatch count, bounds large intermediates: attention scores and MLP activations are streamed in
@@ -51,7 +54,7 @@ const TRAITS: Record<string, BackendTraits> = {
   cpu: HOST,
   // Matmuls, elementwise ops and reductions on onnxruntime's CPU provider (backend/native/): transposes are read
   // in place by MLAS, so products are taken as written.
-  "cpu-native": { ...HOST, batchedGather: true },
+  "cpu-native": { ...HOST, batchedGather: true, keysInPlace: true },
   wasm: { ...HOST, untransposedMatMul: true, copiesOnUpload: true },
   webgpu: { ...HOST, asyncReadbackOnly: true, buildsOnDevice: true, keysInPlace: true, streamsLargeIntermediates: false, denseExperts: true },
   tensorflow: { ...HOST, denseExperts: true },

@@ -1,12 +1,13 @@
-// cpu-native's residual adds inside the products (fusedLinearResidual's native kernel, the MLP kernel's residual
-// input) and the engine's use of them: bit for bit the composed path's numbers (separate bias and residual adds), two
-// Add kernels fewer per block, the composed path whenever hook_attn_out or hook_mlp_out is observed, the residual
-// kept on the streamed-attention path, and no fusion where the MLP runs over blocks of positions.
+// cpu-native's fewer calls per block: the residual adds inside the products (fusedLinearResidual's native kernel, the
+// MLP kernel's residual input) and keys / values read by the attention call as the projections laid them out. Bit for
+// bit the composed path's numbers (separate bias and residual adds, head-major keys), two Add and two Transpose
+// kernels fewer per block, the composed path whenever hook_attn_out or hook_mlp_out is observed, the residual kept
+// on the streamed-attention path, and no fusion where the MLP runs over blocks of positions.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { setBackend } from "../../src/backend";
-import { fusedLinear, fusedLinearResidual, fusedMlp } from "../../src/backend/kernels";
+import { fusedAttention, fusedLinear, fusedLinearResidual, fusedMlp } from "../../src/backend/kernels";
 import { loadModel } from "../../src/load";
 import { attentionStreaming } from "../../src/model/components/attention-streamed";
 import { mlpStreaming } from "../../src/model/forward";
@@ -62,9 +63,29 @@ test("cpu-native: fusedLinearResidual and fusedMlp's residual equal the separate
   tf.dispose([x, r, withResidual, plain, sum, w.W_gate, w.W_in, w.W_out, w.b_out]);
 });
 
+test("cpu-native attention takes keys and values as projected ([batch, keys, kvHeads, d]): the head-major call's bits", async () => {
+  const [b, pos, keys, heads, kvHeads, dHead, dV] = [2, 7, 9, 4, 2, 8, 6];
+  const q = tf.tensor4d(randoms(b * pos * heads * dHead, 1), [b, pos, heads, dHead]);
+  const k = tf.tensor4d(randoms(b * keys * kvHeads * dHead, 2), [b, keys, kvHeads, dHead]);
+  const v = tf.tensor4d(randoms(b * keys * kvHeads * dV, 3), [b, keys, kvHeads, dV]);
+  const maskValues = randoms(b * pos * keys, 4).map((x, i) => (i % 5 === 0 ? -Infinity : x));
+  const mask = tf.tensor4d(maskValues, [b, 1, pos, keys]);
+  for (const softcap of [null, 0.7]) {
+    const asProjected = fusedAttention(q, k, v, mask, 0.35, softcap, "positions");
+    const headMajor = tf.tidy(() => fusedAttention(q, tf.transpose(k, [0, 2, 1, 3]), tf.transpose(v, [0, 2, 1, 3]), mask, 0.35, softcap));
+    assert.ok(asProjected && headMajor, "both layouts run natively");
+    assert.deepEqual(asProjected.shape, [b, pos, heads, dV]);
+    assert.deepEqual(Array.from(await asProjected.data()), Array.from(await headMajor.data()), `softcap ${softcap}: same bits`);
+    tf.dispose([asProjected, headMajor]);
+  }
+  // Head-major shapes passed as projected (keys ≠ kvHeads) no longer fit the mask: refused, not misread.
+  assert.equal(fusedAttention(q, tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D, v, mask, 0.35, null, "positions"), null);
+  tf.dispose([q, k, v, mask]);
+});
+
 async function runOnce(model: LanguageModel, ids: number[], cache: string[]) {
   const run = await runCountingKernels(model, ids, cache);
-  return { logits: run.logits, post: run.post, linearResidual: run.count("LmprobeLinearResidual"), adds: run.count("Add") };
+  return { logits: run.logits, post: run.post, linearResidual: run.count("LmprobeLinearResidual"), adds: run.count("Add"), transposes: run.count("Transpose") };
 }
 
 const saved = { minScoreFloats: attentionStreaming.minScoreFloats, blockFloats: mlpStreaming.blockFloats };
@@ -89,6 +110,9 @@ for (const fixture of ["gpt2", "llama"]) {
       assert.equal(fused.linearResidual, layers, `${label}: W_O's product takes the residual in every block`);
       assert.equal(composed.linearResidual, 0, `${label}: observing the sublayer outputs composes the ops`);
       assert.equal(composed.adds - fused.adds, 2 * layers, `${label}: two Add kernels fewer per block`);
+      // Keys and values stay as projected where the attention call runs whole; a streamed one takes them head-major.
+      if (streamed) assert.ok(fused.transposes >= 2 * layers, `${label}: k/v made head-major (${fused.transposes} transposes)`);
+      else assert.equal(fused.transposes, 0, `${label}: no transposes`);
       assert.deepEqual(Array.from(fused.post), Array.from(composed.post), `${label}: hook_resid_post, same bits`);
       assert.deepEqual(Array.from(fused.logits), Array.from(composed.logits), `${label}: logits, same bits`);
     }

@@ -91,18 +91,21 @@ export function fusedRotaryHalf(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor
 
 /**
  * Attention from the queries to the output of the heads, in one kernel: q [batch, pos, heads, dHead] as the
- * projection lays it out, k / v [batch, kvHeads, keys, dHead / dV] head-major (as the KV cache keeps them), mask
+ * projection lays it out, k / v [batch, kvHeads, keys, dHead / dV] head-major (as the KV cache keeps them; `kvLayout`
+ * "positions": [batch, keys, kvHeads, ·] as the projections lay them out, made head-major inside the kernel), mask
  * [batch, 1, pos, keys] → z [batch, pos, heads, dV], computing softmax(softcap(q·kᵀ · scale) + mask) · v with
  * query head h reading key/value head ⌊h / (heads / kvHeads)⌋. For when nothing observes the scores or the pattern.
  * Null where the backend has no such kernel (cpu-native has) or the shapes do not fit.
  */
-export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D, scale: number, softcap: number | null): tf.Tensor4D | null {
+export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D, scale: number, softcap: number | null, kvLayout: "heads" | "positions" = "heads"): tf.Tensor4D | null {
   if (!available(ATTENTION_KERNEL) || ![q, k, v, mask].every((t) => t.rank === 4 && f32(t)) || q.size === 0 || k.size === 0) return null;
   const [b, pos, heads, dHead] = q.shape;
-  const [kb, kvHeads, keys, kd] = k.shape;
+  const byPositions = kvLayout === "positions";
+  const [kb, kvHeads, keys, kd] = byPositions ? [k.shape[0], k.shape[2], k.shape[1], k.shape[3]] : k.shape;
   if (kb !== b || kd !== dHead || kvHeads < 1 || heads % kvHeads !== 0) return null;
-  if (!tf.util.arraysEqual(v.shape.slice(0, 3), [b, kvHeads, keys]) || !tf.util.arraysEqual(mask.shape, [b, 1, pos, keys])) return null;
-  return tf.engine().runKernel(ATTENTION_KERNEL, { q, k, v, mask }, { scale, softcap: softcap ?? 0 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  const vLead = byPositions ? [v.shape[0], v.shape[2], v.shape[1]] : v.shape.slice(0, 3);
+  if (!tf.util.arraysEqual(vLead, [b, kvHeads, keys]) || !tf.util.arraysEqual(mask.shape, [b, 1, pos, keys])) return null;
+  return tf.engine().runKernel(ATTENTION_KERNEL, { q, k, v, mask }, { scale, softcap: softcap ?? 0, kvPositions: byPositions ? 1 : 0 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
 /** The weights of a dense MLP as fusedMlp takes them (model/canonical's DenseMlpWeights has them all). */

@@ -20,11 +20,14 @@ const n = (op: string, inputs: string[], outputs: string[], attributes?: OnnxNod
  * (`byKV` = [0, KV, −1, 0]), so that one batched product per kv head serves all its query heads, as
  * model/components/attention.ts does; `byHead` = [0, H, −1, 0] undoes it.
  */
-function attentionGraph(softcap: boolean): OnnxGraph {
+function attentionGraph(softcap: boolean, kvPositions: boolean): OnnxGraph {
+  // kvPositions: k and v arrive [b, keys, KV, ·] as the projections laid them out, and go head-major here.
+  const [k, v] = kvPositions ? ["kHeads", "vHeads"] : ["k", "v"];
   const nodes: OnnxNode[] = [
+    ...(kvPositions ? [n("Transpose", ["k"], ["kHeads"], { perm: [0, 2, 1, 3] }), n("Transpose", ["v"], ["vHeads"], { perm: [0, 2, 1, 3] })] : []),
     n("Transpose", ["q"], ["qHeads"], { perm: [0, 2, 1, 3] }),
     n("Reshape", ["qHeads", "byKV"], ["qGrouped"]),
-    { op: "FusedMatMul", domain: "com.microsoft", inputs: ["qGrouped", "k"], outputs: ["rawGrouped"], attributes: { transA: 0, transB: 1, alpha: { float: 1 } } },
+    { op: "FusedMatMul", domain: "com.microsoft", inputs: ["qGrouped", k], outputs: ["rawGrouped"], attributes: { transA: 0, transB: 1, alpha: { float: 1 } } },
     n("Reshape", ["rawGrouped", "byHead"], ["raw"]),
     n("Mul", ["raw", "scale"], [softcap ? "scaled" : "capped"]),
   ];
@@ -33,7 +36,7 @@ function attentionGraph(softcap: boolean): OnnxGraph {
     n("Add", ["capped", "mask"], ["masked"]),
     n("Softmax", ["masked"], ["pattern"], { axis: -1 }),
     n("Reshape", ["pattern", "byKV"], ["patternGrouped"]),
-    n("MatMul", ["patternGrouped", "v"], ["zGrouped"]),
+    n("MatMul", ["patternGrouped", v], ["zGrouped"]),
     n("Reshape", ["zGrouped", "byHead"], ["zHeads"]),
     n("Transpose", ["zHeads"], ["z"], { perm: [0, 2, 1, 3] }),
   );
@@ -43,7 +46,8 @@ function attentionGraph(softcap: boolean): OnnxGraph {
 
 function attention({ inputs: { q, k, v, mask }, backend, attrs }: Args): tf.TensorInfo {
   const [b, pos, heads] = q.shape;
-  const kvHeads = k.shape[1];
+  const kvPositions = attrs.kvPositions === 1;
+  const [kvHeads, keys] = kvPositions ? [k.shape[2], k.shape[1]] : [k.shape[1], k.shape[2]];
   const dV = v.shape[3];
   const softcap = (attrs.softcap as number) > 0;
   const feeds: Feeds = {
@@ -56,8 +60,8 @@ function attention({ inputs: { q, k, v, mask }, backend, attrs }: Args): tf.Tens
     byHead: [new BigInt64Array([0n, BigInt(heads), -1n, 0n]), [4]],
   };
   if (softcap) feeds.cap = [new Float32Array([attrs.softcap as number]), []];
-  const macs = b * heads * pos * k.shape[2] * (q.shape[3] + dV); // q·kᵀ and pattern·v (see runtime's nativeSingleThread)
-  const z = runGraph(`attention:${+softcap}`, () => attentionGraph(softcap), feeds, macs / 16).z;
+  const macs = b * heads * pos * keys * (q.shape[3] + dV); // q·kᵀ and pattern·v (see runtime's nativeSingleThread)
+  const z = runGraph(`attention:${+softcap}:${+kvPositions}`, () => attentionGraph(softcap, kvPositions), feeds, macs / 16).z;
   return backend.makeTensorInfo([b, pos, heads, dV], "float32", z.data as Float32Array);
 }
 

@@ -76,9 +76,16 @@ export function attendProjected(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tenso
   const dV = vNew.shape[3];
   const dModel = w.W_O.shape[1];
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.attn.${local}`, ctx.layer, t);
+  const idle = (local: string) => ctx.hooks.idle(`blocks.${ctx.layer}.attn.${local}`);
   if (ctx.keysInPlace && !w.mla) {
     const inPlace = attendInPlace(w, q, k, vNew, ctx, hook);
     if (inPlace) return outputProjection(w, inPlace, ctx.residual ?? null);
+    // cpu-native: keys and values go to the one attention call as the projections laid them out (it makes them
+    // head-major itself: two calls fewer per layer) unless the scores would be streamed a head at a time.
+    if (!w.sinks && idle("hook_attn_scores") && idle("hook_pattern") && !streams(ctx, batch * nHeads * pos * k.shape[1])) {
+      const z = fusedAttention(q, k, vNew, ctx.mask, w.scale, w.softcap, "positions");
+      if (z) return outputProjection(w, hook("hook_z", z), ctx.residual ?? null);
+    }
   }
   const all = ctx.extendKV(swapPosAndHeads(k), swapPosAndHeads(vNew)); // [batch, kvHeads, keys, dHead]
   const keys = all.k.shape[2];
@@ -93,7 +100,6 @@ export function attendProjected(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tenso
 
   // cpu-native, nobody reading the scores or the pattern, no sinks: scores → softmax → · v as one kernel (the same
   // ops in the same order); hook_z still sees z.
-  const idle = (local: string) => ctx.hooks.idle(`blocks.${ctx.layer}.attn.${local}`);
   if (!w.sinks && idle("hook_attn_scores") && idle("hook_pattern")) {
     const z = fusedAttention(q, all.k, all.v, ctx.mask, w.scale, w.softcap);
     if (z) return outputProjection(w, hook("hook_z", z), ctx.residual ?? null);
