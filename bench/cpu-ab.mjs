@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// This tree's CPU path against an earlier commit's, in the same run: both trees' bench/cpu-bench-worker.ts (the
+// forward and probe of bench/cpu-vs-torch.mjs) started afresh for each round and phase, the two sides alternated
+// (this, base, base, this, …) so that the machine's drift reaches both alike. One JSON line per round and side, then one summary
+// line per case and phase: medians over rounds of each side's per-round median, and base ÷ this (> 1: this is faster).
+//
+//   node bench/cpu-ab.mjs --base REV [--cases demo:128,gpt2-small:128] [--phases forward,probe] [--rounds 6] [--reps 21]
+//        [--threads N]
+// The base tree is `git archive REV` of src/, bench/, models/ and the package files in a temporary directory, with
+// this checkout's node_modules linked in (so a base whose dependencies differ is not comparable this way).
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { register } from "tsx/cjs/api";
+
+register();
+const require = createRequire(import.meta.url);
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const argv = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const base = opt("base", null);
+if (!base) {
+  console.error("cpu-ab: --base REV is required (the commit to compare this tree with)");
+  process.exit(2);
+}
+const cases = opt("cases", "demo:128,gpt2-small:128").split(",").map((c) => c.split(":"));
+const phases = opt("phases", "forward,probe").split(",");
+const rounds = Number(opt("rounds", 6));
+const reps = Number(opt("reps", 21));
+const threads = opt("threads", String(os.availableParallelism()));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// Both sides start with the malloc settings the `lmprobe` command gives its process (as cpu-vs-torch.mjs does).
+const { MALLOC_TUNABLES } = require("../src/backend/native/malloc-tuning.ts");
+
+const rev = execFileSync("git", ["rev-parse", "--short", base], { cwd: ROOT, encoding: "utf8" }).trim();
+const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), `lmprobe-ab-${rev}-`));
+const archive = spawnSync("git", ["archive", rev, "src", "bench", "models", "package.json", "tsconfig.json"], { cwd: ROOT, maxBuffer: 1 << 30 });
+if (archive.status !== 0) throw new Error(`git archive ${rev}: ${archive.stderr}`);
+execFileSync("tar", ["-x", "-C", baseDir], { input: archive.stdout });
+fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(baseDir, "node_modules"));
+
+/** One worker of `tree` on case c: `reps` timed calls of `phase` after 3 warm-ups; their median in ms. */
+function timeOnce(tree, [model, positions], phase) {
+  const env = { ...process.env, LMPROBE_THREADS: threads };
+  delete env.GLIBC_TUNABLES;
+  if (process.platform === "linux") env.GLIBC_TUNABLES = MALLOC_TUNABLES;
+  const input = `${Array.from({ length: reps + 3 }, () => phase).join("\n")}\nquit\n`;
+  const out = spawnSync(process.execPath, ["--import", "tsx", path.join(tree, "bench/cpu-bench-worker.ts"), model, positions], { cwd: tree, env, input, encoding: "utf8", maxBuffer: 1 << 26 });
+  if (out.status !== 0) throw new Error(`worker in ${tree} exited ${out.status}: ${out.stderr.slice(-2000)}`);
+  const ms = out.stdout.split("\n").filter((l) => l.startsWith('{"ms"')).map((l) => JSON.parse(l).ms).slice(3);
+  return median(ms);
+}
+
+try {
+  for (const c of cases) {
+    for (const phase of phases) {
+      const sides = { this: [], base: [] };
+      for (let r = 0; r < rounds; r++) {
+        // ABBA: the side that goes first alternates, so that an order effect (a warmer machine for the second
+        // worker, a neighbour's load arriving mid-round) reaches both sides alike.
+        const order = [["this", ROOT], ["base", baseDir]];
+        for (const [side, tree] of r % 2 === 0 ? order : order.reverse()) {
+          const ms = timeOnce(tree, c, phase);
+          sides[side].push(ms);
+          console.log(JSON.stringify({ case: c.join(":"), phase, round: r + 1, side, rev: side === "base" ? rev : "working tree", median_ms: +ms.toFixed(2) }));
+        }
+      }
+      const [mThis, mBase] = [median(sides.this), median(sides.base)];
+      const faster = sides.this.filter((ms, i) => ms < sides.base[i]).length;
+      console.log(JSON.stringify({ case: c.join(":"), phase, summary: true, base: rev, threads: Number(threads), rounds, reps, this_ms: +mThis.toFixed(2), base_ms: +mBase.toFixed(2), speedup: +(mBase / mThis).toFixed(3), rounds_this_faster: faster, this_all: sides.this.map((x) => +x.toFixed(1)), base_all: sides.base.map((x) => +x.toFixed(1)) }));
+    }
+  }
+} finally {
+  fs.rmSync(baseDir, { recursive: true, force: true });
+}
