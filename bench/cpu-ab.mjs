@@ -14,15 +14,11 @@ import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { register } from "tsx/cjs/api";
+import { ROOT, median, option } from "./cli.mjs";
 
 register();
 const require = createRequire(import.meta.url);
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const argv = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
+const opt = option;
 const base = opt("base", null);
 if (!base) {
   console.error("cpu-ab: --base REV is required (the commit to compare this tree with)");
@@ -33,7 +29,6 @@ const phases = opt("phases", "forward,probe").split(",");
 const rounds = Number(opt("rounds", 6));
 const reps = Number(opt("reps", 21));
 const threads = opt("threads", String(os.availableParallelism()));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // Both sides start with the malloc settings the `lmprobe` command gives its process (as cpu-vs-torch.mjs does).
 const { MALLOC_TUNABLES } = require("../src/backend/native/malloc-tuning.ts");
 

@@ -9,25 +9,20 @@ import { spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import { register } from "tsx/cjs/api";
+import { ROOT, median, option } from "./cli.mjs";
 
 register();
 const require = createRequire(import.meta.url);
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const opt = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
+const opt = option;
 const all = os.availableParallelism();
 const cases = opt("cases", "gpt2-small:128,qwen2.5-1.5b:128").split(",");
 const threadList = opt("threads", `1,${all}`).split(",").map(Number);
 const reps = Number(opt("reps", 5));
 const warmup = Number(opt("warmup", 2));
 const { MALLOC_TUNABLES: TUNABLES } = require("../src/backend/native/malloc-tuning.ts");
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // The cost of first-touch page faults on this machine (no lmprobe involved).
 const faultProbe = `const n = 128 * 50257; const t = []; for (let r = 0; r < 5; r++) { let s = performance.now(); const a = new Float32Array(n); a.fill(1); const f = performance.now() - s; s = performance.now(); a.fill(2); t.push([f, performance.now() - s]); } console.log(JSON.stringify(t));`;

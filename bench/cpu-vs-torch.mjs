@@ -25,16 +25,13 @@ import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { register } from "tsx/cjs/api";
+import { ROOT, median, option } from "./cli.mjs";
 
 register();
 const require = createRequire(import.meta.url);
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const argv = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
+const opt = option;
 const reps = Number(opt("reps", 5));
 const warmup = Number(opt("warmup", 2));
 const allThreads = Number(opt("threads", os.availableParallelism()));
@@ -45,7 +42,6 @@ const python = opt("python", fs.existsSync("/usr/bin/python3") ? "/usr/bin/pytho
 // beside an idle lmprobe worker), so by default each engine runs alone, one after the other, in this invocation.
 const interleave = process.argv.includes("--interleave");
 const cases = opt("cases", "demo,gpt2-small:128,gpt2-small:512,qwen2.5-1.5b").split(",");
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const cpuModel = (fs.readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model;
 
 /** A worker process speaking one JSON line per command. */
