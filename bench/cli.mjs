@@ -1,4 +1,4 @@
-// What the CPU benchmark scripts (cpu-vs-torch, cpu-malloc, cpu-ab) share: the repository root, `--name value`
+// What the CPU benchmark scripts (cpu-vs-torch, cpu-malloc, ab) share: the repository root, `--name value`
 // options, and the median they report.
 import path from "node:path";
 import { fileURLToPath } from "node:url";

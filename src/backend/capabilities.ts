@@ -87,6 +87,7 @@ export function capability(name: Capability): boolean {
 export {
   countAbove,
   fusedAttention,
+  fusedAttentionMask,
   fusedMlp,
   fusedNorm,
   fusedActivation,

@@ -1,5 +1,6 @@
-// The attention mask built by tensor ops (what webgpu forwards use) against the host-loop mask the engine uses on
-// wasm/cpu: identical elements for causal, sliding-window, left-padded and cached-past cases, and no tensor left.
+// The attention mask built on the device (what webgpu forwards use: one LmprobeAttentionMask dispatch there, tensor
+// ops elsewhere or with the fused kernels off) against the host-loop mask the engine uses on wasm/cpu: identical
+// elements for causal, sliding-window, left-padded and cached-past cases, and no tensor left.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
@@ -18,21 +19,53 @@ const cases: { name: string; keyValid: Uint8Array[]; past: number; queries: numb
   { name: "left padding, two rows", keyValid: [row(6, 0), row(6, 2)], past: 0, queries: 6, window: null },
   { name: "cached past, padding and window", keyValid: [row(8, 1), row(8, 3)], past: 5, queries: 3, window: 4 },
   { name: "one new token", keyValid: [row(5, 0)], past: 4, queries: 1, window: 2 },
+  // Above tfjs-webgpu's CPU hand-off size (1000 elements per input), where its tensor ops run on the GPU.
+  { name: "1030 tokens, padded, windowed", keyValid: [row(1030, 5)], past: 0, queries: 1030, window: 700 },
 ];
+
+/** The device mask with the fused kernels on or off, and the kernels that built it. */
+async function deviceMask(c: (typeof cases)[number], fused: boolean): Promise<{ values: Float32Array; shape: number[]; kernels: string[] }> {
+  const saved = process.env.LMPROBE_WEBGPU_FUSED;
+  if (fused) delete process.env.LMPROBE_WEBGPU_FUSED;
+  else process.env.LMPROBE_WEBGPU_FUSED = "off";
+  try {
+    let values = new Float32Array();
+    let shape: number[] = [];
+    const info = await tf.profile(async () => {
+      const mask = attentionMaskOnDevice(c.keyValid, c.past, c.queries, c.window);
+      values = (await mask.data()) as Float32Array;
+      shape = mask.shape;
+      mask.dispose();
+      return [];
+    });
+    return { values, shape, kernels: info.kernels.map((k) => k.name) };
+  } finally {
+    if (saved === undefined) delete process.env.LMPROBE_WEBGPU_FUSED;
+    else process.env.LMPROBE_WEBGPU_FUSED = saved;
+  }
+}
 
 for (const c of cases) {
   test(`the on-device attention mask equals the host one: ${c.name}`, async () => {
-    await ensureBackend();
+    const backend = await ensureBackend();
     const before = tf.memory().numTensors;
     const host = attentionMask(c.keyValid, c.past, c.queries, c.window);
-    const device = attentionMaskOnDevice(c.keyValid, c.past, c.queries, c.window);
-    assert.deepEqual(device.shape, host.shape);
-    const d = await device.data();
-    const h = await host.data();
-    assert.deepEqual(Array.from(d), Array.from(h));
-    // Both kinds of element occur, so an all-0 or all-MASKED mask would fail.
-    assert.ok(d.includes(MASKED) && d.includes(0));
-    tf.dispose([host, device]);
+    const h = (await host.data()) as Float32Array;
+    for (const fused of [true, false]) {
+      const device = await deviceMask(c, fused);
+      assert.deepEqual(device.shape, host.shape);
+      // Element by element (a deepEqual of a million-element array reports nothing useful when it fails).
+      let first = -1;
+      for (let i = 0; i < h.length && first < 0; i++) if (!Object.is(device.values[i], h[i])) first = i;
+      assert.equal(first, -1, `fused=${fused}: element ${first} is ${device.values[first]}, the host mask has ${h[first]}`);
+      // Both kinds of element occur, so an all-0 or all-MASKED mask would fail.
+      assert.ok(device.values.includes(MASKED) && device.values.includes(0));
+      // webgpu builds it in one dispatch unless the fused kernels are off; other backends compose tensor ops.
+      const oneDispatch = backend === "webgpu" && fused;
+      assert.equal(device.kernels.includes("LmprobeAttentionMask"), oneDispatch, `fused=${fused} on ${backend}: ${device.kernels.join(", ")}`);
+      if (oneDispatch) assert.ok(!device.kernels.includes("Sub"), "no index arithmetic beside the one dispatch");
+    }
+    host.dispose();
     assert.equal(tf.memory().numTensors, before);
   });
 }

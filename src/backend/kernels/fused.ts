@@ -2,7 +2,7 @@
 // but webgpu) or the shapes do not suit it, and the caller then composes the tfjs ops as before. Results are
 // plain tensors, tracked by the engine like any op's (tf.tidy disposes them).
 import * as tf from "@tensorflow/tfjs-core";
-import { ActivationProgram, MAX_ROW, NormProgram, RotaryHalfProgram, ScoresSoftmaxProgram, type FusedActivation, type NormKind } from "./row-programs";
+import { ActivationProgram, AttentionMaskProgram, MAX_ROW, NormProgram, RotaryHalfProgram, ScoresSoftmaxProgram, type FusedActivation, type NormKind } from "./row-programs";
 import type { WebgpuBackendApi } from "./program";
 import { planMatMul, runMatMulPlan, runStridedMatMul, stridedMatMulFits, type StridedMatMul } from "./batch-matmul";
 import { differentiableOpsRequired } from "../gradient-mode";
@@ -16,6 +16,7 @@ export const HEADS_MATMUL_KERNEL = "LmprobeHeadsMatMul";
 export const COUNT_ABOVE_KERNEL = "LmprobeCountAbove";
 export const ATTENTION_KERNEL = "LmprobeAttention";
 export const MLP_KERNEL = "LmprobeMlp";
+export const ATTENTION_MASK_KERNEL = "LmprobeAttentionMask";
 export type { FusedActivation, NormKind } from "./row-programs";
 
 /** The fields of a norm that the fused kernel needs (model/canonical's NormWeights has them all). */
@@ -62,6 +63,16 @@ export function fusedScoresSoftmax(scores: tf.Tensor4D, mask: tf.Tensor4D, scale
   const [b, , q, k] = scores.shape;
   if (k > MAX_ROW || !tf.util.arraysEqual(mask.shape, [b, 1, q, k])) return null;
   return tf.engine().runKernel(SCORES_SOFTMAX_KERNEL, { scores, mask }, { scale, softcap: softcap ?? 0 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/**
+ * The additive attention mask [batch, 1, queries, keys] (model/components/masks.ts's rule) in one dispatch, from
+ * keyValid int32 [batch, keys] (1 for a real key); window null for none. Null where the backend has no such kernel.
+ */
+export function fusedAttentionMask(keyValid: tf.Tensor2D, past: number, queries: number, window: number | null): tf.Tensor4D | null {
+  if (!available(ATTENTION_MASK_KERNEL) || keyValid.rank !== 2 || keyValid.dtype !== "int32" || keyValid.size === 0 || queries < 1) return null;
+  if (window !== null && window < 1) return null;
+  return tf.engine().runKernel(ATTENTION_MASK_KERNEL, { keyValid }, { past, queries, window: window ?? 0 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
 /** Backends whose tf.fused.matMul adds the bias inside the product's kernel (one dispatch or native call). */
@@ -234,6 +245,16 @@ export function registerFusedKernels(): void {
       { type: "int32", data: [program.width] },
       { type: "float32", data: [attrs.eps as number] },
       { type: "float32", data: [attrs.offset as number] },
+    ]);
+  });
+  register(ATTENTION_MASK_KERNEL, (backend, { keyValid }, attrs) => {
+    const [batch, keys] = keyValid.shape;
+    const queries = attrs.queries as number;
+    return backend.runWebGPUProgram(new AttentionMaskProgram(batch, queries, keys), [keyValid], "float32", [
+      { type: "int32", data: [queries] },
+      { type: "int32", data: [keys] },
+      { type: "int32", data: [attrs.past as number] },
+      { type: "int32", data: [attrs.window as number] },
     ]);
   });
   register(ACTIVATION_KERNEL, (backend, { x, up }, attrs) => {

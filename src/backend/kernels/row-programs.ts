@@ -260,3 +260,41 @@ fn main(index : i32) {
 `;
   }
 }
+
+/**
+ * The additive attention mask [batch, 1, queries, keys] of model/components/masks.ts in one pass: 0 where query i
+ * (key index past + i) may see key j (j ≤ past + i, inside the sliding window when there is one, keyValid[b][j] = 1),
+ * the float32 minimum elsewhere. keyValid is int32 [batch, keys]; window ≤ 0 means none.
+ */
+export class AttentionMaskProgram implements WebgpuProgram {
+  outputShape: number[];
+  shaderKey = "lmprobeAttentionMask";
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  variableNames = ["keyValid"];
+  workgroupSize: [number, number, number] = [THREADS, 1, 1];
+  size = true;
+  uniforms = "queries : i32, keys : i32, past : i32, window : i32,";
+
+  constructor(batch: number, queries: number, keys: number) {
+    this.outputShape = [batch, 1, queries, keys];
+    this.dispatchLayout = { x: [0, 1, 2, 3] };
+    this.dispatch = [Math.ceil((batch * queries * keys) / THREADS), 1, 1];
+  }
+
+  getUserCode(): string {
+    // The float32 minimum by its bits (torch.finfo(torch.float32).min, masks.ts's MASKED), not a decimal literal.
+    return `
+fn main(index : i32) {
+  if (index < uniforms.size) {
+    let j = index % uniforms.keys;
+    let row = index / uniforms.keys;
+    let q = uniforms.past + row % uniforms.queries;
+    let b = row / uniforms.queries;
+    let visible = j <= q && (uniforms.window <= 0 || j > q - uniforms.window) && keyValid[b * uniforms.keys + j] == 1;
+    result[index] = select(bitcast<f32>(0xff7fffffu), 0.0, visible);
+  }
+}
+`;
+  }
+}

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
-// This tree's CPU path against an earlier commit's, in the same run: both trees' bench/cpu-bench-worker.ts (the
+// This tree against an earlier commit, in the same run, on one backend: both trees' bench/cpu-bench-worker.ts (the
 // forward and probe of bench/cpu-vs-torch.mjs) started afresh for each round and phase, the two sides alternated
 // (this, base, base, this, …) so that the machine's drift reaches both alike. One JSON line per round and side, then one summary
 // line per case and phase: medians over rounds of each side's per-round median, and base ÷ this (> 1: this is faster).
 //
-//   node bench/cpu-ab.mjs --base REV [--cases demo:128,gpt2-small:128] [--phases forward,probe] [--rounds 6] [--reps 21]
-//        [--threads N]
+//   node bench/ab.mjs --base REV | --base-tree DIR [--backend cpu-native|webgpu|…] [--cases demo:128,gpt2-small:128]
+//        [--phases forward,probe] [--rounds 6] [--reps 21] [--threads N]
 // The base tree is `git archive REV` of src/, bench/, models/ and the package files in a temporary directory, with
-// this checkout's node_modules linked in (so a base whose dependencies differ is not comparable this way).
+// this checkout's node_modules linked in (so a base whose dependencies differ is not comparable this way). Where
+// there is no git history (the lent GPU machine gets a copy of the working tree), --base-tree names such a tree
+// made beforehand (`git archive REV src bench models package.json tsconfig.json | tar -x -C DIR`).
+// --backend sets LMPROBE_BACKEND for both sides (default: what each picks, cpu-native on a machine without a GPU).
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -20,10 +23,12 @@ register();
 const require = createRequire(import.meta.url);
 const opt = option;
 const base = opt("base", null);
-if (!base) {
-  console.error("cpu-ab: --base REV is required (the commit to compare this tree with)");
+const baseTree = opt("base-tree", null);
+if (!base === !baseTree) {
+  console.error("ab: give one of --base REV (the commit to compare this tree with) or --base-tree DIR (that commit's files)");
   process.exit(2);
 }
+const backend = opt("backend", null);
 const cases = opt("cases", "demo:128,gpt2-small:128").split(",").map((c) => c.split(":"));
 const phases = opt("phases", "forward,probe").split(",");
 const rounds = Number(opt("rounds", 6));
@@ -32,16 +37,18 @@ const threads = opt("threads", String(os.availableParallelism()));
 // Both sides start with the malloc settings the `lmprobe` command gives its process (as cpu-vs-torch.mjs does).
 const { MALLOC_TUNABLES } = require("../src/backend/native/malloc-tuning.ts");
 
-const rev = execFileSync("git", ["rev-parse", "--short", base], { cwd: ROOT, encoding: "utf8" }).trim();
-const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), `lmprobe-ab-${rev}-`));
-const archive = spawnSync("git", ["archive", rev, "src", "bench", "models", "package.json", "tsconfig.json"], { cwd: ROOT, maxBuffer: 1 << 30 });
-if (archive.status !== 0) throw new Error(`git archive ${rev}: ${archive.stderr}`);
-execFileSync("tar", ["-x", "-C", baseDir], { input: archive.stdout });
-fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(baseDir, "node_modules"));
+const rev = base ? execFileSync("git", ["rev-parse", "--short", base], { cwd: ROOT, encoding: "utf8" }).trim() : path.basename(baseTree);
+const baseDir = base ? fs.mkdtempSync(path.join(os.tmpdir(), `lmprobe-ab-${rev}-`)) : path.resolve(baseTree);
+if (base) {
+  const archive = spawnSync("git", ["archive", rev, "src", "bench", "models", "package.json", "tsconfig.json"], { cwd: ROOT, maxBuffer: 1 << 30 });
+  if (archive.status !== 0) throw new Error(`git archive ${rev}: ${archive.stderr}`);
+  execFileSync("tar", ["-x", "-C", baseDir], { input: archive.stdout });
+}
+if (!fs.existsSync(path.join(baseDir, "node_modules"))) fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(baseDir, "node_modules"));
 
 /** One worker of `tree` on case c: `reps` timed calls of `phase` after 3 warm-ups; their median in ms. */
 function timeOnce(tree, [model, positions], phase) {
-  const env = { ...process.env, LMPROBE_THREADS: threads };
+  const env = { ...process.env, LMPROBE_THREADS: threads, ...(backend ? { LMPROBE_BACKEND: backend } : {}) };
   delete env.GLIBC_TUNABLES;
   if (process.platform === "linux") env.GLIBC_TUNABLES = MALLOC_TUNABLES;
   const input = `${Array.from({ length: reps + 3 }, () => phase).join("\n")}\nquit\n`;
@@ -67,9 +74,9 @@ try {
       }
       const [mThis, mBase] = [median(sides.this), median(sides.base)];
       const faster = sides.this.filter((ms, i) => ms < sides.base[i]).length;
-      console.log(JSON.stringify({ case: c.join(":"), phase, summary: true, base: rev, threads: Number(threads), rounds, reps, this_ms: +mThis.toFixed(2), base_ms: +mBase.toFixed(2), speedup: +(mBase / mThis).toFixed(3), rounds_this_faster: faster, this_all: sides.this.map((x) => +x.toFixed(1)), base_all: sides.base.map((x) => +x.toFixed(1)) }));
+      console.log(JSON.stringify({ case: c.join(":"), phase, summary: true, base: rev, backend: backend ?? "default", threads: Number(threads), rounds, reps, this_ms: +mThis.toFixed(2), base_ms: +mBase.toFixed(2), speedup: +(mBase / mThis).toFixed(3), rounds_this_faster: faster, this_all: sides.this.map((x) => +x.toFixed(1)), base_all: sides.base.map((x) => +x.toFixed(1)) }));
     }
   }
 } finally {
-  fs.rmSync(baseDir, { recursive: true, force: true });
+  if (base) fs.rmSync(baseDir, { recursive: true, force: true });
 }
