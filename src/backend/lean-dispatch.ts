@@ -6,9 +6,10 @@
 //  - writes every dispatch's uniforms into one CPU arena, uploaded with one writeBuffer just before the batch is
 //    submitted (queue operations run in order, so a single GPU arena can be reused by every batch);
 //  - caches each pipeline's bind-group layout, and the bind groups themselves keyed by the exact buffers and
-//    arena slice they bind: a repeated forward pass binds the same pooled buffers in the same order, so most
-//    bind groups are found rather than created. tfjs's pool never destroys a storage buffer while the backend
-//    lives, so a cached bind group never refers to a freed buffer.
+//    arena slice they bind: with the pool handing out buffers in creation order (poolInCreationOrder), a
+//    repeated forward pass binds the same pooled buffers in the same order, so most bind groups are found rather
+//    than created. tfjs's pool never destroys a storage buffer while the backend lives, so a cached bind group
+//    never refers to a freed buffer.
 //  - uploads small host tensors (the scalars of tf.mul(x, 0.5), eps, masks, ids) with one queue.writeBuffer into
 //    a pooled buffer, where tfjs creates a mapped staging buffer, copies it inside the command encoder and so
 //    ends the open compute pass: on Vulkan that cost ~200 µs per upload, and most ops of a block upload one.
@@ -19,7 +20,7 @@ import * as tf from "@tensorflow/tfjs-core";
 
 interface BackendInternals {
   device: GPUDevice;
-  bufferManager: { acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): GPUBuffer };
+  bufferManager: BufferPool;
   uploadToGPU(dataId: object): void;
   queue: GPUQueue;
   commandEncoder: GPUCommandEncoder | null;
@@ -147,8 +148,49 @@ const states = new WeakMap<object, DispatchState>();
 
 function stateOf(backend: BackendInternals): DispatchState {
   let s = states.get(backend);
-  if (!s) states.set(backend, (s = new DispatchState(backend.device)));
+  if (!s) {
+    states.set(backend, (s = new DispatchState(backend.device)));
+    poolInCreationOrder(backend.bufferManager);
+  }
   return s;
+}
+
+/** tfjs-webgpu's BufferManager as far as poolInCreationOrder needs it (private API of the pinned 4.22.0). */
+interface BufferPool {
+  freeBuffers?: unknown;
+  acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): GPUBuffer;
+}
+
+/**
+ * Makes the pool hand out, of the free buffers of the asked size and usage, the one created first. tfjs's pool is a
+ * stack per size (the buffer freed last goes out first), so which buffer a dispatch gets depended on the order in
+ * which the pass before freed its buffers, which varies from pass to pass: a repeated demo forward found only 1–20
+ * of its 81 bind groups in the cache. By creation order, the choice depends only on which buffers are free, the
+ * same at the same point of a repeated pass. Left as tfjs has it where the pool is not shaped as expected.
+ */
+function poolInCreationOrder(pool: BufferPool): void {
+  const free = pool.freeBuffers;
+  if (!(free instanceof Map) || typeof pool.acquireBuffer !== "function") return;
+  const acquire = pool.acquireBuffer;
+  const created = new WeakMap<GPUBuffer, number>();
+  let next = 0;
+  const rank = (b: GPUBuffer) => {
+    let r = created.get(b);
+    if (r === undefined) created.set(b, (r = next++));
+    return r;
+  };
+  pool.acquireBuffer = function (this: BufferPool, size: number, usage: number, mappedAtCreation = false, reuse = true): GPUBuffer {
+    // tfjs keys its free lists `${size}_${usage}` (getBufferKey) and pops the last entry: move the oldest there.
+    const list = reuse ? (free.get(`${size}_${usage}`) as GPUBuffer[] | undefined) : undefined;
+    if (Array.isArray(list) && list.length > 1) {
+      let oldest = list.length - 1;
+      for (let i = 0; i < list.length - 1; i++) if (rank(list[i]) < rank(list[oldest])) oldest = i;
+      [list[oldest], list[list.length - 1]] = [list[list.length - 1], list[oldest]];
+    }
+    const buffer = acquire.call(this, size, usage, mappedAtCreation, reuse);
+    rank(buffer);
+    return buffer;
+  };
 }
 
 function bufferOf(backend: BackendInternals, t: tf.TensorInfo): GPUBuffer | null {

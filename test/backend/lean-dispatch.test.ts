@@ -90,3 +90,34 @@ test("small host tensors (float32, int32, bool) reach GPU ops intact through the
   tf.dispose([table, ids, keep, picked]);
   assert.equal(tf.memory().numTensors, before);
 });
+
+test("a repeated forward pass finds every bind group it needs in the cache, with the same logits", async (t) => {
+  const probe = await probeWebgpu();
+  if (!probe.available && !probe.usableOnRequest) return t.skip(`no WebGPU adapter here: ${probe.reason}`);
+  if (process.env.LMPROBE_WEBGPU_DISPATCH === "tfjs") return t.skip("LMPROBE_WEBGPU_DISPATCH=tfjs: tfjs's own dispatch");
+  const { loadModel } = await import("../../src/load");
+  const model = await loadModel("demo", { backend: "webgpu" });
+  const ids = Array.from({ length: 40 }, (_, i) => 1 + ((i * 7919) % 1000));
+  const pass = async () => {
+    const before = leanDispatchStats()!;
+    const out = model.run(ids);
+    const logits = Array.from(await out.logits.data());
+    out.dispose();
+    const after = leanDispatchStats()!;
+    return { logits, hits: after.hits - before.hits, misses: after.misses - before.misses };
+  };
+  try {
+    const first = await pass();
+    await pass(); // the pool's free buffers settle into the state every later pass starts from
+    for (let i = 0; i < 3; i++) {
+      const again = await pass();
+      // tfjs's pool alone (the buffer freed last goes out first) gave different buffers to the same dispatch
+      // from pass to pass, so that most bind groups were created anew each time.
+      assert.equal(again.misses, 0, `pass ${i + 3}: ${again.misses} of ${again.hits + again.misses} bind groups created anew`);
+      assert.ok(again.hits > 30, `pass ${i + 3} dispatched through the cache (${again.hits} hits)`);
+      assert.deepEqual(again.logits, first.logits);
+    }
+  } finally {
+    model.dispose();
+  }
+});
