@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { weightMatMul, weightMatMulTransposed } from "../backend/packed-weight";
 import { ArgumentError } from "../errors";
 import { Unembedding, checkUnembedding, unembedIds, unembedSlice, vocabSize } from "./unembedding";
-import { capability, logitStats, MAX_TOP_K } from "../backend/capabilities";
+import { capability, countAbove, logitStats, MAX_TOP_K } from "../backend/capabilities";
 import { concatReductions, rowBlockReduction, rowBlocksApply } from "./lens-row-blocks";
 
 /** Options of lensReduction(): the unembedding, the final norm, k, targets and the vocabulary chunk. */
@@ -133,7 +133,8 @@ function fullVocabularyLogits(rows: tf.Tensor2D, u: Unembedding): tf.Tensor2D {
 /**
  * Most logits the fused path holds at once: 2²⁴ floats (64 MiB), so that a probe's lens stays inside the
  * 64 MiB of working memory its budget allows beyond the weights and the residual stream, whatever the
- * vocabulary (target ranks add a comparison of the same size). Raise it for speed where memory is plentiful.
+ * vocabulary (target ranks are counted by the backend's countAbove kernel where it has one, else through a
+ * comparison of the same size per target). Raise it for speed where memory is plentiful.
  */
 export const fusedLens = { blockLogits: 2 ** 24 };
 
@@ -246,7 +247,8 @@ function countBeating(logits: tf.Tensor2D, start: number, targetIds: tf.Tensor2D
   return tf.tidy(() => {
     const [n, c] = logits.shape;
     const t = targetIds.shape[1];
-    const all = tf.tidy(() => tf.sum(tf.cast(tf.greater(tf.expandDims(logits, 1), tf.expandDims(targetLogits, 2)), "int32"), 2));
+    // One pass where the backend has the kernel (webgpu, cpu-native); else a [n, t, c] comparison summed.
+    const all = countAbove(logits, targetLogits) ?? tf.tidy(() => tf.sum(tf.cast(tf.greater(tf.expandDims(logits, 1), tf.expandDims(targetLogits, 2)), "int32"), 2));
     // The target's own entry in this chunk, read by flat index (row·c + local id); 0 when outside the chunk
     // (a select, not clipByValue, which ignores its upper bound for int32 on the wasm backend).
     const local = tf.sub(targetIds, tf.scalar(start, "int32"));

@@ -84,3 +84,32 @@ test("lensReduce through the fused path gives the chunked path's statistics", as
   assertClose(fused.targetProbs, chunked.targetProbs, 1e-5, 1e-4, "target probs");
   tf.dispose([u.weight, u.bias!, rows]);
 });
+
+test("countAbove counts the strictly greater entries of each row per threshold in one dispatch, NaN and ±Infinity included", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const { countAbove } = await import("../../src/backend/capabilities");
+  const r = rng(11);
+  // Widths off the 256-thread stride, ties with the thresholds, non-finite entries on both sides, and more cells
+  // (rows × thresholds) than one dispatch dimension holds (32768), so that rows continue along y.
+  for (const [rows, width, targets] of [[5, 1000, 3], [3, 7, 1], [210, 9, 200]]) {
+    const x = Array.from({ length: rows }, () => Array.from({ length: width }, () => Math.round((r() - 0.5) * 20) / 2));
+    x[0][1] = NaN;
+    x[rows - 1][0] = Infinity;
+    x[rows - 1][width - 1] = -Infinity;
+    const thresholds = x.map((row) => Array.from({ length: targets }, (_, j) => (j === 0 ? row[Math.floor(r() * width)] : j === 1 ? NaN : (r() - 0.5) * 12)));
+    thresholds[0][0] = -Infinity;
+    const expected = x.map((row, i) => thresholds[i].map((limit) => row.filter((v) => v > limit).length));
+    const xs = tf.tensor2d(x);
+    const ts = tf.tensor2d(thresholds);
+    let got: number[][] = [];
+    const info = await tf.profile(async () => {
+      const counted = countAbove(xs, ts)!;
+      got = (await counted.array()) as number[][];
+      counted.dispose();
+      return [];
+    });
+    tf.dispose([xs, ts]);
+    assert.deepEqual(got, expected, `[${rows}, ${width}] with ${targets} thresholds`);
+    assert.deepEqual(info.kernels.map((k) => k.name), ["LmprobeCountAbove"], "one dispatch");
+  }
+});

@@ -2,7 +2,7 @@
 // but webgpu) or the shapes do not suit it, and the caller then composes the tfjs ops as before. Results are
 // plain tensors, tracked by the engine like any op's (tf.tidy disposes them).
 import * as tf from "@tensorflow/tfjs-core";
-import { ActivationProgram, AttentionMaskProgram, MAX_ROW, NormProgram, RotaryHalfProgram, ScoresSoftmaxProgram, type FusedActivation, type NormKind } from "./row-programs";
+import { ActivationProgram, AttentionMaskProgram, CountAboveProgram, MAX_ROW, NormProgram, RotaryHalfProgram, ScoresSoftmaxProgram, type FusedActivation, type NormKind } from "./row-programs";
 import type { WebgpuBackendApi } from "./program";
 import { planMatMul, runMatMulPlan, runStridedMatMul, stridedMatMulFits, type StridedMatMul } from "./batch-matmul";
 import { differentiableOpsRequired } from "../gradient-mode";
@@ -217,12 +217,12 @@ export function headsContext(pattern: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D 
 
 /**
  * For each row of x [rows, n] and each of its thresholds [rows, t]: how many entries of the row are strictly
- * greater, as int32 [rows, t] (the lens's target ranks). One pass where the backend has the kernel (cpu-native);
- * null elsewhere.
+ * greater, as int32 [rows, t] (the lens's target ranks). One pass where the backend has the kernel (cpu-native,
+ * webgpu); null elsewhere.
  */
 export function countAbove(x: tf.Tensor2D, thresholds: tf.Tensor2D): tf.Tensor2D | null {
   if (tf.getKernel(COUNT_ABOVE_KERNEL, tf.getBackend()) == null || x.rank !== 2 || thresholds.rank !== 2 || !f32(x) || !f32(thresholds)) return null;
-  if (x.shape[0] !== thresholds.shape[0]) return null;
+  if (x.shape[0] !== thresholds.shape[0] || x.size >= 2 ** 31) return null;
   return tf.engine().runKernel(COUNT_ABOVE_KERNEL, { x, thresholds }) as tf.Tensor2D;
 }
 
@@ -255,6 +255,15 @@ export function registerFusedKernels(): void {
       { type: "int32", data: [keys] },
       { type: "int32", data: [attrs.past as number] },
       { type: "int32", data: [attrs.window as number] },
+    ]);
+  });
+  register(COUNT_ABOVE_KERNEL, (backend, { x, thresholds }) => {
+    const [rows, width] = x.shape;
+    const targets = thresholds.shape[1];
+    return backend.runWebGPUProgram(new CountAboveProgram(rows, targets), [x, thresholds], "int32", [
+      { type: "int32", data: [rows * targets] },
+      { type: "int32", data: [targets] },
+      { type: "int32", data: [width] },
     ]);
   });
   register(ACTIVATION_KERNEL, (backend, { x, up }, attrs) => {

@@ -298,3 +298,53 @@ fn main(index : i32) {
 `;
   }
 }
+
+/**
+ * For each row of x [rows, width] and each of its thresholds [rows, targets]: how many entries of the row are
+ * strictly greater, as int32 [rows, targets] (the lens's target ranks). One workgroup per (row, threshold), its
+ * threads striding along the row and summing their counts in workgroup memory (integers: exact at any width).
+ * NaN compares false either side, as tf.greater.
+ */
+export class CountAboveProgram implements WebgpuProgram {
+  outputShape: number[];
+  shaderKey = "lmprobeCountAbove";
+  dispatchLayout = { x: [1], y: [0] };
+  dispatch: [number, number, number];
+  variableNames = ["x", "thresholds"];
+  workgroupSize: [number, number, number] = [THREADS, 1, 1];
+  uniforms = "cells : i32, targets : i32, width : i32,";
+
+  constructor(rows: number, targets: number) {
+    this.outputShape = [rows, targets];
+    const cells = rows * targets;
+    this.dispatch = [Math.min(cells, ROWS_X), Math.ceil(cells / ROWS_X), 1];
+  }
+
+  getUserCode(): string {
+    return `
+var<workgroup> partial : array<i32, ${THREADS}>;
+
+fn main() {
+  let tid = i32(localIndex);
+  let cell = i32(workgroupId.y) * ${ROWS_X} + i32(workgroupId.x);
+  let valid = cell < uniforms.cells;
+  let W = uniforms.width;
+  var count = 0;
+  if (valid) {
+    let base = (cell / uniforms.targets) * W;
+    let limit = thresholds[cell];
+    for (var v = tid; v < W; v = v + ${THREADS}) {
+      if (x[base + v] > limit) { count = count + 1; }
+    }
+  }
+  partial[tid] = count;
+  workgroupBarrier();
+  for (var s = ${THREADS / 2}; s > 0; s = s >> 1u) {
+    if (tid < s) { partial[tid] = partial[tid] + partial[tid + s]; }
+    workgroupBarrier();
+  }
+  if (valid && tid == 0) { result[cell] = partial[0]; }
+}
+`;
+  }
+}
