@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { ensureBackend } from "../../src/backend";
 import { attentionMask, attentionMaskOnDevice, MASKED } from "../../src/model/components/masks";
+import { withDifferentiableOps } from "../../src/backend/gradient-mode";
+import { ensureTfjsGradients } from "../../src/backend/tfjs-gradients";
 
 function row(keys: number, padding: number): Uint8Array {
   const r = new Uint8Array(keys).fill(1);
@@ -69,3 +71,29 @@ for (const c of cases) {
     assert.equal(tf.memory().numTensors, before);
   });
 }
+
+test("while a gradient is taken, the mask is still built in one dispatch and the gradient is the host mask's", async () => {
+  const backend = await ensureBackend();
+  ensureTfjsGradients();
+  const keyValid = [row(9, 2)];
+  const scores = tf.randomNormal([1, 2, 9, 9], 0, 1, "float32", 3);
+  // The gradient of a masked softmax with respect to the scores: the mask is a constant on the way.
+  const gradWith = (mask: () => tf.Tensor4D) =>
+    withDifferentiableOps(() => tf.grad((s: tf.Tensor) => tf.sum(tf.mul(tf.softmax(tf.add(s, mask())), tf.range(0, 9, 1, "float32"))))(scores));
+  let names: string[] = [];
+  let device = new Float32Array();
+  const info = await tf.profile(async () => {
+    const g = gradWith(() => attentionMaskOnDevice(keyValid, 0, 9, 4));
+    device = (await g.data()) as Float32Array;
+    g.dispose();
+    return [];
+  });
+  names = info.kernels.map((k) => k.name);
+  const h = gradWith(() => attentionMask(keyValid, 0, 9, 4));
+  const host = (await h.data()) as Float32Array;
+  tf.dispose([h, scores]);
+  let worst = 0;
+  for (let i = 0; i < host.length; i++) worst = Math.max(worst, Math.abs(device[i] - host[i]));
+  assert.ok(worst < 1e-6, `max |device − host| gradient = ${worst}; device ${device.slice(0, 12)}; host ${host.slice(0, 12)}`);
+  assert.equal(names.includes("LmprobeAttentionMask"), backend === "webgpu", names.join(", "));
+});

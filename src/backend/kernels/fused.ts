@@ -70,7 +70,10 @@ export function fusedScoresSoftmax(scores: tf.Tensor4D, mask: tf.Tensor4D, scale
  * keyValid int32 [batch, keys] (1 for a real key); window null for none. Null where the backend has no such kernel.
  */
 export function fusedAttentionMask(keyValid: tf.Tensor2D, past: number, queries: number, window: number | null): tf.Tensor4D | null {
-  if (!available(ATTENTION_MASK_KERNEL) || keyValid.rank !== 2 || keyValid.dtype !== "int32" || keyValid.size === 0 || queries < 1) return null;
+  // Taken while a gradient is too: the mask is a constant of the prompt, never on a path from the weights or the
+  // activations to the loss, so no gradient is asked of it.
+  const registered = process.env.LMPROBE_WEBGPU_FUSED !== "off" && tf.getKernel(ATTENTION_MASK_KERNEL, tf.getBackend()) != null;
+  if (!registered || keyValid.rank !== 2 || keyValid.dtype !== "int32" || keyValid.size === 0 || queries < 1) return null;
   if (window !== null && window < 1) return null;
   return tf.engine().runKernel(ATTENTION_MASK_KERNEL, { keyValid }, { past, queries, window: window ?? 0 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }

@@ -6,12 +6,14 @@ import { LogitStatsProgram } from "./logit-stats";
 import type { WebgpuBackendApi } from "./program";
 import { registerFusedKernels } from "./fused";
 import { registerPackedKernels } from "./packed";
+import { overrideSoftmax } from "./softmax";
 
 export const LOGIT_STATS_KERNEL = "LmprobeLogitStats";
 
 export function registerWebgpuKernels(): void {
   overrideBatchMatMul();
   overrideFusedMatMul();
+  overrideSoftmax();
   registerFusedKernels();
   registerPackedKernels();
   if (!tf.getKernel(LOGIT_STATS_KERNEL, "webgpu")) {

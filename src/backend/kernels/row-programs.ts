@@ -348,3 +348,46 @@ fn main() {
 `;
   }
 }
+
+/**
+ * softmax over the last axis, any width (threads stride along the row): exp(x − max) / Σ exp(x − max), as
+ * tfjs-webgpu's kernel computes it, except that the running maximum starts at −Infinity. tfjs-webgpu 4.22.0 starts
+ * it at −3.402823e38, which is above the float32 minimum: a row whose entries are all that minimum (a fully masked
+ * attention row, as a left-padded batch has) then got exp(x − max) = 0 everywhere and 0 / 0 = NaN, where PyTorch
+ * gives a uniform row.
+ */
+export class SoftmaxProgram extends RowProgram {
+  shaderKey = "lmprobeSoftmax";
+  variableNames = ["logits"];
+  uniforms = "rows : i32, width : i32,";
+
+  constructor(shape: number[]) {
+    const width = shape[shape.length - 1];
+    super(shape, width === 0 ? 0 : shape.reduce((p, d) => p * d, 1) / width, width);
+  }
+
+  getUserCode(): string {
+    return `
+${sharedArrays("maxBuf", "sumBuf")}
+
+fn main() {
+  ${this.rowPrelude()}
+  // −Infinity at run time (a constant expression may not evaluate to an infinity).
+  var negInf = 0xff800000u;
+  var m = bitcast<f32>(negInf);
+  if (valid) {
+    for (var i = tid; i < D; i = i + ${THREADS}) { m = max(m, logits[base + i]); }
+  }
+  ${blockReduce("maxBuf", "m", "rowMax", "max")}
+  var s = 0.0;
+  if (valid) {
+    for (var i = tid; i < D; i = i + ${THREADS}) { s = s + exp(logits[base + i] - rowMax); }
+  }
+  ${blockReduce("sumBuf", "s", "rowSum", "sum")}
+  if (valid) {
+    for (var i = tid; i < D; i = i + ${THREADS}) { result[base + i] = exp(logits[base + i] - rowMax) / rowSum; }
+  }
+}
+`;
+  }
+}
