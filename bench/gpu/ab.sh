@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # One device call (2-8 min): bench/ab.mjs on the GPU, this tree against an earlier commit's files on webgpu. The
-# device gets a copy of the working tree without git history, so make the base tree here first, untracked and not
-# ignored so that it travels (about 3 MB without models/, which the base then shares):
+# device gets a copy of the working tree without git history, so make the base tree here first (about 3 MB without
+# models/, which the base then shares; the path is git-ignored, so carry it):
 #   rm -rf bench/gpu/base-tree && mkdir bench/gpu/base-tree && git archive REV src bench package.json tsconfig.json \
 #     | tar -x -C bench/gpu/base-tree && ln -s ../../../models bench/gpu/base-tree/models
-#   bash bench/gpu/ab.sh [base tree] [cases] [phases] [rounds] [reps]      (carry [".device"])
+#   bash bench/gpu/ab.sh [base tree] [cases] [phases] [rounds] [reps]      (carry [".device", "bench/gpu/base-tree"])
 # In $OUT: ab.jsonl (one line per round and side, a summary per case and phase: base ÷ this), gpu.txt, log.txt.
 source "$(dirname "$0")/common.sh"
 need_node
