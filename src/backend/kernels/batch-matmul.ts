@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { MatMulTiledProgram, TILE, type MatMulLayout, type MatMulVariant, type Tile } from "./matmul";
 import { ArgumentError } from "../../errors";
-import { withShape, type WebgpuBackendApi } from "./program";
+import { replaceWebgpuKernel, withShape, type WebgpuBackendApi } from "./program";
 import { SmallOutputPartialsProgram } from "./small-output-matmul";
 import type { HalfFormat } from "./packed-programs";
 import { chooseSplitK, SplitKSumProgram, splitKSumUniforms } from "./split-k";
@@ -143,61 +143,39 @@ export function runSmallOutput(backend: WebgpuBackendApi, a: tf.TensorInfo, b: t
   return shaped;
 }
 
-let original: tf.KernelConfig | null = null;
-
 /** Replaces the webgpu BatchMatMul kernel with one that prefers the tiled program (idempotent). */
 export function overrideBatchMatMul(): void {
-  if (original) return;
-  const existing = tf.getKernel("BatchMatMul", "webgpu");
-  if (!existing) return;
-  original = { ...existing } as tf.KernelConfig;
-  tf.unregisterKernel("BatchMatMul", "webgpu");
-  tf.registerKernel({
-    kernelName: "BatchMatMul",
-    backendName: "webgpu",
-    kernelFunc: (args) => {
-      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      const ours = a.dtype === "float32" && b.dtype === "float32" && process.env.LMPROBE_WEBGPU_MATMUL !== "tfjs";
-      const small = ours ? planSmallOutput(a.shape, b.shape, transposeA, transposeB) : null;
-      if (small) {
-        const outShape = [...(a.shape.length >= b.shape.length ? a.shape : b.shape).slice(0, -2), small.M, small.N];
-        return runSmallOutput(args.backend as unknown as WebgpuBackendApi, a, b, small, outShape);
-      }
-      const plan = ours ? planMatMul(a.shape, b.shape, transposeA, transposeB) : null;
-      if (!plan) return original!.kernelFunc(args);
-      return runMatMulPlan(args.backend as unknown as WebgpuBackendApi, a, b, plan);
-    },
+  replaceWebgpuKernel("BatchMatMul", (original) => (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    const ours = a.dtype === "float32" && b.dtype === "float32" && process.env.LMPROBE_WEBGPU_MATMUL !== "tfjs";
+    const small = ours ? planSmallOutput(a.shape, b.shape, transposeA, transposeB) : null;
+    if (small) {
+      const outShape = [...(a.shape.length >= b.shape.length ? a.shape : b.shape).slice(0, -2), small.M, small.N];
+      return runSmallOutput(args.backend as unknown as WebgpuBackendApi, a, b, small, outShape);
+    }
+    const plan = ours ? planMatMul(a.shape, b.shape, transposeA, transposeB) : null;
+    if (!plan) return original(args);
+    return runMatMulPlan(args.backend as unknown as WebgpuBackendApi, a, b, plan);
   });
 }
-
-let originalFused: tf.KernelConfig | null = null;
 
 /**
  * Replaces the webgpu _FusedMatMul kernel (tf.fused.matMul) with one that runs a plain bias epilogue in the tiled
  * program; activations, PReLU weights and broadcast biases stay with tfjs's kernel (idempotent).
  */
 export function overrideFusedMatMul(): void {
-  if (originalFused) return;
-  const existing = tf.getKernel("_FusedMatMul", "webgpu");
-  if (!existing) return;
-  originalFused = { ...existing } as tf.KernelConfig;
-  tf.unregisterKernel("_FusedMatMul", "webgpu");
-  tf.registerKernel({
-    kernelName: "_FusedMatMul",
-    backendName: "webgpu",
-    kernelFunc: (args) => {
-      const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
-      const { transposeA, transposeB, activation } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean; activation: string };
-      const plan =
-        a!.dtype === "float32" && b!.dtype === "float32" && process.env.LMPROBE_WEBGPU_MATMUL !== "tfjs" && activation === "linear" && !preluActivationWeights
-          ? planMatMul(a!.shape, b!.shape, transposeA, transposeB)
-          : null;
-      const N = plan?.N;
-      const biasFits = !bias || (bias.dtype === "float32" && bias.shape[bias.shape.length - 1] === N && product(bias.shape) === N);
-      if (!plan || !biasFits) return originalFused!.kernelFunc(args);
-      return runMatMulPlan(args.backend as unknown as WebgpuBackendApi, a!, b!, plan, bias ?? null);
-    },
+  replaceWebgpuKernel("_FusedMatMul", (original) => (args) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const { transposeA, transposeB, activation } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean; activation: string };
+    const plan =
+      a!.dtype === "float32" && b!.dtype === "float32" && process.env.LMPROBE_WEBGPU_MATMUL !== "tfjs" && activation === "linear" && !preluActivationWeights
+        ? planMatMul(a!.shape, b!.shape, transposeA, transposeB)
+        : null;
+    const N = plan?.N;
+    const biasFits = !bias || (bias.dtype === "float32" && bias.shape[bias.shape.length - 1] === N && product(bias.shape) === N);
+    if (!plan || !biasFits) return original(args);
+    return runMatMulPlan(args.backend as unknown as WebgpuBackendApi, a!, b!, plan, bias ?? null);
   });
 }
 

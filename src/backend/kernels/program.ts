@@ -1,6 +1,6 @@
 // The minimal shape of a tfjs-backend-webgpu program (its WebGPUProgram interface is not exported from the
 // package's entry point) and of the backend methods lmprobe's kernels call.
-import type * as tf from "@tensorflow/tfjs-core";
+import * as tf from "@tensorflow/tfjs-core";
 
 export interface WebgpuProgram {
   outputShape: number[];
@@ -33,4 +33,20 @@ export interface WebgpuBackendApi {
 /** The same data seen with another shape: what reshape does for a contiguous tensor, without a new buffer. */
 export function withShape(t: tf.TensorInfo, shape: number[]): tf.TensorInfo {
   return { dataId: t.dataId, shape, dtype: t.dtype };
+}
+
+const replaced = new Set<string>();
+
+/**
+ * Replaces tfjs-webgpu's kernel `kernelName` with `make(original)`, which may hand back to the original for what it
+ * does not take (idempotent: the first replacement stays). Nothing happens where webgpu has no such kernel.
+ */
+export function replaceWebgpuKernel(kernelName: string, make: (original: tf.KernelFunc) => tf.KernelFunc): void {
+  if (replaced.has(kernelName)) return;
+  const existing = tf.getKernel(kernelName, "webgpu");
+  if (!existing) return;
+  replaced.add(kernelName);
+  const original = existing.kernelFunc as tf.KernelFunc;
+  tf.unregisterKernel(kernelName, "webgpu");
+  tf.registerKernel({ ...existing, kernelFunc: make(original) });
 }

@@ -5,30 +5,19 @@
 // observed, a gradient being taken, LMPROBE_WEBGPU_FUSED=off, or more keys than the fused kernel takes).
 import * as tf from "@tensorflow/tfjs-core";
 import { SoftmaxProgram } from "./row-programs";
-import type { WebgpuBackendApi } from "./program";
-
-let original: tf.KernelConfig | null = null;
+import { replaceWebgpuKernel, type WebgpuBackendApi } from "./program";
 
 /** Replaces the webgpu Softmax kernel (idempotent); tfjs's stays for what this one does not take. */
 export function overrideSoftmax(): void {
-  if (original) return;
-  const existing = tf.getKernel("Softmax", "webgpu");
-  if (!existing) return;
-  original = { ...existing } as tf.KernelConfig;
-  tf.unregisterKernel("Softmax", "webgpu");
-  tf.registerKernel({
-    kernelName: "Softmax",
-    backendName: "webgpu",
-    kernelFunc: (args) => {
-      const logits = (args.inputs as { logits: tf.TensorInfo }).logits;
-      const dim = (args.attrs as unknown as { dim: number }).dim;
-      const last = dim === -1 || dim === logits.shape.length - 1;
-      if (logits.dtype !== "float32" || !last || logits.shape.length === 0) return original!.kernelFunc(args);
-      const program = new SoftmaxProgram(logits.shape);
-      return (args.backend as unknown as WebgpuBackendApi).runWebGPUProgram(program, [logits], "float32", [
-        { type: "int32", data: [program.rows] },
-        { type: "int32", data: [program.width] },
-      ]);
-    },
+  replaceWebgpuKernel("Softmax", (original) => (args) => {
+    const logits = (args.inputs as { logits: tf.TensorInfo }).logits;
+    const dim = (args.attrs as unknown as { dim: number }).dim;
+    const last = dim === -1 || dim === logits.shape.length - 1;
+    if (logits.dtype !== "float32" || !last || logits.shape.length === 0) return original(args);
+    const program = new SoftmaxProgram(logits.shape);
+    return (args.backend as unknown as WebgpuBackendApi).runWebGPUProgram(program, [logits], "float32", [
+      { type: "int32", data: [program.rows] },
+      { type: "int32", data: [program.width] },
+    ]);
   });
 }
