@@ -35,9 +35,9 @@ export function attentionMask(keyValid: readonly Uint8Array[], pastLength: numbe
  * element is exactly 0 or MASKED either way.
  *
  * Not the tensor ops on webgpu: tfjs-webgpu runs an op on the CPU when all its inputs are host tensors of under
- * 1000 elements (WEBGPU_CPU_HANDOFF_SIZE_THRESHOLD), which the two index ranges are below 1000 tokens, and its CPU
- * broadcasting subtraction does index arithmetic per element: 1.4 ms of a GPT-2-small forward at 128 tokens on an
- * H100's host, growing with the square of the prompt.
+ * 1000 elements (WEBGPU_CPU_HANDOFF_SIZE_THRESHOLD), as the two index ranges are for prompts under 1000 tokens,
+ * and its CPU subtraction broadcasts them to [queries, keys] with index arithmetic per element: 1.4 ms of a
+ * GPT-2-small forward at 128 tokens on an H100's host, growing with the square of the prompt.
  */
 export function attentionMaskOnDevice(keyValid: readonly Uint8Array[], pastLength: number, queries: number, window: number | null): tf.Tensor4D {
   const batch = keyValid.length;
