@@ -46,7 +46,7 @@ if (base) {
 }
 if (!fs.existsSync(path.join(baseDir, "node_modules"))) fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(baseDir, "node_modules"));
 
-/** One worker of `tree` on case c: `reps` timed calls of `phase` after 3 warm-ups; their median in ms. */
+/** One worker of `tree` on case c: `reps` timed calls of `phase` after 3 warm-ups; their median and fastest in ms. */
 function timeOnce(tree, [model, positions], phase) {
   const env = { ...process.env, LMPROBE_THREADS: threads, ...(backend ? { LMPROBE_BACKEND: backend } : {}) };
   delete env.GLIBC_TUNABLES;
@@ -55,26 +55,30 @@ function timeOnce(tree, [model, positions], phase) {
   const out = spawnSync(process.execPath, ["--import", "tsx", path.join(tree, "bench/cpu-bench-worker.ts"), model, positions], { cwd: tree, env, input, encoding: "utf8", maxBuffer: 1 << 26 });
   if (out.status !== 0) throw new Error(`worker in ${tree} exited ${out.status}: ${out.stderr.slice(-2000)}`);
   const ms = out.stdout.split("\n").filter((l) => l.startsWith('{"ms"')).map((l) => JSON.parse(l).ms).slice(3);
-  return median(ms);
+  return { median: median(ms), fastest: Math.min(...ms) };
 }
 
 try {
   for (const c of cases) {
     for (const phase of phases) {
       const sides = { this: [], base: [] };
+      // Each round's fastest call too: where a pass is bound by the host (small models on a GPU), a round's median
+      // moves with whatever else the machine runs, its fastest call less.
+      const fastest = { this: [], base: [] };
       for (let r = 0; r < rounds; r++) {
         // ABBA: the side that goes first alternates, so that an order effect (a warmer machine for the second
         // worker, a neighbour's load arriving mid-round) reaches both sides alike.
         const order = [["this", ROOT], ["base", baseDir]];
         for (const [side, tree] of r % 2 === 0 ? order : order.reverse()) {
           const ms = timeOnce(tree, c, phase);
-          sides[side].push(ms);
-          console.log(JSON.stringify({ case: c.join(":"), phase, round: r + 1, side, rev: side === "base" ? rev : "working tree", median_ms: +ms.toFixed(2) }));
+          sides[side].push(ms.median);
+          fastest[side].push(ms.fastest);
+          console.log(JSON.stringify({ case: c.join(":"), phase, round: r + 1, side, rev: side === "base" ? rev : "working tree", median_ms: +ms.median.toFixed(2), fastest_ms: +ms.fastest.toFixed(2) }));
         }
       }
       const [mThis, mBase] = [median(sides.this), median(sides.base)];
       const faster = sides.this.filter((ms, i) => ms < sides.base[i]).length;
-      console.log(JSON.stringify({ case: c.join(":"), phase, summary: true, base: rev, backend: backend ?? "default", threads: Number(threads), rounds, reps, this_ms: +mThis.toFixed(2), base_ms: +mBase.toFixed(2), speedup: +(mBase / mThis).toFixed(3), rounds_this_faster: faster, this_all: sides.this.map((x) => +x.toFixed(1)), base_all: sides.base.map((x) => +x.toFixed(1)) }));
+      console.log(JSON.stringify({ case: c.join(":"), phase, summary: true, base: rev, backend: backend ?? "default", threads: Number(threads), rounds, reps, this_ms: +mThis.toFixed(2), base_ms: +mBase.toFixed(2), speedup: +(mBase / mThis).toFixed(3), rounds_this_faster: faster, this_fastest_ms: +Math.min(...fastest.this).toFixed(2), base_fastest_ms: +Math.min(...fastest.base).toFixed(2), speedup_fastest: +(Math.min(...fastest.base) / Math.min(...fastest.this)).toFixed(3), this_all: sides.this.map((x) => +x.toFixed(1)), base_all: sides.base.map((x) => +x.toFixed(1)) }));
     }
   }
 } finally {
