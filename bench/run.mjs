@@ -6,7 +6,7 @@
 //
 //   npm run build && node bench/run.mjs [--models demo,gpt2-small,qwen2.5-0.5b,llama3.1-8b] [--seq 128,1024] [--reps 10]
 //        [--checkpoints bench/out/models] [--backend webgpu] [--torch torch.json] [--kernels] [--ablation] [--kernel-times]
-//        [--cache-resid 1024] [--out bench/out/bench.json] [--src]
+//        [--cache-resid 1024] [--warmup-s 3] [--out bench/out/bench.json] [--src]
 //   node bench/run.mjs --cpu-vs-torch --json [...]   the CPU path against PyTorch (see bench/cpu-vs-torch.mjs)
 //
 // gpt2-small and qwen2.5-0.5b are randomly initialised checkpoints of the real shapes, written by
@@ -61,15 +61,33 @@ function median(xs) {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-async function timeIt(fn, reps, warmup = 2) {
-  for (let i = 0; i < warmup; i++) await fn();
+// --warmup-s: seconds of passes before the steady reps (see timeIt).
+let warmupSeconds = 3;
+
+async function repsMs(fn, reps) {
   const times = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
     await fn();
     times.push(performance.now() - t0);
   }
-  return { median: median(times), min: Math.min(...times), max: Math.max(...times) };
+  return times;
+}
+
+/**
+ * Early and steady times: the median of `reps` passes after `warmup` warm-ups (early), then of `reps` passes again
+ * once warm-up passes have filled `warmupS` seconds in all (steady; median, min, max). A fresh process takes tens
+ * of passes to reach its steady time on the GPU (V8 compiles the engine's hot paths by stages: GPT-2-small's
+ * forward at T = 128 on an H100 took 18 ms at passes 2-5 and 6.8 ms from pass 41 on,
+ * bench/results/gpu-h100/warmup.jsonl); bench/torch_baseline.py times PyTorch by the same rule.
+ */
+async function timeIt(fn, reps, warmupS = warmupSeconds, warmup = 2) {
+  const start = performance.now();
+  for (let i = 0; i < warmup; i++) await fn();
+  const early = median(await repsMs(fn, reps));
+  while (performance.now() - start < warmupS * 1000) await fn();
+  const times = await repsMs(fn, reps);
+  return { median: median(times), min: Math.min(...times), max: Math.max(...times), early };
 }
 
 /** Deterministic token ids in [0, vocab). */
@@ -209,8 +227,15 @@ function torchRatios(torch, name, T, f, p, loadMs) {
     if (!ref) continue;
     Object.assign(out, {
       [`torch${suffix}_forward_ms`]: ref.forward, [`torch${suffix}_probe_ms`]: ref.probe,
-      [`forward_ratio${suffix}`]: +(f / ref.forward).toFixed(2), [`probe_ratio${suffix}`]: +(p / ref.probe).toFixed(2),
+      [`forward_ratio${suffix}`]: +(f.median / ref.forward).toFixed(2), [`probe_ratio${suffix}`]: +(p.median / ref.probe).toFixed(2),
     });
+    // Early passes against early passes, where the PyTorch run timed them (see timeIt).
+    if (ref.forward_early) {
+      Object.assign(out, {
+        [`torch${suffix}_forward_early_ms`]: ref.forward_early, [`torch${suffix}_probe_early_ms`]: ref.probe_early,
+        [`forward_early_ratio${suffix}`]: +(f.early / ref.forward_early).toFixed(2), [`probe_early_ratio${suffix}`]: +(p.early / ref.probe_early).toFixed(2),
+      });
+    }
     if (suffix === "") out.torch_gpu = ref.gpu;
     if (ref.load_ms) Object.assign(out, { [`torch${suffix}_load_ms`]: ref.load_ms, [`load_ratio${suffix}`]: +(loadMs / ref.load_ms).toFixed(2) });
     if (ref.probe_peak_gpu_bytes) out[`torch${suffix}_probe_peak_gpu_bytes`] = ref.probe_peak_gpu_bytes;
@@ -232,6 +257,7 @@ function checkpointDir(name, opts) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  warmupSeconds = Number(opts["warmup-s"] ?? 3);
   const backend = opts.backend ? await lmprobe.setBackend(opts.backend) : await lmprobe.ensureBackend();
   const report = lmprobe.backendReport();
   const chosen = report?.candidates.find((c) => c.status === "chosen");
@@ -310,9 +336,10 @@ async function benchModel(name, opts, doc, torch, cacheAt) {
         model: name, T, vocab, layers: model.nLayers, load_ms: +loadMs.toFixed(1),
         load_peak_rss_bytes: loadPeakRss, peak_rss_before_load_bytes: rssBefore, ...loaded,
         forward_ms: +f.median.toFixed(3), probe_ms: +p.median.toFixed(3),
+        forward_early_ms: +f.early.toFixed(3), probe_early_ms: +p.early.toFixed(3), warmup_s: warmupSeconds,
         forward_range_ms: [+f.min.toFixed(2), +f.max.toFixed(2)], probe_range_ms: [+p.min.toFixed(2), +p.max.toFixed(2)],
         lens_rows_per_chunk: rowsPerChunk, leaked_tensors: leaked, ...ablation, ...(kernelTimes ? { probe_kernel_times: kernelTimes } : {}),
-        ...cached, ...torchRatios(torch, name, T, f.median, p.median, loadMs),
+        ...cached, ...torchRatios(torch, name, T, f, p, loadMs),
       });
       console.error(JSON.stringify(doc.results.at(-1)));
     }

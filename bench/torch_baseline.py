@@ -12,7 +12,9 @@ bench/gpu/write_llama_checkpoint.py; the load is timed), and times in each of --
            copied to the host. One layer's [T, vocab] log-probs at a time (never [L+1, T, vocab]: 17 GB for the
            8B at T = 1024), in float32 whatever the model's dtype (bf16 logits upcast, as transformers' own loss
            does); the peak GPU memory of one probe is reported (probe_peak_gpu_bytes, weights included).
-Prints one JSON list (medians in ms) on stdout, one line per case on stderr as it goes.
+Prints one JSON list (medians in ms) on stdout, one line per case on stderr as it goes. forward and probe are the
+steady times (reps passes after --warmup-s seconds of passes); forward_early and probe_early the reps passes
+right after three warm-ups.
 
   python3 bench/torch_baseline.py --save bench/out/models --seq 128,1024 --reps 10 [--dtypes float32,bfloat16]
   python3 bench/torch_baseline.py --load /tmp/lmprobe-models --models llama3.1-8b --dtypes float32,bfloat16 --reps 5
@@ -74,17 +76,27 @@ def sync(dev):
         torch.cuda.synchronize()
 
 
-def timed(fn, reps, dev, warmup=3):
+def timed(fn, reps, dev, warmup_s, warmup=3):
+    """(early, steady): the median of reps passes after `warmup` warm-ups, then again once warm-up passes have
+    filled warmup_s seconds in all. bench/run.mjs times lmprobe the same way, so that each engine is compared at
+    its steady time (a fresh Node process takes tens of passes to reach its own) and early passes stay visible."""
+    def reps_ms():
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            sync(dev)
+            times.append((time.perf_counter() - t0) * 1000)
+        return times
+    start = time.perf_counter()
     for _ in range(warmup):
         fn()
     sync(dev)
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
+    early = reps_ms()
+    while time.perf_counter() - start < warmup_s:
         fn()
         sync(dev)
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+    return statistics.median(early), statistics.median(reps_ms())
 
 
 def dtype_kw():
@@ -158,6 +170,7 @@ def main():
     ap.add_argument("--tokenizers", default="test/fixtures/tiny", help="fixture directory whose tokenizer files travel with the checkpoints")
     ap.add_argument("--seq", default="128,1024")
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--warmup-s", type=float, default=3.0, help="seconds of passes before the steady reps (bench/run.mjs's rule)")
     ap.add_argument("--models", default="gpt2-small,qwen2.5-0.5b")
     ap.add_argument("--dtypes", default="float32", help="comma-separated: float32,bfloat16")
     ap.add_argument("--device", default="cuda")
@@ -174,8 +187,8 @@ def main():
             vocab = model.config.vocab_size
             for T in [int(t) for t in args.seq.split(",")]:
                 ids = torch.randint(0, vocab, (1, T), device=dev, generator=torch.Generator(device=dev).manual_seed(T))
-                f = timed(lambda: forward(model, ids), args.reps, dev)
-                p = timed(lambda: probe(model, ids), args.reps, dev)
+                f_early, f = timed(lambda: forward(model, ids), args.reps, dev, args.warmup_s)
+                p_early, p = timed(lambda: probe(model, ids), args.reps, dev, args.warmup_s)
                 peak = None
                 if dev.type == "cuda":
                     torch.cuda.reset_peak_memory_stats()
@@ -183,6 +196,7 @@ def main():
                     peak = torch.cuda.max_memory_allocated()
                 results.append({
                     "model": name, "dtype": str(dtype), "T": T, "forward": round(f, 3), "probe": round(p, 3),
+                    "forward_early": round(f_early, 3), "probe_early": round(p_early, 3), "warmup_s": args.warmup_s,
                     "gpu": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu",
                     "attn": model.config._attn_implementation, **extra,
                     "weights_gpu_bytes": weights, "probe_peak_gpu_bytes": peak,

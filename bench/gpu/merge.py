@@ -37,6 +37,12 @@ def with_ratios(case, baselines):
         out[f"torch{suffix}_probe_ms"] = ref["probe"]
         out[f"forward_ratio{suffix}"] = ratio(case["forward_ms"], ref["forward"])
         out[f"probe_ratio{suffix}"] = ratio(case["probe_ms"], ref["probe"])
+        # Early passes (right after the warm-ups, before each engine's steady time), where both runs timed them.
+        if ref.get("forward_early") and case.get("forward_early_ms"):
+            out[f"torch{suffix}_forward_early_ms"] = ref["forward_early"]
+            out[f"torch{suffix}_probe_early_ms"] = ref["probe_early"]
+            out[f"forward_early_ratio{suffix}"] = ratio(case["forward_early_ms"], ref["forward_early"])
+            out[f"probe_early_ratio{suffix}"] = ratio(case["probe_early_ms"], ref["probe_early"])
         if ref.get("load_ms"):
             out[f"torch{suffix}_load_ms"] = ref["load_ms"]
             out[f"load_ratio{suffix}"] = ratio(case.get("load_ms"), ref["load_ms"])
@@ -85,7 +91,7 @@ def main():
     # The headline, one line per case, for the call's output.
     for c in doc["cases"]:
         keys = ("model", "T", "packed_weights", "load_ms", "forward_ms", "probe_ms", "forward_ratio", "probe_ratio",
-                "forward_ratio_bf16", "probe_ratio_bf16", "load_ratio", "load_ratio_bf16", "skipped", "error")
+                "forward_ratio_bf16", "probe_ratio_bf16", "forward_early_ratio", "probe_early_ratio", "load_ratio", "load_ratio_bf16", "skipped", "error")
         print(json.dumps({k: c[k] for k in keys if k in c})[:600])
 
 
