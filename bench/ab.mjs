@@ -5,7 +5,9 @@
 // line per case and phase: medians over rounds of each side's per-round median, and base ÷ this (> 1: this is faster).
 //
 //   node bench/ab.mjs --base REV | --base-tree DIR [--backend cpu-native|webgpu|…] [--cases demo:128,gpt2-small:128]
-//        [--phases forward,probe] [--rounds 6] [--reps 21] [--threads N]
+//        [--phases forward,probe] [--rounds 6] [--reps 21] [--warmup 3] [--threads N]
+// --warmup: untimed calls before the timed ones (on a GPU a fresh process takes tens of passes to reach its steady
+// time: bench/results/gpu-h100/warmup/).
 // The base tree is `git archive REV` of src/, bench/, models/ and the package files in a temporary directory, with
 // this checkout's node_modules linked in (so a base whose dependencies differ is not comparable this way). Where
 // there is no git history (the lent GPU machine gets a copy of the working tree), --base-tree names such a tree
@@ -33,6 +35,7 @@ const cases = opt("cases", "demo:128,gpt2-small:128").split(",").map((c) => c.sp
 const phases = opt("phases", "forward,probe").split(",");
 const rounds = Number(opt("rounds", 6));
 const reps = Number(opt("reps", 21));
+const warmup = Number(opt("warmup", 3));
 const threads = opt("threads", String(os.availableParallelism()));
 // Both sides start with the malloc settings the `lmprobe` command gives its process (as cpu-vs-torch.mjs does).
 const { MALLOC_TUNABLES } = require("../src/backend/native/malloc-tuning.ts");
@@ -46,15 +49,15 @@ if (base) {
 }
 if (!fs.existsSync(path.join(baseDir, "node_modules"))) fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(baseDir, "node_modules"));
 
-/** One worker of `tree` on case c: `reps` timed calls of `phase` after 3 warm-ups; their median and fastest in ms. */
+/** One worker of `tree` on case c: `reps` timed calls of `phase` after `warmup` others; their median and fastest in ms. */
 function timeOnce(tree, [model, positions], phase) {
   const env = { ...process.env, LMPROBE_THREADS: threads, ...(backend ? { LMPROBE_BACKEND: backend } : {}) };
   delete env.GLIBC_TUNABLES;
   if (process.platform === "linux") env.GLIBC_TUNABLES = MALLOC_TUNABLES;
-  const input = `${Array.from({ length: reps + 3 }, () => phase).join("\n")}\nquit\n`;
+  const input = `${Array.from({ length: reps + warmup }, () => phase).join("\n")}\nquit\n`;
   const out = spawnSync(process.execPath, ["--import", "tsx", path.join(tree, "bench/cpu-bench-worker.ts"), model, positions], { cwd: tree, env, input, encoding: "utf8", maxBuffer: 1 << 26 });
   if (out.status !== 0) throw new Error(`worker in ${tree} exited ${out.status}: ${out.stderr.slice(-2000)}`);
-  const ms = out.stdout.split("\n").filter((l) => l.startsWith('{"ms"')).map((l) => JSON.parse(l).ms).slice(3);
+  const ms = out.stdout.split("\n").filter((l) => l.startsWith('{"ms"')).map((l) => JSON.parse(l).ms).slice(warmup);
   return { median: median(ms), fastest: Math.min(...ms) };
 }
 
@@ -78,7 +81,7 @@ try {
       }
       const [mThis, mBase] = [median(sides.this), median(sides.base)];
       const faster = sides.this.filter((ms, i) => ms < sides.base[i]).length;
-      console.log(JSON.stringify({ case: c.join(":"), phase, summary: true, base: rev, backend: backend ?? "default", threads: Number(threads), rounds, reps, this_ms: +mThis.toFixed(2), base_ms: +mBase.toFixed(2), speedup: +(mBase / mThis).toFixed(3), rounds_this_faster: faster, this_fastest_ms: +Math.min(...fastest.this).toFixed(2), base_fastest_ms: +Math.min(...fastest.base).toFixed(2), speedup_fastest: +(Math.min(...fastest.base) / Math.min(...fastest.this)).toFixed(3), this_all: sides.this.map((x) => +x.toFixed(1)), base_all: sides.base.map((x) => +x.toFixed(1)) }));
+      console.log(JSON.stringify({ case: c.join(":"), phase, summary: true, base: rev, backend: backend ?? "default", threads: Number(threads), rounds, reps, warmup, this_ms: +mThis.toFixed(2), base_ms: +mBase.toFixed(2), speedup: +(mBase / mThis).toFixed(3), rounds_this_faster: faster, this_fastest_ms: +Math.min(...fastest.this).toFixed(2), base_fastest_ms: +Math.min(...fastest.base).toFixed(2), speedup_fastest: +(Math.min(...fastest.base) / Math.min(...fastest.this)).toFixed(3), this_all: sides.this.map((x) => +x.toFixed(1)), base_all: sides.base.map((x) => +x.toFixed(1)) }));
     }
   }
 } finally {

@@ -46,24 +46,59 @@ test("headsScores and headsContext give the head-major products' bits without tr
     tf.dispose([q, k, v, scores, wantScores, pattern, z, wantZ]);
     assert.equal(tf.memory().numTensors, before, `case ${i}: tensors leaked`);
   }
-  // Two sequences, grouped heads or too few positions: left to the general path.
+  // Two sequences, uneven head groups or too few positions: left to the general path.
   const two = tf.ones([2, 64, 2, 16]) as tf.Tensor4D;
   const few = tf.ones([1, 8, 2, 16]) as tf.Tensor4D;
-  const grouped = tf.ones([1, 64, 1, 16]) as tf.Tensor4D;
+  const three = tf.ones([1, 64, 3, 16]) as tf.Tensor4D;
   assert.equal(headsScores(two, two), null);
   assert.equal(headsScores(few, few), null);
   const one = tf.ones([1, 64, 2, 16]) as tf.Tensor4D;
-  assert.equal(headsScores(one, grouped), null);
+  assert.equal(headsScores(three, one), null);
   // dHead 16 is too narrow an output for the tiled kernel: scores fuse, the context product does not.
   const scores = headsScores(one, one)!;
   assert.ok(scores);
   assert.equal(headsContext(scores, one), null);
-  tf.dispose([two, few, grouped, one, scores]);
+  tf.dispose([two, few, three, one, scores]);
 });
 
-test("GPT-2 on webgpu: one sequence runs attention with no transposes and the batched path's numbers", async (t) => {
+test("grouped key/value heads: query head h reads kv head h / group, with the grouped head-major products' bits", async (t) => {
   if (!(await webgpuOrSkip(t))) return;
-  const model = await loadModel("test/fixtures/tiny/gpt2");
+  for (const [i, [pos, heads, kvHeads, dHead]] of [[96, 4, 2, 64], [128, 8, 2, 64], [64, 6, 1, 64]].entries()) {
+    const before = tf.memory().numTensors;
+    const group = heads / kvHeads;
+    const q = tf.tensor4d(randoms(pos * heads * dHead, 11 + i), [1, pos, heads, dHead]);
+    const k = tf.tensor4d(randoms(pos * kvHeads * dHead, 12 + i), [1, pos, kvHeads, dHead]);
+    const v = tf.tensor4d(randoms(pos * kvHeads * dHead, 13 + i), [1, pos, kvHeads, dHead]);
+    const headMajor = (x: tf.Tensor) => tf.transpose(x, [0, 2, 1, 3]);
+    const scores = headsScores(q, k);
+    assert.ok(scores, `case ${i}: scores fused`);
+    assert.deepEqual(scores.shape, [1, heads, pos, pos]);
+    // The reference: each kv head's query group folded into its rows (attention.ts's general path).
+    const wantScores = tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(headMajor(q), [1, kvHeads, group * pos, dHead]), headMajor(k), false, true), [1, heads, pos, pos]));
+    const got = await scores.data();
+    assert.deepEqual(Array.from(got), Array.from(await wantScores.data()), `case ${i}: scores`);
+    // Not the ungrouped pairing: head 1 against kv head 1 (wrong for group > 1) differs from what was computed.
+    if (group > 1 && kvHeads > 1) {
+      const wrong = tf.tidy(() => tf.matMul(tf.slice(headMajor(q), [0, 1, 0, 0], [1, 1, pos, dHead]), tf.slice(headMajor(k), [0, 1, 0, 0], [1, 1, pos, dHead]), false, true));
+      const head1 = got.slice(pos * pos, 2 * pos * pos);
+      assert.notDeepEqual(Array.from(head1), Array.from(await wrong.data()), `case ${i}: head 1 reads kv head 0`);
+      wrong.dispose();
+    }
+    const pattern = tf.softmax(scores) as tf.Tensor4D;
+    const z = headsContext(pattern, v);
+    assert.ok(z, `case ${i}: context fused`);
+    assert.deepEqual(z.shape, [1, pos, heads, dHead]);
+    const wantZ = tf.tidy(() => headMajor(tf.reshape(tf.matMul(tf.reshape(pattern, [1, kvHeads, group * pos, pos]), headMajor(v)), [1, heads, pos, dHead])));
+    assert.deepEqual(Array.from(await z.data()), Array.from(await wantZ.data()), `case ${i}: z`);
+    tf.dispose([q, k, v, scores, wantScores, pattern, z, wantZ]);
+    assert.equal(tf.memory().numTensors, before, `case ${i}: tensors leaked`);
+  }
+});
+
+// GPT-2 (as many key/value heads as query heads) and Llama (grouped key/value heads, rotary).
+for (const fixture of ["gpt2", "llama"]) test(`${fixture} on webgpu: one sequence runs attention with no transposes and the batched path's numbers`, async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const model = await loadModel(`test/fixtures/tiny/${fixture}`);
   const ids = Array.from({ length: 80 }, (_, i) => (i * 29 + 3) % 512);
   const names = ["blocks.1.attn.hook_pattern", "blocks.1.attn.hook_z"];
   const runOnce = async (rows: number[][]) => {

@@ -190,6 +190,8 @@ export interface StridedMatMul {
   a: [number, number];
   b: [number, number];
   c: [number, number];
+  /** Consecutive batches of A that read one batch of B (grouped key/value heads); 1 when omitted. */
+  bGroup?: number;
   outShape: number[];
 }
 
@@ -207,7 +209,7 @@ export function runStridedMatMul(backend: WebgpuBackendApi, a: tf.TensorInfo, b:
   const program = new MatMulTiledProgram(p.batch, p.M, p.N, p.layout, false, tile, false, true, null, matMulVariant(false, p.M, p.K));
   const flatA = withShape(a, [product(a.shape) / 4, 4]);
   const flatB = withShape(b, [product(b.shape) / 4, 4]);
-  const uniforms = [p.M, p.N, p.K, 1, 1, ...p.a, ...p.b, ...p.c].map((v) => ({ type: "int32" as const, data: [v] }));
+  const uniforms = [p.M, p.N, p.K, 1, 1, ...p.a, ...p.b, ...p.c, p.bGroup ?? 1].map((v) => ({ type: "int32" as const, data: [v] }));
   const out = backend.runWebGPUProgram(program, [flatA, flatB], "float32", uniforms);
   const reshape = tf.getKernel("Reshape", "webgpu")!;
   const shaped = reshape.kernelFunc({ inputs: { x: out }, backend: backend as unknown as tf.KernelBackend, attrs: { shape: p.outShape } }) as tf.TensorInfo;

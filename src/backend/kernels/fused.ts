@@ -184,37 +184,48 @@ export function fusedLinearResidual(x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor
   return tf.engine().runKernel(LINEAR_RESIDUAL_KERNEL, inputs) as tf.Tensor2D;
 }
 
-/** q [1, pos, heads, dHead] · k [1, keys, heads, dHead]ᵀ per head → [1, heads, pos, keys], read in place. */
+/**
+ * q [1, pos, heads, dHead] · k [1, keys, kvHeads, dHead]ᵀ per head → [1, heads, pos, keys], read in place. With
+ * grouped key/value heads (heads = group · kvHeads) query head h reads key head ⌊h / group⌋, as repeat_kv does.
+ */
 function scoresProduct(q: number[], k: number[]): StridedMatMul {
   const [, pos, heads, dHead] = q;
-  const keys = k[1];
-  const row = heads * dHead;
-  return { batch: heads, M: pos, N: keys, K: dHead, layout: "nt", a: [dHead, row], b: [dHead, row], c: [pos * keys, keys], outShape: [1, heads, pos, keys] };
+  const [, keys, kvHeads] = k;
+  return {
+    batch: heads, M: pos, N: keys, K: dHead, layout: "nt",
+    a: [dHead, heads * dHead], b: [dHead, kvHeads * dHead], c: [pos * keys, keys], bGroup: heads / kvHeads, outShape: [1, heads, pos, keys],
+  };
 }
 
-/** pattern [1, heads, pos, keys] · v [1, keys, heads, dHead] per head → z [1, pos, heads, dHead], written in place. */
+/** pattern [1, heads, pos, keys] · v [1, keys, kvHeads, dHead] per head → z [1, pos, heads, dHead], written in place. */
 function contextProduct(pattern: number[], v: number[]): StridedMatMul {
   const [, heads, pos, keys] = pattern;
-  const dHead = v[3];
+  const [, , kvHeads, dHead] = v;
   const row = heads * dHead;
-  return { batch: heads, M: pos, N: dHead, K: keys, layout: "nn", a: [pos * keys, keys], b: [dHead, row], c: [dHead, row], outShape: [1, pos, heads, dHead] };
+  return {
+    batch: heads, M: pos, N: dHead, K: keys, layout: "nn",
+    a: [pos * keys, keys], b: [dHead, kvHeads * dHead], c: [dHead, row], bGroup: heads / kvHeads, outShape: [1, pos, heads, dHead],
+  };
 }
+
+/** Whether `heads` query heads share `kvHeads` key/value heads evenly (every group the same size). */
+const evenGroups = (heads: number, kvHeads: number) => kvHeads > 0 && heads % kvHeads === 0;
 
 const headsMatMulUsable = (...xs: tf.Tensor[]) => available(HEADS_MATMUL_KERNEL) && process.env.LMPROBE_WEBGPU_MATMUL !== "tfjs" && xs.every((x) => x.rank === 4 && f32(x) && x.shape[0] === 1);
 
 /**
  * Attention scores q·kᵀ of every head, q [1, pos, heads, dHead] and k [1, keys, heads, dHead] read as the
- * projections left them (no transposes to head-major): [1, heads, pos, keys]. Null where not fused (other
- * backends, a batch above 1, grouped key/value heads, sizes the tiled kernel does not take).
+ * projections left them (no transposes to head-major): [1, heads, pos, keys]; k may have fewer (grouped) heads.
+ * Null where not fused (other backends, a batch above 1, sizes the tiled kernel does not take).
  */
 export function headsScores(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D | null {
-  if (!headsMatMulUsable(q, k) || q.shape[2] !== k.shape[2] || q.shape[3] !== k.shape[3] || !stridedMatMulFits(scoresProduct(q.shape, k.shape))) return null;
+  if (!headsMatMulUsable(q, k) || !evenGroups(q.shape[2], k.shape[2]) || q.shape[3] !== k.shape[3] || !stridedMatMulFits(scoresProduct(q.shape, k.shape))) return null;
   return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: q, b: k }, { product: "scores" } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
-/** z = pattern · v per head, pattern [1, heads, pos, keys], v [1, keys, heads, dHead] → z [1, pos, heads, dHead]; null where not fused. */
+/** z = pattern · v per head, pattern [1, heads, pos, keys], v [1, keys, kvHeads, dHead] → z [1, pos, heads, dHead]; null where not fused. */
 export function headsContext(pattern: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D | null {
-  if (!headsMatMulUsable(pattern, v) || pattern.shape[1] !== v.shape[2] || pattern.shape[3] !== v.shape[1] || !stridedMatMulFits(contextProduct(pattern.shape, v.shape))) return null;
+  if (!headsMatMulUsable(pattern, v) || !evenGroups(pattern.shape[1], v.shape[2]) || pattern.shape[3] !== v.shape[1] || !stridedMatMulFits(contextProduct(pattern.shape, v.shape))) return null;
   return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: pattern, b: v }, { product: "context" } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 

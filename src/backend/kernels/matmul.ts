@@ -167,9 +167,11 @@ function denseBases(layout: MatMulLayout, packedB: boolean, split: boolean): str
   let cRow = uniforms.N;`;
 }
 
+// bGroup: consecutive batches of A that share one batch of B (grouped key/value heads: query head h reads kv head
+// h / group), 1 otherwise.
 const stridedBases = `
   let aBase = batch * (uniforms.aBatchStride / 4);
-  let bBase = batch * (uniforms.bBatchStride / 4);
+  let bBase = (batch / uniforms.bGroup) * (uniforms.bBatchStride / 4);
   let cBase = batch * uniforms.cBatchStride;
   let aRow4 = uniforms.aRowStride / 4;
   let bRow4 = uniforms.bRowStride / 4;
@@ -218,7 +220,7 @@ export class MatMulTiledProgram implements WebgpuProgram {
     }
     // A packed B may be a range of rows of a larger weight (a vocabulary chunk): bOffset is its start, in vec2 words.
     if (packedB) this.uniforms += " bOffset : i32,";
-    if (strided) this.uniforms += " aBatchStride : i32, aRowStride : i32, bBatchStride : i32, bRowStride : i32, cBatchStride : i32, cRowStride : i32,";
+    if (strided) this.uniforms += " aBatchStride : i32, aRowStride : i32, bBatchStride : i32, bRowStride : i32, cBatchStride : i32, cRowStride : i32, bGroup : i32,";
     if (splits > 1) this.uniforms += " kChunk : i32,";
     this.outputShape = [splits > 1 ? splits : batch, M, N];
     this.outputComponent = N % 4 === 0 ? 4 : 1;

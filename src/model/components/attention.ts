@@ -136,20 +136,31 @@ export function attendProjected(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tenso
 }
 
 /**
- * webgpu, one sequence, no KV cache, no grouped heads or sinks, nothing observing hook_attn_scores: q·kᵀ and
+ * webgpu, one sequence, no KV cache or sinks, nothing observing hook_attn_scores: q·kᵀ and
  * pattern·v read q, k, v as the projections laid them out ([pos, head, dHead]) and z is written in that layout, so
  * none of the four per-layer transposes run; the same products, softmax and hooks otherwise. Null where any of
  * that does not hold (the caller then takes the general path).
  */
 function attendInPlace(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ctx: AttentionContext, hook: (local: string, t: tf.Tensor) => tf.Tensor): tf.Tensor | null {
-  if (w.sinks || w.nHeads !== w.nKVHeads || !ctx.hooks.idle(`blocks.${ctx.layer}.attn.hook_attn_scores`)) return null;
+  if (w.sinks || !ctx.hooks.idle(`blocks.${ctx.layer}.attn.hook_attn_scores`)) return null;
   const rawScores = headsScores(q, k);
   if (!rawScores) return null;
   const fused = fusedScoresSoftmax(rawScores, ctx.mask, w.scale, w.softcap);
   if (!fused) return null;
   const pattern = hook("hook_pattern", fused) as tf.Tensor4D;
-  const z = headsContext(pattern, v) ?? swapPosAndHeads(batchedMatMul(pattern, swapPosAndHeads(v)));
+  const z = headsContext(pattern, v) ?? contextHeadMajor(pattern, v);
   return hook("hook_z", z);
+}
+
+/**
+ * pattern [batch, heads, pos, keys] · v [batch, keys, kvHeads, dV] → z [batch, pos, heads, dV] through head-major
+ * products, query heads folded per key/value head as in attendProjected's general path.
+ */
+function contextHeadMajor(pattern: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
+  const [batch, heads, pos, keys] = pattern.shape;
+  const [, , kvHeads, dV] = v.shape;
+  const grouped = pattern.reshape([batch, kvHeads, (heads / kvHeads) * pos, keys]);
+  return swapPosAndHeads(batchedMatMul(grouped, swapPosAndHeads(v)).reshape([batch, heads, pos, dV]));
 }
 
 /** z [batch, pos, heads, dHead] → z·W_O + b_O [batch, pos, d_model], plus the residual where forward.ts passes one. */
