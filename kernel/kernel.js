@@ -138,8 +138,13 @@ function createHandlerClass(tslab) {
       if (!error) return { status: "ok", execution_count: count, user_expressions: {}, payload: [] };
       io.writeError(error);
       // ipykernel's rule: a failure aborts the requests already queued behind it unless the request said
-      // stop_on_error: false (nbconvert --allow-errors does).
-      if (req.stop_on_error !== false) this.abortThrough = this.received;
+      // stop_on_error: false (nbconvert --allow-errors does). A request that reached the socket while the cell held
+      // the thread (a synchronous loop) is queued too, but is read only once the event loop turns: let it turn
+      // first, so that such a request counts as received.
+      if (req.stop_on_error !== false) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        this.abortThrough = this.received;
+      }
       return { status: "error", execution_count: count, ...error };
     }
   };

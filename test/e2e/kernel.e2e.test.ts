@@ -13,6 +13,8 @@ import { ensureBuilt, executeNotebook, installKernelInTempPrefix, missingPrerequ
 interface Request {
   code: string;
   stop_on_error?: boolean;
+  /** Seconds to wait before sending this request, after the one before it in its batch. */
+  delay_s?: number;
 }
 interface Answer {
   reply: { status: string; execution_count?: number; ename?: string; evalue?: string; traceback?: string[] };
@@ -95,6 +97,21 @@ describe("the lmprobe kernel through Jupyter's protocol", { skip, timeout: 600_0
     assert.equal(streamText(queued), "");
     assert.equal(later.reply.status, "ok");
     assert.equal(streamText(later), "later\n");
+  });
+
+  test("stop_on_error also aborts a request that arrived while the failing cell held the thread", () => {
+    // Sent a second into the failing cell's three-second loop: it waits in the socket, unread, until the cell ends.
+    const [failed, arrivedDuring, later] = talk(jupyter, [
+      [
+        { code: 'const until2 = Date.now() + 3000; while (Date.now() < until2) {}\nthrow new Error("stop here");', stop_on_error: true },
+        { code: 'console.log("arrived during");', delay_s: 1 },
+      ],
+      [{ code: 'console.log("later");' }],
+    ]);
+    assert.equal(failed.reply.status, "error");
+    assert.equal(arrivedDuring.reply.status, "aborted");
+    assert.equal(streamText(arrivedDuring), "");
+    assert.equal(later.reply.status, "ok");
   });
 
   test("lmprobe's typed errors show their fix, and a frame in an earlier cell's function points at that cell", () => {

@@ -1,12 +1,14 @@
 """Drives a kernel through Jupyter's client protocol (Debian's python3-jupyter-client), for the kernel tests.
 
-Reads {"kernel": name, "batches": [[{"code": str, "stop_on_error": bool}, ...], ...]} on stdin. The requests of a
-batch are sent together, without waiting for replies (as JupyterLab's "run all" does); the next batch is sent
+Reads {"kernel": name, "batches": [[{"code": str, "stop_on_error": bool, "delay_s": float}, ...], ...]} on stdin.
+The requests of a batch are sent together, without waiting for replies (as JupyterLab's "run all" does), each after
+its delay_s (default 0) from the one before; the next batch is sent
 once every reply and every output of the previous one came back. Prints, for each request, its execute_reply
 content and the iopub messages (type and content) that answered it, as JSON.
 """
 import json
 import sys
+import time
 
 from jupyter_client.manager import start_new_kernel
 
@@ -17,7 +19,10 @@ def main():
     results = []
     try:
         for batch in spec["batches"]:
-            ids = [kc.execute(r["code"], stop_on_error=r.get("stop_on_error", True)) for r in batch]
+            ids = []
+            for r in batch:
+                time.sleep(r.get("delay_s", 0))
+                ids.append(kc.execute(r["code"], stop_on_error=r.get("stop_on_error", True)))
             replies = {}
             while len(replies) < len(ids):
                 msg = kc.get_shell_msg(timeout=240)
