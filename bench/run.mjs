@@ -79,7 +79,7 @@ async function repsMs(fn, reps) {
  * once warm-up passes have filled `warmupS` seconds in all (steady; median, min, max). A fresh process takes tens
  * of passes to reach its steady time on the GPU (V8 compiles the engine's hot paths by stages: GPT-2-small's
  * forward at T = 128 on an H100 took 18 ms at passes 2-5 and 6.8 ms from pass 41 on,
- * bench/results/gpu-h100/warmup.jsonl); bench/torch_baseline.py times PyTorch by the same rule.
+ * bench/results/gpu-h100/warmup/warmup.jsonl); bench/torch_baseline.py times PyTorch by the same rule.
  */
 async function timeIt(fn, reps, warmupS = warmupSeconds, warmup = 2) {
   const start = performance.now();
