@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError, LmprobeError } from "../errors";
 import { differentiableOpsRequired } from "./gradient-mode";
 import { PACKED_MATMUL_KERNEL, UNPACK_KERNEL, planPackedMatMul, type PackedMatMulAttrs } from "./kernels/packed";
+import { SEGMENTED_MATMUL_KERNEL, segmentedTile, type SegmentedMatMulAttrs } from "./kernels/segmented";
 import type { HalfFormat } from "./kernels/packed-programs";
 import { uploadInSlices, uploadInSlicesSync, valuesInMemory, type HalfValues, type UploadJob } from "./packed-upload";
 
@@ -240,6 +241,45 @@ function matMulAttrs(W: PackedWeight, layout: "nn" | "nt"): PackedMatMulAttrs {
 export function weightMatMul(x: tf.Tensor2D, W: Weight2D, bias: tf.Tensor1D | null = null, residual: tf.Tensor2D | null = null): tf.Tensor2D {
   if (!isPacked(W)) return compose(tf.matMul(x, W), bias, residual);
   return packedProduct(x, W, false, bias, residual);
+}
+
+/**
+ * x [M, K] · [W0 | W1 | …] (+ each weight's bias): one [M, ΣN] product in one dispatch where the backend has the
+ * segmented kernel (webgpu) and the shapes suit it (kernels/segmented.ts), else null (then call weightMatMul per
+ * weight). The weights must be alike (all float32 [K, N_s], or all packed in one format and orientation), and the
+ * biases all given or all null. Each output column is the same multiply-adds as in weightMatMul's product.
+ */
+export function weightsMatMul(x: tf.Tensor2D, Ws: readonly Weight2D[], biases: readonly (tf.Tensor1D | null)[]): tf.Tensor2D | null {
+  if (tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) == null || differentiableOpsRequired()) return null;
+  if (process.env.LMPROBE_WEBGPU_MATMUL === "tfjs" || process.env.LMPROBE_WEBGPU_FUSED === "off") return null;
+  if (x.rank !== 2 || x.dtype !== "float32" || Ws.length !== biases.length) return null;
+  let attrs: SegmentedMatMulAttrs;
+  if (Ws.every(isPacked)) {
+    const first = Ws[0];
+    const layout = first.transposed ? "nt" : "nn";
+    if (Ws.some((W) => W.transposed !== first.transposed || W.format !== first.format || W.rowOffset !== 0)) return null;
+    const parts = Ws.map((W) => matMulAttrs(W, layout));
+    if (parts.some((p) => p.K !== parts[0].K)) return null;
+    attrs = { layout, format: first.format, K: parts[0].K, widths: parts.map((p) => p.N) };
+  } else if (Ws.some(isPacked)) {
+    return null;
+  } else {
+    const F = Ws as readonly tf.Tensor2D[];
+    if (F.some((W) => W.rank !== 2 || W.dtype !== "float32" || W.shape[0] !== F[0].shape[0])) return null;
+    attrs = { layout: "nn", format: null, K: F[0].shape[0], widths: F.map((W) => W.shape[1]) };
+  }
+  if (x.shape[1] !== attrs.K) return null;
+  const hasBias = biases.every((b) => b != null);
+  if (!hasBias && biases.some((b) => b != null)) return null;
+  if (hasBias && biases.some((b, i) => b!.dtype !== "float32" || b!.size !== attrs.widths[i])) return null;
+  if (segmentedTile(x.shape[0], attrs) == null) return null;
+  const inputs: tf.NamedTensorMap = { a: x };
+  Ws.forEach((W, i) => {
+    if (isPacked(W)) requireKernels("weightsMatMul", W);
+    inputs[`b${i}`] = isPacked(W) ? W.words : W;
+  });
+  if (hasBias) biases.forEach((b, i) => (inputs[`bias${i}`] = b!));
+  return tf.engine().runKernel(SEGMENTED_MATMUL_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D;
 }
 
 /** x [M, K] · Wᵀ for W of logical shape [N, K] (a tied unembedding's W_E). */

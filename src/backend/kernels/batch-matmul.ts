@@ -192,12 +192,15 @@ export interface StridedMatMul {
   c: [number, number];
   /** Consecutive batches of A that read one batch of B (grouped key/value heads); 1 when omitted. */
   bGroup?: number;
+  /** Offsets (in floats, multiples of 4) of A's and B's first element in their buffers; 0 when omitted. */
+  aStart?: number;
+  bStart?: number;
   outShape: number[];
 }
 
 /** Whether the tiled kernel takes this strided product (the same size rules as planMatMul's, plus vec4 strides). */
 export function stridedMatMulFits(p: Omit<StridedMatMul, "outShape">): boolean {
-  const strides = [...p.a, ...p.b, ...p.c];
+  const strides = [...p.a, ...p.b, ...p.c, p.aStart ?? 0, p.bStart ?? 0];
   if (strides.some((s) => s % 4 !== 0) || p.K % 4 !== 0 || p.K < 16 || p.N % 4 !== 0) return false;
   return p.M >= TILE / 2 && p.N >= TILE / 2 && p.batch <= 65535;
 }
@@ -209,7 +212,7 @@ export function runStridedMatMul(backend: WebgpuBackendApi, a: tf.TensorInfo, b:
   const program = new MatMulTiledProgram(p.batch, p.M, p.N, p.layout, false, tile, false, true, null, matMulVariant(false, p.M, p.K));
   const flatA = withShape(a, [product(a.shape) / 4, 4]);
   const flatB = withShape(b, [product(b.shape) / 4, 4]);
-  const uniforms = [p.M, p.N, p.K, 1, 1, ...p.a, ...p.b, ...p.c, p.bGroup ?? 1].map((v) => ({ type: "int32" as const, data: [v] }));
+  const uniforms = [p.M, p.N, p.K, 1, 1, ...p.a, ...p.b, ...p.c, p.bGroup ?? 1, p.aStart ?? 0, p.bStart ?? 0].map((v) => ({ type: "int32" as const, data: [v] }));
   const out = backend.runWebGPUProgram(program, [flatA, flatB], "float32", uniforms);
   const reshape = tf.getKernel("Reshape", "webgpu")!;
   const shaped = reshape.kernelFunc({ inputs: { x: out }, backend: backend as unknown as tf.KernelBackend, attrs: { shape: p.outShape } }) as tf.TensorInfo;

@@ -208,6 +208,57 @@ function contextProduct(pattern: number[], v: number[]): StridedMatMul {
   };
 }
 
+/** Heads of a q|k|v product's rows [pos, (heads + 2·kvHeads)·dHead]: q's columns, then k's, then v's. */
+export interface QkvLayout {
+  heads: number;
+  kvHeads: number;
+  dHead: number;
+}
+
+const qkvRow = (l: QkvLayout) => (l.heads + 2 * l.kvHeads) * l.dHead;
+
+/** Scores of every head read from a q|k|v product [1, pos, row]: q·kᵀ → [1, heads, pos, pos]. */
+function qkvScoresProduct(pos: number, l: QkvLayout): StridedMatMul {
+  const row = qkvRow(l);
+  return {
+    batch: l.heads, M: pos, N: pos, K: l.dHead, layout: "nt", a: [l.dHead, row], b: [l.dHead, row], c: [pos * pos, pos],
+    bGroup: l.heads / l.kvHeads, aStart: 0, bStart: l.heads * l.dHead, outShape: [1, l.heads, pos, pos],
+  };
+}
+
+/** pattern [1, heads, pos, pos] · v read from a q|k|v product → z [1, pos, heads, dHead]. */
+function qkvContextProduct(pos: number, l: QkvLayout): StridedMatMul {
+  return {
+    batch: l.heads, M: pos, N: l.dHead, K: pos, layout: "nn", a: [pos * pos, pos], b: [l.dHead, qkvRow(l)], c: [l.dHead, l.heads * l.dHead],
+    bGroup: l.heads / l.kvHeads, bStart: (l.heads + l.kvHeads) * l.dHead, outShape: [1, pos, l.heads, l.dHead],
+  };
+}
+
+const qkvUsable = (qkv: tf.Tensor, l: QkvLayout) =>
+  headsMatMulUsable() && qkv.rank === 3 && f32(qkv) && qkv.shape[0] === 1 && qkv.shape[2] === qkvRow(l) && evenGroups(l.heads, l.kvHeads);
+
+/** Whether qkvScores takes a q|k|v product of `pos` rows with these heads (checked before the product is made). */
+export function qkvScoresFit(pos: number, l: QkvLayout): boolean {
+  return headsMatMulUsable() && evenGroups(l.heads, l.kvHeads) && stridedMatMulFits(qkvScoresProduct(pos, l));
+}
+
+/**
+ * Attention scores q·kᵀ of every head, read from one q|k|v product qkv [1, pos, (heads + 2·kvHeads)·dHead] where
+ * they lie (no slices, no transposes): [1, heads, pos, pos]. Null where not fused.
+ */
+export function qkvScores(qkv: tf.Tensor3D, l: QkvLayout): tf.Tensor4D | null {
+  if (!qkvUsable(qkv, l) || !stridedMatMulFits(qkvScoresProduct(qkv.shape[1], l))) return null;
+  return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: qkv, b: qkv }, { product: "qkvScores", ...l } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/** z = pattern · v per head, v read from the q|k|v product: [1, pos, heads, dHead]; null where not fused. */
+export function qkvContext(pattern: tf.Tensor4D, qkv: tf.Tensor3D, l: QkvLayout): tf.Tensor4D | null {
+  const pos = qkv.shape[1];
+  if (!qkvUsable(qkv, l) || !tf.util.arraysEqual(pattern.shape, [1, l.heads, pos, pos]) || !f32(pattern)) return null;
+  if (!stridedMatMulFits(qkvContextProduct(pos, l))) return null;
+  return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: pattern, b: qkv }, { product: "qkvContext", ...l } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
 /** Whether `heads` query heads share `kvHeads` key/value heads evenly (every group the same size). */
 const evenGroups = (heads: number, kvHeads: number) => kvHeads > 0 && heads % kvHeads === 0;
 
@@ -296,9 +347,16 @@ export function registerFusedKernels(): void {
     if (!plan) throw new Error(`${LINEAR_RESIDUAL_KERNEL}: no tiled plan for [${x.shape}]·[${W.shape}] (fusedLinearResidual checks this first)`);
     return runMatMulPlan(backend, x, W, plan, b ?? null, residual);
   });
-  register(HEADS_MATMUL_KERNEL, (backend, { a, b }, attrs) =>
-    runStridedMatMul(backend, a, b, attrs.product === "scores" ? scoresProduct(a.shape, b.shape) : contextProduct(a.shape, b.shape)),
-  );
+  register(HEADS_MATMUL_KERNEL, (backend, { a, b }, attrs) => {
+    const layout = attrs as unknown as QkvLayout;
+    const products: Record<string, () => StridedMatMul> = {
+      scores: () => scoresProduct(a.shape, b.shape),
+      context: () => contextProduct(a.shape, b.shape),
+      qkvScores: () => qkvScoresProduct(a.shape[1], layout),
+      qkvContext: () => qkvContextProduct(b.shape[1], layout),
+    };
+    return runStridedMatMul(backend, a, b, products[attrs.product as string]());
+  });
   register(SCORES_SOFTMAX_KERNEL, (backend, { scores, mask }, attrs) => {
     const softcap = attrs.softcap as number;
     const program = new ScoresSoftmaxProgram(scores.shape, softcap > 0);

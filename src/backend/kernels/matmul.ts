@@ -42,9 +42,13 @@ export type MatMulVariant = "v1" | "v2";
 const swizzle = (k: number) => ((k >> 2) & 3) * 2;
 
 /** Loads of one DEPTH-deep slice into registers (ra/rb) and their stores into workgroup memory. */
-function loadSnippets(layout: MatMulLayout, T: Tile, packedB: boolean, variant: MatMulVariant): { loadA: string; storeA: string; loadB: string; storeB: string } {
+function loadSnippets(layout: MatMulLayout, T: Tile, packedB: boolean, variant: MatMulVariant, segmented: boolean): { loadA: string; storeA: string; loadB: string; storeB: string } {
   // A packed B holds each vec4 of the float32 layout as two words (four 16-bit values): same index, widened here.
-  const readB = (index: string) => (packedB ? `unpack4(B[${index}])` : `B[${index}]`);
+  // Segmented (several B side by side, see MatMulTiledProgram's `segments`): this workgroup's segment's B, in its
+  // own column coordinates.
+  const readB = (index: string) => (segmented ? `readSegB(seg, ${index})` : packedB ? `unpack4(B[${index}])` : `B[${index}]`);
+  const colBase = segmented ? "(col0 - segStart)" : "col0";
+  const nLimit = segmented ? "segN" : "uniforms.N";
   const slots = T / 64; // vec4 loads per thread for a T × 16 slice
   // Row-major [rows, K] operand: thread i of the 4T vec4 slots reads row i % T, k-group i / T, and stores
   // the vector transposed (depth-major), so consecutive threads write consecutive words: no bank conflicts.
@@ -56,8 +60,8 @@ function loadSnippets(layout: MatMulLayout, T: Tile, packedB: boolean, variant: 
       let slot = tid + it * 256;
       let r = ${rowOf};
       let k = kBase + ${kGroupOf};
-      let row = ${limit === "M" ? "row0" : "col0"} + r;
-      if (row < uniforms.${limit} && k < uniforms.K) {
+      let row = ${limit === "M" ? "row0" : colBase} + r;
+      if (row < ${limit === "M" ? "uniforms.M" : nLimit} && k < uniforms.K) {
         ${reg}[it] = ${name === "A" ? `A[${base} + row * aRow4 + k / 4]` : readB(`${base} + row * bRow4 + k / 4`)};
       } else {
         ${reg}[it] = vec4<f32>(0.0);
@@ -84,8 +88,8 @@ function loadSnippets(layout: MatMulLayout, T: Tile, packedB: boolean, variant: 
     for (var it = 0; it < ${slots}; it++) {
       let slot = tid + it * 256;
       let k = kBase + slot / ${T / 4};
-      let n = col0 + (slot % ${T / 4}) * 4;
-      if (k < uniforms.K && n < uniforms.N) {
+      let n = ${colBase} + (slot % ${T / 4}) * 4;
+      if (k < uniforms.K && n < ${nLimit}) {
         rb[it] = ${readB("bBase + k * bRow4 + n / 4")};
       } else {
         rb[it] = vec4<f32>(0.0);
@@ -129,7 +133,8 @@ function computeSnippet(T: Tile, layout: MatMulLayout, variant: MatMulVariant): 
   return lines.join("\n");
 }
 
-function storeSnippet(vectorOut: boolean, hasBias: boolean, hasResidual: boolean, T: Tile): string {
+function storeSnippet(vectorOut: boolean, hasBias: boolean, hasResidual: boolean, T: Tile, segmented: boolean): string {
+  const biasAt = (index: string) => (segmented ? `segBias(seg, ${index.replace("col", "(col - segStart)")})` : `bias[${index}]`);
   const groups = T / 64;
   const lines: string[] = [];
   for (let i = 0; i < 4 * groups; i++) {
@@ -141,12 +146,12 @@ function storeSnippet(vectorOut: boolean, hasBias: boolean, hasResidual: boolean
       if (vectorOut) {
         const index = `(cBase + row * cRow + col) / 4`;
         // (acc + bias) + residual: the same two roundings as the separate bias add and residual add.
-        const biased = hasBias ? `${acc} + bias[col / 4]` : acc;
+        const biased = hasBias ? `${acc} + ${biasAt("col / 4")}` : acc;
         const value = hasResidual ? `(${biased}) + residual[${index}]` : biased;
         lines.push(`    if (col < uniforms.N) { result[${index}] = ${value}; } }`);
       } else {
         const index = `cBase + row * cRow + col + c`;
-        const biased = hasBias ? `${acc}[c] + bias[col + c]` : `${acc}[c]`;
+        const biased = hasBias ? `${acc}[c] + ${biasAt("col + c")}` : `${acc}[c]`;
         const value = hasResidual ? `(${biased}) + residual[${index}]` : biased;
         lines.push(`    for (var c = 0; c < 4; c++) { if (col + c < uniforms.N) { result[${index}] = ${value}; } } }`);
       }
@@ -157,21 +162,48 @@ function storeSnippet(vectorOut: boolean, hasBias: boolean, hasResidual: boolean
 }
 
 /** Dense operands: A [M, K], B [N, K] or [K, N], C [M, N] per batch (a batch of 1 broadcasts A or B). */
-function denseBases(layout: MatMulLayout, packedB: boolean, split: boolean): string {
+function denseBases(layout: MatMulLayout, packedB: boolean, split: boolean, segmented: boolean): string {
   return `
   let aBase = select(0, batch, uniforms.aBatched == 1) * uniforms.M * K4;
   let bBase = select(0, batch, uniforms.bBatched == 1) * uniforms.N * K4${packedB ? " + uniforms.bOffset" : ""};
   let cBase = ${split ? "split" : "batch"} * uniforms.M * uniforms.N;
   let aRow4 = K4;
-  let bRow4 = ${layout === "nt" ? "K4" : "N4"};
+  let bRow4 = ${layout === "nt" ? "K4" : segmented ? "segN / 4" : "N4"};
   let cRow = uniforms.N;`;
+}
+
+/**
+ * WGSL for a segmented product: which B (and bias) this workgroup's columns belong to, and reads of them. Segment s
+ * covers output columns [start_s, start_s+1); every start is a multiple of the block width, so a workgroup's
+ * columns lie in one segment (uniform over the workgroup).
+ */
+function segmentFunctions(segments: number, packedB: boolean, hasBias: boolean, vectorOut: boolean): string {
+  const names = Array.from({ length: segments }, (_, i) => (i === 0 ? "" : String(i)));
+  const read = (n: string) => (packedB ? `unpack4(B${n}[i])` : `B${n}[i]`);
+  const pick = (f: (n: string) => string) =>
+    names.map((n, i) => (i < segments - 1 ? `if (seg == ${i}) { return ${f(n)}; }` : `return ${f(n)};`)).join(" ");
+  const biasType = vectorOut ? "vec4<f32>" : "f32";
+  return `
+fn readSegB(seg : i32, i : i32) -> vec4<f32> { ${pick(read)} }
+${hasBias ? `fn segBias(seg : i32, i : i32) -> ${biasType} { ${pick((n) => `bias${n}[i]`)} }` : ""}`;
+}
+
+/** The segment of the workgroup whose first output column is col0: its index, first column and width. */
+function segmentOf(segments: number): string {
+  const lines = [`var seg = 0;`, `var segStart = 0;`, `var segN = ${segments > 1 ? "uniforms.seg1" : "uniforms.N"};`];
+  for (let i = segments - 1; i >= 1; i--) {
+    const end = i === segments - 1 ? "uniforms.N" : `uniforms.seg${i + 1}`;
+    lines.push(`${i === segments - 1 ? "" : "else "}if (col0 >= uniforms.seg${i}) { seg = ${i}; segStart = uniforms.seg${i}; segN = ${end} - uniforms.seg${i}; }`);
+  }
+  return lines.join("\n  ");
 }
 
 // bGroup: consecutive batches of A that share one batch of B (grouped key/value heads: query head h reads kv head
 // h / group), 1 otherwise.
+// aStart, bStart: where A's and B's first element lies in its buffer (q, k or v within one q|k|v product's rows).
 const stridedBases = `
-  let aBase = batch * (uniforms.aBatchStride / 4);
-  let bBase = (batch / uniforms.bGroup) * (uniforms.bBatchStride / 4);
+  let aBase = uniforms.aStart / 4 + batch * (uniforms.aBatchStride / 4);
+  let bBase = uniforms.bStart / 4 + (batch / uniforms.bGroup) * (uniforms.bBatchStride / 4);
   let cBase = batch * uniforms.cBatchStride;
   let aRow4 = uniforms.aRowStride / 4;
   let bRow4 = uniforms.bRowStride / 4;
@@ -214,25 +246,41 @@ export class MatMulTiledProgram implements WebgpuProgram {
      * one dense batch with neither bias nor residual (the sum applies them).
      */
     readonly splits = 1,
+    /**
+     * Several weights side by side in one product: x · [B | B1 | B2] (attention's q, k and v projections), each B
+     * and bias its own buffer, the outputs' columns in that order (uniforms seg1, seg2: where B1's and B2's columns
+     * start, multiples of the block width). The same multiply-adds per output as separate products.
+     */
+    readonly segments = 1,
   ) {
     if (splits > 1 && (batch !== 1 || hasBias || hasResidual || strided)) {
       throw new Error("MatMulTiledProgram: split-K takes one dense batch without bias or residual");
     }
+    if (segments > 1 && (batch !== 1 || hasResidual || strided || splits > 1)) {
+      throw new Error("MatMulTiledProgram: segments take one dense batch, no residual and no split-K");
+    }
     // A packed B may be a range of rows of a larger weight (a vocabulary chunk): bOffset is its start, in vec2 words.
     if (packedB) this.uniforms += " bOffset : i32,";
-    if (strided) this.uniforms += " aBatchStride : i32, aRowStride : i32, bBatchStride : i32, bRowStride : i32, cBatchStride : i32, cRowStride : i32, bGroup : i32,";
+    if (strided) this.uniforms += " aBatchStride : i32, aRowStride : i32, bBatchStride : i32, bRowStride : i32, cBatchStride : i32, cRowStride : i32, bGroup : i32, aStart : i32, bStart : i32,";
     if (splits > 1) this.uniforms += " kChunk : i32,";
+    for (let i = 1; i < segments; i++) this.uniforms += ` seg${i} : i32,`;
     this.outputShape = [splits > 1 ? splits : batch, M, N];
     this.outputComponent = N % 4 === 0 ? 4 : 1;
-    this.variableNames = ["A", "B", ...(hasBias ? ["bias"] : []), ...(hasResidual ? ["residual"] : [])];
-    this.variableComponents = [4, packedB ? 2 : 4, ...(hasBias ? [this.outputComponent] : []), ...(hasResidual ? [this.outputComponent] : [])];
+    const each = (name: string) => Array.from({ length: segments }, (_, i) => (i === 0 ? name : `${name}${i}`));
+    this.variableNames = [
+      "A", ...each("B"), ...(hasBias ? each("bias") : []), ...(hasResidual ? ["residual"] : []),
+    ];
+    this.variableComponents = [
+      4, ...each("B").map(() => (packedB ? 2 : 4)), ...(hasBias ? each("bias").map(() => this.outputComponent) : []), ...(hasResidual ? [this.outputComponent] : []),
+    ];
     this.dispatch = [Math.ceil(N / tile), Math.ceil(M / tile), splits > 1 ? splits : batch];
-    this.shaderKey = `lmprobeMatMul${tile}_${layout}_${this.outputComponent}_${hasBias}_${hasResidual}_${strided}_${packedB ?? "f32"}_${variant}${splits > 1 ? "_splitK" : ""}`;
+    this.shaderKey = `lmprobeMatMul${tile}_${layout}_${this.outputComponent}_${hasBias}_${hasResidual}_${strided}_${packedB ?? "f32"}_${variant}${splits > 1 ? "_splitK" : ""}${segments > 1 ? `_seg${segments}` : ""}`;
   }
 
   getUserCode(): string {
     const T = this.tile;
-    const s = loadSnippets(this.layout, T, this.packedB != null, this.variant);
+    const segmented = this.segments > 1;
+    const s = loadSnippets(this.layout, T, this.packedB != null, this.variant, segmented);
     const vectorOut = this.outputComponent === 4;
     const slots = T / 64;
     const split = this.splits > 1;
@@ -247,6 +295,7 @@ export class MatMulTiledProgram implements WebgpuProgram {
   let kDepth = uniforms.K;`;
     const accDecl = Array.from({ length: slots * slots * 4 }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join(" ");
     return `${this.packedB ? unpackFunctions(this.packedB) : ""}
+${segmented ? segmentFunctions(this.segments, this.packedB != null, this.hasBias, vectorOut) : ""}
 var<workgroup> As : array<vec4<f32>, ${(DEPTH * T) / 4}>;
 var<workgroup> Bs : array<vec4<f32>, ${(DEPTH * T) / 4}>;
 
@@ -259,7 +308,8 @@ fn main() {
   let col0 = i32(workgroupId.x) * ${T};
   let K4 = uniforms.K / 4;
   let N4 = uniforms.N / 4;
-  ${this.strided ? stridedBases : denseBases(this.layout, this.packedB != null, split)}
+  ${segmented ? segmentOf(this.segments) : ""}
+  ${this.strided ? stridedBases : denseBases(this.layout, this.packedB != null, split, segmented)}
   ${accDecl}
   var ra : array<vec4<f32>, ${slots}>;
   var rb : array<vec4<f32>, ${slots}>;
@@ -289,7 +339,7 @@ fn main() {
     }
     workgroupBarrier();
   }
-  ${storeSnippet(vectorOut, this.hasBias, this.hasResidual, T)}
+  ${storeSnippet(vectorOut, this.hasBias, this.hasResidual, T, segmented)}
 }
 `;
   }

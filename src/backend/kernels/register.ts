@@ -6,6 +6,7 @@ import { LogitStatsProgram } from "./logit-stats";
 import type { WebgpuBackendApi } from "./program";
 import { registerFusedKernels } from "./fused";
 import { registerPackedKernels } from "./packed";
+import { registerSegmentedKernel } from "./segmented";
 import { overrideSoftmax } from "./softmax";
 
 export const LOGIT_STATS_KERNEL = "LmprobeLogitStats";
@@ -16,6 +17,7 @@ export function registerWebgpuKernels(): void {
   overrideSoftmax();
   registerFusedKernels();
   registerPackedKernels();
+  registerSegmentedKernel();
   if (!tf.getKernel(LOGIT_STATS_KERNEL, "webgpu")) {
     tf.registerKernel({
       kernelName: LOGIT_STATS_KERNEL,

@@ -6,7 +6,8 @@ import type { AttentionWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { batchedMatMul, linearProjection, outputProjection as projectOutput } from "./linear";
 import type { Weight2D } from "../../backend/packed-weight";
-import { capability, fusedAttention, fusedScoresSoftmax, headsContext, headsScores } from "../../backend/capabilities";
+import { capability, fusedAttention, fusedScoresSoftmax, headsContext, headsScores, qkvContext, qkvScores, qkvScoresFit, type QkvLayout } from "../../backend/capabilities";
+import { weightsMatMul } from "../../backend/packed-weight";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
 import { attentionStreaming, streamedAttention } from "./attention-streamed";
@@ -46,6 +47,8 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   const { nHeads, nKVHeads, dHead } = w;
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.attn.${local}`, ctx.layer, t);
   const flat = x.reshape([batch * pos, dModel]);
+  const joint = ctx.keysInPlace ? attendJointQkv(w, flat as tf.Tensor2D, batch, pos, ctx) : null;
+  if (joint) return joint;
 
   const project = (W: Weight2D, b: tf.Tensor1D | null, heads: number, norm: typeof w.qNorm) => {
     // webgpu and cpu-native: the bias is added inside the product's kernel (one dispatch or call).
@@ -63,6 +66,33 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
     k = hook("hook_rot_k", applyRotary(k, ctx.rotary, w.rotary)) as tf.Tensor4D;
   }
   return attendProjected(w, q, k, vNew, ctx);
+}
+
+/**
+ * webgpu, one sequence without a KV cache, no rotary, q/k norms or sinks, nothing observing q, k, v or the scores:
+ * q, k and v as one product (backend/kernels/segmented.ts; the same numbers as three), which the scores and
+ * pattern · v read where they lie. Null where any of that does not hold (the caller then projects q, k, v apart).
+ */
+function attendJointQkv(w: AttentionWeights, flat: tf.Tensor2D, batch: number, pos: number, ctx: AttentionContext): tf.Tensor3D | null {
+  if (batch !== 1 || w.sinks || w.qNorm || w.kNorm || (w.rotary && ctx.rotary)) return null;
+  const at = `blocks.${ctx.layer}.attn.`;
+  if (!["hook_q", "hook_k", "hook_v", "hook_attn_scores"].every((h) => ctx.hooks.idle(at + h))) return null;
+  const layout: QkvLayout = { heads: w.nHeads, kvHeads: w.nKVHeads, dHead: w.dHead };
+  if (!qkvScoresFit(pos, layout)) return null;
+  const product = weightsMatMul(flat, [w.W_Q, w.W_K, w.W_V], [w.b_Q, w.b_K, w.b_V]);
+  if (!product) return null;
+  const qkv = product.reshape([1, pos, product.shape[1]]) as tf.Tensor3D;
+  const { heads, kvHeads, dHead } = layout;
+  const part = (start: number, n: number) => tf.slice(product, [0, start * dHead], [pos, n * dHead]).reshape([1, pos, n, dHead]) as tf.Tensor4D;
+  const scores = qkvScores(qkv, layout);
+  const pattern = scores ? fusedScoresSoftmax(scores, ctx.mask, w.scale, w.softcap) : null;
+  // Not fused after all (a size the softmax kernel does not take): q, k and v apart, through the general path.
+  if (!pattern) return attendProjected(w, part(0, heads), part(heads, kvHeads), part(heads + kvHeads, kvHeads), { ...ctx, keysInPlace: false });
+  const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(at + local, ctx.layer, t);
+  const seen = hook("hook_pattern", pattern) as tf.Tensor4D;
+  // pattern · v in place where the tiled kernel takes dHead columns (≥ 64); else v as its own tensor.
+  const z = qkvContext(seen, qkv, layout) ?? contextHeadMajor(seen, part(heads + kvHeads, kvHeads));
+  return outputProjection(w, hook("hook_z", z), ctx.residual ?? null);
 }
 
 /**

@@ -1,0 +1,143 @@
+// q, k and v as one product (kernels/segmented.ts, weightsMatMul) and attention reading it in place (qkvScores,
+// qkvContext): the same bits as three separate products and as the in-place products on separate q, k, v, for
+// float32 weights and packed bf16 ones in both stored orientations, with and without biases, grouped heads too; and
+// GPT-2 runs one product per layer with the numbers of the path that projects q, k and v apart. The WebGPU tests run
+// where an adapter exists (webgpu-in-process.json); off webgpu the functions return null.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { ensureBackend } from "../../src/backend";
+import { matMulTiling } from "../../src/backend/kernels/batch-matmul";
+import { headsContext, headsScores, qkvContext, qkvScores } from "../../src/backend/kernels";
+import { packWeight, weightMatMul, weightsMatMul, type Weight2D } from "../../src/backend/packed-weight";
+import { float32ToBfloat16Bits } from "../../src/io/half-float";
+import { loadModel } from "../../src/load";
+import { webgpuOrSkip } from "./webgpu-helpers";
+import { randoms } from "./product-reference";
+
+test("weightsMatMul is null off webgpu", async () => {
+  await ensureBackend();
+  if (tf.getBackend() === "webgpu") return;
+  const x = tf.ones([64, 64]) as tf.Tensor2D;
+  const W = tf.ones([64, 64]) as tf.Tensor2D;
+  assert.equal(weightsMatMul(x, [W, W, W], [null, null, null]), null);
+  tf.dispose([x, W]);
+});
+
+const bf16Bits = (values: Float32Array) => Uint16Array.from(values, (v) => float32ToBfloat16Bits(v));
+
+/** A [K, N] weight of `kind`: float32, or bf16 packed as stored [K, N] ("nn") or [N, K] (nn.Linear, "nt"). */
+function weight(kind: "f32" | "bf16-nn" | "bf16-nt", K: number, N: number, seed: number): Weight2D {
+  const values = randoms(K * N, seed); // [K, N] row-major
+  if (kind === "f32") return tf.tensor2d(values, [K, N]);
+  if (kind === "bf16-nn") return packWeight(bf16Bits(values), [K, N], "bf16", false);
+  const stored = new Float32Array(K * N); // [N, K]
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) stored[n * K + k] = values[k * N + n];
+  return packWeight(bf16Bits(stored), [N, K], "bf16", true);
+}
+
+test("one product of three weights equals three products, bit for bit: float32 and packed, both orientations, bias or none", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const saved = matMulTiling.minBlocks128;
+  try {
+    // [M, K, widths, kind, bias, block]: GPT-2-like (equal widths) and grouped (k and v narrower); float32 and packed
+    // in both stored orientations; with and without biases; both block sizes. (One shader per case: each takes
+    // seconds to compile on a software adapter, so the cases cover the kinds rather than all their combinations.)
+    const cases: [number, number, number[], "f32" | "bf16-nn" | "bf16-nt", boolean, 64 | 128][] = [
+      [96, 64, [128, 128, 128], "f32", true, 64],
+      [64, 48, [64, 64, 64], "bf16-nt", false, 64],
+      [130, 96, [256, 128, 128], "bf16-nn", true, 128],
+    ];
+    for (const [M, K, widths, kind, withBias, block] of cases) {
+      matMulTiling.minBlocks128 = block === 128 ? 0 : Infinity;
+      const before = tf.memory().numTensors;
+      const x = tf.tensor2d(randoms(M * K, 7), [M, K]);
+      const Ws = widths.map((N, i) => weight(kind, K, N, 20 + i));
+      const bs = widths.map((N, i) => (withBias ? tf.tensor1d(randoms(N, 30 + i)) : null));
+      const joint = weightsMatMul(x, Ws, bs);
+      const label = `${kind}, M ${M}, widths ${widths}, bias ${withBias}, blocks of ${block}`;
+      assert.ok(joint, `${label}: taken`);
+      assert.deepEqual(joint.shape, [M, widths.reduce((a, b) => a + b, 0)]);
+      const apart = tf.tidy(() => tf.concat(Ws.map((W, i) => weightMatMul(x, W, bs[i])), 1));
+      const got = await joint.data();
+      assert.ok(got.some((v) => Math.abs(v) > 1e-3), `${label}: not all zeros`);
+      assert.deepEqual(Array.from(got), Array.from(await apart.data()), label);
+      tf.dispose([x, joint, apart, ...bs.filter((b): b is tf.Tensor1D => b != null)]);
+      for (const W of Ws) W.dispose();
+      assert.equal(tf.memory().numTensors, before, `${label}: tensors leaked`);
+    }
+    // Left to separate products: a width that is not whole blocks, weights of two kinds, one bias of three, too few rows.
+    matMulTiling.minBlocks128 = Infinity;
+    const x = tf.tensor2d(randoms(64 * 64, 3), [64, 64]);
+    const f = (N: number) => weight("f32", 64, N, N) as tf.Tensor2D;
+    const [a, b, c, odd] = [f(64), f(64), f(64), f(96)];
+    const packed = weight("bf16-nn", 64, 64, 5);
+    const bias = tf.zeros([64]) as tf.Tensor1D;
+    assert.equal(weightsMatMul(x, [a, odd, c], [null, null, null]), null, "96 columns are not whole 64-blocks");
+    assert.equal(weightsMatMul(x, [a, packed, c], [null, null, null]), null, "float32 beside packed");
+    assert.equal(weightsMatMul(x, [a, b, c], [bias, null, null]), null, "one bias of three");
+    const few = tf.slice(x, [0, 0], [8, 64]) as tf.Tensor2D;
+    assert.equal(weightsMatMul(few, [a, b, c], [null, null, null]), null, "8 rows");
+    tf.dispose([x, a, b, c, odd, bias, few]);
+    packed.dispose();
+  } finally {
+    matMulTiling.minBlocks128 = saved;
+  }
+});
+
+test("scores and pattern · v read from the q|k|v product equal the in-place products on q, k, v apart", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  for (const [i, [pos, heads, kvHeads, dHead]] of [[96, 4, 4, 64], [128, 8, 2, 64], [64, 6, 3, 64]].entries()) {
+    const before = tf.memory().numTensors;
+    const row = (heads + 2 * kvHeads) * dHead;
+    const qkv = tf.tensor3d(randoms(pos * row, 40 + i), [1, pos, row]);
+    const flat = tf.reshape(qkv, [pos, row]);
+    const part = (start: number, n: number) => tf.tidy(() => tf.reshape(tf.slice(flat, [0, start * dHead], [pos, n * dHead]), [1, pos, n, dHead]) as tf.Tensor4D);
+    const [q, k, v] = [part(0, heads), part(heads, kvHeads), part(heads + kvHeads, kvHeads)];
+    const layout = { heads, kvHeads, dHead };
+    const scores = qkvScores(qkv, layout);
+    assert.ok(scores, `case ${i}: scores fused`);
+    const want = headsScores(q, k)!;
+    assert.deepEqual(Array.from(await scores.data()), Array.from(await want.data()), `case ${i}: scores`);
+    const pattern = tf.softmax(scores) as tf.Tensor4D;
+    const z = qkvContext(pattern, qkv, layout);
+    assert.ok(z, `case ${i}: context fused`);
+    const wantZ = headsContext(pattern, v)!;
+    assert.deepEqual(z.shape, [1, pos, heads, dHead]);
+    assert.deepEqual(Array.from(await z.data()), Array.from(await wantZ.data()), `case ${i}: z`);
+    // Reading v where k lies would give other numbers: the offsets matter.
+    const wrong = headsScores(q, v)!;
+    assert.notDeepEqual(Array.from(await scores.data()), Array.from(await wrong.data()), `case ${i}: k, not v`);
+    tf.dispose([qkv, flat, q, k, v, scores, want, pattern, z, wantZ, wrong]);
+    assert.equal(tf.memory().numTensors, before, `case ${i}: tensors leaked`);
+  }
+});
+
+test("GPT-2 on webgpu: one q|k|v product per layer, with the numbers of the path that projects them apart", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const model = await loadModel("test/fixtures/tiny/gpt2");
+  const ids = Array.from({ length: 80 }, (_, i) => (i * 29 + 3) % 512);
+  const names = ["blocks.1.attn.hook_pattern", "blocks.1.attn.hook_z", "blocks.1.hook_resid_post"];
+  const runOnce = async (cache: string[]) => {
+    const out: Record<string, number[]> = {};
+    const info = await tf.profile(async () => {
+      const r = model.run([ids], { cache });
+      out.logits = Array.from(await r.logits.data());
+      for (const n of names) out[n] = Array.from(await r.cache.get(n).data());
+      r.dispose();
+      return [];
+    });
+    const count = (name: string) => info.kernels.filter((k) => k.name === name).length;
+    return { out, segmented: count("LmprobeSegmentedMatMul"), projections: count("_FusedMatMul") };
+  };
+  const before = tf.memory().numTensors;
+  const joint = await runOnce(names);
+  // Observing hook_q makes every layer project q, k and v apart (hooks see each activation as it is).
+  const apart = await runOnce([...names, ...Array.from({ length: model.config.numLayers }, (_, l) => `blocks.${l}.attn.hook_q`)]);
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  assert.equal(joint.segmented, model.config.numLayers, "one q|k|v product per layer");
+  assert.equal(apart.segmented, 0);
+  assert.equal(apart.projections - joint.projections, 3 * model.config.numLayers, "three projections per layer apart");
+  for (const key of Object.keys(joint.out)) assert.deepEqual(joint.out[key], apart.out[key], key);
+  model.dispose();
+});
