@@ -95,6 +95,7 @@ export {
   fusedLinear,
   fusedLinearResidual,
   fusedRotaryHalf,
+  fusedRotaryHalfFromQkv,
   headsScores,
   headsContext,
   qkvScores,

@@ -8,12 +8,12 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { ensureBackend } from "../../src/backend";
 import { matMulTiling } from "../../src/backend/kernels/batch-matmul";
-import { headsContext, headsScores, qkvContext, qkvScores } from "../../src/backend/kernels";
+import { fusedRotaryHalf, fusedRotaryHalfFromQkv, headsContext, headsScores, qkvContext, qkvScores } from "../../src/backend/kernels";
 import { packWeight, weightMatMul, weightsMatMul, type Weight2D } from "../../src/backend/packed-weight";
-import { float32ToBfloat16Bits } from "../../src/io/half-float";
+import { bfloat16ToFloat32, float32ToBfloat16Bits } from "../../src/io/half-float";
 import { loadModel } from "../../src/load";
 import { webgpuOrSkip } from "./webgpu-helpers";
-import { randoms } from "./product-reference";
+import { maxError, productReference, randoms } from "./product-reference";
 
 test("weightsMatMul is null off webgpu", async () => {
   await ensureBackend();
@@ -25,6 +25,13 @@ test("weightsMatMul is null off webgpu", async () => {
 });
 
 const bf16Bits = (values: Float32Array) => Uint16Array.from(values, (v) => float32ToBfloat16Bits(v));
+
+/** The float32 value of each value's bfloat16 rounding. */
+function bf16Values(values: Float32Array): Float32Array {
+  const out = new Float32Array(values.length);
+  bfloat16ToFloat32(bf16Bits(values), out);
+  return out;
+}
 
 /** A [K, N] weight of `kind`: float32, or bf16 packed as stored [K, N] ("nn") or [N, K] (nn.Linear, "nt"). */
 function weight(kind: "f32" | "bf16-nn" | "bf16-nt", K: number, N: number, seed: number): Weight2D {
@@ -47,6 +54,9 @@ test("one product of three weights equals three products, bit for bit: float32 a
       [96, 64, [128, 128, 128], "f32", true, 64],
       [64, 48, [64, 64, 64], "bf16-nt", false, 64],
       [130, 96, [256, 128, 128], "bf16-nn", true, 128],
+      // Segments that are not whole blocks (a workgroup's columns straddle two weights), as in small grouped models.
+      [80, 64, [64, 32, 36], "f32", true, 64],
+      [80, 64, [64, 32, 32], "bf16-nt", true, 64],
     ];
     for (const [M, K, widths, kind, withBias, block] of cases) {
       matMulTiling.minBlocks128 = block === 128 ? 0 : Infinity;
@@ -61,7 +71,23 @@ test("one product of three weights equals three products, bit for bit: float32 a
       const apart = tf.tidy(() => tf.concat(Ws.map((W, i) => weightMatMul(x, W, bs[i])), 1));
       const got = await joint.data();
       assert.ok(got.some((v) => Math.abs(v) > 1e-3), `${label}: not all zeros`);
-      assert.deepEqual(Array.from(got), Array.from(await apart.data()), label);
+      if (widths.every((w) => w >= 64)) {
+        // Each weight alone takes the tiled kernel too: the same multiply-adds in the same order.
+        assert.deepEqual(Array.from(got), Array.from(await apart.data()), label);
+      } else {
+        // A weight under 64 columns alone runs another kernel (other last bits): both against float64.
+        const N = widths.reduce((a, b) => a + b, 0);
+        const columns = widths.map((w, i) => (kind === "f32" ? randoms(K * w, 20 + i) : bf16Values(randoms(K * w, 20 + i))));
+        const biasValues = withBias ? Float32Array.from(widths.flatMap((w, i) => Array.from(randoms(w, 30 + i)))) : new Float32Array(N);
+        const starts = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
+        const at = (k: number, j: number) => {
+          const i = starts.findLastIndex((st) => j >= st);
+          return columns[i][k * widths[i] + (j - starts[i])];
+        };
+        const want = productReference(await x.data() as Float32Array, at, M, K, N, biasValues, new Float32Array(M * N));
+        assert.ok(maxError(got, want) < 1e-4, `${label}: against float64 (max error ${maxError(got, want)})`);
+        assert.ok(maxError(await apart.data(), want) < 1e-4, `${label}: the separate products against float64`);
+      }
       tf.dispose([x, joint, apart, ...bs.filter((b): b is tf.Tensor1D => b != null)]);
       for (const W of Ws) W.dispose();
       assert.equal(tf.memory().numTensors, before, `${label}: tensors leaked`);
@@ -70,10 +96,10 @@ test("one product of three weights equals three products, bit for bit: float32 a
     matMulTiling.minBlocks128 = Infinity;
     const x = tf.tensor2d(randoms(64 * 64, 3), [64, 64]);
     const f = (N: number) => weight("f32", 64, N, N) as tf.Tensor2D;
-    const [a, b, c, odd] = [f(64), f(64), f(64), f(96)];
+    const [a, b, c, odd] = [f(64), f(64), f(64), f(98)];
     const packed = weight("bf16-nn", 64, 64, 5);
     const bias = tf.zeros([64]) as tf.Tensor1D;
-    assert.equal(weightsMatMul(x, [a, odd, c], [null, null, null]), null, "96 columns are not whole 64-blocks");
+    assert.equal(weightsMatMul(x, [a, odd, c], [null, null, null]), null, "a width of 98 is not a multiple of 4");
     assert.equal(weightsMatMul(x, [a, packed, c], [null, null, null]), null, "float32 beside packed");
     assert.equal(weightsMatMul(x, [a, b, c], [bias, null, null]), null, "one bias of three");
     const few = tf.slice(x, [0, 0], [8, 64]) as tf.Tensor2D;
@@ -113,11 +139,37 @@ test("scores and pattern · v read from the q|k|v product equal the in-place pro
   }
 });
 
-test("GPT-2 on webgpu: one q|k|v product per layer, with the numbers of the path that projects them apart", async (t) => {
+test("rotary of q or k read from the q|k|v product equals the rotation of that slice as its own tensor", async (t) => {
   if (!(await webgpuOrSkip(t))) return;
-  const model = await loadModel("test/fixtures/tiny/gpt2");
+  const [pos, heads, kvHeads, dHead] = [70, 4, 2, 32];
+  const row = (heads + 2 * kvHeads) * dHead;
+  const before = tf.memory().numTensors;
+  const qkv = tf.tensor3d(randoms(pos * row, 50), [1, pos, row]);
+  for (const rot of [dHead, 16]) {
+    const cos = tf.tensor4d(randoms(pos * rot, 51), [1, pos, 1, rot]);
+    const sin = tf.tensor4d(randoms(pos * rot, 52), [1, pos, 1, rot]);
+    for (const [start, n] of [[0, heads], [heads, kvHeads]]) {
+      const got = fusedRotaryHalfFromQkv(qkv, start * dHead, n, dHead, cos, sin, rot);
+      assert.ok(got, `rot ${rot}, heads from ${start}: fused`);
+      const slice = tf.tidy(() => tf.reshape(tf.slice(qkv, [0, 0, start * dHead], [1, pos, n * dHead]), [1, pos, n, dHead])) as tf.Tensor4D;
+      const want = fusedRotaryHalf(slice, cos, sin, rot)!;
+      assert.deepEqual(got.shape, [1, pos, n, dHead]);
+      assert.deepEqual(Array.from(await got.data()), Array.from(await want.data()), `rot ${rot}, heads from ${start}`);
+      tf.dispose([got, slice, want]);
+    }
+    tf.dispose([cos, sin]);
+  }
+  qkv.dispose();
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+});
+
+// GPT-2 and OPT-like (no rotary: the scores read q and k in place), Llama (grouped heads, rotary), Qwen2 (biases,
+// rotary, grouped heads).
+for (const fixture of ["gpt2", "llama", "qwen2"]) test(`${fixture} on webgpu: one q|k|v product per layer, with the numbers of the path that projects them apart`, async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const model = await loadModel(`test/fixtures/tiny/${fixture}`);
   const ids = Array.from({ length: 80 }, (_, i) => (i * 29 + 3) % 512);
-  const names = ["blocks.1.attn.hook_pattern", "blocks.1.attn.hook_z", "blocks.1.hook_resid_post"];
+  const names = ["blocks.1.attn.hook_pattern", "blocks.1.attn.hook_z", "blocks.1.hook_resid_post", ...(model.config.rope ? ["blocks.0.attn.hook_rot_k"] : [])];
   const runOnce = async (cache: string[]) => {
     const out: Record<string, number[]> = {};
     const info = await tf.profile(async () => {
@@ -127,8 +179,7 @@ test("GPT-2 on webgpu: one q|k|v product per layer, with the numbers of the path
       r.dispose();
       return [];
     });
-    const count = (name: string) => info.kernels.filter((k) => k.name === name).length;
-    return { out, segmented: count("LmprobeSegmentedMatMul"), projections: count("_FusedMatMul") };
+    return { out, segmented: info.kernels.filter((k) => k.name === "LmprobeSegmentedMatMul").length };
   };
   const before = tf.memory().numTensors;
   const joint = await runOnce(names);
@@ -137,7 +188,6 @@ test("GPT-2 on webgpu: one q|k|v product per layer, with the numbers of the path
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
   assert.equal(joint.segmented, model.config.numLayers, "one q|k|v product per layer");
   assert.equal(apart.segmented, 0);
-  assert.equal(apart.projections - joint.projections, 3 * model.config.numLayers, "three projections per layer apart");
   for (const key of Object.keys(joint.out)) assert.deepEqual(joint.out[key], apart.out[key], key);
   model.dispose();
 });

@@ -104,6 +104,18 @@ export function fusedRotaryHalf(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor
 }
 
 /**
+ * The "half" rotation of `heads` heads read from one q|k|v product qkv [1, pos, row], from column `start` on (q at 0,
+ * k after q's heads): [1, pos, heads, dHead], the numbers of fusedRotaryHalf on those columns as their own tensor.
+ * Null where not fused.
+ */
+export function fusedRotaryHalfFromQkv(qkv: tf.Tensor3D, start: number, heads: number, dHead: number, cos: tf.Tensor4D, sin: tf.Tensor4D, rot: number): tf.Tensor4D | null {
+  if (!available(ROTARY_KERNEL) || qkv.rank !== 3 || qkv.shape[0] !== 1 || qkv.size === 0 || !f32(qkv) || !f32(cos) || !f32(sin)) return null;
+  const table = [1, qkv.shape[1], 1, rot];
+  if (rot % 2 !== 0 || rot > dHead || start + heads * dHead > qkv.shape[2] || !tf.util.arraysEqual(cos.shape, table) || !tf.util.arraysEqual(sin.shape, table)) return null;
+  return tf.engine().runKernel(ROTARY_KERNEL, { x: qkv, cos, sin }, { rot, heads, dHead, start } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/**
  * Attention from the queries to the output of the heads, in one kernel: q [batch, pos, heads, dHead] as the
  * projection lays it out, k / v [batch, kvHeads, keys, dHead / dV] head-major (as the KV cache keeps them; `kvLayout`
  * "positions": [batch, keys, kvHeads, ·] as the projections lay them out, made head-major inside the kernel), mask
@@ -335,13 +347,18 @@ export function registerFusedKernels(): void {
     const program = new ActivationProgram(x.shape, attrs.act as FusedActivation, up != null);
     return backend.runWebGPUProgram(program, up ? [x, up] : [x], "float32");
   });
-  register(ROTARY_KERNEL, (backend, { x, cos, sin }, attrs) =>
-    backend.runWebGPUProgram(new RotaryHalfProgram(x.shape), [x, cos, sin], "float32", [
-      { type: "int32", data: [x.shape[2]] },
-      { type: "int32", data: [x.shape[3]] },
-      { type: "int32", data: [attrs.rot as number] },
-    ]),
-  );
+  register(ROTARY_KERNEL, (backend, { x, cos, sin }, attrs) => {
+    // x [batch, pos, heads, dHead], or (attrs.heads set) one q|k|v product [1, pos, row] whose columns from
+    // attrs.start hold the heads to rotate.
+    const fromQkv = typeof attrs.heads === "number";
+    const heads = fromQkv ? (attrs.heads as number) : x.shape[2];
+    const dHead = fromQkv ? (attrs.dHead as number) : x.shape[3];
+    const shape = fromQkv ? [1, x.shape[1], heads, dHead] : x.shape;
+    const xRow = fromQkv ? x.shape[2] : heads * dHead;
+    const start = fromQkv ? (attrs.start as number) : 0;
+    return backend.runWebGPUProgram(new RotaryHalfProgram(shape), [x, cos, sin], "float32",
+      [heads, dHead, attrs.rot as number, xRow, start].map((v) => ({ type: "int32" as const, data: [v] })));
+  });
   register(LINEAR_RESIDUAL_KERNEL, (backend, { x, W, b, residual }) => {
     const plan = planMatMul(x.shape, W.shape, false, false);
     if (!plan) throw new Error(`${LINEAR_RESIDUAL_KERNEL}: no tiled plan for [${x.shape}]·[${W.shape}] (fusedLinearResidual checks this first)`);

@@ -44,11 +44,9 @@ const swizzle = (k: number) => ((k >> 2) & 3) * 2;
 /** Loads of one DEPTH-deep slice into registers (ra/rb) and their stores into workgroup memory. */
 function loadSnippets(layout: MatMulLayout, T: Tile, packedB: boolean, variant: MatMulVariant, segmented: boolean): { loadA: string; storeA: string; loadB: string; storeB: string } {
   // A packed B holds each vec4 of the float32 layout as two words (four 16-bit values): same index, widened here.
-  // Segmented (several B side by side, see MatMulTiledProgram's `segments`): this workgroup's segment's B, in its
-  // own column coordinates.
-  const readB = (index: string) => (segmented ? `readSegB(seg, ${index})` : packedB ? `unpack4(B[${index}])` : `B[${index}]`);
-  const colBase = segmented ? "(col0 - segStart)" : "col0";
-  const nLimit = segmented ? "segN" : "uniforms.N";
+  // Segmented (several B side by side, see MatMulTiledProgram's `segments`): each vec4 read from the B its output
+  // column belongs to (segmentFunctions).
+  const readB = (index: string) => (packedB ? `unpack4(B[${index}])` : `B[${index}]`);
   const slots = T / 64; // vec4 loads per thread for a T × 16 slice
   // Row-major [rows, K] operand: thread i of the 4T vec4 slots reads row i % T, k-group i / T, and stores
   // the vector transposed (depth-major), so consecutive threads write consecutive words: no bank conflicts.
@@ -60,9 +58,9 @@ function loadSnippets(layout: MatMulLayout, T: Tile, packedB: boolean, variant: 
       let slot = tid + it * 256;
       let r = ${rowOf};
       let k = kBase + ${kGroupOf};
-      let row = ${limit === "M" ? "row0" : colBase} + r;
-      if (row < ${limit === "M" ? "uniforms.M" : nLimit} && k < uniforms.K) {
-        ${reg}[it] = ${name === "A" ? `A[${base} + row * aRow4 + k / 4]` : readB(`${base} + row * bRow4 + k / 4`)};
+      let row = ${limit === "M" ? "row0" : "col0"} + r;
+      if (row < uniforms.${limit} && k < uniforms.K) {
+        ${reg}[it] = ${name === "A" ? `A[${base} + row * aRow4 + k / 4]` : segmented ? "loadSegNT(row, k)" : readB(`${base} + row * bRow4 + k / 4`)};
       } else {
         ${reg}[it] = vec4<f32>(0.0);
       }
@@ -88,9 +86,9 @@ function loadSnippets(layout: MatMulLayout, T: Tile, packedB: boolean, variant: 
     for (var it = 0; it < ${slots}; it++) {
       let slot = tid + it * 256;
       let k = kBase + slot / ${T / 4};
-      let n = ${colBase} + (slot % ${T / 4}) * 4;
-      if (k < uniforms.K && n < ${nLimit}) {
-        rb[it] = ${readB("bBase + k * bRow4 + n / 4")};
+      let n = col0 + (slot % ${T / 4}) * 4;
+      if (k < uniforms.K && n < uniforms.N) {
+        rb[it] = ${segmented ? "loadSegNN(k, n)" : readB("bBase + k * bRow4 + n / 4")};
       } else {
         rb[it] = vec4<f32>(0.0);
       }
@@ -134,7 +132,7 @@ function computeSnippet(T: Tile, layout: MatMulLayout, variant: MatMulVariant): 
 }
 
 function storeSnippet(vectorOut: boolean, hasBias: boolean, hasResidual: boolean, T: Tile, segmented: boolean): string {
-  const biasAt = (index: string) => (segmented ? `segBias(seg, ${index.replace("col", "(col - segStart)")})` : `bias[${index}]`);
+  const biasAt = (index: string) => (!segmented ? `bias[${index}]` : vectorOut ? "segBias(col)" : `segBias(${index})`);
   const groups = T / 64;
   const lines: string[] = [];
   for (let i = 0; i < 4 * groups; i++) {
@@ -162,40 +160,48 @@ function storeSnippet(vectorOut: boolean, hasBias: boolean, hasResidual: boolean
 }
 
 /** Dense operands: A [M, K], B [N, K] or [K, N], C [M, N] per batch (a batch of 1 broadcasts A or B). */
-function denseBases(layout: MatMulLayout, packedB: boolean, split: boolean, segmented: boolean): string {
+function denseBases(layout: MatMulLayout, packedB: boolean, split: boolean): string {
   return `
   let aBase = select(0, batch, uniforms.aBatched == 1) * uniforms.M * K4;
   let bBase = select(0, batch, uniforms.bBatched == 1) * uniforms.N * K4${packedB ? " + uniforms.bOffset" : ""};
   let cBase = ${split ? "split" : "batch"} * uniforms.M * uniforms.N;
   let aRow4 = K4;
-  let bRow4 = ${layout === "nt" ? "K4" : segmented ? "segN / 4" : "N4"};
+  let bRow4 = ${layout === "nt" ? "K4" : "N4"};
   let cRow = uniforms.N;`;
 }
 
 /**
- * WGSL for a segmented product: which B (and bias) this workgroup's columns belong to, and reads of them. Segment s
- * covers output columns [start_s, start_s+1); every start is a multiple of the block width, so a workgroup's
- * columns lie in one segment (uniform over the workgroup).
+ * WGSL for a segmented product: segment s covers output columns [start_s, start_s+1) (uniforms seg1, seg2: where the
+ * second and third begin; multiples of 4, so that a vec4 of columns lies in one segment) and reads its own B and
+ * bias, B_s being [K, w_s] ("nn") or [w_s, K] ("nt"). A workgroup's columns may straddle two segments.
  */
 function segmentFunctions(segments: number, packedB: boolean, hasBias: boolean, vectorOut: boolean): string {
-  const names = Array.from({ length: segments }, (_, i) => (i === 0 ? "" : String(i)));
-  const read = (n: string) => (packedB ? `unpack4(B${n}[i])` : `B${n}[i]`);
-  const pick = (f: (n: string) => string) =>
-    names.map((n, i) => (i < segments - 1 ? `if (seg == ${i}) { return ${f(n)}; }` : `return ${f(n)};`)).join(" ");
+  const ids = Array.from({ length: segments }, (_, i) => i);
+  const suffix = (i: number) => (i === 0 ? "" : String(i));
+  const start = (i: number) => (i === 0 ? "0" : `uniforms.seg${i}`);
+  const end = (i: number) => (i === segments - 1 ? "uniforms.N" : `uniforms.seg${i + 1}`);
+  // if (s == 0) { … } if (s == 1) { … } return …: the last segment is the fallthrough.
+  const pick = (f: (i: number) => string) => ids.map((i) => (i < segments - 1 ? `if (s == ${i}) { return ${f(i)}; }` : `return ${f(i)};`)).join(" ");
+  const read = (i: number) => (packedB ? `unpack4(B${suffix(i)}[i])` : `B${suffix(i)}[i]`);
+  const segOf = ids.slice(1).reverse().map((i) => `if (n >= uniforms.seg${i}) { return ${i}; }`).join(" ");
   const biasType = vectorOut ? "vec4<f32>" : "f32";
   return `
-fn readSegB(seg : i32, i : i32) -> vec4<f32> { ${pick(read)} }
-${hasBias ? `fn segBias(seg : i32, i : i32) -> ${biasType} { ${pick((n) => `bias${n}[i]`)} }` : ""}`;
+fn segOf(n : i32) -> i32 { ${segOf} return 0; }
+fn segStart(s : i32) -> i32 { ${pick(start)} }
+fn segEnd(s : i32) -> i32 { ${pick(end)} }
+fn readSegB(s : i32, i : i32) -> vec4<f32> { ${pick(read)} }
+// "nn": the vec4 of B_s at depth k and output columns n..n+3.
+fn loadSegNN(k : i32, n : i32) -> vec4<f32> {
+  let s = segOf(n);
+  let first = segStart(s);
+  return readSegB(s, k * ((segEnd(s) - first) / 4) + (n - first) / 4);
 }
-
-/** The segment of the workgroup whose first output column is col0: its index, first column and width. */
-function segmentOf(segments: number): string {
-  const lines = [`var seg = 0;`, `var segStart = 0;`, `var segN = ${segments > 1 ? "uniforms.seg1" : "uniforms.N"};`];
-  for (let i = segments - 1; i >= 1; i--) {
-    const end = i === segments - 1 ? "uniforms.N" : `uniforms.seg${i + 1}`;
-    lines.push(`${i === segments - 1 ? "" : "else "}if (col0 >= uniforms.seg${i}) { seg = ${i}; segStart = uniforms.seg${i}; segN = ${end} - uniforms.seg${i}; }`);
-  }
-  return lines.join("\n  ");
+// "nt": the vec4 of B_s's row for output column n, depths k..k+3.
+fn loadSegNT(n : i32, k : i32) -> vec4<f32> {
+  let s = segOf(n);
+  return readSegB(s, (n - segStart(s)) * (uniforms.K / 4) + k / 4);
+}
+${hasBias ? `fn segBias(col : i32) -> ${biasType} { let s = segOf(col); let i = ${vectorOut ? "(col - segStart(s)) / 4" : "col - segStart(s)"}; ${pick((i) => `bias${suffix(i)}[i]`)} }` : ""}`;
 }
 
 // bGroup: consecutive batches of A that share one batch of B (grouped key/value heads: query head h reads kv head
@@ -249,7 +255,7 @@ export class MatMulTiledProgram implements WebgpuProgram {
     /**
      * Several weights side by side in one product: x · [B | B1 | B2] (attention's q, k and v projections), each B
      * and bias its own buffer, the outputs' columns in that order (uniforms seg1, seg2: where B1's and B2's columns
-     * start, multiples of the block width). The same multiply-adds per output as separate products.
+     * start, multiples of 4). The same multiply-adds per output as separate products.
      */
     readonly segments = 1,
   ) {
@@ -308,8 +314,7 @@ fn main() {
   let col0 = i32(workgroupId.x) * ${T};
   let K4 = uniforms.K / 4;
   let N4 = uniforms.N / 4;
-  ${segmented ? segmentOf(this.segments) : ""}
-  ${this.strided ? stridedBases : denseBases(this.layout, this.packedB != null, split, segmented)}
+  ${this.strided ? stridedBases : denseBases(this.layout, this.packedB != null, split)}
   ${accDecl}
   var ra : array<vec4<f32>, ${slots}>;
   var rb : array<vec4<f32>, ${slots}>;

@@ -232,7 +232,9 @@ export class RotaryHalfProgram implements WebgpuProgram {
   variableNames = ["x", "cosT", "sinT"];
   workgroupSize: [number, number, number] = [THREADS, 1, 1];
   size = true;
-  uniforms = "heads : i32, dHead : i32, rot : i32,";
+  // xRow, xStart: x's row length and the offset of this tensor's first column in it (heads · dHead and 0 for x of
+  // the output's own shape; q or k read from one q|k|v product's rows otherwise).
+  uniforms = "heads : i32, dHead : i32, rot : i32, xRow : i32, xStart : i32,";
 
   constructor(shape: number[]) {
     this.outputShape = shape;
@@ -246,14 +248,15 @@ export class RotaryHalfProgram implements WebgpuProgram {
 fn main(index : i32) {
   if (index < uniforms.size) {
     let i = index % uniforms.dHead;
+    let token = index / (uniforms.dHead * uniforms.heads);
+    let at = token * uniforms.xRow + uniforms.xStart + (index - token * uniforms.dHead * uniforms.heads);
     if (i >= uniforms.rot) {
-      result[index] = x[index];
+      result[index] = x[at];
     } else {
       let half = uniforms.rot / 2;
-      let token = index / (uniforms.dHead * uniforms.heads);
-      let partner = select(index - half, index + half, i < half);
+      let partner = select(at - half, at + half, i < half);
       let t = token * uniforms.rot + i;
-      result[index] = x[index] * cosT[t] + x[partner] * sinT[t];
+      result[index] = x[at] * cosT[t] + x[partner] * sinT[t];
     }
   }
 }

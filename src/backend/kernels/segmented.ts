@@ -1,6 +1,6 @@
 // One product of x with several weights side by side, x · [W0 | W1 | W2] (attention's q, k and v projections), in
 // one dispatch of the tiled matmul without copying the weights together: each weight (and bias) stays its own
-// buffer, and each workgroup reads the one its output columns belong to (MatMulTiledProgram's `segments`). Every
+// buffer, and each load reads the one its output columns belong to (MatMulTiledProgram's `segments`). Every
 // output is the same sequence of multiply-adds as in a product of its own, so the numbers are those of separate
 // products. Why: at 1024 rows GPT-2-small's [1024, 768] · [768, 768] projections make too few blocks to fill an
 // H100 (0.15 ms each, 8 TFLOP/s), where one [1024, 768] · [768, 2304] product runs like the MLP's up-projection
@@ -26,15 +26,15 @@ export interface SegmentedMatMulAttrs {
 
 /**
  * The block width for an M-row product with these segments, or null where the tiled kernel should not run it as
- * one: sizes it does not take, a segment width that is not whole blocks, or a product that would split K (split-K's
- * sum has no segments; separate products split as they would).
+ * one: sizes it does not take, a segment width that is not a multiple of 4 (a vec4 of output columns must lie in one
+ * segment), or a product that would split K (split-K's sum has no segments; separate products split as they would).
  */
 export function segmentedTile(M: number, attrs: SegmentedMatMulAttrs): 64 | 128 | null {
   const { K, widths, layout } = attrs;
-  if (widths.length < 2 || widths.length > 3) return null;
+  if (widths.length < 2 || widths.length > 3 || widths.some((w) => w <= 0 || w % 4 !== 0)) return null;
   const N = widths.reduce((a, b) => a + b, 0);
   const plan = planMatMul([M, K], layout === "nt" ? [N, K] : [K, N], false, layout === "nt");
-  if (!plan || widths.some((w) => w % plan.tile !== 0)) return null;
+  if (!plan) return null;
   if (chooseSplitK(M, N, K, plan.tile, 1).splits > 1) return null;
   return plan.tile;
 }

@@ -6,7 +6,7 @@ import type { AttentionWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { batchedMatMul, linearProjection, outputProjection as projectOutput } from "./linear";
 import type { Weight2D } from "../../backend/packed-weight";
-import { capability, fusedAttention, fusedScoresSoftmax, headsContext, headsScores, qkvContext, qkvScores, qkvScoresFit, type QkvLayout } from "../../backend/capabilities";
+import { capability, fusedAttention, fusedRotaryHalfFromQkv, fusedScoresSoftmax, headsContext, headsScores, qkvContext, qkvScores, qkvScoresFit, type QkvLayout } from "../../backend/capabilities";
 import { weightsMatMul } from "../../backend/packed-weight";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
@@ -69,12 +69,15 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
 }
 
 /**
- * webgpu, one sequence without a KV cache, no rotary, q/k norms or sinks, nothing observing q, k, v or the scores:
- * q, k and v as one product (backend/kernels/segmented.ts; the same numbers as three), which the scores and
- * pattern · v read where they lie. Null where any of that does not hold (the caller then projects q, k, v apart).
+ * webgpu, one sequence without a KV cache, no q/k norms or sinks, rotary (if any) of the "half" kind, nothing observing
+ * q, k, v (before rotary) or the scores: q, k and v as one product (backend/kernels/segmented.ts; the same numbers as
+ * three). Without rotary the scores read q and k from that product's rows where they lie; with it, q and k are
+ * rotated out of them into tensors of their own (hook_rot_q / hook_rot_k see those). pattern · v reads v in place.
+ * Null where any of that does not hold (the caller then projects q, k and v apart).
  */
 function attendJointQkv(w: AttentionWeights, flat: tf.Tensor2D, batch: number, pos: number, ctx: AttentionContext): tf.Tensor3D | null {
-  if (batch !== 1 || w.sinks || w.qNorm || w.kNorm || (w.rotary && ctx.rotary)) return null;
+  const rotary = w.rotary && ctx.rotary ? { settings: w.rotary, tables: ctx.rotary } : null;
+  if (batch !== 1 || w.sinks || w.qNorm || w.kNorm || (rotary && rotary.settings.style !== "half")) return null;
   const at = `blocks.${ctx.layer}.attn.`;
   if (!["hook_q", "hook_k", "hook_v", "hook_attn_scores"].every((h) => ctx.hooks.idle(at + h))) return null;
   const layout: QkvLayout = { heads: w.nHeads, kvHeads: w.nKVHeads, dHead: w.dHead };
@@ -84,11 +87,20 @@ function attendJointQkv(w: AttentionWeights, flat: tf.Tensor2D, batch: number, p
   const qkv = product.reshape([1, pos, product.shape[1]]) as tf.Tensor3D;
   const { heads, kvHeads, dHead } = layout;
   const part = (start: number, n: number) => tf.slice(product, [0, start * dHead], [pos, n * dHead]).reshape([1, pos, n, dHead]) as tf.Tensor4D;
-  const scores = qkvScores(qkv, layout);
-  const pattern = scores ? fusedScoresSoftmax(scores, ctx.mask, w.scale, w.softcap) : null;
-  // Not fused after all (a size the softmax kernel does not take): q, k and v apart, through the general path.
-  if (!pattern) return attendProjected(w, part(0, heads), part(heads, kvHeads), part(heads + kvHeads, kvHeads), { ...ctx, keysInPlace: false });
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(at + local, ctx.layer, t);
+  const apart = (q: tf.Tensor4D, k: tf.Tensor4D) => attendProjected(w, q, k, part(heads + kvHeads, kvHeads), { ...ctx, keysInPlace: false });
+  // Rotated q and k (their hooks run once, here), or none: the scores then read q and k in place.
+  let rotated: { q: tf.Tensor4D; k: tf.Tensor4D } | null = null;
+  if (rotary) {
+    const rotate = (start: number, n: number) =>
+      fusedRotaryHalfFromQkv(qkv, start * dHead, n, dHead, rotary.tables.cos, rotary.tables.sin, rotary.settings.rotaryDim) ??
+      applyRotary(part(start, n), rotary.tables, rotary.settings);
+    rotated = { q: hook("hook_rot_q", rotate(0, heads)) as tf.Tensor4D, k: hook("hook_rot_k", rotate(heads, kvHeads)) as tf.Tensor4D };
+  }
+  const scores = rotated ? headsScores(rotated.q, rotated.k) : qkvScores(qkv, layout);
+  const pattern = scores ? fusedScoresSoftmax(scores, ctx.mask, w.scale, w.softcap) : null;
+  // Not fused after all (sizes these kernels do not take): the general path, from q, k and v apart.
+  if (!pattern) return apart(rotated?.q ?? part(0, heads), rotated?.k ?? part(heads, kvHeads));
   const seen = hook("hook_pattern", pattern) as tf.Tensor4D;
   // pattern · v in place where the tiled kernel takes dHead columns (≥ 64); else v as its own tensor.
   const z = qkvContext(seen, qkv, layout) ?? contextHeadMajor(seen, part(heads + kvHeads, kvHeads));
