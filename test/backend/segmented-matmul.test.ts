@@ -57,6 +57,8 @@ test("one product of three weights equals three products, bit for bit: float32 a
       // Segments that are not whole blocks (a workgroup's columns straddle two weights), as in small grouped models.
       [80, 64, [64, 32, 36], "f32", true, 64],
       [80, 64, [64, 32, 32], "bf16-nt", true, 64],
+      // Packed products of more than 256 rows take the other load scheme (v1; batch-matmul.ts matMulVariant).
+      [300, 64, [128, 64, 64], "bf16-nt", true, 64],
     ];
     for (const [M, K, widths, kind, withBias, block] of cases) {
       matMulTiling.minBlocks128 = block === 128 ? 0 : Infinity;
