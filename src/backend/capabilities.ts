@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { LOGIT_STATS_KERNEL } from "./kernels/register";
 import { LINEAR_RESIDUAL_KERNEL } from "./kernels/fused";
+import { SEGMENTED_MATMUL_KERNEL } from "./kernels/segmented";
 
 /** The traits a backend declares. Every one defaults to false for a backend not listed. */
 export interface BackendTraits {
@@ -67,6 +68,12 @@ const KERNEL_CAPABILITIES = {
   logitStats: () => tf.getKernel(LOGIT_STATS_KERNEL, tf.getBackend()) != null,
   /** residual + x·W + b in one kernel, so a block may skip its separate residual adds (forward.ts). */
   fusedLinearResidual: () => process.env.LMPROBE_WEBGPU_FUSED !== "off" && tf.getKernel(LINEAR_RESIDUAL_KERNEL, tf.getBackend()) != null,
+  /**
+   * q, k and v as one segmented product per layer (model/components/attention.ts, kernels/segmented.ts). Opt-in
+   * (LMPROBE_WEBGPU_JOINT_QKV=on): on an H100 it was not faster than three products (GPT-2-small forward at
+   * T = 128 0.75×, T = 1024 0.90×; bench/results/gpu-h100/joint-qkv-ab.jsonl).
+   */
+  jointQkvProduct: () => process.env.LMPROBE_WEBGPU_JOINT_QKV === "on" && tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) != null,
 } as const;
 
 export type Capability = keyof BackendTraits | keyof typeof KERNEL_CAPABILITIES;

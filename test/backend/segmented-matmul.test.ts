@@ -169,6 +169,10 @@ test("rotary of q or k read from the q|k|v product equals the rotation of that s
 // rotary, grouped heads).
 for (const fixture of ["gpt2", "llama", "qwen2"]) test(`${fixture} on webgpu: one q|k|v product per layer, with the numbers of the path that projects them apart`, async (t) => {
   if (!(await webgpuOrSkip(t))) return;
+  // Opt-in (capability jointQkvProduct); without the switch no layer takes it.
+  const saved = process.env.LMPROBE_WEBGPU_JOINT_QKV;
+  process.env.LMPROBE_WEBGPU_JOINT_QKV = "on";
+  t.after(() => (saved === undefined ? delete process.env.LMPROBE_WEBGPU_JOINT_QKV : (process.env.LMPROBE_WEBGPU_JOINT_QKV = saved)));
   const model = await loadModel(`test/fixtures/tiny/${fixture}`);
   const ids = Array.from({ length: 80 }, (_, i) => (i * 29 + 3) % 512);
   const names = ["blocks.1.attn.hook_pattern", "blocks.1.attn.hook_z", "blocks.1.hook_resid_post", ...(model.config.rope ? ["blocks.0.attn.hook_rot_k"] : [])];
@@ -190,6 +194,8 @@ for (const fixture of ["gpt2", "llama", "qwen2"]) test(`${fixture} on webgpu: on
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
   assert.equal(joint.segmented, model.config.numLayers, "one q|k|v product per layer");
   assert.equal(apart.segmented, 0);
+  delete process.env.LMPROBE_WEBGPU_JOINT_QKV;
+  assert.equal((await runOnce(names)).segmented, 0, "not taken unless asked for");
   for (const key of Object.keys(joint.out)) assert.deepEqual(joint.out[key], apart.out[key], key);
   model.dispose();
 });

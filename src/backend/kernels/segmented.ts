@@ -4,7 +4,9 @@
 // output is the same sequence of multiply-adds as in a product of its own, so the numbers are those of separate
 // products. Why: at 1024 rows GPT-2-small's [1024, 768] · [768, 768] projections make too few blocks to fill an
 // H100 (0.15 ms each, 8 TFLOP/s), where one [1024, 768] · [768, 2304] product runs like the MLP's up-projection
-// (18 TFLOP/s); at 128 rows, two dispatches fewer per layer for a pass bound by the host.
+// (18 TFLOP/s); at 128 rows, two dispatches fewer per layer for a pass bound by the host. Measured on an H100 the
+// whole forward was not faster for it (bench/results/gpu-h100/joint-qkv-ab.jsonl), so attention takes it only on
+// request (capability jointQkvProduct, LMPROBE_WEBGPU_JOINT_QKV=on).
 import * as tf from "@tensorflow/tfjs-core";
 import { planMatMul, matMulVariant } from "./batch-matmul";
 import { MatMulTiledProgram } from "./matmul";

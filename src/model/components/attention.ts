@@ -47,7 +47,7 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   const { nHeads, nKVHeads, dHead } = w;
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.attn.${local}`, ctx.layer, t);
   const flat = x.reshape([batch * pos, dModel]);
-  const joint = ctx.keysInPlace ? attendJointQkv(w, flat as tf.Tensor2D, batch, pos, ctx) : null;
+  const joint = ctx.keysInPlace && capability("jointQkvProduct") ? attendJointQkv(w, flat as tf.Tensor2D, batch, pos, ctx) : null;
   if (joint) return joint;
 
   const project = (W: Weight2D, b: tf.Tensor1D | null, heads: number, norm: typeof w.qNorm) => {
@@ -69,7 +69,7 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
 }
 
 /**
- * webgpu, one sequence without a KV cache, no q/k norms or sinks, rotary (if any) of the "half" kind, nothing observing
+ * Opt-in (capability jointQkvProduct: not faster on an H100). webgpu, one sequence without a KV cache, no q/k norms or sinks, rotary (if any) of the "half" kind, nothing observing
  * q, k, v (before rotary) or the scores: q, k and v as one product (backend/kernels/segmented.ts; the same numbers as
  * three). Without rotary the scores read q and k from that product's rows where they lie; with it, q and k are
  * rotated out of them into tensors of their own (hook_rot_q / hook_rot_k see those). pattern · v reads v in place.
