@@ -61,60 +61,74 @@ export async function layerSimilarityFromCache(cache: CacheLike, nLayers: number
     tf.stack(
       residualHookNames(nLayers).map((n) => {
         const x = cache.get(n);
-        return tf.reshape(tf.slice(x, [b, 0, 0], [1, x.shape[1]!, x.shape[2]!]), x.shape.slice(1));
+        const one = x.shape[0] === 1 ? x : tf.slice(x, [b, 0, 0], [1, x.shape[1]!, x.shape[2]!]); // no copy for one sequence
+        return tf.reshape(one, x.shape.slice(1));
       }),
       1,
     ),
   ) as tf.Tensor3D;
-  const [T] = stack.shape;
-  // Squares of entries beyond ~1e15 would overflow float32 sums: such (corrupt) streams are scaled first.
-  // Read asynchronously: a GPU backend cannot be read synchronously in Node.
-  const maxAbsTensor = tf.tidy(() => tf.max(tf.abs(stack)));
-  const maxAbs = (await maxAbsTensor.data())[0];
-  maxAbsTensor.dispose();
-  const [last, flat, perPos] = tf.tidy(() => {
-    const scaled = maxAbs > 1e15 ? tf.div(stack, maxAbs) : stack;
-    const grams = tf.matMul(scaled, scaled, false, true); // [T, L+1, L+1]
-    return [
-      cosinesOfGram(tf.squeeze(tf.slice(grams, [T - 1, 0, 0], [1, -1, -1]), [0])),
-      cosinesOfGram(tf.sum(grams, 0)),
-      cosinesOfGram(grams),
-    ];
-  });
-  stack.dispose();
-  try {
-    const [lastM, flatM, perPosA] = (await Promise.all([last.array(), flat.array(), perPos.array()])) as [number[][], number[][], number[][][]];
-    const table = new ColumnBuilder(["layer_a", "layer_b", "similarity", "scope"] as const);
-    const one = { last: new ColumnBuilder(["layer_a", "layer_b", "similarity"] as const), flat: new ColumnBuilder(["layer_a", "layer_b", "similarity"] as const) };
-    for (const [scope, m] of [["last", lastM], ["flat", flatM]] as const) {
-      m.forEach((row, i) =>
-        row.forEach((v, j) => {
-          table.push({ layer_a: i, layer_b: j, similarity: v, scope });
-          one[scope].push({ layer_a: i, layer_b: j, similarity: v });
-        }),
-      );
+  const [T, n] = stack.shape;
+  // One batched product, read back once ([T, L+1, L+1]: what the per-position table holds anyway); the cosines are
+  // taken from it on the host in float64. Squares of entries beyond ~1e15 overflow float32 sums: only when a Gram
+  // entry is not finite is the stream's largest magnitude read and, if that is the cause, the product redone on the
+  // stream scaled by it (a NaN in the stream stays NaN). Read asynchronously: a GPU backend cannot be read
+  // synchronously in Node.
+  const gramsOf = async (scale: number) => {
+    const grams = tf.tidy(() => {
+      const scaled = scale === 1 ? stack : tf.div(stack, scale);
+      return tf.matMul(scaled, scaled, false, true); // [T, L+1, L+1]
+    });
+    try {
+      return (await grams.data()) as Float32Array;
+    } finally {
+      grams.dispose();
     }
-    const perPosition = new ColumnBuilder(["position", "layer_a", "layer_b", "similarity"] as const);
-    perPosA.forEach((m, p) =>
-      m.forEach((row, i) =>
-        row.forEach((v, j) => {
-          if (mode === "all" || j === i + 1) perPosition.push({ position: p, layer_a: i, layer_b: j, similarity: v });
-        }),
-      ),
-    );
-    return { last: lastM, flat: flatM, table: table.table(), lastTable: one.last.table(), flatTable: one.flat.table(), perPosition: perPosition.table() };
+  };
+  let grams: Float32Array;
+  try {
+    grams = await gramsOf(1);
+    if (!grams.every(Number.isFinite)) {
+      const maxAbsTensor = tf.tidy(() => tf.max(tf.abs(stack)));
+      const maxAbs = (await maxAbsTensor.data())[0];
+      maxAbsTensor.dispose();
+      if (maxAbs > 1e15) grams = await gramsOf(maxAbs);
+    }
   } finally {
-    tf.dispose([last, flat, perPos]);
+    stack.dispose();
   }
+  const flatGram = new Float64Array(n * n);
+  for (let p = 0; p < T; p++) for (let i = 0; i < n * n; i++) flatGram[i] += grams[p * n * n + i];
+  const perPosA = Array.from({ length: T }, (_, p) => cosinesOfGram(grams.subarray(p * n * n, (p + 1) * n * n), n));
+  const lastM = perPosA[T - 1];
+  const flatM = cosinesOfGram(flatGram, n);
+  const table = new ColumnBuilder(["layer_a", "layer_b", "similarity", "scope"] as const);
+  const one = { last: new ColumnBuilder(["layer_a", "layer_b", "similarity"] as const), flat: new ColumnBuilder(["layer_a", "layer_b", "similarity"] as const) };
+  for (const [scope, m] of [["last", lastM], ["flat", flatM]] as const) {
+    m.forEach((row, i) =>
+      row.forEach((v, j) => {
+        table.push({ layer_a: i, layer_b: j, similarity: v, scope });
+        one[scope].push({ layer_a: i, layer_b: j, similarity: v });
+      }),
+    );
+  }
+  const perPosition = new ColumnBuilder(["position", "layer_a", "layer_b", "similarity"] as const);
+  perPosA.forEach((m, p) =>
+    m.forEach((row, i) =>
+      row.forEach((v, j) => {
+        if (mode === "all" || j === i + 1) perPosition.push({ position: p, layer_a: i, layer_b: j, similarity: v });
+      }),
+    ),
+  );
+  return { last: lastM, flat: flatM, table: table.table(), lastTable: one.last.table(), flatTable: one.flat.table(), perPosition: perPosition.table() };
 }
 
-/** Cosines from Gram matrices [..., n, n]: G_ij / √(G_ii G_jj), 0 where a vector is zero, clipped to [−1, 1]. */
-function cosinesOfGram(gram: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const n = gram.shape[gram.rank - 1];
-    const eye = tf.eye(n);
-    const diag = tf.sqrt(tf.sum(tf.mul(gram, eye), -1)); // [..., n]
-    const outer = tf.mul(tf.expandDims(diag, -1), tf.expandDims(diag, -2));
-    return tf.clipByValue(tf.divNoNan(gram, outer), -1, 1);
-  });
+/** Cosines from an n × n Gram matrix (row-major): G_ij / (√G_ii √G_jj), 0 where a vector is zero, clipped to [−1, 1]. */
+function cosinesOfGram(gram: ArrayLike<number>, n: number): number[][] {
+  const norms = Array.from({ length: n }, (_, i) => Math.sqrt(gram[i * n + i]));
+  return Array.from({ length: n }, (_, i) =>
+    Array.from({ length: n }, (_, j) => {
+      const outer = norms[i] * norms[j];
+      return outer === 0 ? 0 : Math.min(1, Math.max(-1, gram[i * n + j] / outer));
+    }),
+  );
 }

@@ -15,7 +15,9 @@ export function selectRows(x: tf.Tensor, batch: number, positions: number[]): tf
   const [B, T, d] = x.shape;
   checkBatch(batch, B);
   return tf.tidy(() => {
-    const seq = tf.reshape(tf.slice(x, [batch, 0, 0], [1, T, d]), [T, d]);
+    // One sequence, every position: a reshape, which shares x's values instead of copying them.
+    const seq = B === 1 ? tf.reshape(x, [T, d]) : tf.reshape(tf.slice(x, [batch, 0, 0], [1, T, d]), [T, d]);
+    if (positions.length === T && positions.every((p, i) => p === i)) return seq as tf.Tensor2D;
     const contiguous = positions.every((p, i) => p === positions[0] + i);
     return (contiguous ? tf.slice(seq, [positions[0], 0], [positions.length, d]) : tf.gather(seq, tf.tensor1d(positions, "int32"))) as tf.Tensor2D;
   });

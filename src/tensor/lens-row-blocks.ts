@@ -42,11 +42,14 @@ export function rowBlocksApply(normed: tf.Tensor2D, u: Unembedding): boolean {
   // The finiteness check reads a flag back synchronously, which a GPU backend cannot do in Node: there the
   // streaming path (whose running state handles non-finite logits) serves instead.
   if (capability("asyncReadbackOnly")) return false;
-  return tf.tidy(() => {
-    const finite = (x: tf.Tensor) => tf.all(tf.isFinite(x));
-    const checks = u.bias ? tf.logicalAnd(finite(normed), finite(u.bias)) : finite(normed);
-    return checks.dataSync()[0] === 1;
-  });
+  // One loop over the values where they lie (a host backend's dataSync shares or copies them): isFinite and all as
+  // tfjs kernels were two more passes and a bool tensor as large as the rows.
+  const finite = (x: tf.Tensor) => {
+    const values = x.dataSync() as Float32Array;
+    for (let i = 0; i < values.length; i++) if (values[i] - values[i] !== 0) return false; // NaN and ±Infinity give NaN
+    return true;
+  };
+  return finite(normed) && (!u.bias || finite(u.bias));
 }
 
 /** The reduction of `normed` [n, d] (already final-normed) in blocks of rows. The caller disposes the result. */

@@ -82,3 +82,30 @@ test("splits equal tfjs-backend-cpu's: equal parts and listed sizes (−1 and 0 
   assert.deepEqual(Array.from(v.dataSync().slice(8, 16)), [40, 41, 42, 43, 44, 45, 46, 47]);
   tf.dispose([fused, q, k, v]);
 });
+
+test("stacks and concatenations equal tfjs-backend-cpu's on every axis (negative axes, one input, every dtype)", async () => {
+  registerNativeBackend();
+  const random = seededRandom(11);
+  const cases: { shape: number[]; count: number; axis: number; dtype: "float32" | "int32" | "bool"; op: "stack" | "concat" }[] = [];
+  for (let i = 0; i < 60; i++) {
+    const rank = 1 + Math.floor(random() * 3);
+    const shape = Array.from({ length: rank }, () => 1 + Math.floor(random() * 4));
+    const op = i % 2 === 0 ? "stack" : "concat";
+    const axes = op === "stack" ? rank + 1 : rank;
+    const axis = Math.floor(random() * axes) - (random() < 0.3 ? axes : 0);
+    cases.push({ shape, count: 1 + Math.floor(random() * 4), axis, dtype: (["float32", "int32", "bool"] as const)[i % 3], op });
+  }
+  const results = async (backend: string) => {
+    await tf.setBackend(backend);
+    return cases.map((c) => {
+      const xs = Array.from({ length: c.count }, (_, k) => tf.tidy(() => (c.dtype === "bool" ? sample(c.shape, c.dtype) : tf.add(sample(c.shape, c.dtype), k * 100))));
+      const y = c.op === "stack" ? tf.stack(xs, c.axis) : tf.concat(xs, c.axis);
+      const out = { shape: y.shape, values: Array.from(y.dataSync()) };
+      tf.dispose([...xs, y]);
+      return out;
+    });
+  };
+  const reference = await results("cpu");
+  const native = await results("cpu-native");
+  native.forEach((r, i) => assert.deepEqual(r, reference[i], JSON.stringify(cases[i])));
+});

@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { layerSimilarity } from "../../src/probe/layer-similarity";
+import { layerSimilarity, layerSimilarityFromCache } from "../../src/probe/layer-similarity";
+import { residualHookNames } from "../../src/probe/residual-rows";
+import { seededRandom } from "../../src/probe/random";
 import { close, model, referenceOf, rows } from "./models";
 
 for (const name of ["gpt2", "llama", "gemma2", "gpt_neox", "demo"]) {
@@ -27,3 +29,39 @@ for (const name of ["gpt2", "llama", "gemma2", "gpt_neox", "demo"]) {
     for (const r of flatRows) assert.equal(r.similarity, sim.flat[r.layer_a][r.layer_b]);
   });
 }
+
+// Entries of 1e20 are finite, but their squares are not in float32: the Gram matrices overflow and the stream is
+// scaled by its largest magnitude before the product. The cosines must be those of the same stream at a sane
+// scale, computed here in float64; a stream with a NaN gives NaN where that layer is involved.
+test("layer similarity of a stream whose squares overflow float32 equals that of the stream scaled down; NaN stays NaN", async () => {
+  const [L, T, d] = [3, 6, 16];
+  const random = seededRandom(5);
+  const base = residualHookNames(L).map(() => Float32Array.from({ length: T * d }, () => random() * 2 - 1));
+  const cacheOf = (scale: number, nanAt?: number) => {
+    const tensors = new Map(residualHookNames(L).map((n, l) => {
+      const values = base[l].map((v) => v * scale);
+      if (l === nanAt) values[3] = NaN;
+      return [n, tf.tensor3d(values, [1, T, d])] as const;
+    }));
+    return { cache: { get: (n: string) => tensors.get(n)! }, dispose: () => tf.dispose([...tensors.values()]) };
+  };
+  const cos = (a: Float32Array, b: Float32Array, from = 0, to = a.length) => {
+    let ab = 0, aa = 0, bb = 0;
+    for (let i = from; i < to; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+    return ab / Math.sqrt(aa * bb);
+  };
+  const huge = cacheOf(1e20);
+  const before = tf.memory().numTensors;
+  const sim = await layerSimilarityFromCache(huge.cache, L, { perPosition: "all" });
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  for (let i = 0; i <= L; i++) for (let j = 0; j <= L; j++) {
+    assert.ok(close(sim.flat[i][j], cos(base[i], base[j]), 1e-5, 1e-5), `flat[${i}][${j}] = ${sim.flat[i][j]}`);
+    assert.ok(close(sim.last[i][j], cos(base[i], base[j], (T - 1) * d, T * d), 1e-5, 1e-5), `last[${i}][${j}] = ${sim.last[i][j]}`);
+  }
+  huge.dispose();
+  const withNan = cacheOf(1, 1);
+  const nan = await layerSimilarityFromCache(withNan.cache, L);
+  assert.ok(Number.isNaN(nan.flat[0][1]) && Number.isNaN(nan.flat[1][2]), "layer 1 has a NaN");
+  assert.ok(close(nan.flat[0][2], cos(base[0], base[2]), 1e-5, 1e-5), "pairs without layer 1 are unaffected");
+  withNan.dispose();
+});

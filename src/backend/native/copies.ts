@@ -1,4 +1,4 @@
-// Slice, SplitV, GatherV2 and Concat on cpu-native: ops that only move values. tfjs-backend-cpu runs them element by element
+// Slice, SplitV, GatherV2, Concat and Pack on cpu-native: ops that only move values. tfjs-backend-cpu runs them element by element
 // with index arithmetic per value (TensorBuffer.get/locToIndex), which made the slices of rotary halves 80 % of a
 // Llama-style forward pass, an embedding lookup of 128 rows 1.5–2.5 ms, the lens's gather of target rows 36 ms
 // of a 4-layer model's probe, and tf.split of [128, 2304] into three column blocks 100 ms (tfjs's SplitV calls its
@@ -147,4 +147,19 @@ export function fastConcat({ inputs, backend, attrs }: CopyArgs): tf.TensorInfo 
   });
   const shape = first.shape.map((d, i) => (i === axis ? list.reduce((s, t) => s + t.shape[axis], 0) : d));
   return backend.makeTensorInfo(shape, first.dtype, out as unknown as ArrayLike<number>);
+}
+
+/**
+ * tf.stack (Pack): the inputs, each with a new axis of length 1 at `axis`, concatenated along it (the same values
+ * as tfjs's kernel, which expands and concatenates element by element). Inputs are read where they lie.
+ */
+export function fastPack({ inputs, backend, attrs }: CopyArgs): tf.TensorInfo | null {
+  const list = Object.values(inputs);
+  if (list.length < 2) return null;
+  const rank = list[0].shape.length + 1;
+  const rawAxis = (attrs.axis as number | undefined) ?? 0;
+  const axis = rawAxis < 0 ? rawAxis + rank : rawAxis;
+  if (axis < 0 || axis >= rank) return null;
+  const expanded = list.map((t) => ({ ...t, shape: [...t.shape.slice(0, axis), 1, ...t.shape.slice(axis)] }));
+  return fastConcat({ inputs: Object.fromEntries(expanded.map((t, i) => [String(i), t])), backend, attrs: { axis } });
 }

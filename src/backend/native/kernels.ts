@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { OnnxGraph, OnnxNode } from "./onnx-graph";
 import { runGraph } from "./runtime";
 import { ELEMENTWISE_KERNELS } from "./elementwise";
-import { fastConcat, fastGather, fastSlice, fastSplitV } from "./copies";
+import { fastConcat, fastGather, fastPack, fastSlice, fastSplitV } from "./copies";
 import { LINEAR_RESIDUAL_KERNEL } from "../kernels/fused";
 
 /** The slice of tfjs-backend-cpu's MathBackendCPU the kernels use. */
@@ -116,6 +116,7 @@ export const NATIVE_KERNELS: Record<string, KernelRun> = {
   SplitV: fastSplitV,
   GatherV2: fastGather,
   Concat: fastConcat,
+  Pack: fastPack,
   BatchMatMul: nativeMatMul,
   _FusedMatMul: nativeMatMul,
   ...ELEMENTWISE_KERNELS,
