@@ -3,7 +3,7 @@
 // freed before the next one starts. Reports progress and honours an AbortSignal between chunks.
 import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError, throwIfAborted } from "../errors";
-import { LensReductionOptions, lensReduction } from "./lens-reduction";
+import { type LensReductionOptions, type LensReductionTensors, lensReduction } from "./lens-reduction";
 
 export interface LensReduceOptions extends LensReductionOptions {
   /** Rows per chunk (default 2048: each chunk reads the whole unembedding once, so larger chunks amortise it). */
@@ -51,9 +51,9 @@ export async function lensReduce(rows: tf.Tensor2D, options: LensReduceOptions):
     const end = Math.min(n, start + rowChunk);
     const targets = perRowTargets ? (options.targets as number[][]).slice(start, end) : options.targets;
     const chunk = tf.slice(rows, [start, 0], [end - start, d]);
-    let device: ReturnType<typeof toStatTensors> | undefined;
+    let device: LensReductionTensors | undefined;
     try {
-      device = toStatTensors(chunk, { ...options, targets });
+      device = lensReduction(chunk, { ...options, targets });
       parts.push(await download(device, end - start));
     } finally {
       chunk.dispose();
@@ -64,49 +64,45 @@ export async function lensReduce(rows: tf.Tensor2D, options: LensReduceOptions):
   return concatStats(parts, options.k ?? 5, n === 0 ? 0 : parts[0].targets);
 }
 
-function toStatTensors(rows: tf.Tensor2D, options: LensReductionOptions) {
-  const r = lensReduction(rows, options);
-  return tf.tidy(() => {
-    const lse = tf.expandDims(r.logSumExp, 1);
-    // A fully masked row has log Σ exp = −Inf; its log-probabilities are −Inf, not −Inf − (−Inf) = NaN.
-    // (Zero-width results are passed through: broadcastTo to a zero-size shape misbehaves on wasm.)
-    const logprob = (logits: tf.Tensor) =>
-      logits.size === 0
-        ? tf.clone(logits)
-        : tf.where(tf.isFinite(tf.broadcastTo(lse, logits.shape)), tf.sub(logits, lse), tf.fill(logits.shape, -Infinity));
-    const topLogprobs = logprob(r.topLogits);
-    const targetLogprobs = logprob(r.targetLogits);
-    const out = {
-      topIds: tf.clone(r.topIds),
-      topLogprobs,
-      topProbs: tf.exp(topLogprobs),
-      logSumExp: tf.clone(r.logSumExp),
-      entropy: tf.clone(r.entropy),
-      targetLogprobs,
-      targetProbs: tf.exp(targetLogprobs),
-      targetRanks: tf.clone(r.targetRanks),
-    };
-    tf.dispose(Object.values(r));
-    return out;
-  });
-}
-
-async function download(t: ReturnType<typeof toStatTensors>, rows: number): Promise<LensStats> {
-  const [topIds, topProbs, topLogprobs, logSumExp, entropy, targetLogprobs, targetProbs, targetRanks] = await Promise.all([
-    t.topIds.data(), t.topProbs.data(), t.topLogprobs.data(), t.logSumExp.data(), t.entropy.data(),
-    t.targetLogprobs.data(), t.targetProbs.data(), t.targetRanks.data(),
+/**
+ * The chunk's results on the host. Log-probabilities (logit − log Σ exp) and probabilities are derived here, in
+ * float32 as the device would round them: a handful of values per row, where each device op would cost more to
+ * launch than to compute. A fully masked row has log Σ exp = −Inf; its log-probabilities are −Inf, not
+ * −Inf − (−Inf) = NaN.
+ */
+async function download(t: LensReductionTensors, rows: number): Promise<LensStats> {
+  const [topIds, topLogits, logSumExp, entropy, targetLogits, targetRanks] = await Promise.all([
+    t.topIds.data(), t.topLogits.data(), t.logSumExp.data(), t.entropy.data(), t.targetLogits.data(), t.targetRanks.data(),
   ]);
+  const k = t.topIds.shape[1] ?? 0;
+  const targets = t.targetRanks.shape[1] ?? 0;
+  const lse = Float32Array.from(logSumExp);
+  const logprobsOf = (logits: ArrayLike<number>, perRow: number) => {
+    const logprobs = new Float32Array(rows * perRow);
+    const probs = new Float32Array(rows * perRow);
+    for (let r = 0; r < rows; r++) {
+      const finite = Number.isFinite(lse[r]);
+      for (let j = 0; j < perRow; j++) {
+        const at = r * perRow + j;
+        logprobs[at] = finite ? logits[at] - lse[r] : -Infinity; // stored as float32: tf.sub's rounding
+        probs[at] = Math.exp(logprobs[at]);
+      }
+    }
+    return { logprobs, probs };
+  };
+  const top = logprobsOf(topLogits, k);
+  const target = logprobsOf(targetLogits, targets);
   return {
     rows,
-    k: t.topIds.shape[1] ?? 0,
-    targets: t.targetRanks.shape[1] ?? 0,
+    k,
+    targets,
     topIds: Int32Array.from(topIds),
-    topProbs: Float32Array.from(topProbs),
-    topLogprobs: Float32Array.from(topLogprobs),
-    logSumExp: Float32Array.from(logSumExp),
+    topProbs: top.probs,
+    topLogprobs: top.logprobs,
+    logSumExp: lse,
     entropy: Float32Array.from(entropy),
-    targetLogprobs: Float32Array.from(targetLogprobs),
-    targetProbs: Float32Array.from(targetProbs),
+    targetLogprobs: target.logprobs,
+    targetProbs: target.probs,
     targetRanks: Int32Array.from(targetRanks),
   };
 }
