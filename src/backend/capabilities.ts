@@ -101,6 +101,7 @@ export {
   fusedScoresSoftmax,
   fusedLinear,
   fusedLinearResidual,
+  fusedLinears,
   fusedRotaryHalf,
   fusedRotaryHalfFromQkv,
   headsScores,

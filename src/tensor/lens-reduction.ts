@@ -75,16 +75,17 @@ export function lensReduction(rows: tf.Tensor2D, options: LensReductionOptions):
 
   const normed = tf.tidy(() => (options.finalNorm ? tf.reshape(options.finalNorm(rows), [n, d]) : tf.clone(rows))) as tf.Tensor2D;
   const ids = tf.tensor2d(targetIds.flat, [n, targetIds.width], "int32");
-  const targetLogits = tf.tidy(() => (targetIds.width > 0 ? unembedIds(normed, u, ids) : tf.zeros([n, 0])) as tf.Tensor2D);
   // Row blocks first: where they apply (a host backend, finite logits) they bound memory by the block and use the
   // backend's statistics kernel when it has one; a GPU backend (no synchronous finiteness check) takes the fused path.
+  // Row blocks read the targets' logits out of each block's logits; the other paths take them as one product first.
   if (options.vocabChunk === undefined && rowBlocksApply(normed, u)) {
     try {
-      return rowBlockReduction(normed, u, k, ids, targetLogits);
+      return rowBlockReduction(normed, u, k, ids);
     } finally {
-      tf.dispose([normed, ids, targetLogits]);
+      tf.dispose([normed, ids]);
     }
   }
+  const targetLogits = tf.tidy(() => (targetIds.width > 0 ? unembedIds(normed, u, ids) : tf.zeros([n, 0])) as tf.Tensor2D);
   if (options.vocabChunk === undefined && k <= MAX_TOP_K && capability("logitStats")) {
     try {
       return fusedReduction(normed, u, k, ids, targetLogits);

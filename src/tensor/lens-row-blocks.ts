@@ -53,7 +53,7 @@ export function rowBlocksApply(normed: tf.Tensor2D, u: Unembedding): boolean {
 }
 
 /** The reduction of `normed` [n, d] (already final-normed) in blocks of rows. The caller disposes the result. */
-export function rowBlockReduction(normed: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D, targetLogits: tf.Tensor2D): LensReductionTensors {
+export function rowBlockReduction(normed: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D): LensReductionTensors {
   const n = normed.shape[0];
   const step = rowsPerBlock(u, k);
   const parts: LensReductionTensors[] = [];
@@ -61,7 +61,7 @@ export function rowBlockReduction(normed: tf.Tensor2D, u: Unembedding, k: number
     for (let start = 0; start < n; start += step) {
       const m = Math.min(step, n - start);
       const rows = <R extends tf.Tensor2D>(x: R) => (m === n ? tf.clone(x) : (tf.slice(x, [start, 0], [m, x.shape[1]]) as R));
-      parts.push(tf.tidy(() => reduceBlock(rows(normed), u, k, rows(ids), rows(targetLogits)) as unknown as tf.TensorContainer) as unknown as LensReductionTensors);
+      parts.push(tf.tidy(() => reduceBlock(rows(normed), u, k, rows(ids)) as unknown as tf.TensorContainer) as unknown as LensReductionTensors);
     }
     return concatReductions(parts);
   } finally {
@@ -69,10 +69,14 @@ export function rowBlockReduction(normed: tf.Tensor2D, u: Unembedding, k: number
   }
 }
 
-/** One block: rows [m, d] → per-row statistics. Call inside tf.tidy. */
-function reduceBlock(rows: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D, targetLogits: tf.Tensor2D): LensReductionTensors {
+/**
+ * One block: rows [m, d] → per-row statistics. The targets' logits are read out of the block's own logits, so that
+ * a rank counts exactly the tokens whose logit in the same product is larger. Call inside tf.tidy.
+ */
+function reduceBlock(rows: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D): LensReductionTensors {
   const m = rows.shape[0];
   const logits = tf.tidy(() => blockLogits(rows, u));
+  const targetLogits = targetColumns(logits, ids);
   // The backend's one-pass statistics kernel where it has one (cpu-native): the same quantities, fewer passes.
   const stats = k <= MAX_TOP_K && capability("logitStats") ? logitStats(logits, Math.max(k, 1)) : null;
   if (stats) {
@@ -81,8 +85,8 @@ function reduceBlock(rows: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tenso
       topLogits: (k > 0 ? stats.topLogits : tf.zeros([m, 0])) as tf.Tensor2D,
       logSumExp: stats.logSumExp,
       entropy: stats.entropy,
-      targetLogits: tf.clone(targetLogits),
-      targetRanks: targetRanks(logits, ids, targetLogits),
+      targetLogits,
+      targetRanks: targetRanks(logits, targetLogits),
     };
   }
   const max = tf.max(logits, 1) as tf.Tensor1D;
@@ -99,8 +103,8 @@ function reduceBlock(rows: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tenso
     logSumExp: tf.add(max, logS) as tf.Tensor1D,
     // Rounding can leave −1e-7 for a one-hot row.
     entropy: tf.relu(tf.sub(logS, weighted)) as tf.Tensor1D,
-    targetLogits: tf.clone(targetLogits),
-    targetRanks: targetRanks(logits, ids, targetLogits),
+    targetLogits,
+    targetRanks: targetRanks(logits, targetLogits),
   };
 }
 
@@ -118,34 +122,34 @@ function blockLogits(rows: tf.Tensor2D, u: Unembedding): tf.Tensor2D {
   return logits as tf.Tensor2D;
 }
 
-/**
- * [m, t] int32: 1 + the number of other tokens with a strictly larger logit than each target's. Counted as
- * Σ step(x − target) (x > target exactly when x − target > 0 for finite floats), which the wasm backend runs
- * several times faster than a broadcast comparison; the target's own entry is taken out of the count because its
- * logit here and in targetLogits come from different products and may differ in the last bit.
- */
-function targetRanks(logits: tf.Tensor2D, ids: tf.Tensor2D, targetLogits: tf.Tensor2D): tf.Tensor2D {
+/** [m, t]: the logits of each row's target ids [m, t] in the block's logits [m, vocab]. */
+function targetColumns(logits: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor2D {
   const [m, V] = logits.shape;
   const t = ids.shape[1];
-  if (t === 0) return tf.zeros([m, 0], "int32") as tf.Tensor2D;
-  // The backend's one-pass count where it has one (cpu-native); else Σ step(x − target) per target.
-  const counted = countAbove(logits, targetLogits);
-  const columns = counted ? [] : Array.from({ length: t }, (_, j) =>
-    tf.tidy(() => {
-      const target = t === 1 ? targetLogits : tf.slice(targetLogits, [0, j], [m, 1]);
-      return tf.sum(tf.step(tf.sub(logits, target)), 1);
-    }),
-  );
-  return tf.tidy(() => {
-    const beating = counted ?? tf.cast(t === 1 ? tf.reshape(columns[0], [m, 1]) : tf.stack(columns, 1), "int32");
-    // The target's own logit in this block. A flat-index gather reshapes the whole [m, vocab] block, which tfjs's
-    // memory accounting counts as a second copy of it (the bytes of every tensor handle, shared or not).
-    const own = capability("batchedGather")
+  if (t === 0) return tf.zeros([m, 0]) as tf.Tensor2D;
+  // A flat-index gather reshapes the whole [m, vocab] block, which tfjs's memory accounting counts as a second copy
+  // of it (the bytes of every tensor handle, shared or not): the batched gather where the backend's is right.
+  return tf.tidy(() =>
+    capability("batchedGather")
       ? tf.gather(logits, ids, 1, 1)
-      : tf.reshape(tf.gather(tf.reshape(logits, [-1]), tf.reshape(tf.add(ids, tf.reshape(tf.range(0, m * V, V, "int32"), [m, 1])), [-1])), [m, t]);
-    const selfCounted = tf.cast(tf.greater(own, targetLogits), "int32");
-    tf.dispose(columns);
-    return tf.add(tf.sub(beating, selfCounted), tf.scalar(1, "int32")) as tf.Tensor2D;
+      : tf.reshape(tf.gather(tf.reshape(logits, [-1]), tf.reshape(tf.add(ids, tf.reshape(tf.range(0, m * V, V, "int32"), [m, 1])), [-1])), [m, t]),
+  ) as tf.Tensor2D;
+}
+
+/**
+ * [m, t] int32: 1 + the number of tokens whose logit is strictly larger than each target's (its own is not: the
+ * target's logit is read from the same block). The backend's one-pass count where it has one (cpu-native); else
+ * Σ step(x − target) (x > target exactly when x − target > 0 for finite floats), which the wasm backend runs
+ * several times faster than a broadcast comparison.
+ */
+function targetRanks(logits: tf.Tensor2D, targetLogits: tf.Tensor2D): tf.Tensor2D {
+  const [m] = logits.shape;
+  const t = targetLogits.shape[1];
+  if (t === 0) return tf.zeros([m, 0], "int32") as tf.Tensor2D;
+  return tf.tidy(() => {
+    const counted = countAbove(logits, targetLogits);
+    const beating = counted ?? tf.cast(tf.stack(Array.from({ length: t }, (_, j) => tf.sum(tf.step(tf.sub(logits, tf.slice(targetLogits, [0, j], [m, 1]))), 1)), 1), "int32");
+    return tf.add(beating, tf.scalar(1, "int32")) as tf.Tensor2D;
   });
 }
 

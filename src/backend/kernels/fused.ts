@@ -12,6 +12,7 @@ export const ACTIVATION_KERNEL = "LmprobeActivation";
 export const SCORES_SOFTMAX_KERNEL = "LmprobeScoresSoftmax";
 export const ROTARY_KERNEL = "LmprobeRotaryHalf";
 export const LINEAR_RESIDUAL_KERNEL = "LmprobeLinearResidual";
+export const LINEARS_KERNEL = "LmprobeLinears";
 export const HEADS_MATMUL_KERNEL = "LmprobeHeadsMatMul";
 export const COUNT_ABOVE_KERNEL = "LmprobeCountAbove";
 export const ATTENTION_KERNEL = "LmprobeAttention";
@@ -89,6 +90,26 @@ const BIAS_EPILOGUE = new Set(["webgpu", "cpu-native"]);
 export function fusedLinear(x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D | null): tf.Tensor2D | null {
   if (!b || differentiableOpsRequired() || process.env.LMPROBE_WEBGPU_FUSED === "off" || !BIAS_EPILOGUE.has(tf.getBackend()) || !f32(x) || !f32(W) || !f32(b)) return null;
   return tf.fused.matMul({ a: x, b: W, bias: b }) as tf.Tensor2D;
+}
+
+/**
+ * x [rows, d] · W_i [d, n_i] (+ b_i) for several weights, as one kernel with one output each (cpu-native: one
+ * onnxruntime call instead of one per product; attention's q, k and v projections). Each output is the product its
+ * weight alone would give, bit for bit. Null where the backend has no such kernel or does not take the shapes: the
+ * caller then runs the products apart.
+ */
+export function fusedLinears(x: tf.Tensor2D, Ws: tf.Tensor2D[], bs: Array<tf.Tensor1D | null>): tf.Tensor2D[] | null {
+  if (!available(LINEARS_KERNEL) || x.rank !== 2 || !f32(x) || x.size === 0 || Ws.length < 2 || bs.length !== Ws.length) return null;
+  const d = x.shape[1];
+  for (const [i, W] of Ws.entries()) {
+    const b = bs[i];
+    if (W.rank !== 2 || !f32(W) || W.shape[0] !== d || W.size === 0 || (b && (!f32(b) || b.rank !== 1 || b.size !== W.shape[1]))) return null;
+  }
+  const inputs: tf.NamedTensorMap = { x };
+  Ws.forEach((W, i) => (inputs[`W${i}`] = W));
+  bs.forEach((b, i) => b && (inputs[`b${i}`] = b));
+  const out = tf.engine().runKernel(LINEARS_KERNEL, inputs, { count: Ws.length } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor2D[] | null;
+  return out && out.length === Ws.length ? out : null;
 }
 
 /**

@@ -5,7 +5,7 @@
 // smoke test (runtime.ts); otherwise selection falls back to wasm.
 import * as tf from "@tensorflow/tfjs-core";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { NATIVE_KERNELS, registerNativeLinearResidualKernel, type CpuBackendApi } from "./kernels";
+import { NATIVE_KERNELS, registerNativeLinearResidualKernel, registerNativeLinearsKernel, type CpuBackendApi } from "./kernels";
 import { registerNativeRowKernels } from "./row-kernels";
 import { registerNativeAttentionKernels } from "./attention";
 import { registerNativeMlpKernel } from "./mlp";
@@ -42,6 +42,7 @@ export function defineNativeBackend(): void {
   registerNativeAttentionKernels(NATIVE_BACKEND);
   registerNativeMlpKernel(NATIVE_BACKEND);
   registerNativeLinearResidualKernel(NATIVE_BACKEND);
+  registerNativeLinearsKernel(NATIVE_BACKEND);
 }
 
 /** Defines the backend and checks that the native runtime loads; throws its reason when it does not. */

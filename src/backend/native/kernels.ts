@@ -4,10 +4,10 @@
 // Anything a kernel does not take (other dtypes, attributes) goes to tfjs-backend-cpu's own kernel, unchanged.
 import * as tf from "@tensorflow/tfjs-core";
 import type { OnnxGraph, OnnxNode } from "./onnx-graph";
-import { runGraph } from "./runtime";
+import { nativeSingleThread, runGraph } from "./runtime";
 import { ELEMENTWISE_KERNELS } from "./elementwise";
 import { fastConcat, fastGather, fastPack, fastSlice, fastSplitV } from "./copies";
-import { LINEAR_RESIDUAL_KERNEL } from "../kernels/fused";
+import { LINEAR_RESIDUAL_KERNEL, LINEARS_KERNEL } from "../kernels/fused";
 
 /** The slice of tfjs-backend-cpu's MathBackendCPU the kernels use. */
 export interface CpuBackendApi {
@@ -108,6 +108,47 @@ function linearResidual({ inputs: { x, W, b, residual }, backend }: KernelArgs):
 export function registerNativeLinearResidualKernel(backendName: string): void {
   if (tf.getKernel(LINEAR_RESIDUAL_KERNEL, backendName)) return;
   tf.registerKernel({ kernelName: LINEAR_RESIDUAL_KERNEL, backendName, kernelFunc: (args) => linearResidual(args as unknown as KernelArgs) });
+}
+
+/**
+ * x [M, K] · W_i [K, N_i] (+ b_i) for every weight, in one call: each output is nativeMatMul's graph for its weight
+ * (the same FusedMatMul and Add nodes), so the values are those of the separate calls. A call's products run on one
+ * thread or on all by the work of each (runtime's nativeSingleThread); where the products fall on different sides
+ * of that line, null (the caller runs them apart), so that no product's threading, and with it its last bits, changes.
+ */
+function linears({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] | null {
+  const count = attrs.count as number;
+  const x = inputs.x;
+  const [M, K] = x.shape;
+  const Ws = Array.from({ length: count }, (_, i) => inputs[`W${i}`]);
+  const work = Ws.map((W) => (M * K * W.shape[1]) / 16);
+  if (new Set(work.map((w) => w < nativeSingleThread.belowWork)).size > 1) return null;
+  const nodes: OnnxNode[] = [];
+  const feeds: Parameters<typeof runGraph>[2] = { a: [floats(backend, x), [1, M, K]] };
+  const graphInputs = [{ name: "a" }];
+  let key = "linears:";
+  Ws.forEach((W, i) => {
+    const b = inputs[`b${i}`];
+    const graph = matMulGraph(false, false, b != null, "linear");
+    const rename = (name: string) => (name === "a" ? "a" : `${name}${i}`);
+    for (const node of graph.nodes) nodes.push({ ...node, inputs: node.inputs.map(rename), outputs: node.outputs.map(rename) });
+    feeds[`b${i}`] = [floats(backend, W), [1, K, W.shape[1]]];
+    graphInputs.push({ name: `b${i}` });
+    if (b) {
+      feeds[`bias${i}`] = [floats(backend, b), b.shape];
+      graphInputs.push({ name: `bias${i}` });
+    }
+    key += b ? "b" : "-";
+  });
+  const outputs = Ws.map((_, i) => ({ name: `y${i}` }));
+  const out = runGraph(key, () => ({ nodes, inputs: graphInputs, outputs }), feeds, Math.max(...work));
+  return Ws.map((W, i) => backend.makeTensorInfo([M, W.shape[1]], "float32", out[`y${i}`].data as Float32Array));
+}
+
+/** Registers the native LINEARS_KERNEL for `backendName` (idempotent). */
+export function registerNativeLinearsKernel(backendName: string): void {
+  if (tf.getKernel(LINEARS_KERNEL, backendName)) return;
+  tf.registerKernel({ kernelName: LINEARS_KERNEL, backendName, kernelFunc: (args) => linears(args as unknown as KernelArgs) ?? [] });
 }
 
 /** kernel name → the native implementation (null: use the cpu kernel). */

@@ -6,8 +6,8 @@ import type { AttentionWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { batchedMatMul, linearProjection, outputProjection as projectOutput } from "./linear";
 import type { Weight2D } from "../../backend/packed-weight";
-import { capability, fusedAttention, fusedRotaryHalfFromQkv, fusedScoresSoftmax, headsContext, headsScores, qkvContext, qkvScores, qkvScoresFit, type QkvLayout } from "../../backend/capabilities";
-import { weightsMatMul } from "../../backend/packed-weight";
+import { capability, fusedAttention, fusedLinears, fusedRotaryHalfFromQkv, fusedScoresSoftmax, headsContext, headsScores, qkvContext, qkvScores, qkvScoresFit, type QkvLayout } from "../../backend/capabilities";
+import { isPacked, weightsMatMul } from "../../backend/packed-weight";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
 import { attentionStreaming, streamedAttention } from "./attention-streamed";
@@ -50,17 +50,20 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   const joint = ctx.keysInPlace && capability("jointQkvProduct") ? attendJointQkv(w, flat as tf.Tensor2D, batch, pos, ctx) : null;
   if (joint) return joint;
 
-  const project = (W: Weight2D, b: tf.Tensor1D | null, heads: number, norm: typeof w.qNorm) => {
+  // cpu-native: q, k and v as one call with three outputs, each the numbers of its own product (the hooks below see
+  // them as before); elsewhere, or for packed weights, null and each projection on its own.
+  const together = isPacked(w.W_Q) || isPacked(w.W_K) || isPacked(w.W_V) ? null : fusedLinears(flat as tf.Tensor2D, [w.W_Q, w.W_K, w.W_V] as tf.Tensor2D[], [w.b_Q, w.b_K, w.b_V]);
+  const project = (W: Weight2D, b: tf.Tensor1D | null, heads: number, norm: typeof w.qNorm, i: number) => {
     // webgpu and cpu-native: the bias is added inside the product's kernel (one dispatch or call).
-    let y: tf.Tensor = linearProjection(flat as tf.Tensor2D, W, b);
+    let y: tf.Tensor = together?.[i] ?? linearProjection(flat as tf.Tensor2D, W, b);
     if (norm && w.qkNormScope === "all") y = applyNorm(y, norm);
     let h = y.reshape([batch, pos, heads, dHead]);
     if (norm && w.qkNormScope === "head") h = applyNorm(h, norm);
     return h as tf.Tensor4D;
   };
-  let q = hook("hook_q", project(w.W_Q, w.b_Q, nHeads, w.qNorm)) as tf.Tensor4D;
-  let k = hook("hook_k", project(w.W_K, w.b_K, nKVHeads, w.kNorm)) as tf.Tensor4D;
-  const vNew = hook("hook_v", project(w.W_V, w.b_V, nKVHeads, null)) as tf.Tensor4D;
+  let q = hook("hook_q", project(w.W_Q, w.b_Q, nHeads, w.qNorm, 0)) as tf.Tensor4D;
+  let k = hook("hook_k", project(w.W_K, w.b_K, nKVHeads, w.kNorm, 1)) as tf.Tensor4D;
+  const vNew = hook("hook_v", project(w.W_V, w.b_V, nKVHeads, null, 2)) as tf.Tensor4D;
   if (w.rotary && ctx.rotary) {
     q = hook("hook_rot_q", applyRotary(q, ctx.rotary, w.rotary)) as tf.Tensor4D;
     k = hook("hook_rot_k", applyRotary(k, ctx.rotary, w.rotary)) as tf.Tensor4D;
