@@ -135,8 +135,21 @@ export function runGraph(key: string, build: () => OnnxGraph, feeds: Feeds, work
     const type = values instanceof Float32Array ? "float32" : values instanceof Int32Array ? "int32" : "int64";
     inputs[name] = new Tensor(type, values, shape);
   }
-  return cached.session.run(inputs, fetches, {});
+  if (!nativeCallLog.enabled) return cached.session.run(inputs, fetches, {});
+  const start = performance.now();
+  const outputs = cached.session.run(inputs, fetches, {});
+  const entry = nativeCallLog.sessions.get(sessionKey) ?? { calls: 0, ms: 0 };
+  entry.calls++;
+  entry.ms += performance.now() - start;
+  nativeCallLog.sessions.set(sessionKey, entry);
+  return outputs;
 }
+
+/**
+ * Calls and milliseconds per session (kind of op and thread count) while `enabled`: where a pass's native time goes
+ * (bench/probe-phases.ts). Off by default; then a call pays one flag check.
+ */
+export const nativeCallLog = { enabled: false, sessions: new Map<string, { calls: number; ms: number }>() };
 
 /** Keys of the sessions built so far (for tests and profiling). */
 export function nativeSessionKeys(): string[] {
