@@ -9,12 +9,8 @@ import { setBackend } from "../../src/backend";
 import { fusedLinear, fusedLinears } from "../../src/backend/kernels";
 import { nativeSingleThread } from "../../src/backend/native/runtime";
 import { loadModel } from "../../src/load";
+import { randoms } from "./product-reference";
 import { runCountingKernels } from "./run-counting-kernels";
-
-function randoms(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
-}
 
 before(async () => {
   await setBackend("cpu-native");
