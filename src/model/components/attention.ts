@@ -52,7 +52,8 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
 
   // cpu-native: q, k and v as one call with three outputs, each the numbers of its own product (the hooks below see
   // them as before); elsewhere, or for packed weights, null and each projection on its own.
-  const together = isPacked(w.W_Q) || isPacked(w.W_K) || isPacked(w.W_V) ? null : fusedLinears(flat as tf.Tensor2D, [w.W_Q, w.W_K, w.W_V] as tf.Tensor2D[], [w.b_Q, w.b_K, w.b_V]);
+  const weights = [w.W_Q, w.W_K, w.W_V];
+  const together = weights.some(isPacked) ? null : fusedLinears(flat as tf.Tensor2D, weights as tf.Tensor2D[], [w.b_Q, w.b_K, w.b_V]);
   const project = (W: Weight2D, b: tf.Tensor1D | null, heads: number, norm: typeof w.qNorm, i: number) => {
     // webgpu and cpu-native: the bias is added inside the product's kernel (one dispatch or call).
     let y: tf.Tensor = together?.[i] ?? linearProjection(flat as tf.Tensor2D, W, b);
@@ -72,9 +73,9 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
 }
 
 /**
- * Opt-in (capability jointQkvProduct: not faster on an H100). webgpu, one sequence without a KV cache, no q/k norms or sinks, rotary (if any) of the "half" kind, nothing observing
- * q, k, v (before rotary) or the scores: q, k and v as one product (backend/kernels/segmented.ts; the same numbers as
- * three). Without rotary the scores read q and k from that product's rows where they lie; with it, q and k are
+ * Opt-in (capability jointQkvProduct: not faster on an H100). webgpu, one sequence without a KV cache, no q/k
+ * norms or sinks, rotary (if any) of the "half" kind, nothing observing q, k, v (before rotary) or the scores: q, k
+ * and v as one product (backend/kernels/segmented.ts; the same numbers as three). Without rotary the scores read q and k from that product's rows where they lie; with it, q and k are
  * rotated out of them into tensors of their own (hook_rot_q / hook_rot_k see those). pattern · v reads v in place.
  * Null where any of that does not hold (the caller then projects q, k and v apart).
  */
