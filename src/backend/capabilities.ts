@@ -96,6 +96,8 @@ export {
   fusedAttention,
   fusedAttentionMask,
   fusedMlp,
+  fusedBlock,
+  type BlockSpec,
   fusedNorm,
   fusedActivation,
   fusedScoresSoftmax,

@@ -14,6 +14,8 @@ import { weightGather, weightMatMul } from "../backend/packed-weight";
 import { applyNorm } from "./components/norm";
 import { rotaryTables, type RotaryTables } from "./components/rotary";
 import type { KVCache } from "./kv-cache";
+import { attentionStreaming } from "./components/attention-streamed";
+import { wholeBlock } from "./whole-block";
 
 export interface ForwardInput {
   /** Token ids [batch][pos] of this run (after the cached past). */
@@ -120,7 +122,9 @@ export function forwardStages(model: CanonicalModel, input: ForwardInput, hooks:
       // webgpu without a KV cache: attention may read keys and values where the projections left them.
       ...(capability("keysInPlace") && !kv ? { keysInPlace: true } : {}),
     };
-    return tf.tidy(() => runBlock(weights, layer, input, hooks, ctx));
+    // A block as one kernel needs its keys and values nowhere else (no KV cache) and its intermediates whole.
+    const whole = !kv && !streamsIntermediates(weights, input);
+    return tf.tidy(() => runBlock(weights, layer, input, hooks, ctx, whole));
   };
 
   const head = (resid: tf.Tensor3D): tf.Tensor3D => {
@@ -137,10 +141,13 @@ function runBlock(
   residPre: tf.Tensor3D,
   hooks: HookRunner,
   attnCtx: BlockAttentionContext,
+  wholeAllowed: boolean,
 ): tf.Tensor3D {
   const p = `blocks.${layer}.`;
   const hook = (name: string, t: tf.Tensor) => hooks.run(p + name, layer, t) as tf.Tensor3D;
   const resid = hook("hook_resid_pre", residPre);
+  const whole = wholeBlock(block, layer, resid, { hooks, mask: attnCtx.mask, rotary: attnCtx.rotary, allowed: wholeAllowed });
+  if (whole) return hook("hook_resid_post", whole);
 
   const attnIn = block.ln1 ? hook("ln1.hook_normalized", applyNorm(resid, block.ln1)) : resid;
   if (fusesResidualAdds(block, layer, resid, hooks)) return fusedResidualBlock(block, layer, resid, attnIn, hooks, attnCtx);
@@ -192,6 +199,18 @@ function fusedResidualBlock(
   const mlpIn = block.ln2 ? hook("ln2.hook_normalized", applyNorm(mid, block.ln2)) : mid;
   const post = tf.tidy(() => mlp(block.mlp, mlpIn as tf.Tensor3D, { hooks, layer, residual: mid }));
   return hook("hook_resid_post", post);
+}
+
+/**
+ * Whether the host backend would stream this block's attention scores a head at a time (attention-streamed.ts) or
+ * its MLP a block of positions at a time (positionwiseMlp) when nothing observes them, to bound memory: a block run
+ * as one kernel would hold them whole.
+ */
+function streamsIntermediates(block: BlockWeights, x: tf.Tensor3D): boolean {
+  if (!capability("streamsLargeIntermediates")) return false;
+  const [batch, pos] = x.shape;
+  if (batch * block.attn.nHeads * pos * pos > attentionStreaming.minScoreFloats) return true;
+  return block.mlp.kind === "dense" && batch * pos * block.mlp.W_in.shape[1] > mlpStreaming.blockFloats;
 }
 
 /** A dense MLP's hidden activations above this many floats are computed a block of positions at a time. */

@@ -204,7 +204,10 @@ test("the demo model on cpu-native: fused and composed attention agree, hooks on
     const L = model.config.numLayers;
     const ids = Array.from({ length: 19 }, (_, i) => 3 + ((i * 53) % 900));
     const before = tf.memory().numTensors;
-    const plain = ["blocks.0.attn.hook_z", "blocks.2.attn.hook_rot_q", "blocks.3.hook_resid_post"];
+    // hook_resid_mid observed in every block keeps each block op by op (not one call, model/whole-block.ts), so
+    // that the per-op kernels counted here run.
+    const opByOp = Array.from({ length: L }, (_, l) => `blocks.${l}.hook_resid_mid`);
+    const plain = ["blocks.0.attn.hook_z", "blocks.2.attn.hook_rot_q", "blocks.3.hook_resid_post", ...opByOp];
     const a = await demoRun(model, ids, true, plain);
     const b = await demoRun(model, ids, false, plain);
     for (const key of Object.keys(b.values)) assert.ok(worstRelative(b.values[key], a.values[key]) < 1e-5, `${key}: fused and composed differ by ${worstRelative(b.values[key], a.values[key])}`);
@@ -215,7 +218,7 @@ test("the demo model on cpu-native: fused and composed attention agree, hooks on
     assert.equal(count(b.kernels, "LmprobeAttention") + count(b.kernels, "LmprobeRotaryHalf") + count(b.kernels, "LmprobeMlp"), 0, "LMPROBE_WEBGPU_FUSED=off composes the ops");
 
     // Observing block 1's pattern and scores: that block runs composed, and the hooks see the composed values.
-    const observed = ["blocks.1.attn.hook_pattern", "blocks.1.attn.hook_attn_scores", "blocks.1.attn.hook_z", "blocks.2.mlp.hook_post", "blocks.2.hook_mlp_out"];
+    const observed = ["blocks.1.attn.hook_pattern", "blocks.1.attn.hook_attn_scores", "blocks.1.attn.hook_z", "blocks.2.mlp.hook_post", "blocks.2.hook_mlp_out", ...opByOp];
     const c = await demoRun(model, ids, true, observed);
     const d = await demoRun(model, ids, false, observed);
     for (const key of Object.keys(d.values)) assert.ok(worstRelative(d.values[key], c.values[key]) < 1e-5, `${key} with observed pattern`);

@@ -10,12 +10,17 @@ export interface CountedRun {
   count(name: string): number;
 }
 
-/** Runs `ids` keeping `cache` (plus blocks.1.hook_resid_post) and records the kernels that ran. */
-export async function runCountingKernels(model: LanguageModel, ids: number[], cache: string[]): Promise<CountedRun> {
+/**
+ * Runs `ids` keeping `cache` (plus blocks.1.hook_resid_post) and records the kernels that ran. Every block's
+ * hook_resid_mid is kept too, unless `opByOp` is false: an observed point inside a block keeps it op by op (where
+ * cpu-native would otherwise run it as one call, model/whole-block.ts), so the per-op kernels these tests count run.
+ */
+export async function runCountingKernels(model: LanguageModel, ids: number[], cache: string[], opByOp = true): Promise<CountedRun> {
   let logits = new Float32Array();
   let post = new Float32Array();
+  const mids = opByOp ? Array.from({ length: model.config.numLayers }, (_, l) => `blocks.${l}.hook_resid_mid`) : [];
   const info = await tf.profile(async () => {
-    const r = model.run([ids], { cache: [...cache, "blocks.1.hook_resid_post"] });
+    const r = model.run([ids], { cache: [...cache, ...mids, "blocks.1.hook_resid_post"] });
     logits = (await r.logits.data()) as Float32Array;
     post = (await r.cache.get("blocks.1.hook_resid_post").data()) as Float32Array;
     r.dispose();

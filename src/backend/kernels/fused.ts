@@ -18,6 +18,7 @@ export const COUNT_ABOVE_KERNEL = "LmprobeCountAbove";
 export const ATTENTION_KERNEL = "LmprobeAttention";
 export const MLP_KERNEL = "LmprobeMlp";
 export const ATTENTION_MASK_KERNEL = "LmprobeAttentionMask";
+export const BLOCK_KERNEL = "LmprobeBlock";
 export type { FusedActivation, NormKind } from "./row-programs";
 
 /** The fields of a norm that the fused kernel needs (model/canonical's NormWeights has them all). */
@@ -189,6 +190,62 @@ export function fusedMlp(x: tf.Tensor2D, w: MlpSpec, residual: tf.Tensor2D | nul
   if (residual && !tf.util.arraysEqual(residual.shape, [x.shape[0], w.W_out.shape[1]])) return null;
   if ((inputs.b_gate && inputs.b_gate.size !== hidden) || (w.b_in && w.b_in.size !== hidden) || (w.b_out && w.b_out.size !== w.W_out.shape[1])) return null;
   return tf.engine().runKernel(MLP_KERNEL, inputs, { act: w.act } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+}
+
+/** A sequential block's weights and settings as fusedBlock takes them (model/whole-block.ts assembles them). */
+export interface BlockSpec {
+  ln1: NormSpec;
+  ln2: NormSpec;
+  heads: number;
+  kvHeads: number;
+  dHead: number;
+  W_Q: tf.Tensor2D;
+  b_Q: tf.Tensor1D | null;
+  W_K: tf.Tensor2D;
+  b_K: tf.Tensor1D | null;
+  W_V: tf.Tensor2D;
+  b_V: tf.Tensor1D | null;
+  W_O: tf.Tensor2D;
+  b_O: tf.Tensor1D | null;
+  scale: number;
+  softcap: number | null;
+  mlp: MlpSpec;
+}
+
+/**
+ * A whole sequential block of x [batch, pos, d_model] in one kernel: x + attention(ln1(x)) = mid, then mid +
+ * MLP(ln2(mid)), with causal mask [batch, 1, pos, pos] and, for "half" rotary, tables cos / sin [batch, pos, 1,
+ * rot]. For when nothing observes anything inside the block. Null where the backend has no such kernel (cpu-native
+ * has) or the shapes or settings do not fit; the caller then runs the block op by op.
+ */
+export function fusedBlock(x: tf.Tensor3D, w: BlockSpec, mask: tf.Tensor4D, rotary: { cos: tf.Tensor4D; sin: tf.Tensor4D; rot: number } | null): tf.Tensor3D | null {
+  if (!available(BLOCK_KERNEL) || x.rank !== 3 || x.size === 0 || !["silu", "gelu_tanh", "gelu_quick", "relu"].includes(w.mlp.act)) return null;
+  const [batch, pos, d] = x.shape;
+  const { heads, kvHeads, dHead } = w;
+  if (kvHeads < 1 || heads % kvHeads !== 0 || w.W_Q.shape[1] !== heads * dHead || w.W_K.shape[1] !== kvHeads * dHead) return null;
+  if (w.W_V.shape[1] % kvHeads !== 0 || w.W_O.shape[0] !== heads * (w.W_V.shape[1] / kvHeads) || w.W_O.shape[1] !== d) return null;
+  if (![w.W_Q, w.W_K, w.W_V].every((W) => W.rank === 2 && W.shape[0] === d) || !tf.util.arraysEqual(mask.shape, [batch, 1, pos, pos])) return null;
+  const gate = w.mlp.gated ? w.mlp.W_gate : null;
+  if (w.mlp.gated && !gate) return null;
+  const [dIn, hidden] = w.mlp.W_in.shape;
+  if (dIn !== d || w.mlp.W_out.shape[0] !== hidden || w.mlp.W_out.shape[1] !== d || (gate && !tf.util.arraysEqual(gate.shape, [d, hidden]))) return null;
+  const vector = (b: tf.Tensor1D | null | undefined, size: number) => !b || (b.rank === 1 && b.size === size);
+  if (!vector(w.b_Q, w.W_Q.shape[1]) || !vector(w.b_K, w.W_K.shape[1]) || !vector(w.b_V, w.W_V.shape[1]) || !vector(w.b_O, d)) return null;
+  if (!vector(gate ? w.mlp.b_gate : null, hidden) || !vector(w.mlp.b_in, hidden) || !vector(w.mlp.b_out, d)) return null;
+  for (const norm of [w.ln1, w.ln2]) if (!vector(norm.weight, d) || !vector(norm.bias, d)) return null;
+  if (rotary && (rotary.rot % 2 !== 0 || rotary.rot < 2 || rotary.rot > dHead || ![rotary.cos, rotary.sin].every((t) => tf.util.arraysEqual(t.shape, [batch, pos, 1, rotary.rot])))) return null;
+  const inputs: tf.NamedTensorMap = { x, W_Q: w.W_Q, W_K: w.W_K, W_V: w.W_V, W_O: w.W_O, W_in: w.mlp.W_in, W_out: w.mlp.W_out, mask };
+  const optional: Record<string, tf.Tensor | null | undefined> = {
+    ln1_w: w.ln1.weight, ln1_b: w.ln1.bias, ln2_w: w.ln2.weight, ln2_b: w.ln2.bias, b_Q: w.b_Q, b_K: w.b_K, b_V: w.b_V, b_O: w.b_O,
+    W_gate: gate, b_gate: gate ? w.mlp.b_gate : null, b_in: w.mlp.b_in, b_out: w.mlp.b_out, cos: rotary?.cos, sin: rotary?.sin,
+  };
+  for (const [name, t] of Object.entries(optional)) if (t) inputs[name] = t;
+  if (!Object.values(inputs).every(f32)) return null;
+  const attrs = {
+    heads, kvHeads, dHead, scale: w.scale, softcap: w.softcap ?? 0, rot: rotary?.rot ?? 0, act: w.mlp.act,
+    ln1Kind: w.ln1.kind, ln1Eps: w.ln1.eps, ln1Offset: w.ln1.weightOffset, ln2Kind: w.ln2.kind, ln2Eps: w.ln2.eps, ln2Offset: w.ln2.weightOffset,
+  };
+  return tf.engine().runKernel(BLOCK_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
 }
 
 /**

@@ -20,7 +20,7 @@ const n = (op: string, inputs: string[], outputs: string[], attributes?: OnnxNod
  * (`byKV` = [0, KV, −1, 0]), so that one batched product per kv head serves all its query heads, as
  * model/components/attention.ts does; `byHead` = [0, H, −1, 0] undoes it.
  */
-function attentionGraph(softcap: boolean, kvPositions: boolean): OnnxGraph {
+export function attentionGraph(softcap: boolean, kvPositions: boolean): OnnxGraph {
   // kvPositions: k and v arrive [b, keys, KV, ·] as the projections laid them out, and go head-major here.
   const [k, v] = kvPositions ? ["kHeads", "vHeads"] : ["k", "v"];
   const nodes: OnnxNode[] = [

@@ -9,6 +9,7 @@ import { NATIVE_KERNELS, registerNativeLinearResidualKernel, registerNativeLinea
 import { registerNativeRowKernels } from "./row-kernels";
 import { registerNativeAttentionKernels } from "./attention";
 import { registerNativeMlpKernel } from "./mlp";
+import { registerNativeBlockKernel } from "./block";
 import { nativeStatus } from "./runtime";
 
 export const NATIVE_BACKEND = "cpu-native";
@@ -43,6 +44,7 @@ export function defineNativeBackend(): void {
   registerNativeMlpKernel(NATIVE_BACKEND);
   registerNativeLinearResidualKernel(NATIVE_BACKEND);
   registerNativeLinearsKernel(NATIVE_BACKEND);
+  registerNativeBlockKernel(NATIVE_BACKEND);
 }
 
 /** Defines the backend and checks that the native runtime loads; throws its reason when it does not. */

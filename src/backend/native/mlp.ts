@@ -7,33 +7,24 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { MLP_KERNEL } from "../kernels/fused";
 import { floats, type CpuBackendApi } from "./kernels";
-import type { OnnxGraph, OnnxNode } from "./onnx-graph";
+import { embedded, type OnnxGraph, type OnnxNode } from "./onnx-graph";
 import { activationGraph } from "./row-kernels";
 import { runGraph, type Feeds } from "./runtime";
 
 type Args = { inputs: Record<string, tf.TensorInfo>; backend: CpuBackendApi; attrs: Record<string, unknown> };
 
-function linear(x: string, W: string, bias: string | null, out: string): OnnxNode[] {
+export function linear(x: string, W: string, bias: string | null, out: string): OnnxNode[] {
   const product = bias ? `${out}_product` : out;
   const nodes: OnnxNode[] = [{ op: "FusedMatMul", domain: "com.microsoft", inputs: [x, W], outputs: [product], attributes: { transA: 0, transB: 0, alpha: { float: 1 } } }];
   if (bias) nodes.push({ op: "Add", inputs: [product, bias], outputs: [out] });
   return nodes;
 }
 
-/** `graph`'s nodes and constants with its tensors renamed: `bind` maps its inputs and outputs, `prefix` the rest. */
-function embedded(graph: OnnxGraph, prefix: string, bind: Record<string, string>): Pick<OnnxGraph, "nodes" | "constants"> {
-  const rename = (name: string) => bind[name] ?? `${prefix}${name}`;
-  return {
-    nodes: graph.nodes.map((node) => ({ ...node, inputs: node.inputs.map(rename), outputs: node.outputs.map(rename) })),
-    constants: (graph.constants ?? []).map((c) => ({ ...c, name: rename(c.name) })),
-  };
-}
-
 /**
  * Inputs: x, W_in, W_out, and W_gate (gated), b_gate / b_in / b_out where `biases` says, and the residual stream
  * (`residual`), added last as forward.ts's separate residual add would.
  */
-function mlpGraph(act: string, gated: boolean, biases: { gate: boolean; in: boolean; out: boolean }, residual: boolean): OnnxGraph {
+export function mlpGraph(act: string, gated: boolean, biases: { gate: boolean; in: boolean; out: boolean }, residual: boolean): OnnxGraph {
   const nodes: OnnxNode[] = [];
   if (gated) nodes.push(...linear("x", "W_gate", biases.gate ? "b_gate" : null, "pre"));
   nodes.push(...linear("x", "W_in", biases.in ? "b_in" : null, gated ? "pre_linear" : "pre"));

@@ -118,3 +118,12 @@ export function encodeModel(graph: OnnxGraph): Uint8Array {
   model.message(7, g);
   return Uint8Array.from(model.bytes);
 }
+
+/** `graph`'s nodes and constants with its tensors renamed, for embedding it in a larger graph: `bind` maps its inputs and outputs, `prefix` the rest. */
+export function embedded(graph: OnnxGraph, prefix: string, bind: Record<string, string>): Pick<OnnxGraph, "nodes" | "constants"> {
+  const rename = (name: string) => bind[name] ?? `${prefix}${name}`;
+  return {
+    nodes: graph.nodes.map((node) => ({ ...node, inputs: node.inputs.map(rename), outputs: node.outputs.map(rename) })),
+    constants: (graph.constants ?? []).map((c) => ({ ...c, name: rename(c.name) })),
+  };
+}

@@ -22,7 +22,7 @@ function runRow(backend: CpuBackendApi, key: string, build: () => OnnxGraph, inp
 }
 
 /** RMSNorm: x · 1/√(mean(x²) + eps); LayerNorm: (x − mean) · 1/√(mean((x − mean)²) + eps); then × (w + offset), + b. */
-function normGraph(kind: string, weight: boolean, bias: boolean): OnnxGraph {
+export function normGraph(kind: string, weight: boolean, bias: boolean): OnnxGraph {
   const nodes: OnnxNode[] = [];
   let centred = "x";
   if (kind === "layer") {
