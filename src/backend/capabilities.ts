@@ -97,6 +97,7 @@ export {
   fusedAttentionMask,
   fusedMlp,
   fusedBlock,
+  fusedLensRows,
   type BlockSpec,
   fusedNorm,
   fusedActivation,

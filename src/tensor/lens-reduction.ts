@@ -12,7 +12,7 @@ import { weightMatMul, weightMatMulTransposed } from "../backend/packed-weight";
 import { ArgumentError } from "../errors";
 import { Unembedding, checkUnembedding, unembedIds, unembedSlice, vocabSize } from "./unembedding";
 import { capability, countAbove, logitStats, MAX_TOP_K } from "../backend/capabilities";
-import { concatReductions, rowBlockReduction, rowBlocksApply } from "./lens-row-blocks";
+import { concatReductions, fewRowsReduction, rowBlockReduction, rowBlocksApply } from "./lens-row-blocks";
 
 /** Options of lensReduction(): the unembedding, the final norm, k, targets and the vocabulary chunk. */
 export interface LensReductionOptions {
@@ -78,6 +78,11 @@ export function lensReduction(rows: tf.Tensor2D, options: LensReductionOptions):
   // Row blocks first: where they apply (a host backend, finite logits) they bound memory by the block and use the
   // backend's statistics kernel when it has one; a GPU backend (no synchronous finiteness check) takes the fused path.
   // Row blocks read the targets' logits out of each block's logits; the other paths take them as one product first.
+  const few = options.vocabChunk === undefined ? fewRowsReduction(normed, u, k, ids) : null;
+  if (few) {
+    tf.dispose([normed, ids]);
+    return few;
+  }
   if (options.vocabChunk === undefined && rowBlocksApply(normed, u)) {
     try {
       return rowBlockReduction(normed, u, k, ids);

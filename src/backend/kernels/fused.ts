@@ -19,6 +19,7 @@ export const ATTENTION_KERNEL = "LmprobeAttention";
 export const MLP_KERNEL = "LmprobeMlp";
 export const ATTENTION_MASK_KERNEL = "LmprobeAttentionMask";
 export const BLOCK_KERNEL = "LmprobeBlock";
+export const LENS_ROWS_KERNEL = "LmprobeLensRows";
 export type { FusedActivation, NormKind } from "./row-programs";
 
 /** The fields of a norm that the fused kernel needs (model/canonical's NormWeights has them all). */
@@ -246,6 +247,20 @@ export function fusedBlock(x: tf.Tensor3D, w: BlockSpec, mask: tf.Tensor4D, rota
     ln1Kind: w.ln1.kind, ln1Eps: w.ln1.eps, ln1Offset: w.ln1.weightOffset, ln2Kind: w.ln2.kind, ln2Eps: w.ln2.eps, ln2Offset: w.ln2.weightOffset,
   };
   return tf.engine().runKernel(BLOCK_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+}
+
+/**
+ * The lens of rows x [m, d] through an unembedding W ([vocab, d] when `vocabRows`, else [d, vocab]) in one kernel:
+ * per row [log Σ exp, entropy, top-k logits, top-k ids as floats] (the layout of the statistics kernels), the
+ * targets' logits [m, t] (ids int32 [m, t]) and how many logits exceed each [m, t] (int32). Null where the backend
+ * has no such kernel (cpu-native has), the logits would exceed its bound, or a row's statistics are not finite.
+ */
+export function fusedLensRows(x: tf.Tensor2D, W: tf.Tensor2D, vocabRows: boolean, k: number, ids: tf.Tensor2D): { stats: tf.Tensor2D; targets: tf.Tensor2D; counts: tf.Tensor2D } | null {
+  if (!available(LENS_ROWS_KERNEL) || x.rank !== 2 || W.rank !== 2 || ids.rank !== 2 || !f32(x) || !f32(W) || ids.dtype !== "int32" || x.size === 0) return null;
+  const [d, vocab] = vocabRows ? [W.shape[1], W.shape[0]] : W.shape;
+  if (x.shape[1] !== d || ids.shape[0] !== x.shape[0] || !Number.isInteger(k) || k < 1 || k > vocab) return null;
+  const out = tf.engine().runKernel(LENS_ROWS_KERNEL, { x, W, ids }, { k, vocabRows: +vocabRows } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor2D[];
+  return out.length === 3 ? { stats: out[0], targets: out[1], counts: out[2] } : null;
 }
 
 /**

@@ -10,6 +10,7 @@ import { registerNativeRowKernels } from "./row-kernels";
 import { registerNativeAttentionKernels } from "./attention";
 import { registerNativeMlpKernel } from "./mlp";
 import { registerNativeBlockKernel } from "./block";
+import { registerNativeLensRowsKernel } from "./lens-rows";
 import { nativeStatus } from "./runtime";
 
 export const NATIVE_BACKEND = "cpu-native";
@@ -45,6 +46,7 @@ export function defineNativeBackend(): void {
   registerNativeLinearResidualKernel(NATIVE_BACKEND);
   registerNativeLinearsKernel(NATIVE_BACKEND);
   registerNativeBlockKernel(NATIVE_BACKEND);
+  registerNativeLensRowsKernel(NATIVE_BACKEND);
 }
 
 /** Defines the backend and checks that the native runtime loads; throws its reason when it does not. */

@@ -202,7 +202,7 @@ function statsGraph(nodes: OnnxNode[], ranked: string, constants: NonNullable<On
  * (LogSoftmax of +∞ is NaN; 0 · log 0 for a −∞ logit is NaN), and such a block is done again by logitStatsGraph,
  * whose conventions (NaN skipped, −∞ adding nothing, a fully masked row) this graph does not implement.
  */
-function logitStatsFastGraph(): OnnxGraph {
+export function logitStatsFastGraph(): OnnxGraph {
   const nodes: OnnxNode[] = [
     n("LogSoftmax", ["x"], ["logp"], { axis: -1 }),
     n("Exp", ["logp"], ["p"]),
