@@ -102,6 +102,32 @@ test("cpu-native whole block: every inner hook point, observed, sends its block 
   }
 });
 
+test("cpu-native whole block: a padded batch of two prompts gives the numbers of its blocks op by op", async () => {
+  const model = await loadModel(path.join(TINY, "llama"));
+  try {
+    const L = model.config.numLayers;
+    const prompts = [Array.from({ length: 30 }, (_, i) => (i * 13 + 2) % 200), Array.from({ length: 17 }, (_, i) => (i * 29 + 7) % 200)];
+    const read = async (extra: string[]) => {
+      const names = new Set(Array.from({ length: L }, (_, l) => [`blocks.${l}.hook_resid_post`, ...extra.map((h) => `blocks.${l}.${h}`)]).flat());
+      let logits = new Float32Array();
+      const info = await tf.profile(async () => {
+        const r = model.run(prompts, { cache: (n) => names.has(n) });
+        logits = (await r.logits.data()) as Float32Array;
+        r.dispose();
+        return [];
+      });
+      return { logits, blocks: info.kernels.filter((k) => k.name === "LmprobeBlock").length };
+    };
+    const whole = await read([]);
+    const apart = await read(["hook_resid_mid"]);
+    assert.equal(whole.blocks, L);
+    assert.equal(apart.blocks, 0);
+    assert.ok(worst(whole.logits, apart.logits) <= 1e-6, `logits: ${worst(whole.logits, apart.logits)}`);
+  } finally {
+    model.dispose();
+  }
+});
+
 test("cpu-native whole block: not taken with a KV cache, nor where attention's scores would be streamed", async () => {
   const model = await loadModel(path.join(TINY, "llama"));
   const saved = attentionStreaming.minScoreFloats;
