@@ -114,6 +114,7 @@ export {
   qkvContext,
   type QkvLayout,
   logitStats,
+  unpackLogitStats,
   MAX_TOP_K,
   type NormSpec,
   type MlpSpec,

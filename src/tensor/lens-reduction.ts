@@ -75,14 +75,15 @@ export function lensReduction(rows: tf.Tensor2D, options: LensReductionOptions):
 
   const normed = tf.tidy(() => (options.finalNorm ? tf.reshape(options.finalNorm(rows), [n, d]) : tf.clone(rows))) as tf.Tensor2D;
   const ids = tf.tensor2d(targetIds.flat, [n, targetIds.width], "int32");
-  // Row blocks first: where they apply (a host backend, finite logits) they bound memory by the block and use the
-  // backend's statistics kernel when it has one; a GPU backend (no synchronous finiteness check) takes the fused path.
-  // Row blocks read the targets' logits out of each block's logits; the other paths take them as one product first.
+  // A lens that fits one row block, as one kernel where the backend has it (cpu-native).
   const few = options.vocabChunk === undefined ? fewRowsReduction(normed, u, k, ids) : null;
   if (few) {
     tf.dispose([normed, ids]);
     return few;
   }
+  // Row blocks next: where they apply (a host backend, finite logits) they bound memory by the block and use the
+  // backend's statistics kernel when it has one; a GPU backend (no synchronous finiteness check) takes the fused path.
+  // Row blocks read the targets' logits out of each block's logits; the other paths take them as one product first.
   if (options.vocabChunk === undefined && rowBlocksApply(normed, u)) {
     try {
       return rowBlockReduction(normed, u, k, ids);

@@ -12,7 +12,7 @@
 // to the maximum so that logits of ±1e4 stay exact.
 import * as tf from "@tensorflow/tfjs-core";
 import { isPacked, weightMatMul, weightMatMulTransposed } from "../backend/packed-weight";
-import { capability, countAbove, fusedLensRows, logitStats, MAX_TOP_K } from "../backend/capabilities";
+import { capability, countAbove, fusedLensRows, logitStats, MAX_TOP_K, unpackLogitStats } from "../backend/capabilities";
 import type { LensReductionTensors } from "./lens-reduction";
 import { type Unembedding, vocabSize } from "./unembedding";
 
@@ -55,9 +55,9 @@ export function rowBlocksApply(normed: tf.Tensor2D, u: Unembedding): boolean {
 /**
  * The whole reduction of `normed` [n, d] as one kernel where the backend has it and the lens fits one row block,
  * rank comparisons included (cpu-native, a vocabulary of ~1K and a few hundred rows: backend/native/lens-rows.ts),
- * the logits never leaving it; null
- * otherwise, and where a logit is not finite (the row blocks and the streaming path handle those). Needs no
- * finiteness check of its own: a NaN or infinite row makes its statistics non-finite, and the kernel declines.
+ * the logits never leaving it; null otherwise, and where a logit is not finite (the row blocks and the streaming
+ * path handle those). Needs no finiteness check of its own: a NaN or infinite row makes its statistics non-finite,
+ * and the kernel declines.
  * The caller disposes the result.
  */
 export function fewRowsReduction(normed: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D): LensReductionTensors | null {
@@ -69,14 +69,17 @@ export function fewRowsReduction(normed: tf.Tensor2D, u: Unembedding, k: number,
   if (!out) return null;
   const m = normed.shape[0];
   try {
-    return tf.tidy(() => ({
-      topIds: (k > 0 ? tf.cast(tf.slice(out.stats, [0, 2 + top], [m, top]), "int32") : tf.zeros([m, 0], "int32")) as tf.Tensor2D,
-      topLogits: (k > 0 ? tf.slice(out.stats, [0, 2], [m, top]) : tf.zeros([m, 0])) as tf.Tensor2D,
-      logSumExp: tf.reshape(tf.slice(out.stats, [0, 0], [m, 1]), [m]) as tf.Tensor1D,
-      entropy: tf.reshape(tf.slice(out.stats, [0, 1], [m, 1]), [m]) as tf.Tensor1D,
-      targetLogits: tf.clone(out.targets),
-      targetRanks: tf.add(out.counts, tf.scalar(1, "int32")) as tf.Tensor2D,
-    }));
+    return tf.tidy(() => {
+      const stats = unpackLogitStats(out.stats, top);
+      return {
+        topIds: (k > 0 ? stats.topIds : tf.zeros([m, 0], "int32")) as tf.Tensor2D,
+        topLogits: (k > 0 ? stats.topLogits : tf.zeros([m, 0])) as tf.Tensor2D,
+        logSumExp: stats.logSumExp,
+        entropy: stats.entropy,
+        targetLogits: tf.clone(out.targets),
+        targetRanks: tf.add(out.counts, tf.scalar(1, "int32")) as tf.Tensor2D,
+      };
+    });
   } finally {
     tf.dispose([out.stats, out.targets, out.counts]);
   }

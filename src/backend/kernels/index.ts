@@ -11,7 +11,8 @@ export { planMatMul, type MatMulPlan } from "./batch-matmul";
 export { countAbove, fusedBlock, fusedLensRows, type BlockSpec, fusedAttention, fusedAttentionMask, fusedMlp, fusedNorm, fusedActivation, fusedScoresSoftmax, fusedLinear, fusedLinearResidual, fusedLinears, fusedRotaryHalf, fusedRotaryHalfFromQkv, headsScores, headsContext, qkvScores, qkvScoresFit, qkvContext, type QkvLayout, type NormSpec, type FusedActivation, type MlpSpec } from "./fused";
 
 /** Per-row statistics of a [rows, vocab] block of logits. The caller disposes every tensor. */
-export interface LogitStats {
+// A type, not an interface, so that tf.tidy (which returns TensorContainer objects) may return it.
+export type LogitStats = {
   /** [rows] log Σ exp(logits). */
   logSumExp: tf.Tensor1D;
   /** [rows] entropy of softmax(logits) in nats. */
@@ -20,7 +21,7 @@ export interface LogitStats {
   topLogits: tf.Tensor2D;
   /** [rows, k] int32 their token ids. */
   topIds: tf.Tensor2D;
-}
+};
 
 /** Rows per kernel launch: keeps row · vocab inside the i32 indices the kernel uses. */
 function maxRows(vocab: number): number {
@@ -51,12 +52,17 @@ export function logitStats(logits: tf.Tensor2D, k: number): LogitStats | null {
       const block = rows <= step ? x : tf.slice(x, [start, 0], [Math.min(step, rows - start), vocab]);
       parts.push(tf.engine().runKernel(LOGIT_STATS_KERNEL, { logits: block }, { k } as unknown as tf.NamedAttrMap) as tf.Tensor2D);
     }
-    const packed = parts.length === 1 ? parts[0] : tf.concat(parts, 0);
-    return {
-      logSumExp: tf.reshape(tf.slice(packed, [0, 0], [rows, 1]), [rows]) as tf.Tensor1D,
-      entropy: tf.reshape(tf.slice(packed, [0, 1], [rows, 1]), [rows]) as tf.Tensor1D,
-      topLogits: tf.slice(packed, [0, 2], [rows, k]) as tf.Tensor2D,
-      topIds: tf.cast(tf.slice(packed, [0, 2 + k], [rows, k]), "int32") as tf.Tensor2D,
-    };
+    return unpackLogitStats(parts.length === 1 ? parts[0] : tf.concat(parts, 0), k);
   });
+}
+
+/** The statistics kernels' packed rows [rows, 2 + 2k] ([log Σ exp, entropy, top-k logits, top-k ids as floats]) as tensors. */
+export function unpackLogitStats(packed: tf.Tensor2D, k: number): LogitStats {
+  const rows = packed.shape[0];
+  return {
+    logSumExp: tf.reshape(tf.slice(packed, [0, 0], [rows, 1]), [rows]) as tf.Tensor1D,
+    entropy: tf.reshape(tf.slice(packed, [0, 1], [rows, 1]), [rows]) as tf.Tensor1D,
+    topLogits: tf.slice(packed, [0, 2], [rows, k]) as tf.Tensor2D,
+    topIds: tf.cast(tf.slice(packed, [0, 2 + k], [rows, k]), "int32") as tf.Tensor2D,
+  };
 }

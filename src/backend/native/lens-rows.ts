@@ -13,7 +13,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { LENS_ROWS_KERNEL } from "../kernels/fused";
 import { floats, type CpuBackendApi } from "./kernels";
 import { embedded, ONNX_FLOAT, ONNX_INT32, type OnnxGraph, type OnnxNode } from "./onnx-graph";
-import { logitStatsFastGraph, nativeLogitStats } from "./row-kernels";
+import { logitStatsFastGraph, nativeLogitStats, statsFinite } from "./row-kernels";
 import { runGraph, type Feeds } from "./runtime";
 
 type Args = { inputs: Record<string, tf.TensorInfo>; backend: CpuBackendApi; attrs: Record<string, unknown> };
@@ -27,7 +27,7 @@ function lensRowsGraph(vocabRows: boolean, targets: boolean): OnnxGraph {
     { op: "FusedMatMul", domain: "com.microsoft", inputs: ["x", "W"], outputs: ["logits"], attributes: { transA: 0, transB: +vocabRows, alpha: { float: 1 } } },
     ...stats.nodes,
   ];
-  const outputs = [{ name: "stats" }];
+  const outputs: OnnxGraph["outputs"] = [{ name: "stats" }];
   if (targets) {
     nodes.push(
       n("GatherElements", ["logits", "ids"], ["targets"], { axis: 1 }),
@@ -38,7 +38,7 @@ function lensRowsGraph(vocabRows: boolean, targets: boolean): OnnxGraph {
       n("ReduceSum", ["aboveF", "two"], ["countF"], { keepdims: 0 }),
       n("Cast", ["countF"], ["counts"], { to: ONNX_INT32 }),
     );
-    outputs.push({ name: "targets" }, { name: "counts", type: ONNX_INT32 } as { name: string });
+    outputs.push({ name: "targets" }, { name: "counts", type: ONNX_INT32 });
   }
   return {
     nodes,
@@ -61,7 +61,7 @@ function lensRows({ inputs: { x, W, ids }, backend, attrs }: Args): tf.TensorInf
   const out = runGraph(`lens-rows:${+vocabRows}:${+(t > 0)}`, () => lensRowsGraph(vocabRows, t > 0), feeds, (m * vocab * d) / 16);
   const stats = out.stats.data as Float32Array;
   const width = 2 + 2 * k;
-  for (let r = 0; r < m; r++) if (!Number.isFinite(stats[r * width]) || !Number.isFinite(stats[r * width + 1])) return [];
+  if (!statsFinite(stats, m, width)) return [];
   return [
     backend.makeTensorInfo([m, width], "float32", stats),
     backend.makeTensorInfo([m, t], "float32", t > 0 ? (out.targets.data as Float32Array) : new Float32Array(0)),

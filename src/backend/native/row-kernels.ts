@@ -239,7 +239,7 @@ function logitStats({ inputs: { logits }, backend, attrs }: Args): tf.TensorInfo
 }
 
 /** Whether every row's log Σ exp and entropy (the first two columns) are finite. */
-function statsFinite(y: Float32Array, rows: number, width: number): boolean {
+export function statsFinite(y: Float32Array, rows: number, width: number): boolean {
   for (let r = 0; r < rows; r++) {
     if (!Number.isFinite(y[r * width]) || !Number.isFinite(y[r * width + 1])) return false;
   }

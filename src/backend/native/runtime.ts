@@ -102,9 +102,10 @@ export interface RunOptions {
   /**
    * The session's workers spin this long for more work before they sleep (onnxruntime's
    * session.intra_op.spin_duration_us), instead of sleeping at once. For graphs of many small nodes (a whole block):
-   * each node's parallel section would otherwise wake the workers again. Measured on the demo's forward pass (2
-   * cores): 50 µs made it ~13% faster over 6 alternated rounds; spinning every session without a limit made the
-   * probe 5× slower (each session has its own workers, which then contend for the cores).
+   * each node's parallel section would otherwise wake the workers again. On the demo (2 cores, 6 alternated rounds,
+   * bench/results/cpu/block-spin-ab.jsonl) 50 µs for the block's session took the forward pass from 7.66 to 6.67 ms
+   * and left the probe where it was (16.25 vs 16.36 ms); spinning every session without a limit made the probe ~5×
+   * slower (each session has its own workers, which then contend for the cores).
    */
   spinMicroseconds?: number;
 }
