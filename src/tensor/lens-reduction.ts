@@ -12,7 +12,7 @@ import { weightMatMul, weightMatMulTransposed } from "../backend/packed-weight";
 import { ArgumentError } from "../errors";
 import { Unembedding, checkUnembedding, unembedIds, unembedSlice, vocabSize } from "./unembedding";
 import { capability, countAbove, logitStats, MAX_TOP_K } from "../backend/capabilities";
-import { concatReductions, fewRowsReduction, rowBlockReduction, rowBlocksApply } from "./lens-row-blocks";
+import { concatReductions, fusedRowBlockReduction, rowBlockReduction, rowBlocksApply } from "./lens-row-blocks";
 
 /** Options of lensReduction(): the unembedding, the final norm, k, targets and the vocabulary chunk. */
 export interface LensReductionOptions {
@@ -75,11 +75,11 @@ export function lensReduction(rows: tf.Tensor2D, options: LensReductionOptions):
 
   const normed = tf.tidy(() => (options.finalNorm ? tf.reshape(options.finalNorm(rows), [n, d]) : tf.clone(rows))) as tf.Tensor2D;
   const ids = tf.tensor2d(targetIds.flat, [n, targetIds.width], "int32");
-  // A lens that fits one row block, as one kernel where the backend has it (cpu-native).
-  const few = options.vocabChunk === undefined ? fewRowsReduction(normed, u, k, ids) : null;
-  if (few) {
+  // Blocks of rows as one kernel call each where the backend has the kernel (cpu-native).
+  const fused = options.vocabChunk === undefined ? fusedRowBlockReduction(normed, u, k, ids) : null;
+  if (fused) {
     tf.dispose([normed, ids]);
-    return few;
+    return fused;
   }
   // Row blocks next: where they apply (a host backend, finite logits) they bound memory by the block and use the
   // backend's statistics kernel when it has one; a GPU backend (no synchronous finiteness check) takes the fused path.

@@ -1,5 +1,6 @@
 // The lens reduction in blocks of rows over the whole vocabulary, on host backends (wasm, cpu, cpu-native; on
-// cpu-native each block's statistics and target ranks are one kernel each, see reduceBlock). Streaming over vocabulary chunks (lens-reduction.ts) gathers a chunk of the unembedding for
+// cpu-native each block is one kernel call, see fusedRowBlockReduction, or where that declines its statistics and
+// target ranks are one kernel each, see reduceBlock). Streaming over vocabulary chunks (lens-reduction.ts) gathers a chunk of the unembedding for
 // every chunk of rows, keeps a running state per row and, on wasm, pays for a gather (~30 ns per element), a
 // transposed product and ~15 passes over each chunk's logits. Here each block of rows takes one plain product with
 // the unembedding as it lies in memory (the fast XNNPACK path, no gather, no copy of the matrix) and then a handful
@@ -53,35 +54,61 @@ export function rowBlocksApply(normed: tf.Tensor2D, u: Unembedding): boolean {
 }
 
 /**
- * The whole reduction of `normed` [n, d] as one kernel where the backend has it and the lens fits one row block,
- * rank comparisons included (cpu-native, a vocabulary of ~1K and a few hundred rows: backend/native/lens-rows.ts),
- * the logits never leaving it; null otherwise, and where a logit is not finite (the row blocks and the streaming
- * path handle those). Needs no finiteness check of its own: a NaN or infinite row makes its statistics non-finite,
- * and the kernel declines.
+ * Rows per call of the backend's whole-lens kernel (fusedLensRows): the rows of a lean row block (rowsPerBlock),
+ * shared among the targets, since the kernel's rank comparison holds one [rows, vocab] per target. Inside the kernel a
+ * block's logits and the temporaries of its statistics take about as much memory as the separate calls' logits,
+ * statistics blocks and transposed product did (GPT-2-small, T = 128: peak RSS 1045 vs 1022 MB).
+ */
+export function fusedRowsPerBlock(u: Unembedding, targets: number): number {
+  return Math.max(1, Math.floor((4 * rowBlockLens.blockLogits) / (Math.max(1, vocabSize(u)) * Math.max(1, targets))));
+}
+
+/**
+ * The whole reduction of `normed` [n, d] as one kernel call per block of rows where the backend has the kernel
+ * (cpu-native: backend/native/lens-rows.ts), rank comparisons included, the logits never leaving it; null otherwise,
+ * and where a logit is not finite (the separate row blocks and the streaming path handle those). Needs no
+ * finiteness check of its own: a NaN or infinite row makes its statistics non-finite, and the kernel declines.
+ * Against the separate calls (product, statistics, target columns, rank counts) it saves a pass over every block of
+ * logits per call, the transposed product's copy and JavaScript's handling of the logits tensor: on GPT-2-small at
+ * T = 128 (2 cores) the probe went from 1005 to 773 ms on two threads and from 1473 to 1336 ms on one.
  * The caller disposes the result.
  */
-export function fewRowsReduction(normed: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D): LensReductionTensors | null {
-  if (u.bias || u.softcap != null || isPacked(u.weight) || k > MAX_TOP_K || capability("asyncReadbackOnly")) return null;
-  // The whole lens must fit one row block (the rank comparison holds one [rows, vocab] per target).
-  if (normed.shape[0] * vocabSize(u) * Math.max(1, ids.shape[1]) > rowBlockLens.blockLogits) return null;
+export function fusedRowBlockReduction(normed: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D): LensReductionTensors | null {
+  if (u.bias || u.softcap != null || isPacked(u.weight) || k > MAX_TOP_K || capability("asyncReadbackOnly") || normed.shape[0] === 0) return null;
+  const n = normed.shape[0];
+  const step = fusedRowsPerBlock(u, ids.shape[1]);
   const top = Math.max(k, 1);
-  const out = fusedLensRows(normed, u.weight as tf.Tensor2D, u.layout === "vocab_d", top, ids);
-  if (!out) return null;
-  const m = normed.shape[0];
+  const parts: LensReductionTensors[] = [];
+  const disposeParts = () => parts.forEach((p) => tf.dispose(Object.values(p)));
   try {
-    return tf.tidy(() => {
-      const stats = unpackLogitStats(out.stats, top);
-      return {
-        topIds: (k > 0 ? stats.topIds : tf.zeros([m, 0], "int32")) as tf.Tensor2D,
-        topLogits: (k > 0 ? stats.topLogits : tf.zeros([m, 0])) as tf.Tensor2D,
-        logSumExp: stats.logSumExp,
-        entropy: stats.entropy,
-        targetLogits: tf.clone(out.targets),
-        targetRanks: tf.add(out.counts, tf.scalar(1, "int32")) as tf.Tensor2D,
-      };
-    });
-  } finally {
-    tf.dispose([out.stats, out.targets, out.counts]);
+    for (let start = 0; start < n; start += step) {
+      const m = Math.min(step, n - start);
+      const part = tf.tidy(() => {
+        const rows = <R extends tf.Tensor2D>(x: R) => (m === n ? x : (tf.slice(x, [start, 0], [m, x.shape[1]]) as R));
+        const out = fusedLensRows(rows(normed), u.weight as tf.Tensor2D, u.layout === "vocab_d", top, rows(ids));
+        if (!out) return {};
+        const stats = unpackLogitStats(out.stats, top);
+        return {
+          topIds: (k > 0 ? stats.topIds : tf.zeros([m, 0], "int32")) as tf.Tensor2D,
+          topLogits: (k > 0 ? stats.topLogits : tf.zeros([m, 0])) as tf.Tensor2D,
+          logSumExp: stats.logSumExp,
+          entropy: stats.entropy,
+          targetLogits: tf.clone(out.targets),
+          targetRanks: tf.add(out.counts, tf.scalar(1, "int32")) as tf.Tensor2D,
+        } as unknown as tf.TensorContainer;
+      }) as unknown as Partial<LensReductionTensors>;
+      if (!part.logSumExp) {
+        disposeParts();
+        return null;
+      }
+      parts.push(part as LensReductionTensors);
+    }
+    const whole = concatReductions(parts);
+    if (parts.length > 1) disposeParts();
+    return whole;
+  } catch (err) {
+    disposeParts();
+    throw err;
   }
 }
 

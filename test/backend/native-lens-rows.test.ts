@@ -1,12 +1,12 @@
-// cpu-native's lens of a few rows as one onnxruntime call (fewRowsReduction, backend/native/lens-rows.ts): the
-// same bits as the row-block path it replaces (product, statistics, target logits and ranks, ties included), in
-// both unembedding layouts and with k = 0; declined for rows that are not finite, for a lens over the row block's
-// bound, and for biased or softcapped unembeddings; and what the lens takes on the demo model.
+// cpu-native's lens as one onnxruntime call per block of rows (fusedRowBlockReduction, backend/native/lens-rows.ts):
+// the same bits as the separate calls it replaces (product, statistics, target logits and ranks, ties included), in
+// both unembedding layouts, with k = 0 and over several blocks; declined for rows that are not finite and for biased
+// or softcapped unembeddings; blocks of fusedRowsPerBlock rows; and what the lens takes on the demo model.
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { setBackend } from "../../src/backend";
-import { fewRowsReduction, rowBlockLens, rowBlockReduction } from "../../src/tensor/lens-row-blocks";
+import { fusedRowBlockReduction, fusedRowsPerBlock, rowBlockLens, rowBlockReduction } from "../../src/tensor/lens-row-blocks";
 import { lensReduction } from "../../src/tensor/lens-reduction";
 import type { LensReductionTensors } from "../../src/tensor/lens-reduction";
 import type { Unembedding } from "../../src/tensor/unembedding";
@@ -31,7 +31,18 @@ function setup(n: number, d: number, V: number, layout: Unembedding["layout"], s
   return { u: { weight: W, layout } as Unembedding, rows };
 }
 
-test("cpu-native: the few-rows lens gives the row blocks' bits, targets and ties included, in both layouts", async () => {
+/** Runs body with rowBlockLens.blockLogits set to `logits`, restoring it afterwards. */
+function withBlockLogits<T>(logits: number, body: () => T): T {
+  const saved = rowBlockLens.blockLogits;
+  rowBlockLens.blockLogits = logits;
+  try {
+    return body();
+  } finally {
+    rowBlockLens.blockLogits = saved;
+  }
+}
+
+test("cpu-native: the fused lens gives the separate calls' bits, targets and ties included, in both layouts", async () => {
   const [n, d, V] = [50, 32, 700];
   for (const [i, layout] of (["vocab_d", "d_vocab"] as const).entries()) {
     const { u, rows } = setup(n, d, V, layout, 10 + i);
@@ -42,11 +53,20 @@ test("cpu-native: the few-rows lens gives the row blocks' bits, targets and ties
     for (const k of [5, 0]) {
       const ids = tf.tensor2d(argmax.flatMap((a) => [a, 17]), [n, 2], "int32");
       const before = tf.memory().numTensors;
-      const few = fewRowsReduction(rows, u, k, ids);
-      assert.ok(few, `${layout} k=${k}: taken`);
-      const fused = await values(few);
+      const one = fusedRowBlockReduction(rows, u, k, ids);
+      assert.ok(one, `${layout} k=${k}: taken`);
+      const fused = await values(one);
       const blocks = await values(rowBlockReduction(rows, u, k, ids));
       for (const f of FIELDS) assert.deepEqual(fused[f], blocks[f], `${layout} k=${k}: ${f}, same bits`);
+      // Several blocks of 7 rows (the last one short): the same ids and ranks, and the same numbers to rounding (a
+      // product's last bits may depend on its rows and threads: MLAS blocks its sums by them).
+      const several = withBlockLogits(Math.ceil((2 * 7 * V) / 4), () => fusedRowBlockReduction(rows, u, k, ids));
+      assert.ok(several, `${layout} k=${k}: several blocks taken`);
+      const split = await values(several);
+      for (const f of ["topIds", "targetRanks"]) assert.deepEqual(split[f], blocks[f], `${layout} k=${k}: ${f} over several blocks`);
+      for (const f of ["topLogits", "logSumExp", "entropy", "targetLogits"]) {
+        split[f].forEach((v, j) => assert.ok(Math.abs(v - blocks[f][j]) <= 1e-5 * Math.max(1, Math.abs(v)), `${layout} k=${k}: ${f}[${j}] over several blocks: ${v} vs ${blocks[f][j]}`));
+      }
       assert.equal(fused.topIds.length, n * k);
       assert.ok(fused.targetRanks.filter((_, j) => j % 2 === 0).every((r) => r === 1), "a row's top token ranks 1");
       assert.equal(tf.memory().numTensors, before, "tensors leaked");
@@ -56,7 +76,7 @@ test("cpu-native: the few-rows lens gives the row blocks' bits, targets and ties
   }
 });
 
-test("cpu-native: the few-rows lens declines non-finite rows, lenses over the row block's bound, biases and softcaps", async () => {
+test("cpu-native: the fused lens declines non-finite rows, biases and softcaps", async () => {
   const [n, d, V] = [20, 16, 300];
   const { u, rows } = setup(n, d, V, "vocab_d", 30);
   const ids = tf.tensor2d(Array.from({ length: n }, (_, i) => i), [n, 1], "int32");
@@ -64,22 +84,18 @@ test("cpu-native: the few-rows lens declines non-finite rows, lenses over the ro
     const poisoned = Array.from(await rows.data());
     poisoned[3 * d + 5] = bad;
     const x = tf.tensor2d(poisoned, [n, d]);
-    assert.equal(fewRowsReduction(x, u, 5, ids), null, `a ${bad} in a row: declined`);
+    assert.equal(fusedRowBlockReduction(x, u, 5, ids), null, `a ${bad} in a row: declined`);
+    const before = tf.memory().numTensors;
+    assert.equal(withBlockLogits(Math.ceil((4 * V) / 4), () => fusedRowBlockReduction(x, u, 5, ids)), null, `a ${bad} in the second of five blocks: declined`);
+    assert.equal(tf.memory().numTensors, before, "the first block's tensors are disposed");
     // lensReduction then takes a path that handles it: the other rows keep their statistics.
     const out = await values(lensReduction(x, { unembedding: u, k: 5, targets: [0] }));
     assert.ok(Number.isFinite(out.logSumExp[0]) && !Number.isFinite(out.logSumExp[3]), `${bad}: row 3 alone is not finite`);
     x.dispose();
   }
-  const saved = rowBlockLens.blockLogits;
-  rowBlockLens.blockLogits = n * V - 1;
-  try {
-    assert.equal(fewRowsReduction(rows, u, 5, ids), null, "over the bound: declined");
-  } finally {
-    rowBlockLens.blockLogits = saved;
-  }
   const bias = tf.zeros([V]) as tf.Tensor1D;
-  assert.equal(fewRowsReduction(rows, { ...u, bias }, 5, ids), null, "a bias: declined");
-  assert.equal(fewRowsReduction(rows, { ...u, softcap: 30 }, 5, ids), null, "a softcap: declined");
+  assert.equal(fusedRowBlockReduction(rows, { ...u, bias }, 5, ids), null, "a bias: declined");
+  assert.equal(fusedRowBlockReduction(rows, { ...u, softcap: 30 }, 5, ids), null, "a softcap: declined");
   tf.dispose([u.weight, rows, ids, bias]);
 });
 
@@ -92,5 +108,20 @@ test("cpu-native: a demo-sized lens is one kernel, without a product or statisti
   const names = info.kernels.map((k) => k.name);
   assert.equal(names.filter((k) => k === "LmprobeLensRows").length, 1);
   assert.equal(names.filter((k) => k === "BatchMatMul" || k === "LmprobeLogitStats" || k === "LmprobeCountAbove").length, 0, names.join(" "));
+  tf.dispose([u.weight, rows]);
+});
+
+test("cpu-native: a large-vocabulary lens is one kernel call per block of fusedRowsPerBlock rows", async () => {
+  const [n, d, V] = [40, 16, 5000];
+  const { u, rows } = setup(n, d, V, "vocab_d", 60);
+  for (const targets of [[7], [7, 9]]) {
+    const step = withBlockLogits(V * 3, () => fusedRowsPerBlock(u, targets.length));
+    assert.equal(step, Math.floor(12 / targets.length), "rows per call: the lean row block's, shared among the targets");
+    const info = await tf.profile(() => withBlockLogits(V * 3, () => lensReduction(rows, { unembedding: u, k: 5, targets })) as unknown as tf.TensorContainer);
+    tf.dispose(info.result as unknown as tf.Tensor[]);
+    const names = info.kernels.map((k) => k.name);
+    assert.equal(names.filter((k) => k === "LmprobeLensRows").length, Math.ceil(n / step), `${targets.length} target(s): ${names.join(" ")}`);
+    assert.equal(names.filter((k) => k === "BatchMatMul" || k === "LmprobeLogitStats" || k === "LmprobeCountAbove").length, 0, names.join(" "));
+  }
   tf.dispose([u.weight, rows]);
 });

@@ -7,7 +7,7 @@ import { Unembedding } from "../../src/tensor/unembedding";
 import { AbortError, ArgumentError } from "../../src/errors";
 import { assertClose, extremeRows, input, onEachBackend, randomMatrix, rng } from "./reference";
 import { LensCase, lensReference64 } from "./lens-reference";
-import { rowBlockLens, rowsPerBlock } from "../../src/tensor/lens-row-blocks";
+import { fusedRowsPerBlock, rowBlockLens, rowsPerBlock } from "../../src/tensor/lens-row-blocks";
 
 function rmsNorm(weight: tf.Tensor1D) {
   return (x: tf.Tensor2D) =>
@@ -147,7 +147,8 @@ async function withBlockLogits(logits: number, body: () => Promise<void>): Promi
 async function products(f: () => tf.TensorContainer): Promise<number> {
   const info = await tf.profile(f);
   tf.dispose(info.result as tf.Tensor[]);
-  return info.kernels.filter((k) => k.name === "BatchMatMul").length;
+  // cpu-native's whole-lens kernel takes its product inside (one call per block of rows).
+  return info.kernels.filter((k) => k.name === "BatchMatMul" || k.name === "LmprobeLensRows").length;
 }
 
 test("without a vocab chunk, row blocks over the whole vocabulary match the float64 reference", async () => {
@@ -177,9 +178,11 @@ test("row blocks take one product per block; masked (−Infinity) biases fall ba
     const run = () => lensReduction(rows, { unembedding: u, k: 5, targets: [7] }) as unknown as tf.TensorContainer;
     const masked: Unembedding = { ...u, bias: input(tf.tensor1d(Array.from({ length: V }, (_, i) => (i === 3 ? -Infinity : 0)))) };
     await withBlockLogits(4 * V, async () => {
-      // Four rows per block; sixteen with cpu-native's statistics kernel, which keeps only the logits at full size.
+      // Four rows per block; sixteen with cpu-native's statistics kernel, which keeps only the logits at full size, and
+      // as many per call of its whole-lens kernel (one target).
       const perBlock = rowsPerBlock(u, 5);
       assert.equal(perBlock, backend === "cpu-native" ? 16 : 4, `${backend}: rows per block`);
+      if (backend === "cpu-native") assert.equal(fusedRowsPerBlock(u, 1), perBlock);
       assert.equal(await products(run), Math.ceil(n / perBlock), `${backend}: 12 rows in blocks of ${perBlock}`);
       // The streaming path's default chunk covers these 500 ids at once: one product for all 12 rows.
       const chunked = await products(() => lensReduction(rows, { unembedding: masked, k: 5, targets: [7] }) as unknown as tf.TensorContainer);

@@ -1,9 +1,9 @@
-// The logit lens of a few rows over a small vocabulary as one onnxruntime call: the unembedding product, the
-// statistics (logitStatsFastGraph: log Σ exp, entropy, top-k), the targets' logits and their rank counts, with the
-// [rows, vocab] logits never leaving onnxruntime. For a vocabulary of ~1K (the demo, teaching models) the lens's
-// separate calls (product, statistics, rank count) and the logits array JavaScript would allocate, fill and collect
-// cost more than the arithmetic. Bounded like the statistics kernel's own blocks (nativeLogitStats.blockLogits
-// logits, times the targets for the rank comparison); larger lenses take the row blocks of tensor/lens-row-blocks.ts.
+// The logit lens of a block of rows as one onnxruntime call: the unembedding product, the statistics
+// (logitStatsFastGraph: log Σ exp, entropy, top-k), the targets' logits and their rank counts, with the
+// [rows, vocab] logits never leaving onnxruntime. Separate calls (product, statistics, rank count) would each read
+// the block's logits again, after JavaScript had allocated, filled and handed them on; here the statistics read
+// them while the product's last rows are still in cache. tensor/lens-row-blocks.ts's fusedRowBlockReduction sizes
+// the blocks (memory is the caller's to bound, as for a product).
 //
 // The numbers are those of the separate calls: the product is nativeMatMul's FusedMatMul with the same work (so the
 // same threading), the statistics logitStatsFastGraph's nodes, the rank count countAbove's comparison. Rows whose
@@ -54,7 +54,7 @@ function lensRows({ inputs: { x, W, ids }, backend, attrs }: Args): tf.TensorInf
   const [m, d] = x.shape;
   const vocab = vocabRows ? W.shape[0] : W.shape[1];
   const t = ids.shape[1];
-  if (!nativeLogitStats.fast || m * vocab * Math.max(1, t) > nativeLogitStats.blockLogits) return [];
+  if (!nativeLogitStats.fast) return [];
   const feeds: Feeds = { x: [floats(backend, x), x.shape], W: [floats(backend, W), W.shape], k: [new BigInt64Array([BigInt(k)]), [1]] };
   if (t > 0) feeds.ids = [backend.data.get(ids.dataId).values as Int32Array, ids.shape];
   // The product's work as nativeMatMul counts it, so that it runs on the same threads as the separate call would.
