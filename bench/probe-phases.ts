@@ -3,9 +3,13 @@
 // (backend/native/runtime.ts's nativeCallLog) over the same passes. One JSON line per phase and per kind of call.
 //
 //   node --import tsx bench/probe-phases.ts [--model demo|gpt2-small|qwen2.5-1.5b] [--positions 128] [--reps 30]
-//        [--warmup-s 4]        (LMPROBE_THREADS / LMPROBE_BACKEND as for any lmprobe process)
+//        [--warmup-s 4] [--ort-profile DIR]   (LMPROBE_THREADS / LMPROBE_BACKEND as for any lmprobe process)
+// --ort-profile DIR: onnxruntime's per-node profile of every session (files in DIR), summarised as one JSON line per
+// session and node: its median time per call and, times the session's calls per probe, per probe.
 import { ensureBackend } from "../src/backend";
-import { nativeCallLog } from "../src/backend/native/runtime";
+import fs from "node:fs";
+import path from "node:path";
+import { endNativeProfiling, nativeCallLog, nativeProfile } from "../src/backend/native/runtime";
 import { logitLensFromCache } from "../src/probe/logit-lens";
 import { layerSimilarityFromCache } from "../src/probe/layer-similarity";
 import { residualHookNames } from "../src/probe/residual-rows";
@@ -20,6 +24,11 @@ async function main(): Promise<void> {
   const T = Number(opt("positions", "128"));
   const reps = Number(opt("reps", "30"));
   const warmupS = Number(opt("warmup-s", "4"));
+  const profileDir = opt("ort-profile", "");
+  if (profileDir) {
+    fs.mkdirSync(profileDir, { recursive: true });
+    nativeProfile.dir = path.resolve(profileDir);
+  }
   const backend = await ensureBackend();
   const { model } = await loadBenchModel(name);
   const L = model.config.numLayers;
@@ -56,7 +65,38 @@ async function main(): Promise<void> {
   for (const [session, e] of sessions) {
     console.log(JSON.stringify({ ...common, phase: "native calls", session, calls_per_probe: +(e.calls / reps).toFixed(1), ms_per_probe: +(e.ms / reps).toFixed(3) }));
   }
+  if (profileDir) {
+    endNativeProfiling();
+    const callsPerProbe = new Map(sessions.map(([session, e]) => [session, e.calls / reps]));
+    for (const line of nodeProfile(nativeProfile.dir as string, callsPerProbe)) console.log(JSON.stringify({ ...common, ...line }));
+  }
   model.dispose();
+}
+
+/**
+ * Per session and node, from onnxruntime's profile files: the median of the node's time over the calls profiled
+ * (warm-up included, hence medians) and that times the session's calls per probe.
+ */
+function nodeProfile(dir: string, callsPerProbe: Map<string, number>): object[] {
+  const lines: Array<{ phase: string; session: string; node: string; op: string; median_us: number; ms_per_probe: number }> = [];
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".json"))) {
+    const session = [...callsPerProbe.keys()].find((key) => file.startsWith(key.replace(/[^A-Za-z0-9_.-]/g, "_") + "_"));
+    if (!session) continue;
+    const events = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8")) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string } }>;
+    const byNode = new Map<string, { op: string; durs: number[] }>();
+    for (const e of events) {
+      if (e.cat !== "Node" || !e.name.endsWith("_kernel_time")) continue;
+      const node = e.name.slice(0, -"_kernel_time".length);
+      const entry = byNode.get(node) ?? { op: e.args?.op_name ?? "", durs: [] };
+      entry.durs.push(e.dur);
+      byNode.set(node, entry);
+    }
+    for (const [node, { op, durs }] of byNode) {
+      const us = median(durs);
+      lines.push({ phase: "onnxruntime node", session, node, op, median_us: us, ms_per_probe: +((us * (callsPerProbe.get(session) ?? 0)) / 1000).toFixed(3) });
+    }
+  }
+  return lines.sort((a, b) => b.ms_per_probe - a.ms_per_probe);
 }
 
 main().catch((err) => {

@@ -93,7 +93,7 @@ export function nativeStatus(): NativeStatus {
   return status;
 }
 
-const sessions = new Map<string, { session: BindingSession; outputs: string[] }>();
+const sessions = new Map<string, { session: BindingSession; outputs: string[]; profiled: boolean }>();
 
 /** Input tensors by graph input name: [values, shape]. */
 export type Feeds = Record<string, [Float32Array | Int32Array | BigInt64Array, readonly number[]]>;
@@ -140,8 +140,9 @@ export function runGraph(key: string, build: () => OnnxGraph, feeds: Feeds, work
     const intra: Record<string, string> = { allow_spinning: spin ? "1" : "0" };
     if (options.spinMicroseconds !== undefined && process.env.LMPROBE_NATIVE_SPIN !== "1") intra.spin_duration_us = String(options.spinMicroseconds);
     const extra = { session: { intra_op: intra } };
-    session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all", executionMode: "sequential", extra });
-    cached = { session, outputs: graph.outputs.map((o) => o.name) };
+    const profile = nativeProfile.dir ? { enableProfiling: true, profileFilePrefix: path.join(nativeProfile.dir, sessionKey.replace(/[^A-Za-z0-9_.-]/g, "_")) } : {};
+    session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all", executionMode: "sequential", extra, ...profile });
+    cached = { session, outputs: graph.outputs.map((o) => o.name), profiled: nativeProfile.dir !== null };
     sessions.set(sessionKey, cached);
   }
   const inputs: Record<string, OrtTensor> = {};
@@ -166,6 +167,20 @@ export function runGraph(key: string, build: () => OnnxGraph, feeds: Feeds, work
  * (bench/probe-phases.ts). Off by default; then a call pays one flag check.
  */
 export const nativeCallLog = { enabled: false, sessions: new Map<string, { calls: number; ms: number }>() };
+
+/**
+ * onnxruntime's own per-node profile (its session option enableProfiling): every session built while `dir` is set
+ * writes the time of each node of each call to a JSON file in `dir` (Chrome trace format), once
+ * endNativeProfiling() is called. For bench/probe-phases.ts --ort-profile: which ops of a graph take the time.
+ */
+export const nativeProfile: { dir: string | null } = { dir: null };
+
+/** Ends profiling on every session built with nativeProfile.dir set, writing their files. */
+export function endNativeProfiling(): void {
+  for (const { session, profiled } of sessions.values()) {
+    if (profiled) (session as BindingSession & { endProfiling(): void }).endProfiling();
+  }
+}
 
 /** Keys of the sessions built so far (for tests and profiling). */
 export function nativeSessionKeys(): string[] {
