@@ -8,7 +8,9 @@ import { before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
 import { setBackend } from "../../src/backend";
 import { nativeElementwise } from "../../src/backend/native/elementwise";
-import { nativeSessionCount } from "../../src/backend/native/runtime";
+import fs from "node:fs";
+import os from "node:os";
+import { endNativeProfiling, nativeProfile, nativeSessionCount, runGraph } from "../../src/backend/native/runtime";
 
 const ROOT = path.resolve(__dirname, "../..");
 
@@ -157,4 +159,23 @@ test("cpu-native's logit statistics match float64: finite blocks by the parallel
   } finally {
     Object.assign(nativeLogitStats, saved);
   }
+});
+
+test("cpu-native: with nativeProfile.dir set, a session writes onnxruntime's per-node times there", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lmprobe-ort-profile-"));
+  nativeProfile.dir = dir;
+  try {
+    const graph = () => ({ nodes: [{ op: "MatMul", inputs: ["a", "b"], outputs: ["y"] }], inputs: [{ name: "a" }, { name: "b" }], outputs: [{ name: "y" }] });
+    for (let i = 0; i < 3; i++) runGraph("profile-test:matmul", graph, { a: [new Float32Array([1, 2, 3, 4]), [2, 2]], b: [new Float32Array([5, 6, 7, 8]), [2, 2]] });
+  } finally {
+    nativeProfile.dir = null;
+  }
+  endNativeProfiling();
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith("profile-test_matmul") && f.endsWith(".json"));
+  assert.equal(files.length, 1, `profile files: ${fs.readdirSync(dir)}`);
+  const events = JSON.parse(fs.readFileSync(path.join(dir, files[0]), "utf8")) as Array<{ cat: string; name: string; args?: { op_name?: string } }>;
+  const nodes = events.filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time"));
+  assert.equal(nodes.length, 3, "one node time per call");
+  assert.ok(nodes.every((e) => e.args?.op_name === "MatMul"));
+  fs.rmSync(dir, { recursive: true, force: true });
 });
