@@ -90,11 +90,15 @@ function parseCase(spec) {
 const mallocTuning = !argv.includes("--no-malloc-tuning");
 const { MALLOC_TUNABLES } = require("../src/backend/native/malloc-tuning.ts");
 
-function lmprobeWorker(c, threads) {
+function lmprobeEnv(threads) {
   const env = { ...process.env, LMPROBE_THREADS: String(threads), LMPROBE_BACKEND: backend };
   delete env.GLIBC_TUNABLES;
   if (mallocTuning && process.platform === "linux") env.GLIBC_TUNABLES = MALLOC_TUNABLES;
-  return worker(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/cpu-bench-worker.ts"), c.model, String(c.positions)], env);
+  return env;
+}
+
+function lmprobeWorker(c, threads) {
+  return worker(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/cpu-bench-worker.ts"), c.model, String(c.positions)], lmprobeEnv(threads));
 }
 
 function torchWorker(c, threads) {
@@ -173,7 +177,9 @@ async function runCase(c, threads) {
  * shared machine reaches all three alike. Medians of each.
  */
 async function hardwareScaling(rounds = 5, seconds = 1) {
-  const make = (threads) => worker(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/cpu-ceiling-worker.ts")], { ...process.env, LMPROBE_THREADS: String(threads) });
+  // With the lmprobe worker's malloc settings: without them each product's fresh 1.5 MB output is faulted in page by
+  // page on one thread, which hid the pool's gain (0.81–1.04× in runs where lmprobe's own products gained ~2×).
+  const make = (threads) => worker(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/cpu-ceiling-worker.ts")], lmprobeEnv(threads));
   const [a, b, pool] = [make(1), make(1), make(allThreads)];
   await Promise.all([a.ready, b.ready, pool.ready]);
   const alone = [], pair = [], all = [];
