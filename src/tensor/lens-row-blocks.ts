@@ -57,7 +57,8 @@ export function rowBlocksApply(normed: tf.Tensor2D, u: Unembedding): boolean {
  * Rows per call of the backend's whole-lens kernel (fusedLensRows): the rows of a lean row block (rowsPerBlock),
  * shared among the targets, since the kernel's rank comparison holds one [rows, vocab] per target. Inside the kernel a
  * block's logits and the temporaries of its statistics take about as much memory as the separate calls' logits,
- * statistics blocks and transposed product did (GPT-2-small, T = 128: peak RSS 1045 vs 1022 MB).
+ * statistics blocks and transposed product did (peak RSS of bench/cpu-vs-torch.mjs's probe, before → after:
+ * GPT-2-small T = 128 1041 → 1057 MB, T = 512 1171 → 1182 MB, Qwen2.5-1.5B 6534 → 6571 MB).
  */
 export function fusedRowsPerBlock(u: Unembedding, targets: number): number {
   return Math.max(1, Math.floor((4 * rowBlockLens.blockLogits) / (Math.max(1, vocabSize(u)) * Math.max(1, targets))));
@@ -70,7 +71,8 @@ export function fusedRowsPerBlock(u: Unembedding, targets: number): number {
  * finiteness check of its own: a NaN or infinite row makes its statistics non-finite, and the kernel declines.
  * Against the separate calls (product, statistics, target columns, rank counts) it saves a pass over every block of
  * logits per call, the transposed product's copy and JavaScript's handling of the logits tensor: on GPT-2-small at
- * T = 128 (2 cores) the probe went from 1005 to 773 ms on two threads and from 1473 to 1336 ms on one.
+ * T = 128 (2 cores) the probe is 1.36× faster on two threads and 1.03× on one
+ * (bench/results/cpu/ab-fused-lens-blocks.jsonl).
  * The caller disposes the result.
  */
 export function fusedRowBlockReduction(normed: tf.Tensor2D, u: Unembedding, k: number, ids: tf.Tensor2D): LensReductionTensors | null {
