@@ -86,7 +86,9 @@ test("cpu-native: the fused lens declines non-finite rows, biases and softcaps",
     const x = tf.tensor2d(poisoned, [n, d]);
     assert.equal(fusedRowBlockReduction(x, u, 5, ids), null, `a ${bad} in a row: declined`);
     const before = tf.memory().numTensors;
-    assert.equal(withBlockLogits(Math.ceil((4 * V) / 4), () => fusedRowBlockReduction(x, u, 5, ids)), null, `a ${bad} in the second of five blocks: declined`);
+    // Blocks of two rows: row 3 is in the second of ten, after a block that succeeded.
+    assert.equal(withBlockLogits(Math.ceil((2 * V) / 4), () => fusedRowsPerBlock(u, 1)), 2);
+    assert.equal(withBlockLogits(Math.ceil((2 * V) / 4), () => fusedRowBlockReduction(x, u, 5, ids)), null, `a ${bad} in the second of ten blocks: declined`);
     assert.equal(tf.memory().numTensors, before, "the first block's tensors are disposed");
     // lensReduction then takes a path that handles it: the other rows keep their statistics.
     const out = await values(lensReduction(x, { unembedding: u, k: 5, targets: [0] }));
