@@ -118,10 +118,12 @@ export async function logitLensFromCache(model: ProbeModel, cache: CacheLike, to
 }
 
 function lensTables(model: ProbeModel, tokens: number[], positions: number[], targets: number[], stats: LogitLensResult["stats"]): LogitLensResult {
-  const text = tokenTextLookup(model, [...tokens, ...targets, ...stats.flatMap((s) => Array.from(s.stats.topIds))]);
+  const text = tokenTextLookup(model, tokens, targets, ...stats.map((s) => s.stats.topIds));
   const strTokens = tokens.map(text);
-  // Columns are filled in place, numbers in typed arrays sized up front: building the rows as objects cost ~1 µs a
-  // row (39 ms for the 33 280 rows of GPT-2-small at 512 positions, plus the garbage), several times this.
+  // Columns are filled in place, one column at a time over typed arrays sized up front: building the rows as objects
+  // cost ~1 µs a row (39 ms for the 33 280 rows of GPT-2-small at 512 positions, plus the garbage), and filling
+  // every column of a row in one loop turn ~0.2 µs (0.6 ms of the demo model's 14 ms probe); a column at a time, the
+  // numbers are block copies and fills.
   const P = positions.length;
   const T = targets.length;
   const nTop = stats.reduce((n, { stats: s }) => n + P * s.k, 0);
@@ -140,30 +142,57 @@ function lensTables(model: ProbeModel, tokens: number[], positions: number[], ta
     target_id: new Int32Array(nRows * T), rank: new Int32Array(nRows * T), prob: new Float64Array(nRows * T), logprob: new Float64Array(nRows * T),
   };
   const targetTexts = targets.map(text);
-  let q = 0; // row of `top`
-  let e = 0; // row of `ent`
-  let g = 0; // row of `traj`
+  const inputTokens = positions.map((p) => strTokens[p]);
+  let q = 0; // first row of this entry in `top`
+  let e = 0; // … in `ent`
+  let g = 0; // … in `traj`
   for (const { stream, layer, stats: s } of stats) {
-    for (let r = 0; r < P; r++, e++) {
+    const k = s.k;
+    const nq = P * k;
+    top.layer.fill(layer, q, q + nq);
+    top.stream.fill(stream, q, q + nq);
+    top.token_id.set(s.topIds, q);
+    top.prob.set(s.topProbs, q);
+    top.logprob.set(s.topLogprobs, q);
+    for (let r = 0, at = q; r < P; r++) {
       const position = positions[r];
-      const input_token = strTokens[position];
-      for (let j = 0; j < s.k; j++, q++) {
-        const at = r * s.k + j;
-        const id = s.topIds[at];
-        top.layer[q] = layer; top.stream[q] = stream; top.position[q] = position; top.input_token[q] = input_token;
-        top.rank[q] = j + 1; top.token_id[q] = id; top.token[q] = text(id);
-        top.prob[q] = s.topProbs[at]; top.logprob[q] = s.topLogprobs[at]; top.entropy[q] = s.entropy[r];
-      }
-      ent.layer[e] = layer; ent.stream[e] = stream; ent.position[e] = position; ent.input_token[e] = input_token;
-      ent.entropy[e] = s.entropy[r];
-      ent.top_token[e] = s.k > 0 ? text(s.topIds[r * s.k]) : null;
-      ent.top_prob[e] = s.k > 0 ? s.topProbs[r * s.k] : null;
-      for (let j = 0; j < T; j++, g++) {
-        const at = r * s.targets + j;
-        traj.layer[g] = layer; traj.stream[g] = stream; traj.position[g] = position; traj.target[g] = targetTexts[j];
-        traj.target_id[g] = targets[j]; traj.rank[g] = s.targetRanks[at]; traj.prob[g] = s.targetProbs[at]; traj.logprob[g] = s.targetLogprobs[at];
+      const input_token = inputTokens[r];
+      const entropy = s.entropy[r];
+      for (let j = 0; j < k; j++, at++) {
+        top.position[at] = position;
+        top.input_token[at] = input_token;
+        top.rank[at] = j + 1;
+        top.entropy[at] = entropy;
+        top.token[at] = text(s.topIds[at - q]);
       }
     }
+    ent.layer.fill(layer, e, e + P);
+    ent.stream.fill(stream, e, e + P);
+    ent.position.set(positions, e);
+    ent.entropy.set(s.entropy, e);
+    for (let r = 0; r < P; r++) {
+      ent.input_token[e + r] = inputTokens[r];
+      ent.top_token[e + r] = k > 0 ? text(s.topIds[r * k]) : null;
+      ent.top_prob[e + r] = k > 0 ? s.topProbs[r * k] : null;
+    }
+    if (T > 0) {
+      const nt = P * T;
+      traj.layer.fill(layer, g, g + nt);
+      traj.stream.fill(stream, g, g + nt);
+      traj.rank.set(s.targetRanks, g);
+      traj.prob.set(s.targetProbs, g);
+      traj.logprob.set(s.targetLogprobs, g);
+      for (let r = 0, at = g; r < P; r++) {
+        for (let j = 0; j < T; j++, at++) {
+          traj.position[at] = positions[r];
+          traj.target[at] = targetTexts[j];
+          traj.target_id[at] = targets[j];
+        }
+      }
+    }
+    q += nq;
+    e += P;
+    g += P * T;
   }
   return {
     table: aq.table(top),

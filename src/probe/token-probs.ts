@@ -67,7 +67,7 @@ export async function tokenProbabilities(model: ProbeModel, input: ProbeInput, o
     } finally {
       rows.dispose();
     }
-    const text = tokenTextLookup(model, [...tokens, ...Array.from(stats.topIds)]);
+    const text = tokenTextLookup(model, tokens, stats.topIds);
     const strTokens = tokens.map(text);
     const promptLength = options.promptLength ?? tokens.length;
     const table = new ColumnBuilder(["position", "input_token", "next_token", "next_token_id", "prob", "logprob", "surprisal_bits", "rank", "entropy", "band", "generated"] as const);

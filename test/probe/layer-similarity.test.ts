@@ -65,3 +65,35 @@ test("layer similarity of a stream whose squares overflow float32 equals that of
   assert.ok(close(nan.flat[0][2], cos(base[0], base[2]), 1e-5, 1e-5), "pairs without layer 1 are unaffected");
   withNan.dispose();
 });
+
+test("per-position similarities at every position, adjacent and all pairs, and the long table's two scopes", async () => {
+  const [L, T, d] = [3, 5, 8];
+  const random = seededRandom(11);
+  const streams = residualHookNames(L).map(() => Float32Array.from({ length: T * d }, () => random() * 2 - 1));
+  const tensors = new Map(residualHookNames(L).map((n, l) => [n, tf.tensor3d(streams[l], [1, T, d])] as const));
+  const cache = { get: (n: string) => tensors.get(n)! };
+  const cosAt = (i: number, j: number, p: number) => {
+    let ab = 0, aa = 0, bb = 0;
+    for (let c = p * d; c < (p + 1) * d; c++) { ab += streams[i][c] * streams[j][c]; aa += streams[i][c] ** 2; bb += streams[j][c] ** 2; }
+    return ab / Math.sqrt(aa * bb);
+  };
+  type Row = { position: number; layer_a: number; layer_b: number; similarity: number };
+  for (const mode of ["adjacent", "all"] as const) {
+    const sim = await layerSimilarityFromCache(cache, L, { perPosition: mode });
+    const got = rows<Row>(sim.perPosition);
+    const want: Array<[number, number, number]> = [];
+    for (let p = 0; p < T; p++) for (let i = 0; i <= L; i++) for (let j = 0; j <= L; j++) if (mode === "all" || j === i + 1) want.push([p, i, j]);
+    assert.deepEqual(got.map((r) => [r.position, r.layer_a, r.layer_b]), want, mode);
+    got.forEach((r) => assert.ok(close(r.similarity, cosAt(r.layer_a, r.layer_b, r.position), 1e-5, 1e-5), `${mode} ${JSON.stringify(r)}`));
+    const long = rows<Omit<Row, "position"> & { scope: string }>(sim.table);
+    const n = L + 1;
+    long.forEach((r, at) => {
+      const scope = at < n * n ? "last" : "flat";
+      const cell = at % (n * n);
+      assert.deepEqual([r.scope, r.layer_a, r.layer_b], [scope, Math.floor(cell / n), cell % n]);
+      assert.equal(r.similarity, sim[scope][r.layer_a][r.layer_b]);
+    });
+    assert.deepEqual(rows<Omit<Row, "position">>(sim.lastTable), long.slice(0, n * n).map(({ scope: _, ...r }) => r));
+  }
+  tf.dispose([...tensors.values()]);
+});

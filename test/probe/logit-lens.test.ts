@@ -71,3 +71,44 @@ test("positions subset, attn_out / mlp_out streams, progress and abort", async (
   await assert.rejects(logitLens(m, ids, { rowChunk: 4, signal: controller.signal, onProgress: () => controller.abort() }), AbortError);
   await assert.rejects(logitLens(m, ids, { targets: "definitely several tokens" }), ArgumentError);
 });
+
+test("every column of the lens's three tables agrees with its raw stats and the token texts, across streams and targets", async () => {
+  const m = await model("llama");
+  const ids = referenceOf("llama").ints("input_ids");
+  const targets = [3, 11];
+  const positions = [1, 0, -1];
+  const lens = await logitLens(m, ids, { k: 3, positions, targets, streams: ["resid_post", "mlp_out"] });
+  const text = (id: number) => m.toStrTokens([id])[0];
+  const P = lens.positions.length;
+  assert.deepEqual(lens.positions, [1, 0, ids.length - 1]);
+  type Top = LensRow & { input_token: string; token: string };
+  type Ent = { layer: number; stream: string; position: number; input_token: string; entropy: number; top_token: string; top_prob: number };
+  type Traj = { layer: number; stream: string; position: number; target: string; target_id: number; rank: number; prob: number; logprob: number };
+  const top = rows<Top>(lens.table);
+  const ent = rows<Ent>(lens.entropy);
+  const traj = rows<Traj>(lens.trajectory!);
+  assert.equal(top.length, lens.stats.length * P * 3);
+  assert.equal(ent.length, lens.stats.length * P);
+  assert.equal(traj.length, lens.stats.length * P * targets.length);
+  lens.stats.forEach(({ stream, layer, stats: s }, e) => {
+    for (let r = 0; r < P; r++) {
+      const position = lens.positions[r];
+      const input_token = text(ids[position]);
+      const row = ent[e * P + r];
+      assert.deepEqual([row.layer, row.stream, row.position, row.input_token], [layer, stream, position, input_token]);
+      assert.equal(row.entropy, s.entropy[r]);
+      assert.equal(row.top_token, text(s.topIds[r * 3]));
+      assert.equal(row.top_prob, s.topProbs[r * 3]);
+      for (let j = 0; j < 3; j++) {
+        const t = top[(e * P + r) * 3 + j];
+        assert.deepEqual([t.layer, t.stream, t.position, t.input_token, t.rank], [layer, stream, position, input_token, j + 1]);
+        assert.deepEqual([t.token_id, t.token, t.prob, t.logprob, t.entropy], [s.topIds[r * 3 + j], text(s.topIds[r * 3 + j]), s.topProbs[r * 3 + j], s.topLogprobs[r * 3 + j], s.entropy[r]]);
+      }
+      targets.forEach((id, j) => {
+        const t = traj[(e * P + r) * targets.length + j];
+        assert.deepEqual([t.layer, t.stream, t.position, t.target, t.target_id], [layer, stream, position, text(id), id]);
+        assert.deepEqual([t.rank, t.prob, t.logprob], [s.targetRanks[r * 2 + j], s.targetProbs[r * 2 + j], s.targetLogprobs[r * 2 + j]]);
+      });
+    }
+  });
+});
