@@ -8,6 +8,11 @@
 // one barrier per slice instead of two, offsets constant by taking two slices per loop turn) gave the same bits but
 // ran 1.0–1.4× slower on an H100 at every Llama-8B shape (the lens at M = 1024: 30.6 → 43.1 ms;
 // bench/results/gpu-h100/matmul-two-buffers-experiment.json, packed_buffers_1_ms against packed_buffers_2_ms).
+// No prefetch (each slice loaded and stored after the barrier, so that ra/rb are not live across the multiply-adds)
+// made packed v2 at M = 1024 1.35–1.5× faster (the 8B's lens 23.7 → 36.2 TFLOP/s on an H200) but float32 v2 there
+// 1.25–1.4× slower, and the scheme chosen for packed weights at that size (v1, with prefetch) was already within
+// −2..+13% of it: not kept (bench/results/gpu-h200/prefetch-experiment/, four runs of bench/gpu/packed-matmul.mjs
+// in one call, prefetch on/off × Dawn's robustness on/off).
 //
 // Products too small to fill the GPU with 128×128 blocks (GPT-2's [1024, 768]·[768, 768] is 48 blocks for 132
 // SMs) use 64×64 blocks instead, each thread then 4×4: four times the workgroups, half the reuse.
