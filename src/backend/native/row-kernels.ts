@@ -179,11 +179,12 @@ function logitStatsGraph(): OnnxGraph {
  * A statistics graph from the nodes that compute "lse" and "H" ([rows, 1] each): the top-k of `ranked` (ids as
  * floats) and the [rows, 2 + 2k] output row layout, shared by both graphs.
  */
-function statsGraph(nodes: OnnxNode[], ranked: string, constants: NonNullable<OnnxGraph["constants"]>): OnnxGraph {
+function statsGraph(nodes: OnnxNode[], ranked: string, constants: NonNullable<OnnxGraph["constants"]>, afterTopK: OnnxNode[] = []): OnnxGraph {
   return {
     nodes: [
       ...nodes,
       n("TopK", [ranked, "k"], ["topv", "topi"], { axis: -1, largest: 1, sorted: 1 }),
+      ...afterTopK,
       n("Cast", ["topi"], ["topf"], { to: ONNX_FLOAT }),
       n("Concat", ["lse", "H", "topv", "topf"], ["y"], { axis: -1 }),
     ],
@@ -198,7 +199,10 @@ function statsGraph(nodes: OnnxNode[], ranked: string, constants: NonNullable<On
  * splits across threads (for [166, 50257] logits on 2 cores, one thread → two: logitStatsGraph 35 → 27 ms, this
  * graph 19 → 11.5 ms; in the probe, bench/cpu-kernel-profile.mjs's LmprobeLogitStats):
  * log p = LogSoftmax(x), p = e^(log p), log Σ exp = max(x) − max(log p) (log p at the argmax is −log S), entropy
- * = −Σ p · log p. A NaN or infinite logit makes log Σ exp or the entropy non-finite
+ * = −Σ p · log p. Both maxima are read at the top-k's first id instead of by two more passes over the block: the
+ * first top value is max(x) itself, and log p is x − max − log S per element, non-decreasing in x, so its maximum is
+ * its value at the argmax, the same bits (GPT-2's lens at T = 128: ReduceMax's two passes were 14 ms of an 800 ms
+ * probe, bench/results/cpu/ort-profile-gpt2-1-vs-2-threads.jsonl). A NaN or infinite logit makes log Σ exp or the entropy non-finite
  * (LogSoftmax of +∞ is NaN; 0 · log 0 for a −∞ logit is NaN), and such a block is done again by logitStatsGraph,
  * whose conventions (NaN skipped, −∞ adding nothing, a fully masked row) this graph does not implement.
  */
@@ -206,15 +210,18 @@ export function logitStatsFastGraph(): OnnxGraph {
   const nodes: OnnxNode[] = [
     n("LogSoftmax", ["x"], ["logp"], { axis: -1 }),
     n("Exp", ["logp"], ["p"]),
-    n("ReduceMax", ["x"], ["m"], { axes: [-1], keepdims: 1 }),
-    n("ReduceMax", ["logp"], ["mlp"], { axes: [-1], keepdims: 1 }),
-    n("Sub", ["m", "mlp"], ["lse"]),
     n("Mul", ["p", "logp"], ["plogp"]),
     n("ReduceSum", ["plogp", "axes"], ["pl"], { keepdims: 1 }),
     n("Neg", ["pl"], ["h"]),
     n("Relu", ["h"], ["H"]), // rounding can leave −1e-7 for a one-hot row
   ];
-  return statsGraph(nodes, "x", []);
+  const first = [
+    n("Slice", ["topv", "first", "second", "axes"], ["m"]),
+    n("Slice", ["topi", "first", "second", "axes"], ["argmax"]),
+    n("GatherElements", ["logp", "argmax"], ["mlp"], { axis: -1 }),
+    n("Sub", ["m", "mlp"], ["lse"]),
+  ];
+  return statsGraph(nodes, "x", [{ name: "first", type: 7, dims: [1], values: [0] }, { name: "second", type: 7, dims: [1], values: [1] }], first);
 }
 
 function logitStats({ inputs: { logits }, backend, attrs }: Args): tf.TensorInfo {
