@@ -109,6 +109,48 @@ for (const fixture of ["tiny/gpt2", "generated/phi3", "tiny/gemma2", "tiny/qwen2
   });
 }
 
+// GPT-2's fused q|k|v bias is cut on the device, and tfjs-webgpu runs a slice on the GPU once it has more than 1000
+// elements (tiny/gpt2's 192 are cut on the host): here 3 · 352 = 1056. Each layer's cut was recorded into the open
+// compute pass just before the next layer's packed c_attn was put on the device, whose submit then invalidated it:
+// every layer but the last ran with q/k/v biases of zero.
+test("a bf16 GPT-2 whose q|k|v bias is cut on the GPU: packed weights give the numbers of float32 weights", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const src = path.join(FIXTURES, "tiny/gpt2");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lmprobe-bf16-gpt2-"));
+  try {
+    for (const name of ["tokenizer.json", "tokenizer_config.json"]) fs.copyFileSync(path.join(src, name), path.join(dir, name));
+    const [d, L, V, P] = [352, 3, 512, 64];
+    const config = JSON.parse(fs.readFileSync(path.join(src, "config.json"), "utf8"));
+    fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, n_embd: d, n_layer: L, n_head: 4, n_positions: P, vocab_size: V, dtype: "bfloat16" }));
+    let seed = 7;
+    const random = (n: number, scale: number) => Float32Array.from({ length: n }, () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * scale);
+    const tensors: Record<string, TensorToWrite> = {};
+    const put = (name: string, shape: number[], scale: number, offset = 0) => {
+      tensors[name] = { dtype: "BF16", shape, data: random(shape.reduce((a, b) => a * b, 1), scale).map((v) => v + offset) };
+    };
+    put("transformer.wte.weight", [V, d], 0.2);
+    put("transformer.wpe.weight", [P, d], 0.1);
+    put("transformer.ln_f.weight", [d], 0.1, 1);
+    put("transformer.ln_f.bias", [d], 0.1);
+    for (let l = 0; l < L; l++) {
+      const p = `transformer.h.${l}.`;
+      put(`${p}ln_1.weight`, [d], 0.1, 1); put(`${p}ln_1.bias`, [d], 0.1); put(`${p}ln_2.weight`, [d], 0.1, 1); put(`${p}ln_2.bias`, [d], 0.1);
+      put(`${p}attn.c_attn.weight`, [d, 3 * d], 0.2); put(`${p}attn.c_attn.bias`, [3 * d], 2); // biases large enough to matter
+      put(`${p}attn.c_proj.weight`, [d, d], 0.1); put(`${p}attn.c_proj.bias`, [d], 0.2);
+      put(`${p}mlp.c_fc.weight`, [d, 4 * d], 0.1); put(`${p}mlp.c_fc.bias`, [4 * d], 0.2);
+      put(`${p}mlp.c_proj.weight`, [4 * d, d], 0.05); put(`${p}mlp.c_proj.bias`, [d], 0.2);
+    }
+    writeSafetensors(path.join(dir, "model.safetensors"), tensors);
+    const float32 = await outputs(dir, false);
+    const packed = await outputs(dir, true);
+    assert.ok(packed.packed > 0, "the bf16 projections and embeddings are packed");
+    assertClose(packed.logits, float32.logits, "logits");
+    assertClose(packed.lens, float32.lens, "logit lens probabilities");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("loadModel writes packed weights after the build, one at a time; a NaN in a bf16 tensor is refused with nothing left behind", async (t) => {
   if (!(await webgpuOrSkip(t))) return;
   // Inside the deferral a packed weight exists before its values; one a converter uses during the build (Granite

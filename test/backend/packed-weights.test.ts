@@ -147,3 +147,34 @@ function transposeBits(bits: Uint16Array, rows: number, cols: number): Uint16Arr
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = bits[i * cols + j];
   return out;
 }
+
+// packWeight puts a weight on the device at once and submits the pending commands, so that a reused buffer's staging
+// copy is released. The commands pending then may include an open compute pass (a float32 weight's slice recorded
+// just before, as loading GPT-2's fused q|k|v bias does): finishing the command buffer with the pass still open made
+// the whole buffer invalid, so those dispatches never ran and their outputs kept whatever their buffers held.
+test("packing a weight while dispatches are pending keeps their results", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const errors: string[] = [];
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  const onError = (ev: Event) => errors.push((ev as GPUUncapturedErrorEvent).error.message);
+  device.addEventListener("uncapturederror", onError);
+  try {
+    const values = Float32Array.from({ length: 4096 }, (_, i) => (i % 97) - 48);
+    const x = tf.tensor1d(values);
+    const before = tf.mul(x, 2); // recorded into the open pass, not yet submitted
+    const { bits } = halfMatrix(64 * 32, 9, "bf16");
+    const W = packWeight(bits, [64, 32], "bf16", false);
+    const after = tf.add(before, 1);
+    const [a, b] = await Promise.all([before.data(), after.data()]);
+    await device.queue.onSubmittedWorkDone();
+    assert.deepEqual(errors, [], "no WebGPU validation error");
+    values.forEach((v, i) => {
+      assert.equal(a[i], 2 * v, `before[${i}]`);
+      assert.equal(b[i], 2 * v + 1, `after[${i}]`);
+    });
+    tf.dispose([x, before, after]);
+    W.dispose();
+  } finally {
+    device.removeEventListener("uncapturederror", onError);
+  }
+});
