@@ -166,6 +166,19 @@ export class SynchronousReadError extends LmprobeError {
   }
 }
 
+/**
+ * The GPU rejected work (a validation or out-of-memory error, which WebGPU reports only as an event): the commands it
+ * dropped never ran, so tensors computed since the last read, weights included, may hold wrong values.
+ */
+export class DeviceValidationError extends LmprobeError {
+  constructor(readonly messages: string[]) {
+    super(
+      `the GPU rejected work, so results computed since the last read may be wrong: ${messages.slice(0, 3).join(" | ")}${messages.length > 3 ? ` (and ${messages.length - 3} more)` : ""}`,
+      "load the model again (a weight may be affected) and report this with the message above; LMPROBE_BACKEND=cpu-native avoids the GPU",
+    );
+  }
+}
+
 /** A checkpoint format or quantisation scheme lmprobe cannot read yet (GGUF files, MXFP4/FP8/GPTQ weights). */
 export class UnsupportedFormatError extends LmprobeError {
   constructor(readonly file: string, readonly format: string, fix = "load the model's unquantised Hugging Face safetensors release (BF16, F16 or F32)") {

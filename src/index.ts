@@ -168,6 +168,7 @@ export {
   NonFiniteWeightError,
   SafetensorsFormatError,
   SynchronousReadError,
+  DeviceValidationError,
   UnsupportedArchitectureError,
   UnsupportedDtypeError,
   UnsupportedFormatError,

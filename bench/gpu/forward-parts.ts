@@ -18,8 +18,15 @@ async function main(): Promise<void> {
   const model = fs.existsSync(name) ? await loadModel(name) : (await loadBenchModel(name)).model;
   const V = model.config.vocabSize;
   const ids = Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (V - 1)));
-  const gpu = tf.backend() as unknown as { device?: { queue: { onSubmittedWorkDone(): Promise<void> } } };
-  const drain = async () => gpu.device?.queue.onSubmittedWorkDone();
+  const gpu = tf.backend() as unknown as { device?: GPUDevice; commandEncoder?: unknown; endComputePassEncoder?: () => void; submitQueue?: () => void };
+  // Submits what tfjs has recorded but not yet submitted, then waits for the GPU to finish it all.
+  const drain = async () => {
+    if (gpu.commandEncoder) {
+      gpu.endComputePassEncoder?.();
+      gpu.submitQueue?.();
+    }
+    await gpu.device?.queue.onSubmittedWorkDone();
+  };
   const variants: Record<string, () => Promise<void>> = {
     last_only_read_last: async () => {
       const r = model.run(ids, { lastPositionOnly: true });

@@ -1,7 +1,7 @@
 // Makes tfjs-backend-webgpu run in Node on the adapter probe-webgpu.ts found: provides the GPU* constants and
 // navigator.gpu it expects, creates the device with the adapter's full limits, and registers lmprobe's kernels.
 import * as tf from "@tensorflow/tfjs-core";
-import { SynchronousReadError } from "../errors";
+import { DeviceValidationError, SynchronousReadError } from "../errors";
 import { foundWebgpu, type WebgpuFound } from "./probe-webgpu";
 import { registerWebgpuKernels } from "./kernels/register";
 import { installLeanDispatch } from "./lean-dispatch";
@@ -34,11 +34,46 @@ async function createDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   };
   const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
-  // A WGSL or validation error would otherwise vanish: Dawn reports it only through this event.
+  // A WGSL or validation error would otherwise vanish: Dawn reports it only through this event. It is logged, and the
+  // next read of a tensor throws (failReadsAfterDeviceErrors): the rejected commands never ran.
   device.addEventListener?.("uncapturederror", (ev: Event) => {
-    console.error(`lmprobe webgpu: ${(ev as GPUUncapturedErrorEvent).error?.message}`);
+    const message = (ev as GPUUncapturedErrorEvent).error?.message ?? String(ev);
+    console.error(`lmprobe webgpu: ${message}`);
+    const list = deviceErrors.get(device) ?? [];
+    list.push(message);
+    deviceErrors.set(device, list);
   });
   return device;
+}
+
+/** Errors each device reported since a read last threw them. */
+const deviceErrors = new WeakMap<GPUDevice, string[]>();
+
+interface WebgpuReadLike {
+  device: GPUDevice;
+  read(dataId: object): Promise<unknown>;
+}
+
+/**
+ * A read of a GPU tensor waits for the device, during which Dawn delivers the errors of the commands submitted
+ * before it; if there were any, the read throws DeviceValidationError instead of returning values that the rejected
+ * commands should have produced (a command buffer is rejected whole: its every dispatch is lost). Thrown once per
+ * batch of errors, so that a session can go on after reloading what was affected.
+ */
+function failReadsAfterDeviceErrors(proto: WebgpuReadLike): void {
+  const original = proto.read;
+  if ((original as { lmprobeGuard?: boolean }).lmprobeGuard) return;
+  const guarded = async function (this: WebgpuReadLike, dataId: object) {
+    const values = await original.call(this, dataId);
+    const errors = deviceErrors.get(this.device);
+    if (errors && errors.length > 0) {
+      deviceErrors.delete(this.device);
+      throw new DeviceValidationError(errors);
+    }
+    return values;
+  };
+  (guarded as { lmprobeGuard?: boolean }).lmprobeGuard = true;
+  proto.read = guarded;
 }
 
 interface WebgpuBackendLike {
@@ -77,6 +112,7 @@ export function registerWebgpuBackend(): Promise<void> {
       const adapter = found.adapter;
       tf.registerBackend("webgpu", async () => new webgpuBackend.WebGPUBackend(await createDevice(adapter), (adapter as unknown as { info: GPUAdapterInfo }).info), 3);
       guardSynchronousReads(webgpuBackend.WebGPUBackend.prototype as unknown as WebgpuBackendLike);
+      failReadsAfterDeviceErrors(webgpuBackend.WebGPUBackend.prototype as unknown as WebgpuReadLike);
       installLeanDispatch(webgpuBackend.WebGPUBackend.prototype);
       // Submits every 64 dispatches rather than tfjs's 15: on Vulkan a submit costs ~200 µs of CPU, which at 15
       // added ~14 µs to every dispatch (measured on an H200; bench/results/round2/run2-dispatch.json).
