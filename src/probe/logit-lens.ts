@@ -147,10 +147,14 @@ function lensTables(model: ProbeModel, tokens: number[], positions: number[], ta
   let e = 0; // … in `ent`
   let g = 0; // … in `traj`
   for (const { stream, layer, stats: s } of stats) {
+    // Every table's rows of this entry carry its layer and stream.
+    const label = (table: { layer: Int32Array; stream: string[] }, from: number, n: number) => {
+      table.layer.fill(layer, from, from + n);
+      table.stream.fill(stream, from, from + n);
+    };
     const k = s.k;
     const nq = P * k;
-    top.layer.fill(layer, q, q + nq);
-    top.stream.fill(stream, q, q + nq);
+    label(top, q, nq);
     top.token_id.set(s.topIds, q);
     top.prob.set(s.topProbs, q);
     top.logprob.set(s.topLogprobs, q);
@@ -166,8 +170,7 @@ function lensTables(model: ProbeModel, tokens: number[], positions: number[], ta
         top.token[at] = text(s.topIds[at - q]);
       }
     }
-    ent.layer.fill(layer, e, e + P);
-    ent.stream.fill(stream, e, e + P);
+    label(ent, e, P);
     ent.position.set(positions, e);
     ent.entropy.set(s.entropy, e);
     for (let r = 0; r < P; r++) {
@@ -176,9 +179,7 @@ function lensTables(model: ProbeModel, tokens: number[], positions: number[], ta
       ent.top_prob[e + r] = k > 0 ? s.topProbs[r * k] : null;
     }
     if (T > 0) {
-      const nt = P * T;
-      traj.layer.fill(layer, g, g + nt);
-      traj.stream.fill(stream, g, g + nt);
+      label(traj, g, P * T);
       traj.rank.set(s.targetRanks, g);
       traj.prob.set(s.targetProbs, g);
       traj.logprob.set(s.targetLogprobs, g);
