@@ -265,6 +265,10 @@ export function installLeanDispatch(proto: object): void {
 
   p.submitQueue = function (this: BackendInternals) {
     stateOf(this).flush(this.queue);
+    // tfjs ends the open compute pass before each of its own submits; a caller that forgets (packed-weight.ts's
+    // uploadNow once did) would finish the command buffer around an open pass, and Dawn would reject the buffer with
+    // every dispatch in it. Ending it here makes every submit safe (a no-op when no pass is open).
+    this.endComputePassEncoder();
     tfjsSubmit.call(this);
   };
 

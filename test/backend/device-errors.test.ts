@@ -27,3 +27,15 @@ test("after the GPU rejects work, the next read throws DeviceValidationError onc
   assert.equal(values[4095], 4096, "a read after the error was thrown works");
   tf.dispose([x, y, z]);
 });
+
+test("submitting the backend's queue with a compute pass open ends the pass first: the recorded ops run", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const backend = tf.backend() as unknown as { commandEncoder: unknown; computePassEncoder: unknown; submitQueue(): void };
+  const x = tf.tensor1d(Float32Array.from({ length: 4096 }, (_, i) => i));
+  const y = tf.mul(x, 3); // recorded into an open pass
+  assert.ok(backend.computePassEncoder, "a compute pass is open");
+  backend.submitQueue();
+  const values = await y.data(); // would throw DeviceValidationError had the buffer been rejected
+  assert.equal(values[4095], 3 * 4095);
+  tf.dispose([x, y]);
+});
