@@ -223,16 +223,14 @@ function deviceBuffer(t: tf.Tensor): GPUBuffer {
  * before the next weight is read (the backend drops its host copy once uploaded).
  */
 function uploadNow(t: tf.Tensor): void {
-  const backend = tf.backend() as unknown as { uploadToGPU?: (dataId: object) => void; endComputePassEncoder?: () => void; submitQueue?: () => void; commandEncoder?: unknown };
+  const backend = tf.backend() as unknown as { uploadToGPU?: (dataId: object) => void; submitQueue?: () => void; commandEncoder?: unknown };
   backend.uploadToGPU?.(t.dataId);
   // A reused buffer is filled through a staging copy recorded in the pending commands: submit it now, so the staging
   // buffer is released rather than held until the load ends. (A new buffer is written while mapped: nothing to submit.)
-  // The pending commands may hold an open compute pass (ops recorded just before): it is ended first, as tfjs does
-  // before every submit; finishing the command buffer around an open pass invalidates it, dispatches and all.
-  if (backend.commandEncoder) {
-    backend.endComputePassEncoder?.();
-    backend.submitQueue?.();
-  }
+  // The pending commands may hold an open compute pass (ops recorded just before); lmprobe's submitQueue
+  // (lean-dispatch.ts) ends it first, since finishing a command buffer around an open pass invalidates it, dispatches
+  // and all.
+  if (backend.commandEncoder) backend.submitQueue?.();
 }
 
 function matMulAttrs(W: PackedWeight, layout: "nn" | "nt"): PackedMatMulAttrs {
