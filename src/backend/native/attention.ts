@@ -18,18 +18,20 @@ const n = (op: string, inputs: string[], outputs: string[], attributes?: OnnxNod
  * q [b, pos, H, dh], k [b, KV, keys, dh], v [b, KV, keys, dV], mask [b, 1, pos, keys] → z [b, pos, H, dV]. Query
  * heads h = kv·group + r share key/value head kv: q goes head-major and is reshaped to [b, KV, group·pos, dh]
  * (`byKV` = [0, KV, −1, 0]), so that one batched product per kv head serves all its query heads, as
- * model/components/attention.ts does; `byHead` = [0, H, −1, 0] undoes it.
+ * model/components/attention.ts does; `byHead` = [0, H, −1, 0] undoes it. The scale is the product's alpha (so the
+ * graph, and its session, are per scale): MLAS multiplies each accumulated float32 sum by it before storing, the
+ * value a separate Mul would give (for dh up to MLAS's K block of 128; past it the partial sums are scaled one by
+ * one), without a pass over the [b, H, pos, keys] scores.
  */
-export function attentionGraph(softcap: boolean, kvPositions: boolean): OnnxGraph {
+export function attentionGraph(softcap: boolean, kvPositions: boolean, scale: number): OnnxGraph {
   // kvPositions: k and v arrive [b, keys, KV, ·] as the projections laid them out, and go head-major here.
   const [k, v] = kvPositions ? ["kHeads", "vHeads"] : ["k", "v"];
   const nodes: OnnxNode[] = [
     ...(kvPositions ? [n("Transpose", ["k"], ["kHeads"], { perm: [0, 2, 1, 3] }), n("Transpose", ["v"], ["vHeads"], { perm: [0, 2, 1, 3] })] : []),
     n("Transpose", ["q"], ["qHeads"], { perm: [0, 2, 1, 3] }),
     n("Reshape", ["qHeads", "byKV"], ["qGrouped"]),
-    { op: "FusedMatMul", domain: "com.microsoft", inputs: ["qGrouped", k], outputs: ["rawGrouped"], attributes: { transA: 0, transB: 1, alpha: { float: 1 } } },
-    n("Reshape", ["rawGrouped", "byHead"], ["raw"]),
-    n("Mul", ["raw", "scale"], [softcap ? "scaled" : "capped"]),
+    { op: "FusedMatMul", domain: "com.microsoft", inputs: ["qGrouped", k], outputs: ["rawGrouped"], attributes: { transA: 0, transB: 1, alpha: { float: scale } } },
+    n("Reshape", ["rawGrouped", "byHead"], [softcap ? "scaled" : "capped"]),
   ];
   if (softcap) nodes.push(n("Div", ["scaled", "cap"], ["a"]), n("Tanh", ["a"], ["t"]), n("Mul", ["t", "cap"], ["capped"]));
   nodes.push(
@@ -40,7 +42,7 @@ export function attentionGraph(softcap: boolean, kvPositions: boolean): OnnxGrap
     n("Reshape", ["zGrouped", "byHead"], ["zHeads"]),
     n("Transpose", ["zHeads"], ["z"], { perm: [0, 2, 1, 3] }),
   );
-  const inputs = ["q", "k", "v", "mask", "scale", ...(softcap ? ["cap"] : [])].map((name) => ({ name }));
+  const inputs = ["q", "k", "v", "mask", ...(softcap ? ["cap"] : [])].map((name) => ({ name }));
   return { nodes, inputs: [...inputs, { name: "byKV", type: ONNX_INT64 }, { name: "byHead", type: ONNX_INT64 }], outputs: [{ name: "z" }] };
 }
 
@@ -55,13 +57,13 @@ function attention({ inputs: { q, k, v, mask }, backend, attrs }: Args): tf.Tens
     k: [floats(backend, k), k.shape],
     v: [floats(backend, v), v.shape],
     mask: [floats(backend, mask), mask.shape],
-    scale: [new Float32Array([attrs.scale as number]), []],
     byKV: [new BigInt64Array([0n, BigInt(kvHeads), -1n, 0n]), [4]],
     byHead: [new BigInt64Array([0n, BigInt(heads), -1n, 0n]), [4]],
   };
   if (softcap) feeds.cap = [new Float32Array([attrs.softcap as number]), []];
   const macs = b * heads * pos * keys * (q.shape[3] + dV); // q·kᵀ and pattern·v (see runtime's nativeSingleThread)
-  const z = runGraph(`attention:${+softcap}:${+kvPositions}`, () => attentionGraph(softcap, kvPositions), feeds, macs / 16).z;
+  const scale = attrs.scale as number;
+  const z = runGraph(`attention:${+softcap}:${+kvPositions}:${scale}`, () => attentionGraph(softcap, kvPositions, scale), feeds, macs / 16).z;
   return backend.makeTensorInfo([b, pos, heads, dV], "float32", z.data as Float32Array);
 }
 
