@@ -2,7 +2,7 @@
 // lmprobe's CPU path against PyTorch on the same machine, in the same invocation (issue: "CPU: every core…").
 //
 //   npm run bench -- --cpu-vs-torch --json [--cases demo,gpt2-small:128,gpt2-small:512,qwen2.5-1.5b] [--reps 5]
-//        [--threads N] [--backend cpu-native] [--python /usr/bin/python3] [--no-malloc-tuning] [--warmup-s 3]
+//        [--threads N] [--backend cpu-native] [--python /usr/bin/python3] [--no-malloc-tuning] [--warmup-s 3] [--sample-s 3]
 //
 // Cases: the demo model at T = 128; a GPT-2-small-shaped model (random weights) at T = 128 and 512; a
 // Qwen2.5-1.5B-shaped model (random weights, written once as a sharded BF16 checkpoint and loaded through
@@ -11,8 +11,9 @@
 // layer-similarity matrix). PyTorch runs bench/torch_cpu_reference.py doing the same the plain way. Both run as
 // long-lived workers answering one command at a time, one engine after the other (each alone on the machine; with
 // --interleave, both alive and called alternately, except the 1.5B case: two 6 GB processes at once would not fit
-// 24 GiB beside other work). Median of --reps runs after warm-ups each: at least --warmup (2) passes, and passes
-// until --warmup-s (3) seconds have gone by (steady times; --warmup-s 0 gives the early ones).
+// 24 GiB beside other work). Median of at least --reps runs, and of as many as --sample-s (3) seconds hold, after
+// warm-ups each: at least --warmup (2) passes, and passes until --warmup-s (3) seconds have gone by (steady times;
+// --warmup-s 0 gives the early ones).
 // Prints one JSON object per line: per case and phase {name, phase, lmprobe_ms, torch_ms, ratio, threads,
 // peak_rss_mb, …}; for GPT-2 T = 128 also a "hardware scaling" line (what one process's thread pool and two
 // processes gain on a compute-bound product here), the same case at one thread, and a "scaling" line per phase
@@ -36,6 +37,10 @@ const opt = option;
 const reps = Number(opt("reps", 5));
 const warmup = Number(opt("warmup", 2));
 const warmupSeconds = Number(opt("warmup-s", 3));
+// Timed passes: at least --reps, and more until --sample-s seconds of them have gone by. The demo's passes take
+// ~10 ms, and a median of 7 of them moved the demo probe's ratio between 0.86 and 1.08 across runs; a GPT-2 or
+// 1.5B pass takes long enough that --reps decides.
+const sampleSeconds = Number(opt("sample-s", 3));
 const allThreads = Number(opt("threads", os.availableParallelism()));
 const backend = opt("backend", "cpu-native");
 const python = opt("python", fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
@@ -119,7 +124,8 @@ async function timePhases(workers, interleave) {
       // process's hot paths over its first tens of passes: bench/run.mjs's rule, the same for both engines).
       const start = performance.now();
       for (let r = 0; r < warmup || performance.now() - start < warmupSeconds * 1000; r++) for (const [w] of group) await w.ask(phase);
-      for (let r = 0; r < reps; r++) for (const [w, i] of group) await one(w, i, phase);
+      const sampling = performance.now();
+      for (let r = 0; r < reps || performance.now() - sampling < sampleSeconds * 1000 * group.length; r++) for (const [w, i] of group) await one(w, i, phase);
     }
   }
   return times;
@@ -159,6 +165,9 @@ async function runCase(c, threads) {
     malloc_tuning: mallocTuning && process.platform === "linux",
     interleaved: !big && interleave,
     reps,
+    samples: result[phase].lmprobe.all.length,
+    torch_samples: result[phase].torch.all.length,
+    sample_s: sampleSeconds,
     warmup_s: warmupSeconds,
     lmprobe_all_ms: result[phase].lmprobe.all,
     torch_all_ms: result[phase].torch.all,

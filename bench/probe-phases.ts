@@ -58,7 +58,9 @@ async function main(): Promise<void> {
   for (let r = 0; r < reps; r++) await probe(true);
   nativeCallLog.enabled = false;
   const common = { model: name, positions: T, backend, threads: process.env.LMPROBE_THREADS ?? "default", reps, warmup_s: warmupS };
-  for (const [phase, xs] of Object.entries(times)) console.log(JSON.stringify({ ...common, phase, median_ms: +median(xs).toFixed(2) }));
+  // The spread too: a median can hide a tail (a pass that meets a garbage collection, a thread that wakes late).
+  const at = (xs: number[], q: number) => [...xs].sort((x, y) => x - y)[Math.round(q * (xs.length - 1))];
+  for (const [phase, xs] of Object.entries(times)) console.log(JSON.stringify({ ...common, phase, median_ms: +median(xs).toFixed(2), p10_ms: +at(xs, 0.1).toFixed(2), p90_ms: +at(xs, 0.9).toFixed(2) }));
   const sessions = [...nativeCallLog.sessions].sort((a, b) => b[1].ms - a[1].ms);
   const total = sessions.reduce((sum, [, e]) => sum + e.ms, 0);
   console.log(JSON.stringify({ ...common, phase: "native calls", calls_per_probe: +(sessions.reduce((n, [, e]) => n + e.calls, 0) / reps).toFixed(1), ms_per_probe: +(total / reps).toFixed(2) }));
