@@ -136,12 +136,7 @@ function perPositionTable(grams: Float32Array, T: number, n: number, mode: "adja
   for (let p = 0; p < T; p++) {
     const base = p * n * n;
     for (let i = 0; i < n; i++) norms[i] = Math.sqrt(grams[base + i * n + i]);
-    // An indexed loop, not `for (const [i, j] of pairs)`: with that destructuring V8 recompiled this function after
-    // nearly every probe and threw the code away (188 aborted compiles in 800 demo probes, 1–2 without), on the
-    // background thread that onnxruntime's second thread needs (README, "What shares the second core").
-    for (let q = 0; q < pairs.length; q++) {
-      const i = pairs[q][0];
-      const j = pairs[q][1];
+    for (const [i, j] of pairs) {
       out.position[r] = p;
       out.layer_a[r] = i;
       out.layer_b[r] = j;
