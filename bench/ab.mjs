@@ -55,7 +55,7 @@ function timeOnce(tree, [model, positions], phase) {
   delete env.GLIBC_TUNABLES;
   if (process.platform === "linux") env.GLIBC_TUNABLES = MALLOC_TUNABLES;
   const input = `${Array.from({ length: reps + warmup }, () => phase).join("\n")}\nquit\n`;
-  const out = spawnSync(process.execPath, ["--import", "tsx", path.join(tree, "bench/cpu-bench-worker.ts"), model, positions], { cwd: tree, env, input, encoding: "utf8", maxBuffer: 1 << 26 });
+  const out = spawnSync(process.execPath, ["--require", path.join(ROOT, "bench/native-deps.cjs"), "--import", "tsx", path.join(tree, "bench/cpu-bench-worker.ts"), model, positions], { cwd: tree, env, input, encoding: "utf8", maxBuffer: 1 << 26 });
   if (out.status !== 0) throw new Error(`worker in ${tree} exited ${out.status}: ${out.stderr.slice(-2000)}`);
   const ms = out.stdout.split("\n").filter((l) => l.startsWith('{"ms"')).map((l) => JSON.parse(l).ms).slice(warmup);
   return { median: median(ms), fastest: Math.min(...ms) };

@@ -40,7 +40,7 @@ function measure(model, positions, threads, tuned) {
   const env = { ...process.env, LMPROBE_THREADS: String(threads), LMPROBE_BACKEND: "cpu-native", LMPROBE_MALLOC_TUNING: "0" };
   delete env.GLIBC_TUNABLES;
   if (tuned) env.GLIBC_TUNABLES = TUNABLES;
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/cpu-bench-worker.ts"), model, String(positions)], { cwd: ROOT, env, stdio: ["pipe", "pipe", "ignore"] });
+  const child = spawn(process.execPath, ["--require", path.join(ROOT, "bench/native-deps.cjs"), "--import", "tsx", path.join(ROOT, "bench/cpu-bench-worker.ts"), model, String(positions)], { cwd: ROOT, env, stdio: ["pipe", "pipe", "ignore"] });
   const lines = createInterface({ input: child.stdout });
   const answers = [];
   let wake = null;

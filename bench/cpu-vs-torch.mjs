@@ -102,8 +102,11 @@ function lmprobeEnv(threads) {
   return env;
 }
 
+// Arquero loaded by Node itself, as in the built package, not through tsx's transform (bench/native-deps.cjs).
+const NATIVE_DEPS = ["--require", path.join(ROOT, "bench/native-deps.cjs")];
+
 function lmprobeWorker(c, threads) {
-  return worker(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/cpu-bench-worker.ts"), c.model, String(c.positions)], lmprobeEnv(threads));
+  return worker(process.execPath, [...NATIVE_DEPS, "--import", "tsx", path.join(ROOT, "bench/cpu-bench-worker.ts"), c.model, String(c.positions)], lmprobeEnv(threads));
 }
 
 function torchWorker(c, threads) {
@@ -188,7 +191,7 @@ async function runCase(c, threads) {
 async function hardwareScaling(rounds = 5, seconds = 1) {
   // With the lmprobe worker's malloc settings: without them each product's fresh 1.5 MB output is faulted in page by
   // page on one thread, which hid the pool's gain (0.81–1.04× in runs where lmprobe's own products gained ~2×).
-  const make = (threads) => worker(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/cpu-ceiling-worker.ts")], lmprobeEnv(threads));
+  const make = (threads) => worker(process.execPath, [...NATIVE_DEPS, "--import", "tsx", path.join(ROOT, "bench/cpu-ceiling-worker.ts")], lmprobeEnv(threads));
   const [a, b, pool] = [make(1), make(1), make(allThreads)];
   await Promise.all([a.ready, b.ready, pool.ready]);
   const alone = [], pair = [], all = [];

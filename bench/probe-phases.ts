@@ -2,8 +2,10 @@
 // (forward keeping the residual stream, logit lens, layer similarity), and onnxruntime's calls per kind of op
 // (backend/native/runtime.ts's nativeCallLog) over the same passes. One JSON line per phase and per kind of call.
 //
-//   node --import tsx bench/probe-phases.ts [--model demo|gpt2-small|qwen2.5-1.5b] [--positions 128] [--reps 30]
-//        [--warmup-s 4] [--ort-profile DIR]   (LMPROBE_THREADS / LMPROBE_BACKEND as for any lmprobe process)
+//   node --require ./bench/native-deps.cjs --import tsx bench/probe-phases.ts [--model demo|gpt2-small|qwen2.5-1.5b]
+//        [--positions 128] [--reps 30] [--warmup-s 4] [--ort-profile DIR]
+//   (LMPROBE_THREADS / LMPROBE_BACKEND as for any lmprobe process; bench/native-deps.cjs loads Arquero as the built
+//   package does: without it the probe's table builders are recompiled after nearly every pass)
 // --ort-profile DIR: onnxruntime's per-node profile of every session (files in DIR), summarised as one JSON line per
 // session and node: its median time per call and, times the session's calls per probe, per probe.
 import { ensureBackend } from "../src/backend";

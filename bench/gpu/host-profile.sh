@@ -9,7 +9,7 @@ need_node
 gpu_info
 cmds() { for _ in $(seq 1 60); do echo "${3:-forward}"; done; echo quit; }
 say "plain"
-cmds "$@" | timeout 200 "$node" --import tsx bench/cpu-bench-worker.ts "${1:-gpt2-small}" "${2:-128}" > "$out/plain.jsonl" 2>> "$log"
+cmds "$@" | timeout 200 "$node" --require ./bench/native-deps.cjs --import tsx bench/cpu-bench-worker.ts "${1:-gpt2-small}" "${2:-128}" > "$out/plain.jsonl" 2>> "$log"
 say "profiled"
-cmds "$@" | timeout 200 "$node" --cpu-prof --cpu-prof-dir="$out/prof" --cpu-prof-interval 100 --import tsx bench/cpu-bench-worker.ts "${1:-gpt2-small}" "${2:-128}" > "$out/profiled.jsonl" 2>> "$log"
+cmds "$@" | timeout 200 "$node" --cpu-prof --cpu-prof-dir="$out/prof" --cpu-prof-interval 100 --require ./bench/native-deps.cjs --import tsx bench/cpu-bench-worker.ts "${1:-gpt2-small}" "${2:-128}" > "$out/profiled.jsonl" 2>> "$log"
 ls -la "$out/prof"

@@ -24,7 +24,7 @@ for p in $modes; do
     if ! within 120; then say "kernel times with LMPROBE_PACKED_WEIGHTS=$p, T = $T skipped: $(left) s left"; continue; fi
     say "GPU time per kernel in one probe, T = $T (LMPROBE_PACKED_WEIGHTS=$p)"
     LMPROBE_PACKED_WEIGHTS=$p LMPROBE_DAWN_OPTIONS="enable-dawn-features=allow_unsafe_apis" timeout "$(step_timeout 300)" \
-      "$node" --import tsx bench/run.mjs --src --backend webgpu --models "gpt2-small,$llama_name" --seq "$T" --checkpoints "$models" \
+      "$node" --require ./bench/native-deps.cjs --import tsx bench/run.mjs --src --backend webgpu --models "gpt2-small,$llama_name" --seq "$T" --checkpoints "$models" \
       --reps 1 --kernel-times --out "$out/kernels-packed$p-T$T.json" 2>> "$log" > /dev/null || say "kernel-times run exited $? (packed=$p, T=$T)"
     runs+=(--lmprobe "$out/kernels-packed$p-T$T.json")
   done

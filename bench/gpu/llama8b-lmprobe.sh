@@ -27,7 +27,7 @@ for p in $modes; do
   if ! within 150; then say "lmprobe with LMPROBE_PACKED_WEIGHTS=$p skipped: $(left) s left"; continue; fi
   say "lmprobe (webgpu, LMPROBE_PACKED_WEIGHTS=$p; page cache: $(page_cache))"
   gpu_sampler_start "/tmp/gpumem-packed$p.txt"
-  LMPROBE_PACKED_WEIGHTS=$p timeout "$(step_timeout 330)" "$node" --import tsx bench/run.mjs --src --backend webgpu --models "$llama_name" \
+  LMPROBE_PACKED_WEIGHTS=$p timeout "$(step_timeout 330)" "$node" --require ./bench/native-deps.cjs --import tsx bench/run.mjs --src --backend webgpu --models "$llama_name" \
     --seq 128,1024 --cache-resid 1024 --checkpoints "$models" --reps "$reps" --out "$out/lmprobe-llama8b-packed$p.json" \
     2>> "$log" > /dev/null || say "lmprobe run exited $? (packed=$p)"
   gpu_sampler_stop > "/tmp/gpumem-packed$p.json"

@@ -19,7 +19,7 @@ lmprobe_runs=()
 for p in $modes; do
   if ! within 90; then say "lmprobe with LMPROBE_PACKED_WEIGHTS=$p skipped: $(left) s left"; continue; fi
   say "lmprobe (webgpu, LMPROBE_PACKED_WEIGHTS=$p)"
-  LMPROBE_PACKED_WEIGHTS=$p timeout "$(step_timeout 220)" "$node" --import tsx bench/run.mjs --src --backend webgpu --models $cases \
+  LMPROBE_PACKED_WEIGHTS=$p timeout "$(step_timeout 220)" "$node" --require ./bench/native-deps.cjs --import tsx bench/run.mjs --src --backend webgpu --models $cases \
     --seq 128,1024 --checkpoints "$models" --torch "$out/torch-small.json" --reps "$reps" --out "$out/lmprobe-small-packed$p.json" \
     2>> "$log" > /dev/null || say "lmprobe run exited $? (packed=$p)"
   lmprobe_runs+=(--lmprobe "$out/lmprobe-small-packed$p.json")

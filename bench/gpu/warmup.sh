@@ -19,7 +19,7 @@ for flags in "${sets[@]}"; do
   sampler=$!
   # shellcheck disable=SC2086
   ms=$( { for _ in $(seq 1 "$passes"); do echo "$phase"; done; echo quit; } \
-    | timeout "$(step_timeout 200)" "$node" $flags --import tsx bench/cpu-bench-worker.ts "$model" "$T" 2>> "$log" \
+    | timeout "$(step_timeout 200)" "$node" $flags --require ./bench/native-deps.cjs --import tsx bench/cpu-bench-worker.ts "$model" "$T" 2>> "$log" \
     | grep '"ms"' | sed 's/.*"ms":\([0-9.]*\).*/\1/' | paste -sd, -)
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
   echo "{\"flags\":\"$flags\",\"model\":\"$model\",\"T\":$T,\"phase\":\"$phase\",\"ms\":[${ms}]}" >> "$out/warmup.jsonl"
