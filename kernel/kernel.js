@@ -9,7 +9,10 @@
 //    `nbconvert --allow-errors` the cells after a failing one came back empty;
 //  - each execution publishes `execute_input` with its count, which is where nbconvert and the front ends read
 //    a cell's `In [n]` from (tslab sends none, so executed notebooks had execution_count null);
-//  - shorthand properties naming an earlier cell's binding work (./shorthand.js).
+//  - shorthand properties naming an earlier cell's binding work (./shorthand.js);
+//  - every socket is bound before any is read or written (tslab reads some while others are still binding, see
+//    LmprobeServer.init).
+const fs = require("node:fs");
 const { loadTslab } = require("./tslab-internals");
 const { CellRegistry, cellScriptName, runtimeError, typeCheckError } = require("./cell-errors");
 const { expandShorthand } = require("./shorthand");
@@ -150,8 +153,42 @@ function createHandlerClass(tslab) {
   };
 }
 
-function createServerClass(tslab) {
+function createServerClass(tslab, tslabDir) {
   return class LmprobeServer extends tslab.jupyter.ZmqServer {
+    /**
+     * tslab 1.0.22's init (the same five sockets, the same handlers), with one change: every socket is bound before
+     * any is read or written. tslab starts reading shell, control and heartbeat first and then binds all five at
+     * once; a request answered while a bind is still pending fails with EBUSY ("Socket is blocked by a bind or
+     * unbind operation"), that socket's read loop ends, and the kernel never answers. It happened on a busy machine
+     * (test/e2e/workshop.e2e.test.ts in a full test run).
+     */
+    async init() {
+      this.connInfo = JSON.parse(fs.readFileSync(this.configPath, "utf-8"));
+      const zmq = require(require.resolve("zeromq", { paths: [tslabDir] }));
+      this.iopub = new zmq.Publisher();
+      this.shell = new zmq.Router();
+      this.control = new zmq.Router();
+      this.stdin = new zmq.Router();
+      this.hb = new zmq.Reply();
+      const info = this.connInfo;
+      await Promise.all([
+        this.bindSocket(this.iopub, info.iopub_port),
+        this.bindSocket(this.shell, info.shell_port),
+        this.bindSocket(this.control, info.control_port),
+        this.bindSocket(this.stdin, info.stdin_port),
+        this.bindSocket(this.hb, info.hb_port),
+      ]);
+      // Each loop ends when its socket is closed, as in tslab; an error in one reaches unhandledRejection (stderr).
+      // Requests are handled as they arrive, not awaited (the handler queues executions), as in tslab; the heartbeat's
+      // echo is awaited, since a reply socket takes its next request only after its reply.
+      const serve = async (sock, handle) => {
+        for await (const msgs of sock) await handle(msgs);
+      };
+      serve(this.shell, (msgs) => void this.handleShellMessage(this.shell, ...msgs));
+      serve(this.control, (msgs) => void this.handleShellMessage(this.control, ...msgs));
+      serve(this.hb, (msgs) => this.hb.send(msgs)); // heartbeat: echo (jupyter console uses it)
+    }
+
     async handleExecute(sock, msg) {
       const publish = (type, content) => {
         const out = msg.createReply();
@@ -179,7 +216,7 @@ function startKernel({ tslabDir, configPath, machineryDirs }) {
   const tslab = loadTslab(tslabDir);
   const cellExecutor = createCellExecutor(tslab, [tslabDir, __dirname, ...(machineryDirs ?? [])]);
   const Handler = createHandlerClass(tslab);
-  const Server = createServerClass(tslab);
+  const Server = createServerClass(tslab, tslabDir);
   const server = new Server(new Handler(cellExecutor), configPath);
   process.on("SIGINT", () => cellExecutor.inner.interrupt());
   // Errors after a cell finished (a callback, an unawaited promise) belong to no request: they go to stderr,

@@ -72,7 +72,8 @@ function loadTslab(tslabDir) {
   need(typeof converter.createConverter === "function", tslabDir, "converter.createConverter");
   need(typeof executor.createExecutor === "function", tslabDir, "executor.createExecutor");
   need(typeof jupyter.JupyterHandlerImpl === "function" && typeof jupyter.JupyterHandlerImpl.prototype.createWriteToIopub === "function", tslabDir, "jupyter.JupyterHandlerImpl");
-  need(typeof jupyter.ZmqServer === "function" && typeof jupyter.ZmqServer.prototype.handleExecute === "function", tslabDir, "jupyter.ZmqServer");
+  const server = jupyter.ZmqServer?.prototype;
+  need(typeof server?.handleExecute === "function" && typeof server.handleShellMessage === "function" && typeof server.bindSocket === "function", tslabDir, "jupyter.ZmqServer (handleExecute, handleShellMessage, bindSocket)");
   need("lastWriteDisplayData" in jupyter, tslabDir, "jupyter.lastWriteDisplayData");
 
   return {
