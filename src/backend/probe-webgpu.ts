@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { chooseMatrixUnitShape, matrixUnitsRequested } from "./kernels/matrix-units";
 import type { ProbeResult } from "./types";
 
 /** The two exports of the `webgpu` package. */
@@ -61,11 +62,25 @@ export function dawnOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): string
   return (env.LMPROBE_DAWN_OPTIONS ?? "").split(";").map((s) => s.trim()).filter(Boolean);
 }
 
+/**
+ * Dawn lists its experimental features (the matrix units' subgroup matrices, kernels/matrix-units.ts) only with its
+ * allow_unsafe_apis toggle: added to the user's options (merged into their enable-dawn-features, if any) when the
+ * units are asked for (LMPROBE_MATRIX_UNITS=on). It allows those features to be requested, nothing else.
+ */
+export function withMatrixUnitToggle(options: string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  if (!matrixUnitsRequested(env)) return options;
+  const toggle = "allow_unsafe_apis";
+  const i = options.findIndex((o) => o.startsWith("enable-dawn-features="));
+  if (i < 0) return [...options, `enable-dawn-features=${toggle}`];
+  if (options[i].slice("enable-dawn-features=".length).split(",").includes(toggle)) return options;
+  return options.map((o, j) => (j === i ? `${o},${toggle}` : o));
+}
+
 export const defaultWebgpuDeps = (): WebgpuProbeDeps => ({
   loadDawn: loadDawnPackage,
   hasSharedLibrary,
   platform: process.platform,
-  dawnOptions: dawnOptionsFromEnv(),
+  dawnOptions: withMatrixUnitToggle(dawnOptionsFromEnv()),
 });
 
 const SOFTWARE_ADAPTERS = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render/i;
@@ -73,6 +88,14 @@ const SOFTWARE_ADAPTERS = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basi
 function usesVulkan(options: string[]): boolean {
   const backend = options.find((o) => o.startsWith("backend="));
   return !backend || backend === "backend=vulkan";
+}
+
+/** What `lmprobe doctor` says of the adapter's matrix units (kernels/matrix-units.ts). */
+function describeMatrixUnits(adapter: GPUAdapter, info: GPUAdapterInfo): string {
+  const chosen = chooseMatrixUnitShape(adapter.features, info as Parameters<typeof chooseMatrixUnitShape>[1]);
+  if (!("shape" in chosen)) return `none usable: ${chosen.reason}${matrixUnitsRequested() ? "" : " (Dawn lists them only with LMPROBE_MATRIX_UNITS=on)"}`;
+  const { M, N, K } = chosen.shape;
+  return `${M}×${N}×${K} f16 → f32, ${matrixUnitsRequested() ? "used for packed weights' products" : "not used (LMPROBE_MATRIX_UNITS=on uses them)"}`;
 }
 
 export async function probeWebgpu(deps: WebgpuProbeDeps = defaultWebgpuDeps()): Promise<ProbeResult> {
@@ -122,6 +145,7 @@ export async function probeWebgpu(deps: WebgpuProbeDeps = defaultWebgpuDeps()): 
     maxBufferSize: adapter.limits.maxBufferSize,
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
     software,
+    matrixUnits: describeMatrixUnits(adapter, info),
   };
   if (software) {
     return { available: false, usableOnRequest: true, reason: `only a software adapter (${description}), slower than wasm; set LMPROBE_BACKEND=webgpu to use it anyway`, detail };

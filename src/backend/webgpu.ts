@@ -5,6 +5,7 @@ import { DeviceValidationError, SynchronousReadError } from "../errors";
 import { foundWebgpu, type WebgpuFound } from "./probe-webgpu";
 import { registerWebgpuKernels } from "./kernels/register";
 import { installLeanDispatch } from "./lean-dispatch";
+import { chooseMatrixUnitShape, MATRIX_UNIT_FEATURE, matrixUnits, matrixUnitsRequested } from "./kernels/matrix-units";
 
 /** Only the GPU* names tfjs-backend-webgpu reads as globals; existing ones are left alone. */
 function installGlobals(found: WebgpuFound): void {
@@ -17,8 +18,40 @@ function installGlobals(found: WebgpuFound): void {
   else if (!(g.navigator as { gpu?: unknown }).gpu) Object.defineProperty(g.navigator, "gpu", { value: found.gpu, configurable: true });
 }
 
-/** Features lmprobe's kernels can use when present; tfjs uses timestamp-query for profiling. */
-const WANTED_FEATURES = ["timestamp-query", "subgroups", "shader-f16"];
+/**
+ * Features lmprobe's kernels can use when present; tfjs uses timestamp-query for profiling. The matrix units
+ * (kernels/matrix-units.ts) need Dawn's experimental subgroup matrices, when asked for (LMPROBE_MATRIX_UNITS=on).
+ */
+function wantedFeatures(): string[] {
+  return ["timestamp-query", "subgroups", "shader-f16", ...(matrixUnitsRequested() ? [MATRIX_UNIT_FEATURE] : [])];
+}
+
+/**
+ * WGSL wants `enable` directives before any declaration, but tfjs-webgpu puts a program's code after its own
+ * declarations: move them to the top (programs using f16 or subgroup matrices declare them in their code).
+ */
+export function hoistEnableDirectives(code: string): string {
+  if (!/^\s*enable\s/m.test(code)) return code;
+  const lines = code.split("\n");
+  const enables = lines.filter((l) => /^\s*enable\s[^;]*;\s*$/.test(l));
+  const rest = lines.filter((l) => !/^\s*enable\s[^;]*;\s*$/.test(l));
+  return [...new Set(enables.map((l) => l.trim()))].join("\n") + "\n" + rest.join("\n");
+}
+
+/** What the device offers for products on matrix units (kernels/matrix-units.ts reads it). */
+function recordMatrixUnits(adapter: GPUAdapter, device: GPUDevice): void {
+  const info = (adapter as unknown as { info: GPUAdapterInfo & { subgroupMatrixConfigs?: [] } }).info;
+  const chosen = matrixUnitsRequested() ? chooseMatrixUnitShape(device.features, info) : { reason: "not asked for (LMPROBE_MATRIX_UNITS=on)" };
+  matrixUnits.workgroupStorage = device.limits.maxComputeWorkgroupStorageSize;
+  if ("shape" in chosen) {
+    matrixUnits.shape = chosen.shape;
+    matrixUnits.subgroupSize = chosen.subgroupSize;
+    matrixUnits.reason = `${chosen.shape.M}×${chosen.shape.N}×${chosen.shape.K} f16 → f32`;
+  } else {
+    matrixUnits.shape = null;
+    matrixUnits.reason = chosen.reason;
+  }
+}
 
 async function createDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   const l = adapter.limits;
@@ -32,8 +65,11 @@ async function createDevice(adapter: GPUAdapter): Promise<GPUDevice> {
     maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
     maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
   };
-  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const requiredFeatures = wantedFeatures().filter((f) => adapter.features.has(f)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  recordMatrixUnits(adapter, device);
+  const createShaderModule = device.createShaderModule.bind(device);
+  device.createShaderModule = (descriptor: GPUShaderModuleDescriptor) => createShaderModule({ ...descriptor, code: hoistEnableDirectives(descriptor.code) });
   // A WGSL or validation error would otherwise vanish: Dawn reports it only through this event. It is logged, and the
   // next read of a tensor throws (failReadsAfterDeviceErrors): the rejected commands never ran.
   device.addEventListener?.("uncapturederror", (ev: Event) => {

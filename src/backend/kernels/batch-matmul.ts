@@ -7,6 +7,7 @@ import { replaceWebgpuKernel, withShape, type WebgpuBackendApi } from "./program
 import { SmallOutputPartialsProgram } from "./small-output-matmul";
 import type { HalfFormat } from "./packed-programs";
 import { chooseSplitK, SplitKSumProgram, splitKSumUniforms } from "./split-k";
+import { matrixUnits, MatMulUnitsProgram, planUnits, RowShiftProgram } from "./matrix-units";
 
 export interface MatMulPlan {
   batch: number;
@@ -92,25 +93,41 @@ export function runMatMulPlan(
   bRowOffset = 0,
 ): tf.TensorInfo {
   const { batch, M, N, K, layout } = plan;
-  const { splits, kChunk } = chooseSplitK(M, N, K, plan.tile, batch);
+  // Packed weights on the GPU's matrix units where it has them (matrix-units.ts), the tiled kernel otherwise.
+  const units = packedB && batch === 1 ? planUnits(M, N, K) : null;
+  const { splits, kChunk } = chooseSplitK(M, N, K, units ? units.tile : plan.tile, batch);
   const split = splits > 1;
-  const program = new MatMulTiledProgram(batch, M, N, layout, !split && bias != null, plan.tile, !split && residual != null, false, packedB, matMulVariant(packedB != null, M, K), splits);
   const a3 = withShape(a, [plan.aBatched ? batch : 1, M, K]);
   const b3 = packedB ? b : withShape(b, layout === "nt" ? [plan.bBatched ? batch : 1, N, K] : [plan.bBatched ? batch : 1, K, N]);
   // One entry per scalar: tfjs aligns each entry by its length, so a 5-long entry would not match the struct.
+  const int32 = (v: number) => ({ type: "int32" as const, data: [v] });
   const vec2PerRow = (layout === "nt" ? K : N) / 4;
-  const uniforms = [M, N, K, plan.aBatched ? 1 : 0, plan.bBatched ? 1 : 0, ...(packedB ? [bRowOffset * vec2PerRow] : []), ...(split ? [kChunk] : [])].map((v) => ({ type: "int32" as const, data: [v] }));
   const biasInput = bias ? [withShape(bias, [N])] : [];
   const residualInput = residual ? [withShape(residual, [batch, M, N])] : [];
+  let program: MatMulTiledProgram | MatMulUnitsProgram;
+  let inputs: tf.TensorInfo[];
+  let uniforms: { type: "int32"; data: number[] }[];
+  let shifts: tf.TensorInfo | null = null;
+  if (units && packedB) {
+    shifts = backend.runWebGPUProgram(new RowShiftProgram(M), [withShape(a, [M, K])], "float32", [M, K].map(int32));
+    program = new MatMulUnitsProgram(M, N, layout, packedB, !split && bias != null, !split && residual != null, splits, units.blocks, matrixUnits.shape!, units.terms, matrixUnits.subgroupSize);
+    inputs = [a3, b3, shifts, ...(split ? [] : [...biasInput, ...residualInput])];
+    uniforms = [M, N, K, bRowOffset * vec2PerRow, split ? kChunk : K].map(int32);
+  } else {
+    program = new MatMulTiledProgram(batch, M, N, layout, !split && bias != null, plan.tile, !split && residual != null, false, packedB, matMulVariant(packedB != null, M, K), splits);
+    inputs = [a3, b3, ...(split ? [] : [...biasInput, ...residualInput])];
+    uniforms = [M, N, K, plan.aBatched ? 1 : 0, plan.bBatched ? 1 : 0, ...(packedB ? [bRowOffset * vec2PerRow] : []), ...(split ? [kChunk] : [])].map(int32);
+  }
   let out: tf.TensorInfo;
   if (split) {
-    const partials = backend.runWebGPUProgram(program, [a3, b3], "float32", uniforms);
+    const partials = backend.runWebGPUProgram(program, inputs, "float32", uniforms);
     const sum = new SplitKSumProgram(M, N, bias != null, residual != null);
     out = backend.runWebGPUProgram(sum, [partials, ...biasInput, ...residualInput], "float32", splitKSumUniforms(sum, splits));
     backend.disposeData(partials.dataId);
   } else {
-    out = backend.runWebGPUProgram(program, [a3, b3, ...biasInput, ...residualInput], "float32", uniforms);
+    out = backend.runWebGPUProgram(program, inputs, "float32", uniforms);
   }
+  if (shifts) backend.disposeData(shifts.dataId);
   // Give the result its real shape through the backend's Reshape kernel (it shares the buffer).
   const reshape = tf.getKernel("Reshape", "webgpu")!;
   const shaped = reshape.kernelFunc({ inputs: { x: out }, backend: backend as unknown as tf.KernelBackend, attrs: { shape: plan.outShape } }) as tf.TensorInfo;

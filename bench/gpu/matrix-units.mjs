@@ -1,0 +1,212 @@
+// Products with packed bf16 weights on the matrix units (kernels/matrix-units.ts) against the tiled float32 kernel,
+// in the same process: per shape (Llama-3.1-8B's projections and lens, GPT-2-small's) and row count, the GPU time
+// of the tiled kernel (LMPROBE_MATRIX_UNITS=off, split-K as chosen) and of the units with 3 and 2 half-precision
+// terms, TFLOP/s, and accuracy: each result's largest error against a float64 reference on sampled outputs,
+// relative to Σ|x||w| of that output, beside the tiled kernel's own (float32 rounding). Prints one JSON document.
+// --model qwen2.5-1.5b (or gpt2-small, demo; bench/cpu-bench-models.ts, packed weights where the checkpoint is bf16):
+// also a whole forward at --positions (128) with the units off and on: the logits' largest difference relative to
+// their largest magnitude, the positions whose top token differs, and each forward's median time.
+//   node --import tsx bench/gpu/matrix-units.mjs [--rows 128,1024] [--reps 10] [--only llama|gpt2] [--model NAME] [--tiny] [--out f.json]
+// On the GPU machine: bash bench/gpu/matrix-units.sh   (carry [".device"])
+import { createRequire } from "node:module";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+const lmprobe = require(path.join(root, "src/internal.ts"));
+const packed = require(path.join(root, "src/backend/packed-weight.ts"));
+const units = require(path.join(root, "src/backend/kernels/matrix-units.ts"));
+const tf = require("@tensorflow/tfjs-core");
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+const rowsList = arg("rows", "128,1024").split(",").map(Number);
+const reps = Number(arg("reps", "10"));
+const only = arg("only", "");
+
+const shapes = [
+  ["llama q/o 4096x4096", 4096, 4096, "nt"],
+  ["llama k/v 4096x1024", 4096, 1024, "nt"],
+  ["llama mlp up 4096x14336", 4096, 14336, "nt"],
+  ["llama mlp down 14336x4096", 14336, 4096, "nt"],
+  ["llama lens chunk 4096x32768", 4096, 32768, "nt"],
+  ["gpt2 attn 768x768", 768, 768, "nn"],
+  ["gpt2 mlp up 768x3072", 768, 3072, "nn"],
+  ["gpt2 mlp down 3072x768", 3072, 768, "nn"],
+  ["gpt2 lens 768x50257", 768, 50257, "nt"],
+].filter(([name]) => !only || name.startsWith(only));
+if (process.argv.includes("--tiny")) shapes.splice(0, shapes.length, ["tiny nt", 96, 200, "nt"], ["tiny nn", 64, 136, "nn"]);
+
+async function drain() {
+  const backend = tf.backend();
+  backend.endComputePassEncoder();
+  if (backend.commandEncoder != null) backend.submitQueue();
+  await backend.device.queue.onSubmittedWorkDone();
+}
+
+async function gpuTime(fn) {
+  const times = [];
+  for (let i = 0; i < reps + 3; i++) {
+    await drain();
+    const t0 = performance.now();
+    const out = fn();
+    await drain();
+    const dt = performance.now() - t0;
+    tf.dispose(out);
+    if (i >= 3) times.push(dt);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/** bf16 patterns in ±[2^-8, 2) from a hash of the index (as packed-matmul.mjs). */
+function bf16Bits(n, seed) {
+  const bits = new Uint16Array(n);
+  for (let i = 0; i < n; i++) {
+    const h = Math.imul(i + seed, 2654435761) >>> 0;
+    bits[i] = ((h >>> 31) << 15) | ((119 + ((h >>> 20) % 9)) << 7) | (h & 0x7f);
+  }
+  return bits;
+}
+const bf16Value = (b) => new Float32Array(new Uint32Array([b << 16]).buffer)[0];
+
+/** Activations with a residual stream's spread: mostly ±1, every 97th value ×300, one row scaled down by 2^-20. */
+function activations(M, K) {
+  const x = new Float32Array(M * K);
+  let s = 12345;
+  for (let i = 0; i < x.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    const u = (s / 2 ** 32) * 2 - 1;
+    x[i] = u * (i % 97 === 0 ? 300 : 1) * (Math.floor(i / K) === 1 ? 2 ** -20 : 1);
+  }
+  return x;
+}
+
+process.env.LMPROBE_MATRIX_UNITS = "on"; // the device is created with the units; "off" per call for the tiled kernel
+await lmprobe.setBackend("webgpu");
+const report = lmprobe.backendReport();
+const doc = {
+  bench: "matrix-units",
+  adapter: report?.candidates?.find((c) => c.name === report.chosen)?.detail?.adapter ?? null,
+  units: { shape: units.matrixUnits.shape, reason: units.matrixUnits.reason, subgroup_size: units.matrixUnits.subgroupSize, workgroup_storage: units.matrixUnits.workgroupStorage },
+  reps,
+  rows: [],
+};
+console.error(JSON.stringify(doc.units));
+for (const [name, K, N, layout] of shapes) {
+  const stored = layout === "nt" ? [N, K] : [K, N];
+  const bits = bf16Bits(K * N, K + N);
+  const W = packed.packWeight(bits, stored, "bf16", layout === "nt");
+  for (const M of rowsList) {
+    const xs = activations(M, K);
+    const x = tf.tensor2d(xs, [M, K]);
+    const flops = 2 * M * N * K;
+    const row = { shape: name, M, K, N, layout };
+    const outs = {};
+    const variants = [["tiled", { LMPROBE_MATRIX_UNITS: "off" }], ["units3", { LMPROBE_MATRIX_UNIT_TERMS: "3" }], ["units2", { LMPROBE_MATRIX_UNIT_TERMS: "2" }]];
+    for (const [v, env] of variants) {
+      Object.assign(process.env, env);
+      try {
+        const plan = units.planUnits(M, N, K);
+        if (v !== "tiled") row[`${v}_blocks`] = plan ? plan.blocks : null;
+        const ms = await gpuTime(() => packed.weightMatMul(x, W));
+        row[`${v}_ms`] = +ms.toFixed(3);
+        row[`${v}_tflops`] = +(flops / ms / 1e9).toFixed(2);
+        const y = packed.weightMatMul(x, W);
+        outs[v] = await y.data();
+        y.dispose();
+      } catch (err) {
+        row[`${v}_error`] = String(err?.message ?? err).slice(0, 300);
+      }
+      delete process.env.LMPROBE_MATRIX_UNIT_TERMS;
+      process.env.LMPROBE_MATRIX_UNITS = "on";
+    }
+    // Accuracy on sampled outputs: float64 sums of the same float32 x and bf16 w.
+    const samples = [];
+    for (let i = 0; i < 64; i++) samples.push([(i * 37) % M, (i * 7919) % N]);
+    samples.push([1, 0], [1, N - 1]); // the scaled-down row
+    for (const v of Object.keys(outs)) {
+      let worst = 0;
+      for (const [m, n] of samples) {
+        let sum = 0;
+        let mag = 0;
+        for (let k = 0; k < K; k++) {
+          const w = bf16Value(bits[layout === "nt" ? n * K + k : k * N + n]);
+          sum += xs[m * K + k] * w;
+          mag += Math.abs(xs[m * K + k] * w);
+        }
+        const err = Math.abs(outs[v][m * N + n] - sum) / (mag || 1);
+        worst = Math.max(worst, Number.isFinite(err) ? err : Infinity);
+      }
+      row[`${v}_max_rel_error`] = worst;
+    }
+    if (row.tiled_ms && row.units3_ms) row.units3_speedup = +(row.tiled_ms / row.units3_ms).toFixed(3);
+    if (row.tiled_ms && row.units2_ms) row.units2_speedup = +(row.tiled_ms / row.units2_ms).toFixed(3);
+    x.dispose();
+    doc.rows.push(row);
+    console.error(JSON.stringify(row));
+  }
+  W.dispose();
+}
+const modelName = arg("model", "");
+if (modelName) {
+  const { loadBenchModel } = require(path.join(root, "bench/cpu-bench-models.ts"));
+  const { model } = await loadBenchModel(modelName);
+  const T = Number(arg("positions", "128"));
+  const V = model.config.vocabSize;
+  const ids = Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (V - 1)));
+  const entry = { model: modelName, positions: T };
+  const logits = {};
+  for (const [v, value] of [["tiled", "off"], ["units3", "on"]]) {
+    process.env.LMPROBE_MATRIX_UNITS = value;
+    const forward = () => {
+      const out = model.run(ids);
+      const l = out.logits;
+      return { l, out };
+    };
+    const times = [];
+    for (let i = 0; i < reps + 2; i++) {
+      await drain();
+      const t0 = performance.now();
+      const { l, out } = forward();
+      const data = await l.data();
+      if (i >= 2) times.push(performance.now() - t0);
+      if (i === reps + 1) logits[v] = data;
+      out.dispose();
+    }
+    times.sort((a, b) => a - b);
+    entry[`${v}_forward_ms`] = +times[Math.floor(times.length / 2)].toFixed(2);
+  }
+  process.env.LMPROBE_MATRIX_UNITS = "on";
+  const a = logits.tiled;
+  const b = logits.units3;
+  let maxDiff = 0;
+  let maxMag = 0;
+  let top1Differs = 0;
+  for (let t = 0; t < T; t++) {
+    let ia = 0;
+    let ib = 0;
+    for (let j = 0; j < V; j++) {
+      const k = t * V + j;
+      maxDiff = Math.max(maxDiff, Math.abs(a[k] - b[k]));
+      maxMag = Math.max(maxMag, Math.abs(a[k]));
+      if (a[k] > a[t * V + ia]) ia = j;
+      if (b[k] > b[t * V + ib]) ib = j;
+    }
+    if (ia !== ib) top1Differs++;
+  }
+  Object.assign(entry, { max_abs_logit_diff: maxDiff, max_abs_logit: maxMag, relative: maxDiff / maxMag, top1_differs_at: top1Differs });
+  if (entry.tiled_forward_ms && entry.units3_forward_ms) entry.forward_speedup = +(entry.tiled_forward_ms / entry.units3_forward_ms).toFixed(3);
+  doc.model = entry;
+  console.error(JSON.stringify(entry));
+  model.dispose();
+}
+const text = JSON.stringify(doc, null, 1);
+const out = arg("out", "");
+if (out) writeFileSync(out, text);
+console.log(text);
+process.exit(0);

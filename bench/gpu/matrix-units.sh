@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# One device call (about 2-4 min): what the adapter offers for matrix units (bench/gpu/subgroup-matrix.mjs: features,
+# subgroup-matrix shapes, a plain product's accuracy and rate per number of half-precision terms), then
+# bench/gpu/matrix-units.mjs: packed bf16 products on the matrix units against the tiled float32 kernel (time,
+# TFLOP/s, error against float64) at Llama-3.1-8B and GPT-2-small shapes. In $OUT: subgroup-matrix.json,
+# matrix-units.json, gpu.txt, log.txt.
+#   bash bench/gpu/matrix-units.sh [extra args for matrix-units.mjs]      (carry [".device"])
+source "$(dirname "$0")/common.sh"
+need_node
+gpu_info
+say "adapter: subgroup matrices"
+timeout "$(step_timeout 120)" "$node" bench/gpu/subgroup-matrix.mjs 2>> "$log" | grep '^{' > "$out/subgroup-matrix.json" || say "subgroup-matrix exited $?"
+cut -c1-1500 "$out/subgroup-matrix.json"
+say "packed products: matrix units vs tiled kernel"
+timeout "$(step_timeout 400)" "$node" --import tsx bench/gpu/matrix-units.mjs --model qwen2.5-1.5b --out "$out/matrix-units.json" "$@" 2>> "$log" > /dev/null \
+  || say "matrix-units exited $?"
+grep '^{' "$log" | cut -c1-600

@@ -1,0 +1,348 @@
+// Products with packed (bf16 / f16) weights on the GPU's matrix units (NVIDIA's tensor cores, through Dawn's
+// chromium-experimental-subgroup-matrix: Vulkan's cooperative matrices), at float32 accuracy.
+//
+// The matrix units multiply half-precision operands exactly and add in float32. A weight stored as bf16 or f16 is
+// a half value already (a bf16 value is an f16 one wherever its exponent lies in f16's normal range, |w| ≥ 2^-14;
+// below that it rounds to f16's subnormal grid, an absolute error ≤ 2^-25 per weight). The float32 activation x is
+// what needs care: each row is scaled by a power of two (RowShiftProgram: its largest |x| into [2^14, 2^15), so
+// nothing overflows and small values keep their bits; exact) and split into three half-precision terms,
+// x = h0 + h1 + h2 + r with h0 = f16(x), h1 = f16(x − h0), h2 = f16(x − h0 − h1) (each difference exact in
+// float32). Then x·w = Σ h_t·w up to |r|·|w| with |r| ≤ 2^-33·|x| (plus f16's subnormal floor, 2^-39 of the row's
+// largest value): below float32's own rounding, so the product matches the float32 kernel within float32 rounding,
+// the sums running in a different order. Three products per slice on units that run them an order of magnitude
+// faster than float32 arithmetic.
+//
+// Blocks of C: each subgroup computes RM × RN result matrices of the unit's shape (cm × cn, e.g. 16 × 16), the
+// workgroup SGM × SGN subgroups; A's terms and B (widened, then narrowed to f16) are staged TK deep in workgroup
+// memory, where the subgroups load their operands. The epilogue goes through workgroup memory, one result matrix
+// per subgroup at a time, to undo the row's scale and add the bias and residual per element.
+import type { WebgpuProgram } from "./program";
+import { unpackFunctions, type HalfFormat } from "./packed-programs";
+import type { MatMulLayout } from "./matmul";
+
+/** One matrix-unit shape of the adapter: an M×K (f16) times K×N (f16) product accumulated in an M×N f32 matrix. */
+export interface MatrixUnitShape {
+  M: number;
+  N: number;
+  K: number;
+}
+
+/** What the device offers, set when lmprobe creates it (webgpu.ts); `shape` null: no usable matrix units. */
+export const matrixUnits: { shape: MatrixUnitShape | null; subgroupSize: number; workgroupStorage: number; reason: string } = {
+  shape: null,
+  subgroupSize: 0,
+  workgroupStorage: 0,
+  reason: "no webgpu device yet",
+};
+
+/** The Dawn feature that exposes matrix units. */
+export const MATRIX_UNIT_FEATURE = "chromium-experimental-subgroup-matrix";
+
+interface AdapterInfoLike {
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+  subgroupMatrixConfigs?: Iterable<{ componentType: string; resultComponentType: string; M: number; N: number; K: number }>;
+}
+
+/**
+ * The f16 × f16 → f32 shape lmprobe would use on this adapter, or why none: the feature and shader-f16 must be
+ * offered, subgroups of one fixed size (a subgroup's index is its invocations' index / that size), and a shape
+ * whose sides are 8 or 16 (the staging below assumes they divide 32). The first such shape the adapter lists is
+ * its preferred one.
+ */
+export function chooseMatrixUnitShape(features: ReadonlySet<string> | { has(f: string): boolean }, info: AdapterInfoLike): { shape: MatrixUnitShape; subgroupSize: number } | { reason: string } {
+  if (!features.has(MATRIX_UNIT_FEATURE)) return { reason: `the adapter does not offer ${MATRIX_UNIT_FEATURE}` };
+  if (!features.has("shader-f16")) return { reason: "the adapter does not offer shader-f16" };
+  const min = info.subgroupMinSize ?? 0;
+  const max = info.subgroupMaxSize ?? 0;
+  if (!min || min !== max) return { reason: `subgroup size varies (${min}–${max})` };
+  for (const c of info.subgroupMatrixConfigs ?? []) {
+    const sidesFit = [c.M, c.N, c.K].every((s) => s === 8 || s === 16);
+    if (c.componentType === "f16" && c.resultComponentType === "f32" && sidesFit) return { shape: { M: c.M, N: c.N, K: c.K }, subgroupSize: max };
+  }
+  return { reason: "no f16 × f16 → f32 matrix shape with sides of 8 or 16" };
+}
+
+/**
+ * Whether the matrix units are asked for: LMPROBE_MATRIX_UNITS=on. Off by default until their results have been
+ * verified on a GPU that has them (see the README's GPU section); then the device is created with the feature.
+ */
+export function matrixUnitsRequested(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.LMPROBE_MATRIX_UNITS === "on" || env.LMPROBE_MATRIX_UNITS === "1";
+}
+
+/**
+ * Whether products use the matrix units now: asked for and offered by the device (read at each call, so a process
+ * started with them on can compare by setting LMPROBE_MATRIX_UNITS=off for some calls).
+ */
+export function matrixUnitsEnabled(): boolean {
+  return matrixUnits.shape !== null && matrixUnitsRequested();
+}
+
+/** Half-precision terms of each activation: 3 (float32 accuracy) unless LMPROBE_MATRIX_UNIT_TERMS says 1 or 2. */
+export function matrixUnitTerms(): 1 | 2 | 3 {
+  const value = process.env.LMPROBE_MATRIX_UNIT_TERMS;
+  return value === "1" ? 1 : value === "2" ? 2 : 3;
+}
+
+/** Workgroup layouts: subgroups along M and N. "large": 128 × 128 blocks of 8 subgroups; "small": 64 × 64, 2 subgroups. */
+export type UnitBlocks = "large" | "small";
+const LAYOUTS: Record<UnitBlocks, { sgm: number; sgn: number }> = { large: { sgm: 4, sgn: 2 }, small: { sgm: 2, sgn: 1 } };
+/** Result matrices per subgroup along M and N. */
+const RM = 2;
+const RN = 4;
+/** Depth of each staged slice of K. */
+export const UNIT_TK = 32;
+
+/** The C block (rows × columns) a workgroup computes. */
+export function unitBlock(shape: MatrixUnitShape, blocks: UnitBlocks, subgroupSize = matrixUnits.subgroupSize): { rows: number; cols: number; threads: number } {
+  const { sgm, sgn } = LAYOUTS[blocks];
+  return { rows: sgm * RM * shape.M, cols: sgn * RN * shape.N, threads: sgm * sgn * subgroupSize };
+}
+
+/** Workgroup memory (bytes) the product needs: A's terms and B in f16, one f32 result matrix per subgroup. */
+export function unitWorkgroupBytes(shape: MatrixUnitShape, blocks: UnitBlocks, terms: number): number {
+  const { rows, cols } = unitBlock(shape, blocks);
+  const { sgm, sgn } = LAYOUTS[blocks];
+  return 2 * UNIT_TK * (terms * rows + cols) + 4 * sgm * sgn * shape.M * shape.N;
+}
+
+/**
+ * Per row of A [M, K]: the power of two (its exponent, as a float) that puts the row's largest |x| in
+ * [2^14, 2^15): scaled, the row's values fit f16 with room to spare and small ones stay above f16's subnormals as
+ * long as they can. A row of zeros (or without a finite maximum) gets 0.
+ */
+export class RowShiftProgram implements WebgpuProgram {
+  outputShape: number[];
+  shaderKey = "lmprobeRowShift";
+  dispatchLayout = { x: [0] };
+  dispatch: [number, number, number];
+  variableNames = ["A"];
+  variableComponents = [4];
+  outputComponent = 1;
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  uniforms = "M : i32, K : i32,";
+
+  constructor(readonly M: number) {
+    this.outputShape = [M];
+    this.dispatch = [M, 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+var<workgroup> partial : array<f32, 64>;
+fn main() {
+  let row = i32(workgroupId.x);
+  let tid = i32(localIndex);
+  let K4 = uniforms.K / 4;
+  var top = 0.0;
+  for (var i = tid; i < K4; i += 64) {
+    let v = abs(A[row * K4 + i]);
+    top = max(top, max(max(v.x, v.y), max(v.z, v.w)));
+  }
+  partial[tid] = top;
+  workgroupBarrier();
+  for (var s = 32; s > 0; s = s / 2) {
+    if (tid < s) { partial[tid] = max(partial[tid], partial[tid + s]); }
+    workgroupBarrier();
+  }
+  if (tid == 0) {
+    let m = partial[0];
+    var shift = 0;
+    // m = f · 2^e with f in [0.5, 1): m · 2^(15 − e) lies in [2^14, 2^15).
+    if (m > 0.0 && m <= 3.4028234e38) { shift = clamp(15 - frexp(m).exp, -120, 120); }
+    result[row] = f32(shift);
+  }
+}`;
+  }
+}
+
+/**
+ * C [splits, M, N] = A [M, K] · B with B a packed weight ("nt": [N, K] rows, "nn": [K, N]; from stored word
+ * `bOffset`), bias and residual added as it is stored (none with split-K: the sum adds them, split-k.ts).
+ * Inputs: A (vec4), B (vec2<i32> words), shifts ([M], RowShiftProgram), then bias and residual when present.
+ */
+export class MatMulUnitsProgram implements WebgpuProgram {
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [2], y: [1], z: [0] };
+  dispatch: [number, number, number];
+  variableNames: string[];
+  variableComponents: number[];
+  outputComponent = 1;
+  workgroupSize: [number, number, number];
+  uniforms = "M : i32, N : i32, K : i32, bOffset : i32, kChunk : i32,";
+
+  constructor(
+    readonly M: number,
+    readonly N: number,
+    readonly layout: MatMulLayout,
+    readonly format: HalfFormat,
+    readonly hasBias: boolean,
+    readonly hasResidual: boolean,
+    readonly splits: number,
+    readonly blocks: UnitBlocks,
+    readonly shape: MatrixUnitShape,
+    readonly terms: 1 | 2 | 3,
+    readonly subgroupSize: number,
+  ) {
+    if (splits > 1 && (hasBias || hasResidual)) throw new Error("MatMulUnitsProgram: split-K adds bias and residual in its sum");
+    const { rows, cols, threads } = unitBlock(shape, blocks, subgroupSize);
+    this.workgroupSize = [threads, 1, 1];
+    this.outputShape = [splits, M, N];
+    this.dispatch = [Math.ceil(N / cols), Math.ceil(M / rows), splits];
+    this.variableNames = ["A", "B", "shifts", ...(hasBias ? ["bias"] : []), ...(hasResidual ? ["residual"] : [])];
+    this.variableComponents = [4, 2, 1, ...(hasBias ? [1] : []), ...(hasResidual ? [1] : [])];
+    const s = `${shape.M}x${shape.N}x${shape.K}`;
+    this.shaderKey = `lmprobeMatMulUnits_${layout}_${format}_${hasBias}_${hasResidual}_${splits > 1}_${blocks}_${s}_${terms}_${subgroupSize}`;
+  }
+
+  getUserCode(): string {
+    const { M: cm, N: cn, K: ck } = this.shape;
+    const { sgm, sgn } = LAYOUTS[this.blocks];
+    const { rows: TM, cols: TN, threads } = unitBlock(this.shape, this.blocks, this.subgroupSize);
+    const TK = UNIT_TK;
+    const terms = this.terms;
+    const nt = this.layout === "nt";
+    const lines: string[] = [];
+    const accs: string[] = [];
+    for (let i = 0; i < RM; i++) for (let j = 0; j < RN; j++) accs.push(`acc${i}_${j}`);
+    // Staging: A's TM × TK floats as vec4 slots, each split into `terms` halves; B's TN × TK (or TK × TN) values.
+    const aSlots = (TM * TK) / 4 / threads;
+    const bSlots = (TN * TK) / 4 / threads;
+    const comps = ["x", "y", "z", "w"];
+    const storeA = Array.from({ length: terms }, (_, t) => comps.map((c, ci) => `As[${t * TM * TK} + base + ${ci}] = h${t}.${c};`).join(" ")).join("\n        ");
+    const splitA = [
+      "let h0 = vec4<f16>(x);",
+      ...(terms > 1 ? ["let r1 = x - vec4<f32>(h0);", "let h1 = vec4<f16>(r1);"] : []),
+      ...(terms > 2 ? ["let h2 = vec4<f16>(r1 - vec4<f32>(h1));"] : []),
+    ].join(" ");
+    const stageB = nt
+      ? `let n = slot / ${TK / 4};
+      let kq = (slot % ${TK / 4}) * 4;
+      let col = col0 + n;
+      let k = kBase + kq;
+      var w = vec4<f32>(0.0);
+      if (col < uniforms.N && k < kEnd) { w = unpack4(B[uniforms.bOffset + col * K4 + k / 4]); }
+      let hw = vec4<f16>(w);
+      let base = n * ${TK} + kq;`
+      : `let kk = slot / ${TN / 4};
+      let nq = (slot % ${TN / 4}) * 4;
+      let k = kBase + kk;
+      let col = col0 + nq;
+      var w = vec4<f32>(0.0);
+      if (k < kEnd && col < uniforms.N) { w = unpack4(B[uniforms.bOffset + k * N4 + col / 4]); }
+      let hw = vec4<f16>(w);
+      let base = kk * ${TN} + nq;`;
+    // The multiply-adds of one staged slice, unrolled: smallest term first.
+    const mma: string[] = [];
+    for (let kk = 0; kk < TK / ck; kk++) {
+      mma.push("{");
+      for (let i = 0; i < RM; i++) {
+        for (let t = 0; t < terms; t++) {
+          mma.push(`  let a${i}_${t} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${ck}, ${cm}>>(&As, u32(${t * TM * TK} + (sgRow + ${i * cm}) * ${TK} + ${kk * ck}), false, ${TK}u);`);
+        }
+      }
+      for (let j = 0; j < RN; j++) {
+        const offset = nt ? `u32((sgCol + ${j * cn}) * ${TK} + ${kk * ck})` : `u32(${kk * ck * TN} + sgCol + ${j * cn})`;
+        mma.push(`  let b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${cn}, ${ck}>>(&Bs, ${offset}, ${nt}, ${nt ? TK : TN}u);`);
+      }
+      for (let i = 0; i < RM; i++) {
+        for (let j = 0; j < RN; j++) {
+          for (let t = terms - 1; t >= 0; t--) mma.push(`  acc${i}_${j} = subgroupMatrixMultiplyAccumulate(a${i}_${t}, b${j}, acc${i}_${j});`);
+        }
+      }
+      mma.push("}");
+    }
+    // Epilogue: one result matrix per subgroup through Cs, each lane finishing cm·cn / subgroupSize values.
+    const epilogue: string[] = [];
+    for (let i = 0; i < RM; i++) {
+      for (let j = 0; j < RN; j++) {
+        const bias = this.hasBias ? " + bias[col]" : "";
+        const residual = this.hasResidual ? " + residual[row * uniforms.N + col]" : "";
+        epilogue.push(`subgroupMatrixStore(&Cs, u32(sg * ${cm * cn}), acc${i}_${j}, false, ${cn}u);
+  workgroupBarrier();
+  for (var e = lane; e < ${cm * cn}; e += ${this.subgroupSize}) {
+    let row = row0 + sgRow + ${i * cm} + e / ${cn};
+    let col = col0 + sgCol + ${j * cn} + e % ${cn};
+    if (row < uniforms.M && col < uniforms.N) {
+      result[cBase + row * uniforms.N + col] = (ldexp(Cs[sg * ${cm * cn} + e], -i32(shifts[row]))${bias})${residual};
+    }
+  }
+  workgroupBarrier();`);
+      }
+    }
+    lines.push(`enable f16;
+enable chromium_experimental_subgroup_matrix;
+${unpackFunctions(this.format)}
+var<workgroup> As : array<f16, ${terms * TM * TK}>;
+var<workgroup> Bs : array<f16, ${TN * TK}>;
+var<workgroup> Cs : array<f32, ${sgm * sgn * cm * cn}>;
+
+// Operand offsets derive from the subgroup's index (localIndex / subgroup size): uniform within each subgroup,
+// which WGSL's analysis (workgroup uniformity) cannot show.
+@diagnostic(off, chromium.subgroup_matrix_uniformity)
+fn main() {
+  let tid = i32(localIndex);
+  let sg = tid / ${this.subgroupSize};
+  let lane = tid % ${this.subgroupSize};
+  let sgRow = (sg / ${sgn}) * ${RM * cm};
+  let sgCol = (sg % ${sgn}) * ${RN * cn};
+  let row0 = i32(workgroupId.y) * ${TM};
+  let col0 = i32(workgroupId.x) * ${TN};
+  let split = i32(workgroupId.z);
+  let kStart = split * uniforms.kChunk;
+  let kEnd = min(kStart + uniforms.kChunk, uniforms.K);
+  let cBase = split * uniforms.M * uniforms.N;
+  let K4 = uniforms.K / 4;
+  let N4 = uniforms.N / 4;
+  ${accs.map((a) => `var ${a} = subgroup_matrix_result<f32, ${cn}, ${cm}>();`).join("\n  ")}
+  // Every workgroup runs kChunk / TK slices (zeros past K): a uniform bound, as the barriers need.
+  let tiles = (uniforms.kChunk + ${TK - 1}) / ${TK};
+  for (var t = 0; t < tiles; t++) {
+    let kBase = kStart + t * ${TK};
+    for (var it = 0; it < ${aSlots}; it++) {
+      let slot = tid + it * ${threads};
+      let r = slot / ${TK / 4};
+      let kq = (slot % ${TK / 4}) * 4;
+      let row = row0 + r;
+      let k = kBase + kq;
+      var x = vec4<f32>(0.0);
+      if (row < uniforms.M && k < kEnd) { x = ldexp(A[row * K4 + k / 4], vec4<i32>(i32(shifts[row]))); }
+      ${splitA}
+      let base = r * ${TK} + kq;
+        ${storeA}
+    }
+    for (var it = 0; it < ${bSlots}; it++) {
+      let slot = tid + it * ${threads};
+      ${stageB}
+      Bs[base] = hw.x; Bs[base + 1] = hw.y; Bs[base + 2] = hw.z; Bs[base + 3] = hw.w;
+    }
+    workgroupBarrier();
+    ${mma.join("\n    ")}
+    workgroupBarrier();
+  }
+  ${epilogue.join("\n  ")}
+}`);
+    return lines.join("\n");
+  }
+}
+
+/** Below this many large blocks a product uses small ones (as the tiled kernel's matMulTiling.minBlocks128). */
+export const unitTiling = { minLargeBlocks: 256 };
+
+/**
+ * The block layout for an M×K · K×N product on the matrix units, or null when they should not take it: units off,
+ * too few rows to fill a block's row matrices, or more workgroup memory than the device allows.
+ */
+export function planUnits(M: number, N: number, K: number): { blocks: UnitBlocks; terms: 1 | 2 | 3; tile: number } | null {
+  const shape = matrixUnits.shape;
+  if (!shape || !matrixUnitsEnabled() || K % 4 !== 0 || M < 16 || N < 16) return null;
+  const terms = matrixUnitTerms();
+  const large = unitBlock(shape, "large");
+  const bigEnough = Math.ceil(M / large.rows) * Math.ceil(N / large.cols) >= unitTiling.minLargeBlocks;
+  for (const blocks of (bigEnough ? ["large", "small"] : ["small"]) as UnitBlocks[]) {
+    if (unitWorkgroupBytes(shape, blocks, terms) <= matrixUnits.workgroupStorage) return { blocks, terms, tile: unitBlock(shape, blocks).rows };
+  }
+  return null;
+}

@@ -1,0 +1,210 @@
+// The matrix-unit products (kernels/matrix-units.ts): when they are chosen, that their WGSL compiles (Dawn's null
+// backend offers every feature and validates shaders without a GPU), and that the arithmetic they do (a power-of-two
+// row scale, three half-precision terms, exact products summed in float32) is as accurate as float32. Their results
+// on a GPU are checked on the GPU machine (bench/gpu/matrix-units.sh, bench/gpu/verify.sh): no GPU here has units.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  chooseMatrixUnitShape,
+  MatMulUnitsProgram,
+  matrixUnits,
+  planUnits,
+  RowShiftProgram,
+  unitWorkgroupBytes,
+  type MatrixUnitShape,
+} from "../../src/backend/kernels/matrix-units";
+import { withMatrixUnitToggle } from "../../src/backend/probe-webgpu";
+import { hoistEnableDirectives } from "../../src/backend/webgpu";
+import type { WebgpuProgram } from "../../src/backend/kernels/program";
+
+const F16 = "chromium-experimental-subgroup-matrix";
+const h100Like = { subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: [{ componentType: "f16", resultComponentType: "f16", M: 16, N: 16, K: 16 }, { componentType: "f16", resultComponentType: "f32", M: 16, N: 16, K: 16 }] };
+
+test("the matrix-unit shape: f16 × f16 → f32 with sides of 8 or 16, fixed subgroups, the features offered", () => {
+  const all = new Set([F16, "shader-f16", "subgroups"]);
+  assert.deepEqual(chooseMatrixUnitShape(all, h100Like), { shape: { M: 16, N: 16, K: 16 }, subgroupSize: 32 });
+  assert.match((chooseMatrixUnitShape(new Set(["shader-f16"]), h100Like) as { reason: string }).reason, /does not offer chromium-experimental-subgroup-matrix/);
+  assert.match((chooseMatrixUnitShape(new Set([F16]), h100Like) as { reason: string }).reason, /shader-f16/);
+  assert.match((chooseMatrixUnitShape(all, { ...h100Like, subgroupMinSize: 16, subgroupMaxSize: 64 }) as { reason: string }).reason, /varies \(16–64\)/);
+  const onlyF16Result = { ...h100Like, subgroupMatrixConfigs: [h100Like.subgroupMatrixConfigs[0], { componentType: "f32", resultComponentType: "f32", M: 8, N: 8, K: 8 }] };
+  assert.match((chooseMatrixUnitShape(all, onlyF16Result) as { reason: string }).reason, /no f16 × f16 → f32/);
+  const odd = { ...h100Like, subgroupMatrixConfigs: [{ componentType: "f16", resultComponentType: "f32", M: 16, N: 8, K: 32 }] };
+  assert.match((chooseMatrixUnitShape(all, odd) as { reason: string }).reason, /sides of 8 or 16/);
+});
+
+test("Dawn's unsafe-API toggle is added when the units are asked for, merged into the user's own toggles", () => {
+  const on = { LMPROBE_MATRIX_UNITS: "on" };
+  assert.deepEqual(withMatrixUnitToggle([], on), ["enable-dawn-features=allow_unsafe_apis"]);
+  assert.deepEqual(withMatrixUnitToggle(["backend=vulkan", "enable-dawn-features=disable_robustness"], on), ["backend=vulkan", "enable-dawn-features=disable_robustness,allow_unsafe_apis"]);
+  assert.deepEqual(withMatrixUnitToggle(["enable-dawn-features=allow_unsafe_apis,x"], on), ["enable-dawn-features=allow_unsafe_apis,x"]);
+  assert.deepEqual(withMatrixUnitToggle(["backend=opengl"], { LMPROBE_MATRIX_UNITS: "off" }), ["backend=opengl"]);
+  assert.deepEqual(withMatrixUnitToggle(["backend=opengl"], {}), ["backend=opengl"]);
+});
+
+test("enable directives move before tfjs's declarations, once each; code without them is untouched", () => {
+  const code = "struct Uniforms { M : i32 };\nvar<private> x : u32;\nenable f16;\nenable chromium_experimental_subgroup_matrix;\nfn main() {}\nenable f16;";
+  const hoisted = hoistEnableDirectives(code).split("\n");
+  assert.deepEqual(hoisted.slice(0, 2), ["enable f16;", "enable chromium_experimental_subgroup_matrix;"]);
+  assert.equal(hoisted.filter((l) => l.startsWith("enable")).length, 2);
+  assert.ok(hoisted.includes("fn main() {}"));
+  assert.equal(hoistEnableDirectives("fn main() {}\n// enable nothing"), "fn main() {}\n// enable nothing");
+});
+
+test("planUnits: only when asked for and offered; large blocks for large products; bounded by workgroup memory", () => {
+  const saved = { ...matrixUnits };
+  const env = process.env.LMPROBE_MATRIX_UNITS;
+  try {
+    process.env.LMPROBE_MATRIX_UNITS = "on";
+    matrixUnits.shape = null;
+    assert.equal(planUnits(1024, 4096, 4096), null);
+    Object.assign(matrixUnits, { shape: { M: 16, N: 16, K: 16 }, subgroupSize: 32, workgroupStorage: 49152 });
+    assert.deepEqual(planUnits(1024, 14336, 4096), { blocks: "large", terms: 3, tile: 128 });
+    assert.deepEqual(planUnits(128, 4096, 4096), { blocks: "small", terms: 3, tile: 64 });
+    assert.equal(planUnits(8, 4096, 4096), null); // fewer rows than one unit matrix
+    process.env.LMPROBE_MATRIX_UNITS = "off";
+    assert.equal(planUnits(1024, 14336, 4096), null);
+    delete process.env.LMPROBE_MATRIX_UNITS;
+    assert.equal(planUnits(1024, 14336, 4096), null); // off unless asked for
+    process.env.LMPROBE_MATRIX_UNITS = "on";
+    // 20 KiB: the large block's three terms do not fit, the small one's do; at 16 KiB (WebGPU's default) neither.
+    matrixUnits.workgroupStorage = 20480;
+    assert.ok(unitWorkgroupBytes(matrixUnits.shape!, "large", 3) > 20480);
+    assert.equal(planUnits(1024, 14336, 4096)?.blocks, "small");
+    matrixUnits.workgroupStorage = 16384;
+    assert.equal(planUnits(1024, 14336, 4096), null);
+  } finally {
+    Object.assign(matrixUnits, saved);
+    if (env === undefined) delete process.env.LMPROBE_MATRIX_UNITS;
+    else process.env.LMPROBE_MATRIX_UNITS = env;
+  }
+});
+
+/**
+ * A program's full WGSL as tfjs-webgpu assembles it, in the parts the programs use: private built-ins, the uniform
+ * struct, the output and input bindings, the code, then the entry point (enable directives hoisted as webgpu.ts does).
+ */
+function shaderOf(p: WebgpuProgram, types: string[]): string {
+  const bindings = p.variableNames.map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${n} : array<${types[i]}>;`).join("\n");
+  return hoistEnableDirectives(`var<private> localIndex : u32;
+var<private> workgroupId : vec3<u32>;
+struct Uniforms { NAN : f32, INFINITY : f32, ${p.uniforms ?? ""} };
+@group(0) @binding(0) var<storage, read_write> result : array<f32>;
+${bindings}
+@group(0) @binding(${p.variableNames.length + 1}) var<uniform> uniforms : Uniforms;
+${p.getUserCode()}
+@compute @workgroup_size(${p.workgroupSize.join(", ")})
+fn _start(@builtin(local_invocation_index) LocalIndex : u32, @builtin(workgroup_id) WorkgroupId : vec3<u32>) {
+  localIndex = LocalIndex;
+  workgroupId = WorkgroupId;
+  main();
+}`);
+}
+
+test("every matrix-unit program variant compiles (Dawn's null backend: WGSL validated, nothing run)", async (t) => {
+  let webgpu: typeof import("webgpu");
+  try {
+    webgpu = await import("webgpu");
+  } catch {
+    t.skip("the webgpu package is not installed");
+    return;
+  }
+  Object.assign(globalThis, webgpu.globals);
+  const gpu = webgpu.create(["backend=null", "enable-dawn-features=allow_unsafe_apis"]);
+  const adapter = await gpu.requestAdapter();
+  if (!adapter?.features.has(F16)) {
+    t.skip("Dawn's null backend here does not offer subgroup matrices");
+    return;
+  }
+  const device = await adapter.requestDevice({ requiredFeatures: ["subgroups", "shader-f16", F16] as GPUFeatureName[] });
+  const programs: WebgpuProgram[] = [new RowShiftProgram(100)];
+  const shapes: MatrixUnitShape[] = [{ M: 16, N: 16, K: 16 }, { M: 16, N: 8, K: 16 }, { M: 8, N: 8, K: 8 }];
+  for (const shape of shapes) {
+    for (const layout of ["nt", "nn"] as const) {
+      for (const format of ["bf16", "f16"] as const) {
+        for (const [bias, residual, splits] of [[false, false, 1], [true, true, 1], [true, false, 1], [false, false, 3]] as const) {
+          for (const blocks of ["large", "small"] as const) {
+            for (const terms of [3, 2, 1] as const) programs.push(new MatMulUnitsProgram(256, 520, layout, format, bias, residual, splits, blocks, shape, terms, 32));
+          }
+        }
+      }
+    }
+  }
+  const failures: string[] = [];
+  for (const p of programs) {
+    const types = p.variableNames.map((n) => (n === "A" ? "vec4<f32>" : n === "B" ? "vec2<i32>" : "f32"));
+    const module = device.createShaderModule({ code: shaderOf(p, types) });
+    const errors = (await module.getCompilationInfo()).messages.filter((m) => m.type === "error");
+    if (errors.length) failures.push(`${p.shaderKey}: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join("; ")}`);
+  }
+  device.destroy();
+  assert.deepEqual(failures, [], failures.slice(0, 3).join("\n"));
+  assert.ok(programs.length > 100);
+});
+
+// --- The arithmetic, emulated: binary16 by hand (round to nearest even, subnormals kept).
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+function toHalf(x: number): number {
+  f32[0] = x;
+  const b = u32[0];
+  const sign = b >>> 31 ? -1 : 1;
+  const a = Math.abs(f32[0]);
+  if (a >= 65520) return sign * Infinity;
+  if (a < 2 ** -14) return sign * Math.round(a / 2 ** -24) * 2 ** -24; // subnormal grid (ties: JS rounds half up; rare)
+  const e = Math.floor(Math.log2(a));
+  const ulp = 2 ** (e - 10);
+  const q = a / ulp;
+  const r = Math.round(q) - (q % 1 === 0.5 && Math.round(q) % 2 === 1 ? 1 : 0);
+  return sign * r * ulp;
+}
+
+/** One output of the units' product, emulated: row shift, `terms` halves, exact products, float32 sums per 16. */
+function unitDot(x: Float32Array, w: Float64Array, terms: number, top: number): number {
+  const shift = top > 0 ? 15 - (Math.floor(Math.log2(top)) + 1) : 0;
+  let acc = 0;
+  for (let k0 = 0; k0 < x.length; k0 += 16) {
+    for (let t = terms - 1; t >= 0; t--) {
+      let partial = acc;
+      for (let k = k0; k < Math.min(k0 + 16, x.length); k++) {
+        let rest = Math.fround(x[k] * 2 ** shift);
+        let h = 0;
+        for (let i = 0; i <= t; i++) {
+          h = toHalf(rest);
+          rest = Math.fround(rest - h);
+        }
+        partial = Math.fround(partial + h * w[k]); // a half times a half is exact in float32
+      }
+      acc = partial;
+    }
+  }
+  return acc * 2 ** -shift;
+}
+
+test("the units' arithmetic (row shift, three half terms) is as accurate as a float32 sum; one term is not", () => {
+  const K = 1024;
+  let seed = 7;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const worst = { float32: 0, three: 0, one: 0 };
+  for (let trial = 0; trial < 12; trial++) {
+    // Rows of different scales, with outliers (as a residual stream has), and bf16-like weights (8 significant bits).
+    const scale = 2 ** (trial * 4 - 24);
+    const x = Float32Array.from({ length: K }, (_, k) => rand() * scale * (k % 61 === 0 ? 500 : 1));
+    const w = Float64Array.from({ length: K }, () => Math.round(rand() * 256) / 256 / 16);
+    let exact = 0;
+    let mag = 0;
+    let sum32 = 0;
+    let top = 0;
+    for (let k = 0; k < K; k++) {
+      exact += x[k] * w[k];
+      mag += Math.abs(x[k] * w[k]);
+      sum32 = Math.fround(sum32 + Math.fround(x[k] * w[k]));
+      top = Math.max(top, Math.abs(x[k]));
+    }
+    worst.float32 = Math.max(worst.float32, Math.abs(sum32 - exact) / mag);
+    worst.three = Math.max(worst.three, Math.abs(unitDot(x, w, 3, top) - exact) / mag);
+    worst.one = Math.max(worst.one, Math.abs(unitDot(x, w, 1, top) - exact) / mag);
+  }
+  // Within a small multiple of a float32 sum's own error, while one half term loses ~11 bits.
+  assert.ok(worst.three <= 4 * worst.float32 + 2 ** -24, JSON.stringify(worst));
+  assert.ok(worst.one > 100 * worst.float32, JSON.stringify(worst));
+});
