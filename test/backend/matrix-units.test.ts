@@ -3,6 +3,8 @@
 // row scale, three half-precision terms, exact products summed in float32) is as accurate as float32. Their results
 // on a GPU are checked on the GPU machine (bench/gpu/matrix-units.sh, bench/gpu/verify.sh): no GPU here has units.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
 import { test } from "node:test";
 import {
   chooseMatrixUnitShape,
@@ -84,6 +86,8 @@ test("planUnits: only when asked for and offered; large blocks for large product
  * struct, the output and input bindings, the code, then the entry point (enable directives hoisted as webgpu.ts does).
  */
 function shaderOf(p: WebgpuProgram, types: string[]): string {
+  // tfjs passes a one-dimensional program its flat invocation index.
+  const flat = !p.dispatchLayout.y?.length && !p.dispatchLayout.z?.length;
   const bindings = p.variableNames.map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${n} : array<${types[i]}>;`).join("\n");
   return hoistEnableDirectives(`var<private> localIndex : u32;
 var<private> workgroupId : vec3<u32>;
@@ -96,7 +100,7 @@ ${p.getUserCode()}
 fn _start(@builtin(local_invocation_index) LocalIndex : u32, @builtin(workgroup_id) WorkgroupId : vec3<u32>) {
   localIndex = LocalIndex;
   workgroupId = WorkgroupId;
-  main();
+  main(${flat ? "0" : ""});
 }`);
 }
 
@@ -207,4 +211,14 @@ test("the units' arithmetic (row shift, three half terms) is as accurate as a fl
   // Within a small multiple of a float32 sum's own error, while one half term loses ~11 bits.
   assert.ok(worst.three <= 4 * worst.float32 + 2 ** -24, JSON.stringify(worst));
   assert.ok(worst.one > 100 * worst.float32, JSON.stringify(worst));
+});
+
+test("the units' products pass Dawn's validation through tfjs's shader assembly and lmprobe's dispatch (null backend)", { skip: process.platform !== "linux" && "Dawn's null backend is checked on Linux" }, () => {
+  const env = { ...process.env, LMPROBE_DAWN_OPTIONS: "backend=null", LMPROBE_BACKEND: "webgpu", LMPROBE_MATRIX_UNITS: "on", LMPROBE_MATRIX_UNIT_TERMS: "2" };
+  delete env.NODE_TEST_CONTEXT;
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "matrix-units-null.ts")], { env, encoding: "utf8", timeout: 120_000 });
+  const output = `${r.stdout}\n${r.stderr}`;
+  assert.equal(r.status, 0, output.slice(-3000));
+  assert.match(r.stdout, /ok 6 products, 6 on the units/);
+  assert.doesNotMatch(output, /lmprobe webgpu: /); // no device error was reported
 });

@@ -131,7 +131,8 @@ export class RowShiftProgram implements WebgpuProgram {
   getUserCode(): string {
     return `
 var<workgroup> partial : array<f32, 64>;
-fn main() {
+// A one-dimensional dispatch layout: tfjs passes the flat invocation index, unused here (one workgroup per row).
+fn main(index : i32) {
   let row = i32(workgroupId.x);
   let tid = i32(localIndex);
   let K4 = uniforms.K / 4;

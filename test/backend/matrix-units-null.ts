@@ -1,0 +1,47 @@
+// Child process of matrix-units.test.ts: the matrix-unit products through tfjs-webgpu's own shader assembly and
+// lmprobe's dispatch on Dawn's null backend, which validates shaders, pipelines and bind groups but runs nothing.
+// Its adapter has no matrix shapes and subgroups of up to 128, so the units are forced on with a 16×16×16 shape at
+// that subgroup size and two terms (its 16 KiB of workgroup memory): what is checked is that every variant is
+// accepted by Dawn (bindings, uniforms, the hoisted enable directives, split-K), not its numbers.
+// Prints "ok <products>" or exits 1 with the device's errors.
+import * as tf from "@tensorflow/tfjs-core";
+import { setBackend } from "../../src/backend";
+import { matrixUnits, planUnits } from "../../src/backend/kernels/matrix-units";
+import { packWeight, weightMatMul } from "../../src/backend/packed-weight";
+
+async function main(): Promise<void> {
+  await setBackend("webgpu");
+  // Count the products that ran on the units (and not on the tiled or plain kernels).
+  const backend = tf.backend() as unknown as { runWebGPUProgram(p: { shaderKey: string }, ...rest: unknown[]): unknown };
+  const run = backend.runWebGPUProgram.bind(backend);
+  let onUnits = 0;
+  backend.runWebGPUProgram = (p, ...rest) => {
+    if (p.shaderKey.startsWith("lmprobeMatMulUnits")) onUnits++;
+    return run(p, ...rest);
+  };
+  Object.assign(matrixUnits, { shape: { M: 16, N: 16, K: 16 }, subgroupSize: 128, workgroupStorage: 16384 });
+  let products = 0;
+  for (const [layout, K, N, split] of [["nt", 256, 320, "off"], ["nn", 256, 328, "off"], ["nt", 2048, 192, "2"]] as const) {
+    process.env.LMPROBE_MATMUL_SPLITK = split;
+    const stored: [number, number] = layout === "nt" ? [N, K] : [K, N];
+    const W = packWeight(new Uint16Array(K * N).fill(0x3f80), stored, "bf16", layout === "nt");
+    for (const format of ["plain", "bias+residual"]) {
+      const x = tf.ones([130, K]) as tf.Tensor2D;
+      if (!planUnits(130, N, K)) throw new Error(`planUnits refused ${layout} ${K}×${N}`);
+      const bias = format === "plain" ? null : (tf.zeros([N]) as tf.Tensor1D);
+      const residual = format === "plain" ? null : (tf.zeros([130, N]) as tf.Tensor2D);
+      const y = weightMatMul(x, W, bias, residual);
+      await y.data(); // throws DeviceValidationError if Dawn rejected anything
+      products++;
+      tf.dispose([x, y, ...(bias ? [bias] : []), ...(residual ? [residual] : [])]);
+    }
+    W.dispose();
+  }
+  console.log(`ok ${products} products, ${onUnits} on the units`);
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(String(err?.stack ?? err));
+  process.exit(1);
+});
