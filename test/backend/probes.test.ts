@@ -101,6 +101,26 @@ test("webgpu: a hardware adapter is available, described, and kept for activatio
   assert.equal(foundWebgpu()?.software, false);
 });
 
+test("webgpu: doctor's detail says whether the adapter's matrix units are usable, and why not", async () => {
+  const plain = await probeWebgpu(deps({ adapter: h100 }));
+  assert.match(String(plain.detail?.matrixUnits), /none usable: the adapter does not offer chromium-experimental-subgroup-matrix/);
+  const withUnits: FakeAdapter = {
+    ...h100,
+    features: new Set(["subgroups", "shader-f16", "chromium-experimental-subgroup-matrix"]),
+    info: { ...h100.info, subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: [{ componentType: "f16", resultComponentType: "f32", M: 16, N: 16, K: 16 }] } as unknown as Record<string, string>,
+  };
+  const saved = process.env.LMPROBE_MATRIX_UNITS;
+  try {
+    delete process.env.LMPROBE_MATRIX_UNITS;
+    assert.match(String((await probeWebgpu(deps({ adapter: withUnits }))).detail?.matrixUnits), /16×16×16 f16 → f32, not used \(LMPROBE_MATRIX_UNITS=on uses them\)/);
+    process.env.LMPROBE_MATRIX_UNITS = "on";
+    assert.match(String((await probeWebgpu(deps({ adapter: withUnits }))).detail?.matrixUnits), /16×16×16 f16 → f32, used for packed weights' products/);
+  } finally {
+    if (saved === undefined) delete process.env.LMPROBE_MATRIX_UNITS;
+    else process.env.LMPROBE_MATRIX_UNITS = saved;
+  }
+});
+
 test("webgpu: a software adapter is only usable on request", async () => {
   const soft: FakeAdapter = { ...h100, info: { vendor: "mesa", architecture: "", device: "llvmpipe (LLVM 15.0.6, 256 bits)", description: "" } };
   const r = await probeWebgpu(deps({ adapter: soft }));
