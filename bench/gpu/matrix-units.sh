@@ -5,13 +5,15 @@
 # TFLOP/s, error against float64) at Llama-3.1-8B and GPT-2-small shapes. In $OUT: subgroup-matrix.json,
 # matrix-units.json, gpu.txt, log.txt.
 #   bash bench/gpu/matrix-units.sh [extra args for matrix-units.mjs]      (carry [".device"])
+# LMPROBE_UNITS_MODEL: the model of the whole-forward check (qwen2.5-1.5b; empty: none).
 source "$(dirname "$0")/common.sh"
 need_node
 gpu_info
 say "adapter: subgroup matrices"
 timeout "$(step_timeout 120)" "$node" bench/gpu/subgroup-matrix.mjs 2>> "$log" | grep '^{' > "$out/subgroup-matrix.json" || say "subgroup-matrix exited $?"
 cut -c1-1500 "$out/subgroup-matrix.json"
-say "packed products: matrix units vs tiled kernel"
-timeout "$(step_timeout 400)" "$node" --import tsx bench/gpu/matrix-units.mjs --model qwen2.5-1.5b --out "$out/matrix-units.json" "$@" 2>> "$log" > /dev/null \
+model=${LMPROBE_UNITS_MODEL-qwen2.5-1.5b}
+say "packed products: matrix units vs tiled kernel${model:+, then a $model forward}"
+timeout "$(step_timeout 400)" "$node" --import tsx bench/gpu/matrix-units.mjs ${model:+--model "$model"} --out "$out/matrix-units.json" "$@" 2>> "$log" > /dev/null \
   || say "matrix-units exited $?"
 grep '^{' "$log" | cut -c1-600
