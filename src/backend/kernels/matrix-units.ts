@@ -1,5 +1,8 @@
-// Products with packed (bf16 / f16) weights on the GPU's matrix units (NVIDIA's tensor cores, through Dawn's
-// chromium-experimental-subgroup-matrix: Vulkan's cooperative matrices), at float32 accuracy.
+// Products with packed (bf16 / f16) weights on the GPU's matrix units (through Dawn's
+// chromium-experimental-subgroup-matrix: Vulkan's cooperative matrices, Metal's simdgroup matrices), at float32
+// accuracy, where the adapter offers an f16 × f16 → f32 shape. On the NVIDIA H100 measured (driver 580, the Dawn of
+// webgpu 0.6.2) Dawn offers only 8-bit integer shapes and no shader-f16, so this path does not run there
+// (bench/results/gpu-h100/matrix-units/).
 //
 // The matrix units multiply half-precision operands exactly and add in float32. A weight stored as bf16 or f16 is
 // a half value already (a bf16 value is an f16 one wherever its exponent lies in f16's normal range, |w| ≥ 2^-14;
