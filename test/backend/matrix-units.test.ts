@@ -27,6 +27,9 @@ test("the matrix-unit shape: f16 × f16 → f32 with sides of 8 or 16, fixed sub
   assert.deepEqual(chooseMatrixUnitShape(all, h100Like), { shape: { M: 16, N: 16, K: 16 }, subgroupSize: 32 });
   assert.match((chooseMatrixUnitShape(new Set(["shader-f16"]), h100Like) as { reason: string }).reason, /does not offer chromium-experimental-subgroup-matrix/);
   assert.match((chooseMatrixUnitShape(new Set([F16]), h100Like) as { reason: string }).reason, /shader-f16/);
+  // What the H100 measured offers (bench/results/gpu-h100/matrix-units/): integer shapes and no shader-f16.
+  const h100Measured = { subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: [{ componentType: "i8", resultComponentType: "i32", M: 16, N: 16, K: 32 }] };
+  assert.equal((chooseMatrixUnitShape(new Set([F16, "subgroups"]), h100Measured) as { reason: string }).reason, "the adapter does not offer shader-f16 (its matrix shapes: i8 → i32 16×16×32)");
   assert.match((chooseMatrixUnitShape(all, { ...h100Like, subgroupMinSize: 16, subgroupMaxSize: 64 }) as { reason: string }).reason, /varies \(16–64\)/);
   const onlyF16Result = { ...h100Like, subgroupMatrixConfigs: [h100Like.subgroupMatrixConfigs[0], { componentType: "f32", resultComponentType: "f32", M: 8, N: 8, K: 8 }] };
   assert.match((chooseMatrixUnitShape(all, onlyF16Result) as { reason: string }).reason, /no f16 × f16 → f32/);

@@ -55,7 +55,8 @@ interface AdapterInfoLike {
  */
 export function chooseMatrixUnitShape(features: ReadonlySet<string> | { has(f: string): boolean }, info: AdapterInfoLike): { shape: MatrixUnitShape; subgroupSize: number } | { reason: string } {
   if (!features.has(MATRIX_UNIT_FEATURE)) return { reason: `the adapter does not offer ${MATRIX_UNIT_FEATURE}` };
-  if (!features.has("shader-f16")) return { reason: "the adapter does not offer shader-f16" };
+  const offered = [...(info.subgroupMatrixConfigs ?? [])].map((c) => `${c.componentType} → ${c.resultComponentType} ${c.M}×${c.N}×${c.K}`).join(", ") || "none";
+  if (!features.has("shader-f16")) return { reason: `the adapter does not offer shader-f16 (its matrix shapes: ${offered})` };
   const min = info.subgroupMinSize ?? 0;
   const max = info.subgroupMaxSize ?? 0;
   if (!min || min !== max) return { reason: `subgroup size varies (${min}–${max})` };
@@ -63,7 +64,7 @@ export function chooseMatrixUnitShape(features: ReadonlySet<string> | { has(f: s
     const sidesFit = [c.M, c.N, c.K].every((s) => s === 8 || s === 16);
     if (c.componentType === "f16" && c.resultComponentType === "f32" && sidesFit) return { shape: { M: c.M, N: c.N, K: c.K }, subgroupSize: max };
   }
-  return { reason: "no f16 × f16 → f32 matrix shape with sides of 8 or 16" };
+  return { reason: `no f16 × f16 → f32 matrix shape with sides of 8 or 16 (its matrix shapes: ${offered})` };
 }
 
 /**
