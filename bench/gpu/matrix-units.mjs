@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { bf16Bits, drain, gpuTime } from "./gpu-timing.mjs";
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
@@ -41,37 +42,8 @@ const shapes = [
 ].filter(([name]) => !only || name.startsWith(only));
 if (process.argv.includes("--tiny")) shapes.splice(0, shapes.length, ["tiny nt", 96, 200, "nt"], ["tiny nn", 64, 136, "nn"]);
 
-async function drain() {
-  const backend = tf.backend();
-  backend.endComputePassEncoder();
-  if (backend.commandEncoder != null) backend.submitQueue();
-  await backend.device.queue.onSubmittedWorkDone();
-}
 
-async function gpuTime(fn) {
-  const times = [];
-  for (let i = 0; i < reps + 3; i++) {
-    await drain();
-    const t0 = performance.now();
-    const out = fn();
-    await drain();
-    const dt = performance.now() - t0;
-    tf.dispose(out);
-    if (i >= 3) times.push(dt);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
 
-/** bf16 patterns in ±[2^-8, 2) from a hash of the index (as packed-matmul.mjs). */
-function bf16Bits(n, seed) {
-  const bits = new Uint16Array(n);
-  for (let i = 0; i < n; i++) {
-    const h = Math.imul(i + seed, 2654435761) >>> 0;
-    bits[i] = ((h >>> 31) << 15) | ((119 + ((h >>> 20) % 9)) << 7) | (h & 0x7f);
-  }
-  return bits;
-}
 const bf16Value = (b) => new Float32Array(new Uint32Array([b << 16]).buffer)[0];
 
 /** Activations with a residual stream's spread: mostly ±1, every 97th value ×300, one row scaled down by 2^-20. */
@@ -128,7 +100,7 @@ for (const [name, K, N, layout] of shapes) {
       try {
         const plan = units.planUnits(M, N, K);
         if (v !== "tiled") row[`${v}_blocks`] = plan ? plan.blocks : null;
-        const ms = await gpuTime(() => packed.weightMatMul(x, W));
+        const ms = await gpuTime(() => packed.weightMatMul(x, W), reps);
         row[`${v}_ms`] = +ms.toFixed(3);
         row[`${v}_tflops`] = +(flops / ms / 1e9).toFixed(2);
         const y = packed.weightMatMul(x, W);

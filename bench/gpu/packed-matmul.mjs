@@ -12,7 +12,7 @@
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { performance } from "node:perf_hooks";
+import { bf16Bits, gpuTime } from "./gpu-timing.mjs";
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
@@ -48,38 +48,8 @@ const shapes = [
 // --tiny: two small shapes instead, to check the script end to end on a software adapter (never for timings).
 if (process.argv.includes("--tiny")) shapes.splice(0, shapes.length, ["tiny nt", 96, 200, "nt"], ["tiny nn", 64, 136, "nn"]);
 
-async function drain() {
-  const backend = tf.backend();
-  backend.endComputePassEncoder();
-  if (backend.commandEncoder != null) backend.submitQueue();
-  await backend.device.queue.onSubmittedWorkDone();
-}
 
-/** Median wall ms of fn() with the queue drained before and after: the GPU's time for the dispatch. */
-async function gpuTime(fn) {
-  const times = [];
-  for (let i = 0; i < reps + 3; i++) {
-    await drain();
-    const t0 = performance.now();
-    const out = fn();
-    await drain();
-    const dt = performance.now() - t0;
-    tf.dispose(out);
-    if (i >= 3) times.push(dt);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
 
-/** Cheap pseudo-random bf16 patterns in ±[2^-8, 2): a hash of the index into sign, exponent 119..127 and mantissa. */
-function bf16Bits(n, seed) {
-  const bits = new Uint16Array(n);
-  for (let i = 0; i < n; i++) {
-    const h = Math.imul(i + seed, 2654435761) >>> 0;
-    bits[i] = ((h >>> 31) << 15) | ((119 + ((h >>> 20) % 9)) << 7) | (h & 0x7f);
-  }
-  return bits;
-}
 
 async function maxAbs(a, b) {
   const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))));
@@ -107,7 +77,7 @@ for (const [name, K, N, layout] of shapes) {
     process.env.LMPROBE_MATMUL_SPLITK = "off";
     for (const v of variants) {
       process.env.LMPROBE_PACKED_KERNEL = v;
-      const ms = await gpuTime(() => packed.weightMatMul(x, W));
+      const ms = await gpuTime(() => packed.weightMatMul(x, W), reps);
       row[`packed_${v}_ms`] = +ms.toFixed(3);
       row[`packed_${v}_tflops`] = +(flops / ms / 1e9).toFixed(2);
       outs[v] = packed.weightMatMul(x, W);
@@ -116,7 +86,7 @@ for (const [name, K, N, layout] of shapes) {
     // Split-K (kernels/split-k.ts) with the load scheme chosen by shape: off, the default choice, forced counts.
     for (const sp of splitList) {
       process.env.LMPROBE_MATMUL_SPLITK = sp;
-      const ms = await gpuTime(() => packed.weightMatMul(x, W));
+      const ms = await gpuTime(() => packed.weightMatMul(x, W), reps);
       row[`packed_split_${sp}_ms`] = +ms.toFixed(3);
       if (sp === "auto") row.split_auto = chooseSplitK(M, N, K, plan?.tile ?? 64, 1).splits;
     }
@@ -130,7 +100,7 @@ for (const [name, K, N, layout] of shapes) {
       for (const v of variants) {
         process.env.LMPROBE_MATMUL_KERNEL = v;
         const run = () => (W32t ? tf.matMul(x, W32t, false, true) : tf.matMul(x, W32));
-        const ms = await gpuTime(run);
+        const ms = await gpuTime(run, reps);
         row[`f32_${v}_ms`] = +ms.toFixed(3);
         row[`f32_${v}_tflops`] = +(flops / ms / 1e9).toFixed(2);
         f32outs[v] = run();
@@ -138,7 +108,7 @@ for (const [name, K, N, layout] of shapes) {
       delete process.env.LMPROBE_MATMUL_KERNEL;
       for (const sp of ["off", "auto"]) {
         process.env.LMPROBE_MATMUL_SPLITK = sp;
-        const ms = await gpuTime(() => (W32t ? tf.matMul(x, W32t, false, true) : tf.matMul(x, W32)));
+        const ms = await gpuTime(() => (W32t ? tf.matMul(x, W32t, false, true) : tf.matMul(x, W32)), reps);
         row[`f32_split_${sp}_ms`] = +ms.toFixed(3);
       }
       process.env.LMPROBE_MATMUL_SPLITK = "off";
