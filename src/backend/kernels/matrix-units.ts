@@ -12,8 +12,8 @@
 // x = h0 + h1 + h2 + r with h0 = f16(x), h1 = f16(x − h0), h2 = f16(x − h0 − h1) (each difference exact in
 // float32). Then x·w = Σ h_t·w up to |r|·|w| with |r| ≤ 2^-33·|x| (plus f16's subnormal floor, 2^-39 of the row's
 // largest value): below float32's own rounding, so the product matches the float32 kernel within float32 rounding,
-// the sums running in a different order. Three products per slice on units that run them an order of magnitude
-// faster than float32 arithmetic.
+// the sums running in a different order: three unit products per slice, on units built to run them many times
+// faster than float32 arithmetic (how much faster through Dawn is not measured yet: no adapter here has them).
 //
 // Blocks of C: each subgroup computes RM × RN result matrices of the unit's shape (cm × cn, e.g. 16 × 16), the
 // workgroup SGM × SGN subgroups; A's terms and B (widened, then narrowed to f16) are staged TK deep in workgroup
@@ -209,14 +209,13 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     const TK = UNIT_TK;
     const terms = this.terms;
     const nt = this.layout === "nt";
-    const lines: string[] = [];
     const accs: string[] = [];
     for (let i = 0; i < RM; i++) for (let j = 0; j < RN; j++) accs.push(`acc${i}_${j}`);
     // Staging: A's TM × TK floats as vec4 slots, each split into `terms` halves; B's TN × TK (or TK × TN) values.
     const aSlots = (TM * TK) / 4 / threads;
     const bSlots = (TN * TK) / 4 / threads;
     const comps = ["x", "y", "z", "w"];
-    const storeA = Array.from({ length: terms }, (_, t) => comps.map((c, ci) => `As[${t * TM * TK} + base + ${ci}] = h${t}.${c};`).join(" ")).join("\n        ");
+    const storeA = Array.from({ length: terms }, (_, t) => comps.map((c, ci) => `As[${t * TM * TK} + base + ${ci}] = h${t}.${c};`).join(" ")).join("\n      ");
     const splitA = [
       "let h0 = vec4<f16>(x);",
       ...(terms > 1 ? ["let r1 = x - vec4<f32>(h0);", "let h1 = vec4<f16>(r1);"] : []),
@@ -277,7 +276,7 @@ export class MatMulUnitsProgram implements WebgpuProgram {
   workgroupBarrier();`);
       }
     }
-    lines.push(`enable f16;
+    return `enable f16;
 enable chromium_experimental_subgroup_matrix;
 ${unpackFunctions(this.format)}
 var<workgroup> As : array<f16, ${terms * TM * TK}>;
@@ -316,7 +315,7 @@ fn main() {
       if (row < uniforms.M && k < kEnd) { x = ldexp(A[row * K4 + k / 4], vec4<i32>(i32(shifts[row]))); }
       ${splitA}
       let base = r * ${TK} + kq;
-        ${storeA}
+      ${storeA}
     }
     for (var it = 0; it < ${bSlots}; it++) {
       let slot = tid + it * ${threads};
@@ -328,8 +327,7 @@ fn main() {
     workgroupBarrier();
   }
   ${epilogue.join("\n  ")}
-}`);
-    return lines.join("\n");
+}`;
   }
 }
 
@@ -342,7 +340,8 @@ export const unitTiling = { minLargeBlocks: 256 };
  */
 export function planUnits(M: number, N: number, K: number): { blocks: UnitBlocks; terms: 1 | 2 | 3; tile: number } | null {
   const shape = matrixUnits.shape;
-  if (!shape || !matrixUnitsEnabled() || K % 4 !== 0 || M < 16 || N < 16) return null;
+  // RowShiftProgram runs one workgroup per row: at most 65535 in one dispatch dimension.
+  if (!shape || !matrixUnitsEnabled() || K % 4 !== 0 || M < 16 || N < 16 || M > 65535) return null;
   const terms = matrixUnitTerms();
   const large = unitBlock(shape, "large");
   const bigEnough = Math.ceil(M / large.rows) * Math.ceil(N / large.cols) >= unitTiling.minLargeBlocks;
