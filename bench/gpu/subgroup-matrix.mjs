@@ -2,6 +2,7 @@
 // matrices), and whether a float32 product can be computed on them to float32 accuracy: each float32 activation is
 // split into half-precision terms (hi = f16(a), lo = f16(a − hi), and a third for the rest) whose products with a
 // half-exact weight are exact in the float32 accumulator, so A·B = Σ_terms term·B up to float32 rounding.
+// For 8-bit integer shapes: whether a product is exact, how load offsets count, and the rate in TOPS.
 // Prints one JSON object: the adapter's features and subgroup-matrix configs, then for each config with f16 inputs
 // and an f32 result: max error of 1, 2 and 3 terms against a float64 reference (relative to Σ|a||b|), the same for
 // a plain float32 product on the CPU, and the time of a 4096³ product per term count.
@@ -12,14 +13,15 @@ const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
-const SIZE = arg("size", 4096);
+const SIZE_ARG = arg("size", 4096);
 const REPS = arg("reps", 20);
 Object.assign(globalThis, globals);
 // --null: Dawn's null backend (every feature, no execution): checks that the WGSL compiles, off the GPU machine.
 const compileOnly = process.argv.includes("--null");
+const SIZE = compileOnly ? 256 : SIZE_ARG; // nothing runs on the null backend: no need for large inputs
 const gpu = create([...(compileOnly ? ["backend=null"] : []), "enable-dawn-features=allow_unsafe_apis"]);
 const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-const out = { size: SIZE };
+const out = {};
 if (!adapter) {
   console.log(JSON.stringify({ error: "no adapter" }));
   process.exit(1);
@@ -27,8 +29,9 @@ if (!adapter) {
 const info = adapter.info ?? {};
 out.adapter = { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, subgroupMinSize: info.subgroupMinSize, subgroupMaxSize: info.subgroupMaxSize };
 out.features = [...adapter.features].sort();
-const configs = compileOnly ? [{ componentType: "f16", resultComponentType: "f32", M: 16, N: 16, K: 16 }] : [...(info.subgroupMatrixConfigs ?? [])].map((c) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }));
+const configs = compileOnly ? [{ componentType: "f16", resultComponentType: "f32", M: 16, N: 16, K: 16 }, { componentType: "i8", resultComponentType: "i32", M: 16, N: 16, K: 32 }] : [...(info.subgroupMatrixConfigs ?? [])].map((c) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }));
 out.subgroupMatrixConfigs = configs;
+out.size = SIZE;
 const FEATURE = "chromium-experimental-subgroup-matrix";
 if (!adapter.features.has(FEATURE)) {
   out.note = `${FEATURE} not offered`;
@@ -74,14 +77,20 @@ const f16 = (x) => halfValue(halfBits(x));
 // C[M, N] = A[M, Kt] · B[N, Kt]ᵀ with A and B half precision (B is the right matrix, K × N, column-major, stride Kt):
 // every subgroup computes RM × RN result matrices straight from storage (no workgroup tiling: a first look at the
 // rate, not a tuned kernel); four subgroups per workgroup in a 2 × 2 arrangement.
-function shader(c, RM, RN, sg) {
+function shader(c, RM, RN, sg, offsetDiv = 1) {
   const { M: cm, N: cn, K: ck } = c;
+  // f16: half arrays; i8: bytes packed four to an i32 word (the scalar shader type of an i8 matrix is i32), stride in
+  // bytes. Whether a load's offset counts bytes or words is what offsetDiv tries (1: bytes, 4: words).
+  const half = c.componentType === "f16";
+  const storage = half ? "f16" : "i32";
+  const result = c.resultComponentType;
+  const at = (expr) => (offsetDiv === 1 ? expr : `(${expr}) / ${offsetDiv}u`);
   const lines = [];
-  lines.push("enable f16;", "enable chromium_experimental_subgroup_matrix;");
+  lines.push(...(half ? ["enable f16;"] : []), "enable chromium_experimental_subgroup_matrix;");
   lines.push("struct U { M : u32, N : u32, K : u32 }");
-  lines.push("@group(0) @binding(0) var<storage, read> A : array<f16>;");
-  lines.push("@group(0) @binding(1) var<storage, read> B : array<f16>;");
-  lines.push("@group(0) @binding(2) var<storage, read_write> C : array<f32>;");
+  lines.push(`@group(0) @binding(0) var<storage, read> A : array<${storage}>;`);
+  lines.push(`@group(0) @binding(1) var<storage, read> B : array<${storage}>;`);
+  lines.push(`@group(0) @binding(2) var<storage, read_write> C : array<${result}>;`);
   lines.push("@group(0) @binding(3) var<uniform> u : U;");
   lines.push(`@compute @workgroup_size(${sg * 4})`);
   // Offsets derive from subgroup_id: subgroup-uniform, which WGSL's analysis (workgroup uniformity) cannot show.
@@ -89,10 +98,10 @@ function shader(c, RM, RN, sg) {
   lines.push("fn main(@builtin(workgroup_id) wg : vec3u, @builtin(subgroup_id) sgid : u32) {");
   lines.push(`  let row0 = wg.y * ${2 * RM * cm}u + (sgid / 2u) * ${RM * cm}u;`);
   lines.push(`  let col0 = wg.x * ${2 * RN * cn}u + (sgid % 2u) * ${RN * cn}u;`);
-  for (let i = 0; i < RM * RN; i++) lines.push(`  var acc${i} = subgroup_matrix_result<f32, ${cn}, ${cm}>();`);
+  for (let i = 0; i < RM * RN; i++) lines.push(`  var acc${i} = subgroup_matrix_result<${result}, ${cn}, ${cm}>();`);
   lines.push(`  for (var k = 0u; k < u.K; k += ${ck}u) {`);
-  for (let i = 0; i < RM; i++) lines.push(`    let a${i} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${ck}, ${cm}>>(&A, (row0 + ${i * cm}u) * u.K + k, false, u.K);`);
-  for (let j = 0; j < RN; j++) lines.push(`    let b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${cn}, ${ck}>>(&B, (col0 + ${j * cn}u) * u.K + k, true, u.K);`);
+  for (let i = 0; i < RM; i++) lines.push(`    let a${i} = subgroupMatrixLoad<subgroup_matrix_left<${c.componentType}, ${ck}, ${cm}>>(&A, ${at(`(row0 + ${i * cm}u) * u.K + k`)}, false, u.K);`);
+  for (let j = 0; j < RN; j++) lines.push(`    let b${j} = subgroupMatrixLoad<subgroup_matrix_right<${c.componentType}, ${cn}, ${ck}>>(&B, ${at(`(col0 + ${j * cn}u) * u.K + k`)}, true, u.K);`);
   for (let i = 0; i < RM; i++) for (let j = 0; j < RN; j++) lines.push(`    acc${i * RN + j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, acc${i * RN + j});`);
   lines.push("  }");
   for (let i = 0; i < RM; i++) for (let j = 0; j < RN; j++) lines.push(`  subgroupMatrixStore(&C, (row0 + ${i * cm}u) * u.N + col0 + ${j * cn}u, acc${i * RN + j}, false, u.N);`);
@@ -107,6 +116,7 @@ function buffer(data, usage) {
 }
 
 async function run(code, c, RM, RN, sg, M, N, Kt, A16, B16, reps) {
+  const ResultArray = c.resultComponentType === "f32" ? Float32Array : Int32Array;
   const module = device.createShaderModule({ code });
   const info = await module.getCompilationInfo();
   const messages = info.messages.filter((m) => m.type === "error").map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
@@ -144,7 +154,7 @@ async function run(code, c, RM, RN, sg, M, N, Kt, A16, B16, reps) {
   enc.copyBufferToBuffer(cbuf, 0, staging, 0, M * N * 4);
   device.queue.submit([enc.finish()]);
   await staging.mapAsync(GPUMapMode.READ);
-  const result = new Float32Array(staging.getMappedRange().slice(0));
+  const result = new ResultArray(staging.getMappedRange().slice(0));
   staging.unmap();
   for (const x of [a, b, cbuf, ubuf, staging]) x.destroy();
   return { ms, result };
@@ -211,6 +221,40 @@ for (const c of configs) {
       const r = await run(code, c, RM, RN, sg, S, S, S * terms, big.subarray(0, S * S * terms), big.subarray(0, S * S * terms), REPS);
       if (r.error) { entry.timing.push({ terms, error: r.error }); break; }
       entry.timing.push({ terms, ms: r.ms, tflops_f32_equivalent: (2 * S * S * S) / (r.ms * 1e9) });
+    }
+  } catch (e) {
+    entry.error = String(e?.stack ?? e);
+  }
+  out.results.push(entry);
+}
+// 8-bit integer shapes (what Dawn offers on NVIDIA's Vulkan driver, bench/results/gpu-h100/matrix-units/): whether a
+// product is exact and how a load's offset counts (bytes or i32 words), then the rate of a SIZE³ product in TOPS.
+for (const c of configs) {
+  if (c.componentType !== "i8" || c.resultComponentType !== "i32") continue;
+  const RM = 2, RN = 2;
+  const entry = { config: c, RM, RN, offsets: [] };
+  try {
+    const M = 2 * RM * c.M * 2, N = 2 * RN * c.N * 2, K = 256;
+    let seed = 777;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24) - 128; // -128..127
+    const A = Int8Array.from({ length: M * K }, rand);
+    const B = Int8Array.from({ length: N * K }, rand);
+    const ref = new Int32Array(M * N);
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) { let sum = 0; for (let k = 0; k < K; k++) sum += A[m * K + k] * B[n * K + k]; ref[m * N + n] = sum; }
+    let exactDiv = null;
+    for (const div of [1, 4]) {
+      const r = await run(shader(c, RM, RN, sg, div), c, RM, RN, sg, M, N, K, A, B, 0);
+      if (r.error) { entry.offsets.push({ offset_counts: div === 1 ? "bytes" : "words", error: r.error }); continue; }
+      let wrong = 0;
+      for (let i = 0; i < ref.length; i++) if (r.result[i] !== ref[i]) wrong++;
+      entry.offsets.push({ offset_counts: div === 1 ? "bytes" : "words", wrong_outputs: wrong, of: ref.length });
+      if (wrong === 0 && exactDiv === null) exactDiv = div;
+    }
+    if (exactDiv !== null) {
+      const S = SIZE;
+      const big = Int8Array.from({ length: S * S }, rand);
+      const r = await run(shader(c, RM, RN, sg, exactDiv), c, RM, RN, sg, S, S, S, big, big, REPS);
+      entry.timing = r.error ? { error: r.error } : { ms: r.ms, tops: (2 * S * S * S) / (r.ms * 1e9) };
     }
   } catch (e) {
     entry.error = String(e?.stack ?? e);

@@ -225,3 +225,15 @@ test("the units' products pass Dawn's validation through tfjs's shader assembly 
   assert.match(r.stdout, /ok 6 products, 6 on the units/);
   assert.doesNotMatch(output, /lmprobe webgpu: /); // no device error was reported
 });
+
+test("the GPU machine's first look at its matrix units (bench/gpu/subgroup-matrix.mjs) compiles its f16 and int8 shaders", { skip: process.platform !== "linux" && "Dawn's null backend is checked on Linux" }, () => {
+  const root = path.resolve(__dirname, "../..");
+  const r = spawnSync(process.execPath, [path.join(root, "bench/gpu/subgroup-matrix.mjs"), "--null"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`.slice(-3000));
+  const doc = JSON.parse(r.stdout.split("\n").find((l) => l.startsWith("{"))!) as { results: Array<{ config: { componentType: string }; terms?: Array<{ error?: string }>; offsets?: Array<{ error?: string }> }> };
+  const compiled = (e?: string) => e === "compiled (null backend: not run)";
+  const f16 = doc.results.find((x) => x.config.componentType === "f16")!;
+  const i8 = doc.results.find((x) => x.config.componentType === "i8")!;
+  assert.ok(compiled(f16.terms?.[0]?.error), JSON.stringify(f16).slice(0, 500));
+  assert.deepEqual(i8.offsets?.map((o) => compiled(o.error)), [true, true], JSON.stringify(i8).slice(0, 500));
+});
