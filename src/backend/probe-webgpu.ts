@@ -63,17 +63,21 @@ export function dawnOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): string
 }
 
 /**
- * Dawn lists its experimental features (the matrix units' subgroup matrices, kernels/matrix-units.ts) only with its
- * allow_unsafe_apis toggle: added to the user's options (merged into their enable-dawn-features, if any) when the
- * units are asked for (LMPROBE_MATRIX_UNITS=on). It allows those features to be requested, nothing else.
+ * Dawn toggles the matrix units (kernels/matrix-units.ts) need, added to the user's options (merged into their
+ * enable-dawn-features, if any) when the units are asked for (LMPROBE_MATRIX_UNITS=on): allow_unsafe_apis, without
+ * which Dawn does not list its experimental features (subgroup matrices among them), and vulkan_enable_f16_on_nvidia:
+ * Dawn withholds shader-f16 on NVIDIA's Vulkan driver unless asked (f16 conformance failures, crbug.com/42251215),
+ * and f16 matrix shapes need it (bench/results/gpu-h100/matrix-units/: without it, 8-bit integer shapes only).
+ * Nothing else changes: no other lmprobe kernel uses f16.
  */
 export function withMatrixUnitToggle(options: string[], env: NodeJS.ProcessEnv = process.env): string[] {
   if (!matrixUnitsRequested(env)) return options;
-  const toggle = "allow_unsafe_apis";
+  const toggles = ["allow_unsafe_apis", "vulkan_enable_f16_on_nvidia"];
   const i = options.findIndex((o) => o.startsWith("enable-dawn-features="));
-  if (i < 0) return [...options, `enable-dawn-features=${toggle}`];
-  if (options[i].slice("enable-dawn-features=".length).split(",").includes(toggle)) return options;
-  return options.map((o, j) => (j === i ? `${o},${toggle}` : o));
+  if (i < 0) return [...options, `enable-dawn-features=${toggles.join(",")}`];
+  const present = options[i].slice("enable-dawn-features=".length).split(",");
+  const missing = toggles.filter((t) => !present.includes(t));
+  return missing.length === 0 ? options : options.map((o, j) => (j === i ? `${o},${missing.join(",")}` : o));
 }
 
 export const defaultWebgpuDeps = (): WebgpuProbeDeps => ({

@@ -37,11 +37,13 @@ test("the matrix-unit shape: f16 × f16 → f32 with sides of 8 or 16, fixed sub
   assert.match((chooseMatrixUnitShape(all, odd) as { reason: string }).reason, /sides of 8 or 16/);
 });
 
-test("Dawn's unsafe-API toggle is added when the units are asked for, merged into the user's own toggles", () => {
+test("Dawn's toggles for the units (unsafe APIs, f16 on NVIDIA) are added when asked for, merged into the user's own", () => {
   const on = { LMPROBE_MATRIX_UNITS: "on" };
-  assert.deepEqual(withMatrixUnitToggle([], on), ["enable-dawn-features=allow_unsafe_apis"]);
-  assert.deepEqual(withMatrixUnitToggle(["backend=vulkan", "enable-dawn-features=disable_robustness"], on), ["backend=vulkan", "enable-dawn-features=disable_robustness,allow_unsafe_apis"]);
-  assert.deepEqual(withMatrixUnitToggle(["enable-dawn-features=allow_unsafe_apis,x"], on), ["enable-dawn-features=allow_unsafe_apis,x"]);
+  const both = "allow_unsafe_apis,vulkan_enable_f16_on_nvidia";
+  assert.deepEqual(withMatrixUnitToggle([], on), [`enable-dawn-features=${both}`]);
+  assert.deepEqual(withMatrixUnitToggle(["backend=vulkan", "enable-dawn-features=disable_robustness"], on), ["backend=vulkan", `enable-dawn-features=disable_robustness,${both}`]);
+  assert.deepEqual(withMatrixUnitToggle(["enable-dawn-features=allow_unsafe_apis,x"], on), ["enable-dawn-features=allow_unsafe_apis,x,vulkan_enable_f16_on_nvidia"]);
+  assert.deepEqual(withMatrixUnitToggle([`enable-dawn-features=${both}`], on), [`enable-dawn-features=${both}`]);
   assert.deepEqual(withMatrixUnitToggle(["backend=opengl"], { LMPROBE_MATRIX_UNITS: "off" }), ["backend=opengl"]);
   assert.deepEqual(withMatrixUnitToggle(["backend=opengl"], {}), ["backend=opengl"]);
 });
