@@ -2,13 +2,14 @@
 // when gated), ·W_out (+ b), and the residual stream's add when forward.ts passes it. The composed path makes four calls and three [positions, d_mlp] arrays in JavaScript
 // (garbage for V8 to collect on every layer); here the hidden activations live inside onnxruntime's arena. The graph
 // is the composed path's, op for op: the products are the same FusedMatMul nodes nativeMatMul runs, the bias the
-// same Add after them, the activation activationGraph's nodes. Used only when nothing observes hook_pre,
+// same Add after them (or, for the tanh GELU, FastGelu's own add of W_in's bias: the same float32 sum), the
+// activation activationGraph's node. Used only when nothing observes hook_pre,
 // hook_pre_linear or hook_post (model/components/mlp.ts asks).
 import * as tf from "@tensorflow/tfjs-core";
 import { MLP_KERNEL } from "../kernels/fused";
 import { floats, type CpuBackendApi } from "./kernels";
 import { embedded, type OnnxGraph, type OnnxNode } from "./onnx-graph";
-import { activationGraph } from "./row-kernels";
+import { activationGraph, activationTakesBias } from "./row-kernels";
 import { runGraph, type Feeds } from "./runtime";
 
 type Args = { inputs: Record<string, tf.TensorInfo>; backend: CpuBackendApi; attrs: Record<string, unknown> };
@@ -27,8 +28,10 @@ export function linear(x: string, W: string, bias: string | null, out: string): 
 export function mlpGraph(act: string, gated: boolean, biases: { gate: boolean; in: boolean; out: boolean }, residual: boolean): OnnxGraph {
   const nodes: OnnxNode[] = [];
   if (gated) nodes.push(...linear("x", "W_gate", biases.gate ? "b_gate" : null, "pre"));
-  nodes.push(...linear("x", "W_in", biases.in ? "b_in" : null, gated ? "pre_linear" : "pre"));
-  const activation = embedded(activationGraph(act, gated), "act_", gated ? { x: "pre", up: "pre_linear", y: "post" } : { x: "pre", y: "post" });
+  // Without a gate, the activation adds W_in's bias itself where it can (one pass over [rows, d_mlp] fewer).
+  const biasInActivation = !gated && biases.in && activationTakesBias(act);
+  nodes.push(...linear("x", "W_in", biases.in && !biasInActivation ? "b_in" : null, gated ? "pre_linear" : "pre"));
+  const activation = embedded(activationGraph(act, gated, biasInActivation), "act_", gated ? { x: "pre", up: "pre_linear", y: "post" } : { x: "pre", b: "b_in", y: "post" });
   nodes.push(...activation.nodes, ...linear("post", "W_out", biases.out ? "b_out" : null, residual ? "out" : "y"));
   if (residual) nodes.push({ op: "Add", inputs: ["residual", "out"], outputs: ["y"] });
   const inputs = ["x", ...(gated ? ["W_gate"] : []), "W_in", "W_out", ...(gated && biases.gate ? ["b_gate"] : []), ...(biases.in ? ["b_in"] : []), ...(biases.out ? ["b_out"] : []), ...(residual ? ["residual"] : [])];

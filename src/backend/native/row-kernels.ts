@@ -1,7 +1,8 @@
 // lmprobe's fused row kernels (backend/kernels/fused.ts's kernel names) for the native CPU backend: a norm, an
 // activation (gated or not) and attention's scale → softcap → + mask → softmax, each one onnxruntime call instead
 // of 3–9 tfjs kernels. The graphs are the formulas of model/components/norm.ts and activations.ts, op for op, so
-// the numbers are those of the composed path (the parity tests compare both against the reference).
+// the numbers are those of the composed path, the tanh GELU's last bit aside (one FastGelu node: activationGraph;
+// the parity tests compare both against the reference).
 import * as tf from "@tensorflow/tfjs-core";
 import { ACTIVATION_KERNEL, COUNT_ABOVE_KERNEL, NORM_KERNEL, SCORES_SOFTMAX_KERNEL } from "../kernels/fused";
 import { LOGIT_STATS_KERNEL } from "../kernels/register";
@@ -55,9 +56,20 @@ function norm({ inputs: { x, w, b }, backend, attrs }: Args): tf.TensorInfo {
   return runRow(backend, `norm:${kind}:${+!!w}${+!!b}`, () => normGraph(kind, !!w, !!b), tensors, extra, x.shape);
 }
 
-/** sigmoid-based activations as activations.ts writes them; × up for a gated MLP. */
-export function activationGraph(act: string, gated: boolean): OnnxGraph {
+/**
+ * An activation as activations.ts writes it (× up for a gated MLP), with `bias` (input "b") added to x first where
+ * activationTakesBias(act). The tanh GELU is onnxruntime's FastGelu, ½x·(1 + tanh(√(2/π)·(x + 0.044715·x³))),
+ * transformers' gelu_new / gelu_pytorch_tanh formula (activations.ts computes x·sigmoid(2u), the same function), in
+ * one pass with the bias, where the formula node by node was eight passes over [rows, d_mlp], bound by memory
+ * bandwidth: GPT-2's up-projection with its bias and GELU took 1.25× and 0.98× (one thread), 1.09× and 1.07× (two)
+ * as long as with FastGelu in two runs (bench/cpu-activation-nodes.ts; bench/results/cpu/cpu-activation-nodes.jsonl):
+ * a small gain, at this 2-core VM's noise. FastGelu's tanh is MLAS's, so its last bit may differ from the composed
+ * path's (≤ 2.4e-7 on values up to 2.2). onnxruntime's QuickGelu for silu gave the same bits as Sigmoid and Mul and
+ * 0.96–1.14× (same runs), so the sigmoid activations stay node by node.
+ */
+export function activationGraph(act: string, gated: boolean, bias = false): OnnxGraph {
   const out = gated ? "a" : "y";
+  if (bias && !activationTakesBias(act)) throw new Error(`native activation "${act}" takes no bias input`);
   const nodes: OnnxNode[] = [];
   const constants = [];
   if (act === "relu") nodes.push(n("Relu", ["x"], [out]));
@@ -65,16 +77,15 @@ export function activationGraph(act: string, gated: boolean): OnnxGraph {
   else if (act === "gelu_quick") {
     constants.push(scalar("c", 1.702));
     nodes.push(n("Mul", ["x", "c"], ["u"]), n("Sigmoid", ["u"], ["s"]), n("Mul", ["x", "s"], [out]));
-  } else if (act === "gelu_tanh") {
-    // x · sigmoid(2u), u = (x + 0.044715 · x·x·x) · √(2/π)
-    constants.push(scalar("c1", 0.044715), scalar("c2", Math.sqrt(2 / Math.PI)), scalar("two", 2));
-    nodes.push(
-      n("Mul", ["x", "x"], ["x2"]), n("Mul", ["x2", "x"], ["x3"]), n("Mul", ["x3", "c1"], ["t"]), n("Add", ["x", "t"], ["inner"]),
-      n("Mul", ["inner", "c2"], ["u"]), n("Mul", ["u", "two"], ["u2"]), n("Sigmoid", ["u2"], ["s"]), n("Mul", ["x", "s"], [out]),
-    );
-  } else throw new Error(`native activation "${act}" is not implemented (fusedActivation checks the name first)`);
+  } else if (act === "gelu_tanh") nodes.push({ op: "FastGelu", domain: "com.microsoft", inputs: bias ? ["x", "b"] : ["x"], outputs: [out] });
+  else throw new Error(`native activation "${act}" is not implemented (fusedActivation checks the name first)`);
   if (gated) nodes.push(n("Mul", ["a", "up"], ["y"]));
-  return { nodes, inputs: io(gated ? ["x", "up"] : ["x"]), outputs: io(["y"]), constants };
+  return { nodes, inputs: io([...(bias ? ["x", "b"] : ["x"]), ...(gated ? ["up"] : [])]), outputs: io(["y"]), constants };
+}
+
+/** Whether activationGraph can add the preceding product's bias itself (FastGelu's optional bias input). */
+export function activationTakesBias(act: string): boolean {
+  return act === "gelu_tanh";
 }
 
 function activation({ inputs: { x, up }, backend, attrs }: Args): tf.TensorInfo {
