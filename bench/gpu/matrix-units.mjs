@@ -1,6 +1,6 @@
 // Products with packed bf16 weights on the matrix units (kernels/matrix-units.ts) against the tiled float32 kernel,
 // in the same process: per shape (Llama-3.1-8B's projections and lens, GPT-2-small's) and row count, the GPU time
-// of the tiled kernel (LMPROBE_MATRIX_UNITS=off, split-K as chosen) and of the units with 3 and 2 half-precision
+// of the tiled kernel (LMPROBE_MATRIX_UNITS=off, split-K as chosen) and of the units with 3, 2 and 1 half-precision
 // terms, TFLOP/s, and accuracy: each result's largest error against a float64 reference on sampled outputs,
 // relative to Σ|x||w| of that output, beside the tiled kernel's own (float32 rounding). Prints one JSON document.
 // --model qwen2.5-1.5b (or gpt2-small, demo; bench/cpu-bench-models.ts, packed weights where the checkpoint is bf16):
@@ -79,7 +79,7 @@ for (const [name, K, N, layout] of shapes) {
     const flops = 2 * M * N * K;
     const row = { shape: name, M, K, N, layout };
     const outs = {};
-    const variants = [["tiled", { LMPROBE_MATRIX_UNITS: "off" }], ["units3", { LMPROBE_MATRIX_UNIT_TERMS: "3" }], ["units2", { LMPROBE_MATRIX_UNIT_TERMS: "2" }]];
+    const variants = [["tiled", { LMPROBE_MATRIX_UNITS: "off" }], ["units3", { LMPROBE_MATRIX_UNIT_TERMS: "3" }], ["units2", { LMPROBE_MATRIX_UNIT_TERMS: "2" }], ["units1", { LMPROBE_MATRIX_UNIT_TERMS: "1" }]];
     // One untimed pass of every variant first: the first product at a shape pays for its pipelines and output
     // buffers (in the H100 run of bench/results/gpu-h100/matrix-units/, the lens chunk's first variant took 14.9 ms
     // and the same kernel next 8.2).
@@ -131,8 +131,7 @@ for (const [name, K, N, layout] of shapes) {
       }
       row[`${v}_max_rel_error`] = worst;
     }
-    if (row.tiled_ms && row.units3_ms) row.units3_speedup = +(row.tiled_ms / row.units3_ms).toFixed(3);
-    if (row.tiled_ms && row.units2_ms) row.units2_speedup = +(row.tiled_ms / row.units2_ms).toFixed(3);
+    for (const t of [3, 2, 1]) if (row.tiled_ms && row[`units${t}_ms`]) row[`units${t}_speedup`] = +(row.tiled_ms / row[`units${t}_ms`]).toFixed(3);
     x.dispose();
     doc.rows.push(row);
     console.error(JSON.stringify(row));
@@ -148,8 +147,9 @@ if (modelName) {
   const ids = Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (V - 1)));
   const entry = { model: modelName, positions: T };
   const logits = {};
-  for (const [v, value] of [["tiled", "off"], ["units3", "on"]]) {
+  for (const [v, value, terms] of [["tiled", "off", ""], ["units3", "on", "3"], ["units2", "on", "2"]]) {
     process.env.LMPROBE_MATRIX_UNITS = value;
+    process.env.LMPROBE_MATRIX_UNIT_TERMS = terms;
     const forward = () => {
       const out = model.run(ids);
       const l = out.logits;
@@ -169,25 +169,28 @@ if (modelName) {
     entry[`${v}_forward_ms`] = +times[Math.floor(times.length / 2)].toFixed(2);
   }
   process.env.LMPROBE_MATRIX_UNITS = "on";
+  delete process.env.LMPROBE_MATRIX_UNIT_TERMS;
   const a = logits.tiled;
-  const b = logits.units3;
-  let maxDiff = 0;
-  let maxMag = 0;
-  let top1Differs = 0;
-  for (let t = 0; t < T; t++) {
-    let ia = 0;
-    let ib = 0;
-    for (let j = 0; j < V; j++) {
-      const k = t * V + j;
-      maxDiff = Math.max(maxDiff, Math.abs(a[k] - b[k]));
-      maxMag = Math.max(maxMag, Math.abs(a[k]));
-      if (a[k] > a[t * V + ia]) ia = j;
-      if (b[k] > b[t * V + ib]) ib = j;
+  for (const v of ["units3", "units2"]) {
+    const b = logits[v];
+    let maxDiff = 0;
+    let maxMag = 0;
+    let top1Differs = 0;
+    for (let t = 0; t < T; t++) {
+      let ia = 0;
+      let ib = 0;
+      for (let j = 0; j < V; j++) {
+        const k = t * V + j;
+        maxDiff = Math.max(maxDiff, Math.abs(a[k] - b[k]));
+        maxMag = Math.max(maxMag, Math.abs(a[k]));
+        if (a[k] > a[t * V + ia]) ia = j;
+        if (b[k] > b[t * V + ib]) ib = j;
+      }
+      if (ia !== ib) top1Differs++;
     }
-    if (ia !== ib) top1Differs++;
+    Object.assign(entry, { [`${v}_max_abs_logit_diff`]: maxDiff, max_abs_logit: maxMag, [`${v}_relative`]: maxDiff / maxMag, [`${v}_top1_differs_at`]: top1Differs });
+    if (entry.tiled_forward_ms && entry[`${v}_forward_ms`]) entry[`${v}_forward_speedup`] = +(entry.tiled_forward_ms / entry[`${v}_forward_ms`]).toFixed(3);
   }
-  Object.assign(entry, { max_abs_logit_diff: maxDiff, max_abs_logit: maxMag, relative: maxDiff / maxMag, top1_differs_at: top1Differs });
-  if (entry.tiled_forward_ms && entry.units3_forward_ms) entry.forward_speedup = +(entry.tiled_forward_ms / entry.units3_forward_ms).toFixed(3);
   doc.model = entry;
   console.error(JSON.stringify(entry));
   model.dispose();

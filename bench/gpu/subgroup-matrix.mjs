@@ -7,7 +7,12 @@
 // and an f32 result: max error of 1, 2 and 3 terms against a float64 reference (relative to Σ|a||b|), the same for
 // a plain float32 product on the CPU, and the time of a 4096³ product per term count.
 //   node bench/gpu/subgroup-matrix.mjs [--size 4096] [--reps 20]
+import { writeSync } from "node:fs";
 import { create, globals } from "webgpu";
+
+// Written synchronously: Dawn's threads have crashed Node at exit (a glibc mutex assertion, on an H200), which
+// loses whatever console.log had still queued for a pipe.
+const print = (doc) => writeSync(1, `${JSON.stringify(doc)}\n`);
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,7 +30,7 @@ const gpu = create([...(compileOnly ? ["backend=null"] : []), "enable-dawn-featu
 const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
 const out = {};
 if (!adapter) {
-  console.log(JSON.stringify({ error: "no adapter" }));
+  print({ error: "no adapter" });
   process.exit(1);
 }
 const info = adapter.info ?? {};
@@ -37,7 +42,7 @@ out.size = SIZE;
 const FEATURE = "chromium-experimental-subgroup-matrix";
 if (!adapter.features.has(FEATURE)) {
   out.note = `${FEATURE} not offered`;
-  console.log(JSON.stringify(out));
+  print(out);
   process.exit(0);
 }
 const device = await adapter.requestDevice({
@@ -264,5 +269,5 @@ for (const c of configs) {
   out.results.push(entry);
 }
 out.device_errors = errors;
-console.log(JSON.stringify(out));
+print(out);
 process.exit(0);

@@ -1,7 +1,8 @@
 // Child process of matrix-units.test.ts: the matrix-unit products through tfjs-webgpu's own shader assembly and
 // lmprobe's dispatch on Dawn's null backend, which validates shaders, pipelines and bind groups but runs nothing.
-// Its adapter has no matrix shapes and subgroups of up to 128, so the units are forced on with a 16×16×16 shape at
-// that subgroup size and two terms (its 16 KiB of workgroup memory): what is checked is that every variant is
+// Its adapter has no matrix shapes and subgroups of up to 128, so the units are forced on with an 8×8×8 shape at
+// that subgroup size and two terms (the padded staging of 16×16×16 blocks needs more than its 16 KiB of workgroup
+// memory): what is checked is that every variant is
 // accepted by Dawn (bindings, uniforms, the hoisted enable directives, split-K), not its numbers.
 // Prints "ok <products>" or exits 1 with the device's errors.
 import * as tf from "@tensorflow/tfjs-core";
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
     if (p.shaderKey.startsWith("lmprobeMatMulUnits")) onUnits++;
     return run(p, ...rest);
   };
-  Object.assign(matrixUnits, { shape: { M: 16, N: 16, K: 16 }, subgroupSize: 128, workgroupStorage: 16384 });
+  Object.assign(matrixUnits, { shape: { M: 8, N: 8, K: 8 }, subgroupSize: 128, workgroupStorage: 16384 });
   let products = 0;
   for (const [layout, K, N, split] of [["nt", 256, 320, "off"], ["nn", 256, 328, "off"], ["nt", 2048, 192, "2"]] as const) {
     process.env.LMPROBE_MATMUL_SPLITK = split;

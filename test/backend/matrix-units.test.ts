@@ -73,9 +73,9 @@ test("planUnits: only when asked for and offered; large blocks for large product
     delete process.env.LMPROBE_MATRIX_UNITS;
     assert.equal(planUnits(1024, 14336, 4096), null); // off unless asked for
     process.env.LMPROBE_MATRIX_UNITS = "on";
-    // 20 KiB: the large block's three terms do not fit, the small one's do; at 16 KiB (WebGPU's default) neither.
-    matrixUnits.workgroupStorage = 20480;
-    assert.ok(unitWorkgroupBytes(matrixUnits.shape!, "large", 3) > 20480);
+    // 24 KiB: the large block's three terms do not fit, the small one's do; at 16 KiB (WebGPU's default) neither.
+    matrixUnits.workgroupStorage = 24576;
+    assert.ok(unitWorkgroupBytes(matrixUnits.shape!, "large", 3) > 24576);
     assert.equal(planUnits(1024, 14336, 4096)?.blocks, "small");
     matrixUnits.workgroupStorage = 16384;
     assert.equal(planUnits(1024, 14336, 4096), null);
@@ -167,6 +167,13 @@ function toHalf(x: number): number {
   return sign * r * ulp;
 }
 
+/** x with its low 13 mantissa bits cleared, as the kernel's halfHead. */
+function halfHead(x: number): number {
+  f32[0] = x;
+  u32[0] &= 0xffffe000;
+  return f32[0];
+}
+
 /** One output of the units' product, emulated: row shift, `terms` halves, exact products, float32 sums per 16. */
 function unitDot(x: Float32Array, w: Float64Array, terms: number, top: number): number {
   const shift = top > 0 ? 15 - (Math.floor(Math.log2(top)) + 1) : 0;
@@ -175,11 +182,13 @@ function unitDot(x: Float32Array, w: Float64Array, terms: number, top: number): 
     for (let t = terms - 1; t >= 0; t--) {
       let partial = acc;
       for (let k = k0; k < Math.min(k0 + 16, x.length); k++) {
+        // The kernel's split: each term but the last is the rest's leading 11 bits (halfHead), the last the rest.
         let rest = Math.fround(x[k] * 2 ** shift);
         let h = 0;
         for (let i = 0; i <= t; i++) {
-          h = toHalf(rest);
-          rest = Math.fround(rest - h);
+          const head = i < terms - 1 ? halfHead(rest) : rest;
+          h = toHalf(head);
+          rest = Math.fround(rest - head);
         }
         partial = Math.fround(partial + h * w[k]); // a half times a half is exact in float32
       }

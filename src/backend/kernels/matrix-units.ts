@@ -9,9 +9,10 @@
 // below that it rounds to f16's subnormal grid, an absolute error ≤ 2^-25 per weight). The float32 activation x is
 // what needs care: each row is scaled by a power of two (RowShiftProgram: its largest |x| into [2^14, 2^15), so
 // nothing overflows and small values keep their bits; exact) and split into three half-precision terms,
-// x = h0 + h1 + h2 + r with h0 = f16(x), h1 = f16(x − h0), h2 = f16(x − h0 − h1) (each difference exact in
-// float32). Then x·w = Σ h_t·w up to |r|·|w| with |r| ≤ 2^-33·|x| (plus f16's subnormal floor, 2^-39 of the row's
-// largest value): below float32's own rounding, so the product matches the float32 kernel within float32 rounding,
+// x = h0 + h1 + h2 with h0 = x's leading 11 significant bits (its low 13 mantissa bits cleared), h1 the next 11 of
+// x − h0 and h2 the rest (x's 24 bits leave at most 2): each difference exact in float32, each term exactly an f16
+// value where it lies in f16's normal range, so the split is exact there (below it, f16's subnormal grid costs at
+// most 2^-24 per term, 2^-38 of the row's largest value). Then x·w = Σ h_t·w up to float32's own rounding, so the product matches the float32 kernel within float32 rounding,
 // the sums running in a different order: three unit products per slice, on units built to run them many times
 // faster than float32 arithmetic (how much faster through Dawn is not measured yet: no adapter here has them).
 //
@@ -104,11 +105,13 @@ export function unitBlock(shape: MatrixUnitShape, blocks: UnitBlocks, subgroupSi
   return { rows: sgm * RM * shape.M, cols: sgn * RN * shape.N, threads: sgm * sgn * subgroupSize };
 }
 
-/** Workgroup memory (bytes) the product needs: A's terms and B in f16, one f32 result matrix per subgroup. */
+/** Workgroup memory (bytes) the product needs: A's terms and B in f16 (padded rows), one f32 result matrix per subgroup. */
 export function unitWorkgroupBytes(shape: MatrixUnitShape, blocks: UnitBlocks, terms: number): number {
   const { rows, cols } = unitBlock(shape, blocks);
   const { sgm, sgn } = LAYOUTS[blocks];
-  return 2 * UNIT_TK * (terms * rows + cols) + 4 * sgm * sgn * shape.M * shape.N;
+  const pad = 8; // halves of padding per staged row (getUserCode)
+  const bHalves = Math.max(cols * (UNIT_TK + pad), UNIT_TK * (cols + pad)); // B as [cols, TK] ("nt") or [TK, cols]
+  return 2 * (terms * rows * (UNIT_TK + pad) + bHalves) + 4 * sgm * sgn * shape.M * shape.N;
 }
 
 /**
@@ -212,44 +215,83 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     const accs: string[] = [];
     for (let i = 0; i < RM; i++) for (let j = 0; j < RN; j++) accs.push(`acc${i}_${j}`);
     // Staging: A's TM × TK floats as vec4 slots, each split into `terms` halves; B's TN × TK (or TK × TN) values.
+    // Rows in workgroup memory are padded by 8 halves (16 bytes), so that the 16 rows a matrix load reads do not
+    // fall on the same banks. The next slice's global values are loaded into registers while the units work on
+    // this one (WGSL has no asynchronous copy into workgroup memory).
     const aSlots = (TM * TK) / 4 / threads;
     const bSlots = (TN * TK) / 4 / threads;
+    const aStride = TK + 8;
+    const bStride = nt ? TK + 8 : TN + 8;
+    const aTerm = TM * aStride;
     const comps = ["x", "y", "z", "w"];
-    const storeA = Array.from({ length: terms }, (_, t) => comps.map((c, ci) => `As[${t * TM * TK} + base + ${ci}] = h${t}.${c};`).join(" ")).join("\n      ");
+    const storeA = Array.from({ length: terms }, (_, t) => comps.map((c, ci) => `As[${t * aTerm} + base + ${ci}] = h${t}.${c};`).join(" ")).join("\n      ");
+    // Each term is cut from the float32 value by clearing its low 13 mantissa bits (halfHead), not by rounding to
+    // f16 and back: an NVIDIA driver folded x − f32(f16(x)) to 0 (the H200 gave 2 and 3 terms the 1-term error,
+    // bench/results/gpu-h200/matrix-units-f16-toggle/), and a bit mask has nothing to fold.
     const splitA = [
-      "let h0 = vec4<f16>(x);",
-      ...(terms > 1 ? ["let r1 = x - vec4<f32>(h0);", "let h1 = vec4<f16>(r1);"] : []),
-      ...(terms > 2 ? ["let h2 = vec4<f16>(r1 - vec4<f32>(h1));"] : []),
+      terms > 1 ? "let t0 = halfHead(x); let h0 = vec4<f16>(t0);" : "let h0 = vec4<f16>(x);",
+      ...(terms > 1 ? ["let r1 = x - t0;", terms > 2 ? "let t1 = halfHead(r1); let h1 = vec4<f16>(t1);" : "let h1 = vec4<f16>(r1);"] : []),
+      ...(terms > 2 ? ["let h2 = vec4<f16>(r1 - t1);"] : []),
     ].join(" ");
-    const stageB = nt
-      ? `let n = slot / ${TK / 4};
+    const slots = (n: number) => Array.from({ length: n }, (_, it) => it);
+    const declare = [...slots(aSlots).map((it) => `var xa${it} = vec4<f32>(0.0);`), ...slots(bSlots).map((it) => `var wb${it} = vec2<i32>(0);`)].join(" ");
+    // Global → registers for the slice at kBase (zeros past K and past the edges of A and B).
+    const load = [
+      ...slots(aSlots).map((it) => `{
+      let slot = tid + ${it * threads};
+      let row = row0 + slot / ${TK / 4};
+      let k = kBase + (slot % ${TK / 4}) * 4;
+      xa${it} = vec4<f32>(0.0);
+      if (row < uniforms.M && k < kEnd) { xa${it} = A[row * K4 + k / 4]; }
+    }`),
+      ...slots(bSlots).map((it) =>
+        nt
+          ? `{
+      let slot = tid + ${it * threads};
+      let col = col0 + slot / ${TK / 4};
+      let k = kBase + (slot % ${TK / 4}) * 4;
+      wb${it} = vec2<i32>(0);
+      if (col < uniforms.N && k < kEnd) { wb${it} = B[uniforms.bOffset + col * K4 + k / 4]; }
+    }`
+          : `{
+      let slot = tid + ${it * threads};
+      let k = kBase + slot / ${TN / 4};
+      let col = col0 + (slot % ${TN / 4}) * 4;
+      wb${it} = vec2<i32>(0);
+      if (k < kEnd && col < uniforms.N) { wb${it} = B[uniforms.bOffset + k * N4 + col / 4]; }
+    }`,
+      ),
+    ].join("\n    ");
+    // Registers → workgroup memory: A scaled by its row's power of two and split into halves, B narrowed to f16.
+    const store = [
+      ...slots(aSlots).map((it) => `{
+      let slot = tid + ${it * threads};
+      let r = slot / ${TK / 4};
       let kq = (slot % ${TK / 4}) * 4;
-      let col = col0 + n;
-      let k = kBase + kq;
-      var w = vec4<f32>(0.0);
-      if (col < uniforms.N && k < kEnd) { w = unpack4(B[uniforms.bOffset + col * K4 + k / 4]); }
-      let hw = vec4<f16>(w);
-      let base = n * ${TK} + kq;`
-      : `let kk = slot / ${TN / 4};
-      let nq = (slot % ${TN / 4}) * 4;
-      let k = kBase + kk;
-      let col = col0 + nq;
-      var w = vec4<f32>(0.0);
-      if (k < kEnd && col < uniforms.N) { w = unpack4(B[uniforms.bOffset + k * N4 + col / 4]); }
-      let hw = vec4<f16>(w);
-      let base = kk * ${TN} + nq;`;
+      let x = ldexp(xa${it}, vec4<i32>(i32(shifts[min(row0 + r, uniforms.M - 1)])));
+      ${splitA}
+      let base = r * ${aStride} + kq;
+      ${storeA}
+    }`),
+      ...slots(bSlots).map((it) => `{
+      let slot = tid + ${it * threads};
+      let hw = vec4<f16>(unpack4(wb${it}));
+      let base = ${nt ? `(slot / ${TK / 4}) * ${bStride} + (slot % ${TK / 4}) * 4` : `(slot / ${TN / 4}) * ${bStride} + (slot % ${TN / 4}) * 4`};
+      Bs[base] = hw.x; Bs[base + 1] = hw.y; Bs[base + 2] = hw.z; Bs[base + 3] = hw.w;
+    }`),
+    ].join("\n    ");
     // The multiply-adds of one staged slice, unrolled: smallest term first.
     const mma: string[] = [];
     for (let kk = 0; kk < TK / ck; kk++) {
       mma.push("{");
       for (let i = 0; i < RM; i++) {
         for (let t = 0; t < terms; t++) {
-          mma.push(`  let a${i}_${t} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${ck}, ${cm}>>(&As, u32(${t * TM * TK} + (sgRow + ${i * cm}) * ${TK} + ${kk * ck}), false, ${TK}u);`);
+          mma.push(`  let a${i}_${t} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${ck}, ${cm}>>(&As, u32(${t * aTerm} + (sgRow + ${i * cm}) * ${aStride} + ${kk * ck}), false, ${aStride}u);`);
         }
       }
       for (let j = 0; j < RN; j++) {
-        const offset = nt ? `u32((sgCol + ${j * cn}) * ${TK} + ${kk * ck})` : `u32(${kk * ck * TN} + sgCol + ${j * cn})`;
-        mma.push(`  let b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${cn}, ${ck}>>(&Bs, ${offset}, ${nt}, ${nt ? TK : TN}u);`);
+        const offset = nt ? `u32((sgCol + ${j * cn}) * ${bStride} + ${kk * ck})` : `u32(${kk * ck * bStride} + sgCol + ${j * cn})`;
+        mma.push(`  let b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${cn}, ${ck}>>(&Bs, ${offset}, ${nt}, ${bStride}u);`);
       }
       for (let i = 0; i < RM; i++) {
         for (let j = 0; j < RN; j++) {
@@ -279,8 +321,12 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     return `enable f16;
 enable chromium_experimental_subgroup_matrix;
 ${unpackFunctions(this.format)}
-var<workgroup> As : array<f16, ${terms * TM * TK}>;
-var<workgroup> Bs : array<f16, ${TN * TK}>;
+// x's leading 11 significant bits: its low 13 mantissa bits cleared (exactly an f16 value in f16's normal range).
+fn halfHead(x : vec4<f32>) -> vec4<f32> {
+  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(x) & vec4<u32>(0xffffe000u));
+}
+var<workgroup> As : array<f16, ${terms * aTerm}>;
+var<workgroup> Bs : array<f16, ${nt ? TN * bStride : TK * bStride}>;
 var<workgroup> Cs : array<f32, ${sgm * sgn * cm * cn}>;
 
 // Operand offsets derive from the subgroup's index (localIndex / subgroup size): uniform within each subgroup,
@@ -303,26 +349,14 @@ fn main() {
   ${accs.map((a) => `var ${a} = subgroup_matrix_result<f32, ${cn}, ${cm}>();`).join("\n  ")}
   // Every workgroup runs kChunk / TK slices (zeros past K): a uniform bound, as the barriers need.
   let tiles = (uniforms.kChunk + ${TK - 1}) / ${TK};
+  ${declare}
+  var kBase = kStart;
+  ${load}
   for (var t = 0; t < tiles; t++) {
-    let kBase = kStart + t * ${TK};
-    for (var it = 0; it < ${aSlots}; it++) {
-      let slot = tid + it * ${threads};
-      let r = slot / ${TK / 4};
-      let kq = (slot % ${TK / 4}) * 4;
-      let row = row0 + r;
-      let k = kBase + kq;
-      var x = vec4<f32>(0.0);
-      if (row < uniforms.M && k < kEnd) { x = ldexp(A[row * K4 + k / 4], vec4<i32>(i32(shifts[row]))); }
-      ${splitA}
-      let base = r * ${TK} + kq;
-      ${storeA}
-    }
-    for (var it = 0; it < ${bSlots}; it++) {
-      let slot = tid + it * ${threads};
-      ${stageB}
-      Bs[base] = hw.x; Bs[base + 1] = hw.y; Bs[base + 2] = hw.z; Bs[base + 3] = hw.w;
-    }
+    ${store}
     workgroupBarrier();
+    kBase = kStart + (t + 1) * ${TK};
+    ${load}
     ${mma.join("\n    ")}
     workgroupBarrier();
   }
