@@ -65,9 +65,15 @@ test("planUnits: only when asked for and offered; large blocks for large product
     matrixUnits.shape = null;
     assert.equal(planUnits(1024, 4096, 4096), null);
     Object.assign(matrixUnits, { shape: { M: 16, N: 16, K: 16 }, subgroupSize: 32, workgroupStorage: 49152 });
-    assert.deepEqual(planUnits(1024, 14336, 4096), { blocks: "large", terms: 3, tile: 128 });
-    assert.deepEqual(planUnits(128, 4096, 4096), { blocks: "small", terms: 3, tile: 64 });
-    assert.equal(planUnits(8, 4096, 4096), null); // fewer rows than one unit matrix
+    assert.deepEqual(planUnits(1024, 14336, 4096), { blocks: "large", terms: 2, tile: 128 });
+    assert.deepEqual(planUnits(512, 4096, 4096), { blocks: "small", terms: 2, tile: 64 }); // 128 large blocks: too few
+    // Where the tiled kernel was faster: 128 rows, and weights under 2^24 elements (Llama's k/v, GPT-2's 768-wide).
+    assert.equal(planUnits(128, 4096, 4096), null);
+    assert.equal(planUnits(1024, 1024, 4096), null);
+    assert.equal(planUnits(1024, 3072, 768), null);
+    process.env.LMPROBE_MATRIX_UNIT_TERMS = "3";
+    assert.equal(planUnits(1024, 14336, 4096)?.terms, 3);
+    delete process.env.LMPROBE_MATRIX_UNIT_TERMS;
     process.env.LMPROBE_MATRIX_UNITS = "off";
     assert.equal(planUnits(1024, 14336, 4096), null);
     delete process.env.LMPROBE_MATRIX_UNITS;

@@ -84,10 +84,15 @@ export function matrixUnitsEnabled(): boolean {
   return matrixUnits.shape !== null && matrixUnitsRequested();
 }
 
-/** Half-precision terms of each activation: 3 (float32 accuracy) unless LMPROBE_MATRIX_UNIT_TERMS says 1 or 2. */
+/**
+ * Half-precision terms of each activation: 2 unless LMPROBE_MATRIX_UNIT_TERMS says 1 or 3. Two leave at most 2^-22
+ * of each value out; on an H200 (bench/results/gpu-h200/matrix-units-split-fix/) two and three terms gave the same
+ * error against float64 (1.2e-6 to 1.1e-5 of Σ|x||w|, the units' own float32 accumulation; one term 0.7–2.8e-4) and
+ * two ran 1.1–1.7× faster.
+ */
 export function matrixUnitTerms(): 1 | 2 | 3 {
   const value = process.env.LMPROBE_MATRIX_UNIT_TERMS;
-  return value === "1" ? 1 : value === "2" ? 2 : 3;
+  return value === "1" ? 1 : value === "3" ? 3 : 2;
 }
 
 /** Workgroup layouts: subgroups along M and N. "large": 128 × 128 blocks of 8 subgroups; "small": 64 × 64, 2 subgroups. */
@@ -365,17 +370,25 @@ fn main() {
   }
 }
 
-/** Below this many large blocks a product uses small ones (as the tiled kernel's matMulTiling.minBlocks128). */
-export const unitTiling = { minLargeBlocks: 256 };
+/**
+ * Below this many large blocks a product uses small ones (as the tiled kernel's matMulTiling.minBlocks128). The
+ * units take a product only with at least `minRows` rows and a weight of at least `minWeight` elements: on an H200
+ * (bench/results/gpu-h200/matrix-units-split-fix/, two terms against the tiled kernel in the same call) they were
+ * 1.3–6.3× faster at 1024 rows on Llama-3.1-8B's q/o, MLP and lens products and GPT-2's lens (weights of 2^24 and
+ * more), and slower on its k/v (4096 × 1024: 0.71×), on GPT-2's 768-wide products (0.43–0.71×) and on most
+ * products at 128 rows (0.64–0.87×; q/o and the lens 1.2×).
+ */
+export const unitTiling = { minLargeBlocks: 256, minRows: 512, minWeight: 2 ** 24 };
 
 /**
  * The block layout for an M×K · K×N product on the matrix units, or null when they should not take it: units off,
- * too few rows to fill a block's row matrices, or more workgroup memory than the device allows.
+ * a product below unitTiling's sizes, or more workgroup memory than the device allows.
  */
 export function planUnits(M: number, N: number, K: number): { blocks: UnitBlocks; terms: 1 | 2 | 3; tile: number } | null {
   const shape = matrixUnits.shape;
   // RowShiftProgram runs one workgroup per row: at most 65535 in one dispatch dimension.
   if (!shape || !matrixUnitsEnabled() || K % 4 !== 0 || M < 16 || N < 16 || M > 65535) return null;
+  if (M < unitTiling.minRows || N * K < unitTiling.minWeight) return null;
   const terms = matrixUnitTerms();
   const large = unitBlock(shape, "large");
   const bigEnough = Math.ceil(M / large.rows) * Math.ceil(N / large.cols) >= unitTiling.minLargeBlocks;
