@@ -1,20 +1,22 @@
 // Products with packed (bf16 / f16) weights on the GPU's matrix units (through Dawn's
-// chromium-experimental-subgroup-matrix: Vulkan's cooperative matrices, Metal's simdgroup matrices), at float32
-// accuracy, where the adapter offers an f16 × f16 → f32 shape. On the NVIDIA H100 measured (driver 580, the Dawn of
-// webgpu 0.6.2) Dawn offers only 8-bit integer shapes and no shader-f16, so this path does not run there
-// (bench/results/gpu-h100/matrix-units/).
+// chromium-experimental-subgroup-matrix: Vulkan's cooperative matrices, Metal's simdgroup matrices), near float32
+// accuracy, where the adapter offers an f16 × f16 → f32 shape. On NVIDIA's Vulkan driver Dawn offers such shapes only
+// with its vulkan_enable_f16_on_nvidia toggle (probe-webgpu.ts sets it when the units are asked for): without it an
+// H100 listed 8-bit integer shapes only (bench/results/gpu-h100/matrix-units/); with it H100 and H200 list
+// 16×16×16 f16 → f32 (driver 580, the Dawn of webgpu 0.6.2).
 //
 // The matrix units multiply half-precision operands exactly and add in float32. A weight stored as bf16 or f16 is
 // a half value already (a bf16 value is an f16 one wherever its exponent lies in f16's normal range, |w| ≥ 2^-14;
 // below that it rounds to f16's subnormal grid, an absolute error ≤ 2^-25 per weight). The float32 activation x is
 // what needs care: each row is scaled by a power of two (RowShiftProgram: its largest |x| into [2^14, 2^15), so
-// nothing overflows and small values keep their bits; exact) and split into three half-precision terms,
-// x = h0 + h1 + h2 with h0 = x's leading 11 significant bits (its low 13 mantissa bits cleared), h1 the next 11 of
-// x − h0 and h2 the rest (x's 24 bits leave at most 2): each difference exact in float32, each term exactly an f16
-// value where it lies in f16's normal range, so the split is exact there (below it, f16's subnormal grid costs at
-// most 2^-24 per term, 2^-38 of the row's largest value). Then x·w = Σ h_t·w up to float32's own rounding, so the product matches the float32 kernel within float32 rounding,
-// the sums running in a different order: three unit products per slice, on units built to run them many times
-// faster than float32 arithmetic (how much faster through Dawn is not measured yet: no adapter here has them).
+// nothing overflows and small values keep their bits; exact) and split into half-precision terms: h0 = x's leading
+// 11 significant bits (its low 13 mantissa bits cleared), then with two terms h1 = f16(x − h0) (at most 2^-22 of x
+// left out), with three h1 = the next 11 bits of x − h0 and h2 the rest (x's 24 bits leave at most 2: exact). Each
+// difference is exact in float32 and each masked term exactly an f16 value in f16's normal range (below it, f16's
+// subnormal grid costs at most 2^-24 per term, 2^-38 of the row's largest value). So x·w = Σ h_t·w up to what the
+// units' float32 accumulation loses: on an H100 and an H200, 1.2e-6 to 1.1e-5 of Σ|x||w| against the tiled
+// kernel's 2e-7 to 1.3e-6, the same for two terms and three (bench/results/gpu-h*/matrix-units-split-fix/), so two
+// is the default.
 //
 // Blocks of C: each subgroup computes RM × RN result matrices of the unit's shape (cm × cn, e.g. 16 × 16), the
 // workgroup SGM × SGN subgroups; A's terms and B (widened, then narrowed to f16) are staged TK deep in workgroup
