@@ -43,6 +43,16 @@ llama_shape=${LMPROBE_LLAMA_SHAPE:-8b}
 llama_name=llama3.1-8b$([ "$llama_shape" = tiny ] && echo -tiny)
 # LMPROBE_BENCH_COLD=1: drop the page cache before each timed load (root on a machine of one's own), so that loads
 # read the disk; otherwise the checkpoint is in the page cache (written or read just before) for both programs.
+# llama_checkpoint [MAX_S]: writes the Llama-3.1-8B-shaped bf16 checkpoint at $ckpt (5 GB shards; reused when the
+# machine kept it) and its summary in $out/checkpoint.json, or ends the script. Its tokenizer files come from
+# test/fixtures/tiny/llama3-f16-sharded, which must travel with the call.
+llama_checkpoint() {
+  ckpt=$models/$llama_name
+  say "checkpoint $ckpt ($llama_shape, bf16, 5 GB shards)"
+  timeout "$(step_timeout "${1:-300}")" python3 bench/gpu/write_llama_checkpoint.py --out "$ckpt" --shape "$llama_shape" > "$out/checkpoint.json" 2>> "$log" \
+    || { say "checkpoint writer failed (see log.txt)"; exit 1; }
+  cat "$out/checkpoint.json"
+}
 cold=${LMPROBE_BENCH_COLD:-0}
 page_cache() {
   if [ "$cold" = 1 ]; then sync; if echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; then echo dropped; else echo "drop refused"; fi

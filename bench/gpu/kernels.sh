@@ -15,9 +15,7 @@ if [ ! -f "$models/gpt2-small/config.json" ]; then
   timeout "$(step_timeout 120)" python3 bench/torch_baseline.py --save "$models" --save-dtype bfloat16 --models gpt2-small \
     --dtypes float32 --seq 128 --reps 1 --device "$torch_device" > /dev/null 2>> "$log"
 fi
-say "checkpoint $models/$llama_name"
-timeout "$(step_timeout 300)" python3 bench/gpu/write_llama_checkpoint.py --out "$models/$llama_name" --shape "$llama_shape" 2>> "$log" \
-  || { say "checkpoint writer failed"; exit 1; }
+llama_checkpoint
 runs=()
 for p in $modes; do
   for T in $seqs; do

@@ -14,11 +14,7 @@ modes=${2:-1 0}
 rerun_torch=${3:-1}
 need_node
 gpu_info
-ckpt=$models/$llama_name
-say "checkpoint $ckpt ($llama_shape, bf16, 5 GB shards)"
-timeout "$(step_timeout 300)" python3 bench/gpu/write_llama_checkpoint.py --out "$ckpt" --shape "$llama_shape" > "$out/checkpoint.json" 2>> "$log" \
-  || { say "checkpoint writer failed"; exit 1; }
-cat "$out/checkpoint.json"
+llama_checkpoint
 say "disk read rate"
 timeout "$(step_timeout 90)" python3 bench/gpu/disk_read.py "$ckpt" --drop-caches > /tmp/disk.json 2>> "$log"
 cat /tmp/disk.json

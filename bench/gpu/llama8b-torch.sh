@@ -8,11 +8,7 @@
 source "$(dirname "$0")/common.sh"
 reps=${1:-5}
 gpu_info
-ckpt=$models/$llama_name
-say "checkpoint $ckpt ($llama_shape, bf16, 5 GB shards)"
-timeout "$(step_timeout 300)" python3 bench/gpu/write_llama_checkpoint.py --out "$ckpt" --shape "$llama_shape" > "$out/checkpoint.json" 2>> "$log" \
-  || { say "checkpoint writer failed"; exit 1; }
-cat "$out/checkpoint.json"
+llama_checkpoint
 say "disk read rate"
 timeout "$(step_timeout 120)" python3 bench/gpu/disk_read.py "$ckpt" --drop-caches > "$out/disk.json" 2>> "$log"
 cat "$out/disk.json"

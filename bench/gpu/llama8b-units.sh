@@ -10,10 +10,7 @@ reps=${1:-3}
 seq=${2:-1024}
 need_node
 gpu_info
-ckpt=$models/$llama_name
-say "checkpoint $ckpt ($llama_shape, bf16)"
-timeout "$(step_timeout 120)" python3 bench/gpu/write_llama_checkpoint.py --out "$ckpt" --shape "$llama_shape" > "$out/checkpoint.json" 2>> "$log" \
-  || { say "checkpoint writer failed"; exit 1; }
+llama_checkpoint 120
 runs=()
 for units in off on; do
   if ! within 90; then say "lmprobe with the units $units skipped: $(left) s left"; continue; fi
