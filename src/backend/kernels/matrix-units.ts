@@ -90,7 +90,7 @@ export function matrixUnitsEnabled(): boolean {
  * Half-precision terms of each activation: 2 unless LMPROBE_MATRIX_UNIT_TERMS says 1 or 3. Two leave at most 2^-22
  * of each value out; on an H200 (bench/results/gpu-h200/matrix-units-split-fix/) two and three terms gave the same
  * error against float64 (1.2e-6 to 1.1e-5 of Σ|x||w|, the units' own float32 accumulation; one term 0.7–2.8e-4) and
- * two ran 1.1–1.7× faster.
+ * two ran 1.0–1.8× faster.
  */
 export function matrixUnitTerms(): 1 | 2 | 3 {
   const value = process.env.LMPROBE_MATRIX_UNIT_TERMS;
