@@ -6,7 +6,7 @@
 // --model qwen2.5-1.5b (or gpt2-small, demo; bench/cpu-bench-models.ts, packed weights where the checkpoint is bf16):
 // also a whole forward at --positions (128) with the units off and on: the logits' largest difference relative to
 // their largest magnitude, the positions whose top token differs, and each forward's median time.
-//   node --import tsx bench/gpu/matrix-units.mjs [--rows 128,1024] [--reps 10] [--only llama|gpt2] [--model NAME] [--tiny] [--out f.json]
+//   node --import tsx bench/gpu/matrix-units.mjs [--rows 128,1024] [--reps 10] [--rounds 3] [--only llama|gpt2] [--model NAME] [--tiny] [--out f.json]
 // On the GPU machine: bash bench/gpu/matrix-units.sh   (carry [".device"])
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
@@ -27,6 +27,7 @@ function arg(name, fallback) {
 }
 const rowsList = arg("rows", "128,1024").split(",").map(Number);
 const reps = Number(arg("reps", "10"));
+const roundCount = Number(arg("rounds", "3"));
 const only = arg("only", "");
 
 const shapes = [
@@ -99,22 +100,34 @@ for (const [name, K, N, layout] of shapes) {
       delete process.env.LMPROBE_MATRIX_UNIT_TERMS;
       process.env.LMPROBE_MATRIX_UNITS = "on";
     }
-    for (const [v, env] of variants) {
-      Object.assign(process.env, env);
-      try {
-        const plan = units.planUnits(M, N, K);
-        if (v !== "tiled") row[`${v}_blocks`] = plan ? plan.blocks : null;
-        const ms = await gpuTime(() => packed.weightMatMul(x, W), reps);
-        row[`${v}_ms`] = +ms.toFixed(3);
-        row[`${v}_tflops`] = +(flops / ms / 1e9).toFixed(2);
-        const y = packed.weightMatMul(x, W);
-        outs[v] = await y.data();
-        y.dispose();
-      } catch (err) {
-        row[`${v}_error`] = String(err?.message ?? err).slice(0, 300);
+    // Timed in --rounds rounds, the variants taking turns within each, so that the GPU's clocks and the machine's
+    // drift over the seconds a shape takes reach every variant alike (single passes per variant varied up to 4×
+    // between calls: bench/results/gpu-h100/matrix-units-split-fix/). Each variant's figure: the median of its rounds.
+    const rounds = {};
+    for (let round = 0; round < roundCount; round++) {
+      for (const [v, env] of variants) {
+        Object.assign(process.env, env);
+        try {
+          const plan = units.planUnits(M, N, K);
+          if (v !== "tiled") row[`${v}_blocks`] = plan ? plan.blocks : null;
+          (rounds[v] ??= []).push(await gpuTime(() => packed.weightMatMul(x, W), reps));
+          if (round === 0) {
+            const y = packed.weightMatMul(x, W);
+            outs[v] = await y.data();
+            y.dispose();
+          }
+        } catch (err) {
+          row[`${v}_error`] = String(err?.message ?? err).slice(0, 300);
+        }
+        delete process.env.LMPROBE_MATRIX_UNIT_TERMS;
+        process.env.LMPROBE_MATRIX_UNITS = "on";
       }
-      delete process.env.LMPROBE_MATRIX_UNIT_TERMS;
-      process.env.LMPROBE_MATRIX_UNITS = "on";
+    }
+    for (const [v, times] of Object.entries(rounds)) {
+      const ms = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
+      row[`${v}_ms`] = +ms.toFixed(3);
+      row[`${v}_ms_rounds`] = times.map((t) => +t.toFixed(3));
+      row[`${v}_tflops`] = +(flops / ms / 1e9).toFixed(2);
     }
     // Accuracy on sampled outputs: float64 sums of the same float32 x and bf16 w.
     const samples = [];
