@@ -12,19 +12,16 @@ import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { ROOT, median, option } from "../cli.mjs";
 import { bf16Bits, drain, gpuTime } from "./gpu-timing.mjs";
 
 const require = createRequire(import.meta.url);
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
-const lmprobe = require(path.join(root, "src/internal.ts"));
-const packed = require(path.join(root, "src/backend/packed-weight.ts"));
-const units = require(path.join(root, "src/backend/kernels/matrix-units.ts"));
+const lmprobe = require(path.join(ROOT, "src/internal.ts"));
+const packed = require(path.join(ROOT, "src/backend/packed-weight.ts"));
+const units = require(path.join(ROOT, "src/backend/kernels/matrix-units.ts"));
 const tf = require("@tensorflow/tfjs-core");
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const arg = option;
 const rowsList = arg("rows", "128,1024").split(",").map(Number);
 const reps = Number(arg("reps", "10"));
 const roundCount = Number(arg("rounds", "3"));
@@ -124,7 +121,7 @@ for (const [name, K, N, layout] of shapes) {
       }
     }
     for (const [v, times] of Object.entries(rounds)) {
-      const ms = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
+      const ms = median(times);
       row[`${v}_ms`] = +ms.toFixed(3);
       row[`${v}_ms_rounds`] = times.map((t) => +t.toFixed(3));
       row[`${v}_tflops`] = +(flops / ms / 1e9).toFixed(2);
@@ -158,7 +155,7 @@ for (const [name, K, N, layout] of shapes) {
 Object.assign(units.unitTiling, policy);
 const modelName = arg("model", "");
 if (modelName) {
-  const { loadBenchModel } = require(path.join(root, "bench/cpu-bench-models.ts"));
+  const { loadBenchModel } = require(path.join(ROOT, "bench/cpu-bench-models.ts"));
   const { model } = await loadBenchModel(modelName);
   const T = Number(arg("positions", "128"));
   const V = model.config.vocabSize;
@@ -183,8 +180,7 @@ if (modelName) {
       if (i === reps + 1) logits[v] = data;
       out.dispose();
     }
-    times.sort((a, b) => a - b);
-    entry[`${v}_forward_ms`] = +times[Math.floor(times.length / 2)].toFixed(2);
+    entry[`${v}_forward_ms`] = +median(times).toFixed(2);
   }
   process.env.LMPROBE_MATRIX_UNITS = "on";
   delete process.env.LMPROBE_MATRIX_UNIT_TERMS;

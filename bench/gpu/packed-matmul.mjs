@@ -12,20 +12,17 @@
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
+import { ROOT, option } from "../cli.mjs";
 import { bf16Bits, gpuTime } from "./gpu-timing.mjs";
 
 const require = createRequire(import.meta.url);
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
-const lmprobe = require(path.join(root, "src/internal.ts"));
-const packed = require(path.join(root, "src/backend/packed-weight.ts"));
-const { planPackedMatMul } = require(path.join(root, "src/backend/kernels/packed.ts"));
-const { chooseSplitK } = require(path.join(root, "src/backend/kernels/split-k.ts"));
+const lmprobe = require(path.join(ROOT, "src/internal.ts"));
+const packed = require(path.join(ROOT, "src/backend/packed-weight.ts"));
+const { planPackedMatMul } = require(path.join(ROOT, "src/backend/kernels/packed.ts"));
+const { chooseSplitK } = require(path.join(ROOT, "src/backend/kernels/split-k.ts"));
 const tf = require("@tensorflow/tfjs-core");
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const arg = option;
 const rowsList = arg("rows", "128,1024").split(",").map(Number);
 const reps = Number(arg("reps", "10"));
 const only = arg("only", "");
