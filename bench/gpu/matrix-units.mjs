@@ -6,7 +6,8 @@
 // --model qwen2.5-1.5b (or gpt2-small, demo; bench/cpu-bench-models.ts, packed weights where the checkpoint is bf16):
 // also a whole forward at --positions (128) with the units off and on: the logits' largest difference relative to
 // their largest magnitude, the positions whose top token differs, and each forward's median time.
-//   node --import tsx bench/gpu/matrix-units.mjs [--rows 128,1024] [--reps 10] [--rounds 3] [--only llama|gpt2] [--model NAME] [--tiny] [--out f.json]
+//   node --import tsx bench/gpu/matrix-units.mjs [--rows 128,1024] [--reps 10] [--rounds 3] [--only llama|gpt2] [--terms 3,2,1]
+//     [--tiles "4,2,2,4,32;2,2,4,4,32"] [--model NAME] [--tiny] [--out f.json]
 // On the GPU machine: bash bench/gpu/matrix-units.sh   (carry [".device"])
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
@@ -26,6 +27,10 @@ const rowsList = arg("rows", "128,1024").split(",").map(Number);
 const reps = Number(arg("reps", "10"));
 const roundCount = Number(arg("rounds", "3"));
 const only = arg("only", "");
+// --terms 3,2,1: the term counts timed with the default tiles; --tiles "sgm,sgn,rm,rn,tk;…": more variants, two
+// terms each, with those tiles for every product (LMPROBE_MATRIX_UNIT_TILE), to choose the defaults from.
+const termList = arg("terms", "3,2,1").split(",").filter(Boolean);
+const tileList = arg("tiles", "").split(";").filter(Boolean);
 
 const shapes = [
   ["llama q/o 4096x4096", 4096, 4096, "nt"],
@@ -81,7 +86,16 @@ for (const [name, K, N, layout] of shapes) {
     const flops = 2 * M * N * K;
     const row = { shape: name, M, K, N, layout };
     const outs = {};
-    const variants = [["tiled", { LMPROBE_MATRIX_UNITS: "off" }], ["units3", { LMPROBE_MATRIX_UNIT_TERMS: "3" }], ["units2", { LMPROBE_MATRIX_UNIT_TERMS: "2" }], ["units1", { LMPROBE_MATRIX_UNIT_TERMS: "1" }]];
+    const variants = [
+      ["tiled", { LMPROBE_MATRIX_UNITS: "off" }],
+      ...termList.map((t) => [`units${t}`, { LMPROBE_MATRIX_UNIT_TERMS: t }]),
+      ...tileList.map((tile) => [`units2@${tile}`, { LMPROBE_MATRIX_UNIT_TERMS: "2", LMPROBE_MATRIX_UNIT_TILE: tile }]),
+    ];
+    const reset = () => {
+      delete process.env.LMPROBE_MATRIX_UNIT_TERMS;
+      delete process.env.LMPROBE_MATRIX_UNIT_TILE;
+      process.env.LMPROBE_MATRIX_UNITS = "on";
+    };
     // One untimed pass of every variant first: the first product at a shape pays for its pipelines and output
     // buffers (in the H100 run of bench/results/gpu-h100/matrix-units/, the lens chunk's first variant took 14.9 ms
     // and the same kernel next 8.2).
@@ -94,8 +108,7 @@ for (const [name, K, N, layout] of shapes) {
       } catch {
         // reported by the timed pass below
       }
-      delete process.env.LMPROBE_MATRIX_UNIT_TERMS;
-      process.env.LMPROBE_MATRIX_UNITS = "on";
+      reset();
     }
     // Timed in --rounds rounds, the variants taking turns within each, so that the GPU's clocks and the machine's
     // drift over the seconds a shape takes reach every variant alike (single passes per variant varied up to 4×
@@ -106,7 +119,7 @@ for (const [name, K, N, layout] of shapes) {
         Object.assign(process.env, env);
         try {
           const plan = units.planUnits(M, N, K);
-          if (v !== "tiled") row[`${v}_blocks`] = plan ? plan.blocks : null;
+          if (v !== "tiled") row[`${v}_tile`] = plan ? Object.values(plan.tile).join(",") : null;
           (rounds[v] ??= []).push(await gpuTime(() => packed.weightMatMul(x, W), reps));
           if (round === 0) {
             const y = packed.weightMatMul(x, W);
@@ -116,8 +129,7 @@ for (const [name, K, N, layout] of shapes) {
         } catch (err) {
           row[`${v}_error`] = String(err?.message ?? err).slice(0, 300);
         }
-        delete process.env.LMPROBE_MATRIX_UNIT_TERMS;
-        process.env.LMPROBE_MATRIX_UNITS = "on";
+        reset();
       }
     }
     for (const [v, times] of Object.entries(rounds)) {
@@ -145,7 +157,7 @@ for (const [name, K, N, layout] of shapes) {
       }
       row[`${v}_max_rel_error`] = worst;
     }
-    for (const t of [3, 2, 1]) if (row.tiled_ms && row[`units${t}_ms`]) row[`units${t}_speedup`] = +(row.tiled_ms / row[`units${t}_ms`]).toFixed(3);
+    for (const [v] of variants.slice(1)) if (row.tiled_ms && row[`${v}_ms`]) row[`${v}_speedup`] = +(row.tiled_ms / row[`${v}_ms`]).toFixed(3);
     x.dispose();
     doc.rows.push(row);
     console.error(JSON.stringify(row));

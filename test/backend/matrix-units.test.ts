@@ -12,8 +12,11 @@ import {
   matrixUnits,
   planUnits,
   RowShiftProgram,
+  unitTile,
+  unitTileFits,
   unitWorkgroupBytes,
   type MatrixUnitShape,
+  type UnitTile,
 } from "../../src/backend/kernels/matrix-units";
 import { withMatrixUnitToggle } from "../../src/backend/probe-webgpu";
 import { hoistEnableDirectives } from "../../src/backend/webgpu";
@@ -65,12 +68,22 @@ test("planUnits: only when asked for and offered; large blocks for large product
     matrixUnits.shape = null;
     assert.equal(planUnits(1024, 4096, 4096), null);
     Object.assign(matrixUnits, { shape: { M: 16, N: 16, K: 16 }, subgroupSize: 32, workgroupStorage: 49152 });
-    assert.deepEqual(planUnits(1024, 14336, 4096), { blocks: "large", terms: 2, tile: 128 });
-    assert.deepEqual(planUnits(512, 4096, 4096), { blocks: "small", terms: 2, tile: 64 }); // 128 large blocks: too few
+    assert.deepEqual(planUnits(1024, 14336, 4096), { tile: unitTile("large"), terms: 2, blockRows: 128 });
+    assert.deepEqual(planUnits(512, 4096, 4096), { tile: unitTile("small"), terms: 2, blockRows: 64 }); // 128 large blocks: too few
     // Where the tiled kernel was faster: 128 rows, and weights under 2^24 elements (Llama's k/v, GPT-2's 768-wide).
     assert.equal(planUnits(128, 4096, 4096), null);
     assert.equal(planUnits(1024, 1024, 4096), null);
     assert.equal(planUnits(1024, 3072, 768), null);
+    // LMPROBE_MATRIX_UNITS=all: every packed product, a fixture's few rows and narrow weights included.
+    process.env.LMPROBE_MATRIX_UNITS = "all";
+    assert.deepEqual(planUnits(7, 64, 32), { tile: unitTile("small"), terms: 2, blockRows: 64 });
+    assert.equal(planUnits(7, 64, 30), null); // K not a multiple of 4: the tiled kernel
+    process.env.LMPROBE_MATRIX_UNIT_TILE = "2,4,4,4,32";
+    assert.deepEqual(planUnits(1024, 14336, 4096), { tile: { sgm: 2, sgn: 4, rm: 4, rn: 4, tk: 32 }, terms: 2, blockRows: 128 });
+    process.env.LMPROBE_MATRIX_UNIT_TILE = "2,4,4,4";
+    assert.throws(() => planUnits(1024, 14336, 4096), /LMPROBE_MATRIX_UNIT_TILE="2,4,4,4": expected five/);
+    delete process.env.LMPROBE_MATRIX_UNIT_TILE;
+    process.env.LMPROBE_MATRIX_UNITS = "on";
     process.env.LMPROBE_MATRIX_UNIT_TERMS = "3";
     assert.equal(planUnits(1024, 14336, 4096)?.terms, 3);
     delete process.env.LMPROBE_MATRIX_UNIT_TERMS;
@@ -81,8 +94,8 @@ test("planUnits: only when asked for and offered; large blocks for large product
     process.env.LMPROBE_MATRIX_UNITS = "on";
     // 24 KiB: the large block's three terms do not fit, the small one's do; at 16 KiB (WebGPU's default) neither.
     matrixUnits.workgroupStorage = 24576;
-    assert.ok(unitWorkgroupBytes(matrixUnits.shape!, "large", 3) > 24576);
-    assert.equal(planUnits(1024, 14336, 4096)?.blocks, "small");
+    assert.ok(unitWorkgroupBytes(matrixUnits.shape!, unitTile("large"), 3) > 24576);
+    assert.deepEqual(planUnits(1024, 14336, 4096)?.tile, unitTile("small"));
     matrixUnits.workgroupStorage = 16384;
     assert.equal(planUnits(1024, 14336, 4096), null);
   } finally {
@@ -119,13 +132,22 @@ test("the activation's terms are cut by bit masks, never as a difference of a va
   // On an H200 (bench/results/gpu-h200/matrix-units-f16-toggle/) NVIDIA's driver folded x − f32(f16(x)) to 0, so
   // two and three terms gave the one-term error; a masked value (halfHead) minus itself has nothing to fold.
   for (const terms of [2, 3] as const) {
-    const code = new MatMulUnitsProgram(256, 520, "nt", "bf16", false, false, 1, "large", { M: 16, N: 16, K: 16 }, terms, 32).getUserCode();
+    const code = new MatMulUnitsProgram(256, 520, "nt", "bf16", false, false, 1, unitTile("large"), { M: 16, N: 16, K: 16 }, terms, 32).getUserCode();
     assert.match(code, /let t0 = halfHead\(x\);/);
     assert.match(code, /let r1 = x - t0;/);
     assert.doesNotMatch(code, /vec4<f32>\(h\d\)/, `${terms} terms: no f16 term widened back to float32`);
     assert.match(code, /bitcast<vec4<u32>>\(x\) & vec4<u32>\(0xffffe000u\)/);
   }
 });
+
+/** Tiles other than the defaults, as "sgm,sgn,rm,rn,tk" would give them (bench/gpu/matrix-units.sh's sweep). */
+const SWEPT_TILES: UnitTile[] = [
+  { sgm: 2, sgn: 2, rm: 4, rn: 4, tk: 32 },
+  { sgm: 2, sgn: 4, rm: 4, rn: 4, tk: 32 },
+  { sgm: 2, sgn: 2, rm: 4, rn: 4, tk: 48 },
+  { sgm: 4, sgn: 2, rm: 2, rn: 4, tk: 16 },
+  { sgm: 1, sgn: 2, rm: 4, rn: 4, tk: 32 },
+];
 
 test("every matrix-unit program variant compiles (Dawn's null backend: WGSL validated, nothing run)", async (t) => {
   let webgpu: typeof import("webgpu");
@@ -150,7 +172,14 @@ test("every matrix-unit program variant compiles (Dawn's null backend: WGSL vali
       for (const format of ["bf16", "f16"] as const) {
         for (const [bias, residual, splits] of [[false, false, 1], [true, true, 1], [true, false, 1], [false, false, 3]] as const) {
           for (const blocks of ["large", "small"] as const) {
-            for (const terms of [3, 2, 1] as const) programs.push(new MatMulUnitsProgram(256, 520, layout, format, bias, residual, splits, blocks, shape, terms, 32));
+            for (const terms of [3, 2, 1] as const) programs.push(new MatMulUnitsProgram(256, 520, layout, format, bias, residual, splits, unitTile(blocks), shape, terms, 32));
+          }
+          // The other tiles bench/gpu/matrix-units.mjs sweeps (--tiles), at the shape NVIDIA's units offer.
+          if (shape.M === 16 && format === "bf16") {
+            for (const tile of SWEPT_TILES) {
+              assert.ok(unitTileFits(shape, tile, 32), JSON.stringify(tile));
+              programs.push(new MatMulUnitsProgram(256, 520, layout, format, bias, residual, splits, tile, shape, 2, 32));
+            }
           }
         }
       }

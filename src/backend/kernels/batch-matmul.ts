@@ -7,7 +7,7 @@ import { replaceWebgpuKernel, withShape, type WebgpuBackendApi } from "./program
 import { SmallOutputPartialsProgram } from "./small-output-matmul";
 import type { HalfFormat } from "./packed-programs";
 import { chooseSplitK, SplitKSumProgram, splitKSumUniforms } from "./split-k";
-import { matrixUnits, MatMulUnitsProgram, planUnits, RowShiftProgram } from "./matrix-units";
+import { matrixUnits, matrixUnitUse, MatMulUnitsProgram, planUnits, RowShiftProgram } from "./matrix-units";
 
 export interface MatMulPlan {
   batch: number;
@@ -95,7 +95,7 @@ export function runMatMulPlan(
   const { batch, M, N, K, layout } = plan;
   // Packed weights on the GPU's matrix units where it has them (matrix-units.ts), the tiled kernel otherwise.
   const units = packedB && batch === 1 ? planUnits(M, N, K) : null;
-  const { splits, kChunk } = chooseSplitK(M, N, K, units ? units.tile : plan.tile, batch);
+  const { splits, kChunk } = chooseSplitK(M, N, K, units ? units.blockRows : plan.tile, batch);
   const split = splits > 1;
   const a3 = withShape(a, [plan.aBatched ? batch : 1, M, K]);
   const b3 = packedB ? b : withShape(b, layout === "nt" ? [plan.bBatched ? batch : 1, N, K] : [plan.bBatched ? batch : 1, K, N]);
@@ -110,7 +110,8 @@ export function runMatMulPlan(
   let shifts: tf.TensorInfo | null = null;
   if (units && packedB) {
     shifts = backend.runWebGPUProgram(new RowShiftProgram(M), [withShape(a, [M, K])], "float32", [M, K].map(int32));
-    program = new MatMulUnitsProgram(M, N, layout, packedB, !split && bias != null, !split && residual != null, splits, units.blocks, matrixUnits.shape!, units.terms, matrixUnits.subgroupSize);
+    program = new MatMulUnitsProgram(M, N, layout, packedB, !split && bias != null, !split && residual != null, splits, units.tile, matrixUnits.shape!, units.terms, matrixUnits.subgroupSize);
+    matrixUnitUse.products++;
     inputs = [a3, b3, shifts, ...(split ? [] : [...biasInput, ...residualInput])];
     uniforms = [M, N, K, bRowOffset * vec2PerRow, split ? kChunk : K].map(int32);
   } else {

@@ -18,8 +18,8 @@
 // kernel's 2e-7 to 1.3e-6, the same for two terms and three (bench/results/gpu-h*/matrix-units-split-fix/), so two
 // is the default.
 //
-// Blocks of C: each subgroup computes RM × RN result matrices of the unit's shape (cm × cn, e.g. 16 × 16), the
-// workgroup SGM × SGN subgroups; A's terms and B (widened, then narrowed to f16) are staged TK deep in workgroup
+// Blocks of C: each subgroup computes rm × rn result matrices of the unit's shape (cm × cn, e.g. 16 × 16), the
+// workgroup sgm × sgn subgroups (UnitTile); A's terms and B (widened, then narrowed to f16) are staged tk deep in workgroup
 // memory, where the subgroups load their operands. The epilogue goes through workgroup memory, one result matrix
 // per subgroup at a time, to undo the row's scale and add the bias and residual per element.
 import type { WebgpuProgram } from "./program";
@@ -71,11 +71,19 @@ export function chooseMatrixUnitShape(features: ReadonlySet<string> | { has(f: s
 }
 
 /**
- * Whether the matrix units are asked for: LMPROBE_MATRIX_UNITS=on. Off by default until their results have been
- * verified on a GPU that has them (see the README's GPU section); then the device is created with the feature.
+ * Whether the matrix units are asked for: LMPROBE_MATRIX_UNITS=on (the products unitTiling's sizes send there) or
+ * all (every product with packed weights, whatever its size: for checking their numbers on small fixtures, as
+ * bench/gpu/verify-bf16.sh does). Off by default until their results have been verified on a GPU that has them
+ * (see the README's GPU section); then the device is created with the feature.
  */
 export function matrixUnitsRequested(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.LMPROBE_MATRIX_UNITS === "on" || env.LMPROBE_MATRIX_UNITS === "1";
+  const value = env.LMPROBE_MATRIX_UNITS;
+  return value === "on" || value === "1" || value === "all";
+}
+
+/** LMPROBE_MATRIX_UNITS=all: every packed product on the units, not only those of unitTiling's sizes. */
+function everyProductOnUnits(): boolean {
+  return process.env.LMPROBE_MATRIX_UNITS === "all";
 }
 
 /**
@@ -85,6 +93,9 @@ export function matrixUnitsRequested(env: NodeJS.ProcessEnv = process.env): bool
 export function matrixUnitsEnabled(): boolean {
   return matrixUnits.shape !== null && matrixUnitsRequested();
 }
+
+/** Products run on the units since the process started (lmprobe verify reports it where it is not 0). */
+export const matrixUnitUse = { products: 0 };
 
 /**
  * Half-precision terms of each activation: 2 unless LMPROBE_MATRIX_UNIT_TERMS says 1 or 3. Two leave at most 2^-22
@@ -97,28 +108,58 @@ export function matrixUnitTerms(): 1 | 2 | 3 {
   return value === "1" ? 1 : value === "3" ? 3 : 2;
 }
 
-/** Workgroup layouts: subgroups along M and N. "large": 128 × 128 blocks of 8 subgroups; "small": 64 × 64, 2 subgroups. */
+/**
+ * How a workgroup's block of C is cut: sgm × sgn subgroups along M and N, each computing rm × rn result matrices of
+ * the unit's shape, over staged slices of K `tk` deep.
+ */
+export interface UnitTile {
+  sgm: number;
+  sgn: number;
+  rm: number;
+  rn: number;
+  tk: number;
+}
+/** Block sizes: "large" for products that fill the GPU with them, "small" (fewer subgroups) otherwise. */
 export type UnitBlocks = "large" | "small";
-const LAYOUTS: Record<UnitBlocks, { sgm: number; sgn: number }> = { large: { sgm: 4, sgn: 2 }, small: { sgm: 2, sgn: 1 } };
-/** Result matrices per subgroup along M and N. */
-const RM = 2;
-const RN = 4;
-/** Depth of each staged slice of K. */
-export const UNIT_TK = 32;
+const TILES: Record<UnitBlocks, UnitTile> = {
+  large: { sgm: 4, sgn: 2, rm: 2, rn: 4, tk: 32 }, // 128 × 128 with 16 × 16 units, 8 subgroups
+  small: { sgm: 2, sgn: 1, rm: 2, rn: 4, tk: 32 }, // 64 × 64, 2 subgroups
+};
 
-/** The C block (rows × columns) a workgroup computes. */
-export function unitBlock(shape: MatrixUnitShape, blocks: UnitBlocks, subgroupSize = matrixUnits.subgroupSize): { rows: number; cols: number; threads: number } {
-  const { sgm, sgn } = LAYOUTS[blocks];
-  return { rows: sgm * RM * shape.M, cols: sgn * RN * shape.N, threads: sgm * sgn * subgroupSize };
+/**
+ * The tile of a block size. LMPROBE_MATRIX_UNIT_TILE="sgm,sgn,rm,rn,tk" replaces both (for bench/gpu/matrix-units.mjs's
+ * sweep of tiles; a malformed value is an error, not ignored).
+ */
+export function unitTile(blocks: UnitBlocks): UnitTile {
+  const value = process.env.LMPROBE_MATRIX_UNIT_TILE;
+  if (!value) return TILES[blocks];
+  const parts = value.split(",").map(Number);
+  if (parts.length !== 5 || !parts.every((v) => Number.isInteger(v) && v > 0) || parts[4] % 16 !== 0) {
+    throw new Error(`LMPROBE_MATRIX_UNIT_TILE="${value}": expected five positive integers "sgm,sgn,rm,rn,tk" with tk a multiple of 16 (e.g. "4,2,2,4,32")`);
+  }
+  const [sgm, sgn, rm, rn, tk] = parts;
+  return { sgm, sgn, rm, rn, tk };
 }
 
+/** The C block (rows × columns) a workgroup computes. */
+export function unitBlock(shape: MatrixUnitShape, tile: UnitTile, subgroupSize = matrixUnits.subgroupSize): { rows: number; cols: number; threads: number } {
+  return { rows: tile.sgm * tile.rm * shape.M, cols: tile.sgn * tile.rn * shape.N, threads: tile.sgm * tile.sgn * subgroupSize };
+}
+
+/** Halves of padding per staged row in workgroup memory (getUserCode). */
+const PAD = 8;
+
 /** Workgroup memory (bytes) the product needs: A's terms and B in f16 (padded rows), one f32 result matrix per subgroup. */
-export function unitWorkgroupBytes(shape: MatrixUnitShape, blocks: UnitBlocks, terms: number): number {
-  const { rows, cols } = unitBlock(shape, blocks);
-  const { sgm, sgn } = LAYOUTS[blocks];
-  const pad = 8; // halves of padding per staged row (getUserCode)
-  const bHalves = Math.max(cols * (UNIT_TK + pad), UNIT_TK * (cols + pad)); // B as [cols, TK] ("nt") or [TK, cols]
-  return 2 * (terms * rows * (UNIT_TK + pad) + bHalves) + 4 * sgm * sgn * shape.M * shape.N;
+export function unitWorkgroupBytes(shape: MatrixUnitShape, tile: UnitTile, terms: number): number {
+  const { rows, cols } = unitBlock(shape, tile);
+  const bHalves = Math.max(cols * (tile.tk + PAD), tile.tk * (cols + PAD)); // B as [cols, TK] ("nt") or [TK, cols]
+  return 2 * (terms * rows * (tile.tk + PAD) + bHalves) + 4 * tile.sgm * tile.sgn * shape.M * shape.N;
+}
+
+/** Whether a tile's staging divides evenly among its threads (each loads whole vec4 slots of A and B). */
+export function unitTileFits(shape: MatrixUnitShape, tile: UnitTile, subgroupSize = matrixUnits.subgroupSize): boolean {
+  const { rows, cols, threads } = unitBlock(shape, tile, subgroupSize);
+  return tile.tk % shape.K === 0 && ((rows * tile.tk) / 4) % threads === 0 && ((cols * tile.tk) / 4) % threads === 0;
 }
 
 /**
@@ -196,39 +237,38 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     readonly hasBias: boolean,
     readonly hasResidual: boolean,
     readonly splits: number,
-    readonly blocks: UnitBlocks,
+    readonly tile: UnitTile,
     readonly shape: MatrixUnitShape,
     readonly terms: 1 | 2 | 3,
     readonly subgroupSize: number,
   ) {
     if (splits > 1 && (hasBias || hasResidual)) throw new Error("MatMulUnitsProgram: split-K adds bias and residual in its sum");
-    const { rows, cols, threads } = unitBlock(shape, blocks, subgroupSize);
+    const { rows, cols, threads } = unitBlock(shape, tile, subgroupSize);
     this.workgroupSize = [threads, 1, 1];
     this.outputShape = [splits, M, N];
     this.dispatch = [Math.ceil(N / cols), Math.ceil(M / rows), splits];
     this.variableNames = ["A", "B", "shifts", ...(hasBias ? ["bias"] : []), ...(hasResidual ? ["residual"] : [])];
     this.variableComponents = [4, 2, 1, ...(hasBias ? [1] : []), ...(hasResidual ? [1] : [])];
     const s = `${shape.M}x${shape.N}x${shape.K}`;
-    this.shaderKey = `lmprobeMatMulUnits_${layout}_${format}_${hasBias}_${hasResidual}_${splits > 1}_${blocks}_${s}_${terms}_${subgroupSize}`;
+    this.shaderKey = `lmprobeMatMulUnits_${layout}_${format}_${hasBias}_${hasResidual}_${splits > 1}_${tile.sgm}.${tile.sgn}.${tile.rm}.${tile.rn}.${tile.tk}_${s}_${terms}_${subgroupSize}`;
   }
 
   getUserCode(): string {
     const { M: cm, N: cn, K: ck } = this.shape;
-    const { sgm, sgn } = LAYOUTS[this.blocks];
-    const { rows: TM, cols: TN, threads } = unitBlock(this.shape, this.blocks, this.subgroupSize);
-    const TK = UNIT_TK;
+    const { sgm, sgn, rm: RM, rn: RN, tk: TK } = this.tile;
+    const { rows: TM, cols: TN, threads } = unitBlock(this.shape, this.tile, this.subgroupSize);
     const terms = this.terms;
     const nt = this.layout === "nt";
     const accs: string[] = [];
     for (let i = 0; i < RM; i++) for (let j = 0; j < RN; j++) accs.push(`acc${i}_${j}`);
     // Staging: A's TM × TK floats as vec4 slots, each split into `terms` halves; B's TN × TK (or TK × TN) values.
-    // Rows in workgroup memory are padded by 8 halves (16 bytes), so that the 16 rows a matrix load reads do not
+    // Rows in workgroup memory are padded by PAD = 8 halves (16 bytes), so that the 16 rows a matrix load reads do not
     // fall on the same banks. The next slice's global values are loaded into registers while the units work on
     // this one (WGSL has no asynchronous copy into workgroup memory).
     const aSlots = (TM * TK) / 4 / threads;
     const bSlots = (TN * TK) / 4 / threads;
-    const aStride = TK + 8;
-    const bStride = nt ? TK + 8 : TN + 8;
+    const aStride = TK + PAD;
+    const bStride = nt ? TK + PAD : TN + PAD;
     const aTerm = TM * aStride;
     const comps = ["x", "y", "z", "w"];
     const storeA = Array.from({ length: terms }, (_, t) => comps.map((c, ci) => `As[${t * aTerm} + base + ${ci}] = h${t}.${c};`).join(" ")).join("\n      ");
@@ -378,24 +418,26 @@ fn main() {
  * (bench/results/gpu-h200/matrix-units-split-fix/, two terms against the tiled kernel in the same call) they were
  * 1.3–6.3× faster at 1024 rows on Llama-3.1-8B's q/o, MLP and lens products and GPT-2's lens (weights of 2^24 and
  * more), and slower on its k/v (4096 × 1024: 0.71×), on GPT-2's 768-wide products (0.43–0.71×) and on most
- * products at 128 rows (0.64–0.87×; q/o and the lens 1.2×).
+ * products at 128 rows (0.64–0.87×; q/o and the lens 1.2×). LMPROBE_MATRIX_UNITS=all lifts the sizes.
  */
 export const unitTiling = { minLargeBlocks: 256, minRows: 512, minWeight: 2 ** 24 };
 
 /**
- * The block layout for an M×K · K×N product on the matrix units, or null when they should not take it: units off,
- * a product below unitTiling's sizes, or more workgroup memory than the device allows.
+ * The tile for an M×K · K×N product on the matrix units (and its block's rows, for split-K's choice), or null when
+ * they should not take it: units off, a product below unitTiling's sizes, or more workgroup memory than the device
+ * allows.
  */
-export function planUnits(M: number, N: number, K: number): { blocks: UnitBlocks; terms: 1 | 2 | 3; tile: number } | null {
+export function planUnits(M: number, N: number, K: number): { tile: UnitTile; terms: 1 | 2 | 3; blockRows: number } | null {
   const shape = matrixUnits.shape;
   // RowShiftProgram runs one workgroup per row: at most 65535 in one dispatch dimension.
-  if (!shape || !matrixUnitsEnabled() || K % 4 !== 0 || M < 16 || N < 16 || M > 65535) return null;
-  if (M < unitTiling.minRows || N * K < unitTiling.minWeight) return null;
+  if (!shape || !matrixUnitsEnabled() || K % 4 !== 0 || M > 65535) return null;
+  if (!everyProductOnUnits() && (M < 16 || N < 16 || M < unitTiling.minRows || N * K < unitTiling.minWeight)) return null;
   const terms = matrixUnitTerms();
-  const large = unitBlock(shape, "large");
+  const large = unitBlock(shape, unitTile("large"));
   const bigEnough = Math.ceil(M / large.rows) * Math.ceil(N / large.cols) >= unitTiling.minLargeBlocks;
   for (const blocks of (bigEnough ? ["large", "small"] : ["small"]) as UnitBlocks[]) {
-    if (unitWorkgroupBytes(shape, blocks, terms) <= matrixUnits.workgroupStorage) return { blocks, terms, tile: unitBlock(shape, blocks).rows };
+    const tile = unitTile(blocks);
+    if (unitTileFits(shape, tile) && unitWorkgroupBytes(shape, tile, terms) <= matrixUnits.workgroupStorage) return { tile, terms, blockRows: unitBlock(shape, tile).rows };
   }
   return null;
 }
