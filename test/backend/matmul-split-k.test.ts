@@ -37,6 +37,8 @@ test("split-K is chosen for few rows over a deep K, never for many rows, a short
       assert.ok(splits * kChunk >= K && (splits - 1) * kChunk < K, "the slices cover K, none empty");
       assert.ok(blocks * splits <= 2 * splitKTiling.targetWorkgroups, "about the target workgroup count, not far past it");
     }
+    // Wider blocks (the matrix units' 64 × 256): fewer workgroups, so more slices.
+    assert.ok(chooseSplitK(128, 4096, 14336, 64, 1, 256).splits > chooseSplitK(128, 4096, 14336, 64, 1).splits);
     // Many rows (1024: splitting measured slower), GPT-2's K = 768, a batch: one slice.
     assert.equal(chooseSplitK(1024, 4096, 4096, 128, 1).splits, 1);
     assert.equal(chooseSplitK(128, 3072, 768, 64, 1).splits, 1);

@@ -68,18 +68,18 @@ test("planUnits: only when asked for and offered; large blocks for large product
     matrixUnits.shape = null;
     assert.equal(planUnits(1024, 4096, 4096), null);
     Object.assign(matrixUnits, { shape: { M: 16, N: 16, K: 16 }, subgroupSize: 32, workgroupStorage: 49152 });
-    assert.deepEqual(planUnits(1024, 14336, 4096), { tile: unitTile("large"), terms: 2, blockRows: 128 });
-    assert.deepEqual(planUnits(512, 4096, 4096), { tile: unitTile("small"), terms: 2, blockRows: 64 }); // 128 large blocks: too few
+    assert.deepEqual(planUnits(1024, 14336, 4096), { tile: unitTile("large"), terms: 2, blockRows: 128, blockCols: 128 });
+    assert.deepEqual(planUnits(512, 4096, 4096), { tile: unitTile("small"), terms: 2, blockRows: 64, blockCols: 64 }); // 128 large blocks: too few
     // Where the tiled kernel was faster: 128 rows, and weights under 2^24 elements (Llama's k/v, GPT-2's 768-wide).
     assert.equal(planUnits(128, 4096, 4096), null);
     assert.equal(planUnits(1024, 1024, 4096), null);
     assert.equal(planUnits(1024, 3072, 768), null);
     // LMPROBE_MATRIX_UNITS=all: every packed product, a fixture's few rows and narrow weights included.
     process.env.LMPROBE_MATRIX_UNITS = "all";
-    assert.deepEqual(planUnits(7, 64, 32), { tile: unitTile("small"), terms: 2, blockRows: 64 });
+    assert.deepEqual(planUnits(7, 64, 32), { tile: unitTile("small"), terms: 2, blockRows: 64, blockCols: 64 });
     assert.equal(planUnits(7, 64, 30), null); // K not a multiple of 4: the tiled kernel
     process.env.LMPROBE_MATRIX_UNIT_TILE = "2,4,4,4,32";
-    assert.deepEqual(planUnits(1024, 14336, 4096), { tile: { sgm: 2, sgn: 4, rm: 4, rn: 4, tk: 32 }, terms: 2, blockRows: 128 });
+    assert.deepEqual(planUnits(1024, 14336, 4096), { tile: { sgm: 2, sgn: 4, rm: 4, rn: 4, tk: 32 }, terms: 2, blockRows: 128, blockCols: 256 });
     process.env.LMPROBE_MATRIX_UNIT_TILE = "2,4,4,4";
     assert.throws(() => planUnits(1024, 14336, 4096), /LMPROBE_MATRIX_UNIT_TILE="2,4,4,4": expected five/);
     delete process.env.LMPROBE_MATRIX_UNIT_TILE;

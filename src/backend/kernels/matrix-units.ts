@@ -423,11 +423,11 @@ fn main() {
 export const unitTiling = { minLargeBlocks: 256, minRows: 512, minWeight: 2 ** 24 };
 
 /**
- * The tile for an M×K · K×N product on the matrix units (and its block's rows, for split-K's choice), or null when
+ * The tile for an M×K · K×N product on the matrix units (and its block's sides, for split-K's choice), or null when
  * they should not take it: units off, a product below unitTiling's sizes, or more workgroup memory than the device
  * allows.
  */
-export function planUnits(M: number, N: number, K: number): { tile: UnitTile; terms: 1 | 2 | 3; blockRows: number } | null {
+export function planUnits(M: number, N: number, K: number): { tile: UnitTile; terms: 1 | 2 | 3; blockRows: number; blockCols: number } | null {
   const shape = matrixUnits.shape;
   // RowShiftProgram runs one workgroup per row: at most 65535 in one dispatch dimension.
   if (!shape || !matrixUnitsEnabled() || K % 4 !== 0 || M > 65535) return null;
@@ -437,7 +437,10 @@ export function planUnits(M: number, N: number, K: number): { tile: UnitTile; te
   const bigEnough = Math.ceil(M / large.rows) * Math.ceil(N / large.cols) >= unitTiling.minLargeBlocks;
   for (const blocks of (bigEnough ? ["large", "small"] : ["small"]) as UnitBlocks[]) {
     const tile = unitTile(blocks);
-    if (unitTileFits(shape, tile) && unitWorkgroupBytes(shape, tile, terms) <= matrixUnits.workgroupStorage) return { tile, terms, blockRows: unitBlock(shape, tile).rows };
+    if (unitTileFits(shape, tile) && unitWorkgroupBytes(shape, tile, terms) <= matrixUnits.workgroupStorage) {
+      const block = unitBlock(shape, tile);
+      return { tile, terms, blockRows: block.rows, blockCols: block.cols };
+    }
   }
   return null;
 }

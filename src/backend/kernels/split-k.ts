@@ -31,7 +31,7 @@ export interface SplitK {
  * or a slice count) when set (read at each call, so a benchmark can compare), else by splitKTiling. Either way no
  * more slices than maxPartialBytes allows.
  */
-export function chooseSplitK(M: number, N: number, K: number, tile: number, batch: number): SplitK {
+export function chooseSplitK(M: number, N: number, K: number, tile: number, batch: number, tileCols = tile): SplitK {
   const none = { splits: 1, kChunk: K };
   const raw = process.env.LMPROBE_MATMUL_SPLITK;
   let wanted: number;
@@ -44,7 +44,7 @@ export function chooseSplitK(M: number, N: number, K: number, tile: number, batc
     wanted = n;
   } else {
     if (M > splitKTiling.maxRows) return none;
-    const workgroups = Math.ceil(M / tile) * Math.ceil(N / tile);
+    const workgroups = Math.ceil(M / tile) * Math.ceil(N / tileCols);
     wanted = Math.min(Math.ceil(splitKTiling.targetWorkgroups / workgroups), Math.floor(K / splitKTiling.minChunk));
   }
   wanted = Math.min(wanted, Math.floor(splitKTiling.maxPartialBytes / (M * N * 4)));
