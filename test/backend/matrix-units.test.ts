@@ -14,6 +14,7 @@ import {
   RowShiftProgram,
   unitTile,
   unitTileFits,
+  unitTiles,
   unitWorkgroupBytes,
   type MatrixUnitShape,
   type UnitTile,
@@ -60,48 +61,69 @@ test("enable directives move before tfjs's declarations, once each; code without
   assert.equal(hoistEnableDirectives("fn main() {}\n// enable nothing"), "fn main() {}\n// enable nothing");
 });
 
-test("planUnits: only when asked for and offered; large blocks for large products; bounded by workgroup memory", () => {
+test("planUnits: only when asked for and offered; the sizes and tiles of the H100 sweep; bounded by workgroup memory", () => {
   const saved = { ...matrixUnits };
   const env = process.env.LMPROBE_MATRIX_UNITS;
+  const wide = { sgm: 2, sgn: 4, rm: 4, rn: 4, tk: 32 };
+  const many = { sgm: 4, sgn: 4, rm: 2, rn: 2, tk: 32 };
   try {
     process.env.LMPROBE_MATRIX_UNITS = "on";
     matrixUnits.shape = null;
     assert.equal(planUnits(1024, 4096, 4096), null);
     Object.assign(matrixUnits, { shape: { M: 16, N: 16, K: 16 }, subgroupSize: 32, workgroupStorage: 49152 });
-    assert.deepEqual(planUnits(1024, 14336, 4096), { tile: unitTile("large"), terms: 2, blockRows: 128, blockCols: 128 });
-    assert.deepEqual(planUnits(512, 4096, 4096), { tile: unitTile("small"), terms: 2, blockRows: 64, blockCols: 64 }); // 128 large blocks: too few
-    // Where the tiled kernel was faster: 128 rows, and weights under 2^24 elements (Llama's k/v, GPT-2's 768-wide).
-    assert.equal(planUnits(128, 4096, 4096), null);
-    assert.equal(planUnits(1024, 1024, 4096), null);
-    assert.equal(planUnits(1024, 3072, 768), null);
+    // Many blocks: 128 × 256 tiles of 8 subgroups; few: 128 × 128 tiles of 16 subgroups.
+    assert.deepEqual(planUnits(1024, 14336, 4096), { tile: wide, terms: 2, blockRows: 128, blockCols: 256 });
+    assert.deepEqual(planUnits(1024, 4096, 4096), { tile: wide, terms: 2, blockRows: 128, blockCols: 256 }); // 128 blocks
+    assert.deepEqual(planUnits(128, 14336, 4096)?.tile, wide); // 56 blocks
+    assert.deepEqual(planUnits(128, 4096, 4096), { tile: many, terms: 2, blockRows: 128, blockCols: 128 }); // 16 blocks
+    assert.deepEqual(planUnits(1024, 768, 3072)?.tile, many); // GPT-2's MLP down at 1024 rows: 24 blocks
+    // Sizes: weights of 2^24 from 128 rows, of 2^19 from 512 rows; none below.
+    assert.ok(planUnits(128, 50257, 768)); // GPT-2's lens
+    assert.equal(planUnits(127, 4096, 4096), null);
+    assert.equal(planUnits(128, 1024, 4096), null); // Llama's k/v at 128 rows
+    assert.ok(planUnits(1024, 1024, 4096)); // and at 1024
+    assert.equal(planUnits(511, 3072, 768), null);
+    assert.ok(planUnits(512, 768, 768)); // GPT-2's attention projections at 512 rows
+    assert.equal(planUnits(1024, 512, 512), null); // 2^18
     // LMPROBE_MATRIX_UNITS=all: every packed product, a fixture's few rows and narrow weights included.
     process.env.LMPROBE_MATRIX_UNITS = "all";
-    assert.deepEqual(planUnits(7, 64, 32), { tile: unitTile("small"), terms: 2, blockRows: 64, blockCols: 64 });
+    assert.deepEqual(planUnits(7, 64, 32), { tile: many, terms: 2, blockRows: 128, blockCols: 128 });
     assert.equal(planUnits(7, 64, 30), null); // K not a multiple of 4: the tiled kernel
-    process.env.LMPROBE_MATRIX_UNIT_TILE = "2,4,4,4,32";
-    assert.deepEqual(planUnits(1024, 14336, 4096), { tile: { sgm: 2, sgn: 4, rm: 4, rn: 4, tk: 32 }, terms: 2, blockRows: 128, blockCols: 256 });
+    process.env.LMPROBE_MATRIX_UNIT_TILE = "2,2,4,4,48";
+    assert.deepEqual(planUnits(1024, 14336, 4096), { tile: { sgm: 2, sgn: 2, rm: 4, rn: 4, tk: 48 }, terms: 2, blockRows: 128, blockCols: 128 });
     process.env.LMPROBE_MATRIX_UNIT_TILE = "2,4,4,4";
     assert.throws(() => planUnits(1024, 14336, 4096), /LMPROBE_MATRIX_UNIT_TILE="2,4,4,4": expected five/);
     delete process.env.LMPROBE_MATRIX_UNIT_TILE;
     process.env.LMPROBE_MATRIX_UNITS = "on";
+    // Three terms: the preferred tiles' workgroup memory does not fit 48 KiB; the next one does.
     process.env.LMPROBE_MATRIX_UNIT_TERMS = "3";
-    assert.equal(planUnits(1024, 14336, 4096)?.terms, 3);
+    assert.ok(unitWorkgroupBytes(matrixUnits.shape!, wide, 3) > 49152);
+    assert.deepEqual(planUnits(1024, 14336, 4096), { tile: unitTiles("large")[1], terms: 3, blockRows: 128, blockCols: 128 });
     delete process.env.LMPROBE_MATRIX_UNIT_TERMS;
     process.env.LMPROBE_MATRIX_UNITS = "off";
     assert.equal(planUnits(1024, 14336, 4096), null);
     delete process.env.LMPROBE_MATRIX_UNITS;
     assert.equal(planUnits(1024, 14336, 4096), null); // off unless asked for
     process.env.LMPROBE_MATRIX_UNITS = "on";
-    // 24 KiB: the large block's three terms do not fit, the small one's do; at 16 KiB (WebGPU's default) neither.
+    // 24 KiB: only the 64 × 64 tile of two subgroups fits; at 16 KiB (WebGPU's default) none.
     matrixUnits.workgroupStorage = 24576;
-    assert.ok(unitWorkgroupBytes(matrixUnits.shape!, unitTile("large"), 3) > 24576);
-    assert.deepEqual(planUnits(1024, 14336, 4096)?.tile, unitTile("small"));
+    assert.deepEqual(planUnits(1024, 14336, 4096)?.tile, { sgm: 2, sgn: 1, rm: 2, rn: 4, tk: 32 });
     matrixUnits.workgroupStorage = 16384;
     assert.equal(planUnits(1024, 14336, 4096), null);
   } finally {
     Object.assign(matrixUnits, saved);
     if (env === undefined) delete process.env.LMPROBE_MATRIX_UNITS;
     else process.env.LMPROBE_MATRIX_UNITS = env;
+  }
+});
+
+test("every preferred tile divides its staging among its threads and fits 48 KiB with two terms", () => {
+  const shape = { M: 16, N: 16, K: 16 };
+  for (const blocks of ["large", "small"] as const) {
+    for (const tile of unitTiles(blocks)) {
+      assert.ok(unitTileFits(shape, tile, 32), JSON.stringify(tile));
+      assert.ok(unitWorkgroupBytes(shape, tile, 2) <= 49152, JSON.stringify(tile));
+    }
   }
 });
 
@@ -172,7 +194,9 @@ test("every matrix-unit program variant compiles (Dawn's null backend: WGSL vali
       for (const format of ["bf16", "f16"] as const) {
         for (const [bias, residual, splits] of [[false, false, 1], [true, true, 1], [true, false, 1], [false, false, 3]] as const) {
           for (const blocks of ["large", "small"] as const) {
-            for (const terms of [3, 2, 1] as const) programs.push(new MatMulUnitsProgram(256, 520, layout, format, bias, residual, splits, unitTile(blocks), shape, terms, 32));
+            for (const tile of unitTiles(blocks)) {
+              for (const terms of [3, 2, 1] as const) programs.push(new MatMulUnitsProgram(256, 520, layout, format, bias, residual, splits, tile, shape, terms, 32));
+            }
           }
           // The other tiles bench/gpu/matrix-units.mjs sweeps (--tiles), at the shape NVIDIA's units offer.
           if (shape.M === 16 && format === "bf16") {

@@ -119,18 +119,34 @@ export interface UnitTile {
   rn: number;
   tk: number;
 }
-/** Block sizes: "large" for products that fill the GPU with them, "small" (fewer subgroups) otherwise. */
+/**
+ * Block sizes: "large" for products with many blocks, "small" otherwise. Chosen from a sweep of nine tiles on an
+ * H100 (bench/results/gpu-h100/matrix-units-tiles/, two terms, each against the tiled kernel in the same rounds):
+ * 128 × 256 blocks of 8 subgroups of 64 × 64 were the fastest on every product with ≥ 56 such blocks (Llama-3.1-8B's
+ * q/o, MLP and lens at 1024 rows 0.59–0.63 of the tiled kernel's time, where the earlier 128 × 128 blocks of 8
+ * subgroups took 0.77–0.87), and 128 × 128 blocks of 16 subgroups of 32 × 32 on those with ≤ 32 (q/o at 128 rows
+ * 0.44, GPT-2's MLP down at 1024 rows 0.42): more subgroups hide more latency where blocks are few. Each size falls
+ * back to smaller tiles where its workgroup memory does not fit (three terms, or a device with less).
+ */
 export type UnitBlocks = "large" | "small";
-const TILES: Record<UnitBlocks, UnitTile> = {
-  large: { sgm: 4, sgn: 2, rm: 2, rn: 4, tk: 32 }, // 128 × 128 with 16 × 16 units, 8 subgroups
-  small: { sgm: 2, sgn: 1, rm: 2, rn: 4, tk: 32 }, // 64 × 64, 2 subgroups
+const TILES: Record<UnitBlocks, UnitTile[]> = {
+  large: [
+    { sgm: 2, sgn: 4, rm: 4, rn: 4, tk: 32 }, // 128 × 256, 8 subgroups of 64 × 64
+    { sgm: 4, sgn: 2, rm: 2, rn: 4, tk: 32 }, // 128 × 128, 8 subgroups of 32 × 64
+    { sgm: 2, sgn: 1, rm: 2, rn: 4, tk: 32 }, // 64 × 64, 2 subgroups
+  ],
+  small: [
+    { sgm: 4, sgn: 4, rm: 2, rn: 2, tk: 32 }, // 128 × 128, 16 subgroups of 32 × 32
+    { sgm: 4, sgn: 2, rm: 2, rn: 4, tk: 32 },
+    { sgm: 2, sgn: 1, rm: 2, rn: 4, tk: 32 },
+  ],
 };
 
 /**
- * The tile of a block size. LMPROBE_MATRIX_UNIT_TILE="sgm,sgn,rm,rn,tk" replaces both (for bench/gpu/matrix-units.mjs's
- * sweep of tiles; a malformed value is an error, not ignored).
+ * The tiles of a block size, in order of preference. LMPROBE_MATRIX_UNIT_TILE="sgm,sgn,rm,rn,tk" replaces them all
+ * (for bench/gpu/matrix-units.mjs's sweep of tiles; a malformed value is an error, not ignored).
  */
-export function unitTile(blocks: UnitBlocks): UnitTile {
+export function unitTiles(blocks: UnitBlocks): UnitTile[] {
   const value = process.env.LMPROBE_MATRIX_UNIT_TILE;
   if (!value) return TILES[blocks];
   const parts = value.split(",").map(Number);
@@ -138,7 +154,12 @@ export function unitTile(blocks: UnitBlocks): UnitTile {
     throw new Error(`LMPROBE_MATRIX_UNIT_TILE="${value}": expected five positive integers "sgm,sgn,rm,rn,tk" with tk a multiple of 16 (e.g. "4,2,2,4,32")`);
   }
   const [sgm, sgn, rm, rn, tk] = parts;
-  return { sgm, sgn, rm, rn, tk };
+  return [{ sgm, sgn, rm, rn, tk }];
+}
+
+/** The preferred tile of a block size. */
+export function unitTile(blocks: UnitBlocks): UnitTile {
+  return unitTiles(blocks)[0];
 }
 
 /** The C block (rows × columns) a workgroup computes. */
@@ -413,14 +434,22 @@ fn main() {
 }
 
 /**
- * Below this many large blocks a product uses small ones (as the tiled kernel's matMulTiling.minBlocks128). The
- * units take a product only with at least `minRows` rows and a weight of at least `minWeight` elements: on an H200
- * (bench/results/gpu-h200/matrix-units-split-fix/, two terms against the tiled kernel in the same call) they were
- * 1.3–6.3× faster at 1024 rows on Llama-3.1-8B's q/o, MLP and lens products and GPT-2's lens (weights of 2^24 and
- * more), and slower on its k/v (4096 × 1024: 0.71×), on GPT-2's 768-wide products (0.43–0.71×) and on most
- * products at 128 rows (0.64–0.87×; q/o and the lens 1.2×). LMPROBE_MATRIX_UNITS=all lifts the sizes.
+ * Which products the units take, from the same sweep (bench/results/gpu-h100/matrix-units-tiles/): at 128 rows
+ * and more, those with weights of ≥ 2^24 elements (Llama-3.1-8B's q/o, MLP and lens, GPT-2's lens: 0.44–0.82 of
+ * the tiled kernel's time with the chosen tiles), and at 512 rows and more those of ≥ 2^19 (GPT-2's 768-wide
+ * products at 1024 rows 0.42–0.75; Llama's k/v, 4096 × 1024, 0.94–0.98). At 128 rows the smaller ones were slower
+ * on every tile (k/v 1.5×, GPT-2's products 1.4–1.8×). Below `minLargeBlocks` blocks of the large tile a product
+ * takes the small one. LMPROBE_MATRIX_UNITS=all lifts the sizes.
  */
-export const unitTiling = { minLargeBlocks: 256, minRows: 512, minWeight: 2 ** 24 };
+export const unitTiling = { minLargeBlocks: 48, minRows: 128, minWeight: 2 ** 24, minRowsSmallWeight: 512, minSmallWeight: 2 ** 19 };
+
+/** Whether unitTiling's sizes send an M-row product with an N × K weight to the units. */
+function unitsTake(M: number, N: number, K: number): boolean {
+  if (everyProductOnUnits()) return true;
+  if (M < 16 || N < 16) return false;
+  const weight = N * K;
+  return (M >= unitTiling.minRows && weight >= unitTiling.minWeight) || (M >= unitTiling.minRowsSmallWeight && weight >= unitTiling.minSmallWeight);
+}
 
 /**
  * The tile for an M×K · K×N product on the matrix units (and its block's sides, for split-K's choice), or null when
@@ -430,13 +459,11 @@ export const unitTiling = { minLargeBlocks: 256, minRows: 512, minWeight: 2 ** 2
 export function planUnits(M: number, N: number, K: number): { tile: UnitTile; terms: 1 | 2 | 3; blockRows: number; blockCols: number } | null {
   const shape = matrixUnits.shape;
   // RowShiftProgram runs one workgroup per row: at most 65535 in one dispatch dimension.
-  if (!shape || !matrixUnitsEnabled() || K % 4 !== 0 || M > 65535) return null;
-  if (!everyProductOnUnits() && (M < 16 || N < 16 || M < unitTiling.minRows || N * K < unitTiling.minWeight)) return null;
+  if (!shape || !matrixUnitsEnabled() || K % 4 !== 0 || M > 65535 || !unitsTake(M, N, K)) return null;
   const terms = matrixUnitTerms();
   const large = unitBlock(shape, unitTile("large"));
-  const bigEnough = Math.ceil(M / large.rows) * Math.ceil(N / large.cols) >= unitTiling.minLargeBlocks;
-  for (const blocks of (bigEnough ? ["large", "small"] : ["small"]) as UnitBlocks[]) {
-    const tile = unitTile(blocks);
+  const blocks: UnitBlocks = Math.ceil(M / large.rows) * Math.ceil(N / large.cols) >= unitTiling.minLargeBlocks ? "large" : "small";
+  for (const tile of unitTiles(blocks)) {
     if (unitTileFits(shape, tile) && unitWorkgroupBytes(shape, tile, terms) <= matrixUnits.workgroupStorage) {
       const block = unitBlock(shape, tile);
       return { tile, terms, blockRows: block.rows, blockCols: block.cols };

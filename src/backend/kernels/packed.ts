@@ -2,7 +2,8 @@
 // (bfloat16 / float16 pairs, kernels/packed-programs.ts), and the widening of a packed matrix to float32 (whole,
 // transposed, or selected rows for an embedding lookup). backend/packed-weight.ts reaches them by name.
 import * as tf from "@tensorflow/tfjs-core";
-import { planMatMul, runMatMulPlan } from "./batch-matmul";
+import { planMatMul, runMatMulPlan, type MatMulPlan } from "./batch-matmul";
+import { planUnits } from "./matrix-units";
 import { PackedMatMulProgram, UnpackProgram, type HalfFormat } from "./packed-programs";
 import type { WebgpuBackendApi } from "./program";
 
@@ -19,11 +20,19 @@ export interface PackedMatMulAttrs {
   rowOffset: number;
 }
 
-/** The tiled kernel's plan for a packed product, or null (then the plain program runs it). */
-export function planPackedMatMul(aShape: number[], attrs: PackedMatMulAttrs) {
+/**
+ * The tiled kernel's plan for a packed product, or null (then the plain program runs it). A product of fewer rows
+ * than the tiled kernel takes still gets a plan where the matrix units take it (LMPROBE_MATRIX_UNITS=all: what
+ * lets `verify` check the units' numbers on fixtures of a few tokens).
+ */
+export function planPackedMatMul(aShape: number[], attrs: PackedMatMulAttrs): MatMulPlan | null {
   const { layout, N, K } = attrs;
   // The tiled loads read a vec4 of the float32 layout as two whole words: the packed axis must be a multiple of 4.
-  return planMatMul(aShape, layout === "nt" ? [N, K] : [K, N], false, layout === "nt");
+  const tiled = planMatMul(aShape, layout === "nt" ? [N, K] : [K, N], false, layout === "nt");
+  if (tiled || aShape.length !== 2) return tiled;
+  const M = aShape[0];
+  if (!planUnits(M, N, K)) return null;
+  return { batch: 1, M, N, K, layout, aBatched: false, bBatched: false, outShape: [M, N], tile: 64 };
 }
 
 export function registerPackedKernels(): void {

@@ -12,6 +12,7 @@ import { planMatMul, matMulVariant } from "./batch-matmul";
 import { MatMulTiledProgram } from "./matmul";
 import type { HalfFormat } from "./packed-programs";
 import { withShape, type WebgpuBackendApi } from "./program";
+import { planUnits } from "./matrix-units";
 import { chooseSplitK } from "./split-k";
 
 export const SEGMENTED_MATMUL_KERNEL = "LmprobeSegmentedMatMul";
@@ -29,7 +30,8 @@ export interface SegmentedMatMulAttrs {
 /**
  * The block width for an M-row product with these segments, or null where the tiled kernel should not run it as
  * one: sizes it does not take, a segment width that is not a multiple of 4 (a vec4 of output columns must lie in one
- * segment), or a product that would split K (split-K's sum has no segments; separate products split as they would).
+ * segment), a product that would split K (split-K's sum has no segments; separate products split as they would), or
+ * packed weights that the matrix units would each take.
  */
 export function segmentedTile(M: number, attrs: SegmentedMatMulAttrs): 64 | 128 | null {
   const { K, widths, layout } = attrs;
@@ -38,6 +40,8 @@ export function segmentedTile(M: number, attrs: SegmentedMatMulAttrs): 64 | 128 
   const plan = planMatMul([M, K], layout === "nt" ? [N, K] : [K, N], false, layout === "nt");
   if (!plan) return null;
   if (chooseSplitK(M, N, K, plan.tile, 1).splits > 1) return null;
+  // Packed weights that the matrix units would each take run as separate products there.
+  if (attrs.format != null && widths.every((w) => planUnits(M, w, K) != null)) return null;
   return plan.tile;
 }
 
