@@ -82,7 +82,7 @@ def main():
         meta = {k: v for k, v in run.items() if k != "results" and k != "kernels"}
         doc["lmprobe_runs"].append({"file": os.path.basename(path), **meta})
         for case in run.get("results", []):
-            doc["cases"].append({"packed_weights": run.get("packed_weights"), "device": run.get("device"), **with_ratios(case, baselines)})
+            doc["cases"].append({"lmprobe_file": os.path.basename(path), "packed_weights": run.get("packed_weights"), "device": run.get("device"), **with_ratios(case, baselines)})
     for item in args.extra:
         name, path = item.split("=", 1)
         doc[name] = read_json(path) if os.path.exists(path) else {"missing": path}
@@ -90,7 +90,7 @@ def main():
         json.dump(doc, f, indent=1)
     # The headline, one line per case, for the call's output.
     for c in doc["cases"]:
-        keys = ("model", "T", "packed_weights", "load_ms", "forward_ms", "probe_ms", "forward_ratio", "probe_ratio",
+        keys = ("model", "T", "lmprobe_file", "packed_weights", "load_ms", "forward_ms", "probe_ms", "forward_ratio", "probe_ratio",
                 "forward_ratio_bf16", "probe_ratio_bf16", "forward_early_ratio", "probe_early_ratio", "load_ratio", "load_ratio_bf16", "skipped", "error")
         print(json.dumps({k: c[k] for k in keys if k in c})[:600])
 

@@ -4,10 +4,13 @@
 # with the webgpu backend, once per LMPROBE_PACKED_WEIGHTS value while the budget allows; T = 128 and 1024. In $OUT:
 # small.json (every case with its ratios to PyTorch float32 and bf16), torch-small.json, lmprobe-small-packed<P>.json,
 # gpu.txt, log.txt.
-#   bash bench/gpu/small.sh [reps=10] ["1 0"]       (carry [".device"])
+# The third argument lists LMPROBE_MATRIX_UNITS values to run each packed mode with (default "off"; "off on": the
+# matrix units' effect in the same call, files lmprobe-small-packed<P>-units-<U>.json).
+#   bash bench/gpu/small.sh [reps=10] ["1 0"] ["off on"]       (carry [".device"])
 source "$(dirname "$0")/common.sh"
 reps=${1:-10}
 modes=${2:-1 0}
+unit_modes=${3:-off}
 cases=gpt2-small,qwen2.5-0.5b
 need_node
 gpu_info
@@ -17,12 +20,15 @@ PYTHONUNBUFFERED=1 timeout "$(step_timeout 240)" python3 bench/torch_baseline.py
 grep '^{' "$log" | cut -c1-300 | tail -8
 lmprobe_runs=()
 for p in $modes; do
-  if ! within 90; then say "lmprobe with LMPROBE_PACKED_WEIGHTS=$p skipped: $(left) s left"; continue; fi
-  say "lmprobe (webgpu, LMPROBE_PACKED_WEIGHTS=$p)"
-  LMPROBE_PACKED_WEIGHTS=$p timeout "$(step_timeout 220)" "$node" --require ./bench/native-deps.cjs --import tsx bench/run.mjs --src --backend webgpu --models $cases \
-    --seq 128,1024 --checkpoints "$models" --torch "$out/torch-small.json" --reps "$reps" --out "$out/lmprobe-small-packed$p.json" \
-    2>> "$log" > /dev/null || say "lmprobe run exited $? (packed=$p)"
-  lmprobe_runs+=(--lmprobe "$out/lmprobe-small-packed$p.json")
+  for u in $unit_modes; do
+    name=lmprobe-small-packed$p$([ "$unit_modes" = off ] || echo "-units-$u")
+    if ! within 90; then say "lmprobe with LMPROBE_PACKED_WEIGHTS=$p LMPROBE_MATRIX_UNITS=$u skipped: $(left) s left"; continue; fi
+    say "lmprobe (webgpu, LMPROBE_PACKED_WEIGHTS=$p, LMPROBE_MATRIX_UNITS=$u)"
+    LMPROBE_MATRIX_UNITS=$u LMPROBE_PACKED_WEIGHTS=$p timeout "$(step_timeout 220)" "$node" --require ./bench/native-deps.cjs --import tsx bench/run.mjs --src --backend webgpu --models $cases \
+      --seq 128,1024 --checkpoints "$models" --torch "$out/torch-small.json" --reps "$reps" --out "$out/$name.json" \
+      2>> "$log" > /dev/null || say "lmprobe run exited $? (packed=$p, units=$u)"
+    lmprobe_runs+=(--lmprobe "$out/$name.json")
+  done
 done
 say "summary"
 python3 bench/gpu/merge.py --out "$out/small.json" --gpu "${gpu_name:-}" --torch "$out/torch-small.json" "${lmprobe_runs[@]}"
