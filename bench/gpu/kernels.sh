@@ -5,6 +5,8 @@
 # first unless the machine kept them. In $OUT: kernels-packed<P>.json (bench/run.mjs's output: probe_kernel_times
 # per case), kernels.json (the summary), gpu.txt, log.txt.
 #   bash bench/gpu/kernels.sh ["1 0"] ["1024 128"]       (carry [".device"]; the second argument: prompt lengths)
+# LMPROBE_KERNEL_MODELS: the cases (default "gpt2-small,llama3.1-8b"); LMPROBE_MATRIX_UNITS=on times the products
+# on the matrix units (the file names then end in -units).
 source "$(dirname "$0")/common.sh"
 modes=${1:-1}
 seqs=${2:-1024}
@@ -15,16 +17,18 @@ if [ ! -f "$models/gpt2-small/config.json" ]; then
   timeout "$(step_timeout 120)" python3 bench/torch_baseline.py --save "$models" --save-dtype bfloat16 --models gpt2-small \
     --dtypes float32 --seq 128 --reps 1 --device "$torch_device" > /dev/null 2>> "$log"
 fi
-llama_checkpoint
+kernel_models=${LMPROBE_KERNEL_MODELS:-gpt2-small,$llama_name}
+case ",$kernel_models," in *",$llama_name,"*) llama_checkpoint ;; esac
+suffix=$([ "${LMPROBE_MATRIX_UNITS:-off}" = off ] || echo -units)
 runs=()
 for p in $modes; do
   for T in $seqs; do
     if ! within 120; then say "kernel times with LMPROBE_PACKED_WEIGHTS=$p, T = $T skipped: $(left) s left"; continue; fi
     say "GPU time per kernel in one probe, T = $T (LMPROBE_PACKED_WEIGHTS=$p)"
     LMPROBE_PACKED_WEIGHTS=$p LMPROBE_DAWN_OPTIONS="enable-dawn-features=allow_unsafe_apis" timeout "$(step_timeout 300)" \
-      "$node" --require ./bench/native-deps.cjs --import tsx bench/run.mjs --src --backend webgpu --models "gpt2-small,$llama_name" --seq "$T" --checkpoints "$models" \
-      --reps 1 --kernel-times --out "$out/kernels-packed$p-T$T.json" 2>> "$log" > /dev/null || say "kernel-times run exited $? (packed=$p, T=$T)"
-    runs+=(--lmprobe "$out/kernels-packed$p-T$T.json")
+      "$node" --require ./bench/native-deps.cjs --import tsx bench/run.mjs --src --backend webgpu --models "$kernel_models" --seq "$T" --checkpoints "$models" \
+      --reps 1 --kernel-times --out "$out/kernels-packed$p-T$T$suffix.json" 2>> "$log" > /dev/null || say "kernel-times run exited $? (packed=$p, T=$T)"
+    runs+=(--lmprobe "$out/kernels-packed$p-T$T$suffix.json")
   done
 done
 python3 bench/gpu/merge.py --out "$out/kernels.json" --gpu "${gpu_name:-}" "${runs[@]}" > /dev/null
