@@ -4,14 +4,15 @@
 # with the webgpu backend, once per LMPROBE_PACKED_WEIGHTS value while the budget allows; T = 128 and 1024. In $OUT:
 # small.json (every case with its ratios to PyTorch float32 and bf16), torch-small.json, lmprobe-small-packed<P>.json,
 # gpu.txt, log.txt.
-# The third argument lists LMPROBE_MATRIX_UNITS values to run each packed mode with (default "off"; "off on": the
-# matrix units' effect in the same call, files lmprobe-small-packed<P>-units-<U>.json).
+# The third argument lists LMPROBE_MATRIX_UNITS values to run each packed mode with (default "off"; "off features on":
+# the matrix units' effect in the same call, and the device's features for them without their products; files
+# lmprobe-small-packed<P>-units-<U>.json). LMPROBE_SMALL_CASES: the cases (default gpt2-small,qwen2.5-0.5b).
 #   bash bench/gpu/small.sh [reps=10] ["1 0"] ["off on"]       (carry [".device"])
 source "$(dirname "$0")/common.sh"
 reps=${1:-10}
 modes=${2:-1 0}
 unit_modes=${3:-off}
-cases=gpt2-small,qwen2.5-0.5b
+cases=${LMPROBE_SMALL_CASES:-gpt2-small,qwen2.5-0.5b}
 need_node
 gpu_info
 say "PyTorch float32 + bf16 (bf16 checkpoints written to $models)"

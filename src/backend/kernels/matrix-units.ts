@@ -71,14 +71,14 @@ export function chooseMatrixUnitShape(features: ReadonlySet<string> | { has(f: s
 }
 
 /**
- * Whether the matrix units are asked for: LMPROBE_MATRIX_UNITS=on (the products unitTiling's sizes send there) or
- * all (every product with packed weights, whatever its size: for checking their numbers on small fixtures, as
- * bench/gpu/verify-bf16.sh does). Off by default until their results have been verified on a GPU that has them
+ * Whether the matrix units are asked for: LMPROBE_MATRIX_UNITS=on (the products unitTiling's sizes send there), all
+ * (every product with packed weights, whatever its size: for checking their numbers on small fixtures, as
+ * bench/gpu/verify-bf16.sh does) or features (the device as for the units, no product on them). Off by default until their results have been verified on a GPU that has them
  * (see the README's GPU section); then the device is created with the feature.
  */
 export function matrixUnitsRequested(env: NodeJS.ProcessEnv = process.env): boolean {
   const value = env.LMPROBE_MATRIX_UNITS;
-  return value === "on" || value === "1" || value === "all";
+  return value === "on" || value === "1" || value === "all" || value === "features";
 }
 
 /** LMPROBE_MATRIX_UNITS=all: every packed product on the units, not only those of unitTiling's sizes. */
@@ -91,7 +91,9 @@ function everyProductOnUnits(): boolean {
  * started with them on can compare by setting LMPROBE_MATRIX_UNITS=off for some calls).
  */
 export function matrixUnitsEnabled(): boolean {
-  return matrixUnits.shape !== null && matrixUnitsRequested();
+  // "features": the device is created as for the units (features and Dawn toggles), but no product uses them: what
+  // the features alone cost the other kernels (bench/gpu/small.sh).
+  return matrixUnits.shape !== null && matrixUnitsRequested() && process.env.LMPROBE_MATRIX_UNITS !== "features";
 }
 
 /** Products run on the units since the process started (lmprobe verify reports it where it is not 0). */
