@@ -6,7 +6,7 @@
 # per case), kernels.json (the summary), gpu.txt, log.txt.
 #   bash bench/gpu/kernels.sh ["1 0"] ["1024 128"]       (carry [".device"]; the second argument: prompt lengths)
 # LMPROBE_KERNEL_MODELS: the cases (default "gpt2-small,llama3.1-8b"); LMPROBE_MATRIX_UNITS=on times the products
-# on the matrix units (the file names then end in -units).
+# on the matrix units, off on the tiled kernel (unset: lmprobe's default; set, the file names end in -units-<value>).
 source "$(dirname "$0")/common.sh"
 modes=${1:-1}
 seqs=${2:-1024}
@@ -19,7 +19,7 @@ if [ ! -f "$models/gpt2-small/config.json" ]; then
 fi
 kernel_models=${LMPROBE_KERNEL_MODELS:-gpt2-small,$llama_name}
 case ",$kernel_models," in *",$llama_name,"*) llama_checkpoint ;; esac
-suffix=$([ "${LMPROBE_MATRIX_UNITS:-off}" = off ] || echo -units)
+suffix=$([ -z "${LMPROBE_MATRIX_UNITS:-}" ] || echo "-units-$LMPROBE_MATRIX_UNITS")
 runs=()
 for p in $modes; do
   for T in $seqs; do

@@ -4,14 +4,14 @@
 # with the webgpu backend, once per LMPROBE_PACKED_WEIGHTS value while the budget allows; T = 128 and 1024. In $OUT:
 # small.json (every case with its ratios to PyTorch float32 and bf16), torch-small.json, lmprobe-small-packed<P>.json,
 # gpu.txt, log.txt.
-# The third argument lists LMPROBE_MATRIX_UNITS values to run each packed mode with (default "off"; "off features on":
+# The third argument lists LMPROBE_MATRIX_UNITS values to run each packed mode with (default "auto", lmprobe's own; "off features on":
 # the matrix units' effect in the same call, and the device's features for them without their products; files
 # lmprobe-small-packed<P>-units-<U>.json). LMPROBE_SMALL_CASES: the cases (default gpt2-small,qwen2.5-0.5b).
 #   bash bench/gpu/small.sh [reps=10] ["1 0"] ["off on"]       (carry [".device"])
 source "$(dirname "$0")/common.sh"
 reps=${1:-10}
 modes=${2:-1 0}
-unit_modes=${3:-off}
+unit_modes=${3:-auto}
 cases=${LMPROBE_SMALL_CASES:-gpt2-small,qwen2.5-0.5b}
 need_node
 gpu_info
@@ -22,7 +22,7 @@ grep '^{' "$log" | cut -c1-300 | tail -8
 lmprobe_runs=()
 for p in $modes; do
   for u in $unit_modes; do
-    name=lmprobe-small-packed$p$([ "$unit_modes" = off ] || echo "-units-$u")
+    name=lmprobe-small-packed$p$([ "$unit_modes" = auto ] || echo "-units-$u")
     if ! within 90; then say "lmprobe with LMPROBE_PACKED_WEIGHTS=$p LMPROBE_MATRIX_UNITS=$u skipped: $(left) s left"; continue; fi
     say "lmprobe (webgpu, LMPROBE_PACKED_WEIGHTS=$p, LMPROBE_MATRIX_UNITS=$u)"
     LMPROBE_MATRIX_UNITS=$u LMPROBE_PACKED_WEIGHTS=$p timeout "$(step_timeout 220)" "$node" --require ./bench/native-deps.cjs --import tsx bench/run.mjs --src --backend webgpu --models $cases \

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { chooseMatrixUnitShape, matrixUnitsRequested } from "./kernels/matrix-units";
+import { chooseMatrixUnitShape, matrixUnitMode, matrixUnitsRequested } from "./kernels/matrix-units";
 import type { ProbeResult } from "./types";
 
 /** The two exports of the `webgpu` package. */
@@ -64,7 +64,7 @@ export function dawnOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): string
 
 /**
  * Dawn toggles the matrix units (kernels/matrix-units.ts) need, added to the user's options (merged into their
- * enable-dawn-features, if any) when the units are asked for (LMPROBE_MATRIX_UNITS=on): allow_unsafe_apis, without
+ * enable-dawn-features, if any) unless the units are turned off (LMPROBE_MATRIX_UNITS=off): allow_unsafe_apis, without
  * which Dawn does not list its experimental features (subgroup matrices among them), and vulkan_enable_f16_on_nvidia:
  * Dawn withholds shader-f16 on NVIDIA's Vulkan driver unless asked (f16 conformance failures, crbug.com/42251215),
  * and f16 matrix shapes need it (bench/results/gpu-h100/matrix-units/: without it, 8-bit integer shapes only).
@@ -97,9 +97,9 @@ function usesVulkan(options: string[]): boolean {
 /** What `lmprobe doctor` says of the adapter's matrix units (kernels/matrix-units.ts). */
 function describeMatrixUnits(adapter: GPUAdapter, info: GPUAdapterInfo): string {
   const chosen = chooseMatrixUnitShape(adapter.features, info as Parameters<typeof chooseMatrixUnitShape>[1]);
-  if (!("shape" in chosen)) return `none usable: ${chosen.reason}${matrixUnitsRequested() ? "" : " (Dawn lists them only with LMPROBE_MATRIX_UNITS=on)"}`;
+  if (!("shape" in chosen)) return `none usable: ${chosen.reason}`;
   const { M, N, K } = chosen.shape;
-  return `${M}×${N}×${K} f16 → f32, ${matrixUnitsRequested() ? "used for packed weights' products" : "not used (LMPROBE_MATRIX_UNITS=on uses them)"}`;
+  return `${M}×${N}×${K} f16 → f32, used for packed weights' products${matrixUnitMode() === "features" ? " (not now: LMPROBE_MATRIX_UNITS=features)" : ""}`;
 }
 
 export async function probeWebgpu(deps: WebgpuProbeDeps = defaultWebgpuDeps()): Promise<ProbeResult> {

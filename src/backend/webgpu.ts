@@ -20,7 +20,7 @@ function installGlobals(found: WebgpuFound): void {
 
 /**
  * Features lmprobe's kernels can use when present; tfjs uses timestamp-query for profiling. The matrix units
- * (kernels/matrix-units.ts) need Dawn's experimental subgroup matrices, when asked for (LMPROBE_MATRIX_UNITS=on).
+ * (kernels/matrix-units.ts) need Dawn's experimental subgroup matrices (unless LMPROBE_MATRIX_UNITS=off).
  */
 function wantedFeatures(): string[] {
   return ["timestamp-query", "subgroups", "shader-f16", ...(matrixUnitsRequested() ? [MATRIX_UNIT_FEATURE] : [])];
@@ -41,7 +41,7 @@ export function hoistEnableDirectives(code: string): string {
 /** What the device offers for products on matrix units (kernels/matrix-units.ts reads it). */
 function recordMatrixUnits(adapter: GPUAdapter, device: GPUDevice): void {
   const info = (adapter as unknown as { info: GPUAdapterInfo & { subgroupMatrixConfigs?: [] } }).info;
-  const chosen = matrixUnitsRequested() ? chooseMatrixUnitShape(device.features, info) : { reason: "not asked for (LMPROBE_MATRIX_UNITS=on)" };
+  const chosen = chooseMatrixUnitShape(device.features, info);
   matrixUnits.workgroupStorage = device.limits.maxComputeWorkgroupStorageSize;
   if ("shape" in chosen) {
     matrixUnits.shape = chosen.shape;

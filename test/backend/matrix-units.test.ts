@@ -24,7 +24,7 @@ import { hoistEnableDirectives } from "../../src/backend/webgpu";
 import type { WebgpuProgram } from "../../src/backend/kernels/program";
 
 const F16 = "chromium-experimental-subgroup-matrix";
-const h100Like = { subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: [{ componentType: "f16", resultComponentType: "f16", M: 16, N: 16, K: 16 }, { componentType: "f16", resultComponentType: "f32", M: 16, N: 16, K: 16 }] };
+const h100Like = { vendor: "nvidia", subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: [{ componentType: "f16", resultComponentType: "f16", M: 16, N: 16, K: 16 }, { componentType: "f16", resultComponentType: "f32", M: 16, N: 16, K: 16 }] };
 
 test("the matrix-unit shape: f16 × f16 → f32 with sides of 8 or 16, fixed subgroups, the features offered", () => {
   const all = new Set([F16, "shader-f16", "subgroups"]);
@@ -39,9 +39,15 @@ test("the matrix-unit shape: f16 × f16 → f32 with sides of 8 or 16, fixed sub
   assert.match((chooseMatrixUnitShape(all, onlyF16Result) as { reason: string }).reason, /no f16 × f16 → f32/);
   const odd = { ...h100Like, subgroupMatrixConfigs: [{ componentType: "f16", resultComponentType: "f32", M: 16, N: 8, K: 32 }] };
   assert.match((chooseMatrixUnitShape(all, odd) as { reason: string }).reason, /sides of 8 or 16/);
+  // Other vendors' adapters: only with LMPROBE_MATRIX_UNITS=on; none with off.
+  const apple = { ...h100Like, vendor: "apple" };
+  assert.match((chooseMatrixUnitShape(all, apple, "auto") as { reason: string }).reason, /offered, not used by default on this adapter \(vendor "apple"/);
+  assert.deepEqual(chooseMatrixUnitShape(all, apple, "on"), { shape: { M: 16, N: 16, K: 16 }, subgroupSize: 32 });
+  assert.deepEqual(chooseMatrixUnitShape(all, h100Like, "all"), { shape: { M: 16, N: 16, K: 16 }, subgroupSize: 32 });
+  assert.match((chooseMatrixUnitShape(all, h100Like, "off") as { reason: string }).reason, /turned off/);
 });
 
-test("Dawn's toggles for the units (unsafe APIs, f16 on NVIDIA) are added when asked for, merged into the user's own", () => {
+test("Dawn's toggles for the units (unsafe APIs, f16 on NVIDIA) are added unless turned off, merged into the user's own", () => {
   const on = { LMPROBE_MATRIX_UNITS: "on" };
   const both = "allow_unsafe_apis,vulkan_enable_f16_on_nvidia";
   assert.deepEqual(withMatrixUnitToggle([], on), [`enable-dawn-features=${both}`]);
@@ -49,7 +55,9 @@ test("Dawn's toggles for the units (unsafe APIs, f16 on NVIDIA) are added when a
   assert.deepEqual(withMatrixUnitToggle(["enable-dawn-features=allow_unsafe_apis,x"], on), ["enable-dawn-features=allow_unsafe_apis,x,vulkan_enable_f16_on_nvidia"]);
   assert.deepEqual(withMatrixUnitToggle([`enable-dawn-features=${both}`], on), [`enable-dawn-features=${both}`]);
   assert.deepEqual(withMatrixUnitToggle(["backend=opengl"], { LMPROBE_MATRIX_UNITS: "off" }), ["backend=opengl"]);
-  assert.deepEqual(withMatrixUnitToggle(["backend=opengl"], {}), ["backend=opengl"]);
+  // The default (auto) asks for them too: the adapter decides.
+  assert.deepEqual(withMatrixUnitToggle(["backend=opengl"], {}), ["backend=opengl", `enable-dawn-features=${both}`]);
+  assert.throws(() => withMatrixUnitToggle([], { LMPROBE_MATRIX_UNITS: "maybe" }), /LMPROBE_MATRIX_UNITS.*expected auto, on, off, all or features/);
 });
 
 test("enable directives move before tfjs's declarations, once each; code without them is untouched", () => {
@@ -102,8 +110,10 @@ test("planUnits: only when asked for and offered; the sizes and tiles of the H10
     delete process.env.LMPROBE_MATRIX_UNIT_TERMS;
     process.env.LMPROBE_MATRIX_UNITS = "off";
     assert.equal(planUnits(1024, 14336, 4096), null);
+    process.env.LMPROBE_MATRIX_UNITS = "features";
+    assert.equal(planUnits(1024, 14336, 4096), null); // the device as for the units, no product on them
     delete process.env.LMPROBE_MATRIX_UNITS;
-    assert.equal(planUnits(1024, 14336, 4096), null); // off unless asked for
+    assert.ok(planUnits(1024, 14336, 4096)); // on by default where the device has them
     process.env.LMPROBE_MATRIX_UNITS = "on";
     // 24 KiB: only the 64 × 64 tile of two subgroups fits; at 16 KiB (WebGPU's default) none.
     matrixUnits.workgroupStorage = 24576;

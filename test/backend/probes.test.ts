@@ -111,10 +111,19 @@ test("webgpu: doctor's detail says whether the adapter's matrix units are usable
   };
   const saved = process.env.LMPROBE_MATRIX_UNITS;
   try {
+    // By default on NVIDIA's adapters (where they were verified), on others only when asked for.
     delete process.env.LMPROBE_MATRIX_UNITS;
-    assert.match(String((await probeWebgpu(deps({ adapter: withUnits }))).detail?.matrixUnits), /16×16×16 f16 → f32, not used \(LMPROBE_MATRIX_UNITS=on uses them\)/);
+    assert.match(String((await probeWebgpu(deps({ adapter: withUnits }))).detail?.matrixUnits), /^16×16×16 f16 → f32, used for packed weights' products$/);
+    const other: FakeAdapter = { ...withUnits, info: { ...withUnits.info, vendor: "apple" } };
+    assert.match(String((await probeWebgpu(deps({ adapter: other }))).detail?.matrixUnits), /none usable: 16×16×16 f16 → f32 offered, not used by default on this adapter \(vendor "apple".*LMPROBE_MATRIX_UNITS=on uses them/);
     process.env.LMPROBE_MATRIX_UNITS = "on";
-    assert.match(String((await probeWebgpu(deps({ adapter: withUnits }))).detail?.matrixUnits), /16×16×16 f16 → f32, used for packed weights' products/);
+    assert.match(String((await probeWebgpu(deps({ adapter: other }))).detail?.matrixUnits), /16×16×16 f16 → f32, used for packed weights' products/);
+    process.env.LMPROBE_MATRIX_UNITS = "features";
+    assert.match(String((await probeWebgpu(deps({ adapter: withUnits }))).detail?.matrixUnits), /not now: LMPROBE_MATRIX_UNITS=features/);
+    process.env.LMPROBE_MATRIX_UNITS = "off";
+    assert.match(String((await probeWebgpu(deps({ adapter: withUnits }))).detail?.matrixUnits), /none usable: turned off \(LMPROBE_MATRIX_UNITS=off\)/);
+    process.env.LMPROBE_MATRIX_UNITS = "yes";
+    await assert.rejects(() => probeWebgpu(deps({ adapter: withUnits })), /LMPROBE_MATRIX_UNITS.*"yes": expected auto, on, off, all or features/);
   } finally {
     if (saved === undefined) delete process.env.LMPROBE_MATRIX_UNITS;
     else process.env.LMPROBE_MATRIX_UNITS = saved;

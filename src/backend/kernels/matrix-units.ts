@@ -22,6 +22,7 @@
 // workgroup sgm × sgn subgroups (UnitTile); A's terms and B (widened, then narrowed to f16) are staged tk deep in workgroup
 // memory, where the subgroups load their operands. The epilogue goes through workgroup memory, one result matrix
 // per subgroup at a time, to undo the row's scale and add the bias and residual per element.
+import { ArgumentError } from "../../errors";
 import type { WebgpuProgram } from "./program";
 import { unpackFunctions, type HalfFormat } from "./packed-programs";
 import type { MatMulLayout } from "./matmul";
@@ -45,6 +46,7 @@ export const matrixUnits: { shape: MatrixUnitShape | null; subgroupSize: number;
 export const MATRIX_UNIT_FEATURE = "chromium-experimental-subgroup-matrix";
 
 interface AdapterInfoLike {
+  vendor?: string;
   subgroupMinSize?: number;
   subgroupMaxSize?: number;
   subgroupMatrixConfigs?: Iterable<{ componentType: string; resultComponentType: string; M: number; N: number; K: number }>;
@@ -54,9 +56,14 @@ interface AdapterInfoLike {
  * The f16 × f16 → f32 shape lmprobe would use on this adapter, or why none: the feature and shader-f16 must be
  * offered, subgroups of one fixed size (a subgroup's index is its invocations' index / that size), and a shape
  * whose sides are 8 or 16 (the staging below assumes they divide 32). The first such shape the adapter lists is
- * its preferred one.
+ * its preferred one. By default (mode "auto") only adapters of the vendors they were verified on use them.
  */
-export function chooseMatrixUnitShape(features: ReadonlySet<string> | { has(f: string): boolean }, info: AdapterInfoLike): { shape: MatrixUnitShape; subgroupSize: number } | { reason: string } {
+export function chooseMatrixUnitShape(
+  features: ReadonlySet<string> | { has(f: string): boolean },
+  info: AdapterInfoLike,
+  mode: MatrixUnitMode = matrixUnitMode(),
+): { shape: MatrixUnitShape; subgroupSize: number } | { reason: string } {
+  if (mode === "off") return { reason: "turned off (LMPROBE_MATRIX_UNITS=off)" };
   if (!features.has(MATRIX_UNIT_FEATURE)) return { reason: `the adapter does not offer ${MATRIX_UNIT_FEATURE}` };
   const offered = [...(info.subgroupMatrixConfigs ?? [])].map((c) => `${c.componentType} → ${c.resultComponentType} ${c.M}×${c.N}×${c.K}`).join(", ") || "none";
   if (!features.has("shader-f16")) return { reason: `the adapter does not offer shader-f16 (its matrix shapes: ${offered})` };
@@ -65,35 +72,54 @@ export function chooseMatrixUnitShape(features: ReadonlySet<string> | { has(f: s
   if (!min || min !== max) return { reason: `subgroup size varies (${min}–${max})` };
   for (const c of info.subgroupMatrixConfigs ?? []) {
     const sidesFit = [c.M, c.N, c.K].every((s) => s === 8 || s === 16);
-    if (c.componentType === "f16" && c.resultComponentType === "f32" && sidesFit) return { shape: { M: c.M, N: c.N, K: c.K }, subgroupSize: max };
+    if (c.componentType === "f16" && c.resultComponentType === "f32" && sidesFit) {
+      if (mode === "auto" && !VERIFIED_VENDORS.test(info.vendor ?? "")) {
+        return { reason: `${c.M}×${c.N}×${c.K} f16 → f32 offered, not used by default on this adapter (vendor "${info.vendor ?? ""}"; verified on NVIDIA's): LMPROBE_MATRIX_UNITS=on uses them` };
+      }
+      return { shape: { M: c.M, N: c.N, K: c.K }, subgroupSize: max };
+    }
   }
   return { reason: `no f16 × f16 → f32 matrix shape with sides of 8 or 16 (its matrix shapes: ${offered})` };
 }
 
 /**
- * Whether the matrix units are asked for: LMPROBE_MATRIX_UNITS=on (the products unitTiling's sizes send there), all
- * (every product with packed weights, whatever its size: for checking their numbers on small fixtures, as
- * bench/gpu/verify-bf16.sh does) or features (the device as for the units, no product on them). Off by default until their results have been verified on a GPU that has them
- * (see the README's GPU section); then the device is created with the feature.
+ * LMPROBE_MATRIX_UNITS: "auto" (unset: on adapters where their numbers were verified, NVIDIA's: H100 and H200 with
+ * `lmprobe verify` passing on every fixture with every packed product on them, bench/results/gpu-h100/), "on" (on any
+ * adapter that offers an f16 shape), "all" (every product with packed weights, whatever its size: for checking
+ * their numbers on small fixtures, as bench/gpu/verify-bf16.sh does), "features" (the device created as for the
+ * units, no product on them: what the features alone cost) or "off".
  */
-export function matrixUnitsRequested(env: NodeJS.ProcessEnv = process.env): boolean {
+export type MatrixUnitMode = "auto" | "on" | "all" | "features" | "off";
+
+export function matrixUnitMode(env: NodeJS.ProcessEnv = process.env): MatrixUnitMode {
   const value = env.LMPROBE_MATRIX_UNITS;
-  return value === "on" || value === "1" || value === "all" || value === "features";
+  if (value === undefined || value === "" || value === "auto") return "auto";
+  if (value === "on" || value === "1") return "on";
+  if (value === "off" || value === "0") return "off";
+  if (value === "all" || value === "features") return value;
+  throw new ArgumentError("LMPROBE_MATRIX_UNITS", `is "${value}": expected auto, on, off, all or features`, "unset it to use the matrix units where they were verified");
+}
+
+/** Whether the device is created for the matrix units (their Dawn toggles and feature): unless turned off. */
+export function matrixUnitsRequested(env: NodeJS.ProcessEnv = process.env): boolean {
+  return matrixUnitMode(env) !== "off";
+}
+
+/** Adapters on which the units are used without LMPROBE_MATRIX_UNITS=on: those of the vendors they were verified on. */
+const VERIFIED_VENDORS = /nvidia/i;
+
+/**
+ * Whether products use the matrix units now: the device has them, and the mode (read at each call, so a process
+ * started with them can compare by setting LMPROBE_MATRIX_UNITS=off for some calls) uses them.
+ */
+export function matrixUnitsEnabled(): boolean {
+  const mode = matrixUnitMode();
+  return matrixUnits.shape !== null && mode !== "off" && mode !== "features";
 }
 
 /** LMPROBE_MATRIX_UNITS=all: every packed product on the units, not only those of unitTiling's sizes. */
 function everyProductOnUnits(): boolean {
-  return process.env.LMPROBE_MATRIX_UNITS === "all";
-}
-
-/**
- * Whether products use the matrix units now: asked for and offered by the device (read at each call, so a process
- * started with them on can compare by setting LMPROBE_MATRIX_UNITS=off for some calls).
- */
-export function matrixUnitsEnabled(): boolean {
-  // "features": the device is created as for the units (features and Dawn toggles), but no product uses them: what
-  // the features alone cost the other kernels (bench/gpu/small.sh).
-  return matrixUnits.shape !== null && matrixUnitsRequested() && process.env.LMPROBE_MATRIX_UNITS !== "features";
+  return matrixUnitMode() === "all";
 }
 
 /** Products run on the units since the process started (lmprobe verify reports it where it is not 0). */
