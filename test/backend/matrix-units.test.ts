@@ -19,6 +19,8 @@ import {
   type MatrixUnitShape,
   type UnitTile,
 } from "../../src/backend/kernels/matrix-units";
+import { planPackedMatMul } from "../../src/backend/kernels/packed";
+import { segmentedTile } from "../../src/backend/kernels/segmented";
 import { withMatrixUnitToggle } from "../../src/backend/probe-webgpu";
 import { hoistEnableDirectives } from "../../src/backend/webgpu";
 import type { WebgpuProgram } from "../../src/backend/kernels/program";
@@ -100,7 +102,7 @@ test("planUnits: only when asked for and offered; the sizes and tiles of the H10
     process.env.LMPROBE_MATRIX_UNIT_TILE = "2,2,4,4,48";
     assert.deepEqual(planUnits(1024, 14336, 4096), { tile: { sgm: 2, sgn: 2, rm: 4, rn: 4, tk: 48 }, terms: 2, blockRows: 128, blockCols: 128 });
     process.env.LMPROBE_MATRIX_UNIT_TILE = "2,4,4,4";
-    assert.throws(() => planUnits(1024, 14336, 4096), /LMPROBE_MATRIX_UNIT_TILE="2,4,4,4": expected five/);
+    assert.throws(() => planUnits(1024, 14336, 4096), /LMPROBE_MATRIX_UNIT_TILE.*"2,4,4,4": expected five/);
     delete process.env.LMPROBE_MATRIX_UNIT_TILE;
     process.env.LMPROBE_MATRIX_UNITS = "on";
     // Three terms: the preferred tiles' workgroup memory does not fit 48 KiB; the next one does.
@@ -120,6 +122,30 @@ test("planUnits: only when asked for and offered; the sizes and tiles of the H10
     assert.deepEqual(planUnits(1024, 14336, 4096)?.tile, { sgm: 2, sgn: 1, rm: 2, rn: 4, tk: 32 });
     matrixUnits.workgroupStorage = 16384;
     assert.equal(planUnits(1024, 14336, 4096), null);
+  } finally {
+    Object.assign(matrixUnits, saved);
+    if (env === undefined) delete process.env.LMPROBE_MATRIX_UNITS;
+    else process.env.LMPROBE_MATRIX_UNITS = env;
+  }
+});
+
+test("products the units take: few-row packed products under LMPROBE_MATRIX_UNITS=all get a plan; q|k|v leave the segmented kernel", () => {
+  const saved = { ...matrixUnits };
+  const env = process.env.LMPROBE_MATRIX_UNITS;
+  try {
+    Object.assign(matrixUnits, { shape: { M: 16, N: 16, K: 16 }, subgroupSize: 32, workgroupStorage: 49152 });
+    const attrs = { layout: "nt" as const, format: "bf16" as const, N: 64, K: 64, rowOffset: 0 };
+    process.env.LMPROBE_MATRIX_UNITS = "on";
+    assert.equal(planPackedMatMul([7, 64], attrs), null); // the plain packed kernel
+    process.env.LMPROBE_MATRIX_UNITS = "all";
+    assert.deepEqual(planPackedMatMul([7, 64], attrs), { batch: 1, M: 7, N: 64, K: 64, layout: "nt", aBatched: false, bBatched: false, outShape: [7, 64], tile: 64 });
+    // Llama-3.1-8B's q, k and v at 1024 rows: each on the units, so not one segmented tiled product.
+    process.env.LMPROBE_MATRIX_UNITS = "on";
+    const qkv = { layout: "nt" as const, K: 4096, widths: [4096, 1024, 1024] };
+    assert.equal(segmentedTile(1024, { ...qkv, format: "bf16" }), null);
+    assert.equal(segmentedTile(1024, { ...qkv, format: null }), 128); // float32 weights never take the units
+    process.env.LMPROBE_MATRIX_UNITS = "off";
+    assert.equal(segmentedTile(1024, { ...qkv, format: "bf16" }), 128);
   } finally {
     Object.assign(matrixUnits, saved);
     if (env === undefined) delete process.env.LMPROBE_MATRIX_UNITS;

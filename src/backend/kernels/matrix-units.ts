@@ -1,7 +1,7 @@
 // Products with packed (bf16 / f16) weights on the GPU's matrix units (through Dawn's
 // chromium-experimental-subgroup-matrix: Vulkan's cooperative matrices, Metal's simdgroup matrices), near float32
 // accuracy, where the adapter offers an f16 × f16 → f32 shape. On NVIDIA's Vulkan driver Dawn offers such shapes only
-// with its vulkan_enable_f16_on_nvidia toggle (probe-webgpu.ts sets it when the units are asked for): without it an
+// with its vulkan_enable_f16_on_nvidia toggle (probe-webgpu.ts sets it unless LMPROBE_MATRIX_UNITS=off): without it an
 // H100 listed 8-bit integer shapes only (bench/results/gpu-h100/matrix-units/); with it H100 and H200 list
 // 16×16×16 f16 → f32 (driver 580, the Dawn of webgpu 0.6.2).
 //
@@ -179,7 +179,7 @@ export function unitTiles(blocks: UnitBlocks): UnitTile[] {
   if (!value) return TILES[blocks];
   const parts = value.split(",").map(Number);
   if (parts.length !== 5 || !parts.every((v) => Number.isInteger(v) && v > 0) || parts[4] % 16 !== 0) {
-    throw new Error(`LMPROBE_MATRIX_UNIT_TILE="${value}": expected five positive integers "sgm,sgn,rm,rn,tk" with tk a multiple of 16 (e.g. "4,2,2,4,32")`);
+    throw new ArgumentError("LMPROBE_MATRIX_UNIT_TILE", `is "${value}": expected five positive integers "sgm,sgn,rm,rn,tk" with tk a multiple of 16 (e.g. "4,2,2,4,32")`, "unset it for lmprobe's tiles");
   }
   const [sgm, sgn, rm, rn, tk] = parts;
   return [{ sgm, sgn, rm, rn, tk }];
