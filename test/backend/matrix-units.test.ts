@@ -106,6 +106,8 @@ test("planUnits: only when asked for and offered; the sizes and tiles of the H10
     delete process.env.LMPROBE_MATRIX_UNIT_TILE;
     process.env.LMPROBE_MATRIX_UNITS = "on";
     // Three terms: the preferred tiles' workgroup memory does not fit 48 KiB; the next one does.
+    process.env.LMPROBE_MATRIX_UNIT_TERMS = "three";
+    assert.throws(() => planUnits(1024, 14336, 4096), /LMPROBE_MATRIX_UNIT_TERMS.*"three": expected 1, 2 or 3/);
     process.env.LMPROBE_MATRIX_UNIT_TERMS = "3";
     assert.ok(unitWorkgroupBytes(matrixUnits.shape!, wide, 3) > 49152);
     assert.deepEqual(planUnits(1024, 14336, 4096), { tile: unitTiles("large")[1], terms: 3, blockRows: 128, blockCols: 128 });

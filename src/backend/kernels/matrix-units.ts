@@ -133,7 +133,9 @@ export const matrixUnitUse = { products: 0 };
  */
 export function matrixUnitTerms(): 1 | 2 | 3 {
   const value = process.env.LMPROBE_MATRIX_UNIT_TERMS;
-  return value === "1" ? 1 : value === "3" ? 3 : 2;
+  if (value === undefined || value === "" || value === "2") return 2;
+  if (value === "1" || value === "3") return Number(value) as 1 | 3;
+  throw new ArgumentError("LMPROBE_MATRIX_UNIT_TERMS", `is "${value}": expected 1, 2 or 3`, "unset it for two terms");
 }
 
 /**
