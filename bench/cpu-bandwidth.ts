@@ -1,7 +1,8 @@
 // How much a second thread gains on memory-bound work on this machine, beside compute-bound work: an elementwise
 // Add of two float32 arrays through the native CPU path (onnxruntime, as cpu-native runs every elementwise op), at
-// sizes from cache-resident to far beyond the caches, and GPT-2-small's MLP product ([128, 768] · [768, 3072], whose
-// weight MLAS reads and packs on every call). Each size runs in its own child processes on 1 and on every thread,
+// sizes from cache-resident to far beyond the caches, and GPT-2-small's MLP product ([128, 768] · [768, 3072]) with
+// its weight as a graph input (as lmprobe runs it: MLAS reads and packs it on every call) and as an initializer
+// (packed once). Each size runs in its own child processes on 1 and on every thread,
 // alternated over rounds, so that the machine's drift reaches both alike. Why: a forward pass at 128 rows reads every
 // weight from memory once per call (they are graph inputs, packed per call: bench/results/cpu/perf-gpt2-forward-2-threads.json),
 // so the pass's thread scaling is bounded by what the memory gives a second core. Prints one JSON line per case:
@@ -26,6 +27,20 @@ async function child(): Promise<void> {
     const b = new Float32Array(size).fill(2);
     const build = () => ({ nodes: [{ op: "Add", inputs: ["a", "b"], outputs: ["y"] }], inputs: [{ name: "a" }, { name: "b" }], outputs: [{ name: "y" }] });
     run = () => void runGraph("bandwidth-add", build, { a: [a, [size]], b: [b, [size]] });
+  } else if (kind === "matmul-init") {
+    // The same product with the weight baked into the graph as an initializer: onnxruntime packs it once, when the
+    // session is created (what lmprobe does not do: it would hold a second copy of every weight).
+    const [m, k, n] = [128, 768, 3072];
+    const x = new Float32Array(m * k).map((_, i) => Math.sin(i));
+    const w = Array.from({ length: k * n }, (_, i) => Math.fround(Math.cos(i)));
+    const { ONNX_FLOAT } = await import("../src/backend/native/onnx-graph");
+    const build = () => ({
+      nodes: [{ op: "MatMul", inputs: ["x", "w"], outputs: ["y"] }],
+      inputs: [{ name: "x" }],
+      outputs: [{ name: "y" }],
+      constants: [{ name: "w", type: ONNX_FLOAT, dims: [k, n], values: w }],
+    });
+    run = () => void runGraph("bandwidth-matmul-init", build, { x: [x, [m, k]] }, m * k * n);
   } else {
     const [m, k, n] = [128, 768, 3072];
     const x = new Float32Array(m * k).map((_, i) => Math.sin(i));
@@ -44,7 +59,7 @@ function parent(): void {
   const rounds = Number(option("rounds", "3"));
   const calls = Number(option("calls", "400"));
   const all = Number(process.env.LMPROBE_THREADS ?? os.availableParallelism());
-  const cases: Array<[string, number]> = [["add", 98_304], ["add", 393_216], ["add", 4_194_304], ["add", 16_777_216], ["matmul", 128 * 768 * 3072]];
+  const cases: Array<[string, number]> = [["add", 98_304], ["add", 393_216], ["add", 4_194_304], ["add", 16_777_216], ["matmul", 128 * 768 * 3072], ["matmul-init", 128 * 768 * 3072]];
   for (const [kind, size] of cases) {
     const perThreads: Record<number, number[]> = { 1: [], [all]: [] };
     const n = kind === "add" && size >= 4_194_304 ? Math.max(20, Math.round(calls / 10)) : calls;
@@ -63,7 +78,7 @@ function parent(): void {
     const many = median(perThreads[all]);
     const bytes = kind === "add" ? 3 * 4 * size : null; // two arrays read, one written
     console.log(JSON.stringify({
-      case: kind === "add" ? `Add of ${size} floats (${((3 * 4 * size) / 2 ** 20).toFixed(1)} MiB moved)` : "MatMul [128, 768] · [768, 3072]",
+      case: kind === "add" ? `Add of ${size} floats (${((3 * 4 * size) / 2 ** 20).toFixed(1)} MiB moved)` : `MatMul [128, 768] · [768, 3072], weight ${kind === "matmul" ? "an input (packed per call)" : "an initializer (packed once)"}`,
       threads: all,
       rounds,
       us_1_thread: +one.toFixed(1),
