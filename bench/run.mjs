@@ -6,7 +6,7 @@
 //
 //   npm run build && node bench/run.mjs [--models demo,gpt2-small,qwen2.5-0.5b,llama3.1-8b] [--seq 128,1024] [--reps 10]
 //        [--checkpoints bench/out/models] [--backend webgpu] [--torch torch.json] [--kernels] [--ablation] [--kernel-times]
-//        [--cache-resid 1024] [--warmup-s 3] [--out bench/out/bench.json] [--src]
+//        [--cache-resid 1024] [--warmup-s 3] [--out bench/out/bench.json] [--src] [--alternate VAR=a,b [--rounds 5]]
 //   node bench/run.mjs --cpu-vs-torch --json [...]   the CPU path against PyTorch (see bench/cpu-vs-torch.mjs)
 //
 // gpt2-small and qwen2.5-0.5b are randomly initialised checkpoints of the real shapes, written by
@@ -20,6 +20,10 @@
 // loaded weights as float tensors and packed 16-bit weights (PackedWeight), so a run shows whether packing took effect;
 // memory_after_load is tf.memory() right after the load (tfjs-webgpu uploads a tensor at its first use, so its GPU
 // bytes may still read 0 there).
+// --alternate VAR=a,b: after the usual timing, the forward and the probe again with the environment variable VAR
+// set to each value in turn, `--rounds` rounds of `--reps` passes each, in this one process (a policy read at each
+// call, such as LMPROBE_MATRIX_UNIT_SPLITK): separate processes on the GPU machine differed by up to 50% on the
+// same code, so an A/B between processes says little. Per value: the median of its round medians (`alternate`).
 import { createRequire } from "node:module";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
@@ -90,6 +94,38 @@ async function timeIt(fn, reps, warmupS = warmupSeconds, warmup = 2) {
   return { median: median(times), min: Math.min(...times), max: Math.max(...times), early };
 }
 
+/** --alternate: per phase, rounds in which each value of the variable gets `reps` passes (after two warm-ups), in turn. */
+async function alternate(spec, rounds, reps, phases) {
+  const eq = spec.indexOf("=");
+  const name = spec.slice(0, eq);
+  const values = spec.slice(eq + 1).split(",");
+  if (eq < 1 || values.length < 2) throw new Error(`--alternate: "${spec}" is not VAR=a,b`);
+  const saved = process.env[name];
+  const out = { variable: name, values, rounds };
+  try {
+    for (const [phase, fn] of phases) {
+      const perValue = Object.fromEntries(values.map((v) => [v, []]));
+      for (let r = 0; r < rounds; r++) {
+        for (const v of r % 2 ? [...values].reverse() : values) {
+          process.env[name] = v;
+          await fn();
+          await fn();
+          perValue[v].push(median(await repsMs(fn, reps)));
+        }
+      }
+      for (const v of values) {
+        out[`${phase}_ms_${v}`] = +median(perValue[v]).toFixed(3);
+        out[`${phase}_rounds_ms_${v}`] = perValue[v].map((t) => +t.toFixed(3));
+      }
+      out[`${phase}_${values[0]}_over_${values[1]}`] = +(out[`${phase}_ms_${values[0]}`] / out[`${phase}_ms_${values[1]}`]).toFixed(3);
+    }
+  } finally {
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
+  }
+  return out;
+}
+
 /** Deterministic token ids in [0, vocab). */
 function tokenIds(T, vocab, seed) {
   let s = seed >>> 0;
@@ -151,20 +187,30 @@ async function probe(model, ids, rowsPerChunk, k = 5) {
   tf.dispose(pending);
 }
 
-/** GPU time per kernel name over one run of fn (tfjs-webgpu's timestamp queries; each dispatch then runs alone). */
-async function probeKernelTimes(fn) {
+/**
+ * GPU time per kernel over one run of fn (tfjs-webgpu's timestamp queries; each dispatch then runs alone, so the sum
+ * exceeds an unprofiled run's time): summed per kernel name (`top`) and per name and shapes (`by_shape`, which tells
+ * one product from another).
+ */
+async function kernelTimes(fn) {
   const info = await tf.profile(fn);
   const byName = {};
+  const byShape = {};
   let gpuMs = 0;
-  for (const k of info.kernels) {
-    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : (await k.kernelTimeMs) ?? 0;
-    const e = (byName[k.name] ??= { count: 0, gpu_ms: 0 });
+  const add = (table, key, ms) => {
+    const e = (table[key] ??= { count: 0, gpu_ms: 0 });
     e.count++;
     e.gpu_ms += ms;
+  };
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : (await k.kernelTimeMs) ?? 0;
+    add(byName, k.name, ms);
+    add(byShape, `${k.name} ${JSON.stringify(k.inputShapes)} -> ${JSON.stringify(k.outputShapes)}`, ms);
     gpuMs += ms;
   }
-  const top = Object.entries(byName).sort((a, b) => b[1].gpu_ms - a[1].gpu_ms).map(([name, e]) => ({ name, count: e.count, gpu_ms: +e.gpu_ms.toFixed(3) }));
-  return { kernels: info.kernels.length, gpu_ms: +gpuMs.toFixed(3), top: top.slice(0, 15) };
+  const ranked = (table, n) => Object.entries(table).sort((a, b) => b[1].gpu_ms - a[1].gpu_ms).slice(0, n)
+    .map(([name, e]) => ({ name, count: e.count, gpu_ms: +e.gpu_ms.toFixed(3) }));
+  return { kernels: info.kernels.length, gpu_ms: +gpuMs.toFixed(3), top: ranked(byName, 15), by_shape: ranked(byShape, 25) };
 }
 
 /** Peak resident set of this process so far (VmHWM), in bytes. */
@@ -283,6 +329,12 @@ async function main() {
     }
   }
   if (opts.kernels) doc.kernels = await (await import("./gpu-kernels.mjs")).benchKernels(lmprobe, tf);
+  if (backend === "webgpu") {
+    // Which products ran on the GPU's matrix units in this run (LMPROBE_MATRIX_UNITS; none where the adapter has none).
+    const units = require(path.join(root, fromSource ? "src/backend/kernels/matrix-units.ts" : "dist/cjs/backend/kernels/matrix-units.js"));
+    doc.matrix_units = { mode: process.env.LMPROBE_MATRIX_UNITS ?? "auto", shape: units.matrixUnits.shape,
+      reason: units.matrixUnits.reason, products: units.matrixUnitUse.products };
+  }
   const text = JSON.stringify(doc, null, 1);
   if (opts.out) {
     mkdirSync(path.dirname(opts.out), { recursive: true });
@@ -327,9 +379,15 @@ async function benchModel(name, opts, doc, torch, cacheAt) {
         lmprobe.setLeanDispatch(true);
         delete process.env.LMPROBE_WEBGPU_FUSED;
       }
-      // --kernel-times: one probe under tf.profile (GPU timestamps per dispatch), summed per kernel name.
-      let kernelTimes;
-      if (opts["kernel-times"] && backend === "webgpu") kernelTimes = await probeKernelTimes(() => probe(model, ids, rowsPerChunk));
+      // --kernel-times: one forward and one probe under tf.profile (GPU timestamps per dispatch), summed per kernel.
+      let profiled;
+      if (opts["kernel-times"] && backend === "webgpu") {
+        profiled = {
+          forward_kernel_times: await kernelTimes(() => forward(model, ids)),
+          probe_kernel_times: await kernelTimes(() => probe(model, ids, rowsPerChunk)),
+        };
+      }
+      const alternated = opts.alternate ? { alternate: await alternate(opts.alternate, Number(opts.rounds ?? 5), reps, [["forward", () => forward(model, ids)], ["probe", () => probe(model, ids, rowsPerChunk)]]) } : {};
       const cached = cacheAt.includes(T) ? { cache_all_resid_post: await cacheAllResid(model, ids) } : {};
       const leaked = tf.memory().numTensors - before;
       doc.results.push({
@@ -338,7 +396,7 @@ async function benchModel(name, opts, doc, torch, cacheAt) {
         forward_ms: +f.median.toFixed(3), probe_ms: +p.median.toFixed(3),
         forward_early_ms: +f.early.toFixed(3), probe_early_ms: +p.early.toFixed(3), warmup_s: warmupSeconds,
         forward_range_ms: [+f.min.toFixed(2), +f.max.toFixed(2)], probe_range_ms: [+p.min.toFixed(2), +p.max.toFixed(2)],
-        lens_rows_per_chunk: rowsPerChunk, leaked_tensors: leaked, ...ablation, ...(kernelTimes ? { probe_kernel_times: kernelTimes } : {}),
+        lens_rows_per_chunk: rowsPerChunk, leaked_tensors: leaked, ...ablation, ...profiled, ...alternated,
         ...cached, ...torchRatios(torch, name, T, f, p, loadMs),
       });
       console.error(JSON.stringify(doc.results.at(-1)));

@@ -74,3 +74,9 @@ xs = [int(l) for l in open(sys.argv[1]) if l.strip().isdigit()]
 print(json.dumps({"first_mib": xs[0] if xs else None, "peak_mib": max(xs) if xs else None, "samples": len(xs), "interval_ms": 200}))
 PY
 }
+
+# An arm of a units A/B: "U" or "U/S" sets LMPROBE_MATRIX_UNITS=U and LMPROBE_MATRIX_UNIT_SPLITK=S (auto: the
+# units' own split-K rule; tiled: the tiled kernel's). arm_env ARM prints the env assignments; arm_name ARM a file
+# name suffix ("on", "on-split-tiled").
+arm_env() { local u=${1%%/*} s=; [ "$1" != "$u" ] && s=${1#*/}; echo "LMPROBE_MATRIX_UNITS=$u LMPROBE_MATRIX_UNIT_SPLITK=${s:-auto}"; }
+arm_name() { local u=${1%%/*}; [ "$1" != "$u" ] && echo "$u-split-${1#*/}" || echo "$u"; }

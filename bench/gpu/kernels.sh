@@ -3,21 +3,23 @@
 # timestamp queries; each dispatch then runs alone, so the sum exceeds a normal probe's time) for GPT-2-small and
 # the Llama-3.1-8B shape, once per LMPROBE_PACKED_WEIGHTS value while the budget allows. Checkpoints are written
 # first unless the machine kept them. In $OUT: kernels-packed<P>.json (bench/run.mjs's output: probe_kernel_times
-# per case), kernels.json (the summary), gpu.txt, log.txt.
+# and forward_kernel_times per case, each also by shapes), kernels.json (the summary), gpu.txt, log.txt.
 #   bash bench/gpu/kernels.sh ["1 0"] ["1024 128"]       (carry [".device"]; the second argument: prompt lengths)
-# LMPROBE_KERNEL_MODELS: the cases (default "gpt2-small,llama3.1-8b"); LMPROBE_MATRIX_UNITS=on times the products
+# LMPROBE_KERNEL_MODELS: the cases (default "gpt2-small,llama3.1-8b"; qwen2.5-0.5b also); LMPROBE_MATRIX_UNITS=on times the products
 # on the matrix units, off on the tiled kernel (unset: lmprobe's default; set, the file names end in -units-<value>).
 source "$(dirname "$0")/common.sh"
 modes=${1:-1}
 seqs=${2:-1024}
 need_node
 gpu_info
-if [ ! -f "$models/gpt2-small/config.json" ]; then
-  say "GPT-2-small checkpoint (bf16)"
-  timeout "$(step_timeout 120)" python3 bench/torch_baseline.py --save "$models" --save-dtype bfloat16 --models gpt2-small \
-    --dtypes float32 --seq 128 --reps 1 --device "$torch_device" > /dev/null 2>> "$log"
-fi
 kernel_models=${LMPROBE_KERNEL_MODELS:-gpt2-small,$llama_name}
+for small in gpt2-small qwen2.5-0.5b; do
+  case ",$kernel_models," in *",$small,"*) ;; *) continue ;; esac
+  [ -f "$models/$small/config.json" ] && continue
+  say "$small checkpoint (bf16)"
+  timeout "$(step_timeout 120)" python3 bench/torch_baseline.py --save "$models" --save-dtype bfloat16 --models "$small" \
+    --dtypes float32 --seq 128 --reps 1 --device "$torch_device" > /dev/null 2>> "$log"
+done
 case ",$kernel_models," in *",$llama_name,"*) llama_checkpoint ;; esac
 suffix=$([ -z "${LMPROBE_MATRIX_UNITS:-}" ] || echo "-units-$LMPROBE_MATRIX_UNITS")
 runs=()
@@ -35,7 +37,9 @@ python3 bench/gpu/merge.py --out "$out/kernels.json" --gpu "${gpu_name:-}" "${ru
 python3 - "$out/kernels.json" <<'PY'
 import json, sys
 for c in json.load(open(sys.argv[1]))["cases"]:
-    k = c.get("probe_kernel_times") or {}
-    print(json.dumps({"model": c.get("model"), "T": c.get("T"), "packed": c.get("packed_weights"), "probe_ms": c.get("probe_ms"),
-                      "kernels": k.get("kernels"), "gpu_ms": k.get("gpu_ms"), "top": k.get("top", [])[:8], "skipped": c.get("skipped"), "error": c.get("error")})[:1500])
+    for phase in ("forward", "probe"):
+        k = c.get(f"{phase}_kernel_times") or {}
+        print(json.dumps({"model": c.get("model"), "T": c.get("T"), "phase": phase, "packed": c.get("packed_weights"),
+                          "ms": c.get(f"{phase}_ms"), "kernels": k.get("kernels"), "gpu_ms": k.get("gpu_ms"),
+                          "top": k.get("top", [])[:6], "skipped": c.get("skipped"), "error": c.get("error")})[:1200])
 PY

@@ -4,18 +4,22 @@
 # planUnits takes a product), and PyTorch float32 in the same call: forward and probe, for the units' effect on a
 # whole model and the ratio to PyTorch. In $OUT: lmprobe-llama8b-units-{off,on}.json, torch-llama8b-float32.json,
 # llama8b-units.json (merge.py's summary of both against the same PyTorch run), gpu.txt, log.txt.
-#   bash bench/gpu/llama8b-units.sh [reps=3] [seq=1024]        (carry [".device"])
+#   bash bench/gpu/llama8b-units.sh [reps=3] [seq=1024] [arms="off on"]        (carry [".device"])
+# arms: LMPROBE_MATRIX_UNITS values, each optionally "/S" for LMPROBE_MATRIX_UNIT_SPLITK=S ("on/tiled on": the
+# units' split-K rule against the tiled kernel's); files lmprobe-llama8b-units-<arm>.json.
 source "$(dirname "$0")/common.sh"
 reps=${1:-3}
 seq=${2:-1024}
+arms=${3:-off on}
 need_node
 gpu_info
 llama_checkpoint 120
 runs=()
-for units in off on; do
+for arm in $arms; do
+  units=$(arm_name "$arm")
   if ! within 90; then say "lmprobe with the units $units skipped: $(left) s left"; continue; fi
-  say "lmprobe (webgpu, packed weights, LMPROBE_MATRIX_UNITS=$units)"
-  LMPROBE_MATRIX_UNITS=$units LMPROBE_PACKED_WEIGHTS=1 timeout "$(step_timeout 150)" "$node" --require ./bench/native-deps.cjs --import tsx bench/run.mjs --src --backend webgpu \
+  say "lmprobe (webgpu, packed weights, $(arm_env "$arm"))"
+  env $(arm_env "$arm") LMPROBE_PACKED_WEIGHTS=1 timeout "$(step_timeout 150)" "$node" --require ./bench/native-deps.cjs --import tsx bench/run.mjs --src --backend webgpu \
     --models "$llama_name" --seq "$seq" --checkpoints "$models" --reps "$reps" --out "$out/lmprobe-llama8b-units-$units.json" 2>> "$log" > /dev/null \
     || say "lmprobe run exited $? (units $units)"
   grep "^{\"model\":\"$llama_name\"" "$log" | tail -1 | cut -c1-400

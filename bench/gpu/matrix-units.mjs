@@ -7,7 +7,12 @@
 // also a whole forward at --positions (128) with the units off and on: the logits' largest difference relative to
 // their largest magnitude, the positions whose top token differs, and each forward's median time.
 //   node --import tsx bench/gpu/matrix-units.mjs [--rows 128,1024] [--reps 10] [--rounds 3] [--only llama|gpt2] [--terms 3,2,1]
-//     [--tiles "4,2,2,4,32;2,2,4,4,32"] [--model NAME] [--tiny] [--out f.json]
+//     [--tiles "4,2,2,4,32;2,2,4,4,32"] [--splits "1,2,4"] [--inner 1] [--shapes "name:K:N:layout[:rows];…"] [--model NAME]
+//     [--tiny] [--out f.json]
+// --splits: more variants, the units (two terms, lmprobe's tile) and the tiled kernel with LMPROBE_MATMUL_SPLITK set to
+// each value (1: no split). --inner N: each timed sample runs N products back to back in one submission (the time per
+// product; small products are then not timed with a queue round trip on top). --shapes: these products instead of
+// the built-in list (rows: that shape's row counts, "+"-separated, instead of --rows).
 // On the GPU machine: bash bench/gpu/matrix-units.sh   (carry [".device"])
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
@@ -31,6 +36,8 @@ const only = arg("only", "");
 // terms each, with those tiles for every product (LMPROBE_MATRIX_UNIT_TILE), to choose the defaults from.
 const termList = arg("terms", "3,2,1").split(",").filter(Boolean);
 const tileList = arg("tiles", "").split(";").filter(Boolean);
+const splitList = arg("splits", "").split(",").filter(Boolean);
+const inner = Number(arg("inner", "1"));
 
 const shapes = [
   ["llama q/o 4096x4096", 4096, 4096, "nt"],
@@ -43,6 +50,16 @@ const shapes = [
   ["gpt2 mlp down 3072x768", 3072, 768, "nn"],
   ["gpt2 lens 768x50257", 768, 50257, "nt"],
 ].filter(([name]) => !only || name.startsWith(only));
+const custom = arg("shapes", "");
+if (custom) {
+  shapes.splice(0, shapes.length, ...custom.split(";").filter(Boolean).map((spec) => {
+    const [name, K, N, layout, rows] = spec.split(":");
+    if (!name || !(Number(K) > 0) || !(Number(N) > 0) || (layout !== "nn" && layout !== "nt")) {
+      throw new Error(`--shapes: "${spec}" is not name:K:N:nn|nt[:rows+rows]`);
+    }
+    return [name, Number(K), Number(N), layout, rows ? rows.split("+").map(Number) : null];
+  }));
+}
 if (process.argv.includes("--tiny")) shapes.splice(0, shapes.length, ["tiny nt", 96, 200, "nt"], ["tiny nn", 64, 136, "nn"]);
 
 
@@ -73,14 +90,15 @@ const doc = {
   adapter: report?.candidates?.find((c) => c.name === report.chosen)?.detail?.adapter ?? null,
   units: { shape: units.matrixUnits.shape, reason: units.matrixUnits.reason, subgroup_size: units.matrixUnits.subgroupSize, workgroup_storage: units.matrixUnits.workgroupStorage },
   reps,
+  inner,
   rows: [],
 };
 console.error(JSON.stringify(doc.units));
-for (const [name, K, N, layout] of shapes) {
+for (const [name, K, N, layout, shapeRows] of shapes) {
   const stored = layout === "nt" ? [N, K] : [K, N];
   const bits = bf16Bits(K * N, K + N);
   const W = packed.packWeight(bits, stored, "bf16", layout === "nt");
-  for (const M of rowsList) {
+  for (const M of shapeRows ?? rowsList) {
     const xs = activations(M, K);
     const x = tf.tensor2d(xs, [M, K]);
     const flops = 2 * M * N * K;
@@ -90,10 +108,15 @@ for (const [name, K, N, layout] of shapes) {
       ["tiled", { LMPROBE_MATRIX_UNITS: "off" }],
       ...termList.map((t) => [`units${t}`, { LMPROBE_MATRIX_UNIT_TERMS: t }]),
       ...tileList.map((tile) => [`units2@${tile}`, { LMPROBE_MATRIX_UNIT_TERMS: "2", LMPROBE_MATRIX_UNIT_TILE: tile }]),
+      ...splitList.flatMap((k) => [
+        [`tiled_split${k}`, { LMPROBE_MATRIX_UNITS: "off", LMPROBE_MATMUL_SPLITK: k === "1" ? "off" : k }],
+        [`units2_split${k}`, { LMPROBE_MATRIX_UNIT_TERMS: "2", LMPROBE_MATMUL_SPLITK: k === "1" ? "off" : k }],
+      ]),
     ];
     const reset = () => {
       delete process.env.LMPROBE_MATRIX_UNIT_TERMS;
       delete process.env.LMPROBE_MATRIX_UNIT_TILE;
+      delete process.env.LMPROBE_MATMUL_SPLITK;
       process.env.LMPROBE_MATRIX_UNITS = "on";
     };
     // One untimed pass of every variant first: the first product at a shape pays for its pipelines and output
@@ -119,8 +142,8 @@ for (const [name, K, N, layout] of shapes) {
         Object.assign(process.env, env);
         try {
           const plan = units.planUnits(M, N, K);
-          if (v !== "tiled") row[`${v}_tile`] = plan ? Object.values(plan.tile).join(",") : null;
-          (rounds[v] ??= []).push(await gpuTime(() => packed.weightMatMul(x, W), reps));
+          if (!v.startsWith("tiled")) row[`${v}_tile`] = plan ? Object.values(plan.tile).join(",") : null;
+          (rounds[v] ??= []).push(await gpuTime(() => packed.weightMatMul(x, W), reps, inner));
           if (round === 0) {
             const y = packed.weightMatMul(x, W);
             outs[v] = await y.data();

@@ -6,7 +6,8 @@
 # gpu.txt, log.txt.
 # The third argument lists LMPROBE_MATRIX_UNITS values to run each packed mode with (default "auto", lmprobe's own; "off features on":
 # the matrix units' effect in the same call, and the device's features for them without their products; files
-# lmprobe-small-packed<P>-units-<U>.json). LMPROBE_SMALL_CASES: the cases (default gpt2-small,qwen2.5-0.5b).
+# lmprobe-small-packed<P>-units-<U>.json; "on on/tiled": the units' split-K rule against the tiled kernel's, files
+# ...-units-on-split-tiled.json). LMPROBE_SMALL_CASES: the cases (default gpt2-small,qwen2.5-0.5b).
 #   bash bench/gpu/small.sh [reps=10] ["1 0"] ["off on"]       (carry [".device"])
 source "$(dirname "$0")/common.sh"
 reps=${1:-10}
@@ -22,10 +23,10 @@ grep '^{' "$log" | cut -c1-300 | tail -8
 lmprobe_runs=()
 for p in $modes; do
   for u in $unit_modes; do
-    name=lmprobe-small-packed$p$([ "$unit_modes" = auto ] || echo "-units-$u")
-    if ! within 90; then say "lmprobe with LMPROBE_PACKED_WEIGHTS=$p LMPROBE_MATRIX_UNITS=$u skipped: $(left) s left"; continue; fi
-    say "lmprobe (webgpu, LMPROBE_PACKED_WEIGHTS=$p, LMPROBE_MATRIX_UNITS=$u)"
-    LMPROBE_MATRIX_UNITS=$u LMPROBE_PACKED_WEIGHTS=$p timeout "$(step_timeout 220)" "$node" --require ./bench/native-deps.cjs --import tsx bench/run.mjs --src --backend webgpu --models $cases \
+    name=lmprobe-small-packed$p$([ "$unit_modes" = auto ] || echo "-units-$(arm_name "$u")")
+    if ! within 90; then say "lmprobe with LMPROBE_PACKED_WEIGHTS=$p, $(arm_env "$u") skipped: $(left) s left"; continue; fi
+    say "lmprobe (webgpu, LMPROBE_PACKED_WEIGHTS=$p, $(arm_env "$u"))"
+    env $(arm_env "$u") LMPROBE_PACKED_WEIGHTS=$p timeout "$(step_timeout 220)" "$node" --require ./bench/native-deps.cjs --import tsx bench/run.mjs --src --backend webgpu --models $cases \
       --seq 128,1024 --checkpoints "$models" --torch "$out/torch-small.json" --reps "$reps" --out "$out/$name.json" \
       2>> "$log" > /dev/null || say "lmprobe run exited $? (packed=$p, units=$u)"
     lmprobe_runs+=(--lmprobe "$out/$name.json")

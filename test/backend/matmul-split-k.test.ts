@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { chooseSplitK, splitKTiling } from "../../src/backend/kernels/split-k";
+import { chooseSplitK, chooseUnitsSplitK, splitKTiling, unitsSplitKTiling } from "../../src/backend/kernels/split-k";
 import { matMulTiling } from "../../src/backend/kernels/batch-matmul";
 import { packWeight, weightMatMul } from "../../src/backend/packed-weight";
 import { bfloat16ToFloat32, float32ToBfloat16Bits } from "../../src/io/half-float";
@@ -52,6 +52,41 @@ test("split-K is chosen for few rows over a deep K, never for many rows, a short
   assert.throws(
     () => withEnv("LMPROBE_MATMUL_SPLITK", "two", () => chooseSplitK(128, 1024, 4096, 64, 1)),
     (err: unknown) => err instanceof LmprobeError && /LMPROBE_MATMUL_SPLITK/.test((err as Error).message),
+  );
+});
+
+test("the matrix units split K towards one wave of their large workgroups, in powers of two, at any number of rows", () => {
+  withEnv("LMPROBE_MATMUL_SPLITK", undefined, () => {
+    // [M, K]·[K, N] with the units' 128 × 128 blocks unless said; expected slices from the H100 sweep.
+    const cases: [string, number, number, number, number, number][] = [
+      ["8B MLP down, 128 rows (32 blocks)", 128, 4096, 14336, 128, 4],
+      ["8B MLP up, 128 rows (56 blocks of 128 × 256)", 128, 14336, 4096, 256, 2],
+      ["Qwen2.5-0.5B MLP down, 1024 rows (56 blocks)", 1024, 896, 4864, 128, 2],
+      ["GPT-2 MLP down, 1024 rows (48 blocks)", 1024, 768, 3072, 128, 2],
+      ["GPT-2 MLP up, 1024 rows (96 blocks of 128 × 256)", 1024, 3072, 768, 256, 1],
+      ["8B lm head, 128 rows (501 blocks)", 128, 128256, 4096, 256, 1],
+      ["K too short for two 256-deep slices", 1024, 768, 384, 128, 1],
+    ];
+    for (const [what, M, N, K, cols, expected] of cases) {
+      const { splits, kChunk } = chooseUnitsSplitK(M, N, K, 128, cols);
+      assert.equal(splits, expected, what);
+      if (splits > 1) {
+        assert.equal(kChunk % 16, 0, `${what}: whole 16-deep steps`);
+        assert.ok(kChunk >= unitsSplitKTiling.minChunk && (splits - 1) * kChunk < K && splits * kChunk >= K, `${what}: slices cover K`);
+      }
+    }
+    // The tiled kernel's rule (the A/B arm): no split at 1024 rows, 14 slices for the 8B's MLP down at 128 rows.
+    withEnv("LMPROBE_MATRIX_UNIT_SPLITK", "tiled", () => {
+      assert.equal(chooseUnitsSplitK(1024, 896, 4864, 128, 128).splits, 1);
+      assert.deepEqual(chooseUnitsSplitK(128, 4096, 14336, 128, 128), chooseSplitK(128, 4096, 14336, 128, 1, 128));
+    });
+  });
+  // LMPROBE_MATMUL_SPLITK forces the units' slices too.
+  assert.equal(withEnv("LMPROBE_MATMUL_SPLITK", "off", () => chooseUnitsSplitK(128, 4096, 14336, 128, 128).splits), 1);
+  assert.equal(withEnv("LMPROBE_MATMUL_SPLITK", "8", () => chooseUnitsSplitK(1024, 3072, 768, 128, 256).splits), 8);
+  assert.throws(
+    () => withEnv("LMPROBE_MATRIX_UNIT_SPLITK", "fast", () => chooseUnitsSplitK(128, 4096, 14336, 128, 128)),
+    (err: unknown) => err instanceof LmprobeError && /LMPROBE_MATRIX_UNIT_SPLITK/.test((err as Error).message),
   );
 });
 

@@ -6,7 +6,7 @@ import { ArgumentError } from "../../errors";
 import { replaceWebgpuKernel, withShape, type WebgpuBackendApi } from "./program";
 import { SmallOutputPartialsProgram } from "./small-output-matmul";
 import type { HalfFormat } from "./packed-programs";
-import { chooseSplitK, SplitKSumProgram, splitKSumUniforms } from "./split-k";
+import { chooseSplitK, chooseUnitsSplitK, SplitKSumProgram, splitKSumUniforms } from "./split-k";
 import { matrixUnits, matrixUnitUse, MatMulUnitsProgram, planUnits, RowShiftProgram } from "./matrix-units";
 
 export interface MatMulPlan {
@@ -95,7 +95,7 @@ export function runMatMulPlan(
   const { batch, M, N, K, layout } = plan;
   // Packed weights on the GPU's matrix units where it has them (matrix-units.ts), the tiled kernel otherwise.
   const units = packedB && batch === 1 ? planUnits(M, N, K) : null;
-  const { splits, kChunk } = units ? chooseSplitK(M, N, K, units.blockRows, batch, units.blockCols) : chooseSplitK(M, N, K, plan.tile, batch);
+  const { splits, kChunk } = units ? chooseUnitsSplitK(M, N, K, units.blockRows, units.blockCols) : chooseSplitK(M, N, K, plan.tile, batch);
   const split = splits > 1;
   const a3 = withShape(a, [plan.aBatched ? batch : 1, M, K]);
   const b3 = packedB ? b : withShape(b, layout === "nt" ? [plan.bBatched ? batch : 1, N, K] : [plan.bBatched ? batch : 1, K, N]);

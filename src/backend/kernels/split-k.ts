@@ -32,26 +32,76 @@ export interface SplitK {
  * more slices than maxPartialBytes allows.
  */
 export function chooseSplitK(M: number, N: number, K: number, tile: number, batch: number, tileCols = tile): SplitK {
-  const none = { splits: 1, kChunk: K };
-  const raw = process.env.LMPROBE_MATMUL_SPLITK;
+  const forced = splitOverride();
+  if (forced === "off") return noSplit(K);
   let wanted: number;
-  if (raw !== undefined && raw !== "" && raw !== "auto") {
-    if (raw === "off") return none;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) {
-      throw new ArgumentError("LMPROBE_MATMUL_SPLITK", `is "${raw}": expected off, auto or a positive number of K-slices`, "unset it to choose by shape");
-    }
-    wanted = n;
-  } else {
-    if (M > splitKTiling.maxRows) return none;
+  if (forced != null) wanted = forced;
+  else {
+    if (M > splitKTiling.maxRows) return noSplit(K);
     const workgroups = Math.ceil(M / tile) * Math.ceil(N / tileCols);
     wanted = Math.min(Math.ceil(splitKTiling.targetWorkgroups / workgroups), Math.floor(K / splitKTiling.minChunk));
   }
+  return sliceK(M, N, K, batch, wanted);
+}
+
+/**
+ * When the matrix units' kernel splits K, from a sweep on an NVIDIA H100 (bench/results/gpu-h100/units-split-k/,
+ * products timed ten back to back, as a forward pass runs them). Its workgroups are large (8 or 16 subgroups), so
+ * a product wants about one wave of them, ~`targetWorkgroups`, not the tiled kernel's eight: the number of slices
+ * is the power of two that brings the blocks nearest that (32 blocks: 4 slices; 48–56: 2; 96 and more: none), at
+ * most `maxSplits`, each slice at least `minChunk` deep. Measured against no split: Qwen2.5-0.5B's MLP down at 1024
+ * rows 1.75× faster with 2 slices, GPT-2's 1.6×, the 8B's MLP down at 128 rows 2.4× with 4 (and 1.2× against the
+ * 14 slices the tiled kernel's rule gave it), its MLP up 1.12× with 2 against that rule's 4. Odd counts were slower
+ * than both neighbours on every product (a second, mostly idle wave). Unlike the tiled rule this applies at any
+ * number of rows: at 1024 rows the tiled kernel's 256-thread blocks are many, the units' are not.
+ */
+export const unitsSplitKTiling = { targetWorkgroups: 128, minChunk: 256, maxSplits: 8 };
+
+/**
+ * Slices of K for an M×K·K×N product on the matrix units with blockRows × blockCols output blocks: the same
+ * LMPROBE_MATMUL_SPLITK override as the tiled kernel, else unitsSplitKTiling; LMPROBE_MATRIX_UNIT_SPLITK=tiled
+ * applies the tiled kernel's rule instead (what the units used before, for a benchmark's A/B).
+ */
+export function chooseUnitsSplitK(M: number, N: number, K: number, blockRows: number, blockCols: number): SplitK {
+  const rule = process.env.LMPROBE_MATRIX_UNIT_SPLITK;
+  if (rule === "tiled") return chooseSplitK(M, N, K, blockRows, 1, blockCols);
+  if (rule !== undefined && rule !== "" && rule !== "auto") {
+    throw new ArgumentError("LMPROBE_MATRIX_UNIT_SPLITK", `is "${rule}": expected auto or tiled`, "unset it for the units' own rule");
+  }
+  const forced = splitOverride();
+  if (forced === "off") return noSplit(K);
+  if (forced != null) return sliceK(M, N, K, 1, forced);
+  const blocks = Math.ceil(M / blockRows) * Math.ceil(N / blockCols);
+  if (blocks >= unitsSplitKTiling.targetWorkgroups) return noSplit(K);
+  const cap = Math.min(unitsSplitKTiling.maxSplits, Math.floor(K / unitsSplitKTiling.minChunk));
+  if (cap < 2) return noSplit(K);
+  const nearest = 2 ** Math.round(Math.log2(unitsSplitKTiling.targetWorkgroups / blocks));
+  return sliceK(M, N, K, 1, Math.min(nearest, 2 ** Math.floor(Math.log2(cap))));
+}
+
+function noSplit(K: number): SplitK {
+  return { splits: 1, kChunk: K };
+}
+
+/** LMPROBE_MATMUL_SPLITK: "off", a slice count, or null for the rule (unset or "auto"). */
+function splitOverride(): "off" | number | null {
+  const raw = process.env.LMPROBE_MATMUL_SPLITK;
+  if (raw === undefined || raw === "" || raw === "auto") return null;
+  if (raw === "off") return "off";
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new ArgumentError("LMPROBE_MATMUL_SPLITK", `is "${raw}": expected off, auto or a positive number of K-slices`, "unset it to choose by shape");
+  }
+  return n;
+}
+
+/** `wanted` slices of K (whole multiples of K_ALIGN), or none where fewer than two result or the partials are too large. */
+function sliceK(M: number, N: number, K: number, batch: number, wanted: number): SplitK {
   wanted = Math.min(wanted, Math.floor(splitKTiling.maxPartialBytes / (M * N * 4)));
-  if (batch !== 1 || wanted < 2) return none;
+  if (batch !== 1 || wanted < 2) return noSplit(K);
   const kChunk = Math.ceil(K / wanted / K_ALIGN) * K_ALIGN;
   const splits = Math.ceil(K / kChunk);
-  return splits < 2 ? none : { splits, kChunk };
+  return splits < 2 ? noSplit(K) : { splits, kChunk };
 }
 
 /** C = Σ_s P[s] (in slice order) + bias (per column) + residual: P [splits, M, N] from the split-K tiled program. */
