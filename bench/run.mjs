@@ -333,7 +333,7 @@ async function main() {
     // Which products ran on the GPU's matrix units in this run (LMPROBE_MATRIX_UNITS; none where the adapter has none).
     const units = require(path.join(root, fromSource ? "src/backend/kernels/matrix-units.ts" : "dist/cjs/backend/kernels/matrix-units.js"));
     doc.matrix_units = { mode: process.env.LMPROBE_MATRIX_UNITS ?? "auto", shape: units.matrixUnits.shape,
-      reason: units.matrixUnits.reason, products: units.matrixUnitUse.products };
+      reason: units.matrixUnits.reason, products: units.matrixUnitUse.products, joint_products: units.matrixUnitUse.joint };
   }
   const text = JSON.stringify(doc, null, 1);
   if (opts.out) {

@@ -58,7 +58,7 @@ for (const [name, args] of fixtures) {
 // With LMPROBE_MATRIX_UNITS set: how many products the matrix units ran (0 where the adapter has none).
 if (process.env.LMPROBE_MATRIX_UNITS) {
   const units = require(path.join(root, argv.includes("--src") ? "src/backend/kernels/matrix-units.ts" : "dist/cjs/backend/kernels/matrix-units.js"));
-  console.log(`matrix units: ${units.matrixUnits.shape ? `${units.matrixUnitUse.products} products on them` : `none (${units.matrixUnits.reason})`}`);
+  console.log(`matrix units: ${units.matrixUnits.shape ? `${units.matrixUnitUse.products} products on them (${units.matrixUnitUse.joint} of weights side by side)` : `none (${units.matrixUnits.reason})`}`);
 }
 console.log(`${fixtures.length - failed}/${fixtures.length} fixtures pass on ${backend}`);
 process.exit(failed ? 1 : 0);

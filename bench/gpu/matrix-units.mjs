@@ -12,7 +12,9 @@
 // --splits: more variants, the units (two terms, lmprobe's tile) and the tiled kernel with LMPROBE_MATMUL_SPLITK set to
 // each value (1: no split). --inner N: each timed sample runs N products back to back in one submission (the time per
 // product; small products are then not timed with a queue round trip on top). --shapes: these products instead of
-// the built-in list (rows: that shape's row counts, "+"-separated, instead of --rows).
+// the built-in list (rows: that shape's row counts, "+"-separated, instead of --rows). --joint "name:K:W0+W1[+W2]:layout[:rows];…":
+// weights side by side (kernels/segmented.ts) as one product on the units against each weight's own product on
+// the units: time per product pair, and whether the joint result has the same bits (it should: max_abs_diff 0).
 // On the GPU machine: bash bench/gpu/matrix-units.sh   (carry [".device"])
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
@@ -60,6 +62,14 @@ if (custom) {
     return [name, Number(K), Number(N), layout, rows ? rows.split("+").map(Number) : null];
   }));
 }
+const jointShapes = arg("joint", "").split(";").filter(Boolean).map((spec) => {
+  const [name, K, widths, layout, rows] = spec.split(":");
+  const ws = (widths ?? "").split("+").map(Number);
+  if (!name || !(Number(K) > 0) || ws.length < 2 || ws.some((w) => !(w > 0)) || (layout !== "nn" && layout !== "nt")) {
+    throw new Error(`--joint: "${spec}" is not name:K:W0+W1[+W2]:nn|nt[:rows+rows]`);
+  }
+  return [name, Number(K), ws, layout, rows ? rows.split("+").map(Number) : null];
+});
 if (process.argv.includes("--tiny")) shapes.splice(0, shapes.length, ["tiny nt", 96, 200, "nt"], ["tiny nn", 64, 136, "nn"]);
 
 
@@ -186,6 +196,48 @@ for (const [name, K, N, layout, shapeRows] of shapes) {
     console.error(JSON.stringify(row));
   }
   W.dispose();
+}
+for (const [name, K, widths, layout, shapeRows] of jointShapes) {
+  const Ws = widths.map((N, i) => packed.packWeight(bf16Bits(K * N, K + N + i), layout === "nt" ? [N, K] : [K, N], "bf16", layout === "nt"));
+  for (const M of shapeRows ?? rowsList) {
+    const x = tf.tensor2d(activations(M, K), [M, K]);
+    const apart = () => tf.concat(Ws.map((W) => packed.weightMatMul(x, W)), 1);
+    const joint = () => packed.weightsMatMul(x, Ws, Ws.map(() => null), true);
+    const row = { joint: name, M, K, widths, layout };
+    const probe = joint();
+    if (!probe) {
+      row.refused = "the units do not take these weights as one product (kernels/segmented.ts's segmentedUnitsPlan)";
+    } else {
+      const a = apart();
+      const [da, db] = [await a.data(), await probe.data()];
+      let maxAbsDiff = 0;
+      let differing = 0;
+      for (let i = 0; i < da.length; i++) {
+        const d = Math.abs(da[i] - db[i]);
+        if (d > 0 || Number.isNaN(d)) differing++;
+        maxAbsDiff = Math.max(maxAbsDiff, d);
+      }
+      Object.assign(row, { max_abs_diff: maxAbsDiff, differing_values: differing, values: da.length });
+      tf.dispose([a, probe]);
+      // Separate products are timed without the concat (as a model runs them).
+      const apartOnly = () => Ws.map((W) => packed.weightMatMul(x, W));
+      const rounds = { apart: [], joint: [] };
+      for (let round = 0; round < roundCount; round++) {
+        rounds.apart.push(await gpuTime(apartOnly, reps, inner));
+        rounds.joint.push(await gpuTime(joint, reps, inner));
+      }
+      const flops = 2 * M * K * widths.reduce((p, w) => p + w, 0);
+      for (const v of ["apart", "joint"]) {
+        row[`${v}_ms`] = +median(rounds[v]).toFixed(3);
+        row[`${v}_tflops`] = +(flops / median(rounds[v]) / 1e9).toFixed(2);
+      }
+      row.joint_speedup = +(row.apart_ms / row.joint_ms).toFixed(3);
+    }
+    x.dispose();
+    (doc.joint ??= []).push(row);
+    console.error(JSON.stringify(row));
+  }
+  Ws.forEach((W) => W.dispose());
 }
 Object.assign(units.unitTiling, policy);
 const modelName = arg("model", "");

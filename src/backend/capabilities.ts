@@ -74,6 +74,12 @@ const KERNEL_CAPABILITIES = {
    * T = 128 0.75×, T = 1024 0.90×; bench/results/gpu-h100/joint-qkv-ab.jsonl).
    */
   jointQkvProduct: () => process.env.LMPROBE_WEBGPU_JOINT_QKV === "on" && tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) != null,
+  /**
+   * A gated MLP's gate and up projections as one product on the GPU's matrix units, read by one activation pass
+   * (model/components/mlp.ts; the product is taken only where packedWeightsMatMulOnUnits gives each weight its own
+   * product's numbers). LMPROBE_WEBGPU_JOINT_GATE_UP=off leaves them apart.
+   */
+  jointGateUp: () => process.env.LMPROBE_WEBGPU_JOINT_GATE_UP !== "off" && process.env.LMPROBE_WEBGPU_FUSED !== "off" && tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) != null,
 } as const;
 
 export type Capability = keyof BackendTraits | keyof typeof KERNEL_CAPABILITIES;
@@ -101,6 +107,7 @@ export {
   type BlockSpec,
   fusedNorm,
   fusedActivation,
+  fusedActivationJoint,
   fusedScoresSoftmax,
   fusedLinear,
   fusedLinearResidual,

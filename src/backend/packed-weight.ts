@@ -12,7 +12,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ArgumentError, LmprobeError } from "../errors";
 import { differentiableOpsRequired } from "./gradient-mode";
 import { PACKED_MATMUL_KERNEL, UNPACK_KERNEL, planPackedMatMul, type PackedMatMulAttrs } from "./kernels/packed";
-import { SEGMENTED_MATMUL_KERNEL, segmentedTile, type SegmentedMatMulAttrs } from "./kernels/segmented";
+import { SEGMENTED_MATMUL_KERNEL, segmentedPlanned, segmentedUnitsPlan, type SegmentedMatMulAttrs } from "./kernels/segmented";
 import type { HalfFormat } from "./kernels/packed-programs";
 import { uploadInSlices, uploadInSlicesSync, valuesInMemory, type HalfValues, type UploadJob } from "./packed-upload";
 
@@ -251,8 +251,9 @@ export function weightMatMul(x: tf.Tensor2D, W: Weight2D, bias: tf.Tensor1D | nu
  * segmented kernel (webgpu) and the shapes suit it (kernels/segmented.ts), else null (then call weightMatMul per
  * weight). The weights must be alike (all float32 [K, N_s], or all packed in one format and orientation), and the
  * biases all given or all null. Each output column is the same multiply-adds as in weightMatMul's product.
+ * `onUnitsOnly`: null unless the GPU's matrix units run the joint product (kernels/segmented.ts's segmentedUnitsPlan).
  */
-export function weightsMatMul(x: tf.Tensor2D, Ws: readonly Weight2D[], biases: readonly (tf.Tensor1D | null)[]): tf.Tensor2D | null {
+export function weightsMatMul(x: tf.Tensor2D, Ws: readonly Weight2D[], biases: readonly (tf.Tensor1D | null)[], onUnitsOnly = false): tf.Tensor2D | null {
   if (tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) == null || differentiableOpsRequired()) return null;
   if (process.env.LMPROBE_WEBGPU_MATMUL === "tfjs" || process.env.LMPROBE_WEBGPU_FUSED === "off") return null;
   if (x.rank !== 2 || x.dtype !== "float32" || Ws.length !== biases.length) return null;
@@ -275,7 +276,7 @@ export function weightsMatMul(x: tf.Tensor2D, Ws: readonly Weight2D[], biases: r
   const hasBias = biases.every((b) => b != null);
   if (!hasBias && biases.some((b) => b != null)) return null;
   if (hasBias && biases.some((b, i) => b!.dtype !== "float32" || b!.size !== attrs.widths[i])) return null;
-  if (segmentedTile(x.shape[0], attrs) == null) return null;
+  if (onUnitsOnly ? segmentedUnitsPlan(x.shape[0], attrs) == null : !segmentedPlanned(x.shape[0], attrs)) return null;
   const inputs: tf.NamedTensorMap = { a: x };
   Ws.forEach((W, i) => {
     if (isPacked(W)) requireKernels("weightsMatMul", W);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { probeWebgpu } from "../../src/backend/probe-webgpu";
 import { setBackend } from "../../src/backend";
-import { fusedActivation, fusedLinear, fusedNorm, fusedRotaryHalf, fusedScoresSoftmax, type NormSpec } from "../../src/backend/kernels";
+import { fusedActivation, fusedActivationJoint, fusedLinear, fusedNorm, fusedRotaryHalf, fusedScoresSoftmax, type NormSpec } from "../../src/backend/kernels";
 
 const MASKED = -3.4028234663852886e38;
 
@@ -121,6 +121,28 @@ test("fusedActivation gives the composed activation ops' numbers, gated or not, 
   const g = tf.ones([4, 4]);
   assert.equal(fusedActivation(g, "gelu"), null, "exact gelu (erf) stays composed");
   g.dispose();
+});
+
+test("fusedActivationJoint reads gate | up from one product's rows and gives fusedActivation(gate, act, up)'s numbers", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  await setBackend("webgpu");
+  const [rows, F] = [7, 130];
+  const gate = tf.tensor2d(randoms(rows * F, 5, 6), [rows, F]);
+  const up = tf.tensor2d(randoms(rows * F, 6, 2), [rows, F]);
+  const joint = tf.concat([gate, up], 1);
+  for (const act of ["silu", "gelu_tanh", "gelu_quick", "relu"]) {
+    const apart = fusedActivation(gate, act, up)!;
+    const together = fusedActivationJoint(joint, act)!;
+    assert.deepEqual(together.shape, [rows, F]);
+    assert.deepEqual(await together.data(), await apart.data(), `${act}: the same bits as gate and up apart`);
+    tf.dispose([apart, together]);
+  }
+  // A batch of sequences [1, pos, 2F] → [1, pos, F]; an odd last axis cannot hold two halves.
+  const batched = fusedActivationJoint(tf.reshape(joint, [1, rows, 2 * F]), "silu")!;
+  assert.deepEqual(batched.shape, [1, rows, F]);
+  const odd = tf.ones([2, 5]);
+  assert.equal(fusedActivationJoint(odd, "silu"), null);
+  tf.dispose([gate, up, joint, batched, odd]);
 });
 
 test("fusedScoresSoftmax gives softmax(softcap(scores · scale) + mask) with causal masks, sliding windows and long rows", async (t) => {

@@ -3,12 +3,13 @@
 // Its adapter has no matrix shapes and subgroups of up to 128, so the units are forced on with an 8×8×8 shape at
 // that subgroup size and two terms (the padded staging of 16×16×16 blocks needs more than its 16 KiB of workgroup
 // memory): what is checked is that every variant is
-// accepted by Dawn (bindings, uniforms, the hoisted enable directives, split-K), not its numbers.
+// accepted by Dawn (bindings, uniforms, the hoisted enable directives, split-K, two and three weights side by side),
+// not its numbers.
 // Prints "ok <products>" or exits 1 with the device's errors.
 import * as tf from "@tensorflow/tfjs-core";
 import { setBackend } from "../../src/backend";
 import { matrixUnits, planUnits, unitTiling } from "../../src/backend/kernels/matrix-units";
-import { packWeight, weightMatMul } from "../../src/backend/packed-weight";
+import { packWeight, weightMatMul, weightsMatMul } from "../../src/backend/packed-weight";
 
 async function main(): Promise<void> {
   await setBackend("webgpu");
@@ -38,6 +39,24 @@ async function main(): Promise<void> {
       tf.dispose([x, y, ...(bias ? [bias] : []), ...(residual ? [residual] : [])]);
     }
     W.dispose();
+  }
+  // Weights side by side (kernels/segmented.ts): two and three segments, both layouts, bias, split-K.
+  for (const [layout, K, widths, split, withBias] of [
+    ["nt", 256, [128, 128], "off", false],
+    ["nn", 256, [128, 256, 128], "off", true],
+    ["nt", 2048, [128, 64, 64], "2", true],
+  ] as const) {
+    process.env.LMPROBE_MATMUL_SPLITK = split;
+    const Ws = widths.map((N) => packWeight(new Uint16Array(K * N).fill(0x3f80), layout === "nt" ? [N, K] : [K, N], "bf16", layout === "nt"));
+    const biases = widths.map((N) => (withBias ? (tf.zeros([N]) as tf.Tensor1D) : null));
+    const x = tf.ones([130, K]) as tf.Tensor2D;
+    const before = onUnits;
+    const y = weightsMatMul(x, Ws, biases, true);
+    if (!y) throw new Error(`weightsMatMul refused ${layout} ${K}×[${widths}] on the units`);
+    await y.data();
+    if (onUnits === before) throw new Error(`${layout} ${K}×[${widths}] did not run on the units`);
+    products++;
+    tf.dispose([x, y, ...Ws.map((W) => W.words), ...biases.filter((b): b is tf.Tensor1D => b != null)]);
   }
   console.log(`ok ${products} products, ${onUnits} on the units`);
   process.exit(0);

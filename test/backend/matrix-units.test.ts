@@ -20,7 +20,7 @@ import {
   type UnitTile,
 } from "../../src/backend/kernels/matrix-units";
 import { planPackedMatMul } from "../../src/backend/kernels/packed";
-import { segmentedTile } from "../../src/backend/kernels/segmented";
+import { segmentedTile, segmentedUnitsPlan } from "../../src/backend/kernels/segmented";
 import { withMatrixUnitToggle } from "../../src/backend/probe-webgpu";
 import { hoistEnableDirectives } from "../../src/backend/webgpu";
 import type { WebgpuProgram } from "../../src/backend/kernels/program";
@@ -154,6 +154,42 @@ test("products the units take: few-row packed products under LMPROBE_MATRIX_UNIT
     else process.env.LMPROBE_MATRIX_UNITS = env;
   }
 });
+
+test("weights side by side go to the units as one product only where each alone would, with the same K-slices, on a tile dividing every width", () => {
+  const saved = { ...matrixUnits };
+  const env = process.env.LMPROBE_MATRIX_UNITS;
+  try {
+    Object.assign(matrixUnits, { shape: { M: 16, N: 16, K: 16 }, subgroupSize: 32, workgroupStorage: 49152 });
+    process.env.LMPROBE_MATRIX_UNITS = "on";
+    // Qwen2.5-0.5B's gate | up at 1024 rows: 4864 = 19 × 256, so the large 128 × 256 blocks; no split either way.
+    const gateUp = segmentedUnitsPlan(1024, { layout: "nt", format: "bf16", K: 896, widths: [4864, 4864] });
+    assert.ok(gateUp, "gate | up on the units");
+    assert.equal(unitBlockCols(gateUp!.tile), 256);
+    assert.equal(gateUp!.splits, 1);
+    // GPT-2's q | k | v at 1024 rows: each 48 blocks of 128 × 128, so 2 K-slices each, and the joint product too.
+    const gpt2 = segmentedUnitsPlan(1024, { layout: "nn", format: "bf16", K: 768, widths: [768, 768, 768] });
+    assert.ok(gpt2);
+    assert.equal(gpt2!.splits, 2);
+    assert.equal(768 % unitBlockCols(gpt2!.tile), 0);
+    // Qwen's q | k | v: k and v (896 × 128) are below the units' sizes, so no joint units product.
+    assert.equal(segmentedUnitsPlan(1024, { layout: "nt", format: "bf16", K: 896, widths: [896, 128, 128] }), null);
+    // Widths whose own products split K differently (32 against 64 blocks at 128 rows of K = 14336).
+    assert.equal(segmentedUnitsPlan(128, { layout: "nt", format: "bf16", K: 14336, widths: [4096, 8192] }), null);
+    // A width no tile's block columns divide; float32 weights; the units off.
+    assert.equal(planUnits(1024, 4864 + 100, 896, [4864, 100]), null);
+    assert.equal(segmentedUnitsPlan(1024, { layout: "nt", format: null, K: 896, widths: [4864, 4864] }), null);
+    process.env.LMPROBE_MATRIX_UNITS = "off";
+    assert.equal(segmentedUnitsPlan(1024, { layout: "nt", format: "bf16", K: 896, widths: [4864, 4864] }), null);
+  } finally {
+    Object.assign(matrixUnits, saved);
+    if (env === undefined) delete process.env.LMPROBE_MATRIX_UNITS;
+    else process.env.LMPROBE_MATRIX_UNITS = env;
+  }
+});
+
+function unitBlockCols(tile: UnitTile): number {
+  return tile.sgn * tile.rn * 16;
+}
 
 test("every preferred tile divides its staging among its threads and fits 48 KiB with two terms", () => {
   const shape = { M: 16, N: 16, K: 16 };
@@ -342,7 +378,7 @@ test("the units' products pass Dawn's validation through tfjs's shader assembly 
   const r = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "matrix-units-null.ts")], { env, encoding: "utf8", timeout: 120_000 });
   const output = `${r.stdout}\n${r.stderr}`;
   assert.equal(r.status, 0, output.slice(-3000));
-  assert.match(r.stdout, /ok 6 products, 6 on the units/);
+  assert.match(r.stdout, /ok 9 products, 9 on the units/);
   assert.doesNotMatch(output, /lmprobe webgpu: /); // no device error was reported
 });
 

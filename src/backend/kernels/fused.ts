@@ -58,6 +58,16 @@ export function fusedActivation(x: tf.Tensor, act: string, up: tf.Tensor | null 
 }
 
 /**
+ * act(gate) · up for gate | up side by side in one product's rows, gateUp [..., 2F] → [..., F]: the numbers of
+ * fusedActivation(gate, act, up). Null where not fused.
+ */
+export function fusedActivationJoint(gateUp: tf.Tensor, act: string): tf.Tensor | null {
+  if (!available(ACTIVATION_KERNEL) || !["silu", "gelu_tanh", "gelu_quick", "relu"].includes(act) || gateUp.size === 0 || !f32(gateUp)) return null;
+  if (gateUp.shape[gateUp.rank - 1] % 2 !== 0) return null;
+  return tf.engine().runKernel(ACTIVATION_KERNEL, { xu: gateUp }, { act } as unknown as tf.NamedAttrMap) as tf.Tensor;
+}
+
+/**
  * softmax(softcap(scores · scale) + mask) over the last axis: scores [batch, heads, queries, keys], mask
  * [batch, 1, queries, keys]; softcap null for none. Null where not fused.
  */
@@ -436,7 +446,13 @@ export function registerFusedKernels(): void {
       { type: "int32", data: [width] },
     ]);
   });
-  register(ACTIVATION_KERNEL, (backend, { x, up }, attrs) => {
+  register(ACTIVATION_KERNEL, (backend, { x, up, xu }, attrs) => {
+    if (xu) {
+      // gate | up in one [rows, 2F] product: act(gate) · up, [rows, F].
+      const width = xu.shape[xu.shape.length - 1] / 2;
+      const program = new ActivationProgram([...xu.shape.slice(0, -1), width], attrs.act as FusedActivation, true, true);
+      return backend.runWebGPUProgram(program, [xu], "float32", [{ type: "int32", data: [width] }]);
+    }
     const program = new ActivationProgram(x.shape, attrs.act as FusedActivation, up != null);
     return backend.runWebGPUProgram(program, up ? [x, up] : [x], "float32");
   });

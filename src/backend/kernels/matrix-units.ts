@@ -123,8 +123,11 @@ function everyProductOnUnits(): boolean {
   return matrixUnitMode() === "all";
 }
 
-/** Products run on the units since the process started (lmprobe verify reports it where it is not 0). */
-export const matrixUnitUse = { products: 0 };
+/**
+ * Products run on the units since the process started (lmprobe verify reports it where it is not 0); `joint`: those
+ * of several weights side by side (kernels/segmented.ts), counted in `products` too.
+ */
+export const matrixUnitUse = { products: 0, joint: 0 };
 
 /**
  * Half-precision terms of each activation: 2 unless LMPROBE_MATRIX_UNIT_TERMS says 1 or 3. Two leave at most 2^-22
@@ -269,6 +272,10 @@ fn main(index : i32) {
  * C [splits, M, N] = A [M, K] · B with B a packed weight ("nt": [N, K] rows, "nn": [K, N]; from stored word
  * `bOffset`), bias and residual added as it is stored (none with split-K: the sum adds them, split-k.ts).
  * Inputs: A (vec4), B (vec2<i32> words), shifts ([M], RowShiftProgram), then bias and residual when present.
+ * With `segments` > 1, B is that many weights side by side, B0 | B1 | B2 (inputs B0…, each its own buffer from word
+ * 0; uniforms seg1 and seg2 give the columns where the second and third begin): every segment's width must be a
+ * multiple of the block's columns, so that a workgroup reads one weight (a uniform branch) and each output column
+ * is the same multiply-adds as in its weight's own product.
  */
 export class MatMulUnitsProgram implements WebgpuProgram {
   outputShape: number[];
@@ -293,16 +300,20 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     readonly shape: MatrixUnitShape,
     readonly terms: 1 | 2 | 3,
     readonly subgroupSize: number,
+    readonly segments = 1,
   ) {
     if (splits > 1 && (hasBias || hasResidual)) throw new Error("MatMulUnitsProgram: split-K adds bias and residual in its sum");
+    if (!Number.isInteger(segments) || segments < 1 || segments > 3) throw new Error(`MatMulUnitsProgram: ${segments} segments (1 to 3)`);
     const { rows, cols, threads } = unitBlock(shape, tile, subgroupSize);
     this.workgroupSize = [threads, 1, 1];
     this.outputShape = [splits, M, N];
     this.dispatch = [Math.ceil(N / cols), Math.ceil(M / rows), splits];
-    this.variableNames = ["A", "B", "shifts", ...(hasBias ? ["bias"] : []), ...(hasResidual ? ["residual"] : [])];
-    this.variableComponents = [4, 2, 1, ...(hasBias ? [1] : []), ...(hasResidual ? [1] : [])];
+    const weights = segments === 1 ? ["B"] : Array.from({ length: segments }, (_, i) => `B${i}`);
+    this.variableNames = ["A", ...weights, "shifts", ...(hasBias ? ["bias"] : []), ...(hasResidual ? ["residual"] : [])];
+    this.variableComponents = [4, ...weights.map(() => 2), 1, ...(hasBias ? [1] : []), ...(hasResidual ? [1] : [])];
+    if (segments > 1) this.uniforms += " seg1 : i32, seg2 : i32,";
     const s = `${shape.M}x${shape.N}x${shape.K}`;
-    this.shaderKey = `lmprobeMatMulUnits_${layout}_${format}_${hasBias}_${hasResidual}_${splits > 1}_${tile.sgm}.${tile.sgn}.${tile.rm}.${tile.rn}.${tile.tk}_${s}_${terms}_${subgroupSize}`;
+    this.shaderKey = `lmprobeMatMulUnits_${layout}_${format}_${hasBias}_${hasResidual}_${splits > 1}_${tile.sgm}.${tile.sgn}.${tile.rm}.${tile.rn}.${tile.tk}_${s}_${terms}_${subgroupSize}_${segments}`;
   }
 
   getUserCode(): string {
@@ -333,6 +344,13 @@ export class MatMulUnitsProgram implements WebgpuProgram {
       ...(terms > 2 ? ["let h2 = vec4<f16>(r1 - t1);"] : []),
     ].join(" ");
     const slots = (n: number) => Array.from({ length: n }, (_, it) => it);
+    // One weight's word at (column, k): index(column, words per row of an "nn" weight). Segments: the block's weight
+    // (seg, uniform in the workgroup) at the column's place within it (segCol).
+    const segments = this.segments;
+    const readB = (it: number, index: (col: string, n4: string) => string) =>
+      segments === 1
+        ? `wb${it} = B[uniforms.bOffset + ${index("col", "N4")}];`
+        : Array.from({ length: segments }, (_, i) => `${i ? "else " : ""}${i < segments - 1 ? `if (seg == ${i}) ` : ""}{ wb${it} = B${i}[${index("(col - segStart)", "segN4")}]; }`).join(" ");
     const declare = [...slots(aSlots).map((it) => `var xa${it} = vec4<f32>(0.0);`), ...slots(bSlots).map((it) => `var wb${it} = vec2<i32>(0);`)].join(" ");
     // Global → registers for the slice at kBase (zeros past K and past the edges of A and B).
     const load = [
@@ -350,14 +368,14 @@ export class MatMulUnitsProgram implements WebgpuProgram {
       let col = col0 + slot / ${TK / 4};
       let k = kBase + (slot % ${TK / 4}) * 4;
       wb${it} = vec2<i32>(0);
-      if (col < uniforms.N && k < kEnd) { wb${it} = B[uniforms.bOffset + col * K4 + k / 4]; }
+      if (col < uniforms.N && k < kEnd) { ${readB(it, (c) => `${c} * K4 + k / 4`)} }
     }`
           : `{
       let slot = tid + ${it * threads};
       let k = kBase + slot / ${TN / 4};
       let col = col0 + (slot % ${TN / 4}) * 4;
       wb${it} = vec2<i32>(0);
-      if (k < kEnd && col < uniforms.N) { wb${it} = B[uniforms.bOffset + k * N4 + col / 4]; }
+      if (k < kEnd && col < uniforms.N) { ${readB(it, (c, n4) => `k * ${n4} + ${c} / 4`)} }
     }`,
       ),
     ].join("\n    ");
@@ -445,6 +463,11 @@ fn main() {
   let cBase = split * uniforms.M * uniforms.N;
   let K4 = uniforms.K / 4;
   let N4 = uniforms.N / 4;
+  ${segments === 1 ? "" : `// The weight this block's columns come from, where it begins, and its words per row ("nn").
+  let seg = select(select(0, 1, col0 >= uniforms.seg1), 2, col0 >= uniforms.seg2);
+  let segStart = select(select(0, uniforms.seg1, seg == 1), uniforms.seg2, seg == 2);
+  let segEnd = select(select(uniforms.seg1, uniforms.seg2, seg == 1), uniforms.N, seg == 2);
+  let segN4 = (segEnd - segStart) / 4;`}
   ${accs.map((a) => `var ${a} = subgroup_matrix_result<f32, ${cn}, ${cm}>();`).join("\n  ")}
   // Every workgroup runs kChunk / TK slices (zeros past K): a uniform bound, as the barriers need.
   let tiles = (uniforms.kChunk + ${TK - 1}) / ${TK};
@@ -485,18 +508,21 @@ function unitsTake(M: number, N: number, K: number): boolean {
 /**
  * The tile for an M×K · K×N product on the matrix units (and its block's sides, for split-K's choice), or null when
  * they should not take it: units off, a product below unitTiling's sizes, or more workgroup memory than the device
- * allows.
+ * allows. With `widths` (weights side by side, MatMulUnitsProgram's segments), only tiles whose block columns
+ * divide every width, the preferred block size's tiles first.
  */
-export function planUnits(M: number, N: number, K: number): { tile: UnitTile; terms: 1 | 2 | 3; blockRows: number; blockCols: number } | null {
+export function planUnits(M: number, N: number, K: number, widths: readonly number[] | null = null): { tile: UnitTile; terms: 1 | 2 | 3; blockRows: number; blockCols: number } | null {
   const shape = matrixUnits.shape;
   // RowShiftProgram runs one workgroup per row: at most 65535 in one dispatch dimension.
   if (!shape || !matrixUnitsEnabled() || K % 4 !== 0 || M > 65535 || !unitsTake(M, N, K)) return null;
   const terms = matrixUnitTerms();
   const large = unitBlock(shape, unitTile("large"));
   const blocks: UnitBlocks = Math.ceil(M / large.rows) * Math.ceil(N / large.cols) >= unitTiling.minLargeBlocks ? "large" : "small";
-  for (const tile of unitTiles(blocks)) {
+  const candidates = widths ? [...unitTiles(blocks), ...unitTiles(blocks === "large" ? "small" : "large")] : unitTiles(blocks);
+  for (const tile of candidates) {
+    const block = unitBlock(shape, tile);
+    if (widths && widths.some((w) => w % block.cols !== 0)) continue;
     if (unitTileFits(shape, tile) && unitWorkgroupBytes(shape, tile, terms) <= matrixUnits.workgroupStorage) {
-      const block = unitBlock(shape, tile);
       return { tile, terms, blockRows: block.rows, blockCols: block.cols };
     }
   }

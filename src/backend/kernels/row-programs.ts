@@ -188,13 +188,20 @@ export class ActivationProgram implements WebgpuProgram {
   workgroupSize: [number, number, number] = [THREADS, 1, 1];
   size = true;
 
-  constructor(shape: number[], readonly act: FusedActivation, readonly gated: boolean) {
+  uniforms?: string;
+
+  /**
+   * `joint`: gate and up come from one [rows, 2F] product (gate | up side by side, the input `xu`), and the output
+   * is [rows, F] (shape); x and up otherwise.
+   */
+  constructor(shape: number[], readonly act: FusedActivation, readonly gated: boolean, readonly joint = false) {
     this.outputShape = shape;
     this.dispatchLayout = { x: shape.map((_, i) => i) };
     const n = shape.reduce((p, d) => p * d, 1);
     this.dispatch = [Math.ceil(n / THREADS), 1, 1];
-    this.variableNames = gated ? ["x", "up"] : ["x"];
-    this.shaderKey = `lmprobeActivation_${act}_${gated}`;
+    this.variableNames = joint ? ["xu"] : gated ? ["x", "up"] : ["x"];
+    if (joint) this.uniforms = "width : i32,";
+    this.shaderKey = `lmprobeActivation_${act}_${gated}_${joint}`;
   }
 
   getUserCode(): string {
@@ -207,6 +214,18 @@ export class ActivationProgram implements WebgpuProgram {
       gelu_quick: `a * ${sigmoid("a * 1.702")}`,
       relu: `select(a, 0.0, a < 0.0)`,
     };
+    if (this.joint) {
+      return `
+fn main(index : i32) {
+  if (index < uniforms.size) {
+    let at = (index / uniforms.width) * 2 * uniforms.width + index % uniforms.width;
+    let a = xu[at];
+    let y = ${body[this.act]};
+    result[index] = y * xu[at + uniforms.width];
+  }
+}
+`;
+    }
     return `
 fn main(index : i32) {
   if (index < uniforms.size) {

@@ -4,8 +4,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { DenseMlpWeights, MlpWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { applyActivation } from "./activations";
-import { fusedActivation, fusedMlp } from "../../backend/capabilities";
-import { isPacked, type Weight2D } from "../../backend/packed-weight";
+import { capability, fusedActivation, fusedActivationJoint, fusedMlp } from "../../backend/capabilities";
+import { isPacked, weightsMatMul, type Weight2D } from "../../backend/packed-weight";
 import { linearProjection, outputProjection } from "./linear";
 
 export interface MlpContext {
@@ -52,7 +52,10 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
     return y.reshape([batch, pos, W.shape[1]]);
   };
   let post: tf.Tensor;
-  if (w.gated) {
+  const joint = w.gated ? jointGateUp(w, flat as tf.Tensor2D, ctx) : null;
+  if (joint) {
+    post = hook("hook_post", joint.reshape([batch, pos, joint.shape[1]]));
+  } else if (w.gated) {
     // TransformerLens's names: hook_pre is the gate's input to the activation, hook_pre_linear the "up" branch.
     const pre = hook("hook_pre", linear(w.W_gate!, w.b_gate));
     const preLinear = hook("hook_pre_linear", linear(w.W_in, w.b_in));
@@ -65,4 +68,20 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
   const dMlp = post.shape[2]!;
   const flatPost = post.reshape([batch * pos, dMlp]) as tf.Tensor2D;
   return outputProjection(flatPost, w.W_out, w.b_out, residual).reshape([batch, pos, dModel]) as tf.Tensor3D;
+}
+
+/**
+ * act(x·W_gate + b_gate) · (x·W_in + b_in) [rows, d_mlp] from one product of both weights on the GPU's matrix units
+ * and one activation pass reading it (capability jointGateUp), where nobody observes hook_pre or hook_pre_linear
+ * and the units give each weight its own product's numbers; null otherwise (the caller projects them apart).
+ */
+function jointGateUp(w: DenseMlpWeights, flat: tf.Tensor2D, ctx: MlpContext): tf.Tensor2D | null {
+  if (!w.W_gate || !isPacked(w.W_gate) || !isPacked(w.W_in) || !capability("jointGateUp")) return null;
+  if (!["hook_pre", "hook_pre_linear"].every((h) => ctx.hooks.idle(`blocks.${ctx.layer}.mlp.${h}`))) return null;
+  if (!["silu", "gelu_tanh", "gelu_quick", "relu"].includes(w.act)) return null;
+  const product = weightsMatMul(flat, [w.W_gate, w.W_in], [w.b_gate, w.b_in], true);
+  if (!product) return null;
+  const post = fusedActivationJoint(product, w.act);
+  product.dispose();
+  return post as tf.Tensor2D | null;
 }
