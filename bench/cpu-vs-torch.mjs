@@ -17,7 +17,8 @@
 // Prints one JSON object per line: per case and phase {name, phase, lmprobe_ms, torch_ms, ratio, threads,
 // peak_rss_mb, …}; for GPT-2 T = 128 also a "hardware scaling" line (what one process's thread pool and two
 // processes gain on a compute-bound product here), the same case at one thread, and a "scaling" line per phase
-// (one thread / all, from lmprobe workers on one thread and on all, alive together and called alternately).
+// (one thread / all, from lmprobe workers on one thread and on all, alive together and called alternately, each
+// timed pass after a pause as long as the pass before: see timePhases).
 // --cases hardware prints the hardware line alone.
 // Needs Debian's python3-torch and libopenblas0-pthread (it installs nothing).
 import { spawn } from "node:child_process";
@@ -71,6 +72,7 @@ function worker(command, args, env) {
   const ready = next();
   return {
     ready,
+    pid: child.pid,
     ask: (cmd) => {
       const answer = next();
       child.stdin.write(cmd + "\n");
@@ -117,9 +119,35 @@ function torchWorker(c, threads) {
   return worker(python, [path.join(ROOT, "bench/torch_cpu_reference.py"), "--case", c.model, "--positions", String(c.positions), "--threads", String(threads)], env);
 }
 
-async function timePhases(workers, interleave) {
-  const times = workers.map(() => ({ forward: [], probe: [] }));
-  const one = async (w, i, phase) => times[i][phase].push((await w.ask(phase)).ms);
+/** CPU time (user + system, ms) a process has used so far, from /proc (0 where there is none). */
+function cpuMs(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Timed passes of each worker, interleaved or one worker after the other. `settle`: before each timed pass, a pause
+ * as long as the pass before it (at most 1 s), and the CPU time the other workers used during each timed pass is
+ * summed in `othersCpuMs`. Why: a worker keeps a core busy for a while after its pass (V8's heap work after a pass
+ * that allocated hundreds of MB), and in pass-by-pass alternation that landed on the next worker's pass: on 2 cores
+ * the idle one-thread worker used 870 ms of CPU during 40 two-thread passes of GPT-2 T = 128 (~22 ms a pass; a
+ * scratch measurement), where with the pause it used 0–20 ms in all (bench/results/cpu/cpu-vs-torch-gpt2-scaling-settled.jsonl).
+ */
+async function timePhases(workers, interleave, settle = false) {
+  const times = workers.map(() => ({ forward: [], probe: [], othersCpuMs: 0 }));
+  let last = 0;
+  const one = async (w, i, phase) => {
+    if (settle) await new Promise((r) => setTimeout(r, Math.min(1000, last)));
+    const others = settle ? workers.filter((x) => x !== w).map((x) => [x.pid, cpuMs(x.pid)]) : [];
+    const ms = (await w.ask(phase)).ms;
+    for (const [pid, before] of others) times[i].othersCpuMs += cpuMs(pid) - before;
+    times[i][phase].push(ms);
+    last = ms;
+  };
   const order = interleave ? [workers.map((w, i) => [w, i])] : workers.map((w, i) => [[w, i]]);
   for (const group of order) {
     for (const phase of ["forward", "probe"]) {
@@ -223,13 +251,17 @@ async function hardwareScaling(rounds = 5, seconds = 1) {
   return line;
 }
 
-/** lmprobe on one thread and on every thread, both workers alive and called alternately; median ms per phase. */
+/**
+ * lmprobe on one thread and on every thread, both workers alive and called alternately, each timed pass after a
+ * settling pause (timePhases); median ms per phase, and the CPU time the idle worker used during the other's passes.
+ */
 async function lmprobeScaling(c) {
   const ws = [lmprobeWorker(c, 1), lmprobeWorker(c, allThreads)];
   await Promise.all(ws.map((w) => w.ready));
-  const times = await timePhases(ws, true);
+  const times = await timePhases(ws, true, true);
   await Promise.all(ws.map((w) => w.quit()));
-  return Object.fromEntries(["forward", "probe"].map((phase) => [phase, { one: median(times[0][phase]), all: median(times[1][phase]) }]));
+  const scaling = Object.fromEntries(["forward", "probe"].map((phase) => [phase, { one: median(times[0][phase]), all: median(times[1][phase]) }]));
+  return { ...scaling, idleCpuMs: { duringOne: times[0].othersCpuMs, duringAll: times[1].othersCpuMs } };
 }
 
 for (const spec of cases) {
@@ -253,6 +285,11 @@ for (const spec of cases) {
         lmprobe_speedup: +(alternated[phase].one / alternated[phase].all).toFixed(2),
         lmprobe_one_thread_ms: +alternated[phase].one.toFixed(1),
         lmprobe_all_threads_ms: +alternated[phase].all.toFixed(1),
+        // Each timed pass after a pause as long as the pass before (timePhases' settle); the CPU time the idle
+        // worker used during the other's timed passes (both phases), which that pause keeps near 0.
+        settled: true,
+        idle_worker_cpu_ms_during_one_thread_passes: +alternated.idleCpuMs.duringOne.toFixed(0),
+        idle_worker_cpu_ms_during_all_thread_passes: +alternated.idleCpuMs.duringAll.toFixed(0),
         // The same from the separate runs above (one thread minutes after all threads).
         lmprobe_speedup_separate_runs: +(one[i].lmprobe_ms / all[i].lmprobe_ms).toFixed(2),
         torch_speedup: +(one[i].torch_ms / all[i].torch_ms).toFixed(2),
