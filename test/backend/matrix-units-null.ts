@@ -5,11 +5,16 @@
 // memory): what is checked is that every variant is
 // accepted by Dawn (bindings, uniforms, the hoisted enable directives, split-K, two and three weights side by side),
 // not its numbers.
-// Prints "ok <products>" or exits 1 with the device's errors.
+// Then the f16 Llama fixture's forward (packed weights): how many layers ran gate | up as one units product, with
+// nothing observed and with one layer's hook_pre cached. Prints "ok <products>" and "joint gate|up: …" or exits 1
+// with the device's errors.
+import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { setBackend } from "../../src/backend";
 import { matrixUnits, planUnits, unitTiling } from "../../src/backend/kernels/matrix-units";
 import { packWeight, weightMatMul, weightsMatMul } from "../../src/backend/packed-weight";
+import { matrixUnitUse } from "../../src/backend/kernels/matrix-units";
+import { loadModel } from "../../src/index";
 
 async function main(): Promise<void> {
   await setBackend("webgpu");
@@ -59,6 +64,22 @@ async function main(): Promise<void> {
     tf.dispose([x, y, ...Ws.map((W) => W.words), ...biases.filter((b): b is tf.Tensor1D => b != null)]);
   }
   console.log(`ok ${products} products, ${onUnits} on the units`);
+  // A gated model (the f16 Llama fixture, weights packed): each layer's gate and up as one product on the units,
+  // except where a hook observes hook_pre (then both apart).
+  delete process.env.LMPROBE_MATMUL_SPLITK;
+  const model = await loadModel(path.join(__dirname, "../fixtures/tiny/llama3-f16-sharded"));
+  const ids = Array.from({ length: 20 }, (_, i) => 1 + i); // ≥ 16 rows: what the units take (unitsTake)
+  const jointBefore = matrixUnitUse.joint;
+  const plain = model.run([ids]);
+  await plain.logits.data();
+  plain.dispose();
+  const jointPlain = matrixUnitUse.joint - jointBefore;
+  const observed = model.run([ids], { cache: ["blocks.0.mlp.hook_pre"] });
+  await observed.logits.data();
+  observed.dispose();
+  const jointObserved = matrixUnitUse.joint - jointBefore - jointPlain;
+  console.log(`joint gate|up: ${jointPlain} of ${model.nLayers} layers; with blocks.0.mlp.hook_pre cached: ${jointObserved}`);
+  model.dispose();
   process.exit(0);
 }
 

@@ -372,13 +372,15 @@ test("the units' arithmetic (row shift, three half terms) is as accurate as a fl
   assert.ok(worst.one > 100 * worst.float32, JSON.stringify(worst));
 });
 
-test("the units' products pass Dawn's validation through tfjs's shader assembly and lmprobe's dispatch (null backend)", { skip: process.platform !== "linux" && "Dawn's null backend is checked on Linux" }, () => {
+test("the units' products pass Dawn's validation through tfjs's shader assembly and lmprobe's dispatch, and a gated model's MLPs take the joint product unless observed (null backend)", { skip: process.platform !== "linux" && "Dawn's null backend is checked on Linux" }, () => {
   const env = { ...process.env, LMPROBE_DAWN_OPTIONS: "backend=null", LMPROBE_BACKEND: "webgpu", LMPROBE_MATRIX_UNITS: "on", LMPROBE_MATRIX_UNIT_TERMS: "2" };
   delete env.NODE_TEST_CONTEXT;
   const r = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "matrix-units-null.ts")], { env, encoding: "utf8", timeout: 120_000 });
   const output = `${r.stdout}\n${r.stderr}`;
   assert.equal(r.status, 0, output.slice(-3000));
   assert.match(r.stdout, /ok 9 products, 9 on the units/);
+  // The model's wiring: both layers' gate | up as one product, and the observed layer's apart.
+  assert.match(r.stdout, /joint gate\|up: 2 of 2 layers; with blocks\.0\.mlp\.hook_pre cached: 1\b/);
   assert.doesNotMatch(output, /lmprobe webgpu: /); // no device error was reported
 });
 
