@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { LOGIT_STATS_KERNEL } from "./kernels/register";
 import { LINEAR_RESIDUAL_KERNEL } from "./kernels/fused";
 import { SEGMENTED_MATMUL_KERNEL } from "./kernels/segmented";
+import { ArgumentError } from "../errors";
 
 /** The traits a backend declares. Every one defaults to false for a backend not listed. */
 export interface BackendTraits {
@@ -79,8 +80,16 @@ const KERNEL_CAPABILITIES = {
    * (model/components/mlp.ts; the product is taken only where packedWeightsMatMulOnUnits gives each weight its own
    * product's numbers). LMPROBE_WEBGPU_JOINT_GATE_UP=off leaves them apart.
    */
-  jointGateUp: () => process.env.LMPROBE_WEBGPU_JOINT_GATE_UP !== "off" && process.env.LMPROBE_WEBGPU_FUSED !== "off" && tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) != null,
+  jointGateUp: () => jointGateUpSetting() && process.env.LMPROBE_WEBGPU_FUSED !== "off" && tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) != null,
 } as const;
+
+/** LMPROBE_WEBGPU_JOINT_GATE_UP: on (or unset) or off; anything else is an error naming it. */
+function jointGateUpSetting(): boolean {
+  const value = process.env.LMPROBE_WEBGPU_JOINT_GATE_UP;
+  if (value === undefined || value === "" || value === "on") return true;
+  if (value === "off") return false;
+  throw new ArgumentError("LMPROBE_WEBGPU_JOINT_GATE_UP", `is "${value}": expected on or off`, "unset it for lmprobe's default (on)");
+}
 
 export type Capability = keyof BackendTraits | keyof typeof KERNEL_CAPABILITIES;
 

@@ -22,6 +22,8 @@ import {
 import { planPackedMatMul } from "../../src/backend/kernels/packed";
 import { segmentedTile, segmentedUnitsPlan } from "../../src/backend/kernels/segmented";
 import { withMatrixUnitToggle } from "../../src/backend/probe-webgpu";
+import { capability } from "../../src/backend/capabilities";
+import { LmprobeError } from "../../src/errors";
 import { hoistEnableDirectives } from "../../src/backend/webgpu";
 import type { WebgpuProgram } from "../../src/backend/kernels/program";
 
@@ -184,6 +186,19 @@ test("weights side by side go to the units as one product only where each alone 
     Object.assign(matrixUnits, saved);
     if (env === undefined) delete process.env.LMPROBE_MATRIX_UNITS;
     else process.env.LMPROBE_MATRIX_UNITS = env;
+  }
+});
+
+test("LMPROBE_WEBGPU_JOINT_GATE_UP takes on or off; another value is an error naming it", () => {
+  const saved = process.env.LMPROBE_WEBGPU_JOINT_GATE_UP;
+  try {
+    process.env.LMPROBE_WEBGPU_JOINT_GATE_UP = "yes";
+    assert.throws(() => capability("jointGateUp"), (err: unknown) => err instanceof LmprobeError && /LMPROBE_WEBGPU_JOINT_GATE_UP/.test((err as Error).message));
+    process.env.LMPROBE_WEBGPU_JOINT_GATE_UP = "off";
+    assert.equal(capability("jointGateUp"), false);
+  } finally {
+    if (saved === undefined) delete process.env.LMPROBE_WEBGPU_JOINT_GATE_UP;
+    else process.env.LMPROBE_WEBGPU_JOINT_GATE_UP = saved;
   }
 });
 
