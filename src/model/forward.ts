@@ -95,6 +95,9 @@ export function forwardStages(model: CanonicalModel, input: ForwardInput, hooks:
     }
     return tables.get(r)!;
   };
+  // One sequence without padding: every query sees its own key, so no mask row is wholly masked (attention's
+  // products may then skip what the causal mask leaves out).
+  const unpadded = input.keyValid.length === 1 && input.keyValid[0].every((v) => v === 1);
   const masks = new Map<number | null, tf.Tensor4D>();
   const maskFor = (window: number | null) => {
     // webgpu: built by GPU ops (no host loop, no upload); the same 0 / MASKED values.
@@ -121,6 +124,7 @@ export function forwardStages(model: CanonicalModel, input: ForwardInput, hooks:
       extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => (kv ? kv.extend(layer, k, v) : { k, v }),
       // webgpu without a KV cache: attention may read keys and values where the projections left them.
       ...(capability("keysInPlace") && !kv ? { keysInPlace: true } : {}),
+      ...(unpadded ? { causalKeys: true } : {}),
     };
     // A block as one kernel needs its keys and values nowhere else (no KV cache) and its intermediates whole.
     const whole = !kv && !streamsIntermediates(weights, input);

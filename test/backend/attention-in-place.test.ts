@@ -127,3 +127,96 @@ for (const fixture of ["gpt2", "llama"]) test(`${fixture} on webgpu: one sequenc
   for (const key of Object.keys(single.out)) assert.deepEqual(Array.from(single.out[key]), Array.from(batched.out[key]), key);
   model.dispose();
 });
+
+test("the causal skip: scores hold zeros only where the mask hides every key of a block, and pattern · v keeps its bits", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  // [pos, keys]: this run's queries are the last `pos` of `keys` (past = keys − pos); grouped heads in the second.
+  for (const [i, [pos, keys, heads, kvHeads, dHead]] of [[200, 200, 3, 3, 64], [160, 224, 4, 2, 64]].entries()) {
+    const past = keys - pos;
+    const q = tf.tensor4d(randoms(pos * heads * dHead, 11 + i), [1, pos, heads, dHead]);
+    const k = tf.tensor4d(randoms(keys * kvHeads * dHead, 12 + i), [1, keys, kvHeads, dHead]);
+    const v = tf.tensor4d(randoms(keys * kvHeads * dHead, 13 + i), [1, keys, kvHeads, dHead]);
+    const full = headsScores(q, k)!;
+    const skipped = headsScores(q, k, true)!;
+    const [a, b] = [await full.data(), await skipped.data()];
+    let zeroed = 0;
+    for (let h = 0; h < heads; h++) {
+      for (let r = 0; r < pos; r++) {
+        for (let c = 0; c < keys; c++) {
+          const at = (h * pos + r) * keys + c;
+          if (b[at] === a[at]) continue;
+          // Only entries after the row's last visible key may differ, and then only as zeros.
+          assert.ok(c > r + past && b[at] === 0, `case ${i}: head ${h}, row ${r}, key ${c}: ${b[at]} against ${a[at]}`);
+          zeroed++;
+        }
+      }
+    }
+    assert.ok(zeroed > 0, `case ${i}: some blocks were skipped`);
+    // The pattern of a causal mask (exact zeros after each row's key), as the fused softmax leaves it.
+    const mask = tf.tidy(() => {
+      const rows = tf.reshape(tf.range(past, past + pos, 1, "int32"), [pos, 1]);
+      const cols = tf.reshape(tf.range(0, keys, 1, "int32"), [1, keys]);
+      return tf.reshape(tf.where(tf.greater(cols, rows), tf.fill([pos, keys], -3.4028234663852886e38), tf.zeros([pos, keys])), [1, 1, pos, keys]);
+    });
+    const pattern = tf.tidy(() => tf.softmax(tf.add(full, mask))) as tf.Tensor4D;
+    const z = headsContext(pattern, v)!;
+    const zSkipped = headsContext(pattern, v, true)!;
+    assert.deepEqual(Array.from(await zSkipped.data()), Array.from(await z.data()), `case ${i}: pattern · v`);
+    tf.dispose([q, k, v, full, skipped, mask, pattern, z, zSkipped]);
+  }
+  const saved = process.env.LMPROBE_WEBGPU_CAUSAL_SKIP;
+  process.env.LMPROBE_WEBGPU_CAUSAL_SKIP = "sometimes";
+  const x = tf.ones([1, 64, 2, 16]) as tf.Tensor4D;
+  assert.throws(() => headsScores(x, x, true), /LMPROBE_WEBGPU_CAUSAL_SKIP/);
+  if (saved === undefined) delete process.env.LMPROBE_WEBGPU_CAUSAL_SKIP;
+  else process.env.LMPROBE_WEBGPU_CAUSAL_SKIP = saved;
+  x.dispose();
+});
+
+test("models on webgpu: the causal skip runs and leaves the logits, residual stream and pattern bit for bit", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const backend = tf.backend() as unknown as { runWebGPUProgram(p: { shaderKey: string }, ...rest: unknown[]): unknown };
+  const run = backend.runWebGPUProgram.bind(backend);
+  let skipping = 0;
+  backend.runWebGPUProgram = (p, ...rest) => {
+    if (p.shaderKey.includes("_causal")) skipping++;
+    return run(p, ...rest);
+  };
+  const saved = process.env.LMPROBE_WEBGPU_CAUSAL_SKIP;
+  try {
+    // Grouped heads (llama), a sliding window and softcaps (gemma2), biases and no rotary (gpt2).
+    for (const name of ["llama", "gemma2", "gpt2"]) {
+      const model = await loadModel(`test/fixtures/tiny/${name}`);
+      const ids = Array.from({ length: 128 }, (_, i) => 1 + ((i * 37) % (model.config.vocabSize - 1))); // the fixtures' whole context
+      const outputs = async (skip: string) => {
+        process.env.LMPROBE_WEBGPU_CAUSAL_SKIP = skip;
+        const r = model.run([ids], { cache: ["resid_pre", "resid_post"] });
+        const values = { logits: Array.from(await r.logits.data()), resid: Array.from(await r.cache.accumulatedResid().data()) };
+        r.dispose();
+        return values;
+      };
+      const before = skipping;
+      const on = await outputs("on");
+      assert.ok(skipping > before, `${name}: the causal skip ran`);
+      const after = skipping;
+      const off = await outputs("off");
+      assert.equal(skipping, after, `${name}: off means no skip`);
+      assert.deepEqual(on.logits, off.logits, `${name}: logits`);
+      assert.deepEqual(on.resid, off.resid, `${name}: residual stream`);
+      // An observed pattern: the scores still skip, pattern · v does not (a hook could have replaced it).
+      process.env.LMPROBE_WEBGPU_CAUSAL_SKIP = "on";
+      const observed = model.run([ids], { cache: ["pattern"] });
+      const skippedPattern = Array.from(await observed.cache.stack("pattern").data());
+      observed.dispose();
+      process.env.LMPROBE_WEBGPU_CAUSAL_SKIP = "off";
+      const plain = model.run([ids], { cache: ["pattern"] });
+      assert.deepEqual(skippedPattern, Array.from(await plain.cache.stack("pattern").data()), `${name}: pattern`);
+      plain.dispose();
+      model.dispose();
+    }
+  } finally {
+    backend.runWebGPUProgram = run;
+    if (saved === undefined) delete process.env.LMPROBE_WEBGPU_CAUSAL_SKIP;
+    else process.env.LMPROBE_WEBGPU_CAUSAL_SKIP = saved;
+  }
+});

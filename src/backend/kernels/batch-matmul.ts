@@ -214,6 +214,8 @@ export interface StridedMatMul {
   aStart?: number;
   bStart?: number;
   outShape: number[];
+  /** Attention under a causal mask whose query row i sees keys ≤ i + past: MatMulTiledProgram's causal skip. */
+  causal?: { product: "scores" | "context"; past: number };
 }
 
 /** Whether the tiled kernel takes this strided product (the same size rules as planMatMul's, plus vec4 strides). */
@@ -227,10 +229,11 @@ export function stridedMatMulFits(p: Omit<StridedMatMul, "outShape">): boolean {
 export function runStridedMatMul(backend: WebgpuBackendApi, a: tf.TensorInfo, b: tf.TensorInfo, p: StridedMatMul): tf.TensorInfo {
   const blocks128 = p.batch * Math.ceil(p.M / TILE) * Math.ceil(p.N / TILE);
   const tile: Tile = blocks128 < matMulTiling.minBlocks128 ? 64 : 128;
-  const program = new MatMulTiledProgram(p.batch, p.M, p.N, p.layout, false, tile, false, true, null, matMulVariant(false, p.M, p.K));
+  const program = new MatMulTiledProgram(p.batch, p.M, p.N, p.layout, false, tile, false, true, null, matMulVariant(false, p.M, p.K), 1, 1, p.causal?.product ?? "");
   const flatA = withShape(a, [product(a.shape) / 4, 4]);
   const flatB = withShape(b, [product(b.shape) / 4, 4]);
-  const uniforms = [p.M, p.N, p.K, 1, 1, ...p.a, ...p.b, ...p.c, p.bGroup ?? 1, p.aStart ?? 0, p.bStart ?? 0].map((v) => ({ type: "int32" as const, data: [v] }));
+  const causal = p.causal ? [p.causal.past] : [];
+  const uniforms = [p.M, p.N, p.K, 1, 1, ...p.a, ...p.b, ...p.c, p.bGroup ?? 1, p.aStart ?? 0, p.bStart ?? 0, ...causal].map((v) => ({ type: "int32" as const, data: [v] }));
   const out = backend.runWebGPUProgram(program, [flatA, flatB], "float32", uniforms);
   const reshape = tf.getKernel("Reshape", "webgpu")!;
   const shaped = reshape.kernelFunc({ inputs: { x: out }, backend: backend as unknown as tf.KernelBackend, attrs: { shape: p.outShape } }) as tf.TensorInfo;

@@ -6,6 +6,7 @@ import { ActivationProgram, AttentionMaskProgram, CountAboveProgram, MAX_ROW, No
 import type { WebgpuBackendApi } from "./program";
 import { planMatMul, runMatMulPlan, runStridedMatMul, stridedMatMulFits, type StridedMatMul } from "./batch-matmul";
 import { differentiableOpsRequired } from "../gradient-mode";
+import { ArgumentError } from "../../errors";
 
 export const NORM_KERNEL = "LmprobeNorm";
 export const ACTIVATION_KERNEL = "LmprobeActivation";
@@ -384,15 +385,29 @@ const headsMatMulUsable = (...xs: tf.Tensor[]) => available(HEADS_MATMUL_KERNEL)
  * projections left them (no transposes to head-major): [1, heads, pos, keys]; k may have fewer (grouped) heads.
  * Null where not fused (other backends, a batch above 1, sizes the tiled kernel does not take).
  */
-export function headsScores(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D | null {
+export function headsScores(q: tf.Tensor4D, k: tf.Tensor4D, causal = false): tf.Tensor4D | null {
   if (!headsMatMulUsable(q, k) || !evenGroups(q.shape[2], k.shape[2]) || q.shape[3] !== k.shape[3] || !stridedMatMulFits(scoresProduct(q.shape, k.shape))) return null;
-  return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: q, b: k }, { product: "scores" } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: q, b: k }, { product: "scores", causal: causalSkip(causal) } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
 /** z = pattern · v per head, pattern [1, heads, pos, keys], v [1, keys, kvHeads, dHead] → z [1, pos, heads, dHead]; null where not fused. */
-export function headsContext(pattern: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D | null {
+export function headsContext(pattern: tf.Tensor4D, v: tf.Tensor4D, causal = false): tf.Tensor4D | null {
   if (!headsMatMulUsable(pattern, v) || !evenGroups(pattern.shape[1], v.shape[2]) || pattern.shape[3] !== v.shape[1] || !stridedMatMulFits(contextProduct(pattern.shape, v.shape))) return null;
-  return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: pattern, b: v }, { product: "context" } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: pattern, b: v }, { product: "context", causal: causalSkip(causal) } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/**
+ * `causal` (headsScores, headsContext): the caller's word that query row i of the mask sees no key after i + past
+ * (past = keys − queries) and no row is wholly masked, and that nothing reads the scores (headsScores) or reads or
+ * replaces the pattern (headsContext). The product then skips the blocks and K-slices the mask leaves out
+ * (MatMulTiledProgram's causal skip; the same bits). LMPROBE_WEBGPU_CAUSAL_SKIP=off computes them all.
+ */
+function causalSkip(asked: boolean): boolean {
+  const value = process.env.LMPROBE_WEBGPU_CAUSAL_SKIP;
+  if (value !== undefined && value !== "" && value !== "on" && value !== "off") {
+    throw new ArgumentError("LMPROBE_WEBGPU_CAUSAL_SKIP", `is "${value}": expected on or off`, "unset it for lmprobe's default (on)");
+  }
+  return asked && value !== "off";
 }
 
 /**
@@ -481,7 +496,14 @@ export function registerFusedKernels(): void {
       qkvScores: () => qkvScoresProduct(a.shape[1], layout),
       qkvContext: () => qkvContextProduct(b.shape[1], layout),
     };
-    return runStridedMatMul(backend, a, b, products[attrs.product as string]());
+    const p = products[attrs.product as string]();
+    // attrs.causal: the caller's word that the mask is causal with no wholly masked row (headsScores/headsContext).
+    // Keys past the queries' own: the scores' columns or the context's K, less the query rows.
+    if (attrs.causal === true) {
+      const keys = attrs.product === "scores" ? p.N : p.K;
+      p.causal = { product: attrs.product === "scores" ? "scores" : "context", past: keys - p.M };
+    }
+    return runStridedMatMul(backend, a, b, p);
   });
   register(SCORES_SOFTMAX_KERNEL, (backend, { scores, mask }, attrs) => {
     const softcap = attrs.softcap as number;

@@ -209,6 +209,15 @@ fn loadSegNT(n : i32, k : i32) -> vec4<f32> {
 ${hasBias ? `fn segBias(col : i32) -> ${biasType} { let s = segOf(col); let i = ${vectorOut ? "(col - segStart(s)) / 4" : "col - segStart(s)"}; ${pick((i) => `bias${suffix(i)}[i]`)} }` : ""}`;
 }
 
+/**
+ * `live` (the block has work) and `kLimit` (K past which its rows' terms are known zeros) for the causal skip; the
+ * loop still runs every tile (its barriers need a uniform bound) but loads and multiplies nothing outside them.
+ */
+function causalBounds(causal: "scores" | "context", T: number): string {
+  if (causal === "scores") return `let live = col0 <= row0 + ${T - 1} + uniforms.past;\n  let kLimit = kStart + kDepth;`;
+  return `let live = true;\n  let kLimit = min(kStart + kDepth, row0 + ${T} + uniforms.past);`;
+}
+
 // bGroup: consecutive batches of A that share one batch of B (grouped key/value heads: query head h reads kv head
 // h / group), 1 otherwise.
 // aStart, bStart: where A's and B's first element lies in its buffer (q, k or v within one q|k|v product's rows).
@@ -263,7 +272,17 @@ export class MatMulTiledProgram implements WebgpuProgram {
      * start, multiples of 4). The same multiply-adds per output as separate products.
      */
     readonly segments = 1,
+    /**
+     * Strided attention products of a causal mask (uniform `past`: query row i sees keys ≤ i + past), skipping work
+     * whose result is known: "scores" (C = q·kᵀ, keys as columns) leaves a block wholly after its rows' last visible
+     * key unloaded and uncomputed and stores zeros there (the mask then makes those entries its minimum either
+     * way); "context" (C = pattern · v, keys as K) stops a block's K loop after its rows' last visible key, where
+     * the pattern is exactly 0 (x + 0·v = x, so the sums keep their bits). Only where nothing reads or replaces the
+     * scores (scores) or the pattern (context), and no query row is wholly masked (its pattern would be uniform).
+     */
+    readonly causal: "" | "scores" | "context" = "",
   ) {
+    if (causal && !strided) throw new Error("MatMulTiledProgram: the causal skip is for strided attention products");
     if (splits > 1 && (batch !== 1 || hasBias || hasResidual || strided)) {
       throw new Error("MatMulTiledProgram: split-K takes one dense batch without bias or residual");
     }
@@ -275,6 +294,7 @@ export class MatMulTiledProgram implements WebgpuProgram {
     if (strided) this.uniforms += " aBatchStride : i32, aRowStride : i32, bBatchStride : i32, bRowStride : i32, cBatchStride : i32, cRowStride : i32, bGroup : i32, aStart : i32, bStart : i32,";
     if (splits > 1) this.uniforms += " kChunk : i32,";
     for (let i = 1; i < segments; i++) this.uniforms += ` seg${i} : i32,`;
+    if (causal) this.uniforms += " past : i32,";
     this.outputShape = [splits > 1 ? splits : batch, M, N];
     this.outputComponent = N % 4 === 0 ? 4 : 1;
     const each = (name: string) => Array.from({ length: segments }, (_, i) => (i === 0 ? name : `${name}${i}`));
@@ -285,7 +305,7 @@ export class MatMulTiledProgram implements WebgpuProgram {
       4, ...each("B").map(() => (packedB ? 2 : 4)), ...(hasBias ? each("bias").map(() => this.outputComponent) : []), ...(hasResidual ? [this.outputComponent] : []),
     ];
     this.dispatch = [Math.ceil(N / tile), Math.ceil(M / tile), splits > 1 ? splits : batch];
-    this.shaderKey = `lmprobeMatMul${tile}_${layout}_${this.outputComponent}_${hasBias}_${hasResidual}_${strided}_${packedB ?? "f32"}_${variant}${splits > 1 ? "_splitK" : ""}${segments > 1 ? `_seg${segments}` : ""}`;
+    this.shaderKey = `lmprobeMatMul${tile}_${layout}_${this.outputComponent}_${hasBias}_${hasResidual}_${strided}_${packedB ?? "f32"}_${variant}${splits > 1 ? "_splitK" : ""}${segments > 1 ? `_seg${segments}` : ""}${causal ? `_causal${causal}` : ""}`;
   }
 
   getUserCode(): string {
@@ -305,6 +325,11 @@ export class MatMulTiledProgram implements WebgpuProgram {
   let kStart = 0;
   let kDepth = uniforms.K;`;
     const accDecl = Array.from({ length: slots * slots * 4 }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join(" ");
+    // The causal skip's conditions wrap loads and multiply-adds; without it the code is as it was.
+    const causal = this.causal !== "";
+    const gate = (condition: string, code: string) => (causal ? `if (${condition}) {
+    ${code}
+  }` : code);
     return `${this.packedB ? unpackFunctions(this.packedB) : ""}
 ${segmented ? segmentFunctions(this.segments, this.packedB != null, this.hasBias, vectorOut) : ""}
 var<workgroup> As : array<vec4<f32>, ${(DEPTH * T) / 4}>;
@@ -328,20 +353,22 @@ fn main() {
   // workgroupId is not uniform to WGSL's analysis here.
   let tiles = (kDepth + ${DEPTH - 1}) / ${DEPTH};
 
+  ${this.causal ? causalBounds(this.causal, T) : ""}
   var kBase = kStart;
-  ${s.loadA}
-  ${s.loadB}
+  ${gate("live", `${s.loadA}
+  ${s.loadB}`)}
   ${s.storeA}
   ${s.storeB}
   workgroupBarrier();
   for (var t = 0; t < tiles; t++) {
+    ${causal ? "let kCur = kBase;" : ""}
     kBase = kStart + (t + 1) * ${DEPTH};
     let more = t + 1 < tiles;
-    if (more) {
+    if (${causal ? "more && live && kBase < kLimit" : "more"}) {
       ${s.loadA}
       ${s.loadB}
     }
-    ${computeSnippet(T, this.layout, this.variant)}
+    ${gate("live && kCur < kLimit", computeSnippet(T, this.layout, this.variant))}
     workgroupBarrier();
     if (more) {
       ${s.storeA}

@@ -26,6 +26,11 @@ export interface BlockAttentionContext {
   extendKV: (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v: tf.Tensor4D };
   /** webgpu only (forward.ts sets it when no KV cache is kept): extendKV is the identity, keys may stay in place. */
   keysInPlace?: boolean;
+  /**
+   * The mask is causal (query i sees no key after its own index) and no row of it is wholly masked (one sequence
+   * without padding; forward.ts sets it): attention's products may skip what the mask leaves out.
+   */
+  causalKeys?: boolean;
 }
 
 /** Everything attention() reads besides its weights and input: the block's context, its hooks and layer. */
@@ -189,12 +194,15 @@ export function attendProjected(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tenso
  */
 function attendInPlace(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ctx: AttentionContext, hook: (local: string, t: tf.Tensor) => tf.Tensor): tf.Tensor | null {
   if (w.sinks || !ctx.hooks.idle(`blocks.${ctx.layer}.attn.hook_attn_scores`)) return null;
-  const rawScores = headsScores(q, k);
+  // A causal mask without wholly masked rows: the scores' blocks after every visible key are skipped (the mask makes
+  // them its minimum either way), and so is pattern · v's part where the pattern is 0, unless a hook may replace it.
+  const causal = ctx.causalKeys === true;
+  const rawScores = headsScores(q, k, causal);
   if (!rawScores) return null;
   const fused = fusedScoresSoftmax(rawScores, ctx.mask, w.scale, w.softcap);
   if (!fused) return null;
   const pattern = hook("hook_pattern", fused) as tf.Tensor4D;
-  const z = headsContext(pattern, v) ?? contextHeadMajor(pattern, v);
+  const z = headsContext(pattern, v, causal && ctx.hooks.idle(`blocks.${ctx.layer}.attn.hook_pattern`)) ?? contextHeadMajor(pattern, v);
   return hook("hook_z", z);
 }
 
