@@ -1,7 +1,7 @@
 // Attention's two products on webgpu (headsScores: q·kᵀ, headsContext: pattern · v, read in the projections'
-// layout) with and without the causal skip (MatMulTiledProgram's `causal`: blocks after every visible key left out),
-// per shape and length: GPU time per product (ten back to back per sample, --inner), the ratio, and whether the
-// context product kept its bits (it should: max_abs_diff 0). Prints one JSON document; runs on any adapter (a
+// layout) and the fused scale-mask-softmax between them, with and without the causal skip (MatMulTiledProgram's `causal`: blocks after every visible key left out),
+// per shape and length: GPU time per dispatch (ten back to back per sample, --inner), the ratio, and whether the
+// softmax and the context product kept their bits (they should: max_abs_diff 0). Prints one JSON document; runs on any adapter (a
 // software one checks the script and shows the work skipped, not a GPU's time).
 //   node --import tsx bench/gpu/causal-skip.mjs [--shapes "gpt2:12:12:64;qwen:14:2:64;llama8b:32:8:128"] [--positions 128,1024]
 //     [--reps 5] [--rounds 3] [--inner 10] [--out f.json]
@@ -46,15 +46,17 @@ for (const { name, heads, kvHeads, dHead } of shapes) {
       continue;
     }
     // A causal pattern (zeros after each row's own key), as the fused softmax leaves it.
-    const pattern = tf.tidy(() => {
+    const mask = tf.tidy(() => {
       const rows = tf.reshape(tf.range(0, pos, 1, "int32"), [pos, 1]);
       const cols = tf.reshape(tf.range(0, pos, 1, "int32"), [1, pos]);
-      const mask = tf.reshape(tf.where(tf.greater(cols, rows), tf.fill([pos, pos], -3.4028234663852886e38), tf.zeros([pos, pos])), [1, 1, pos, pos]);
-      return tf.softmax(tf.add(scores, mask));
+      return tf.reshape(tf.where(tf.greater(cols, rows), tf.fill([pos, pos], -3.4028234663852886e38), tf.zeros([pos, pos])), [1, 1, pos, pos]);
     });
+    const pattern = kernels.fusedScoresSoftmax(scores, mask, 0.125, null);
     const variants = {
       scores_full: () => kernels.headsScores(q, k, false),
       scores_causal: () => kernels.headsScores(q, k, true),
+      softmax_full: () => kernels.fusedScoresSoftmax(scores, mask, 0.125, null, false),
+      softmax_causal: () => kernels.fusedScoresSoftmax(scores, mask, 0.125, null, true),
       context_full: () => kernels.headsContext(pattern, v, false),
       context_causal: () => kernels.headsContext(pattern, v, true),
     };
@@ -63,10 +65,14 @@ for (const { name, heads, kvHeads, dHead } of shapes) {
     for (const v of Object.keys(variants)) row[`${v}_ms`] = +median(times[v]).toFixed(4);
     row.scores_speedup = +(row.scores_full_ms / row.scores_causal_ms).toFixed(3);
     row.context_speedup = +(row.context_full_ms / row.context_causal_ms).toFixed(3);
-    const [a, b] = [variants.context_full(), variants.context_causal()];
-    const [da, db] = [await a.data(), await b.data()];
-    row.context_max_abs_diff = da.reduce((m, x, i) => Math.max(m, Math.abs(x - db[i])), 0);
-    tf.dispose([a, b, q, k, v, scores, pattern]);
+    row.softmax_speedup = +(row.softmax_full_ms / row.softmax_causal_ms).toFixed(3);
+    for (const part of ["softmax", "context"]) {
+      const [a, b] = [variants[`${part}_full`](), variants[`${part}_causal`]()];
+      const [da, db] = [await a.data(), await b.data()];
+      row[`${part}_max_abs_diff`] = da.reduce((m, x, i) => Math.max(m, Math.abs(x - db[i])), 0);
+      tf.dispose([a, b]);
+    }
+    tf.dispose([q, k, v, scores, mask, pattern]);
     doc.rows.push(row);
     console.error(JSON.stringify(row));
   }

@@ -129,9 +129,15 @@ export class ScoresSoftmaxProgram extends RowProgram {
   variableNames = ["scores", "mask"];
   uniforms = "rows : i32, width : i32, heads : i32, queries : i32, scale : f32, softcap : f32,";
 
-  constructor(shape: number[], readonly softcap: boolean) {
+  /**
+   * `causal`: the mask's query q sees no key after q + past (uniform `past`) and no row is wholly masked; keys after
+   * that are neither read nor exponentiated, and their pattern entries are stored as the 0 they would be (exp of the
+   * mask's minimum underflows to 0, and the minimum is never a row's maximum when one key is visible).
+   */
+  constructor(shape: number[], readonly softcap: boolean, readonly causal = false) {
     super(shape, shape[0] * shape[1] * shape[2], shape[3]);
-    this.shaderKey = `lmprobeScoresSoftmax_${softcap}_${this.perThread}`;
+    if (causal) this.uniforms += " past : i32,";
+    this.shaderKey = `lmprobeScoresSoftmax_${softcap}_${this.perThread}${causal ? "_causal" : ""}`;
   }
 
   getUserCode(): string {
@@ -144,12 +150,13 @@ export class ScoresSoftmaxProgram extends RowProgram {
 fn main() {${this.rowPrelude()}
   // The mask row: batch b = row / (heads · queries), query q = row % queries.
   let maskBase = ((row / (uniforms.heads * uniforms.queries)) * uniforms.queries + row % uniforms.queries) * D;
+  ${this.causal ? "let visible = row % uniforms.queries + uniforms.past + 1; // keys before this are the row's own" : ""}
   var vals : array<f32, ${P}>;
   var m = -uniforms.INFINITY;
   for (var j = 0; j < ${P}; j++) {
     let i = tid + j * ${THREADS};
     var v = -uniforms.INFINITY;
-    if (valid && i < D) {
+    if (valid && i < D${this.causal ? " && i < visible" : ""}) {
       v = scores[base + i] * uniforms.scale;
       ${cap}
       v = v + mask[maskBase + i];
@@ -162,7 +169,7 @@ fn main() {${this.rowPrelude()}
   for (var j = 0; j < ${P}; j++) {
     let i = tid + j * ${THREADS};
     var e = 0.0;
-    if (valid && i < D) { e = exp(vals[j] - rowMax); }
+    if (valid && i < D${this.causal ? " && i < visible" : ""}) { e = exp(vals[j] - rowMax); }
     vals[j] = e;
     s = s + e;
   }
