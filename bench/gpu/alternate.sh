@@ -15,14 +15,7 @@ reps=${4:-5}
 rounds=${5:-5}
 need_node
 gpu_info
-for small in gpt2-small qwen2.5-0.5b; do
-  case ",$cases," in *",$small,"*) ;; *) continue ;; esac
-  [ -f "$models/$small/config.json" ] && continue
-  say "$small checkpoint (bf16)"
-  timeout "$(step_timeout 120)" python3 bench/torch_baseline.py --save "$models" --save-dtype bfloat16 --models "$small" \
-    --dtypes float32 --seq 128 --reps 1 --device "$torch_device" > /dev/null 2>> "$log"
-done
-case ",$cases," in *",$llama_name,"*) llama_checkpoint 120 ;; esac
+checkpoints "$cases" 120
 runs=()
 for m in ${cases//,/ }; do
   if ! within 60; then say "$m skipped: $(left) s left"; continue; fi

@@ -80,3 +80,17 @@ PY
 # name suffix ("on", "on-split-tiled").
 arm_env() { local u=${1%%/*} s=; [ "$1" != "$u" ] && s=${1#*/}; echo "LMPROBE_MATRIX_UNITS=$u LMPROBE_MATRIX_UNIT_SPLITK=${s:-auto}"; }
 arm_name() { local u=${1%%/*}; [ "$1" != "$u" ] && echo "$u-split-${1#*/}" || echo "$u"; }
+
+# checkpoints CASES [LLAMA_MAX_S]: the bf16 checkpoints of the comma-separated cases that are missing (GPT-2-small and
+# Qwen2.5-0.5B shapes by bench/torch_baseline.py, the Llama-3.1-8B shape by llama_checkpoint).
+checkpoints() {
+  local small
+  for small in gpt2-small qwen2.5-0.5b; do
+    case ",$1," in *",$small,"*) ;; *) continue ;; esac
+    [ -f "$models/$small/config.json" ] && continue
+    say "$small checkpoint (bf16)"
+    timeout "$(step_timeout 120)" python3 bench/torch_baseline.py --save "$models" --save-dtype bfloat16 --models "$small" \
+      --dtypes float32 --seq 128 --reps 1 --device "$torch_device" > /dev/null 2>> "$log"
+  done
+  case ",$1," in *",$llama_name,"*) llama_checkpoint "${2:-300}" ;; esac
+}

@@ -13,14 +13,7 @@ seqs=${2:-1024}
 need_node
 gpu_info
 kernel_models=${LMPROBE_KERNEL_MODELS:-gpt2-small,$llama_name}
-for small in gpt2-small qwen2.5-0.5b; do
-  case ",$kernel_models," in *",$small,"*) ;; *) continue ;; esac
-  [ -f "$models/$small/config.json" ] && continue
-  say "$small checkpoint (bf16)"
-  timeout "$(step_timeout 120)" python3 bench/torch_baseline.py --save "$models" --save-dtype bfloat16 --models "$small" \
-    --dtypes float32 --seq 128 --reps 1 --device "$torch_device" > /dev/null 2>> "$log"
-done
-case ",$kernel_models," in *",$llama_name,"*) llama_checkpoint ;; esac
+checkpoints "$kernel_models"
 suffix=$([ -z "${LMPROBE_MATRIX_UNITS:-}" ] || echo "-units-$LMPROBE_MATRIX_UNITS")
 runs=()
 for p in $modes; do
