@@ -77,8 +77,8 @@ const KERNEL_CAPABILITIES = {
   jointQkvProduct: () => process.env.LMPROBE_WEBGPU_JOINT_QKV === "on" && tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) != null,
   /**
    * A gated MLP's gate and up projections as one product on the GPU's matrix units, read by one activation pass
-   * (model/components/mlp.ts; the product is taken only where packedWeightsMatMulOnUnits gives each weight its own
-   * product's numbers). LMPROBE_WEBGPU_JOINT_GATE_UP=off leaves them apart.
+   * (model/components/mlp.ts; the product is taken only where weightsMatMul's units path gives each weight its own
+   * product's numbers, kernels/segmented.ts). LMPROBE_WEBGPU_JOINT_GATE_UP=off leaves them apart.
    */
   jointGateUp: () => jointGateUpSetting() && process.env.LMPROBE_WEBGPU_FUSED !== "off" && tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) != null,
 } as const;
@@ -117,6 +117,7 @@ export {
   fusedNorm,
   fusedActivation,
   fusedActivationJoint,
+  fusesActivation,
   fusedScoresSoftmax,
   fusedLinear,
   fusedLinearResidual,

@@ -52,8 +52,13 @@ export function fusedNorm(x: tf.Tensor, norm: NormSpec): tf.Tensor | null {
 }
 
 /** act(x), or act(x) · up for a gated MLP, in one pass; null where not fused (e.g. exact "gelu", which needs erf). */
+/** Whether the fused activation kernels compute `act` (the exact, erf-based GELU stays composed). */
+export function fusesActivation(act: string): boolean {
+  return ["silu", "gelu_tanh", "gelu_quick", "relu"].includes(act);
+}
+
 export function fusedActivation(x: tf.Tensor, act: string, up: tf.Tensor | null = null): tf.Tensor | null {
-  if (!available(ACTIVATION_KERNEL) || !["silu", "gelu_tanh", "gelu_quick", "relu"].includes(act) || x.size === 0 || !f32(x)) return null;
+  if (!available(ACTIVATION_KERNEL) || !fusesActivation(act) || x.size === 0 || !f32(x)) return null;
   if (up && (!f32(up) || !tf.util.arraysEqual(up.shape, x.shape))) return null;
   return tf.engine().runKernel(ACTIVATION_KERNEL, up ? { x, up } : { x }, { act } as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
@@ -63,7 +68,7 @@ export function fusedActivation(x: tf.Tensor, act: string, up: tf.Tensor | null 
  * fusedActivation(gate, act, up). Null where not fused.
  */
 export function fusedActivationJoint(gateUp: tf.Tensor, act: string): tf.Tensor | null {
-  if (!available(ACTIVATION_KERNEL) || !["silu", "gelu_tanh", "gelu_quick", "relu"].includes(act) || gateUp.size === 0 || !f32(gateUp)) return null;
+  if (!available(ACTIVATION_KERNEL) || !fusesActivation(act) || gateUp.size === 0 || !f32(gateUp)) return null;
   if (gateUp.shape[gateUp.rank - 1] % 2 !== 0) return null;
   return tf.engine().runKernel(ACTIVATION_KERNEL, { xu: gateUp }, { act } as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
@@ -397,10 +402,11 @@ export function headsContext(pattern: tf.Tensor4D, v: tf.Tensor4D, causal = fals
 }
 
 /**
- * `causal` (headsScores, headsContext): the caller's word that query row i of the mask sees no key after i + past
- * (past = keys − queries) and no row is wholly masked, and that nothing reads the scores (headsScores) or reads or
- * replaces the pattern (headsContext); fusedScoresSoftmax then neither reads nor exponentiates the masked keys. The product then skips the blocks and K-slices the mask leaves out
- * (MatMulTiledProgram's causal skip; the same bits). LMPROBE_WEBGPU_CAUSAL_SKIP=off computes them all.
+ * `causal` (headsScores, fusedScoresSoftmax, headsContext): the caller's word that query row i of the mask sees no
+ * key after i + past (past = keys − queries) and no row is wholly masked, and that nothing reads the scores or reads
+ * or replaces the pattern where it is skipped. The products then skip the blocks and K-slices the mask leaves out
+ * (MatMulTiledProgram's causal skip) and the softmax neither reads nor exponentiates those keys: the same bits.
+ * LMPROBE_WEBGPU_CAUSAL_SKIP=off computes them all.
  */
 function causalSkip(asked: boolean): boolean {
   const value = process.env.LMPROBE_WEBGPU_CAUSAL_SKIP;

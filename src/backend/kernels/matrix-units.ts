@@ -345,7 +345,7 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     ].join(" ");
     const slots = (n: number) => Array.from({ length: n }, (_, it) => it);
     // One weight's word at (column, k): index(column, words per row of an "nn" weight). Segments: the block's weight
-    // (seg, uniform in the workgroup) at the column's place within it (segCol).
+    // (seg, uniform in the workgroup) at the column's place within it (col − segStart).
     const segments = this.segments;
     const readB = (it: number, index: (col: string, n4: string) => string) =>
       segments === 1

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { DenseMlpWeights, MlpWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { applyActivation } from "./activations";
-import { capability, fusedActivation, fusedActivationJoint, fusedMlp } from "../../backend/capabilities";
+import { capability, fusedActivation, fusedActivationJoint, fusedMlp, fusesActivation } from "../../backend/capabilities";
 import { isPacked, weightsMatMul, type Weight2D } from "../../backend/packed-weight";
 import { linearProjection, outputProjection } from "./linear";
 
@@ -78,7 +78,7 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
 function jointGateUp(w: DenseMlpWeights, flat: tf.Tensor2D, ctx: MlpContext): tf.Tensor2D | null {
   if (!w.W_gate || !isPacked(w.W_gate) || !isPacked(w.W_in) || !capability("jointGateUp")) return null;
   if (!["hook_pre", "hook_pre_linear"].every((h) => ctx.hooks.idle(`blocks.${ctx.layer}.mlp.${h}`))) return null;
-  if (!["silu", "gelu_tanh", "gelu_quick", "relu"].includes(w.act)) return null;
+  if (!fusesActivation(w.act)) return null;
   const product = weightsMatMul(flat, [w.W_gate, w.W_in], [w.b_gate, w.b_in], true);
   if (!product) return null;
   const post = fusedActivationJoint(product, w.act);
