@@ -192,9 +192,9 @@ test("models on webgpu: the causal skip runs and leaves the logits, residual str
   };
   const saved = process.env.LMPROBE_WEBGPU_CAUSAL_SKIP;
   try {
-    // Grouped heads (llama), a sliding window and softcaps (gemma2), biases and no rotary (gpt2).
-    for (const name of ["llama", "gemma2", "gpt2"]) {
-      const model = await loadModel(`test/fixtures/tiny/${name}`);
+    // Grouped heads (llama), a sliding window and softcaps (gemma2), biases and no rotary (gpt2), ALiBi (bloom).
+    for (const name of ["tiny/llama", "tiny/gemma2", "tiny/gpt2", "generated/bloom"]) {
+      const model = await loadModel(`test/fixtures/${name}`);
       const ids = Array.from({ length: 128 }, (_, i) => 1 + ((i * 37) % (model.config.vocabSize - 1))); // the fixtures' whole context
       const outputs = async (skip: string) => {
         process.env.LMPROBE_WEBGPU_CAUSAL_SKIP = skip;
