@@ -53,6 +53,14 @@ test("split-K is chosen for few rows over a deep K, never for many rows, a short
     () => withEnv("LMPROBE_MATMUL_SPLITK", "two", () => chooseSplitK(128, 1024, 4096, 64, 1)),
     (err: unknown) => err instanceof LmprobeError && /LMPROBE_MATMUL_SPLITK/.test((err as Error).message),
   );
+  // The tiled rule's shallowest slice, for an A/B of the rule: GPT-2's 768-deep products at 128 rows split once it
+  // allows 256-deep slices; a value that is not a multiple of 16 is an error.
+  assert.equal(withEnv("LMPROBE_MATMUL_SPLITK_MIN_CHUNK", "256", () => chooseSplitK(128, 768, 768, 64, 1)).splits, 3);
+  assert.equal(chooseSplitK(128, 768, 768, 64, 1).splits, 1);
+  assert.throws(
+    () => withEnv("LMPROBE_MATMUL_SPLITK_MIN_CHUNK", "100", () => chooseSplitK(128, 768, 768, 64, 1)),
+    (err: unknown) => err instanceof LmprobeError && /LMPROBE_MATMUL_SPLITK_MIN_CHUNK/.test((err as Error).message),
+  );
 });
 
 test("the matrix units split K towards one wave of their large workgroups, in powers of two, at any number of rows", () => {

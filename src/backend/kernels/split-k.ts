@@ -39,9 +39,24 @@ export function chooseSplitK(M: number, N: number, K: number, tile: number, batc
   else {
     if (M > splitKTiling.maxRows) return noSplit(K);
     const workgroups = Math.ceil(M / tile) * Math.ceil(N / tileCols);
-    wanted = Math.min(Math.ceil(splitKTiling.targetWorkgroups / workgroups), Math.floor(K / splitKTiling.minChunk));
+    wanted = Math.min(Math.ceil(splitKTiling.targetWorkgroups / workgroups), Math.floor(K / tiledMinChunk()));
   }
   return sliceK(M, N, K, batch, wanted);
+}
+
+/**
+ * The tiled rule's shallowest K-slice: splitKTiling.minChunk, or LMPROBE_MATMUL_SPLITK_MIN_CHUNK (a multiple of 16)
+ * for a benchmark's A/B of the rule itself (GPT-2-small's 768-deep products at 128 rows are not split at 1024: they
+ * took 0.055 ms each on an H100, 24 workgroups of 48 slices each, a latency the rule has not been measured against).
+ */
+function tiledMinChunk(): number {
+  const raw = process.env.LMPROBE_MATMUL_SPLITK_MIN_CHUNK;
+  if (raw === undefined || raw === "") return splitKTiling.minChunk;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < K_ALIGN || n % K_ALIGN !== 0) {
+    throw new ArgumentError("LMPROBE_MATMUL_SPLITK_MIN_CHUNK", `is "${raw}": expected a multiple of ${K_ALIGN} (the K-slices' depth)`, "unset it for lmprobe's rule");
+  }
+  return n;
 }
 
 /**
