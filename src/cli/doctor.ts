@@ -86,9 +86,18 @@ export function formatReport(report: SelectionReport): string {
   }
   const tensorflow = report.candidates.find((c) => c.name === "tensorflow");
   if (tensorflow && tensorflow.status === "unavailable") lines.push("", `tensorflow: ${TENSORFLOW_HINT}`);
-  lines.push("", cpuPath(report), mallocLine());
+  lines.push("", cpuPath(report), mallocLine(), settingsLine());
   lines.push("", "override with LMPROBE_BACKEND=<tensorflow|webgpu|cpu-native|wasm|cpu> or setBackend(name)");
   return lines.join("\n");
+}
+
+/**
+ * One line: every LMPROBE_* variable this process has (they change paths, kernels and sometimes last bits), so that
+ * a shared report says which settings produced it.
+ */
+export function settingsLine(env: NodeJS.ProcessEnv = process.env): string {
+  const set = Object.keys(env).filter((k) => k.startsWith("LMPROBE_") && env[k] !== undefined).sort();
+  return set.length ? `settings: ${set.map((k) => `${k}=${env[k]}`).join(" ")}` : "settings: lmprobe's defaults (no LMPROBE_* variable set)";
 }
 
 /** One line: whether this process started with the CPU path's malloc settings (Linux only). */

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { run, formatReport } from "../../src/cli/doctor";
+import { run, formatReport, settingsLine } from "../../src/cli/doctor";
 import { BACKEND_ORDER } from "../../src/backend/types";
 import { ArgumentError } from "../../src/errors";
 
@@ -120,4 +120,12 @@ test("on this machine the native CPU path loads (onnxruntime-node is a pinned de
   assert.ok(native.available, native.reason);
   assert.equal(native.detail.onnxruntime, require("../../package.json").dependencies["onnxruntime-node"]);
   assert.ok(Number.isInteger(native.detail.threads) && native.detail.threads >= 1);
+});
+
+test("doctor names every LMPROBE_* setting of the process, sorted, or says there are none", () => {
+  assert.equal(settingsLine({ PATH: "/bin" }), "settings: lmprobe's defaults (no LMPROBE_* variable set)");
+  assert.equal(
+    settingsLine({ LMPROBE_WEBGPU_CAUSAL_SKIP: "off", HOME: "/h", LMPROBE_MATRIX_UNITS: "on" }),
+    "settings: LMPROBE_MATRIX_UNITS=on LMPROBE_WEBGPU_CAUSAL_SKIP=off",
+  );
 });
