@@ -1,7 +1,7 @@
 // Attention's two products on webgpu (headsScores: q·kᵀ, headsContext: pattern · v, read in the projections'
-// layout) and the fused scale-mask-softmax between them, with and without the causal skip (MatMulTiledProgram's `causal`: blocks after every visible key left out),
+// layout) with and without the causal skip (MatMulTiledProgram's `causal`: blocks after every visible key left out),
 // per shape and length: GPU time per dispatch (ten back to back per sample, --inner), the ratio, and whether the
-// softmax and the context product kept their bits (they should: max_abs_diff 0). Prints one JSON document; runs on any adapter (a
+// fused softmax of the skipped scores and the context product kept their bits (they should: max_abs_diff 0). Prints one JSON document; runs on any adapter (a
 // software one checks the script and shows the work skipped, not a GPU's time).
 //   node --import tsx bench/gpu/causal-skip.mjs [--shapes "gpt2:12:12:64;qwen:14:2:64;llama8b:32:8:128"] [--positions 128,1024]
 //     [--reps 5] [--rounds 3] [--inner 10] [--out f.json]
@@ -55,8 +55,6 @@ for (const { name, heads, kvHeads, dHead } of shapes) {
     const variants = {
       scores_full: () => kernels.headsScores(q, k, false),
       scores_causal: () => kernels.headsScores(q, k, true),
-      softmax_full: () => kernels.fusedScoresSoftmax(scores, mask, 0.125, null, false),
-      softmax_causal: () => kernels.fusedScoresSoftmax(scores, mask, 0.125, null, true),
       context_full: () => kernels.headsContext(pattern, v, false),
       context_causal: () => kernels.headsContext(pattern, v, true),
     };
@@ -65,7 +63,14 @@ for (const { name, heads, kvHeads, dHead } of shapes) {
     for (const v of Object.keys(variants)) row[`${v}_ms`] = +median(times[v]).toFixed(4);
     row.scores_speedup = +(row.scores_full_ms / row.scores_causal_ms).toFixed(3);
     row.context_speedup = +(row.context_full_ms / row.context_causal_ms).toFixed(3);
-    row.softmax_speedup = +(row.softmax_full_ms / row.softmax_causal_ms).toFixed(3);
+    const softmaxOf = (scoresFn) => () => {
+      const s = scoresFn();
+      const p = kernels.fusedScoresSoftmax(s, mask, 0.125, null);
+      s.dispose();
+      return p;
+    };
+    variants.softmax_full = softmaxOf(variants.scores_full);
+    variants.softmax_causal = softmaxOf(variants.scores_causal);
     for (const part of ["softmax", "context"]) {
       const [a, b] = [variants[`${part}_full`](), variants[`${part}_causal`]()];
       const [da, db] = [await a.data(), await b.data()];

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One device call (about 3-6 min on an H100): GPU time per kernel over one full probe at T = 1024 (tfjs-webgpu's
 # timestamp queries; each dispatch then runs alone, so the sum exceeds a normal probe's time) for GPT-2-small and
-# the Llama-3.1-8B shape, once per LMPROBE_PACKED_WEIGHTS value while the budget allows. Checkpoints are written
+# the Llama-3.1-8B shape, once per LMPROBE_PACKED_WEIGHTS value while the budget allows. Dawn's timestamp
+# quantization is turned off (on by default, it rounds every timestamp down to 65.5 µs, which made a kernel of
+# less than that read 0 or 65.5 µs). Checkpoints are written
 # first unless the machine kept them. In $OUT: kernels-packed<P>.json (bench/run.mjs's output: probe_kernel_times
 # and forward_kernel_times per case, each also by shapes), kernels.json (the summary), gpu.txt, log.txt.
 #   bash bench/gpu/kernels.sh ["1 0"] ["1024 128"]       (carry [".device"]; the second argument: prompt lengths)
@@ -20,7 +22,7 @@ for p in $modes; do
   for T in $seqs; do
     if ! within 120; then say "kernel times with LMPROBE_PACKED_WEIGHTS=$p, T = $T skipped: $(left) s left"; continue; fi
     say "GPU time per kernel in one probe, T = $T (LMPROBE_PACKED_WEIGHTS=$p)"
-    LMPROBE_PACKED_WEIGHTS=$p LMPROBE_DAWN_OPTIONS="enable-dawn-features=allow_unsafe_apis" timeout "$(step_timeout 300)" \
+    LMPROBE_PACKED_WEIGHTS=$p LMPROBE_DAWN_OPTIONS="enable-dawn-features=allow_unsafe_apis;disable-dawn-features=timestamp_quantization" timeout "$(step_timeout 300)" \
       "$node" --require ./bench/native-deps.cjs --import tsx bench/run.mjs --src --backend webgpu --models "$kernel_models" --seq "$T" --checkpoints "$models" \
       --reps 1 --kernel-times --out "$out/kernels-packed$p-T$T$suffix.json" 2>> "$log" > /dev/null || say "kernel-times run exited $? (packed=$p, T=$T)"
     runs+=(--lmprobe "$out/kernels-packed$p-T$T$suffix.json")

@@ -77,11 +77,11 @@ export function fusedActivationJoint(gateUp: tf.Tensor, act: string): tf.Tensor 
  * softmax(softcap(scores · scale) + mask) over the last axis: scores [batch, heads, queries, keys], mask
  * [batch, 1, queries, keys]; softcap null for none. Null where not fused.
  */
-export function fusedScoresSoftmax(scores: tf.Tensor4D, mask: tf.Tensor4D, scale: number, softcap: number | null, causal = false): tf.Tensor4D | null {
+export function fusedScoresSoftmax(scores: tf.Tensor4D, mask: tf.Tensor4D, scale: number, softcap: number | null): tf.Tensor4D | null {
   if (!available(SCORES_SOFTMAX_KERNEL) || scores.rank !== 4 || mask.rank !== 4 || scores.size === 0 || !f32(scores) || !f32(mask)) return null;
   const [b, , q, k] = scores.shape;
   if (k > MAX_ROW || !tf.util.arraysEqual(mask.shape, [b, 1, q, k])) return null;
-  return tf.engine().runKernel(SCORES_SOFTMAX_KERNEL, { scores, mask }, { scale, softcap: softcap ?? 0, causal: causalSkip(causal) } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  return tf.engine().runKernel(SCORES_SOFTMAX_KERNEL, { scores, mask }, { scale, softcap: softcap ?? 0 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
 /**
@@ -402,10 +402,11 @@ export function headsContext(pattern: tf.Tensor4D, v: tf.Tensor4D, causal = fals
 }
 
 /**
- * `causal` (headsScores, fusedScoresSoftmax, headsContext): the caller's word that query row i of the mask sees no
+ * `causal` (headsScores, headsContext): the caller's word that query row i of the mask sees no
  * key after i + past (past = keys − queries) and no row is wholly masked, and that nothing reads the scores or reads
  * or replaces the pattern where it is skipped. The products then skip the blocks and K-slices the mask leaves out
- * (MatMulTiledProgram's causal skip) and the softmax neither reads nor exponentiates those keys: the same bits.
+ * (MatMulTiledProgram's causal skip): the same bits, since the mask's minimum absorbs whatever the skipped scores
+ * hold (0) and the pattern there is exactly 0.
  * LMPROBE_WEBGPU_CAUSAL_SKIP=off computes them all.
  */
 function causalSkip(asked: boolean): boolean {
@@ -513,8 +514,7 @@ export function registerFusedKernels(): void {
   });
   register(SCORES_SOFTMAX_KERNEL, (backend, { scores, mask }, attrs) => {
     const softcap = attrs.softcap as number;
-    const causal = attrs.causal === true;
-    const program = new ScoresSoftmaxProgram(scores.shape, softcap > 0, causal);
+    const program = new ScoresSoftmaxProgram(scores.shape, softcap > 0);
     return backend.runWebGPUProgram(program, [scores, mask], "float32", [
       { type: "int32", data: [program.rows] },
       { type: "int32", data: [program.width] },
@@ -522,8 +522,6 @@ export function registerFusedKernels(): void {
       { type: "int32", data: [scores.shape[2]] },
       { type: "float32", data: [attrs.scale as number] },
       { type: "float32", data: [softcap > 0 ? softcap : 1] },
-      // past: the keys before this run's queries (keys − queries).
-      ...(causal ? [{ type: "int32" as const, data: [scores.shape[3] - scores.shape[2]] }] : []),
     ]);
   });
 }

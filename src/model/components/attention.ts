@@ -195,12 +195,11 @@ export function attendProjected(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tenso
 function attendInPlace(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ctx: AttentionContext, hook: (local: string, t: tf.Tensor) => tf.Tensor): tf.Tensor | null {
   if (w.sinks || !ctx.hooks.idle(`blocks.${ctx.layer}.attn.hook_attn_scores`)) return null;
   // A causal mask without wholly masked rows: the scores' blocks after every visible key are skipped (the mask makes
-  // them its minimum either way), the softmax neither reads nor exponentiates those keys, and pattern · v skips
-  // where the pattern is 0, unless a hook may replace it.
+  // them its minimum either way) and pattern · v skips where the pattern is 0, unless a hook may replace it.
   const causal = ctx.causalKeys === true;
   const rawScores = headsScores(q, k, causal);
   if (!rawScores) return null;
-  const fused = fusedScoresSoftmax(rawScores, ctx.mask, w.scale, w.softcap, causal);
+  const fused = fusedScoresSoftmax(rawScores, ctx.mask, w.scale, w.softcap);
   if (!fused) return null;
   const pattern = hook("hook_pattern", fused) as tf.Tensor4D;
   const z = headsContext(pattern, v, causal && ctx.hooks.idle(`blocks.${ctx.layer}.attn.hook_pattern`)) ?? contextHeadMajor(pattern, v);
