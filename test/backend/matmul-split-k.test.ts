@@ -5,11 +5,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { chooseSplitK, chooseUnitsSplitK, splitKTiling, unitsSplitKTiling } from "../../src/backend/kernels/split-k";
+import { chooseSplitK, chooseUnitsSplitK, shallowSplitKTiling, splitKTiling, unitsSplitKTiling } from "../../src/backend/kernels/split-k";
 import { matMulTiling } from "../../src/backend/kernels/batch-matmul";
 import { packWeight, weightMatMul } from "../../src/backend/packed-weight";
 import { bfloat16ToFloat32, float32ToBfloat16Bits } from "../../src/io/half-float";
 import { LmprobeError } from "../../src/errors";
+import { loadModel } from "../../src/load";
 import { webgpuOrSkip } from "./webgpu-helpers";
 import { maxError, productReference, randoms } from "./product-reference";
 
@@ -60,6 +61,30 @@ test("split-K is chosen for few rows over a deep K, never for many rows, a short
   assert.throws(
     () => withEnv("LMPROBE_MATMUL_SPLITK_MIN_CHUNK", "100", () => chooseSplitK(128, 768, 768, 64, 1)),
     (err: unknown) => err instanceof LmprobeError && /LMPROBE_MATMUL_SPLITK_MIN_CHUNK/.test((err as Error).message),
+  );
+});
+
+test("the shallow-slices rule (opt-in) splits few-block products into up to 8 slices from 96 deep, at any number of rows under one wave", () => {
+  withEnv("LMPROBE_MATMUL_SPLITK", undefined, () => {
+    const shallow = <T>(fn: () => T) => withEnv("LMPROBE_MATMUL_SPLITK_RULE", "shallow-slices", fn);
+    // GPT-2-small's 768-deep products at 128 rows (24 blocks of 64 × 64): whole under the default, 8 slices of 96.
+    assert.equal(chooseSplitK(128, 768, 768, 64, 1).splits, 1);
+    assert.deepEqual(shallow(() => chooseSplitK(128, 768, 768, 64, 1)), { splits: 8, kChunk: 96 });
+    assert.equal(withEnv("LMPROBE_MATMUL_SPLITK_RULE", "deep-slices", () => chooseSplitK(128, 768, 768, 64, 1)).splits, 1);
+    // Its MLP down (3072 deep): the default's 3 slices, 8 under the candidate (the cap, though 1056 / 24 wants 44).
+    assert.equal(chooseSplitK(128, 768, 3072, 64, 1).splits, 3);
+    assert.equal(shallow(() => chooseSplitK(128, 768, 3072, 64, 1)).splits, shallowSplitKTiling.maxSplits);
+    // Qwen2.5-0.5B's k/v at 128 rows (4 blocks) and at 1024 rows (32 blocks, under one wave): 8 slices of 112.
+    assert.deepEqual(shallow(() => chooseSplitK(128, 128, 896, 64, 1)), { splits: 8, kChunk: 112 });
+    assert.deepEqual(shallow(() => chooseSplitK(1024, 128, 896, 64, 1)), { splits: 8, kChunk: 112 });
+    assert.equal(chooseSplitK(1024, 128, 896, 64, 1).splits, 1);
+    // Many rows and many blocks (GPT-2's 768 × 768 at 1024 rows: 192 blocks), or K under two 96-deep slices: whole.
+    assert.equal(shallow(() => chooseSplitK(1024, 768, 768, 64, 1)).splits, 1);
+    assert.equal(shallow(() => chooseSplitK(128, 768, 2 * shallowSplitKTiling.minChunk - 16, 64, 1)).splits, 1);
+  });
+  assert.throws(
+    () => withEnv("LMPROBE_MATMUL_SPLITK_RULE", "shallow", () => chooseSplitK(128, 768, 768, 64, 1)),
+    (err: unknown) => err instanceof LmprobeError && /LMPROBE_MATMUL_SPLITK_RULE/.test((err as Error).message),
   );
 });
 
@@ -174,3 +199,44 @@ function bfloat16ToFloat32Value(v: number): number {
   bfloat16ToFloat32(new Uint16Array([float32ToBfloat16Bits(v)]), out);
   return out[0];
 }
+
+test("the demo model on webgpu under the shallow-slices rule: more products split, logits within float32 rounding of the default's", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const backend = tf.backend() as unknown as { runWebGPUProgram(p: { shaderKey: string }, ...rest: unknown[]): unknown };
+  const run = backend.runWebGPUProgram.bind(backend);
+  let sums = 0;
+  backend.runWebGPUProgram = (p, ...rest) => {
+    if (p.shaderKey.startsWith("lmprobeSplitKSum")) sums++;
+    return run(p, ...rest);
+  };
+  const saved = process.env.LMPROBE_MATMUL_SPLITK_RULE;
+  const model = await loadModel("demo");
+  try {
+    // 128 positions: every product has at most 256 rows; the MLP down-projection is 704 deep, q/k/v/o 256.
+    const ids = Array.from({ length: 128 }, (_, i) => 1 + ((i * 37) % (model.config.vocabSize - 1)));
+    const logits = async (rule: string) => {
+      process.env.LMPROBE_MATMUL_SPLITK_RULE = rule;
+      const before = sums;
+      const r = model.run([ids]);
+      const values = await r.logits.data();
+      r.dispose();
+      return { values, sums: sums - before };
+    };
+    const deep = await logits("deep-slices");
+    const shallow = await logits("shallow-slices");
+    assert.equal(deep.sums, 0, "the default splits none of the demo's products (K < 2 × 1024)");
+    assert.ok(shallow.sums >= 2 * model.nLayers, `shallow-slices split ${shallow.sums} products`);
+    let scale = 0;
+    let worst = 0;
+    for (let i = 0; i < deep.values.length; i++) {
+      scale = Math.max(scale, Math.abs(deep.values[i]));
+      worst = Math.max(worst, Math.abs(deep.values[i] - shallow.values[i]));
+    }
+    assert.ok(worst <= 1e-5 * scale, `largest logit difference ${worst} against a largest logit of ${scale}`);
+  } finally {
+    backend.runWebGPUProgram = run;
+    model.dispose();
+    if (saved === undefined) delete process.env.LMPROBE_MATMUL_SPLITK_RULE;
+    else process.env.LMPROBE_MATMUL_SPLITK_RULE = saved;
+  }
+});

@@ -14,11 +14,38 @@ const K_ALIGN = 16;
  * When to split, from bench/gpu/packed-matmul.sh on an NVIDIA H100 (bench/results/gpu-h100/packed-matmul-split-k.json):
  * products of at most `maxRows` rows, into about `targetWorkgroups` workgroups (8 waves of 132 SMs), each K-slice
  * at least `minChunk` deep. At 128 rows that made the 8B's q/o 1.4×, k/v 1.8×, MLP down 1.7× and its lens 1.3×
- * faster; at 1024 rows every split tried was 4–17% slower, and GPT-2's K = 768 products gain nothing.
+ * faster; at 1024 rows every split tried was 4–17% slower. GPT-2's K = 768 products gained nothing there, timed one
+ * per queue round trip; timed ten back to back they did (shallowSplitKTiling below).
  * `maxPartialBytes` bounds the [splits, M, N] partials (a buffer past the device's binding limit would fail).
  * Tests lower the thresholds.
  */
 export const splitKTiling = { maxRows: 256, targetWorkgroups: 1056, minChunk: 1024, maxPartialBytes: 512 * 2 ** 20 };
+
+/**
+ * LMPROBE_MATMUL_SPLITK_RULE=shallow-slices, a candidate for the rule above (the default is deep-slices): K-slices
+ * from `minChunk` deep, at most `maxSplits` of them, and products of fewer workgroups than one `wave` split at any
+ * number of rows. From bench/gpu/matrix-units.mjs --splits 1,2,3,4,6,8 --inner 10 on an H100
+ * (bench/results/gpu-h100/tiled-split-k-128-rows/, products ten back to back as a forward pass runs them): a
+ * workgroup's time is about its number of 16-deep slices (~1.2–1.4 µs each), and at 128 rows GPT-2-small's 768 × 768
+ * ran 1.35× faster with 8 slices than whole, its MLP down 1.3× faster than with the default's 3, Qwen2.5-0.5B's q
+ * 1.6×, k/v 1.6×, MLP up 1.2×; Qwen's k/v at 1024 rows (32 blocks, 56 slices each) took 72 µs apiece in a forward
+ * pass (bench/results/gpu-h100/forward-kernels-unquantized/). Opt-in because the whole forward with a related change
+ * (LMPROBE_MATMUL_SPLITK_MIN_CHUNK=256: 256-deep slices, no cap) was slower on an H100, 0.93× for GPT-2-small and
+ * 0.89× for Qwen2.5-0.5B at T = 128 (bench/results/gpu-h100/min-chunk-256-alternate/; each split adds its sum pass's
+ * dispatch). It becomes the default if `bash bench/gpu/alternate.sh
+ * LMPROBE_MATMUL_SPLITK_RULE=deep-slices,shallow-slices gpt2-small,qwen2.5-0.5b 128,1024` shows the forward faster.
+ */
+export const shallowSplitKTiling = { minChunk: 96, maxSplits: 8, wave: 132 };
+
+export type SplitKRule = "deep-slices" | "shallow-slices";
+
+/** LMPROBE_MATMUL_SPLITK_RULE: deep-slices (unset) or shallow-slices; anything else is an error naming it. */
+export function splitKRule(): SplitKRule {
+  const raw = process.env.LMPROBE_MATMUL_SPLITK_RULE;
+  if (raw === undefined || raw === "" || raw === "deep-slices") return "deep-slices";
+  if (raw === "shallow-slices") return raw;
+  throw new ArgumentError("LMPROBE_MATMUL_SPLITK_RULE", `is "${raw}": expected deep-slices or shallow-slices`, "unset it for lmprobe's rule (deep-slices)");
+}
 
 export interface SplitK {
   splits: number;
@@ -37,21 +64,22 @@ export function chooseSplitK(M: number, N: number, K: number, tile: number, batc
   let wanted: number;
   if (forced != null) wanted = forced;
   else {
-    if (M > splitKTiling.maxRows) return noSplit(K);
+    const shallow = splitKRule() === "shallow-slices";
     const workgroups = Math.ceil(M / tile) * Math.ceil(N / tileCols);
-    wanted = Math.min(Math.ceil(splitKTiling.targetWorkgroups / workgroups), Math.floor(K / tiledMinChunk()));
+    if (M > splitKTiling.maxRows && !(shallow && workgroups < shallowSplitKTiling.wave)) return noSplit(K);
+    const minChunk = tiledMinChunk(shallow ? shallowSplitKTiling.minChunk : splitKTiling.minChunk);
+    wanted = Math.min(Math.ceil(splitKTiling.targetWorkgroups / workgroups), Math.floor(K / minChunk), shallow ? shallowSplitKTiling.maxSplits : Infinity);
   }
   return sliceK(M, N, K, batch, wanted);
 }
 
 /**
- * The tiled rule's shallowest K-slice: splitKTiling.minChunk, or LMPROBE_MATMUL_SPLITK_MIN_CHUNK (a multiple of 16)
- * for a benchmark's A/B of the rule itself (GPT-2-small's 768-deep products at 128 rows are not split at 1024: they
- * took 0.055 ms each on an H100, 24 workgroups of 48 slices each, a latency the rule has not been measured against).
+ * The tiled rule's shallowest K-slice: the rule's own (`ruleMinChunk`), or LMPROBE_MATMUL_SPLITK_MIN_CHUNK (a
+ * multiple of 16) for a benchmark's A/B of that one choice (bench/results/gpu-h100/min-chunk-256-alternate/).
  */
-function tiledMinChunk(): number {
+function tiledMinChunk(ruleMinChunk: number): number {
   const raw = process.env.LMPROBE_MATMUL_SPLITK_MIN_CHUNK;
-  if (raw === undefined || raw === "") return splitKTiling.minChunk;
+  if (raw === undefined || raw === "") return ruleMinChunk;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < K_ALIGN || n % K_ALIGN !== 0) {
     throw new ArgumentError("LMPROBE_MATMUL_SPLITK_MIN_CHUNK", `is "${raw}": expected a multiple of ${K_ALIGN} (the K-slices' depth)`, "unset it for lmprobe's rule");
