@@ -11,7 +11,7 @@ import { packWeight, weightMatMul } from "../../src/backend/packed-weight";
 import { bfloat16ToFloat32, float32ToBfloat16Bits } from "../../src/io/half-float";
 import { LmprobeError } from "../../src/errors";
 import { loadModel } from "../../src/load";
-import { webgpuOrSkip } from "./webgpu-helpers";
+import { countDispatches, webgpuOrSkip } from "./webgpu-helpers";
 import { maxError, productReference, randoms } from "./product-reference";
 
 function withEnv<T>(name: string, value: string | undefined, fn: () => T): T {
@@ -202,13 +202,7 @@ function bfloat16ToFloat32Value(v: number): number {
 
 test("the demo model on webgpu under the shallow-slices rule: more products split, logits within float32 rounding of the default's", async (t) => {
   if (!(await webgpuOrSkip(t))) return;
-  const backend = tf.backend() as unknown as { runWebGPUProgram(p: { shaderKey: string }, ...rest: unknown[]): unknown };
-  const run = backend.runWebGPUProgram.bind(backend);
-  let sums = 0;
-  backend.runWebGPUProgram = (p, ...rest) => {
-    if (p.shaderKey.startsWith("lmprobeSplitKSum")) sums++;
-    return run(p, ...rest);
-  };
+  const sums = countDispatches((key) => key.startsWith("lmprobeSplitKSum"));
   const saved = process.env.LMPROBE_MATMUL_SPLITK_RULE;
   const model = await loadModel("demo");
   try {
@@ -216,11 +210,11 @@ test("the demo model on webgpu under the shallow-slices rule: more products spli
     const ids = Array.from({ length: 128 }, (_, i) => 1 + ((i * 37) % (model.config.vocabSize - 1)));
     const logits = async (rule: string) => {
       process.env.LMPROBE_MATMUL_SPLITK_RULE = rule;
-      const before = sums;
+      const before = sums.count();
       const r = model.run([ids]);
       const values = await r.logits.data();
       r.dispose();
-      return { values, sums: sums - before };
+      return { values, sums: sums.count() - before };
     };
     const deep = await logits("deep-slices");
     const shallow = await logits("shallow-slices");
@@ -234,7 +228,7 @@ test("the demo model on webgpu under the shallow-slices rule: more products spli
     }
     assert.ok(worst <= 1e-5 * scale, `largest logit difference ${worst} against a largest logit of ${scale}`);
   } finally {
-    backend.runWebGPUProgram = run;
+    sums.stop();
     model.dispose();
     if (saved === undefined) delete process.env.LMPROBE_MATMUL_SPLITK_RULE;
     else process.env.LMPROBE_MATMUL_SPLITK_RULE = saved;

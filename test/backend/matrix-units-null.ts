@@ -14,18 +14,13 @@ import { setBackend } from "../../src/backend";
 import { matrixUnits, planUnits, unitTiling } from "../../src/backend/kernels/matrix-units";
 import { packWeight, weightMatMul, weightsMatMul } from "../../src/backend/packed-weight";
 import { matrixUnitUse } from "../../src/backend/kernels/matrix-units";
+import { countDispatches } from "./webgpu-helpers";
 import { loadModel } from "../../src/index";
 
 async function main(): Promise<void> {
   await setBackend("webgpu");
   // Count the products that ran on the units (and not on the tiled or plain kernels).
-  const backend = tf.backend() as unknown as { runWebGPUProgram(p: { shaderKey: string }, ...rest: unknown[]): unknown };
-  const run = backend.runWebGPUProgram.bind(backend);
-  let onUnits = 0;
-  backend.runWebGPUProgram = (p, ...rest) => {
-    if (p.shaderKey.startsWith("lmprobeMatMulUnits")) onUnits++;
-    return run(p, ...rest);
-  };
+  const onUnits = countDispatches((key) => key.startsWith("lmprobeMatMulUnits"));
   Object.assign(matrixUnits, { shape: { M: 8, N: 8, K: 8 }, subgroupSize: 128, workgroupStorage: 16384 });
   Object.assign(unitTiling, { minRows: 0, minWeight: 0 }); // small products: what is checked is Dawn's validation
   let products = 0;
@@ -55,15 +50,15 @@ async function main(): Promise<void> {
     const Ws = widths.map((N) => packWeight(new Uint16Array(K * N).fill(0x3f80), layout === "nt" ? [N, K] : [K, N], "bf16", layout === "nt"));
     const biases = widths.map((N) => (withBias ? (tf.zeros([N]) as tf.Tensor1D) : null));
     const x = tf.ones([130, K]) as tf.Tensor2D;
-    const before = onUnits;
+    const before = onUnits.count();
     const y = weightsMatMul(x, Ws, biases, true);
     if (!y) throw new Error(`weightsMatMul refused ${layout} ${K}×[${widths}] on the units`);
     await y.data();
-    if (onUnits === before) throw new Error(`${layout} ${K}×[${widths}] did not run on the units`);
+    if (onUnits.count() === before) throw new Error(`${layout} ${K}×[${widths}] did not run on the units`);
     products++;
     tf.dispose([x, y, ...Ws.map((W) => W.words), ...biases.filter((b): b is tf.Tensor1D => b != null)]);
   }
-  console.log(`ok ${products} products, ${onUnits} on the units`);
+  console.log(`ok ${products} products, ${onUnits.count()} on the units`);
   // A gated model (the f16 Llama fixture, weights packed): each layer's gate and up as one product on the units,
   // except where a hook observes hook_pre (then both apart).
   delete process.env.LMPROBE_MATMUL_SPLITK;
