@@ -5,6 +5,7 @@
 // with LMPROBE_THREADS=1 and once with the default. Prints one JSON line: wall and CPU ms per pass, per thread (those
 // above 0.5 ms a pass), and the process's minor page faults per pass. Linux only.
 //   LMPROBE_THREADS=1 node --require ./bench/native-deps.cjs --import tsx bench/cpu-thread-time.ts [--model gpt2-small] [--positions 128] [--passes 40]
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { ensureBackend } from "../src/backend";
 import { loadBenchModel } from "./cpu-bench-models";
@@ -30,6 +31,13 @@ function threadTicks(): Map<string, number> {
   return ticks;
 }
 
+function clockTicksPerSecond(): number {
+  const out = spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" });
+  const hz = Number(out.stdout?.trim());
+  if (out.status !== 0 || !(hz > 0)) throw new Error(`bench/cpu-thread-time.ts: \`getconf CLK_TCK\` gave no clock rate (${out.stderr || out.error})`);
+  return hz;
+}
+
 function minorFaults(): number {
   const raw = fs.readFileSync("/proc/self/stat", "utf8");
   return Number(raw.slice(raw.lastIndexOf(")") + 2).split(" ")[7]);
@@ -50,8 +58,8 @@ async function main(): Promise<void> {
     out.dispose();
   };
   for (let i = 0; i < 30; i++) await forward(); // V8 compiles its hot paths over the first tens of passes
-  // Clock ticks per second: 100 on Linux unless the kernel was built otherwise (USER_HZ); getconf is not at hand here.
-  const tickMs = 10;
+  // /proc counts CPU time in clock ticks (USER_HZ: 100 a second on common kernels; getconf says).
+  const tickMs = 1000 / clockTicksPerSecond();
   const before = threadTicks();
   const faultsBefore = minorFaults();
   let wall = 0;
