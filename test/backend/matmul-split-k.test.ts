@@ -26,8 +26,8 @@ function withEnv<T>(name: string, value: string | undefined, fn: () => T): T {
   }
 }
 
-test("split-K is chosen for few rows over a deep K, never for many rows, a short K, a batch or oversized partials", () => {
-  withEnv("LMPROBE_MATMUL_SPLITK", undefined, () => {
+test("the deep-slices rule (opt-out) splits few rows over a deep K, never many rows, a short K, a batch or oversized partials", () => {
+  withEnv("LMPROBE_MATMUL_SPLITK", undefined, () => withEnv("LMPROBE_MATMUL_SPLITK_RULE", "deep-slices", () => {
     // Llama-3.1-8B at 128 rows, 64×64 blocks: q/o (128 blocks), k/v (32), MLP up (448), down (K = 14336); its lens.
     for (const [N, K, tile] of [[4096, 4096, 64], [1024, 4096, 64], [14336, 4096, 64], [4096, 14336, 64], [128256, 4096, 128]]) {
       const { splits, kChunk } = chooseSplitK(128, N, K, tile, 1);
@@ -44,7 +44,7 @@ test("split-K is chosen for few rows over a deep K, never for many rows, a short
     assert.equal(chooseSplitK(1024, 4096, 4096, 128, 1).splits, 1);
     assert.equal(chooseSplitK(128, 3072, 768, 64, 1).splits, 1);
     assert.equal(chooseSplitK(128, 4096, 4096, 64, 8).splits, 1);
-  });
+  }));
   assert.equal(withEnv("LMPROBE_MATMUL_SPLITK", "off", () => chooseSplitK(128, 1024, 4096, 64, 1).splits), 1);
   assert.deepEqual(withEnv("LMPROBE_MATMUL_SPLITK", "3", () => chooseSplitK(1024, 14336, 100, 128, 1)), { splits: 3, kChunk: 48 });
   // Forced or not, the partials stay under maxPartialBytes: 8 × 1024 × 128256 floats would be 4.2 GB.
@@ -54,33 +54,43 @@ test("split-K is chosen for few rows over a deep K, never for many rows, a short
     () => withEnv("LMPROBE_MATMUL_SPLITK", "two", () => chooseSplitK(128, 1024, 4096, 64, 1)),
     (err: unknown) => err instanceof LmprobeError && /LMPROBE_MATMUL_SPLITK/.test((err as Error).message),
   );
-  // The tiled rule's shallowest slice, for an A/B of the rule: GPT-2's 768-deep products at 128 rows split once it
-  // allows 256-deep slices; a value that is not a multiple of 16 is an error.
-  assert.equal(withEnv("LMPROBE_MATMUL_SPLITK_MIN_CHUNK", "256", () => chooseSplitK(128, 768, 768, 64, 1)).splits, 3);
-  assert.equal(chooseSplitK(128, 768, 768, 64, 1).splits, 1);
+  // The deep-slices rule's shallowest slice, for an A/B of that one choice: GPT-2's 768-deep products at 128 rows
+  // split once it allows 256-deep slices; a value that is not a multiple of 16 is an error.
+  withEnv("LMPROBE_MATMUL_SPLITK_RULE", "deep-slices", () => {
+    assert.equal(withEnv("LMPROBE_MATMUL_SPLITK_MIN_CHUNK", "256", () => chooseSplitK(128, 768, 768, 64, 1)).splits, 3);
+    assert.equal(chooseSplitK(128, 768, 768, 64, 1).splits, 1);
+  });
   assert.throws(
     () => withEnv("LMPROBE_MATMUL_SPLITK_MIN_CHUNK", "100", () => chooseSplitK(128, 768, 768, 64, 1)),
     (err: unknown) => err instanceof LmprobeError && /LMPROBE_MATMUL_SPLITK_MIN_CHUNK/.test((err as Error).message),
   );
 });
 
-test("the shallow-slices rule (opt-in) splits few-block products into up to 8 slices from 96 deep, at any number of rows under one wave", () => {
+test("the default rule (shallow-slices) splits few-block products into up to 8 slices from 96 deep, at any number of rows under one wave", () => {
   withEnv("LMPROBE_MATMUL_SPLITK", undefined, () => {
-    const shallow = <T>(fn: () => T) => withEnv("LMPROBE_MATMUL_SPLITK_RULE", "shallow-slices", fn);
-    // GPT-2-small's 768-deep products at 128 rows (24 blocks of 64 × 64): whole under the default, 8 slices of 96.
-    assert.equal(chooseSplitK(128, 768, 768, 64, 1).splits, 1);
-    assert.deepEqual(shallow(() => chooseSplitK(128, 768, 768, 64, 1)), { splits: 8, kChunk: 96 });
-    assert.equal(withEnv("LMPROBE_MATMUL_SPLITK_RULE", "deep-slices", () => chooseSplitK(128, 768, 768, 64, 1)).splits, 1);
-    // Its MLP down (3072 deep): the default's 3 slices, 8 under the candidate (the cap, though 1056 / 24 wants 44).
-    assert.equal(chooseSplitK(128, 768, 3072, 64, 1).splits, 3);
-    assert.equal(shallow(() => chooseSplitK(128, 768, 3072, 64, 1)).splits, shallowSplitKTiling.maxSplits);
+    const deep = <T>(fn: () => T) => withEnv("LMPROBE_MATMUL_SPLITK_RULE", "deep-slices", fn);
+    assert.deepEqual(withEnv("LMPROBE_MATMUL_SPLITK_RULE", undefined, () => chooseSplitK(128, 768, 768, 64, 1)), { splits: 8, kChunk: 96 });
+    // GPT-2-small's 768-deep products at 128 rows (24 blocks of 64 × 64): 8 slices of 96, whole under deep-slices.
+    assert.deepEqual(chooseSplitK(128, 768, 768, 64, 1), { splits: 8, kChunk: 96 });
+    assert.deepEqual(withEnv("LMPROBE_MATMUL_SPLITK_RULE", "shallow-slices", () => chooseSplitK(128, 768, 768, 64, 1)), { splits: 8, kChunk: 96 });
+    assert.equal(deep(() => chooseSplitK(128, 768, 768, 64, 1)).splits, 1);
+    // Its MLP down (3072 deep): deep-slices' 3 slices, 8 by default (the cap, though 1056 / 24 wants 44).
+    assert.equal(deep(() => chooseSplitK(128, 768, 3072, 64, 1)).splits, 3);
+    assert.equal(chooseSplitK(128, 768, 3072, 64, 1).splits, shallowSplitKTiling.maxSplits);
     // Qwen2.5-0.5B's k/v at 128 rows (4 blocks) and at 1024 rows (32 blocks, under one wave): 8 slices of 112.
-    assert.deepEqual(shallow(() => chooseSplitK(128, 128, 896, 64, 1)), { splits: 8, kChunk: 112 });
-    assert.deepEqual(shallow(() => chooseSplitK(1024, 128, 896, 64, 1)), { splits: 8, kChunk: 112 });
-    assert.equal(chooseSplitK(1024, 128, 896, 64, 1).splits, 1);
-    // Many rows and many blocks (GPT-2's 768 × 768 at 1024 rows: 192 blocks), or K under two 96-deep slices: whole.
-    assert.equal(shallow(() => chooseSplitK(1024, 768, 768, 64, 1)).splits, 1);
-    assert.equal(shallow(() => chooseSplitK(128, 768, 2 * shallowSplitKTiling.minChunk - 16, 64, 1)).splits, 1);
+    assert.deepEqual(chooseSplitK(128, 128, 896, 64, 1), { splits: 8, kChunk: 112 });
+    assert.deepEqual(chooseSplitK(1024, 128, 896, 64, 1), { splits: 8, kChunk: 112 });
+    assert.equal(deep(() => chooseSplitK(1024, 128, 896, 64, 1)).splits, 1);
+    // Many rows and many blocks (GPT-2's 768 × 768 at 1024 rows: 192 blocks), K under two 96-deep slices, a batch: whole.
+    assert.equal(chooseSplitK(1024, 768, 768, 64, 1).splits, 1);
+    assert.equal(chooseSplitK(128, 768, 2 * shallowSplitKTiling.minChunk - 16, 64, 1).splits, 1);
+    assert.equal(chooseSplitK(128, 4096, 4096, 64, 8).splits, 1);
+    // The 8B at 128 rows: every slice whole 16-deep steps, at least 96 deep, covering K; at most 8 slices.
+    for (const [N, K] of [[4096, 4096], [1024, 4096], [14336, 4096], [4096, 14336]]) {
+      const { splits, kChunk } = chooseSplitK(128, N, K, 64, 1);
+      assert.ok(splits >= 2 && splits <= shallowSplitKTiling.maxSplits, `[128, ${K}]·[${K}, ${N}]: ${splits} slices`);
+      assert.ok(kChunk % 16 === 0 && kChunk >= shallowSplitKTiling.minChunk && splits * kChunk >= K && (splits - 1) * kChunk < K);
+    }
   });
   assert.throws(
     () => withEnv("LMPROBE_MATMUL_SPLITK_RULE", "shallow", () => chooseSplitK(128, 768, 768, 64, 1)),
@@ -108,9 +118,9 @@ test("the matrix units split K towards one wave of their large workgroups, in po
         assert.ok(kChunk >= unitsSplitKTiling.minChunk && (splits - 1) * kChunk < K && splits * kChunk >= K, `${what}: slices cover K`);
       }
     }
-    // The tiled kernel's rule (the A/B arm): no split at 1024 rows, 14 slices for the 8B's MLP down at 128 rows.
+    // The tiled kernel's rule (the A/B arm): no split at 1024 rows where the blocks fill a wave, the tiled choice at 128.
     withEnv("LMPROBE_MATRIX_UNIT_SPLITK", "tiled", () => {
-      assert.equal(chooseUnitsSplitK(1024, 896, 4864, 128, 128).splits, 1);
+      assert.equal(chooseUnitsSplitK(1024, 14336, 4096, 128, 256).splits, 1);
       assert.deepEqual(chooseUnitsSplitK(128, 4096, 14336, 128, 128), chooseSplitK(128, 4096, 14336, 128, 1, 128));
     });
   });
@@ -200,7 +210,7 @@ function bfloat16ToFloat32Value(v: number): number {
   return out[0];
 }
 
-test("the demo model on webgpu under the shallow-slices rule: more products split, logits within float32 rounding of the default's", async (t) => {
+test("the demo model on webgpu under the default rule (shallow-slices): more products split than under deep-slices, logits within float32 rounding of its", async (t) => {
   if (!(await webgpuOrSkip(t))) return;
   const sums = countDispatches((key) => key.startsWith("lmprobeSplitKSum"));
   const saved = process.env.LMPROBE_MATMUL_SPLITK_RULE;
@@ -218,7 +228,7 @@ test("the demo model on webgpu under the shallow-slices rule: more products spli
     };
     const deep = await logits("deep-slices");
     const shallow = await logits("shallow-slices");
-    assert.equal(deep.sums, 0, "the default splits none of the demo's products (K < 2 × 1024)");
+    assert.equal(deep.sums, 0, "deep-slices splits none of the demo's products (K < 2 × 1024)");
     assert.ok(shallow.sums >= 2 * model.nLayers, `shallow-slices split ${shallow.sums} products`);
     let scale = 0;
     let worst = 0;

@@ -11,6 +11,7 @@ import type { WebgpuProgram } from "./program";
 const K_ALIGN = 16;
 
 /**
+ * LMPROBE_MATMUL_SPLITK_RULE=deep-slices, the rule before shallowSplitKTiling (below), kept for A/B.
  * When to split, from bench/gpu/packed-matmul.sh on an NVIDIA H100 (bench/results/gpu-h100/packed-matmul-split-k.json):
  * products of at most `maxRows` rows, into about `targetWorkgroups` workgroups (8 waves of 132 SMs), each K-slice
  * at least `minChunk` deep. At 128 rows that made the 8B's q/o 1.4×, k/v 1.8×, MLP down 1.7× and its lens 1.3×
@@ -22,29 +23,29 @@ const K_ALIGN = 16;
 export const splitKTiling = { maxRows: 256, targetWorkgroups: 1056, minChunk: 1024, maxPartialBytes: 512 * 2 ** 20 };
 
 /**
- * LMPROBE_MATMUL_SPLITK_RULE=shallow-slices, a candidate for the rule above (the default is deep-slices): K-slices
- * from `minChunk` deep, at most `maxSplits` of them, and products of fewer workgroups than one `wave` split at any
- * number of rows. From bench/gpu/matrix-units.mjs --splits 1,2,3,4,6,8 --inner 10 on an H100
+ * The default rule since it was timed as a whole forward (LMPROBE_MATMUL_SPLITK_RULE=deep-slices restores the one
+ * above): K-slices from `minChunk` deep, at most `maxSplits` of them, and products of fewer workgroups than one
+ * `wave` split at any number of rows. From bench/gpu/matrix-units.mjs --splits 1,2,3,4,6,8 --inner 10 on an H100
  * (bench/results/gpu-h100/tiled-split-k-128-rows/, products ten back to back as a forward pass runs them): a
  * workgroup's time is about its number of 16-deep slices (~1.2–1.4 µs each), and at 128 rows GPT-2-small's 768 × 768
- * ran 1.35× faster with 8 slices than whole, its MLP down 1.3× faster than with the default's 3, Qwen2.5-0.5B's q
+ * ran 1.35× faster with 8 slices than whole, its MLP down 1.3× faster than with deep-slices' 3, Qwen2.5-0.5B's q
  * 1.6×, k/v 1.6×, MLP up 1.2×; Qwen's k/v at 1024 rows (32 blocks, 56 slices each) took 72 µs apiece in a forward
- * pass (bench/results/gpu-h100/forward-kernels-unquantized/). Opt-in because the whole forward with a related change
- * (LMPROBE_MATMUL_SPLITK_MIN_CHUNK=256: 256-deep slices, no cap) was slower on an H100, 0.93× for GPT-2-small and
- * 0.89× for Qwen2.5-0.5B at T = 128 (bench/results/gpu-h100/min-chunk-256-alternate/; each split adds its sum pass's
- * dispatch). It becomes the default if `bash bench/gpu/alternate.sh
- * LMPROBE_MATMUL_SPLITK_RULE=deep-slices,shallow-slices gpt2-small,qwen2.5-0.5b 128,1024` shows the forward faster.
+ * pass (bench/results/gpu-h100/forward-kernels-unquantized/). The whole forward, alternated with deep-slices in one
+ * process on an H100 (`bash bench/gpu/alternate.sh LMPROBE_MATMUL_SPLITK_RULE=deep-slices,shallow-slices`,
+ * bench/results/gpu-h100/split-k-rule-alternate{,-8b}/): GPT-2-small 1.13× faster at T = 128 and 1.00× at 1024,
+ * Qwen2.5-0.5B 1.12× and 1.10×, the 8B 1.01× and 1.00×; the probes 0.99–1.01×. (Allowing 256-deep slices without
+ * the cap and the wave rule had been slower, 0.93× and 0.89×: bench/results/gpu-h100/min-chunk-256-alternate/.)
  */
 export const shallowSplitKTiling = { minChunk: 96, maxSplits: 8, wave: 132 };
 
 export type SplitKRule = "deep-slices" | "shallow-slices";
 
-/** LMPROBE_MATMUL_SPLITK_RULE: deep-slices (unset) or shallow-slices; anything else is an error naming it. */
+/** LMPROBE_MATMUL_SPLITK_RULE: shallow-slices (unset) or deep-slices; anything else is an error naming it. */
 export function splitKRule(): SplitKRule {
   const raw = process.env.LMPROBE_MATMUL_SPLITK_RULE;
-  if (raw === undefined || raw === "" || raw === "deep-slices") return "deep-slices";
-  if (raw === "shallow-slices") return raw;
-  throw new ArgumentError("LMPROBE_MATMUL_SPLITK_RULE", `is "${raw}": expected deep-slices or shallow-slices`, "unset it for lmprobe's rule (deep-slices)");
+  if (raw === undefined || raw === "" || raw === "shallow-slices") return "shallow-slices";
+  if (raw === "deep-slices") return raw;
+  throw new ArgumentError("LMPROBE_MATMUL_SPLITK_RULE", `is "${raw}": expected shallow-slices or deep-slices`, "unset it for lmprobe's rule (shallow-slices)");
 }
 
 export interface SplitK {
@@ -55,7 +56,8 @@ export interface SplitK {
 
 /**
  * Slices of K for a single-batch product of M×K·K×N with `tile`-sized output blocks: LMPROBE_MATMUL_SPLITK ("off",
- * or a slice count) when set (read at each call, so a benchmark can compare), else by splitKTiling. Either way no
+ * or a slice count) when set (read at each call, so a benchmark can compare), else by shallowSplitKTiling (or
+ * splitKTiling under LMPROBE_MATMUL_SPLITK_RULE=deep-slices). Either way no
  * more slices than maxPartialBytes allows.
  */
 export function chooseSplitK(M: number, N: number, K: number, tile: number, batch: number, tileCols = tile): SplitK {
