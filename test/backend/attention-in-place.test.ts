@@ -1,6 +1,8 @@
 // Attention's products read in the projections' [pos, head, dHead] layout on webgpu (headsScores, headsContext):
 // the same bits as the transposed, head-major products, and the engine runs no transposes for one sequence
 // without a KV cache. On a WebGPU adapter only (elsewhere skipped); off webgpu the functions return null.
+// These are the three-dispatch path's tests (q·kᵀ, softmax, pattern · v), which the engine takes where a hook reads
+// the pattern; where nothing does it takes the flash kernel (flash-attention.test.ts), switched off here.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
@@ -8,6 +10,8 @@ import { ensureBackend } from "../../src/backend";
 import { fusedScoresSoftmax, headsContext, headsScores } from "../../src/backend/kernels";
 import { loadModel } from "../../src/load";
 import { countDispatches, webgpuOrSkip } from "./webgpu-helpers";
+
+process.env.LMPROBE_WEBGPU_FLASH = "off";
 
 function randoms(n: number, seed: number): Float32Array {
   let s = seed >>> 0;

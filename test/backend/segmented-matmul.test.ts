@@ -172,7 +172,16 @@ for (const fixture of ["gpt2", "llama", "qwen2"]) test(`${fixture} on webgpu: on
   // Opt-in (capability jointQkvProduct); without the switch no layer takes it.
   const saved = process.env.LMPROBE_WEBGPU_JOINT_QKV;
   process.env.LMPROBE_WEBGPU_JOINT_QKV = "on";
-  t.after(() => (saved === undefined ? delete process.env.LMPROBE_WEBGPU_JOINT_QKV : (process.env.LMPROBE_WEBGPU_JOINT_QKV = saved)));
+  // The joint product's attention runs as q·kᵀ, softmax and pattern · v; projected apart, a layer whose pattern
+  // nobody reads would take the flash kernel (other sums, other bits), so both sides take the three dispatches.
+  const savedFlash = process.env.LMPROBE_WEBGPU_FLASH;
+  process.env.LMPROBE_WEBGPU_FLASH = "off";
+  t.after(() => {
+    if (saved === undefined) delete process.env.LMPROBE_WEBGPU_JOINT_QKV;
+    else process.env.LMPROBE_WEBGPU_JOINT_QKV = saved;
+    if (savedFlash === undefined) delete process.env.LMPROBE_WEBGPU_FLASH;
+    else process.env.LMPROBE_WEBGPU_FLASH = savedFlash;
+  });
   const model = await loadModel(`test/fixtures/tiny/${fixture}`);
   const ids = Array.from({ length: 80 }, (_, i) => (i * 29 + 3) % 512);
   const names = ["blocks.1.attn.hook_pattern", "blocks.1.attn.hook_z", "blocks.1.hook_resid_post", ...(model.config.rope ? ["blocks.0.attn.hook_rot_k"] : [])];

@@ -6,6 +6,7 @@ import { ActivationProgram, AttentionMaskProgram, CountAboveProgram, MAX_ROW, No
 import type { WebgpuBackendApi } from "./program";
 import { planMatMul, runMatMulPlan, runStridedMatMul, stridedMatMulFits, type StridedMatMul } from "./batch-matmul";
 import { differentiableOpsRequired } from "../gradient-mode";
+import { FlashAttentionProgram, flashAttentionFits } from "./flash-attention";
 import { ArgumentError } from "../../errors";
 
 export const NORM_KERNEL = "LmprobeNorm";
@@ -158,19 +159,37 @@ export function fusedRotaryHalfFromQkv(qkv: tf.Tensor3D, start: number, heads: n
  * Attention from the queries to the output of the heads, in one kernel: q [batch, pos, heads, dHead] as the
  * projection lays it out, k / v [batch, kvHeads, keys, dHead / dV] head-major (as the KV cache keeps them; `kvLayout`
  * "positions": [batch, keys, kvHeads, ·] as the projections lay them out, made head-major inside the kernel), mask
- * [batch, 1, pos, keys] → z [batch, pos, heads, dV], computing softmax(softcap(q·kᵀ · scale) + mask) · v with
+ * [batch, 1, pos, keys] (webgpu: or [batch, heads, pos, keys]) → z [batch, pos, heads, dV], computing softmax(softcap(q·kᵀ · scale) + mask) · v with
  * query head h reading key/value head ⌊h / (heads / kvHeads)⌋. For when nothing observes the scores or the pattern.
- * Null where the backend has no such kernel (cpu-native has) or the shapes do not fit.
+ * `causal`: the caller's word that query row i sees no key after i + (keys − pos) and no row is wholly masked
+ * (webgpu's kernel then leaves out the key tiles after a workgroup's last visible key; see headsScores).
+ * Null where the backend has no such kernel (cpu-native and webgpu have; webgpu's is FlashAttentionProgram, off
+ * under LMPROBE_WEBGPU_FLASH=off) or the shapes do not fit.
  */
-export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D, scale: number, softcap: number | null, kvLayout: "heads" | "positions" = "heads"): tf.Tensor4D | null {
+export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D, scale: number, softcap: number | null, kvLayout: "heads" | "positions" = "heads", causal = false): tf.Tensor4D | null {
   if (!available(ATTENTION_KERNEL) || ![q, k, v, mask].every((t) => t.rank === 4 && f32(t)) || q.size === 0 || k.size === 0) return null;
   const [b, pos, heads, dHead] = q.shape;
   const byPositions = kvLayout === "positions";
   const [kb, kvHeads, keys, kd] = byPositions ? [k.shape[0], k.shape[2], k.shape[1], k.shape[3]] : k.shape;
   if (kb !== b || kd !== dHead || kvHeads < 1 || heads % kvHeads !== 0) return null;
   const vLead = byPositions ? [v.shape[0], v.shape[2], v.shape[1]] : v.shape.slice(0, 3);
-  if (!tf.util.arraysEqual(vLead, [b, kvHeads, keys]) || !tf.util.arraysEqual(mask.shape, [b, 1, pos, keys])) return null;
-  return tf.engine().runKernel(ATTENTION_KERNEL, { q, k, v, mask }, { scale, softcap: softcap ?? 0, kvPositions: byPositions ? 1 : 0 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  if (!tf.util.arraysEqual(vLead, [b, kvHeads, keys])) return null;
+  // One mask for every head; on webgpu also one per head (ALiBi's).
+  const maskHeads = mask.shape[1] === heads && tf.getBackend() === "webgpu" ? heads : 1;
+  if (!tf.util.arraysEqual(mask.shape, [b, maskHeads, pos, keys])) return null;
+  // webgpu's kernel reads k and v with the same strides, so one width for both (multi-head latent attention's
+  // narrower values take the three-dispatch path).
+  if (tf.getBackend() === "webgpu" && (!flashAttentionOn() || v.shape[3] !== dHead || !flashAttentionFits(dHead, dHead))) return null;
+  const attrs = { scale, softcap: softcap ?? 0, kvPositions: byPositions ? 1 : 0, causal: causalSkip(causal) };
+  return tf.engine().runKernel(ATTENTION_KERNEL, { q, k, v, mask }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/** LMPROBE_WEBGPU_FLASH: on (unset) or off (attention as q·kᵀ, softmax and pattern · v, three dispatches). */
+function flashAttentionOn(): boolean {
+  const value = process.env.LMPROBE_WEBGPU_FLASH;
+  if (value === undefined || value === "" || value === "on") return true;
+  if (value === "off") return false;
+  throw new ArgumentError("LMPROBE_WEBGPU_FLASH", `is "${value}": expected on or off`, "unset it for lmprobe's default (on)");
 }
 
 /** The weights of a dense MLP as fusedMlp takes them (model/canonical's DenseMlpWeights has them all). */
@@ -511,6 +530,22 @@ export function registerFusedKernels(): void {
       p.causal = { product: attrs.product === "scores" ? "scores" : "context", past: keys - p.M };
     }
     return runStridedMatMul(backend, a, b, p);
+  });
+  register(ATTENTION_KERNEL, (backend, { q, k, v, mask }, attrs) => {
+    const [batch, queries, heads, dHead] = q.shape;
+    const byPositions = attrs.kvPositions === 1;
+    const [keys, kvHeads] = byPositions ? [k.shape[1], k.shape[2]] : [k.shape[2], k.shape[1]];
+    const softcap = attrs.softcap as number;
+    const program = new FlashAttentionProgram(batch, queries, heads, dHead, v.shape[3], softcap > 0, attrs.causal === true);
+    // Strides in vec4s, shared by k and v (fusedAttention passes only dV = dHead here).
+    const strides = (width: number) => (byPositions ? [kvHeads * width, width, keys * kvHeads * width] : [width, keys * width, kvHeads * keys * width]);
+    const [keyStride, headStride, batchStride] = strides(dHead / 4);
+    if (v.shape[3] !== dHead) throw new Error(`${ATTENTION_KERNEL}: values ${v.shape[3]} wide against keys ${dHead} (fusedAttention checks this first)`);
+    return backend.runWebGPUProgram(program, [q, k, v, mask], "float32", [
+      ...[queries, keys, heads, heads / kvHeads, keyStride, headStride, batchStride, keys - queries, mask.shape[1]].map((x) => ({ type: "int32" as const, data: [x] })),
+      { type: "float32", data: [attrs.scale as number] },
+      { type: "float32", data: [softcap > 0 ? softcap : 1] },
+    ]);
   });
   register(SCORES_SOFTMAX_KERNEL, (backend, { scores, mask }, attrs) => {
     const softcap = attrs.softcap as number;

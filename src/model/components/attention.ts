@@ -82,6 +82,7 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
  * norms or sinks, rotary (if any) of the "half" kind, nothing observing q, k, v (before rotary) or the scores: q, k
  * and v as one product (backend/kernels/segmented.ts; the same numbers as three). Without rotary the scores read q and k from that product's rows where they lie; with it, q and k are
  * rotated out of them into tensors of their own (hook_rot_q / hook_rot_k see those). pattern · v reads v in place.
+ * Attention here is always the three dispatches (the flash kernel, attendProjected's, reads q, k and v apart).
  * Null where any of that does not hold (the caller then projects q, k and v apart).
  */
 function attendJointQkv(w: AttentionWeights, flat: tf.Tensor2D, batch: number, pos: number, ctx: AttentionContext): tf.Tensor3D | null {
@@ -129,14 +130,15 @@ export function attendProjected(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tenso
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.attn.${local}`, ctx.layer, t);
   const idle = (local: string) => ctx.hooks.idle(`blocks.${ctx.layer}.attn.${local}`);
   if (ctx.keysInPlace && !w.mla) {
-    const inPlace = attendInPlace(w, q, k, vNew, ctx, hook);
-    if (inPlace) return outputProjection(w, inPlace, ctx.residual ?? null);
-    // cpu-native: keys and values go to the one attention call as the projections laid them out (it makes them
-    // head-major itself: two calls fewer per layer) unless the scores would be streamed a head at a time.
+    // Nothing reads the scores or the pattern: one attention kernel (webgpu's FlashAttentionProgram, cpu-native's
+    // onnxruntime call), keys and values read as the projections laid them out, unless the scores would be
+    // streamed a head at a time.
     if (!w.sinks && idle("hook_attn_scores") && idle("hook_pattern") && !streams(ctx, batch * nHeads * pos * k.shape[1])) {
-      const z = fusedAttention(q, k, vNew, ctx.mask, w.scale, w.softcap, "positions");
+      const z = fusedAttention(q, k, vNew, ctx.mask, w.scale, w.softcap, "positions", ctx.causalKeys === true);
       if (z) return outputProjection(w, hook("hook_z", z), ctx.residual ?? null);
     }
+    const inPlace = attendInPlace(w, q, k, vNew, ctx, hook);
+    if (inPlace) return outputProjection(w, inPlace, ctx.residual ?? null);
   }
   const all = ctx.extendKV(swapPosAndHeads(k), swapPosAndHeads(vNew)); // [batch, kvHeads, keys, dHead]
   const keys = all.k.shape[2];
