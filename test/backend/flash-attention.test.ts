@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { fusedAttention } from "../../src/backend/kernels/fused";
-import { flashAttentionFits, flashKeyTile } from "../../src/backend/kernels/flash-attention";
+import { flashAttentionFits, flashKeyGroupsFit, flashKeyTile } from "../../src/backend/kernels/flash-attention";
 import { MASKED } from "../../src/model/components/masks";
 import { LmprobeError } from "../../src/errors";
 import { countDispatches, webgpuOrSkip } from "./webgpu-helpers";
@@ -91,6 +91,9 @@ test("the key tile and the head widths the flash kernel takes", () => {
   assert.ok(flashAttentionFits(64, 64) && flashAttentionFits(128, 128) && flashAttentionFits(8, 8));
   assert.ok(!flashAttentionFits(256, 256), "Gemma's 256-wide heads take the three-dispatch path");
   assert.ok(!flashAttentionFits(66, 66), "a width of whole vec4s only");
+  // Four threads per row: four keys each of a 16-key tile at 128 wide, of a 32-key tile at 64.
+  assert.ok(flashKeyGroupsFit(128, 128, 4) && flashKeyGroupsFit(64, 64, 4) && flashKeyGroupsFit(16, 16, 4));
+  assert.ok(!flashKeyGroupsFit(4, 4, 4), "too narrow to pass the merge through the tiles");
 });
 
 test("webgpu's flash attention equals float64 attention: groups, widths, softcap, batch, padding, layouts, causal skip", async (t) => {
@@ -121,15 +124,22 @@ test("webgpu's flash attention equals float64 attention: groups, widths, softcap
     const qt = tf.tensor4d(q, [batch, pos, heads, dHead]);
     const [kt, vt] = c.layout === "positions" ? [tf.tensor4d(k, [batch, pos, kvHeads, dHead]), tf.tensor4d(v, [batch, pos, kvHeads, dHead])] : [headMajor(k), headMajor(v)];
     const mt = tf.tensor4d(mask, [batch, maskHeads, pos, pos]);
-    const z = fusedAttention(qt, kt as tf.Tensor4D, vt as tf.Tensor4D, mt, scale, c.softcap, c.layout, c.causal);
-    assert.ok(z, `${c.what}: the kernel takes it`);
-    assert.deepEqual(z.shape, [batch, pos, heads, dHead]);
-    const got = (await z.data()) as Float32Array;
-    tf.dispose([qt, kt, vt, mt, z]);
-    let worst = 0;
-    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
-    assert.ok(worst < 2e-5, `${c.what}: max |flash − float64| = ${worst}`);
+    // One, two and four threads per query row (the last merging partial softmaxes).
+    for (const groups of ["1", "2", "4"] as const) {
+      if (!flashKeyGroupsFit(dHead, dHead, Number(groups) as 1 | 2 | 4)) continue;
+      process.env.LMPROBE_WEBGPU_FLASH = groups;
+      const z = fusedAttention(qt, kt as tf.Tensor4D, vt as tf.Tensor4D, mt, scale, c.softcap, c.layout, c.causal);
+      assert.ok(z, `${c.what}: the kernel takes it`);
+      assert.deepEqual(z.shape, [batch, pos, heads, dHead]);
+      const got = (await z.data()) as Float32Array;
+      z.dispose();
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+      assert.ok(worst < 2e-5, `${c.what}, ${groups} per row: max |flash − float64| = ${worst}`);
+    }
+    tf.dispose([qt, kt, vt, mt]);
   }
+  delete process.env.LMPROBE_WEBGPU_FLASH;
 });
 
 test("the demo model on webgpu: one attention dispatch per layer with the flash kernel, the three-dispatch path's logits", async (t) => {

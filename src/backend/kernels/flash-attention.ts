@@ -11,8 +11,8 @@
 // arguments are rounded (a row's maximum is reached in steps): float32 rounding, far inside `verify`'s tolerance.
 import type { WebgpuProgram } from "./program";
 
-/** Query rows per workgroup: one thread each. */
-export const FLASH_ROWS = 64;
+/** Threads per workgroup: FLASH_THREADS / keyGroups query rows, each row's keys shared by keyGroups threads. */
+export const FLASH_THREADS = 64;
 /** Workgroup memory for the key and value tiles: WebGPU's guaranteed minimum of maxComputeWorkgroupStorageSize. */
 const TILE_BYTES = 16384;
 /** Widest head the registers take (q and o are held whole per thread: 2 × 128 floats at the widest). */
@@ -30,14 +30,32 @@ export function flashAttentionFits(dHead: number, dV: number): boolean {
   return dHead % 4 === 0 && dV % 4 === 0 && dHead > 0 && dV > 0 && dHead <= FLASH_MAX_HEAD && dV <= FLASH_MAX_HEAD && flashKeyTile(dHead, dV) * (dHead + dV) * 4 <= TILE_BYTES;
 }
 
+export type FlashKeyGroups = 1 | 2 | 4;
+
+/**
+ * Whether `keyGroups` threads per row fit: each takes at least four keys of a tile (the tile grows to 4 · keyGroups
+ * keys where workgroup memory allows), and the merge passes one value per thread through the key and value tiles.
+ */
+export function flashKeyGroupsFit(dHead: number, dV: number, keyGroups: FlashKeyGroups): boolean {
+  if (!flashAttentionFits(dHead, dV)) return false;
+  if (keyGroups === 1) return true;
+  const tile = Math.max(flashKeyTile(dHead, dV), 4 * keyGroups);
+  return tile * (dHead + dV) * 4 <= TILE_BYTES && tile * Math.min(dHead, dV) >= 4 * FLASH_THREADS;
+}
+
 /**
  * q [batch, queries, heads, dHead] (as the projection lays it out), k / v [batch, keys, kvHeads, ·] (`kvPositions`)
  * or [batch, kvHeads, keys, ·], mask [batch, 1, queries, keys] (or [batch, heads, queries, keys]: ALiBi's, one per
- * head; uniform maskHeads 1 or heads) → z [batch, queries, heads, dV]. Query head h reads
- * key/value head ⌊h / group⌋. `causal`: the caller's word that query row i sees no key after i + past and that no
- * row is wholly masked; a workgroup then stops after the tile holding its last row's last visible key (the mask
- * makes the keys after a row's own count for nothing either way). Uniforms: queries, keys, heads, group, the
- * key/value strides in vec4s (key, head, batch), past, maskHeads, scale, softcap.
+ * head; uniform maskHeads 1 or heads) → z [batch, queries, heads, dV]. Query head h reads key/value head
+ * ⌊h / group⌋. `causal`: the caller's word that query row i sees no key after i + past and that no row is wholly
+ * masked; a workgroup then stops after the tile holding its last row's last visible key (the mask makes the keys
+ * after a row's own count for nothing either way). Uniforms: queries, keys, heads, group, the key/value strides in
+ * vec4s (key, head, batch), past, maskHeads, scale, softcap.
+ *
+ * `keyGroups` threads share each query row, each taking its own part of every tile of keys with its own m, l and o;
+ * at the end the first merges the others' (m, l, o) into its own: M = max m_g, L = Σ l_g·exp(m_g − M), O = Σ
+ * o_g·exp(m_g − M). More threads for the same rows: one thread per row leaves a large GPU with under one warp per
+ * scheduler at 1024 positions (GPT-2-small: 12 heads × 1024 rows), each walking every key of its row.
  */
 export class FlashAttentionProgram implements WebgpuProgram {
   outputShape: number[];
@@ -47,9 +65,10 @@ export class FlashAttentionProgram implements WebgpuProgram {
   variableNames = ["q", "k", "v", "mask"];
   variableComponents = [4, 4, 4, 1];
   outputComponent = 4;
-  workgroupSize: [number, number, number] = [FLASH_ROWS, 1, 1];
+  workgroupSize: [number, number, number] = [FLASH_THREADS, 1, 1];
   uniforms = "nQ : i32, nK : i32, heads : i32, group : i32, kvKeyStride : i32, kvHeadStride : i32, kvBatchStride : i32, past : i32, maskHeads : i32, scale : f32, softcap : f32,";
   readonly keyTile: number;
+  readonly rows: number;
 
   constructor(
     readonly batch: number,
@@ -59,24 +78,31 @@ export class FlashAttentionProgram implements WebgpuProgram {
     readonly dV: number,
     readonly softcap: boolean,
     readonly causal: boolean,
+    readonly keyGroups: FlashKeyGroups = 1,
   ) {
     if (!flashAttentionFits(dHead, dV)) throw new Error(`FlashAttentionProgram: head widths ${dHead} / ${dV} (flashAttentionFits checks this first)`);
-    this.keyTile = flashKeyTile(dHead, dV);
+    this.keyTile = Math.max(flashKeyTile(dHead, dV), 4 * keyGroups);
+    if (!flashKeyGroupsFit(dHead, dV, keyGroups)) throw new Error(`FlashAttentionProgram: ${keyGroups} key groups do not fit heads of ${dHead} / ${dV}`);
+    this.rows = FLASH_THREADS / keyGroups;
     this.outputShape = [batch, queries, heads, dV];
-    this.dispatch = [Math.ceil(queries / FLASH_ROWS), heads, batch];
-    this.shaderKey = `lmprobeFlashAttention_${dHead}_${dV}_${this.keyTile}_${softcap}_${causal}`;
+    this.dispatch = [Math.ceil(queries / this.rows), heads, batch];
+    this.shaderKey = `lmprobeFlashAttention_${dHead}_${dV}_${this.keyTile}_g${keyGroups}_${softcap}_${causal}`;
   }
 
   getUserCode(): string {
     const D4 = this.dHead / 4;
     const V4 = this.dV / 4;
     const BC = this.keyTile;
+    const G = this.keyGroups;
+    const R = this.rows;
+    /** Keys of each tile per thread. */
+    const BG = BC / G;
     // tfjs-webgpu's tanh (finite for large |x|), as ScoresSoftmaxProgram applies it.
     const cap = this.softcap ? `{ let a = x / uniforms.softcap; let e2x = exp(-2.0 * abs(a)); x = sign(a) * (1.0 - e2x) / (1.0 + e2x) * uniforms.softcap; }` : "";
     // The scores of four keys at a time: four independent dot-product chains.
-    const scoreOf = (i: number) => `acc${i} = acc${i} + dot(qv[c], Ks[(j + ${i}) * ${D4} + c]);`;
+    const scoreOf = (i: number) => `acc${i} = acc${i} + dot(qv[c], Ks[(kt + j + ${i}) * ${D4} + c]);`;
     const finish = (i: number) => `{
-        let kj = k0 + j + ${i};
+        let kj = k0 + kt + j + ${i};
         var x = -uniforms.INFINITY;
         if (kj < uniforms.nK) {
           x = acc${i} * uniforms.scale;
@@ -86,6 +112,32 @@ export class FlashAttentionProgram implements WebgpuProgram {
         s[j + ${i}] = x;
         mt = max(mt, x);
       }`;
+    // The merge of the key groups' partial results into the first group's, through the tiles' workgroup memory (free
+    // after the loop's last barrier): every thread's (m, l) in Vs, then one vec4 of o at a time in Ks.
+    const others = (what: string) => `for (var g = 1; g < ${G}; g++) {
+    let mg = Vs[rho + g * ${R}].x;
+    if (mg > -uniforms.INFINITY) { ${what} }
+  }`;
+    const merge =
+      G === 1
+        ? ""
+        : `
+  Vs[tid] = vec4<f32>(m, l, 0.0, 0.0);
+  workgroupBarrier();
+  var big = m;
+  for (var g = 1; g < ${G}; g++) { big = max(big, Vs[rho + g * ${R}].x); }
+  var factor = exp(m - big);
+  if (m == -uniforms.INFINITY) { factor = 0.0; }
+  l = l * factor;
+  ${others("l = l + Vs[rho + g * " + R + "].y * exp(mg - big);")}
+  ${Array.from({ length: V4 }, (_, c) => `Ks[tid] = o[${c}];
+  workgroupBarrier();
+  if (gamma == 0) {
+    var sum = o[${c}] * factor;
+    ${others("sum = sum + Ks[rho + g * " + R + "] * exp(mg - big);")}
+    o[${c}] = sum;
+  }
+  workgroupBarrier();`).join("\n  ")}`;
     return `
 var<workgroup> Ks : array<vec4<f32>, ${BC * D4}>;
 var<workgroup> Vs : array<vec4<f32>, ${BC * V4}>;
@@ -93,16 +145,20 @@ var<workgroup> tileCount : i32;
 
 fn main() {
   let tid = i32(localIndex);
+  // Thread tid takes query row rho of the workgroup's rows and key group gamma (keys kt .. kt + ${BG} of each tile).
+  let rho = tid % ${R};
+  let gamma = tid / ${R};
+  let kt = gamma * ${BG};
   let h = i32(workgroupId.y);
   let b = i32(workgroupId.z);
-  let row0 = i32(workgroupId.x) * ${FLASH_ROWS};
-  let r = row0 + tid;
+  let row0 = i32(workgroupId.x) * ${R};
+  let r = row0 + rho;
   let live = r < uniforms.nQ;
   let kvBase = b * uniforms.kvBatchStride + (h / uniforms.group) * uniforms.kvHeadStride;
   let maskBase = ((b * uniforms.maskHeads + h % uniforms.maskHeads) * uniforms.nQ + r) * uniforms.nK;
   var qv : array<vec4<f32>, ${D4}>;
   var o : array<vec4<f32>, ${V4}>;
-  var s : array<f32, ${BC}>;
+  var s : array<f32, ${BG}>;
   if (live) {
     let qBase = ((b * uniforms.nQ + r) * uniforms.heads + h) * ${D4};
     for (var c = 0; c < ${D4}; c++) { qv[c] = q[qBase + c]; }
@@ -113,19 +169,19 @@ fn main() {
   // The tile count must be uniform (the loop holds barriers); workgroupUniformLoad makes it so.
   if (tid == 0) {
     var limit = uniforms.nK;
-    ${this.causal ? `limit = min(limit, row0 + ${FLASH_ROWS} + uniforms.past);` : ""}
+    ${this.causal ? `limit = min(limit, row0 + ${R} + uniforms.past);` : ""}
     tileCount = (limit + ${BC - 1}) / ${BC};
   }
   let tiles = workgroupUniformLoad(&tileCount);
   for (var t = 0; t < tiles; t++) {
     let k0 = t * ${BC};
-    for (var i = tid; i < ${BC * D4}; i += ${FLASH_ROWS}) {
+    for (var i = tid; i < ${BC * D4}; i += ${FLASH_THREADS}) {
       let kj = k0 + i / ${D4};
       var kv = vec4<f32>(0.0);
       if (kj < uniforms.nK) { kv = k[kvBase + kj * uniforms.kvKeyStride + i % ${D4}]; }
       Ks[i] = kv;
     }
-    for (var i = tid; i < ${BC * V4}; i += ${FLASH_ROWS}) {
+    for (var i = tid; i < ${BC * V4}; i += ${FLASH_THREADS}) {
       let kj = k0 + i / ${V4};
       var vv = vec4<f32>(0.0);
       if (kj < uniforms.nK) { vv = v[kvBase + kj * uniforms.kvKeyStride + i % ${V4}]; }
@@ -134,7 +190,7 @@ fn main() {
     workgroupBarrier();
     if (live) {
       var mt = -uniforms.INFINITY;
-      for (var j = 0; j < ${BC}; j += 4) {
+      for (var j = 0; j < ${BG}; j += 4) {
         var acc0 = 0.0; var acc1 = 0.0; var acc2 = 0.0; var acc3 = 0.0;
         for (var c = 0; c < ${D4}; c++) {
           ${[0, 1, 2, 3].map(scoreOf).join("\n          ")}
@@ -142,22 +198,22 @@ fn main() {
         ${[0, 1, 2, 3].map(finish).join("\n        ")}
       }
       let mNew = max(m, mt);
-      // A tile of keys past the last (its scores all −∞) leaves m, l and o as they are.
+      // Keys past the last (their scores all −∞) leave m, l and o as they are.
       if (mNew > -uniforms.INFINITY) {
         let corr = exp(m - mNew);
         l = l * corr;
         for (var c = 0; c < ${V4}; c++) { o[c] = o[c] * corr; }
-        for (var j = 0; j < ${BC}; j++) {
+        for (var j = 0; j < ${BG}; j++) {
           let p = exp(s[j] - mNew);
           l = l + p;
-          for (var c = 0; c < ${V4}; c++) { o[c] = o[c] + p * Vs[j * ${V4} + c]; }
+          for (var c = 0; c < ${V4}; c++) { o[c] = o[c] + p * Vs[(kt + j) * ${V4} + c]; }
         }
         m = mNew;
       }
     }
     workgroupBarrier();
-  }
-  if (live) {
+  }${merge}
+  if (live && gamma == 0) {
     let zBase = ((b * uniforms.nQ + r) * uniforms.heads + h) * ${V4};
     for (var c = 0; c < ${V4}; c++) { result[zBase + c] = o[c] / l; }
   }

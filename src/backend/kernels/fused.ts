@@ -6,7 +6,7 @@ import { ActivationProgram, AttentionMaskProgram, CountAboveProgram, MAX_ROW, No
 import type { WebgpuBackendApi } from "./program";
 import { planMatMul, runMatMulPlan, runStridedMatMul, stridedMatMulFits, type StridedMatMul } from "./batch-matmul";
 import { differentiableOpsRequired } from "../gradient-mode";
-import { FlashAttentionProgram, flashAttentionFits } from "./flash-attention";
+import { FlashAttentionProgram, flashAttentionFits, flashKeyGroupsFit, type FlashKeyGroups } from "./flash-attention";
 import { ArgumentError } from "../../errors";
 
 export const NORM_KERNEL = "LmprobeNorm";
@@ -179,17 +179,30 @@ export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, m
   if (!tf.util.arraysEqual(mask.shape, [b, maskHeads, pos, keys])) return null;
   // webgpu's kernel reads k and v with the same strides, so one width for both (multi-head latent attention's
   // narrower values take the three-dispatch path).
-  if (tf.getBackend() === "webgpu" && (!flashAttentionOn() || v.shape[3] !== dHead || !flashAttentionFits(dHead, dHead))) return null;
-  const attrs = { scale, softcap: softcap ?? 0, kvPositions: byPositions ? 1 : 0, causal: causalSkip(causal) };
+  const webgpu = tf.getBackend() === "webgpu";
+  const setting = webgpu ? flashSetting() : "on";
+  if (webgpu && (setting === "off" || v.shape[3] !== dHead || !flashAttentionFits(dHead, dHead))) return null;
+  const keyGroups = setting === "off" || setting === "on" ? defaultKeyGroups(dHead) : setting;
+  if (webgpu && !flashKeyGroupsFit(dHead, dHead, keyGroups)) return null;
+  const attrs = { scale, softcap: softcap ?? 0, kvPositions: byPositions ? 1 : 0, causal: causalSkip(causal), keyGroups };
   return tf.engine().runKernel(ATTENTION_KERNEL, { q, k, v, mask }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
-/** LMPROBE_WEBGPU_FLASH: on (unset) or off (attention as q·kᵀ, softmax and pattern · v, three dispatches). */
-function flashAttentionOn(): boolean {
+/**
+ * LMPROBE_WEBGPU_FLASH: on (unset; defaultKeyGroups threads per query row), off (attention as q·kᵀ, softmax and
+ * pattern · v, three dispatches), or 1, 2 or 4 threads per query row (for a benchmark's A/B).
+ */
+function flashSetting(): "on" | "off" | FlashKeyGroups {
   const value = process.env.LMPROBE_WEBGPU_FLASH;
-  if (value === undefined || value === "" || value === "on") return true;
-  if (value === "off") return false;
-  throw new ArgumentError("LMPROBE_WEBGPU_FLASH", `is "${value}": expected on or off`, "unset it for lmprobe's default (on)");
+  if (value === undefined || value === "" || value === "on") return "on";
+  if (value === "off") return value;
+  if (value === "1" || value === "2" || value === "4") return Number(value) as FlashKeyGroups;
+  throw new ArgumentError("LMPROBE_WEBGPU_FLASH", `is "${value}": expected on, off, 1, 2 or 4`, "unset it for lmprobe's default (on)");
+}
+
+/** Threads per query row where the widths allow four (see FlashAttentionProgram), else fewer. */
+function defaultKeyGroups(dHead: number): FlashKeyGroups {
+  return ([4, 2, 1] as const).find((g) => flashKeyGroupsFit(dHead, dHead, g)) ?? 1;
 }
 
 /** The weights of a dense MLP as fusedMlp takes them (model/canonical's DenseMlpWeights has them all). */
@@ -536,7 +549,7 @@ export function registerFusedKernels(): void {
     const byPositions = attrs.kvPositions === 1;
     const [keys, kvHeads] = byPositions ? [k.shape[1], k.shape[2]] : [k.shape[2], k.shape[1]];
     const softcap = attrs.softcap as number;
-    const program = new FlashAttentionProgram(batch, queries, heads, dHead, v.shape[3], softcap > 0, attrs.causal === true);
+    const program = new FlashAttentionProgram(batch, queries, heads, dHead, v.shape[3], softcap > 0, attrs.causal === true, (attrs.keyGroups as FlashKeyGroups | undefined) ?? 1);
     // Strides in vec4s, shared by k and v (fusedAttention passes only dV = dHead here).
     const strides = (width: number) => (byPositions ? [kvHeads * width, width, keys * kvHeads * width] : [width, keys * width, kvHeads * keys * width]);
     const [keyStride, headStride, batchStride] = strides(dHead / 4);
