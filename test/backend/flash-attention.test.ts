@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { fusedAttention } from "../../src/backend/kernels/fused";
+import { FLASH_MAX_KEYS, fusedAttention } from "../../src/backend/kernels/fused";
 import { flashAttentionFits, flashKeyGroupsFit, flashKeyTile } from "../../src/backend/kernels/flash-attention";
 import { MASKED } from "../../src/model/components/masks";
 import { LmprobeError } from "../../src/errors";
@@ -142,6 +142,30 @@ test("webgpu's flash attention equals float64 attention: groups, widths, softcap
   delete process.env.LMPROBE_WEBGPU_FLASH;
 });
 
+test("by default the flash kernel takes up to 256 keys; on takes any length, off none", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const saved = process.env.LMPROBE_WEBGPU_FLASH;
+  const taken = (pos: number, setting: string | undefined) => {
+    if (setting === undefined) delete process.env.LMPROBE_WEBGPU_FLASH;
+    else process.env.LMPROBE_WEBGPU_FLASH = setting;
+    return tf.tidy(() => {
+      const x = tf.ones([1, pos, 2, 16]) as tf.Tensor4D;
+      const mask = tf.zeros([1, 1, pos, pos]) as tf.Tensor4D;
+      return fusedAttention(x, x, x, mask, 0.25, null, "positions", false) !== null;
+    });
+  };
+  try {
+    assert.ok(taken(FLASH_MAX_KEYS, undefined) && taken(FLASH_MAX_KEYS, "auto"));
+    assert.ok(!taken(FLASH_MAX_KEYS + 1, undefined), "past 256 keys: the three dispatches");
+    assert.ok(taken(FLASH_MAX_KEYS + 1, "on") && taken(FLASH_MAX_KEYS + 1, "4"));
+    assert.ok(!taken(16, "off"));
+    assert.throws(() => taken(16, "fast"), (err: unknown) => err instanceof LmprobeError && /LMPROBE_WEBGPU_FLASH/.test((err as Error).message));
+  } finally {
+    if (saved === undefined) delete process.env.LMPROBE_WEBGPU_FLASH;
+    else process.env.LMPROBE_WEBGPU_FLASH = saved;
+  }
+});
+
 test("the demo model on webgpu: one attention dispatch per layer with the flash kernel, the three-dispatch path's logits", async (t) => {
   if (!(await webgpuOrSkip(t))) return;
   const { loadModel } = await import("../../src/load");
@@ -213,7 +237,7 @@ test("models on webgpu: the flash kernel's causal skip keeps every bit, and its 
         return values;
       };
       const before = flash.count();
-      const skipped = await logits("on", "on");
+      const skipped = await logits("auto", "on"); // 128 positions: the default takes the flash kernel
       assert.ok(flash.count() > before, `${name}: the flash kernel ran with its causal skip`);
       const whole = await logits("on", "off");
       // A skipped tile would have left m, l and o as they were: its scores are the mask's minimum, exp of which is 0.

@@ -163,8 +163,8 @@ export function fusedRotaryHalfFromQkv(qkv: tf.Tensor3D, start: number, heads: n
  * query head h reading key/value head ⌊h / (heads / kvHeads)⌋. For when nothing observes the scores or the pattern.
  * `causal`: the caller's word that query row i sees no key after i + (keys − pos) and no row is wholly masked
  * (webgpu's kernel then leaves out the key tiles after a workgroup's last visible key; see headsScores).
- * Null where the backend has no such kernel (cpu-native and webgpu have; webgpu's is FlashAttentionProgram, off
- * under LMPROBE_WEBGPU_FLASH=off) or the shapes do not fit.
+ * Null where the backend has no such kernel (cpu-native and webgpu have; webgpu's is FlashAttentionProgram, taken
+ * up to FLASH_MAX_KEYS keys unless LMPROBE_WEBGPU_FLASH says otherwise) or the shapes do not fit.
  */
 export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D, scale: number, softcap: number | null, kvLayout: "heads" | "positions" = "heads", causal = false): tf.Tensor4D | null {
   if (!available(ATTENTION_KERNEL) || ![q, k, v, mask].every((t) => t.rank === 4 && f32(t)) || q.size === 0 || k.size === 0) return null;
@@ -181,26 +181,41 @@ export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, m
   // narrower values take the three-dispatch path).
   const webgpu = tf.getBackend() === "webgpu";
   const setting = webgpu ? flashSetting() : "on";
-  if (webgpu && (setting === "off" || v.shape[3] !== dHead || !flashAttentionFits(dHead, dHead))) return null;
-  const keyGroups = setting === "off" || setting === "on" ? defaultKeyGroups(dHead) : setting;
+  if (webgpu && (setting === "off" || (setting === "auto" && keys > FLASH_MAX_KEYS) || v.shape[3] !== dHead || !flashAttentionFits(dHead, dHead))) return null;
+  const keyGroups = typeof setting === "number" ? setting : defaultKeyGroups(dHead);
   if (webgpu && !flashKeyGroupsFit(dHead, dHead, keyGroups)) return null;
   const attrs = { scale, softcap: softcap ?? 0, kvPositions: byPositions ? 1 : 0, causal: causalSkip(causal), keyGroups };
   return tf.engine().runKernel(ATTENTION_KERNEL, { q, k, v, mask }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
 /**
- * LMPROBE_WEBGPU_FLASH: on (unset; defaultKeyGroups threads per query row), off (attention as q·kᵀ, softmax and
- * pattern · v, three dispatches), or 1, 2 or 4 threads per query row (for a benchmark's A/B).
+ * Where webgpu's flash kernel is taken by default: up to 256 keys. Alternated with the three-dispatch path in one
+ * process on an H100 (`bash bench/gpu/alternate.sh LMPROBE_WEBGPU_FLASH=off,1,4`, bench/results/gpu-h100/flash-attention/),
+ * the forward took it 1.15× / 1.11× faster at 128 / 256 positions for GPT-2-small, 1.18× / 1.13× for Qwen2.5-0.5B and
+ * 1.04× at 128 for the Llama-3.1-8B shape (one dispatch where there were three: these passes are bound by the host's
+ * encoding), but 0.92× / 0.83× at 512 / 1024 for GPT-2-small and 0.94× / 0.86× for Qwen: there the GPU's time
+ * rules, and the kernel's (each thread walking its row's keys, the score and value tiles read from workgroup memory
+ * one key at a time) is about twice the tiled products' and the softmax's.
  */
-function flashSetting(): "on" | "off" | FlashKeyGroups {
+export const FLASH_MAX_KEYS = 256;
+
+/**
+ * LMPROBE_WEBGPU_FLASH: auto (unset: up to FLASH_MAX_KEYS keys, defaultKeyGroups threads per query row), on (at
+ * any length), off (attention as q·kᵀ, softmax and pattern · v, three dispatches), or 1, 2 or 4 threads per query
+ * row at any length (for a benchmark's A/B).
+ */
+function flashSetting(): "auto" | "on" | "off" | FlashKeyGroups {
   const value = process.env.LMPROBE_WEBGPU_FLASH;
-  if (value === undefined || value === "" || value === "on") return "on";
-  if (value === "off") return value;
+  if (value === undefined || value === "" || value === "auto") return "auto";
+  if (value === "on" || value === "off") return value;
   if (value === "1" || value === "2" || value === "4") return Number(value) as FlashKeyGroups;
-  throw new ArgumentError("LMPROBE_WEBGPU_FLASH", `is "${value}": expected on, off, 1, 2 or 4`, "unset it for lmprobe's default (on)");
+  throw new ArgumentError("LMPROBE_WEBGPU_FLASH", `is "${value}": expected auto, on, off, 1, 2 or 4`, "unset it for lmprobe's default (auto)");
 }
 
-/** Threads per query row where the widths allow four (see FlashAttentionProgram), else fewer. */
+/**
+ * Four threads per query row where the widths allow (see FlashAttentionProgram), else fewer: on an H100 four were
+ * 1.09× / 1.04× faster than one at 1024 positions (GPT-2-small / Qwen2.5-0.5B forward) and as fast at 128.
+ */
 function defaultKeyGroups(dHead: number): FlashKeyGroups {
   return ([4, 2, 1] as const).find((g) => flashKeyGroupsFit(dHead, dHead, g)) ?? 1;
 }
