@@ -130,9 +130,9 @@ export function attendProjected(w: AttentionWeights, q: tf.Tensor4D, k: tf.Tenso
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.attn.${local}`, ctx.layer, t);
   const idle = (local: string) => ctx.hooks.idle(`blocks.${ctx.layer}.attn.${local}`);
   if (ctx.keysInPlace && !w.mla) {
-    // Nothing reads the scores or the pattern: one attention kernel (webgpu's FlashAttentionProgram, cpu-native's
-    // onnxruntime call), keys and values read as the projections laid them out, unless the scores would be
-    // streamed a head at a time.
+    // Nothing reads the scores or the pattern: one attention kernel (webgpu's FlashAttentionProgram, up to 256 keys
+    // by default; cpu-native's onnxruntime call), keys and values read as the projections laid them out, unless
+    // the scores would be streamed a head at a time.
     if (!w.sinks && idle("hook_attn_scores") && idle("hook_pattern") && !streams(ctx, batch * nHeads * pos * k.shape[1])) {
       const z = fusedAttention(q, k, vNew, ctx.mask, w.scale, w.softcap, "positions", ctx.causalKeys === true);
       if (z) return outputProjection(w, hook("hook_z", z), ctx.residual ?? null);
