@@ -159,8 +159,8 @@ export function fusedRotaryHalfFromQkv(qkv: tf.Tensor3D, start: number, heads: n
  * Attention from the queries to the output of the heads, in one kernel: q [batch, pos, heads, dHead] as the
  * projection lays it out, k / v [batch, kvHeads, keys, dHead / dV] head-major (as the KV cache keeps them; `kvLayout`
  * "positions": [batch, keys, kvHeads, ·] as the projections lay them out, made head-major inside the kernel), mask
- * [batch, 1, pos, keys] (webgpu: or [batch, heads, pos, keys]) → z [batch, pos, heads, dV], computing softmax(softcap(q·kᵀ · scale) + mask) · v with
- * query head h reading key/value head ⌊h / (heads / kvHeads)⌋. For when nothing observes the scores or the pattern.
+ * [batch, 1, pos, keys] (webgpu: or [batch, heads, pos, keys]) → z [batch, pos, heads, dV], computing
+ * softmax(softcap(q·kᵀ · scale) + mask) · v with query head h reading key/value head ⌊h / (heads / kvHeads)⌋. For when nothing observes the scores or the pattern.
  * `causal`: the caller's word that query row i sees no key after i + (keys − pos) and no row is wholly masked
  * (webgpu's kernel then leaves out the key tiles after a workgroup's last visible key; see headsScores).
  * Null where the backend has no such kernel (cpu-native and webgpu have; webgpu's is FlashAttentionProgram, taken
@@ -174,12 +174,12 @@ export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, m
   if (kb !== b || kd !== dHead || kvHeads < 1 || heads % kvHeads !== 0) return null;
   const vLead = byPositions ? [v.shape[0], v.shape[2], v.shape[1]] : v.shape.slice(0, 3);
   if (!tf.util.arraysEqual(vLead, [b, kvHeads, keys])) return null;
+  const webgpu = tf.getBackend() === "webgpu";
   // One mask for every head; on webgpu also one per head (ALiBi's).
-  const maskHeads = mask.shape[1] === heads && tf.getBackend() === "webgpu" ? heads : 1;
+  const maskHeads = webgpu && mask.shape[1] === heads ? heads : 1;
   if (!tf.util.arraysEqual(mask.shape, [b, maskHeads, pos, keys])) return null;
   // webgpu's kernel reads k and v with the same strides, so one width for both (multi-head latent attention's
   // narrower values take the three-dispatch path).
-  const webgpu = tf.getBackend() === "webgpu";
   const setting = webgpu ? flashSetting() : "on";
   if (webgpu && (setting === "off" || (setting === "auto" && keys > FLASH_MAX_KEYS) || v.shape[3] !== dHead || !flashAttentionFits(dHead, dHead))) return null;
   const keyGroups = typeof setting === "number" ? setting : defaultKeyGroups(dHead);
