@@ -260,3 +260,34 @@ test("models on webgpu: the flash kernel's causal skip keeps every bit, and its 
     }
   }
 });
+
+test("generation on webgpu with a KV cache (keys head-major, one query per step): the flash kernel's tokens and margins are the three dispatches'", async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const { loadModel } = await import("../../src/load");
+  const flash = countDispatches((key) => key.startsWith("lmprobeFlashAttention"));
+  const saved = process.env.LMPROBE_WEBGPU_FLASH;
+  // Grouped heads with rotary (llama) and a left-padded batch of two (wholly masked rows in the prompt's step).
+  const model = await loadModel("test/fixtures/tiny/llama");
+  try {
+    const prompts = [Array.from({ length: 12 }, (_, i) => 3 + ((i * 41) % 500)), Array.from({ length: 7 }, (_, i) => 5 + ((i * 17) % 500))];
+    const run = async (setting: string) => {
+      process.env.LMPROBE_WEBGPU_FLASH = setting;
+      const before = flash.count();
+      const g = await model.generate(prompts, { maxNewTokens: 6, stopAtEos: false });
+      const out = { tokens: g.newTokens, margins: g.margins, dispatches: flash.count() - before };
+      g.dispose();
+      return out;
+    };
+    const on = await run("auto");
+    const off = await run("off");
+    assert.ok(on.dispatches >= 6 * model.nLayers, `flash dispatches while generating: ${on.dispatches}`);
+    assert.equal(off.dispatches, 0);
+    assert.deepEqual(on.tokens, off.tokens);
+    on.margins.forEach((step, s) => step.forEach((m, r) => assert.ok(Math.abs(m - off.margins[s][r]) < 1e-4, `step ${s}, row ${r}: margin ${m} against ${off.margins[s][r]}`)));
+  } finally {
+    flash.stop();
+    model.dispose();
+    if (saved === undefined) delete process.env.LMPROBE_WEBGPU_FLASH;
+    else process.env.LMPROBE_WEBGPU_FLASH = saved;
+  }
+});
