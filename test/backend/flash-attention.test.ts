@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { FLASH_MAX_KEYS, fusedAttention } from "../../src/backend/kernels/fused";
+import { FLASH_MAX_KEYS, flashByDefault, fusedAttention } from "../../src/backend/kernels/fused";
 import { flashAttentionFits, flashKeyGroupsFit, flashKeyTile } from "../../src/backend/kernels/flash-attention";
 import { MASKED } from "../../src/model/components/masks";
 import { LmprobeError } from "../../src/errors";
@@ -142,7 +142,15 @@ test("webgpu's flash attention equals float64 attention: groups, widths, softcap
   delete process.env.LMPROBE_WEBGPU_FLASH;
 });
 
-test("by default the flash kernel takes up to 256 keys; on takes any length, off none", async (t) => {
+test("by default the flash kernel takes up to 256 keys, or scores past the device's storage binding", () => {
+  const gib = 2 ** 30;
+  assert.ok(flashByDefault(256, 4 * 12 * 256 * 256, 2 * gib));
+  assert.ok(!flashByDefault(1024, 4 * 12 * 1024 * 1024, 2 * gib), "GPT-2-small at 1024: 48 MB of scores, the three dispatches");
+  assert.ok(flashByDefault(8192, 4 * 12 * 8192 * 8192, 2 * gib), "GPT-2-small at 8192: 3.2 GB of scores, past a 2 GiB binding");
+  assert.ok(!flashByDefault(8192, 4 * 12 * 8192 * 8192, 4 * gib), "the same on a device that binds 4 GiB");
+});
+
+test("on webgpu by default the flash kernel takes up to 256 keys; on takes any length, off none", async (t) => {
   if (!(await webgpuOrSkip(t))) return;
   const saved = process.env.LMPROBE_WEBGPU_FLASH;
   const taken = (pos: number, setting: string | undefined) => {

@@ -164,7 +164,7 @@ export function fusedRotaryHalfFromQkv(qkv: tf.Tensor3D, start: number, heads: n
  * `causal`: the caller's word that query row i sees no key after i + (keys − pos) and no row is wholly masked
  * (webgpu's kernel then leaves out the key tiles after a workgroup's last visible key; see headsScores).
  * Null where the backend has no such kernel (cpu-native and webgpu have; webgpu's is FlashAttentionProgram, taken
- * up to FLASH_MAX_KEYS keys unless LMPROBE_WEBGPU_FLASH says otherwise) or the shapes do not fit.
+ * where flashByDefault says unless LMPROBE_WEBGPU_FLASH says otherwise) or the shapes do not fit.
  */
 export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D, scale: number, softcap: number | null, kvLayout: "heads" | "positions" = "heads", causal = false): tf.Tensor4D | null {
   if (!available(ATTENTION_KERNEL) || ![q, k, v, mask].every((t) => t.rank === 4 && f32(t)) || q.size === 0 || k.size === 0) return null;
@@ -181,7 +181,8 @@ export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, m
   // webgpu's kernel reads k and v with the same strides, so one width for both (multi-head latent attention's
   // narrower values take the three-dispatch path).
   const setting = webgpu ? flashSetting() : "on";
-  if (webgpu && (setting === "off" || (setting === "auto" && keys > FLASH_MAX_KEYS) || v.shape[3] !== dHead || !flashAttentionFits(dHead, dHead))) return null;
+  if (webgpu && (setting === "off" || v.shape[3] !== dHead || !flashAttentionFits(dHead, dHead))) return null;
+  if (webgpu && setting === "auto" && !flashByDefault(keys, 4 * b * heads * pos * keys, (tf.backend() as unknown as WebgpuBackendApi).device.limits.maxStorageBufferBindingSize)) return null;
   const keyGroups = typeof setting === "number" ? setting : defaultKeyGroups(dHead);
   if (webgpu && !flashKeyGroupsFit(dHead, dHead, keyGroups)) return null;
   const attrs = { scale, softcap: softcap ?? 0, kvPositions: byPositions ? 1 : 0, causal: causalSkip(causal), keyGroups };
@@ -200,7 +201,16 @@ export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, m
 export const FLASH_MAX_KEYS = 256;
 
 /**
- * LMPROBE_WEBGPU_FLASH: auto (unset: up to FLASH_MAX_KEYS keys, defaultKeyGroups threads per query row), on (at
+ * Whether LMPROBE_WEBGPU_FLASH's default takes the flash kernel: up to FLASH_MAX_KEYS keys (faster there), and at any
+ * length where the [batch, heads, queries, keys] scores would not fit one storage binding of the device (the
+ * three dispatches could not run at all: GPT-2-small's 12 heads at 8192 positions make 3.2 GB of scores).
+ */
+export function flashByDefault(keys: number, scoresBytes: number, bindingLimitBytes: number): boolean {
+  return keys <= FLASH_MAX_KEYS || scoresBytes > bindingLimitBytes;
+}
+
+/**
+ * LMPROBE_WEBGPU_FLASH: auto (unset: where flashByDefault says, defaultKeyGroups threads per query row), on (at
  * any length), off (attention as q·kᵀ, softmax and pattern · v, three dispatches), or 1, 2 or 4 threads per query
  * row at any length (for a benchmark's A/B).
  */
