@@ -10,8 +10,9 @@
 // tile's maximum if larger and l and o are rescaled by exp(m_old − m_new), so that at the end o / l is the softmax's
 // weighted sum. The values differ from the three-dispatch path's only by the order of the sums and where exp's
 // arguments are rounded (a row's maximum is reached in steps): float32 rounding, far inside `verify`'s tolerance.
-// On an H100 it beat the three dispatches up to 256 positions and lost from 512 (fused.ts's FLASH_MAX_KEYS), where
-// the tiled products' register blocking outruns a thread reading its keys one at a time from workgroup memory.
+// On an H100 it beat the three dispatches up to 256 positions and lost from 512 (fused.ts's FLASH_MAX_KEYS): there,
+// by the forward times, the tiled products and the softmax take about half its time (they reuse each loaded value
+// across a block of outputs; here a thread reads its keys one at a time from workgroup memory).
 import type { WebgpuProgram } from "./program";
 
 /** Threads per workgroup: FLASH_THREADS / keyGroups query rows, each row's keys shared by keyGroups threads. */
