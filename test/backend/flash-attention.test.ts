@@ -10,7 +10,7 @@ import { FLASH_MAX_KEYS, flashByDefault, fusedAttention } from "../../src/backen
 import { flashAttentionFits, flashKeyGroupsFit, flashKeyTile } from "../../src/backend/kernels/flash-attention";
 import { MASKED } from "../../src/model/components/masks";
 import { LmprobeError } from "../../src/errors";
-import { countDispatches, webgpuOrSkip } from "./webgpu-helpers";
+import { assertWithinLargest, countDispatches, saveEnv, webgpuOrSkip } from "./webgpu-helpers";
 import { rng } from "../tensor/reference";
 
 interface Case {
@@ -152,7 +152,7 @@ test("by default the flash kernel takes up to 256 keys, or scores past the devic
 
 test("on webgpu by default the flash kernel takes up to 256 keys; on takes any length, off none", async (t) => {
   if (!(await webgpuOrSkip(t))) return;
-  const saved = process.env.LMPROBE_WEBGPU_FLASH;
+  const restore = saveEnv("LMPROBE_WEBGPU_FLASH");
   const taken = (pos: number, setting: string | undefined) => {
     if (setting === undefined) delete process.env.LMPROBE_WEBGPU_FLASH;
     else process.env.LMPROBE_WEBGPU_FLASH = setting;
@@ -169,8 +169,7 @@ test("on webgpu by default the flash kernel takes up to 256 keys; on takes any l
     assert.ok(!taken(16, "off"));
     assert.throws(() => taken(16, "fast"), (err: unknown) => err instanceof LmprobeError && /LMPROBE_WEBGPU_FLASH/.test((err as Error).message));
   } finally {
-    if (saved === undefined) delete process.env.LMPROBE_WEBGPU_FLASH;
-    else process.env.LMPROBE_WEBGPU_FLASH = saved;
+    restore();
   }
 });
 
@@ -179,7 +178,7 @@ test("the demo model on webgpu: one attention dispatch per layer with the flash 
   const { loadModel } = await import("../../src/load");
   const flash = countDispatches((key) => key.startsWith("lmprobeFlashAttention"));
   const softmax = countDispatches((key) => key.startsWith("lmprobeScoresSoftmax"));
-  const saved = process.env.LMPROBE_WEBGPU_FLASH;
+  const restore = saveEnv("LMPROBE_WEBGPU_FLASH");
   const model = await loadModel("demo", { backend: "webgpu" });
   try {
     const ids = Array.from({ length: 90 }, (_, i) => 1 + ((i * 53) % (model.config.vocabSize - 1)));
@@ -197,13 +196,7 @@ test("the demo model on webgpu: one attention dispatch per layer with the flash 
     assert.equal(on.softmax, 0, "no softmax pass with the flash kernel");
     assert.equal(off.flash, 0);
     assert.equal(off.softmax, model.nLayers);
-    let scale = 0;
-    let worst = 0;
-    for (let i = 0; i < on.values.length; i++) {
-      scale = Math.max(scale, Math.abs(off.values[i]));
-      worst = Math.max(worst, Math.abs(on.values[i] - off.values[i]));
-    }
-    assert.ok(worst <= 1e-5 * scale, `largest logit difference ${worst} against a largest logit of ${scale}`);
+    assertWithinLargest(on.values, off.values, 1e-5, "flash against three dispatches");
     // A hook on the pattern needs the pattern: the three-dispatch path runs, and the hook sees rows summing to 1.
     process.env.LMPROBE_WEBGPU_FLASH = "on";
     const before = flash.count();
@@ -220,8 +213,7 @@ test("the demo model on webgpu: one attention dispatch per layer with the flash 
     flash.stop();
     softmax.stop();
     model.dispose();
-    if (saved === undefined) delete process.env.LMPROBE_WEBGPU_FLASH;
-    else process.env.LMPROBE_WEBGPU_FLASH = saved;
+    restore();
   }
 });
 
@@ -229,7 +221,7 @@ test("models on webgpu: the flash kernel's causal skip keeps every bit, and its 
   if (!(await webgpuOrSkip(t))) return;
   const { loadModel } = await import("../../src/load");
   const flash = countDispatches((key) => key.startsWith("lmprobeFlashAttention") && key.endsWith("_true"));
-  const saved = { flash: process.env.LMPROBE_WEBGPU_FLASH, skip: process.env.LMPROBE_WEBGPU_CAUSAL_SKIP };
+  const restore = saveEnv("LMPROBE_WEBGPU_FLASH", "LMPROBE_WEBGPU_CAUSAL_SKIP");
   try {
     // Grouped heads (llama), a sliding window and softcaps (gemma2), biases and no rotary (gpt2), ALiBi (bloom).
     for (const name of ["tiny/llama", "tiny/gemma2", "tiny/gpt2", "generated/bloom"]) {
@@ -251,21 +243,12 @@ test("models on webgpu: the flash kernel's causal skip keeps every bit, and its 
       // A skipped tile would have left m, l and o as they were: its scores are the mask's minimum, exp of which is 0.
       assert.deepEqual(Array.from(skipped), Array.from(whole), `${name}: the skip changes no bit`);
       const three = await logits("off", "on");
-      let scale = 0;
-      let worst = 0;
-      for (let i = 0; i < three.length; i++) {
-        scale = Math.max(scale, Math.abs(three[i]));
-        worst = Math.max(worst, Math.abs(skipped[i] - three[i]));
-      }
-      assert.ok(worst <= 1e-5 * scale, `${name}: largest logit difference ${worst} against a largest logit of ${scale}`);
+      assertWithinLargest(skipped, three, 1e-5, `${name}: flash against three dispatches`);
       model.dispose();
     }
   } finally {
     flash.stop();
-    for (const [key, value] of [["LMPROBE_WEBGPU_FLASH", saved.flash], ["LMPROBE_WEBGPU_CAUSAL_SKIP", saved.skip]] as const) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
+    restore();
   }
 });
 
@@ -273,7 +256,7 @@ test("generation on webgpu with a KV cache (keys head-major, one query per step)
   if (!(await webgpuOrSkip(t))) return;
   const { loadModel } = await import("../../src/load");
   const flash = countDispatches((key) => key.startsWith("lmprobeFlashAttention"));
-  const saved = process.env.LMPROBE_WEBGPU_FLASH;
+  const restore = saveEnv("LMPROBE_WEBGPU_FLASH");
   // Grouped heads with rotary (llama) and a left-padded batch of two (wholly masked rows in the prompt's step).
   const model = await loadModel("test/fixtures/tiny/llama");
   try {
@@ -295,7 +278,6 @@ test("generation on webgpu with a KV cache (keys head-major, one query per step)
   } finally {
     flash.stop();
     model.dispose();
-    if (saved === undefined) delete process.env.LMPROBE_WEBGPU_FLASH;
-    else process.env.LMPROBE_WEBGPU_FLASH = saved;
+    restore();
   }
 });

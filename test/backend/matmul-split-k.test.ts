@@ -11,7 +11,7 @@ import { packWeight, weightMatMul } from "../../src/backend/packed-weight";
 import { bfloat16ToFloat32, float32ToBfloat16Bits } from "../../src/io/half-float";
 import { LmprobeError } from "../../src/errors";
 import { loadModel } from "../../src/load";
-import { countDispatches, webgpuOrSkip } from "./webgpu-helpers";
+import { assertWithinLargest, countDispatches, webgpuOrSkip } from "./webgpu-helpers";
 import { maxError, productReference, randoms } from "./product-reference";
 
 function withEnv<T>(name: string, value: string | undefined, fn: () => T): T {
@@ -230,13 +230,7 @@ test("the demo model on webgpu under the default rule (shallow-slices): more pro
     const shallow = await logits("shallow-slices");
     assert.equal(deep.sums, 0, "deep-slices splits none of the demo's products (K < 2 × 1024)");
     assert.ok(shallow.sums >= 2 * model.nLayers, `shallow-slices split ${shallow.sums} products`);
-    let scale = 0;
-    let worst = 0;
-    for (let i = 0; i < deep.values.length; i++) {
-      scale = Math.max(scale, Math.abs(deep.values[i]));
-      worst = Math.max(worst, Math.abs(deep.values[i] - shallow.values[i]));
-    }
-    assert.ok(worst <= 1e-5 * scale, `largest logit difference ${worst} against a largest logit of ${scale}`);
+    assertWithinLargest(shallow.values, deep.values, 1e-5, "shallow-slices against deep-slices");
   } finally {
     sums.stop();
     model.dispose();

@@ -29,3 +29,26 @@ export function countDispatches(matches: (shaderKey: string) => boolean): { coun
   };
   return { count: () => count, stop: () => void (backend.runWebGPUProgram = run) };
 }
+
+/** Asserts every |got − want| is at most `relative` × the largest |want| (logits of two paths of the same model). */
+export function assertWithinLargest(got: ArrayLike<number>, want: ArrayLike<number>, relative: number, what: string): void {
+  if (got.length !== want.length) throw new Error(`${what}: ${got.length} values against ${want.length}`);
+  let scale = 0;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    scale = Math.max(scale, Math.abs(want[i]));
+    worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  }
+  if (!(worst <= relative * scale)) throw new Error(`${what}: largest difference ${worst} against a largest value of ${scale}`);
+}
+
+/** Saves environment variables; the returned function puts them back as they were (unset ones deleted). */
+export function saveEnv(...names: string[]): () => void {
+  const saved = names.map((n) => [n, process.env[n]] as const);
+  return () => {
+    for (const [n, v] of saved) {
+      if (v === undefined) delete process.env[n];
+      else process.env[n] = v;
+    }
+  };
+}

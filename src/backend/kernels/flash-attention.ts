@@ -6,9 +6,8 @@
 // The online softmax of FlashAttention (Dao et al., 2022): each thread owns one query row of one head (or a part of
 // its keys, FlashAttentionProgram's keyGroups) and keeps its running maximum m, its running sum l of exp(s − m) and
 // its output o = Σ exp(s − m)·v in registers; the workgroup's threads share tiles of keys and values staged in
-// workgroup memory. After each tile, m moves to the
-// tile's maximum if larger and l and o are rescaled by exp(m_old − m_new), so that at the end o / l is the softmax's
-// weighted sum. The values differ from the three-dispatch path's only by the order of the sums and where exp's
+// workgroup memory. After each tile, m moves to the tile's maximum if larger and l and o are rescaled by
+// exp(m_old − m_new), so that at the end o / l is the softmax's weighted sum. The values differ from the three-dispatch path's only by the order of the sums and where exp's
 // arguments are rounded (a row's maximum is reached in steps): float32 rounding, far inside `verify`'s tolerance.
 // On an H100 it beat the three dispatches up to 256 positions and lost from 512 (fused.ts's FLASH_MAX_KEYS): there,
 // by the forward times, the tiled products and the softmax take about half its time (they reuse each loaded value

@@ -160,7 +160,8 @@ export function fusedRotaryHalfFromQkv(qkv: tf.Tensor3D, start: number, heads: n
  * projection lays it out, k / v [batch, kvHeads, keys, dHead / dV] head-major (as the KV cache keeps them; `kvLayout`
  * "positions": [batch, keys, kvHeads, ·] as the projections lay them out, made head-major inside the kernel), mask
  * [batch, 1, pos, keys] (webgpu: or [batch, heads, pos, keys]) → z [batch, pos, heads, dV], computing
- * softmax(softcap(q·kᵀ · scale) + mask) · v with query head h reading key/value head ⌊h / (heads / kvHeads)⌋. For when nothing observes the scores or the pattern.
+ * softmax(softcap(q·kᵀ · scale) + mask) · v with query head h reading key/value head ⌊h / (heads / kvHeads)⌋. For
+ * when nothing observes the scores or the pattern.
  * `causal`: the caller's word that query row i sees no key after i + (keys − pos) and no row is wholly masked
  * (webgpu's kernel then leaves out the key tiles after a workgroup's last visible key; see headsScores).
  * Null where the backend has no such kernel (cpu-native and webgpu have; webgpu's is FlashAttentionProgram, taken
@@ -573,12 +574,12 @@ export function registerFusedKernels(): void {
     const [batch, queries, heads, dHead] = q.shape;
     const byPositions = attrs.kvPositions === 1;
     const [keys, kvHeads] = byPositions ? [k.shape[1], k.shape[2]] : [k.shape[2], k.shape[1]];
-    const softcap = attrs.softcap as number;
-    const program = new FlashAttentionProgram(batch, queries, heads, dHead, v.shape[3], softcap > 0, attrs.causal === true, (attrs.keyGroups as FlashKeyGroups | undefined) ?? 1);
-    // Strides in vec4s, shared by k and v (fusedAttention passes only dV = dHead here).
-    const strides = (width: number) => (byPositions ? [kvHeads * width, width, keys * kvHeads * width] : [width, keys * width, kvHeads * keys * width]);
-    const [keyStride, headStride, batchStride] = strides(dHead / 4);
     if (v.shape[3] !== dHead) throw new Error(`${ATTENTION_KERNEL}: values ${v.shape[3]} wide against keys ${dHead} (fusedAttention checks this first)`);
+    const softcap = attrs.softcap as number;
+    const program = new FlashAttentionProgram(batch, queries, heads, dHead, dHead, softcap > 0, attrs.causal === true, (attrs.keyGroups as FlashKeyGroups | undefined) ?? 1);
+    // Strides in vec4s, shared by k and v.
+    const d4 = dHead / 4;
+    const [keyStride, headStride, batchStride] = byPositions ? [kvHeads * d4, d4, keys * kvHeads * d4] : [d4, keys * d4, kvHeads * keys * d4];
     return backend.runWebGPUProgram(program, [q, k, v, mask], "float32", [
       ...[queries, keys, heads, heads / kvHeads, keyStride, headStride, batchStride, keys - queries, mask.shape[1]].map((x) => ({ type: "int32" as const, data: [x] })),
       { type: "float32", data: [attrs.scale as number] },
