@@ -76,19 +76,30 @@ const KERNEL_CAPABILITIES = {
    */
   jointQkvProduct: () => process.env.LMPROBE_WEBGPU_JOINT_QKV === "on" && tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) != null,
   /**
-   * A gated MLP's gate and up projections as one product on the GPU's matrix units, read by one activation pass
-   * (model/components/mlp.ts; the product is taken only where weightsMatMul's units path gives each weight its own
-   * product's numbers, kernels/segmented.ts). LMPROBE_WEBGPU_JOINT_GATE_UP=off leaves them apart.
+   * A gated MLP's gate and up projections as one product (on the GPU's matrix units, or the tiled kernel with each
+   * weight's own K-slices: each output is its own product's number, kernels/segmented.ts), its activation applied by
+   * that call (activatedProjection). LMPROBE_WEBGPU_JOINT_GATE_UP=off leaves them apart.
    */
   jointGateUp: () => jointGateUpSetting() && process.env.LMPROBE_WEBGPU_FUSED !== "off" && tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) != null,
+  /**
+   * An MLP's activation applied by its input projection's kernel call (model/components/mlp.ts, kernels/segmented.ts):
+   * by the split-K sum where the product splits (one dispatch fewer), else by one pass after it. Also what the joint
+   * gate | up product (jointGateUp) goes through. LMPROBE_WEBGPU_ACTIVATION_EPILOGUE=off runs the activation apart.
+   */
+  activatedProjection: () => onOffSetting("LMPROBE_WEBGPU_ACTIVATION_EPILOGUE") && process.env.LMPROBE_WEBGPU_FUSED !== "off" && tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) != null,
 } as const;
+
+/** An on (or unset) / off setting; anything else is an error naming it. */
+function onOffSetting(name: string): boolean {
+  const value = process.env[name];
+  if (value === undefined || value === "" || value === "on") return true;
+  if (value === "off") return false;
+  throw new ArgumentError(name, `is "${value}": expected on or off`, "unset it for lmprobe's default (on)");
+}
 
 /** LMPROBE_WEBGPU_JOINT_GATE_UP: on (or unset) or off; anything else is an error naming it. */
 function jointGateUpSetting(): boolean {
-  const value = process.env.LMPROBE_WEBGPU_JOINT_GATE_UP;
-  if (value === undefined || value === "" || value === "on") return true;
-  if (value === "off") return false;
-  throw new ArgumentError("LMPROBE_WEBGPU_JOINT_GATE_UP", `is "${value}": expected on or off`, "unset it for lmprobe's default (on)");
+  return onOffSetting("LMPROBE_WEBGPU_JOINT_GATE_UP");
 }
 
 export type Capability = keyof BackendTraits | keyof typeof KERNEL_CAPABILITIES;

@@ -14,6 +14,7 @@ import { differentiableOpsRequired } from "./gradient-mode";
 import { PACKED_MATMUL_KERNEL, UNPACK_KERNEL, planPackedMatMul, type PackedMatMulAttrs } from "./kernels/packed";
 import { SEGMENTED_MATMUL_KERNEL, segmentedPlanned, segmentedUnitsPlan, type SegmentedMatMulAttrs } from "./kernels/segmented";
 import type { HalfFormat } from "./kernels/packed-programs";
+import type { FusedActivation } from "./kernels/row-programs";
 import { uploadInSlices, uploadInSlicesSync, valuesInMemory, type HalfValues, type UploadJob } from "./packed-upload";
 
 export type { HalfFormat } from "./kernels/packed-programs";
@@ -252,8 +253,16 @@ export function weightMatMul(x: tf.Tensor2D, W: Weight2D, bias: tf.Tensor1D | nu
  * weight). The weights must be alike (all float32 [K, N_s], or all packed in one format and orientation), and the
  * biases all given or all null. Each output column is the same multiply-adds as in weightMatMul's product.
  * `onUnitsOnly`: null unless the GPU's matrix units run the joint product (kernels/segmented.ts's segmentedUnitsPlan).
+ * `activation`: act(product) is returned instead (with `gated`, two weights gate | up of one width: act(x·W_gate +
+ * b_gate) · (x·W_up + b_up), [M, F]), applied by the split-K sum where the product splits: a pass fewer.
  */
-export function weightsMatMul(x: tf.Tensor2D, Ws: readonly Weight2D[], biases: readonly (tf.Tensor1D | null)[], onUnitsOnly = false): tf.Tensor2D | null {
+export function weightsMatMul(
+  x: tf.Tensor2D,
+  Ws: readonly Weight2D[],
+  biases: readonly (tf.Tensor1D | null)[],
+  onUnitsOnly = false,
+  activation: { act: FusedActivation; gated: boolean } | null = null,
+): tf.Tensor2D | null {
   if (tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) == null || differentiableOpsRequired()) return null;
   if (process.env.LMPROBE_WEBGPU_MATMUL === "tfjs" || process.env.LMPROBE_WEBGPU_FUSED === "off") return null;
   if (x.rank !== 2 || x.dtype !== "float32" || Ws.length !== biases.length) return null;
@@ -276,6 +285,10 @@ export function weightsMatMul(x: tf.Tensor2D, Ws: readonly Weight2D[], biases: r
   const hasBias = biases.every((b) => b != null);
   if (!hasBias && biases.some((b) => b != null)) return null;
   if (hasBias && biases.some((b, i) => b!.dtype !== "float32" || b!.size !== attrs.widths[i])) return null;
+  if (activation) {
+    if (activation.gated && (attrs.widths.length !== 2 || attrs.widths[0] !== attrs.widths[1])) return null;
+    attrs = { ...attrs, activation: activation.act, gated: activation.gated };
+  }
   if (onUnitsOnly ? segmentedUnitsPlan(x.shape[0], attrs) == null : !segmentedPlanned(x.shape[0], attrs)) return null;
   const inputs: tf.NamedTensorMap = { a: x };
   Ws.forEach((W, i) => {

@@ -147,9 +147,9 @@ test("products the units take: few-row packed products under LMPROBE_MATRIX_UNIT
     process.env.LMPROBE_MATRIX_UNITS = "on";
     const qkv = { layout: "nt" as const, K: 4096, widths: [4096, 1024, 1024] };
     assert.equal(segmentedTile(1024, { ...qkv, format: "bf16" }), null);
-    assert.equal(segmentedTile(1024, { ...qkv, format: null }), 128); // float32 weights never take the units
+    assert.equal(segmentedTile(1024, { ...qkv, format: null })?.tile, 128); // float32 weights never take the units
     process.env.LMPROBE_MATRIX_UNITS = "off";
-    assert.equal(segmentedTile(1024, { ...qkv, format: "bf16" }), 128);
+    assert.equal(segmentedTile(1024, { ...qkv, format: "bf16" })?.tile, 128);
   } finally {
     Object.assign(matrixUnits, saved);
     if (env === undefined) delete process.env.LMPROBE_MATRIX_UNITS;

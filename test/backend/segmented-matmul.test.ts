@@ -12,7 +12,7 @@ import { fusedRotaryHalf, fusedRotaryHalfFromQkv, headsContext, headsScores, qkv
 import { packWeight, weightMatMul, weightsMatMul, type Weight2D } from "../../src/backend/packed-weight";
 import { bfloat16ToFloat32, float32ToBfloat16Bits } from "../../src/io/half-float";
 import { loadModel } from "../../src/load";
-import { webgpuOrSkip } from "./webgpu-helpers";
+import { saveEnv, webgpuOrSkip } from "./webgpu-helpers";
 import { maxError, productReference, randoms } from "./product-reference";
 
 test("weightsMatMul is null off webgpu", async () => {
@@ -176,7 +176,13 @@ for (const fixture of ["gpt2", "llama", "qwen2"]) test(`${fixture} on webgpu: on
   // nobody reads would take the flash kernel (other sums, other bits), so both sides take the three dispatches.
   const savedFlash = process.env.LMPROBE_WEBGPU_FLASH;
   process.env.LMPROBE_WEBGPU_FLASH = "off";
+  // The MLPs' input projections also go through the segmented kernel (their activation rides in it): off here, so
+  // that the count below is attention's.
+  const restore = saveEnv("LMPROBE_WEBGPU_ACTIVATION_EPILOGUE", "LMPROBE_WEBGPU_JOINT_GATE_UP");
+  process.env.LMPROBE_WEBGPU_ACTIVATION_EPILOGUE = "off";
+  process.env.LMPROBE_WEBGPU_JOINT_GATE_UP = "off";
   t.after(() => {
+    restore();
     if (saved === undefined) delete process.env.LMPROBE_WEBGPU_JOINT_QKV;
     else process.env.LMPROBE_WEBGPU_JOINT_QKV = saved;
     if (savedFlash === undefined) delete process.env.LMPROBE_WEBGPU_FLASH;

@@ -286,8 +286,8 @@ export class MatMulTiledProgram implements WebgpuProgram {
     if (splits > 1 && (batch !== 1 || hasBias || hasResidual || strided)) {
       throw new Error("MatMulTiledProgram: split-K takes one dense batch without bias or residual");
     }
-    if (segments > 1 && (batch !== 1 || hasResidual || strided || splits > 1)) {
-      throw new Error("MatMulTiledProgram: segments take one dense batch, no residual and no split-K");
+    if (segments > 1 && (batch !== 1 || hasResidual || strided)) {
+      throw new Error("MatMulTiledProgram: segments take one dense batch and no residual");
     }
     // A packed B may be a range of rows of a larger weight (a vocabulary chunk): bOffset is its start, in vec2 words.
     if (packedB) this.uniforms += " bOffset : i32,";

@@ -181,6 +181,27 @@ fn main() {${this.rowPrelude()}
 
 export type FusedActivation = "silu" | "gelu_tanh" | "gelu_quick" | "relu";
 
+/**
+ * WGSL for act(a), `a` a float32 (or, with `zero` "vec4<f32>(0.0)", a vec4) expression: the formulas of
+ * model/components/activations.ts op for op, so that every kernel applying it (ActivationProgram, the split-K sum's
+ * epilogue) gives the same bits.
+ */
+export function activationWgsl(act: FusedActivation, a: string, zero = "0.0"): string {
+  // tfjs-webgpu's sigmoid: 1 / (1 + exp(−x)).
+  const sigmoid = (e: string) => `(1.0 / (1.0 + exp(-1.0 * (${e}))))`;
+  switch (act) {
+    case "silu":
+      return `(${a} * ${sigmoid(a)})`;
+    case "gelu_tanh":
+      // x · sigmoid(2u), u = (x + 0.044715 · x·x·x) · √(2/π): activations.ts's gelu_tanh, op for op.
+      return `(${a} * ${sigmoid(`((${a} + 0.044715 * ((${a} * ${a}) * ${a})) * ${Math.sqrt(2 / Math.PI)}) * 2.0`)})`;
+    case "gelu_quick":
+      return `(${a} * ${sigmoid(`${a} * 1.702`)})`;
+    case "relu":
+      return `select(${a}, ${zero}, ${a} < ${zero})`;
+  }
+}
+
 /** act(x) (· up when gated), elementwise, in the formulas of model/components/activations.ts. */
 export class ActivationProgram implements WebgpuProgram {
   outputShape: number[];
@@ -208,22 +229,14 @@ export class ActivationProgram implements WebgpuProgram {
   }
 
   getUserCode(): string {
-    // tfjs-webgpu's sigmoid: 1 / (1 + exp(−x)).
-    const sigmoid = (e: string) => `(1.0 / (1.0 + exp(-1.0 * (${e}))))`;
-    const body: Record<FusedActivation, string> = {
-      silu: `a * ${sigmoid("a")}`,
-      // x · sigmoid(2u), u = (x + 0.044715 · x·x·x) · √(2/π): activations.ts's gelu_tanh, op for op.
-      gelu_tanh: `a * ${sigmoid(`((a + 0.044715 * ((a * a) * a)) * ${Math.sqrt(2 / Math.PI)}) * 2.0`)}`,
-      gelu_quick: `a * ${sigmoid("a * 1.702")}`,
-      relu: `select(a, 0.0, a < 0.0)`,
-    };
+    const y = activationWgsl(this.act, "a");
     if (this.joint) {
       return `
 fn main(index : i32) {
   if (index < uniforms.size) {
     let at = (index / uniforms.width) * 2 * uniforms.width + index % uniforms.width;
     let a = xu[at];
-    let y = ${body[this.act]};
+    let y = ${y};
     result[index] = y * xu[at + uniforms.width];
   }
 }
@@ -233,7 +246,7 @@ fn main(index : i32) {
 fn main(index : i32) {
   if (index < uniforms.size) {
     let a = x[index];
-    let y = ${body[this.act]};
+    let y = ${y};
     result[index] = ${this.gated ? "y * up[index]" : "y"};
   }
 }

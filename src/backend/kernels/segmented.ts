@@ -16,7 +16,8 @@ import { MatMulTiledProgram } from "./matmul";
 import type { HalfFormat } from "./packed-programs";
 import { withShape, type WebgpuBackendApi } from "./program";
 import { matrixUnits, matrixUnitUse, MatMulUnitsProgram, planUnits, RowShiftProgram, type UnitTile } from "./matrix-units";
-import { chooseSplitK, chooseUnitsSplitK, SplitKSumProgram, splitKSumUniforms } from "./split-k";
+import { chooseSplitK, chooseUnitsSplitK, splitKTiling, SplitKSumProgram, splitKSumUniforms, type SplitK } from "./split-k";
+import { ActivationProgram, type FusedActivation } from "./row-programs";
 
 export const SEGMENTED_MATMUL_KERNEL = "LmprobeSegmentedMatMul";
 
@@ -28,24 +29,50 @@ export interface SegmentedMatMulAttrs {
   K: number;
   /** Output columns of each weight, in order. */
   widths: number[];
+  /**
+   * An activation applied to the product (+ bias) before it is returned: "" for none. With `gated` (two weights,
+   * gate | up, of one width F) the result is act(x·W_gate + b_gate) · (x·W_up + b_up), [M, F]. Where the product
+   * splits K, the split-K sum applies it (one pass fewer); otherwise ActivationProgram runs after the product.
+   */
+  activation?: FusedActivation | "";
+  gated?: boolean;
+}
+
+/** Two or three weights side by side; one where the kernel is asked for its activation (the rest is a plain product). */
+function segmentCountFits(attrs: SegmentedMatMulAttrs): boolean {
+  return attrs.widths.length <= 3 && attrs.widths.length >= (attrs.activation ? 1 : 2);
+}
+
+/** The tiled kernel's plan for a segmented product: its block size and the K-slices (split-k.ts) it runs with. */
+export interface SegmentedTilePlan extends SplitK {
+  tile: 64 | 128;
 }
 
 /**
- * The block width for an M-row product with these segments, or null where the tiled kernel should not run it as
- * one: sizes it does not take, a segment width that is not a multiple of 4 (a vec4 of output columns must lie in one
- * segment), a product that would split K (split-K's sum has no segments; separate products split as they would), or
- * packed weights that the matrix units would each take.
+ * The tiled kernel's plan for an M-row product with these segments, or null where it should not run it as one:
+ * sizes it does not take, a segment width that is not a multiple of 4 (a vec4 of output columns must lie in one
+ * segment), weights whose own products would split K differently (the joint product takes their K-slices, so that
+ * each output is the sum its own product would give), or packed weights that the matrix units would each take.
  */
-export function segmentedTile(M: number, attrs: SegmentedMatMulAttrs): 64 | 128 | null {
+export function segmentedTile(M: number, attrs: SegmentedMatMulAttrs): SegmentedTilePlan | null {
   const { K, widths, layout } = attrs;
-  if (widths.length < 2 || widths.length > 3 || widths.some((w) => w <= 0 || w % 4 !== 0)) return null;
+  if (!segmentCountFits(attrs) || widths.some((w) => w <= 0 || w % 4 !== 0)) return null;
   const N = widths.reduce((a, b) => a + b, 0);
   const plan = planMatMul([M, K], layout === "nt" ? [N, K] : [K, N], false, layout === "nt");
   if (!plan) return null;
-  if (chooseSplitK(M, N, K, plan.tile, 1).splits > 1) return null;
+  let slices: SplitK | null = null;
+  for (const w of widths) {
+    const own = planMatMul([M, K], layout === "nt" ? [w, K] : [K, w], false, layout === "nt");
+    // A weight the tiled kernel would not take alone (under 64 columns) runs tfjs's kernel, unsplit; its last bits
+    // may differ from the joint product's anyway.
+    const ownSlices = own ? chooseSplitK(M, w, K, own.tile, 1) : { splits: 1, kChunk: K };
+    if (slices && (ownSlices.splits !== slices.splits || ownSlices.kChunk !== slices.kChunk)) return null;
+    slices = ownSlices;
+  }
+  if (!slices || slices.splits * M * N * 4 > splitKTiling.maxPartialBytes) return null;
   // Packed weights that the matrix units would each take run as separate products there.
   if (attrs.format != null && widths.every((w) => planUnits(M, w, K) != null)) return null;
-  return plan.tile;
+  return { tile: plan.tile, ...slices };
 }
 
 /** The matrix units' plan for the joint product: tile, terms and the K-slices every weight's own product would have. */
@@ -63,7 +90,7 @@ export interface SegmentedUnitsPlan {
  */
 export function segmentedUnitsPlan(M: number, attrs: SegmentedMatMulAttrs): SegmentedUnitsPlan | null {
   const { K, widths, format } = attrs;
-  if (format == null || widths.length < 2 || widths.length > 3 || widths.some((w) => w <= 0 || w % 4 !== 0)) return null;
+  if (format == null || !segmentCountFits(attrs) || widths.some((w) => w <= 0 || w % 4 !== 0)) return null;
   let slices: { splits: number; kChunk: number } | null = null;
   for (const w of widths) {
     const own = planUnits(M, w, K);
@@ -76,30 +103,71 @@ export function segmentedUnitsPlan(M: number, attrs: SegmentedMatMulAttrs): Segm
   return joint && slices ? { tile: joint.tile, terms: joint.terms, ...slices } : null;
 }
 
-/** Runs segmentedUnitsPlan's product: weights as packed words, one bias [ΣN] (the segments' biases joined) or null. */
-function runSegmentedUnits(gpu: WebgpuBackendApi, a: tf.TensorInfo, weights: tf.TensorInfo[], bias: tf.TensorInfo | null, M: number, p: SegmentedMatMulAttrs, plan: SegmentedUnitsPlan): tf.TensorInfo {
+const int32 = (v: number) => ({ type: "int32" as const, data: [v] });
+
+/** Columns where the second (and third) weight's outputs begin. */
+function segmentStarts(widths: readonly number[]): number[] {
+  return widths.slice(0, -1).map((_, i) => widths.slice(0, i + 1).reduce((x, y) => x + y, 0));
+}
+
+/**
+ * Adds a split product's partials [splits, M, ΣN] with each segment's own bias (biases: one per weight, or none)
+ * and the attributes' activation: one pass (SplitKSumProgram's epilogue).
+ */
+function sumSegments(gpu: WebgpuBackendApi, partials: tf.TensorInfo, biases: tf.TensorInfo[], M: number, p: SegmentedMatMulAttrs, splits: number): tf.TensorInfo {
   const N = p.widths.reduce((x, y) => x + y, 0);
-  const int32 = (v: number) => ({ type: "int32" as const, data: [v] });
+  const gated = p.gated === true;
+  const sum = new SplitKSumProgram(M, gated ? N / 2 : N, biases.length > 0, false, { segments: p.widths.length, act: p.activation || null, gated });
+  const out = gpu.runWebGPUProgram(sum, [partials, ...biases], "float32", splitKSumUniforms(sum, splits, gated ? [] : segmentStarts(p.widths)));
+  gpu.disposeData(partials.dataId);
+  return out;
+}
+
+/** The attributes' activation on an unsplit product's [M, ΣN] output (gated: gate | up → [M, F]); `out` is disposed. */
+function activate(gpu: WebgpuBackendApi, out: tf.TensorInfo, M: number, p: SegmentedMatMulAttrs): tf.TensorInfo {
+  if (!p.activation) return out;
+  const N = p.widths.reduce((x, y) => x + y, 0);
+  const program = p.gated ? new ActivationProgram([M, N / 2], p.activation, true, true) : new ActivationProgram([M, N], p.activation, false);
+  const activated = gpu.runWebGPUProgram(program, [out], "float32", p.gated ? [int32(N / 2)] : undefined);
+  gpu.disposeData(out.dataId);
+  return activated;
+}
+
+/** Runs segmentedUnitsPlan's product: weights as packed words, each weight's bias (or none). */
+function runSegmentedUnits(gpu: WebgpuBackendApi, backend: tf.KernelBackend, a: tf.TensorInfo, weights: tf.TensorInfo[], biases: tf.TensorInfo[], M: number, p: SegmentedMatMulAttrs, plan: SegmentedUnitsPlan): tf.TensorInfo {
+  const N = p.widths.reduce((x, y) => x + y, 0);
   const split = plan.splits > 1;
   const shifts = gpu.runWebGPUProgram(new RowShiftProgram(M), [withShape(a, [M, p.K])], "float32", [M, p.K].map(int32));
-  const program = new MatMulUnitsProgram(M, N, p.layout, p.format!, !split && bias != null, false, plan.splits, plan.tile, matrixUnits.shape!, plan.terms, matrixUnits.subgroupSize, p.widths.length);
+  const program = new MatMulUnitsProgram(M, N, p.layout, p.format!, !split && biases.length > 0, false, plan.splits, plan.tile, matrixUnits.shape!, plan.terms, matrixUnits.subgroupSize, p.widths.length);
   matrixUnitUse.products++;
   matrixUnitUse.joint++;
-  const seg1 = p.widths[0];
-  const seg2 = p.widths.length > 2 ? p.widths[0] + p.widths[1] : N;
-  const uniforms = [M, N, p.K, 0, split ? plan.kChunk : p.K, seg1, seg2].map(int32);
-  const inputs = [withShape(a, [M, p.K]), ...weights, shifts, ...(!split && bias ? [bias] : [])];
+  const starts = segmentStarts(p.widths);
+  const uniforms = [M, N, p.K, 0, split ? plan.kChunk : p.K, ...(starts.length ? [starts[0], starts[1] ?? N] : [])].map(int32);
   let out: tf.TensorInfo;
   if (split) {
-    const partials = gpu.runWebGPUProgram(program, inputs, "float32", uniforms);
-    const sum = new SplitKSumProgram(M, N, bias != null, false);
-    out = gpu.runWebGPUProgram(sum, [partials, ...(bias ? [bias] : [])], "float32", splitKSumUniforms(sum, plan.splits));
-    gpu.disposeData(partials.dataId);
+    out = sumSegments(gpu, gpu.runWebGPUProgram(program, [withShape(a, [M, p.K]), ...weights, shifts], "float32", uniforms), biases, M, p, plan.splits);
   } else {
-    out = gpu.runWebGPUProgram(program, inputs, "float32", uniforms);
+    // The unsplit units program takes one bias vector for the joint product: the segments' biases joined.
+    const bias = biases.length ? (tf.getKernel("Concat", "webgpu")!.kernelFunc({ inputs: biases as unknown as tf.NamedTensorInfoMap, backend, attrs: { axis: 0 } }) as tf.TensorInfo) : null;
+    out = activate(gpu, gpu.runWebGPUProgram(program, [withShape(a, [M, p.K]), ...weights, shifts, ...(bias ? [bias] : [])], "float32", uniforms), M, p);
+    if (bias) gpu.disposeData(bias.dataId);
   }
   gpu.disposeData(shifts.dataId);
   return out;
+}
+
+/** Runs segmentedTile's product on the tiled kernel (split-K where the plan says, its sum applying biases and activation). */
+function runSegmentedTiled(gpu: WebgpuBackendApi, a: tf.TensorInfo, weights: tf.TensorInfo[], biases: tf.TensorInfo[], M: number, p: SegmentedMatMulAttrs, plan: SegmentedTilePlan): tf.TensorInfo {
+  const N = p.widths.reduce((x, y) => x + y, 0);
+  const split = plan.splits > 1;
+  const S = p.widths.length;
+  const program = new MatMulTiledProgram(1, M, N, p.layout, !split && biases.length > 0, plan.tile, false, false, p.format, matMulVariant(p.format != null, M, p.K), plan.splits, S);
+  const shaped = weights.map((w, i) => (p.format ? w : withShape(w, p.layout === "nt" ? [1, p.widths[i], p.K] : [1, p.K, p.widths[i]])));
+  // The uniforms in the program's order: M, N, K, aBatched, bBatched, [bOffset], [kChunk], seg1, seg2.
+  const uniforms = [M, N, p.K, 0, 0, ...(p.format ? [0] : []), ...(split ? [plan.kChunk] : []), ...segmentStarts(p.widths)].map(int32);
+  const inputs = [withShape(a, [1, M, p.K]), ...shaped, ...(split ? [] : biases)];
+  const out = gpu.runWebGPUProgram(program, inputs, "float32", uniforms);
+  return split ? sumSegments(gpu, out, biases, M, p, plan.splits) : activate(gpu, out, M, p);
 }
 
 /** Whether SEGMENTED_MATMUL_KERNEL takes an M-row product with these segments (on the units or the tiled kernel). */
@@ -118,36 +186,20 @@ export function registerSegmentedKernel(): void {
       const a = named.a!;
       const M = a.shape[0];
       const gpu = backend as unknown as WebgpuBackendApi;
-      const reshape = (out: tf.TensorInfo) => {
-        const shaped = tf.getKernel("Reshape", "webgpu")!.kernelFunc({ inputs: { x: out }, backend: backend, attrs: { shape: [M, N] } }) as tf.TensorInfo;
-        gpu.disposeData(out.dataId);
-        return shaped;
-      };
       const S = p.widths.length;
       const N = p.widths.reduce((x, y) => x + y, 0);
-      const units = segmentedUnitsPlan(M, p);
-      if (units) {
-        const weights = Array.from({ length: S }, (_, i) => named[`b${i}`]!);
-        // One bias vector for the joint product (a split product's sum adds it): the segments' biases joined.
-        const biases = named.bias0 != null ? Array.from({ length: S }, (_, i) => withShape(named[`bias${i}`]!, [p.widths[i]])) : null;
-        const bias = biases ? (tf.getKernel("Concat", "webgpu")!.kernelFunc({ inputs: biases as unknown as tf.NamedTensorInfoMap, backend, attrs: { axis: 0 } }) as tf.TensorInfo) : null;
-        const out = runSegmentedUnits(gpu, a, weights, bias, M, p, units);
-        if (bias) gpu.disposeData(bias.dataId);
-        return reshape(out);
+      if (p.gated && (S !== 2 || p.widths[0] !== p.widths[1] || !p.activation)) {
+        throw new Error(`${SEGMENTED_MATMUL_KERNEL}: a gated activation takes two weights of one width and an activation (got [${p.widths}], "${p.activation ?? ""}")`);
       }
-      const tile = segmentedTile(M, p);
-      if (tile == null) throw new Error(`${SEGMENTED_MATMUL_KERNEL}: neither the units nor the tiled kernel take [${M}, ${p.K}] · [${p.widths}] (check segmentedPlanned first)`);
-      const hasBias = named.bias0 != null;
-      const program = new MatMulTiledProgram(1, M, N, p.layout, hasBias, tile, false, false, p.format, matMulVariant(p.format != null, M, p.K), 1, S);
-      const weights = Array.from({ length: S }, (_, i) => {
-        const w = named[`b${i}`]!;
-        return p.format ? w : withShape(w, p.layout === "nt" ? [1, p.widths[i], p.K] : [1, p.K, p.widths[i]]);
-      });
-      const biases = hasBias ? Array.from({ length: S }, (_, i) => withShape(named[`bias${i}`]!, [p.widths[i]])) : [];
-      const starts = p.widths.slice(0, -1).map((_, i) => p.widths.slice(0, i + 1).reduce((x, y) => x + y, 0));
-      // The uniforms in the program's order: M, N, K, aBatched, bBatched, [bOffset], seg1, seg2.
-      const uniforms = [M, N, p.K, 0, 0, ...(p.format ? [0] : []), ...starts].map((v) => ({ type: "int32" as const, data: [v] }));
-      return reshape(gpu.runWebGPUProgram(program, [withShape(a, [1, M, p.K]), ...weights, ...biases], "float32", uniforms));
+      const weights = Array.from({ length: S }, (_, i) => named[`b${i}`]!);
+      const biases = named.bias0 != null ? Array.from({ length: S }, (_, i) => withShape(named[`bias${i}`]!, [p.widths[i]])) : [];
+      const units = segmentedUnitsPlan(M, p);
+      const tiled = units ? null : segmentedTile(M, p);
+      if (!units && !tiled) throw new Error(`${SEGMENTED_MATMUL_KERNEL}: neither the units nor the tiled kernel take [${M}, ${p.K}] · [${p.widths}] (check segmentedPlanned first)`);
+      const out = units ? runSegmentedUnits(gpu, backend as tf.KernelBackend, a, weights, biases, M, p, units) : runSegmentedTiled(gpu, a, weights, biases, M, p, tiled!);
+      const shaped = tf.getKernel("Reshape", "webgpu")!.kernelFunc({ inputs: { x: out }, backend, attrs: { shape: [M, p.gated ? N / 2 : N] } }) as tf.TensorInfo;
+      gpu.disposeData(out.dataId);
+      return shaped;
     },
   });
 }

@@ -6,6 +6,7 @@
 // once (8 MB for the 8B's q projection at 4 slices), against K/splits multiply-adds per output per slice.
 import { ArgumentError } from "../../errors";
 import type { WebgpuProgram } from "./program";
+import { activationWgsl, type FusedActivation } from "./row-programs";
 
 /** K-slices are whole multiples of the tiled kernel's 16-deep slice (so no tile straddles two K-slices). */
 const K_ALIGN = 16;
@@ -149,7 +150,25 @@ function sliceK(M: number, N: number, K: number, batch: number, wanted: number):
   return splits < 2 ? noSplit(K) : { splits, kChunk };
 }
 
-/** C = Σ_s P[s] (in slice order) + bias (per column) + residual: P [splits, M, N] from the split-K tiled program. */
+/**
+ * What the split-K sum applies as it stores, besides adding the slices: with `segments` (2 or 3 weights side by side,
+ * kernels/segmented.ts) each segment's bias is its own input (uniforms seg1, seg2: the columns where the second and
+ * third begin); `act` applies an activation to Σ + bias (an MLP's input projection, where nothing reads it before
+ * the activation); `gated` reads the partials as gate | up, [splits, M, 2F] (two segments of F), and stores
+ * act(Σgate + b_gate) · (Σup + b_up), [M, F]. Each is the formula of the separate pass it replaces, in its order
+ * (ActivationProgram's), so the values are those of the sum followed by that pass.
+ */
+export interface SplitKEpilogue {
+  segments?: number;
+  act?: FusedActivation | null;
+  gated?: boolean;
+}
+
+/**
+ * C = Σ_s P[s] (in slice order) + bias (per column) + residual, P [splits, M, N] from a split-K product; with an
+ * epilogue (SplitKEpilogue) per-segment biases, an activation or a gated activation of gate | up partials, where
+ * C is then [M, N / 2]. N is C's width.
+ */
 export class SplitKSumProgram implements WebgpuProgram {
   outputShape: number[];
   shaderKey: string;
@@ -160,30 +179,77 @@ export class SplitKSumProgram implements WebgpuProgram {
   outputComponent: number;
   workgroupSize: [number, number, number] = [256, 1, 1];
   uniforms = "splits : i32, count : i32, cols : i32,";
+  readonly segments: number;
+  readonly act: FusedActivation | null;
+  readonly gated: boolean;
 
   constructor(
     readonly M: number,
     readonly N: number,
     readonly hasBias: boolean,
     readonly hasResidual: boolean,
+    epilogue: SplitKEpilogue = {},
   ) {
+    this.segments = epilogue.gated ? 2 : (epilogue.segments ?? 1);
+    this.act = epilogue.act ?? null;
+    this.gated = epilogue.gated === true;
+    if (this.gated && (!this.act || hasResidual)) throw new Error("SplitKSumProgram: a gated epilogue takes an activation and no residual");
+    if (this.act && hasResidual) throw new Error("SplitKSumProgram: an activation's output takes no residual add");
+    if (!Number.isInteger(this.segments) || this.segments < 1 || this.segments > 3) throw new Error(`SplitKSumProgram: ${this.segments} segments (1 to 3)`);
     this.outputShape = [M, N];
     this.outputComponent = N % 4 === 0 ? 4 : 1;
     const c = this.outputComponent;
-    this.variableNames = ["P", ...(hasBias ? ["bias"] : []), ...(hasResidual ? ["residual"] : [])];
+    const biases = !hasBias ? [] : this.segments === 1 ? ["bias"] : Array.from({ length: this.segments }, (_, i) => `bias${i}`);
+    this.variableNames = ["P", ...biases, ...(hasResidual ? ["residual"] : [])];
     this.variableComponents = this.variableNames.map(() => c);
+    if (this.segments > 1 && !this.gated) this.uniforms += " seg1 : i32, seg2 : i32,";
     const groups = Math.ceil((M * N) / c / 256);
     this.dispatch = [Math.min(groups, 65535), Math.ceil(groups / 65535), 1];
-    this.shaderKey = `lmprobeSplitKSum_${c}_${hasBias}_${hasResidual}`;
+    this.shaderKey = `lmprobeSplitKSum_${c}_${hasBias}_${hasResidual}_${this.segments}_${this.act ?? "none"}_${this.gated}`;
   }
 
   getUserCode(): string {
     const c = this.outputComponent;
     const zero = c === 4 ? "vec4<f32>(0.0)" : "0.0";
-    // (Σ + bias) + residual: the rounding order of the unsplit kernel's epilogue.
-    const biased = this.hasBias ? "s + bias[i % uniforms.cols]" : "s";
-    const value = this.hasResidual ? `(${biased}) + residual[i]` : biased;
-    return `
+    const act = (e: string) => (this.act ? activationWgsl(this.act, e, zero) : e);
+    if (this.gated) {
+      // Row r's gate columns are P[.., r, 0..F), its up columns P[.., r, F..2F): cols = F / c.
+      const bias = (i: number, e: string) => (this.hasBias ? `${e} + bias${i}[col]` : e);
+      return `
+fn main() {
+  let i = i32((workgroupId.y * numWorkgroups.x + workgroupId.x) * 256u + localIndex);
+  if (i >= uniforms.count) { return; }
+  let row = i / uniforms.cols;
+  let col = i % uniforms.cols;
+  let at = row * 2 * uniforms.cols + col;
+  var g = ${zero};
+  var u = ${zero};
+  for (var p = 0; p < uniforms.splits; p++) {
+    g = g + P[p * 2 * uniforms.count + at];
+    u = u + P[p * 2 * uniforms.count + at + uniforms.cols];
+  }
+  let a = ${bias(0, "g")};
+  let y = ${act("a")};
+  result[i] = y * (${bias(1, "u")});
+}
+`;
+    }
+    // The bias of output column col (in units of c): its segment's own (segmented) or the one bias.
+    let biasOf = "bias[i % uniforms.cols]";
+    let segmentFn = "";
+    if (this.hasBias && this.segments > 1) {
+      biasOf = "segmentBias(i % uniforms.cols)";
+      const cases = Array.from({ length: this.segments }, (_, s) => s)
+        .reverse()
+        .map((s) => (s === 0 ? `return bias0[col];` : `if (col * ${c} >= uniforms.seg${s}) { return bias${s}[col - uniforms.seg${s} / ${c}]; }`))
+        .join(" ");
+      segmentFn = `fn segmentBias(col : i32) -> ${c === 4 ? "vec4<f32>" : "f32"} { ${cases} }`;
+    }
+    // (Σ + bias) + residual: the rounding order of the unsplit kernel's epilogue; act(Σ + bias) that of the
+    // activation pass after it.
+    const biased = this.hasBias ? `s + ${biasOf}` : "s";
+    const value = this.hasResidual ? `(${biased}) + residual[i]` : this.act ? act("a") : biased;
+    return `${segmentFn}
 fn main() {
   let i = i32((workgroupId.y * numWorkgroups.x + workgroupId.x) * 256u + localIndex);
   if (i >= uniforms.count) { return; }
@@ -191,14 +257,23 @@ fn main() {
   for (var p = 0; p < uniforms.splits; p++) {
     s = s + P[p * uniforms.count + i];
   }
+  ${this.act ? `let a = ${biased};` : ""}
   result[i] = ${value};
 }
 `;
   }
 }
 
-/** Uniforms of SplitKSumProgram for [M, N] outputs (counts in the program's vector width). */
-export function splitKSumUniforms(program: SplitKSumProgram, splits: number): { type: "int32"; data: number[] }[] {
+/**
+ * Uniforms of SplitKSumProgram for [M, N] outputs (counts in the program's vector width); `segmentStarts`: the
+ * columns where the second (and third) weight begin, for a segmented, ungated sum.
+ */
+export function splitKSumUniforms(program: SplitKSumProgram, splits: number, segmentStarts: readonly number[] = []): { type: "int32"; data: number[] }[] {
   const c = program.outputComponent;
-  return [splits, (program.M * program.N) / c, program.N / c].map((v) => ({ type: "int32" as const, data: [v] }));
+  const values = [splits, (program.M * program.N) / c, program.N / c];
+  if (program.segments > 1 && !program.gated) {
+    if (segmentStarts.length !== program.segments - 1) throw new Error(`splitKSumUniforms: ${program.segments} segments need ${program.segments - 1} starts`);
+    values.push(segmentStarts[0], segmentStarts[1] ?? program.N);
+  }
+  return values.map((v) => ({ type: "int32" as const, data: [v] }));
 }

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { DenseMlpWeights, MlpWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { applyActivation } from "./activations";
-import { capability, fusedActivation, fusedActivationJoint, fusedMlp, fusesActivation } from "../../backend/capabilities";
+import { capability, fusedActivation, fusedActivationJoint, fusedMlp, fusesActivation, type FusedActivation } from "../../backend/capabilities";
 import { isPacked, weightsMatMul, type Weight2D } from "../../backend/packed-weight";
 import { linearProjection, outputProjection } from "./linear";
 
@@ -62,8 +62,14 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
     // webgpu: act(pre) · preLinear in one pass, the same formulas (every hook still sees its activation).
     post = hook("hook_post", fusedActivation(pre, w.act, preLinear) ?? tf.mul(applyActivation(pre, w.act), preLinear));
   } else {
-    const pre = hook("hook_pre", linear(w.W_in, w.b_in));
-    post = hook("hook_post", fusedActivation(pre, w.act) ?? applyActivation(pre, w.act));
+    // webgpu, nobody reading hook_pre: act(x·W_in + b_in) from one kernel call (the split-K sum applies it).
+    const activated = ctx.hooks.idle(`blocks.${ctx.layer}.mlp.hook_pre`) ? projectActivated(flat as tf.Tensor2D, [w.W_in], [w.b_in], w.act, false) : null;
+    if (activated) {
+      post = hook("hook_post", activated.reshape([batch, pos, activated.shape[1]]));
+    } else {
+      const pre = hook("hook_pre", linear(w.W_in, w.b_in));
+      post = hook("hook_post", fusedActivation(pre, w.act) ?? applyActivation(pre, w.act));
+    }
   }
   const dMlp = post.shape[2]!;
   const flatPost = post.reshape([batch * pos, dMlp]) as tf.Tensor2D;
@@ -71,17 +77,29 @@ function denseMlp(w: DenseMlpWeights, x: tf.Tensor3D, ctx: MlpContext): tf.Tenso
 }
 
 /**
- * act(x·W_gate + b_gate) · (x·W_in + b_in) [rows, d_mlp] from one product of both weights on the GPU's matrix units
- * and one activation pass reading it (capability jointGateUp), where nobody observes hook_pre or hook_pre_linear
- * and the units give each weight its own product's numbers; null otherwise (the caller projects them apart).
+ * act(x·W_gate + b_gate) · (x·W_in + b_in) [rows, d_mlp] from one product of both weights side by side (capability
+ * jointGateUp; backend/kernels/segmented.ts), where nobody observes hook_pre or hook_pre_linear; null otherwise (the
+ * caller projects them apart).
  */
 function jointGateUp(w: DenseMlpWeights, flat: tf.Tensor2D, ctx: MlpContext): tf.Tensor2D | null {
-  if (!w.W_gate || !isPacked(w.W_gate) || !isPacked(w.W_in) || !capability("jointGateUp")) return null;
+  if (!w.W_gate || !capability("jointGateUp")) return null;
   if (!["hook_pre", "hook_pre_linear"].every((h) => ctx.hooks.idle(`blocks.${ctx.layer}.mlp.${h}`))) return null;
-  if (!fusesActivation(w.act)) return null;
-  const product = weightsMatMul(flat, [w.W_gate, w.W_in], [w.b_gate, w.b_in], true);
+  return projectActivated(flat, [w.W_gate, w.W_in], [w.b_gate, w.b_in], w.act, true);
+}
+
+/**
+ * act(x·W + b) for one weight, or act(x·W_gate + b_gate) · (x·W_up + b_up) for two (`gated`), from one segmented
+ * product whose split-K sum (where it splits) or one pass after it applies the activation: each weight's own
+ * product's numbers (kernels/segmented.ts), one or two dispatches fewer. Null where the backend or the shapes do
+ * not take it, or the activation is not one the kernels compute.
+ */
+function projectActivated(flat: tf.Tensor2D, Ws: Weight2D[], bs: Array<tf.Tensor1D | null>, act: string, gated: boolean): tf.Tensor2D | null {
+  if (!fusesActivation(act)) return null;
+  if (capability("activatedProjection")) return weightsMatMul(flat, Ws, bs, false, { act: act as FusedActivation, gated });
+  // LMPROBE_WEBGPU_ACTIVATION_EPILOGUE=off: the joint product, then its activation pass apart.
+  const product = gated ? weightsMatMul(flat, Ws, bs) : null;
   if (!product) return null;
-  const post = fusedActivationJoint(product, w.act);
+  const post = fusedActivationJoint(product, act);
   product.dispose();
   return post as tf.Tensor2D | null;
 }
