@@ -120,6 +120,8 @@ export function capability(name: Capability): boolean {
 export {
   countAbove,
   fusedAttention,
+  fusedAttentionInRows,
+  type RowsPlacement,
   fusedAttentionMask,
   fusedMlp,
   fusedBlock,

@@ -214,3 +214,44 @@ for (const fixture of ["gpt2", "llama", "qwen2"]) test(`${fixture} on webgpu: on
   for (const key of Object.keys(joint.out)) assert.deepEqual(joint.out[key], apart.out[key], key);
   model.dispose();
 });
+
+// The flash kernel reading q, k and v from the one product's rows (rotated q and k from their own tensors): one
+// q|k|v product and one attention dispatch per layer, with the bits of the path that projects them apart (which
+// takes the flash kernel on q, k and v tensors of their own).
+for (const fixture of ["gpt2", "llama", "qwen2"]) test(`${fixture} on webgpu: one q|k|v product and one flash dispatch per layer, with the logits of q, k and v apart`, async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const restore = saveEnv("LMPROBE_WEBGPU_JOINT_QKV", "LMPROBE_WEBGPU_FLASH", "LMPROBE_WEBGPU_ACTIVATION_EPILOGUE", "LMPROBE_WEBGPU_JOINT_GATE_UP");
+  t.after(restore);
+  process.env.LMPROBE_WEBGPU_JOINT_QKV = "on";
+  process.env.LMPROBE_WEBGPU_FLASH = "on";
+  process.env.LMPROBE_WEBGPU_ACTIVATION_EPILOGUE = "off"; // so that every segmented product counted is q|k|v
+  process.env.LMPROBE_WEBGPU_JOINT_GATE_UP = "off";
+  const model = await loadModel(`test/fixtures/tiny/${fixture}`);
+  const ids = Array.from({ length: 80 }, (_, i) => (i * 31 + 5) % 512);
+  const names = ["blocks.1.attn.hook_z", "blocks.1.hook_resid_post"];
+  const runOnce = async (cache: string[]) => {
+    const out: Record<string, number[]> = {};
+    const info = await tf.profile(async () => {
+      const r = model.run([ids], { cache });
+      out.logits = Array.from(await r.logits.data());
+      for (const n of names) out[n] = Array.from(await r.cache.get(n).data());
+      r.dispose();
+      return [];
+    });
+    const count = (name: string) => info.kernels.filter((k) => k.name === name).length;
+    return { out, segmented: count("LmprobeSegmentedMatMul"), flash: count("LmprobeAttention"), softmax: count("LmprobeScoresSoftmax") };
+  };
+  const before = tf.memory().numTensors;
+  const joint = await runOnce(names);
+  const apart = await runOnce([...names, ...Array.from({ length: model.config.numLayers }, (_, l) => `blocks.${l}.attn.hook_q`)]);
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  const layers = model.config.numLayers;
+  assert.deepEqual([joint.segmented, joint.flash, joint.softmax], [layers, layers, 0], "one product and one attention dispatch per layer");
+  assert.deepEqual([apart.segmented, apart.flash], [0, layers], "apart: the flash kernel on q, k and v of their own");
+  for (const key of Object.keys(joint.out)) assert.deepEqual(joint.out[key], apart.out[key], key);
+  // An observed pattern needs the three dispatches.
+  const seen = await runOnce([...names, "blocks.0.attn.hook_pattern"]);
+  assert.equal(seen.flash, layers - 1);
+  assert.equal(seen.softmax, 1);
+  model.dispose();
+});

@@ -52,8 +52,10 @@ export function flashKeyGroupsFit(dHead: number, dV: number, keyGroups: FlashKey
  * head; uniform maskHeads 1 or heads) → z [batch, queries, heads, dV]. Query head h reads key/value head
  * ⌊h / group⌋. `causal`: the caller's word that query row i sees no key after i + past and that no row is wholly
  * masked; a workgroup then stops after the tile holding its last row's last visible key (the mask makes the keys
- * after a row's own count for nothing either way). Uniforms: queries, keys, heads, group, the key/value strides in
- * vec4s (key, head, batch), past, maskHeads, scale, softcap.
+ * after a row's own count for nothing either way). Uniforms: queries, keys, heads, group, the key strides in vec4s
+ * (key, head, batch), past, maskHeads, then where q, k and v lie in their buffers (in vec4s: q's row stride and
+ * first element, k's and v's first elements, v's strides): each may be a part of one q|k|v product's rows
+ * (flashAttentionPlacement), scale, softcap.
  *
  * `keyGroups` threads share each query row, each taking its own part of every tile of keys with its own m, l and o;
  * at the end the first merges the others' (m, l, o) into its own: M = max m_g, L = Σ l_g·exp(m_g − M), O = Σ
@@ -69,7 +71,9 @@ export class FlashAttentionProgram implements WebgpuProgram {
   variableComponents = [4, 4, 4, 1];
   outputComponent = 4;
   workgroupSize: [number, number, number] = [FLASH_THREADS, 1, 1];
-  uniforms = "nQ : i32, nK : i32, heads : i32, group : i32, kvKeyStride : i32, kvHeadStride : i32, kvBatchStride : i32, past : i32, maskHeads : i32, scale : f32, softcap : f32,";
+  uniforms =
+    "nQ : i32, nK : i32, heads : i32, group : i32, kvKeyStride : i32, kvHeadStride : i32, kvBatchStride : i32, past : i32, maskHeads : i32, " +
+    "qRowStride : i32, qStart : i32, kStart : i32, vStart : i32, vKeyStride : i32, vHeadStride : i32, vBatchStride : i32, scale : f32, softcap : f32,";
   readonly keyTile: number;
   readonly rows: number;
 
@@ -157,13 +161,14 @@ fn main() {
   let row0 = i32(workgroupId.x) * ${R};
   let r = row0 + rho;
   let live = r < uniforms.nQ;
-  let kvBase = b * uniforms.kvBatchStride + (h / uniforms.group) * uniforms.kvHeadStride;
+  let kvBase = uniforms.kStart + b * uniforms.kvBatchStride + (h / uniforms.group) * uniforms.kvHeadStride;
+  let vBase = uniforms.vStart + b * uniforms.vBatchStride + (h / uniforms.group) * uniforms.vHeadStride;
   let maskBase = ((b * uniforms.maskHeads + h % uniforms.maskHeads) * uniforms.nQ + r) * uniforms.nK;
   var qv : array<vec4<f32>, ${D4}>;
   var o : array<vec4<f32>, ${V4}>;
   var s : array<f32, ${BG}>;
   if (live) {
-    let qBase = ((b * uniforms.nQ + r) * uniforms.heads + h) * ${D4};
+    let qBase = uniforms.qStart + (b * uniforms.nQ + r) * uniforms.qRowStride + h * ${D4};
     for (var c = 0; c < ${D4}; c++) { qv[c] = q[qBase + c]; }
   }
   for (var c = 0; c < ${V4}; c++) { o[c] = vec4<f32>(0.0); }
@@ -187,7 +192,7 @@ fn main() {
     for (var i = tid; i < ${BC * V4}; i += ${FLASH_THREADS}) {
       let kj = k0 + i / ${V4};
       var vv = vec4<f32>(0.0);
-      if (kj < uniforms.nK) { vv = v[kvBase + kj * uniforms.kvKeyStride + i % ${V4}]; }
+      if (kj < uniforms.nK) { vv = v[vBase + kj * uniforms.vKeyStride + i % ${V4}]; }
       Vs[i] = vv;
     }
     workgroupBarrier();
@@ -223,4 +228,34 @@ fn main() {
 }
 `;
   }
+}
+
+/** Where a tensor of heads lies in its buffer, by positions: its first element and its row (position) stride, in floats. */
+export interface HeadsPlacement {
+  start: number;
+  row: number;
+}
+
+/**
+ * FlashAttentionProgram's int32 uniforms for q [batch, queries, heads, dHead] and k / v by positions ([batch, keys,
+ * kvHeads, dHead] rows of `row` floats from `start`: their own tensors, row = kvHeads · dHead, start = 0, or parts of
+ * one q|k|v product's rows) or by heads ([batch, kvHeads, keys, dHead], whole tensors).
+ */
+export function flashAttentionUniforms(
+  s: { batch: number; queries: number; keys: number; heads: number; kvHeads: number; dHead: number; maskHeads: number },
+  placement: { q: HeadsPlacement; k: HeadsPlacement; v: HeadsPlacement } | "heads",
+): number[] {
+  const d4 = s.dHead / 4;
+  const byHeads = placement === "heads";
+  const q = byHeads ? { start: 0, row: s.heads * s.dHead } : placement.q;
+  const strides = (p: HeadsPlacement) => (byHeads ? [d4, s.keys * d4, s.kvHeads * s.keys * d4] : [p.row / 4, d4, s.keys * (p.row / 4)]);
+  const kPlace = byHeads ? { start: 0, row: 0 } : placement.k;
+  const vPlace = byHeads ? { start: 0, row: 0 } : placement.v;
+  for (const p of [q, kPlace, vPlace]) if (p.start % 4 !== 0 || p.row % 4 !== 0) throw new Error(`FlashAttentionProgram: placements must be whole vec4s (start ${p.start}, row ${p.row})`);
+  const [kKey, kHead, kBatch] = strides(kPlace);
+  const [vKey, vHead, vBatch] = strides(vPlace);
+  return [
+    s.queries, s.keys, s.heads, s.heads / s.kvHeads, kKey, kHead, kBatch, s.keys - s.queries, s.maskHeads,
+    q.row / 4, q.start / 4, kPlace.start / 4, vPlace.start / 4, vKey, vHead, vBatch,
+  ];
 }

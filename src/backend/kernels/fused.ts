@@ -6,7 +6,7 @@ import { ActivationProgram, AttentionMaskProgram, CountAboveProgram, MAX_ROW, No
 import type { WebgpuBackendApi } from "./program";
 import { planMatMul, runMatMulPlan, runStridedMatMul, stridedMatMulFits, type StridedMatMul } from "./batch-matmul";
 import { differentiableOpsRequired } from "../gradient-mode";
-import { FlashAttentionProgram, flashAttentionFits, flashKeyGroupsFit, type FlashKeyGroups } from "./flash-attention";
+import { FlashAttentionProgram, flashAttentionFits, flashAttentionUniforms, flashKeyGroupsFit, type FlashKeyGroups, type HeadsPlacement } from "./flash-attention";
 import { ArgumentError } from "../../errors";
 
 export const NORM_KERNEL = "LmprobeNorm";
@@ -179,15 +179,58 @@ export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, m
   // One mask for every head; on webgpu also one per head (ALiBi's).
   const maskHeads = webgpu && mask.shape[1] === heads ? heads : 1;
   if (!tf.util.arraysEqual(mask.shape, [b, maskHeads, pos, keys])) return null;
-  // webgpu's kernel reads k and v with the same strides, so one width for both (multi-head latent attention's
-  // narrower values take the three-dispatch path).
-  const setting = webgpu ? flashSetting() : "on";
-  if (webgpu && (setting === "off" || v.shape[3] !== dHead || !flashAttentionFits(dHead, dHead))) return null;
-  if (webgpu && setting === "auto" && !flashByDefault(keys, 4 * b * heads * pos * keys, (tf.backend() as unknown as WebgpuBackendApi).device.limits.maxStorageBufferBindingSize)) return null;
-  const keyGroups = typeof setting === "number" ? setting : defaultKeyGroups(dHead);
-  if (webgpu && !flashKeyGroupsFit(dHead, dHead, keyGroups)) return null;
+  // webgpu's kernel takes one width for keys and values (multi-head latent attention's narrower values take the
+  // three-dispatch path).
+  if (webgpu && v.shape[3] !== dHead) return null;
+  const keyGroups = webgpu ? flashKeyGroups(b, heads, pos, keys, dHead) : 1;
+  if (keyGroups == null) return null;
   const attrs = { scale, softcap: softcap ?? 0, kvPositions: byPositions ? 1 : 0, causal: causalSkip(causal), keyGroups };
   return tf.engine().runKernel(ATTENTION_KERNEL, { q, k, v, mask }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/** Where q, k and v lie in rows of [batch, positions, ·] tensors, and their heads, for fusedAttentionInRows. */
+export interface RowsPlacement {
+  heads: number;
+  kvHeads: number;
+  dHead: number;
+  q: HeadsPlacement;
+  k: HeadsPlacement;
+  v: HeadsPlacement;
+}
+
+/**
+ * fusedAttention by positions on webgpu's flash kernel, with q, k and v read where they lie in the rows of
+ * [batch, positions, ·] tensors (`placement`; the three may be one tensor, a q|k|v product, or rotated q and k
+ * beside it) instead of tensors of their own: no copy out of the product. Null off webgpu, where the flash kernel
+ * is not taken (its default, LMPROBE_WEBGPU_FLASH) or the shapes do not fit; the caller then runs the general path.
+ */
+export function fusedAttentionInRows(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, placement: RowsPlacement, mask: tf.Tensor4D, scale: number, softcap: number | null, causal = false): tf.Tensor4D | null {
+  if (tf.getBackend() !== "webgpu" || !available(ATTENTION_KERNEL) || ![q, k, v, mask].every(f32) || q.rank < 3 || k.rank < 3 || v.rank < 3 || q.size === 0) return null;
+  const [b, pos] = q.shape as [number, number];
+  const keys = k.shape[1] as number;
+  const { heads, kvHeads, dHead } = placement;
+  if (k.shape[0] !== b || v.shape[0] !== b || v.shape[1] !== keys || kvHeads < 1 || heads % kvHeads !== 0) return null;
+  const within = (t: tf.Tensor, p: HeadsPlacement, n: number) => p.start % 4 === 0 && p.row % 4 === 0 && p.start + n * dHead <= p.row && t.size === t.shape[0]! * t.shape[1]! * p.row;
+  if (!within(q, placement.q, heads) || !within(k, placement.k, kvHeads) || !within(v, placement.v, kvHeads)) return null;
+  const maskHeads = mask.shape[1] === heads ? heads : 1;
+  if (!tf.util.arraysEqual(mask.shape, [b, maskHeads, pos, keys])) return null;
+  const keyGroups = flashKeyGroups(b, heads, pos, keys, dHead);
+  if (keyGroups == null) return null;
+  const attrs = { scale, softcap: softcap ?? 0, causal: causalSkip(causal), keyGroups, placement };
+  return tf.engine().runKernel(ATTENTION_KERNEL, { q, k, v, mask }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/**
+ * The flash kernel's threads per query row for this attention on webgpu, or null where it is not taken:
+ * LMPROBE_WEBGPU_FLASH off, heads it does not take, or (by default) beyond flashByDefault's lengths.
+ */
+function flashKeyGroups(batch: number, heads: number, pos: number, keys: number, dHead: number): FlashKeyGroups | null {
+  const setting = flashSetting();
+  if (setting === "off" || !flashAttentionFits(dHead, dHead)) return null;
+  const bindingLimit = (tf.backend() as unknown as WebgpuBackendApi).device.limits.maxStorageBufferBindingSize;
+  if (setting === "auto" && !flashByDefault(keys, 4 * batch * heads * pos * keys, bindingLimit)) return null;
+  const keyGroups = typeof setting === "number" ? setting : defaultKeyGroups(dHead);
+  return flashKeyGroupsFit(dHead, dHead, keyGroups) ? keyGroups : null;
 }
 
 /**
@@ -571,17 +614,22 @@ export function registerFusedKernels(): void {
     return runStridedMatMul(backend, a, b, p);
   });
   register(ATTENTION_KERNEL, (backend, { q, k, v, mask }, attrs) => {
-    const [batch, queries, heads, dHead] = q.shape;
-    const byPositions = attrs.kvPositions === 1;
-    const [keys, kvHeads] = byPositions ? [k.shape[1], k.shape[2]] : [k.shape[2], k.shape[1]];
-    if (v.shape[3] !== dHead) throw new Error(`${ATTENTION_KERNEL}: values ${v.shape[3]} wide against keys ${dHead} (fusedAttention checks this first)`);
+    // attrs.placement (fusedAttentionInRows): q, k and v are parts of rows, e.g. one q|k|v product's; else tensors of
+    // heads, k and v by positions (kvPositions) or by heads.
+    const placed = attrs.placement as RowsPlacement | undefined;
+    const [batch, queries] = q.shape;
+    const heads = placed ? placed.heads : q.shape[2];
+    const dHead = placed ? placed.dHead : q.shape[3];
+    const byPositions = placed != null || attrs.kvPositions === 1;
+    const [keys, kvHeads] = placed ? [k.shape[1], placed.kvHeads] : byPositions ? [k.shape[1], k.shape[2]] : [k.shape[2], k.shape[1]];
+    if (!placed && v.shape[3] !== dHead) throw new Error(`${ATTENTION_KERNEL}: values ${v.shape[3]} wide against keys ${dHead} (fusedAttention checks this first)`);
     const softcap = attrs.softcap as number;
     const program = new FlashAttentionProgram(batch, queries, heads, dHead, dHead, softcap > 0, attrs.causal === true, (attrs.keyGroups as FlashKeyGroups | undefined) ?? 1);
-    // Strides in vec4s, shared by k and v.
-    const d4 = dHead / 4;
-    const [keyStride, headStride, batchStride] = byPositions ? [kvHeads * d4, d4, keys * kvHeads * d4] : [d4, keys * d4, kvHeads * keys * d4];
+    const own = (heads: number): HeadsPlacement => ({ start: 0, row: heads * dHead });
+    const placement = placed ?? (byPositions ? { q: own(heads), k: own(kvHeads), v: own(kvHeads) } : "heads");
+    const ints = flashAttentionUniforms({ batch, queries, keys, heads, kvHeads, dHead, maskHeads: mask.shape[1] }, placement);
     return backend.runWebGPUProgram(program, [q, k, v, mask], "float32", [
-      ...[queries, keys, heads, heads / kvHeads, keyStride, headStride, batchStride, keys - queries, mask.shape[1]].map((x) => ({ type: "int32" as const, data: [x] })),
+      ...ints.map((x) => ({ type: "int32" as const, data: [x] })),
       { type: "float32", data: [attrs.scale as number] },
       { type: "float32", data: [softcap > 0 ? softcap : 1] },
     ]);

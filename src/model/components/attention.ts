@@ -6,7 +6,7 @@ import type { AttentionWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { batchedMatMul, linearProjection, outputProjection as projectOutput } from "./linear";
 import type { Weight2D } from "../../backend/packed-weight";
-import { capability, fusedAttention, fusedLinears, fusedRotaryHalfFromQkv, fusedScoresSoftmax, headsContext, headsScores, qkvContext, qkvScores, qkvScoresFit, type QkvLayout } from "../../backend/capabilities";
+import { capability, fusedAttention, fusedAttentionInRows, fusedLinears, fusedRotaryHalfFromQkv, fusedScoresSoftmax, headsContext, headsScores, qkvContext, qkvScores, qkvScoresFit, type QkvLayout, type RowsPlacement } from "../../backend/capabilities";
 import { isPacked, weightsMatMul } from "../../backend/packed-weight";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
@@ -82,7 +82,8 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
  * norms or sinks, rotary (if any) of the "half" kind, nothing observing q, k, v (before rotary) or the scores: q, k
  * and v as one product (backend/kernels/segmented.ts; the same numbers as three). Without rotary the scores read q and k from that product's rows where they lie; with it, q and k are
  * rotated out of them into tensors of their own (hook_rot_q / hook_rot_k see those). pattern · v reads v in place.
- * Attention here is always the three dispatches (the flash kernel, attendProjected's, reads q, k and v apart).
+ * Where nothing reads the pattern, webgpu's flash kernel (where its default takes it) reads q, k and v from the
+ * product's rows; otherwise the scores, softmax and pattern · v run as three dispatches.
  * Null where any of that does not hold (the caller then projects q, k and v apart).
  */
 function attendJointQkv(w: AttentionWeights, flat: tf.Tensor2D, batch: number, pos: number, ctx: AttentionContext): tf.Tensor3D | null {
@@ -106,6 +107,21 @@ function attendJointQkv(w: AttentionWeights, flat: tf.Tensor2D, batch: number, p
       fusedRotaryHalfFromQkv(qkv, start * dHead, n, dHead, rotary.tables.cos, rotary.tables.sin, rotary.settings.rotaryDim) ??
       applyRotary(part(start, n), rotary.tables, rotary.settings);
     rotated = { q: hook("hook_rot_q", rotate(0, heads)) as tf.Tensor4D, k: hook("hook_rot_k", rotate(heads, kvHeads)) as tf.Tensor4D };
+  }
+  // Nothing reads the pattern: the flash kernel (where its default takes it) reads q, k and v where they lie, the
+  // rotated q and k from their own tensors. One dispatch where the scores, softmax and pattern · v are three.
+  if (ctx.hooks.idle(at + "hook_pattern") && !streams(ctx, batch * heads * pos * pos)) {
+    const row = (heads + 2 * kvHeads) * dHead;
+    const placement: RowsPlacement = {
+      heads,
+      kvHeads,
+      dHead,
+      q: rotated ? { start: 0, row: heads * dHead } : { start: 0, row },
+      k: rotated ? { start: 0, row: kvHeads * dHead } : { start: heads * dHead, row },
+      v: { start: (heads + kvHeads) * dHead, row },
+    };
+    const z = fusedAttentionInRows(rotated?.q ?? qkv, rotated?.k ?? qkv, qkv, placement, ctx.mask, w.scale, w.softcap, ctx.causalKeys === true);
+    if (z) return outputProjection(w, hook("hook_z", z), ctx.residual ?? null);
   }
   const scores = rotated ? headsScores(rotated.q, rotated.k) : qkvScores(qkv, layout);
   const pattern = scores ? fusedScoresSoftmax(scores, ctx.mask, w.scale, w.softcap) : null;
