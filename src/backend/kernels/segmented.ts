@@ -1,15 +1,18 @@
-// One product of x with several weights side by side, x · [W0 | W1 | W2] (attention's q, k and v projections), in
-// one dispatch of the tiled matmul without copying the weights together: each weight (and bias) stays its own
-// buffer, and each load reads the one its output columns belong to (MatMulTiledProgram's `segments`). Every
-// output is the same sequence of multiply-adds as in a product of its own, so the numbers are those of separate
-// products. Why: at 1024 rows GPT-2-small's [1024, 768] · [768, 768] projections make too few blocks to fill an
-// H100 (0.15 ms each, 8 TFLOP/s), where one [1024, 768] · [768, 2304] product runs like the MLP's up-projection
-// (18 TFLOP/s); at 128 rows, two dispatches fewer per layer for a pass bound by the host. Measured on an H100 the
-// whole forward was not faster for it (bench/results/gpu-h100/joint-qkv-ab.jsonl), so attention takes it only on
-// request (capability jointQkvProduct, LMPROBE_WEBGPU_JOINT_QKV=on).
+// One product of x with several weights side by side, x · [W0 | W1 | W2] (attention's q, k and v projections; an
+// MLP's gate and up), in one dispatch of the tiled matmul without copying the weights together: each weight (and
+// bias) stays its own buffer, and each load reads the one its output columns belong to (MatMulTiledProgram's
+// `segments`). Every output is the same sequence of multiply-adds as in a product of its own, so the numbers are
+// those of separate products; where the weights' own products would split K (split-k.ts: few rows), the joint one
+// takes their K-slices and its one sum pass adds each segment's bias. Why: at 128 rows, a pass bound by the host's
+// encoding of dispatches runs one product and one sum where three weights made six dispatches; at 1024 rows
+// GPT-2-small's [1024, 768] · [768, 768] projections make too few blocks to fill an H100 (0.15 ms each,
+// 8 TFLOP/s), where one [1024, 768] · [768, 2304] product runs like the MLP's up-projection (18 TFLOP/s).
 // Packed weights that the GPU's matrix units take run there as one product too (MatMulUnitsProgram's segments)
 // where each weight alone would be on the units with the same K-slices: the numbers are then those of separate
 // products on the units, since neither the block size nor the number of blocks changes any output's sum.
+// The kernel can also return act(product) (attrs.activation; gated: act(gate) · up of two segments), applied by the
+// split-K sum where the product splits (one dispatch fewer) and by ActivationProgram after it otherwise: an MLP's
+// input projection (model/components/mlp.ts), one weight or gate | up.
 import * as tf from "@tensorflow/tfjs-core";
 import { planMatMul, matMulVariant } from "./batch-matmul";
 import { MatMulTiledProgram } from "./matmul";
@@ -70,8 +73,8 @@ export function segmentedTile(M: number, attrs: SegmentedMatMulAttrs): Segmented
     slices = ownSlices;
   }
   if (!slices || slices.splits * M * N * 4 > splitKTiling.maxPartialBytes) return null;
-  // Packed weights that the matrix units would each take run as separate products there.
-  if (attrs.format != null && widths.every((w) => planUnits(M, w, K) != null)) return null;
+  // A packed weight that the matrix units would take alone keeps its product there (their numbers and speed).
+  if (attrs.format != null && widths.some((w) => planUnits(M, w, K) != null)) return null;
   return { tile: plan.tile, ...slices };
 }
 
