@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { FLASH_MAX_KEYS, flashByDefault, fusedAttention } from "../../src/backend/kernels/fused";
 import { flashAttentionFits, flashKeyGroupsFit, flashKeyTile } from "../../src/backend/kernels/flash-attention";
+import { flashBlockedFits, flashBlockedWorkgroupBytes, flashKeyBlock } from "../../src/backend/kernels/flash-attention-blocked";
 import { MASKED } from "../../src/model/components/masks";
 import { LmprobeError } from "../../src/errors";
 import { assertWithinLargest, countDispatches, saveEnv, webgpuOrSkip } from "./webgpu-helpers";
@@ -80,7 +81,7 @@ const CASES: Case[] = [
   { what: "grouped heads (Qwen's 7 per kv head), no skip", batch: 1, pos: 70, heads: 7, kvHeads: 1, dHead: 64, softcap: null, layout: "positions", causal: false },
   { what: "128-wide heads (Llama's), groups of 2, causal skip", batch: 1, pos: 97, heads: 4, kvHeads: 2, dHead: 128, softcap: null, layout: "positions", causal: true },
   { what: "a softcap (Gemma 2's), keys head-major", batch: 1, pos: 40, heads: 2, kvHeads: 1, dHead: 32, softcap: 50, layout: "heads", causal: false },
-  { what: "a batch of two, the second left-padded (wholly masked rows)", batch: 2, pos: 67, heads: 2, kvHeads: 2, dHead: 16, softcap: null, pad: [0, 5], layout: "positions", causal: false },
+  { what: "a batch of two, the second left-padded (wholly masked rows)", batch: 2, pos: 67, heads: 2, kvHeads: 2, dHead: 32, softcap: null, pad: [0, 5], layout: "positions", causal: false },
   { what: "ALiBi's mask per head, causal skip", batch: 1, pos: 80, heads: 3, kvHeads: 3, dHead: 16, softcap: null, layout: "positions", causal: true, perHead: true },
   { what: "one position", batch: 1, pos: 1, heads: 2, kvHeads: 1, dHead: 8, softcap: null, layout: "positions", causal: true },
 ];
@@ -94,6 +95,15 @@ test("the key tile and the head widths the flash kernel takes", () => {
   // Four threads per row: four keys each of a 16-key tile at 128 wide, of a 32-key tile at 64.
   assert.ok(flashKeyGroupsFit(128, 128, 4) && flashKeyGroupsFit(64, 64, 4) && flashKeyGroupsFit(16, 16, 4));
   assert.ok(!flashKeyGroupsFit(4, 4, 4), "too narrow to pass the merge through the tiles");
+});
+
+test("the blocked kernel's key tiles: 32 keys where the workgroup memory takes them, 16 where it takes only those", () => {
+  assert.equal(flashKeyBlock(64, 49152), 32, "an H100's 48 KB");
+  assert.equal(flashKeyBlock(64, 32768), 16, "a software adapter's 32 KB");
+  assert.equal(flashKeyBlock(32, 32768), 32);
+  assert.equal(flashKeyBlock(64, 16384), null, "WebGPU's guaranteed 16 KB: the row kernel");
+  assert.equal(flashKeyBlock(128, 1 << 20), null, "128-wide heads: the row kernel");
+  assert.ok(flashBlockedWorkgroupBytes(64, 32) <= 49152 && flashBlockedWorkgroupBytes(64, 16) <= 32768);
 });
 
 test("webgpu's flash attention equals float64 attention: groups, widths, softcap, batch, padding, layouts, causal skip", async (t) => {
@@ -124,12 +134,16 @@ test("webgpu's flash attention equals float64 attention: groups, widths, softcap
     const qt = tf.tensor4d(q, [batch, pos, heads, dHead]);
     const [kt, vt] = c.layout === "positions" ? [tf.tensor4d(k, [batch, pos, kvHeads, dHead]), tf.tensor4d(v, [batch, pos, kvHeads, dHead])] : [headMajor(k), headMajor(v)];
     const mt = tf.tensor4d(mask, [batch, maskHeads, pos, pos]);
-    // One, two and four threads per query row (the last merging partial softmaxes).
-    for (const groups of ["1", "2", "4"] as const) {
-      if (!flashKeyGroupsFit(dHead, dHead, Number(groups) as 1 | 2 | 4)) continue;
+    // One, two and four threads per query row (the last merging partial softmaxes), and the blocked kernel (heads of
+    // 32 or 64; on the software adapter's 32 KB of workgroup memory, tiles of 32 keys at 32 wide and 16 at 64).
+    for (const groups of ["1", "2", "4", "blocks"] as const) {
+      if (groups === "blocks" ? !flashBlockedFits(dHead) : !flashKeyGroupsFit(dHead, dHead, Number(groups) as 1 | 2 | 4)) continue;
+      const dispatches = countDispatches((key) => key.startsWith("lmprobeFlashBlocked"));
       process.env.LMPROBE_WEBGPU_FLASH = groups;
       const z = fusedAttention(qt, kt as tf.Tensor4D, vt as tf.Tensor4D, mt, scale, c.softcap, c.layout, c.causal);
+      dispatches.stop();
       assert.ok(z, `${c.what}: the kernel takes it`);
+      assert.equal(dispatches.count(), groups === "blocks" ? 1 : 0, `${c.what}, ${groups}: the blocked kernel ran`);
       assert.deepEqual(z.shape, [batch, pos, heads, dHead]);
       const got = (await z.data()) as Float32Array;
       z.dispose();
@@ -197,6 +211,12 @@ test("the demo model on webgpu: one attention dispatch per layer with the flash 
     assert.equal(off.flash, 0);
     assert.equal(off.softmax, model.nLayers);
     assertWithinLargest(on.values, off.values, 1e-5, "flash against three dispatches");
+    // The blocked kernel (the demo's 32-wide heads) in the same place: one dispatch per layer, the same logits.
+    const blockedCount = countDispatches((key) => key.startsWith("lmprobeFlashBlocked"));
+    const blocks = await logits("blocks");
+    blockedCount.stop();
+    assert.equal(blockedCount.count(), model.nLayers, "one blocked dispatch per layer");
+    assertWithinLargest(blocks.values, off.values, 1e-5, "the blocked kernel against three dispatches");
     // A hook on the pattern needs the pattern: the three-dispatch path runs, and the hook sees rows summing to 1.
     process.env.LMPROBE_WEBGPU_FLASH = "on";
     const before = flash.count();

@@ -6,6 +6,7 @@ import { ActivationProgram, AttentionMaskProgram, CountAboveProgram, MAX_ROW, No
 import type { WebgpuBackendApi } from "./program";
 import { planMatMul, runMatMulPlan, runStridedMatMul, stridedMatMulFits, type StridedMatMul } from "./batch-matmul";
 import { differentiableOpsRequired } from "../gradient-mode";
+import { FlashAttentionBlockedProgram, flashKeyBlock, type FlashKeyBlock } from "./flash-attention-blocked";
 import { FlashAttentionProgram, flashAttentionFits, flashAttentionUniforms, flashKeyGroupsFit, type FlashKeyGroups, type HeadsPlacement } from "./flash-attention";
 import { ArgumentError } from "../../errors";
 
@@ -182,9 +183,9 @@ export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, m
   // webgpu's kernel takes one width for keys and values (multi-head latent attention's narrower values take the
   // three-dispatch path).
   if (webgpu && v.shape[3] !== dHead) return null;
-  const keyGroups = webgpu ? flashKeyGroups(b, heads, pos, keys, dHead) : 1;
-  if (keyGroups == null) return null;
-  const attrs = { scale, softcap: softcap ?? 0, kvPositions: byPositions ? 1 : 0, causal: causalSkip(causal), keyGroups };
+  const plan = webgpu ? flashPlan(b, heads, pos, keys, dHead) : { keyGroups: 1, keyBlock: 0 };
+  if (plan == null) return null;
+  const attrs = { scale, softcap: softcap ?? 0, kvPositions: byPositions ? 1 : 0, causal: causalSkip(causal), ...plan };
   return tf.engine().runKernel(ATTENTION_KERNEL, { q, k, v, mask }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
@@ -214,9 +215,9 @@ export function fusedAttentionInRows(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, p
   if (!within(q, placement.q, heads) || !within(k, placement.k, kvHeads) || !within(v, placement.v, kvHeads)) return null;
   const maskHeads = mask.shape[1] === heads ? heads : 1;
   if (!tf.util.arraysEqual(mask.shape, [b, maskHeads, pos, keys])) return null;
-  const keyGroups = flashKeyGroups(b, heads, pos, keys, dHead);
-  if (keyGroups == null) return null;
-  const attrs = { scale, softcap: softcap ?? 0, causal: causalSkip(causal), keyGroups, placement };
+  const plan = flashPlan(b, heads, pos, keys, dHead);
+  if (plan == null) return null;
+  const attrs = { scale, softcap: softcap ?? 0, causal: causalSkip(causal), ...plan, placement };
   return tf.engine().runKernel(ATTENTION_KERNEL, { q, k, v, mask }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
@@ -224,13 +225,22 @@ export function fusedAttentionInRows(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, p
  * The flash kernel's threads per query row for this attention on webgpu, or null where it is not taken:
  * LMPROBE_WEBGPU_FLASH off, heads it does not take, or (by default) beyond flashByDefault's lengths.
  */
-function flashKeyGroups(batch: number, heads: number, pos: number, keys: number, dHead: number): FlashKeyGroups | null {
+function flashPlan(batch: number, heads: number, pos: number, keys: number, dHead: number): FlashPlan | null {
   const setting = flashSetting();
   if (setting === "off" || !flashAttentionFits(dHead, dHead)) return null;
-  const bindingLimit = (tf.backend() as unknown as WebgpuBackendApi).device.limits.maxStorageBufferBindingSize;
-  if (setting === "auto" && !flashByDefault(keys, 4 * batch * heads * pos * keys, bindingLimit)) return null;
+  const limits = (tf.backend() as unknown as WebgpuBackendApi).device.limits;
+  if (setting === "auto" && !flashByDefault(keys, 4 * batch * heads * pos * keys, limits.maxStorageBufferBindingSize)) return null;
+  // LMPROBE_WEBGPU_FLASH=blocks: the blocked kernel wherever it takes the heads (for a benchmark's A/B).
+  const keyBlock = setting === "blocks" ? flashKeyBlock(dHead, limits.maxComputeWorkgroupStorageSize) : null;
+  if (keyBlock) return { keyGroups: 1, keyBlock };
   const keyGroups = typeof setting === "number" ? setting : defaultKeyGroups(dHead);
-  return flashKeyGroupsFit(dHead, dHead, keyGroups) ? keyGroups : null;
+  return flashKeyGroupsFit(dHead, dHead, keyGroups) ? { keyGroups, keyBlock: 0 } : null;
+}
+
+/** Which flash kernel runs: FlashAttentionBlockedProgram with `keyBlock` keys per tile, or (0) the row kernel with keyGroups threads per row. */
+interface FlashPlan {
+  keyGroups: FlashKeyGroups;
+  keyBlock: FlashKeyBlock | 0;
 }
 
 /**
@@ -255,15 +265,16 @@ export function flashByDefault(keys: number, scoresBytes: number, bindingLimitBy
 
 /**
  * LMPROBE_WEBGPU_FLASH: auto (unset: where flashByDefault says, defaultKeyGroups threads per query row), on (at
- * any length), off (attention as q·kᵀ, softmax and pattern · v, three dispatches), or 1, 2 or 4 threads per query
- * row at any length (for a benchmark's A/B).
+ * any length), off (attention as q·kᵀ, softmax and pattern · v, three dispatches), blocks (the blocked kernel,
+ * flash-attention-blocked.ts, at any length where it takes the heads; the row kernel elsewhere), or 1, 2 or 4
+ * threads per query row at any length (for a benchmark's A/B).
  */
-function flashSetting(): "auto" | "on" | "off" | FlashKeyGroups {
+function flashSetting(): "auto" | "on" | "off" | "blocks" | FlashKeyGroups {
   const value = process.env.LMPROBE_WEBGPU_FLASH;
   if (value === undefined || value === "" || value === "auto") return "auto";
-  if (value === "on" || value === "off") return value;
+  if (value === "on" || value === "off" || value === "blocks") return value;
   if (value === "1" || value === "2" || value === "4") return Number(value) as FlashKeyGroups;
-  throw new ArgumentError("LMPROBE_WEBGPU_FLASH", `is "${value}": expected auto, on, off, 1, 2 or 4`, "unset it for lmprobe's default (auto)");
+  throw new ArgumentError("LMPROBE_WEBGPU_FLASH", `is "${value}": expected auto, on, off, blocks, 1, 2 or 4`, "unset it for lmprobe's default (auto)");
 }
 
 /**
@@ -624,7 +635,10 @@ export function registerFusedKernels(): void {
     const [keys, kvHeads] = placed ? [k.shape[1], placed.kvHeads] : byPositions ? [k.shape[1], k.shape[2]] : [k.shape[2], k.shape[1]];
     if (!placed && v.shape[3] !== dHead) throw new Error(`${ATTENTION_KERNEL}: values ${v.shape[3]} wide against keys ${dHead} (fusedAttention checks this first)`);
     const softcap = attrs.softcap as number;
-    const program = new FlashAttentionProgram(batch, queries, heads, dHead, dHead, softcap > 0, attrs.causal === true, (attrs.keyGroups as FlashKeyGroups | undefined) ?? 1);
+    const keyBlock = (attrs.keyBlock as FlashKeyBlock | 0 | undefined) ?? 0;
+    const program = keyBlock
+      ? new FlashAttentionBlockedProgram(batch, queries, heads, dHead, softcap > 0, attrs.causal === true, keyBlock)
+      : new FlashAttentionProgram(batch, queries, heads, dHead, dHead, softcap > 0, attrs.causal === true, (attrs.keyGroups as FlashKeyGroups | undefined) ?? 1);
     const own = (heads: number): HeadsPlacement => ({ start: 0, row: heads * dHead });
     const placement = placed ?? (byPositions ? { q: own(heads), k: own(kvHeads), v: own(kvHeads) } : "heads");
     const ints = flashAttentionUniforms({ batch, queries, keys, heads, kvHeads, dHead, maskHeads: mask.shape[1] }, placement);
