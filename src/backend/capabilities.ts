@@ -70,11 +70,10 @@ const KERNEL_CAPABILITIES = {
   /** residual + x·W + b in one kernel, so a block may skip its separate residual adds (forward.ts). */
   fusedLinearResidual: () => process.env.LMPROBE_WEBGPU_FUSED !== "off" && tf.getKernel(LINEAR_RESIDUAL_KERNEL, tf.getBackend()) != null,
   /**
-   * q, k and v as one segmented product per layer (model/components/attention.ts, kernels/segmented.ts). Opt-in
-   * (LMPROBE_WEBGPU_JOINT_QKV=on): on an H100 it was not faster than three products (GPT-2-small forward at
-   * T = 128 0.75×, T = 1024 0.90×; bench/results/gpu-h100/joint-qkv-ab.jsonl).
+   * q, k and v as one segmented product per layer may be asked for (model/components/attention.ts decides by rows:
+   * jointQkvRows; kernels/segmented.ts). LMPROBE_WEBGPU_JOINT_QKV=off never takes it.
    */
-  jointQkvProduct: () => process.env.LMPROBE_WEBGPU_JOINT_QKV === "on" && tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) != null,
+  jointQkvProduct: () => jointQkvSetting() !== "off" && tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) != null,
   /**
    * A gated MLP's gate and up projections as one product (on the GPU's matrix units, or the tiled kernel with each
    * weight's own K-slices: each output is its own product's number, kernels/segmented.ts), its activation applied by
@@ -88,6 +87,33 @@ const KERNEL_CAPABILITIES = {
    */
   activatedProjection: () => onOffSetting("LMPROBE_WEBGPU_ACTIVATION_EPILOGUE") && process.env.LMPROBE_WEBGPU_FUSED !== "off" && tf.getKernel(SEGMENTED_MATMUL_KERNEL, tf.getBackend()) != null,
 } as const;
+
+/**
+ * LMPROBE_WEBGPU_JOINT_QKV: auto (unset: the one q|k|v product up to JOINT_QKV_MAX_ROWS rows), on (at any number of
+ * rows) or off; anything else is an error naming it.
+ */
+export function jointQkvSetting(): "auto" | "on" | "off" {
+  const value = process.env.LMPROBE_WEBGPU_JOINT_QKV;
+  if (value === undefined || value === "" || value === "auto") return "auto";
+  if (value === "on" || value === "off") return value;
+  throw new ArgumentError("LMPROBE_WEBGPU_JOINT_QKV", `is "${value}": expected auto, on or off`, "unset it for lmprobe's default (auto)");
+}
+
+/**
+ * Rows up to which LMPROBE_WEBGPU_JOINT_QKV's default takes the one q|k|v product: where the weights' products split
+ * K (split-k.ts), so that one product and one sum replace six dispatches and the flash kernel reads q, k and v from
+ * the product's rows, in passes bound by the host's encoding. Alternated with three products in one process on an
+ * H100 (`bash bench/gpu/alternate.sh LMPROBE_WEBGPU_JOINT_QKV=off,on`, bench/results/gpu-h100/joint-qkv-split/): at
+ * T = 128 the forward 1.07× faster for GPT-2-small and 1.04× for Qwen2.5-0.5B (probes 1.03×, 1.03×); at T = 1024,
+ * where nothing splits, 0.99× and 0.98× (probes 1.00×, 0.99×).
+ */
+export const JOINT_QKV_MAX_ROWS = 256;
+
+/** Whether LMPROBE_WEBGPU_JOINT_QKV takes the one q|k|v product for a pass of `rows` rows (batch × positions). */
+export function jointQkvRows(rows: number): boolean {
+  const setting = jointQkvSetting();
+  return setting === "on" || (setting === "auto" && rows <= JOINT_QKV_MAX_ROWS);
+}
 
 /** An on (or unset) / off setting; anything else is an error naming it. */
 function onOffSetting(name: string): boolean {
@@ -121,6 +147,7 @@ export {
   countAbove,
   fusedAttention,
   fusedAttentionInRows,
+  flashTakesRows,
   type RowsPlacement,
   fusedAttentionMask,
   fusedMlp,

@@ -13,6 +13,8 @@ import { packWeight, weightMatMul, weightsMatMul, type Weight2D } from "../../sr
 import { bfloat16ToFloat32, float32ToBfloat16Bits } from "../../src/io/half-float";
 import { loadModel } from "../../src/load";
 import { saveEnv, webgpuOrSkip } from "./webgpu-helpers";
+import { JOINT_QKV_MAX_ROWS, jointQkvRows } from "../../src/backend/capabilities";
+import { LmprobeError } from "../../src/errors";
 import { maxError, productReference, randoms } from "./product-reference";
 
 test("weightsMatMul is null off webgpu", async () => {
@@ -209,10 +211,27 @@ for (const fixture of ["gpt2", "llama", "qwen2"]) test(`${fixture} on webgpu: on
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
   assert.equal(joint.segmented, model.config.numLayers, "one q|k|v product per layer");
   assert.equal(apart.segmented, 0);
-  delete process.env.LMPROBE_WEBGPU_JOINT_QKV;
-  assert.equal((await runOnce(names)).segmented, 0, "not taken unless asked for");
+  process.env.LMPROBE_WEBGPU_JOINT_QKV = "off";
+  assert.equal((await runOnce(names)).segmented, 0, "off: not taken");
   for (const key of Object.keys(joint.out)) assert.deepEqual(joint.out[key], apart.out[key], key);
   model.dispose();
+});
+
+test("LMPROBE_WEBGPU_JOINT_QKV: by default the one q|k|v product up to 256 rows (where the products split K); on at any number, off never", () => {
+  const restore = saveEnv("LMPROBE_WEBGPU_JOINT_QKV");
+  try {
+    delete process.env.LMPROBE_WEBGPU_JOINT_QKV;
+    assert.ok(jointQkvRows(JOINT_QKV_MAX_ROWS) && jointQkvRows(1));
+    assert.ok(!jointQkvRows(JOINT_QKV_MAX_ROWS + 1), "past 256 rows: three products (no faster as one at 1024 on an H100)");
+    process.env.LMPROBE_WEBGPU_JOINT_QKV = "on";
+    assert.ok(jointQkvRows(4096));
+    process.env.LMPROBE_WEBGPU_JOINT_QKV = "off";
+    assert.ok(!jointQkvRows(128));
+    process.env.LMPROBE_WEBGPU_JOINT_QKV = "yes";
+    assert.throws(() => jointQkvRows(128), (err: unknown) => err instanceof LmprobeError && /LMPROBE_WEBGPU_JOINT_QKV/.test((err as Error).message));
+  } finally {
+    restore();
+  }
 });
 
 // The flash kernel reading q, k and v from the one product's rows (rotated q and k from their own tensors): one

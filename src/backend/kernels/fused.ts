@@ -222,6 +222,14 @@ export function fusedAttentionInRows(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, p
 }
 
 /**
+ * Whether fusedAttentionInRows would take this attention (webgpu, the flash kernel taken by its setting and default,
+ * heads it takes): asked before a q|k|v product is made for it.
+ */
+export function flashTakesRows(batch: number, heads: number, pos: number, keys: number, dHead: number): boolean {
+  return tf.getBackend() === "webgpu" && available(ATTENTION_KERNEL) && flashPlan(batch, heads, pos, keys, dHead) != null;
+}
+
+/**
  * The flash kernel's threads per query row for this attention on webgpu, or null where it is not taken:
  * LMPROBE_WEBGPU_FLASH off, heads it does not take, or (by default) beyond flashByDefault's lengths.
  */

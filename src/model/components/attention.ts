@@ -6,7 +6,7 @@ import type { AttentionWeights } from "../canonical";
 import type { HookRunner } from "../hooks";
 import { batchedMatMul, linearProjection, outputProjection as projectOutput } from "./linear";
 import type { Weight2D } from "../../backend/packed-weight";
-import { capability, fusedAttention, fusedAttentionInRows, fusedLinears, fusedRotaryHalfFromQkv, fusedScoresSoftmax, headsContext, headsScores, qkvContext, qkvScores, qkvScoresFit, type QkvLayout, type RowsPlacement } from "../../backend/capabilities";
+import { capability, jointQkvRows, jointQkvSetting, flashTakesRows, fusedAttention, fusedAttentionInRows, fusedLinears, fusedRotaryHalfFromQkv, fusedScoresSoftmax, headsContext, headsScores, qkvContext, qkvScores, qkvScoresFit, type QkvLayout, type RowsPlacement } from "../../backend/capabilities";
 import { isPacked, weightsMatMul } from "../../backend/packed-weight";
 import { applyNorm } from "./norm";
 import { applyRotary, type RotaryTables } from "./rotary";
@@ -52,7 +52,7 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
   const { nHeads, nKVHeads, dHead } = w;
   const hook = (local: string, t: tf.Tensor) => ctx.hooks.run(`blocks.${ctx.layer}.attn.${local}`, ctx.layer, t);
   const flat = x.reshape([batch * pos, dModel]);
-  const joint = ctx.keysInPlace && capability("jointQkvProduct") ? attendJointQkv(w, flat as tf.Tensor2D, batch, pos, ctx) : null;
+  const joint = ctx.keysInPlace && capability("jointQkvProduct") && jointQkvRows(batch * pos) && jointQkvWorthIt(w, batch, pos, ctx) ? attendJointQkv(w, flat as tf.Tensor2D, batch, pos, ctx) : null;
   if (joint) return joint;
 
   // cpu-native: q, k and v as one call with three outputs, each the numbers of its own product (the hooks below see
@@ -78,7 +78,17 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
 }
 
 /**
- * Opt-in (capability jointQkvProduct: not faster on an H100). webgpu, one sequence without a KV cache, no q/k
+ * LMPROBE_WEBGPU_JOINT_QKV's default (auto) takes the one q|k|v product only where the flash kernel will read q, k and
+ * v from its rows (nothing reads the pattern): otherwise the three attention dispatches of the separate path have
+ * the causal skip, which those reading from the product's rows lack. "on" takes it wherever it can.
+ */
+function jointQkvWorthIt(w: AttentionWeights, batch: number, pos: number, ctx: AttentionContext): boolean {
+  if (jointQkvSetting() === "on") return true;
+  return ctx.hooks.idle(`blocks.${ctx.layer}.attn.hook_pattern`) && !streams(ctx, batch * w.nHeads * pos * pos) && flashTakesRows(batch, w.nHeads, pos, pos, w.dHead);
+}
+
+/**
+ * By default up to 256 rows (capability jointQkvProduct, jointQkvRows: faster there on an H100). webgpu, one sequence without a KV cache, no q/k
  * norms or sinks, rotary (if any) of the "half" kind, nothing observing q, k, v (before rotary) or the scores: q, k
  * and v as one product (backend/kernels/segmented.ts; the same numbers as three). Without rotary the scores read q and k from that product's rows where they lie; with it, q and k are
  * rotated out of them into tensors of their own (hook_rot_q / hook_rot_k see those). pattern · v reads v in place.
