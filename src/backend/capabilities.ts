@@ -103,9 +103,11 @@ export function jointQkvSetting(): "auto" | "on" | "off" {
  * Rows up to which LMPROBE_WEBGPU_JOINT_QKV's default takes the one q|k|v product: where the weights' products split
  * K (split-k.ts), so that one product and one sum replace six dispatches and the flash kernel reads q, k and v from
  * the product's rows, in passes bound by the host's encoding. Alternated with three products in one process on an
- * H100 (`bash bench/gpu/alternate.sh LMPROBE_WEBGPU_JOINT_QKV=off,on`, bench/results/gpu-h100/joint-qkv-split/): at
- * T = 128 the forward 1.07× faster for GPT-2-small and 1.04× for Qwen2.5-0.5B (probes 1.03×, 1.03×); at T = 1024,
- * where nothing splits, 0.99× and 0.98× (probes 1.00×, 0.99×).
+ * H100, medians of 4 rounds (`bash bench/gpu/alternate.sh LMPROBE_WEBGPU_JOINT_QKV=off,on`, then `off,auto`;
+ * bench/results/gpu-h100/joint-qkv-split/, joint-qkv-auto/): at T = 128 the forward 1.07× and 1.13× faster for
+ * GPT-2-small, 1.04× and 1.51× for Qwen2.5-0.5B (probes 1.03× and 1.08×, 1.03× and 1.17×); at T = 1024, where
+ * nothing splits, 0.99× and 0.98× with it on. That host's rounds spread about as widely as those gains: under
+ * `auto`, T = 1024 runs the same code on both sides, and measured 0.95× and 1.02×.
  */
 export const JOINT_QKV_MAX_ROWS = 256;
 
