@@ -167,6 +167,19 @@ test("rotary of q or k read from the q|k|v product equals the rotation of that s
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
 });
 
+/** One run of `model` caching `cache`: the logits and the `names` activations, and how many kernels of a name ran. */
+async function runCounted(model: Awaited<ReturnType<typeof loadModel>>, ids: number[], names: string[], cache: string[]) {
+  const out: Record<string, number[]> = {};
+  const info = await tf.profile(async () => {
+    const r = model.run([ids], { cache });
+    out.logits = Array.from(await r.logits.data());
+    for (const n of names) out[n] = Array.from(await r.cache.get(n).data());
+    r.dispose();
+    return [];
+  });
+  return { out, count: (name: string) => info.kernels.filter((k) => k.name === name).length };
+}
+
 // GPT-2 and OPT-like (no rotary: the scores read q and k in place), Llama (grouped heads, rotary), Qwen2 (biases,
 // rotary, grouped heads).
 for (const fixture of ["gpt2", "llama", "qwen2"]) test(`${fixture} on webgpu: one q|k|v product per layer, with the numbers of the path that projects them apart`, async (t) => {
@@ -194,15 +207,8 @@ for (const fixture of ["gpt2", "llama", "qwen2"]) test(`${fixture} on webgpu: on
   const ids = Array.from({ length: 80 }, (_, i) => (i * 29 + 3) % 512);
   const names = ["blocks.1.attn.hook_pattern", "blocks.1.attn.hook_z", "blocks.1.hook_resid_post", ...(model.config.rope ? ["blocks.0.attn.hook_rot_k"] : [])];
   const runOnce = async (cache: string[]) => {
-    const out: Record<string, number[]> = {};
-    const info = await tf.profile(async () => {
-      const r = model.run([ids], { cache });
-      out.logits = Array.from(await r.logits.data());
-      for (const n of names) out[n] = Array.from(await r.cache.get(n).data());
-      r.dispose();
-      return [];
-    });
-    return { out, segmented: info.kernels.filter((k) => k.name === "LmprobeSegmentedMatMul").length };
+    const { out, count } = await runCounted(model, ids, names, cache);
+    return { out, segmented: count("LmprobeSegmentedMatMul") };
   };
   const before = tf.memory().numTensors;
   const joint = await runOnce(names);
@@ -249,15 +255,7 @@ for (const fixture of ["gpt2", "llama", "qwen2"]) test(`${fixture} on webgpu: on
   const ids = Array.from({ length: 80 }, (_, i) => (i * 31 + 5) % 512);
   const names = ["blocks.1.attn.hook_z", "blocks.1.hook_resid_post"];
   const runOnce = async (cache: string[]) => {
-    const out: Record<string, number[]> = {};
-    const info = await tf.profile(async () => {
-      const r = model.run([ids], { cache });
-      out.logits = Array.from(await r.logits.data());
-      for (const n of names) out[n] = Array.from(await r.cache.get(n).data());
-      r.dispose();
-      return [];
-    });
-    const count = (name: string) => info.kernels.filter((k) => k.name === name).length;
+    const { out, count } = await runCounted(model, ids, names, cache);
     return { out, segmented: count("LmprobeSegmentedMatMul"), flash: count("LmprobeAttention"), softmax: count("LmprobeScoresSoftmax") };
   };
   const before = tf.memory().numTensors;

@@ -16,6 +16,7 @@
 // memory in all with 32-key tiles, 30 KB with 16). Uniforms and placements are FlashAttentionProgram's
 // (flashAttentionUniforms).
 import type { WebgpuProgram } from "./program";
+import { FLASH_UNIFORMS } from "./flash-attention";
 
 /** Query rows per workgroup, threads per workgroup. */
 const BR = 64;
@@ -52,9 +53,7 @@ export class FlashAttentionBlockedProgram implements WebgpuProgram {
   variableComponents = [4, 4, 4, 1];
   outputComponent = 4;
   workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  uniforms =
-    "nQ : i32, nK : i32, heads : i32, group : i32, kvKeyStride : i32, kvHeadStride : i32, kvBatchStride : i32, past : i32, maskHeads : i32, " +
-    "qRowStride : i32, qStart : i32, kStart : i32, vStart : i32, vKeyStride : i32, vHeadStride : i32, vBatchStride : i32, scale : f32, softcap : f32,";
+  uniforms = FLASH_UNIFORMS;
 
   constructor(
     readonly batch: number,

@@ -36,6 +36,14 @@ export function flashAttentionFits(dHead: number, dV: number): boolean {
 export type FlashKeyGroups = 1 | 2 | 4;
 
 /**
+ * The uniforms of both flash programs (this one and flash-attention-blocked.ts's), in flashAttentionUniforms' order
+ * (its int32 values), then scale and softcap.
+ */
+export const FLASH_UNIFORMS =
+  "nQ : i32, nK : i32, heads : i32, group : i32, kvKeyStride : i32, kvHeadStride : i32, kvBatchStride : i32, past : i32, maskHeads : i32, " +
+  "qRowStride : i32, qStart : i32, kStart : i32, vStart : i32, vKeyStride : i32, vHeadStride : i32, vBatchStride : i32, scale : f32, softcap : f32,";
+
+/**
  * Whether `keyGroups` threads per row fit: each takes at least four keys of a tile (the tile grows to 4 · keyGroups
  * keys where workgroup memory allows), and the merge passes one value per thread through the key and value tiles.
  */
@@ -71,9 +79,7 @@ export class FlashAttentionProgram implements WebgpuProgram {
   variableComponents = [4, 4, 4, 1];
   outputComponent = 4;
   workgroupSize: [number, number, number] = [FLASH_THREADS, 1, 1];
-  uniforms =
-    "nQ : i32, nK : i32, heads : i32, group : i32, kvKeyStride : i32, kvHeadStride : i32, kvBatchStride : i32, past : i32, maskHeads : i32, " +
-    "qRowStride : i32, qStart : i32, kStart : i32, vStart : i32, vKeyStride : i32, vHeadStride : i32, vBatchStride : i32, scale : f32, softcap : f32,";
+  uniforms = FLASH_UNIFORMS;
   readonly keyTile: number;
   readonly rows: number;
 
