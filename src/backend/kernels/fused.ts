@@ -230,8 +230,8 @@ export function flashTakesRows(batch: number, heads: number, pos: number, keys: 
 }
 
 /**
- * The flash kernel's threads per query row for this attention on webgpu, or null where it is not taken:
- * LMPROBE_WEBGPU_FLASH off, heads it does not take, or (by default) beyond flashByDefault's lengths.
+ * Which flash kernel runs this attention on webgpu (FlashPlan), or null where none is taken: LMPROBE_WEBGPU_FLASH
+ * off, heads it does not take, or (by default) beyond flashByDefault's lengths.
  */
 function flashPlan(batch: number, heads: number, pos: number, keys: number, dHead: number): FlashPlan | null {
   const setting = flashSetting();
