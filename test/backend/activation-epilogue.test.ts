@@ -6,6 +6,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { fusedActivation } from "../../src/backend/kernels";
+import { capability } from "../../src/backend/capabilities";
+import { LmprobeError } from "../../src/errors";
 import { matMulTiling } from "../../src/backend/kernels/batch-matmul";
 import { SplitKSumProgram } from "../../src/backend/kernels/split-k";
 import { packWeight, weightMatMul, weightsMatMul, type Weight2D } from "../../src/backend/packed-weight";
@@ -32,6 +34,18 @@ test("the split-K sum's epilogues: per-segment biases, an activation, gate | up;
   assert.match(gated.getUserCode(), /exp\(/);
   assert.throws(() => new SplitKSumProgram(64, 48, false, true, { act: "relu" }), /no residual/);
   assert.throws(() => new SplitKSumProgram(64, 48, false, false, { gated: true }), /activation/);
+});
+
+test("LMPROBE_WEBGPU_ACTIVATION_EPILOGUE takes on or off; another value is an error naming it", () => {
+  const restore = saveEnv("LMPROBE_WEBGPU_ACTIVATION_EPILOGUE");
+  try {
+    process.env.LMPROBE_WEBGPU_ACTIVATION_EPILOGUE = "sometimes";
+    assert.throws(() => capability("activatedProjection"), (err: unknown) => err instanceof LmprobeError && /LMPROBE_WEBGPU_ACTIVATION_EPILOGUE/.test((err as Error).message));
+    process.env.LMPROBE_WEBGPU_ACTIVATION_EPILOGUE = "off";
+    assert.equal(capability("activatedProjection"), false);
+  } finally {
+    restore();
+  }
 });
 
 test("weights side by side with K split, and activations in the product's call, equal the separate products and passes bit for bit", async (t) => {
