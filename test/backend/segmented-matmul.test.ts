@@ -12,7 +12,7 @@ import { fusedRotaryHalf, fusedRotaryHalfFromQkv, headsContext, headsScores, qkv
 import { packWeight, weightMatMul, weightsMatMul, type Weight2D } from "../../src/backend/packed-weight";
 import { bfloat16ToFloat32, float32ToBfloat16Bits } from "../../src/io/half-float";
 import { loadModel } from "../../src/load";
-import { saveEnv, webgpuOrSkip } from "./webgpu-helpers";
+import { countDispatches, saveEnv, webgpuOrSkip } from "./webgpu-helpers";
 import { JOINT_QKV_MAX_ROWS, jointQkvRows } from "../../src/backend/capabilities";
 import { LmprobeError } from "../../src/errors";
 import { maxError, productReference, randoms } from "./product-reference";
@@ -138,7 +138,16 @@ test("scores and pattern · v read from the q|k|v product equal the in-place pro
     // Reading v where k lies would give other numbers: the offsets matter.
     const wrong = headsScores(q, v)!;
     assert.notDeepEqual(Array.from(await scores.data()), Array.from(await wrong.data()), `case ${i}: k, not v`);
-    tf.dispose([qkv, flat, q, k, v, scores, want, pattern, z, wantZ, wrong]);
+    // Under a causal mask, the causal skip from the product's rows gives the bits of the in-place products' skip.
+    const mask = tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([pos, pos]), -1, 0)), -3.4e38).reshape([1, 1, pos, pos]));
+    const causalPattern = tf.tidy(() => tf.softmax(tf.add(scores, mask))) as tf.Tensor4D;
+    const skipped = [qkvScores(qkv, layout, true)!, headsScores(q, k, true)!, qkvContext(causalPattern, qkv, layout, true)!, headsContext(causalPattern, v, true)!];
+    const [maskedSkipped, maskedWant] = tf.tidy(() => [tf.add(skipped[0], mask), tf.add(skipped[1], mask)]);
+    assert.deepEqual(Array.from(await maskedSkipped.data()), Array.from(await maskedWant.data()), `case ${i}: causal scores + mask`);
+    assert.deepEqual(Array.from(await skipped[2].data()), Array.from(await skipped[3].data()), `case ${i}: causal z`);
+    const wholeZ = qkvContext(causalPattern, qkv, layout)!;
+    assert.deepEqual(Array.from(await skipped[2].data()), Array.from(await wholeZ.data()), `case ${i}: the skip keeps z's bits`);
+    tf.dispose([qkv, flat, q, k, v, scores, want, pattern, z, wantZ, wrong, mask, causalPattern, ...skipped, maskedSkipped, maskedWant, wholeZ]);
     assert.equal(tf.memory().numTensors, before, `case ${i}: tensors leaked`);
   }
 });
@@ -270,5 +279,36 @@ for (const fixture of ["gpt2", "llama", "qwen2"]) test(`${fixture} on webgpu: on
   const seen = await runOnce([...names, "blocks.0.attn.hook_pattern"]);
   assert.equal(seen.flash, layers - 1);
   assert.equal(seen.softmax, 1);
+  model.dispose();
+});
+
+// The three attention dispatches reading the one product's rows (LMPROBE_WEBGPU_JOINT_QKV=on, the flash kernel off)
+// keep the causal skip, bit for bit.
+for (const fixture of ["gpt2", "llama"]) test(`${fixture} on webgpu: the q|k|v product's three attention dispatches skip what the causal mask leaves out, bit for bit`, async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const restore = saveEnv("LMPROBE_WEBGPU_JOINT_QKV", "LMPROBE_WEBGPU_FLASH", "LMPROBE_WEBGPU_CAUSAL_SKIP");
+  t.after(restore);
+  process.env.LMPROBE_WEBGPU_JOINT_QKV = "on";
+  process.env.LMPROBE_WEBGPU_FLASH = "off";
+  const model = await loadModel(`test/fixtures/tiny/${fixture}`);
+  const ids = Array.from({ length: 128 }, (_, i) => (i * 37 + 1) % 512);
+  const names = ["blocks.1.attn.hook_z", "blocks.1.hook_resid_post"];
+  const skips = countDispatches((key) => key.includes("_causal"));
+  const run = async (skip: "on" | "off") => {
+    process.env.LMPROBE_WEBGPU_CAUSAL_SKIP = skip;
+    const before = skips.count();
+    const { out, count } = await runCounted(model, ids, names, names);
+    return { out, skipped: skips.count() - before, segmented: count("LmprobeSegmentedMatMul") };
+  };
+  const on = await run("on");
+  const off = await run("off");
+  skips.stop();
+  assert.ok(on.segmented >= model.config.numLayers, "the joint q|k|v product ran");
+  // The scores skip in every layer; pattern · v reads the product's rows (and skips) where heads are ≥ 64 wide, the
+  // tiny fixtures' 16-wide ones taking the head-major product instead.
+  const perLayer = model.config.headDim >= 64 ? 2 : 1;
+  assert.equal(on.skipped, perLayer * model.config.numLayers, "the causal skip in every layer");
+  assert.equal(off.skipped, 0);
+  for (const key of Object.keys(on.out)) assert.deepEqual(on.out[key], off.out[key], key);
   model.dispose();
 });

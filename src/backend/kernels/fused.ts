@@ -487,17 +487,17 @@ export function qkvScoresFit(pos: number, l: QkvLayout): boolean {
  * Attention scores q·kᵀ of every head, read from one q|k|v product qkv [1, pos, (heads + 2·kvHeads)·dHead] where
  * they lie (no slices, no transposes): [1, heads, pos, pos]. Null where not fused.
  */
-export function qkvScores(qkv: tf.Tensor3D, l: QkvLayout): tf.Tensor4D | null {
+export function qkvScores(qkv: tf.Tensor3D, l: QkvLayout, causal = false): tf.Tensor4D | null {
   if (!qkvUsable(qkv, l) || !stridedMatMulFits(qkvScoresProduct(qkv.shape[1], l))) return null;
-  return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: qkv, b: qkv }, { product: "qkvScores", ...l } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: qkv, b: qkv }, { product: "qkvScores", ...l, causal: causalSkip(causal) } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
 /** z = pattern · v per head, v read from the q|k|v product: [1, pos, heads, dHead]; null where not fused. */
-export function qkvContext(pattern: tf.Tensor4D, qkv: tf.Tensor3D, l: QkvLayout): tf.Tensor4D | null {
+export function qkvContext(pattern: tf.Tensor4D, qkv: tf.Tensor3D, l: QkvLayout, causal = false): tf.Tensor4D | null {
   const pos = qkv.shape[1];
   if (!qkvUsable(qkv, l) || !tf.util.arraysEqual(pattern.shape, [1, l.heads, pos, pos]) || !f32(pattern)) return null;
   if (!stridedMatMulFits(qkvContextProduct(pos, l))) return null;
-  return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: pattern, b: qkv }, { product: "qkvContext", ...l } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  return tf.engine().runKernel(HEADS_MATMUL_KERNEL, { a: pattern, b: qkv }, { product: "qkvContext", ...l, causal: causalSkip(causal) } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
 /** Whether `heads` query heads share `kvHeads` key/value heads evenly (every group the same size). */
@@ -627,8 +627,9 @@ export function registerFusedKernels(): void {
     // attrs.causal: the caller's word that the mask is causal with no wholly masked row (headsScores/headsContext).
     // Keys past the queries' own: the scores' columns or the context's K, less the query rows.
     if (attrs.causal === true) {
-      const keys = attrs.product === "scores" ? p.N : p.K;
-      p.causal = { product: attrs.product === "scores" ? "scores" : "context", past: keys - p.M };
+      const scores = attrs.product === "scores" || attrs.product === "qkvScores";
+      const keys = scores ? p.N : p.K;
+      p.causal = { product: scores ? "scores" : "context", past: keys - p.M };
     }
     return runStridedMatMul(backend, a, b, p);
   });

@@ -79,8 +79,8 @@ export function attention(w: AttentionWeights, x: tf.Tensor3D, ctx: AttentionCon
 
 /**
  * LMPROBE_WEBGPU_JOINT_QKV's default (auto) takes the one q|k|v product only where the flash kernel will read q, k and
- * v from its rows (nothing reads the pattern): otherwise the three attention dispatches of the separate path have
- * the causal skip, which those reading from the product's rows lack. "on" takes it wherever it can.
+ * v from its rows (nothing reads the pattern): the case it was timed in. "on" takes it wherever it can (the three
+ * attention dispatches then read the product's rows, with the same causal skip).
  */
 function jointQkvWorthIt(w: AttentionWeights, batch: number, pos: number, ctx: AttentionContext): boolean {
   if (jointQkvSetting() === "on") return true;
@@ -133,13 +133,16 @@ function attendJointQkv(w: AttentionWeights, flat: tf.Tensor2D, batch: number, p
     const z = fusedAttentionInRows(rotated?.q ?? qkv, rotated?.k ?? qkv, qkv, placement, ctx.mask, w.scale, w.softcap, ctx.causalKeys === true);
     if (z) return outputProjection(w, hook("hook_z", z), ctx.residual ?? null);
   }
-  const scores = rotated ? headsScores(rotated.q, rotated.k) : qkvScores(qkv, layout);
+  // The causal skip, as attendInPlace takes it: the scores' blocks after every visible key, and pattern · v's
+  // K-slices where the pattern is 0 unless a hook may replace it.
+  const causal = ctx.causalKeys === true;
+  const scores = rotated ? headsScores(rotated.q, rotated.k, causal) : qkvScores(qkv, layout, causal);
   const pattern = scores ? fusedScoresSoftmax(scores, ctx.mask, w.scale, w.softcap) : null;
   // Not fused after all (sizes these kernels do not take): the general path, from q, k and v apart.
   if (!pattern) return apart(rotated?.q ?? part(0, heads), rotated?.k ?? part(heads, kvHeads));
   const seen = hook("hook_pattern", pattern) as tf.Tensor4D;
   // pattern · v in place where the tiled kernel takes dHead columns (≥ 64); else v as its own tensor.
-  const z = qkvContext(seen, qkv, layout) ?? contextHeadMajor(seen, part(heads + kvHeads, kvHeads));
+  const z = qkvContext(seen, qkv, layout, causal && ctx.hooks.idle(at + "hook_pattern")) ?? contextHeadMajor(seen, part(heads + kvHeads, kvHeads));
   return outputProjection(w, hook("hook_z", z), ctx.residual ?? null);
 }
 
