@@ -150,10 +150,12 @@ function runSegmentedUnits(gpu: WebgpuBackendApi, backend: tf.KernelBackend, a: 
   if (split) {
     out = sumSegments(gpu, gpu.runWebGPUProgram(program, [withShape(a, [M, p.K]), ...weights, shifts], "float32", uniforms), biases, M, p, plan.splits);
   } else {
-    // The unsplit units program takes one bias vector for the joint product: the segments' biases joined.
-    const bias = biases.length ? (tf.getKernel("Concat", "webgpu")!.kernelFunc({ inputs: biases as unknown as tf.NamedTensorInfoMap, backend, attrs: { axis: 0 } }) as tf.TensorInfo) : null;
+    // The unsplit units program takes one bias vector for the joint product: the segments' biases joined (one
+    // weight's as it is).
+    const joined = biases.length > 1;
+    const bias = joined ? (tf.getKernel("Concat", "webgpu")!.kernelFunc({ inputs: biases as unknown as tf.NamedTensorInfoMap, backend, attrs: { axis: 0 } }) as tf.TensorInfo) : (biases[0] ?? null);
     out = activate(gpu, gpu.runWebGPUProgram(program, [withShape(a, [M, p.K]), ...weights, shifts, ...(bias ? [bias] : [])], "float32", uniforms), M, p);
-    if (bias) gpu.disposeData(bias.dataId);
+    if (joined) gpu.disposeData(bias!.dataId);
   }
   gpu.disposeData(shifts.dataId);
   return out;
