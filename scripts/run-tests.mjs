@@ -3,6 +3,7 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { runInGroup } from "./process-group.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 function walk(dir) {
@@ -34,9 +35,17 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
-const result = spawnSync(
+// The whole run has a wall-clock limit (LMPROBE_TEST_WALL_S, 40 minutes by default; a full run takes ~10 on two
+// cores): past it the test files still running are named and killed, so a hang fails with its name instead of
+// running into CI's own limit silently.
+const wallS = Number(process.env.LMPROBE_TEST_WALL_S ?? 2400);
+if (!(wallS > 0)) {
+  console.error(`LMPROBE_TEST_WALL_S must be a positive number of seconds, got ${JSON.stringify(process.env.LMPROBE_TEST_WALL_S)}`);
+  process.exit(1);
+}
+const result = await runInGroup(
   process.execPath,
   ["--import", "tsx", "--test", "--test-reporter=spec", `--test-concurrency=${process.env.LMPROBE_TEST_CONCURRENCY ?? 2}`, ...files],
-  { stdio: "inherit", cwd: root, env: { ...process.env } },
+  { cwd: root, env: { ...process.env }, timeoutMs: wallS * 1000, label: "the test run" },
 );
-process.exit(result.status ?? 1);
+process.exit(result.timedOut ? 1 : (result.status ?? 1));

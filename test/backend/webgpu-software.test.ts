@@ -4,10 +4,10 @@
 // fused engine paths are exercised here and in CI, not only on a machine with a GPU. Each run is a child
 // process, since a tfjs backend, once chosen, is the process's.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { runInGroup } from "../../scripts/process-group.mjs";
 
 const root = path.resolve(__dirname, "../..");
 const softwareGpu = {
@@ -18,29 +18,35 @@ const softwareGpu = {
 
 delete softwareGpu.NODE_TEST_CONTEXT; // else the child's test runner takes itself for a nested one and runs nothing
 
-function run(args: string[]): { status: number | null; output: string } {
-  const r = spawnSync(process.execPath, args, { cwd: root, env: softwareGpu, encoding: "utf8", timeout: 300_000 });
-  return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
+// Mesa compiles each WGSL kernel with LLVM on first use, and CI starts with no shader cache: there the kernel files
+// take ~4 minutes of compiling on two cores (~40 s once Mesa's cache at ~/.cache/mesa_shader_cache is warm). The
+// limit leaves room for that beside the rest of the suite; past it the group's processes are named and killed.
+const LIMIT_MS = 900_000;
+
+async function run(args: string[], label: string): Promise<{ status: number | null; output: string }> {
+  const r = await runInGroup(process.execPath, args, { cwd: root, env: softwareGpu, timeoutMs: LIMIT_MS, capture: true, label });
+  return { status: r.timedOut ? null : r.status, output: r.timedOut ? `${label}: killed after ${LIMIT_MS / 1000} s\n${r.output}` : r.output };
 }
 
 const linux = process.platform === "linux";
 
-test("the WebGPU kernel and engine tests pass on a software adapter", { skip: !linux && "needs Linux with Mesa" }, () => {
+test("the WebGPU kernel and engine tests pass on a software adapter", { skip: !linux && "needs Linux with Mesa" }, async () => {
   const files = (JSON.parse(readFileSync(path.join(__dirname, "webgpu-in-process.json"), "utf8")) as { files: string[] }).files
     .map((f) => path.join("test/backend", `${f}.test.ts`));
-  const r = run(["--import", "tsx", "--test", "--test-reporter=spec", ...files]);
+  // Two files at a time: compiling is most of the time here and runs on one core per process.
+  const r = await run(["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2", ...files], "the WebGPU kernel tests");
   assert.equal(r.status, 0, r.output.slice(-4000));
   assert.match(r.output, /ℹ skipped 0/, `a WebGPU test skipped: no software adapter?\n${r.output.slice(-3000)}`);
   assert.match(r.output, /ℹ fail 0/);
 });
 
-test("lmprobe verify passes on every fixture with the webgpu backend on a software adapter", { skip: !linux && "needs Linux with Mesa" }, () => {
-  const r = run(["--import", "tsx", "bench/verify-all.mjs", "--backend", "webgpu", "--src"]);
+test("lmprobe verify passes on every fixture with the webgpu backend on a software adapter", { skip: !linux && "needs Linux with Mesa" }, async () => {
+  const r = await run(["--import", "tsx", "bench/verify-all.mjs", "--backend", "webgpu", "--src"], "verify on webgpu");
   assert.equal(r.status, 0, r.output.slice(-4000));
   assert.match(r.output, /(\d+)\/\1 fixtures pass on webgpu/);
 });
 
-test("the public probes run on webgpu (asynchronous reads only) and find the demo's answer", { skip: !linux && "needs Linux with Mesa" }, () => {
+test("the public probes run on webgpu (asynchronous reads only) and find the demo's answer", { skip: !linux && "needs Linux with Mesa" }, async () => {
   // Node cannot read a GPU tensor synchronously: any dataSync() on the probes' path would throw here.
   const script = `
     const { loadModel, fullProbe, logitLens, layerSimilarity } = require("./src/index.ts");
@@ -52,7 +58,7 @@ test("the public probes run on webgpu (asynchronous reads only) and find the dem
       const top = lens.table.objects().filter((r) => r.layer === model.config.numLayers && r.rank === 1)[0];
       console.log("RESULT " + JSON.stringify({ backend: require("@tensorflow/tfjs-core").getBackend(), top: top.token, prob: top.prob }));
     })().catch((e) => { console.error(e); process.exit(1); });`;
-  const r = run(["--import", "tsx", "-e", script]);
+  const r = await run(["--import", "tsx", "-e", script], "the public probes on webgpu");
   assert.equal(r.status, 0, r.output.slice(-4000));
   const result = JSON.parse(/RESULT (.*)/.exec(r.output)![1]);
   assert.equal(result.backend, "webgpu");
