@@ -27,6 +27,7 @@ export function groupProcesses(pgid) {
       if (Number(rest[2]) !== pgid) continue;
       const started = Number(rest[19]) / ticks;
       const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+      if (cmd === "") continue; // a process exiting (a zombie) has no command line left
       lines.push(`${pid}  ${Math.round(uptime - started)} s  ${cmd.slice(0, 300)}`);
     } catch {}
   }
