@@ -130,20 +130,37 @@ function cpuMs(pid) {
 }
 
 /**
+ * Time the hypervisor ran something else on this machine's virtual CPUs (ms, summed over them: /proc/stat's steal
+ * column), so far; null where there is no /proc/stat. On a shared VM a pass whose second thread's vCPU was taken away
+ * scales less for a reason that is not lmprobe's.
+ */
+function stealMs() {
+  try {
+    const fields = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/);
+    return (Number(fields[8]) * 1000) / 100; // "cpu user nice system idle iowait irq softirq steal …", USER_HZ ticks
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Timed passes of each worker, interleaved or one worker after the other. `settle`: before each timed pass, a pause
  * as long as the pass before it (at most 1 s), and the CPU time the other workers used during each timed pass is
  * summed in `othersCpuMs`. Why: a worker keeps a core busy for a while after its pass (V8's heap work after a pass
  * that allocated hundreds of MB), and in pass-by-pass alternation that landed on the next worker's pass: on 2 cores
  * the idle one-thread worker used 870 ms of CPU during 40 two-thread passes of GPT-2 T = 128 (~22 ms a pass; a
  * scratch measurement), where with the pause it used 0–20 ms in all (bench/results/cpu/cpu-vs-torch-gpt2-scaling-settled.jsonl).
+ * The steal time during each worker's timed passes of each phase is summed in `stealMs` (stealMs()).
  */
 async function timePhases(workers, interleave, settle = false) {
-  const times = workers.map(() => ({ forward: [], probe: [], othersCpuMs: 0 }));
+  const times = workers.map(() => ({ forward: [], probe: [], othersCpuMs: 0, stealMs: { forward: 0, probe: 0 } }));
   let last = 0;
   const one = async (w, i, phase) => {
     if (settle) await new Promise((r) => setTimeout(r, Math.min(1000, last)));
     const others = settle ? workers.filter((x) => x !== w).map((x) => [x.pid, cpuMs(x.pid)]) : [];
+    const stealBefore = stealMs();
     const ms = (await w.ask(phase)).ms;
+    if (stealBefore !== null) times[i].stealMs[phase] += stealMs() - stealBefore;
     for (const [pid, before] of others) times[i].othersCpuMs += cpuMs(pid) - before;
     times[i][phase].push(ms);
     last = ms;
@@ -261,7 +278,9 @@ async function lmprobeScaling(c) {
   const times = await timePhases(ws, true, true);
   await Promise.all(ws.map((w) => w.quit()));
   const scaling = Object.fromEntries(["forward", "probe"].map((phase) => [phase, { one: median(times[0][phase]), all: median(times[1][phase]) }]));
-  return { ...scaling, idleCpuMs: { duringOne: times[0].othersCpuMs, duringAll: times[1].othersCpuMs } };
+  const stealPerPass = (t, phase) => t.stealMs[phase] / t[phase].length;
+  const steal = Object.fromEntries(["forward", "probe"].map((phase) => [phase, { one: stealPerPass(times[0], phase), all: stealPerPass(times[1], phase) }]));
+  return { ...scaling, steal, idleCpuMs: { duringOne: times[0].othersCpuMs, duringAll: times[1].othersCpuMs } };
 }
 
 for (const spec of cases) {
@@ -290,6 +309,11 @@ for (const spec of cases) {
         settled: true,
         idle_worker_cpu_ms_during_one_thread_passes: +alternated.idleCpuMs.duringOne.toFixed(0),
         idle_worker_cpu_ms_during_all_thread_passes: +alternated.idleCpuMs.duringAll.toFixed(0),
+        // CPU time the hypervisor gave to others during the timed passes (all vCPUs, mean per pass; /proc/stat's
+        // steal, in 10 ms ticks): where the all-threads passes lose more than the one-thread ones, part of the
+        // shortfall from 2× is the VM's.
+        steal_ms_per_one_thread_pass: +alternated.steal[phase].one.toFixed(1),
+        steal_ms_per_all_threads_pass: +alternated.steal[phase].all.toFixed(1),
         // The same from the separate runs above (one thread minutes after all threads).
         lmprobe_speedup_separate_runs: +(one[i].lmprobe_ms / all[i].lmprobe_ms).toFixed(2),
         torch_speedup: +(one[i].torch_ms / all[i].torch_ms).toFixed(2),
