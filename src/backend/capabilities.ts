@@ -153,6 +153,7 @@ export {
   type RowsPlacement,
   fusedAttentionMask,
   fusedMlp,
+  mlpRunsInOneCall,
   fusedBlock,
   fusedLensRows,
   type BlockSpec,

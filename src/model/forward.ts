@@ -2,7 +2,7 @@
 // final norm and unembedding, calling the HookRunner at every TransformerLens hook point. Synchronous and
 // tensor-only: callers wrap it in tf.tidy; what hooks cache is tf.keep'd by the HookRunner.
 import * as tf from "@tensorflow/tfjs-core";
-import { capability } from "../backend/capabilities";
+import { capability, mlpRunsInOneCall } from "../backend/capabilities";
 import type { BlockWeights, CanonicalModel, RotarySettings } from "./canonical";
 import type { HookRunner } from "./hooks";
 import { attention, type BlockAttentionContext } from "./components/attention";
@@ -214,11 +214,25 @@ function streamsIntermediates(block: BlockWeights, x: tf.Tensor3D): boolean {
   if (!capability("streamsLargeIntermediates")) return false;
   const [batch, pos] = x.shape;
   if (batch * block.attn.nHeads * pos * pos > attentionStreaming.minScoreFloats) return true;
-  return block.mlp.kind === "dense" && batch * pos * block.mlp.W_in.shape[1] > mlpStreaming.blockFloats;
+  return block.mlp.kind === "dense" && batch * pos * block.mlp.W_in.shape[1] > mlpBlockFloats(block.mlp);
 }
 
-/** A dense MLP's hidden activations above this many floats are computed a block of positions at a time. */
-export const mlpStreaming = { blockFloats: 2 ** 20 };
+/**
+ * A dense MLP's hidden activations above this many floats are computed a block of positions at a time: `blockFloats`
+ * where they are tensors (the activation's temporaries are several [positions, d_mlp] tensors at once), and
+ * `oneCallBlockFloats` where the whole MLP is one kernel call (cpu-native's onnxruntime call, mlpRunsInOneCall): there
+ * they live only in onnxruntime's arena, while each further block is one more call that packs the MLP's three weights
+ * again and keeps the block from running as one call (model/whole-block.ts). With 2²⁰ there, Qwen2.5-1.5B's shape at
+ * T = 128 (1.15 M floats) ran its MLPs as 117 + 11 positions; with 2²² its blocks run as one call each: forward
+ * 1.29× and probe 1.08× faster, 3 of 3 rounds each (`node bench/ab.mjs --cases qwen2.5-1.5b:128`,
+ * bench/results/cpu/ab-mlp-one-call-blocks.jsonl); one such MLP alone took 63.6 ms whole, 75.4 in two calls.
+ */
+export const mlpStreaming = { blockFloats: 2 ** 20, oneCallBlockFloats: 2 ** 22 };
+
+/** The block budget (mlpStreaming) for a dense MLP on the active backend. */
+function mlpBlockFloats(mlp: Extract<BlockWeights["mlp"], { kind: "dense" }>): number {
+  return mlpRunsInOneCall(mlp.act) ? mlpStreaming.oneCallBlockFloats : mlpStreaming.blockFloats;
+}
 
 /**
  * The block's MLP in its own tidy. A dense MLP acts on each position alone, so when nothing observes its hidden
@@ -244,7 +258,7 @@ function mlpPositionBlock(block: BlockWeights, layer: number, x: tf.Tensor3D, ho
   // On webgpu memory is not the constraint and each block would repeat the MLP's dispatches: run it whole.
   if (block.mlp.kind !== "dense" || !capability("streamsLargeIntermediates")) return null;
   const [batch, pos] = x.shape;
-  const positions = Math.max(1, Math.floor(mlpStreaming.blockFloats / (batch * block.mlp.W_in.shape[1])));
+  const positions = Math.max(1, Math.floor(mlpBlockFloats(block.mlp) / (batch * block.mlp.W_in.shape[1])));
   const observed = ["hook_pre", "hook_pre_linear", "hook_post"].some((h) => !hooks.idle(`blocks.${layer}.mlp.${h}`));
   return pos <= positions || observed ? null : positions;
 }

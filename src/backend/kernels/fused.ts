@@ -306,13 +306,21 @@ export interface MlpSpec {
 }
 
 /**
+ * Whether fusedMlp runs a dense MLP with activation `act` as one kernel call on this backend (cpu-native: one
+ * onnxruntime call), so that its hidden activations never become tensors (float32 weights of the expected shapes).
+ */
+export function mlpRunsInOneCall(act: string): boolean {
+  return available(MLP_KERNEL) && ["silu", "gelu_tanh", "gelu_quick", "relu"].includes(act);
+}
+
+/**
  * A dense MLP of x [rows, d_model] in one kernel: act(x·W_gate + b_gate) · (x·W_in + b_in) when gated, else
  * act(x·W_in + b_in); then ·W_out + b_out → [rows, d_model], plus `residual` [rows, d_model] when given (added last,
  * as the separate residual add would). For when nothing observes the hidden activations.
  * Null where the backend has no such kernel (cpu-native has), for activations it does not fuse, or other shapes.
  */
 export function fusedMlp(x: tf.Tensor2D, w: MlpSpec, residual: tf.Tensor2D | null = null): tf.Tensor2D | null {
-  if (!available(MLP_KERNEL) || !["silu", "gelu_tanh", "gelu_quick", "relu"].includes(w.act) || x.rank !== 2 || x.size === 0) return null;
+  if (!mlpRunsInOneCall(w.act) || x.rank !== 2 || x.size === 0) return null;
   const gate = w.gated ? w.W_gate : null;
   if (w.gated && !gate) return null;
   const inputs: tf.NamedTensorMap = { x, W_in: w.W_in, W_out: w.W_out };

@@ -8,7 +8,7 @@ import { MAX_TOP_K } from "./logit-stats";
 export { LOGIT_STATS_KERNEL } from "./register";
 export { MAX_TOP_K } from "./logit-stats";
 export { planMatMul, type MatMulPlan } from "./batch-matmul";
-export { countAbove, fusedBlock, fusedLensRows, type BlockSpec, fusedAttention, fusedAttentionInRows, flashTakesRows, type RowsPlacement, fusedAttentionMask, fusedMlp, fusedNorm, fusedActivation, fusedActivationJoint, fusesActivation, fusedScoresSoftmax, fusedLinear, fusedLinearResidual, fusedLinears, fusedRotaryHalf, fusedRotaryHalfFromQkv, headsScores, headsContext, qkvScores, qkvScoresFit, qkvContext, type QkvLayout, type NormSpec, type FusedActivation, type MlpSpec } from "./fused";
+export { countAbove, fusedBlock, fusedLensRows, type BlockSpec, fusedAttention, fusedAttentionInRows, flashTakesRows, type RowsPlacement, fusedAttentionMask, fusedMlp, mlpRunsInOneCall, fusedNorm, fusedActivation, fusedActivationJoint, fusesActivation, fusedScoresSoftmax, fusedLinear, fusedLinearResidual, fusedLinears, fusedRotaryHalf, fusedRotaryHalfFromQkv, headsScores, headsContext, qkvScores, qkvScoresFit, qkvContext, type QkvLayout, type NormSpec, type FusedActivation, type MlpSpec } from "./fused";
 
 /** Per-row statistics of a [rows, vocab] block of logits. The caller disposes every tensor. */
 // A type, not an interface, so that tf.tidy (which returns TensorContainer objects) may return it.
