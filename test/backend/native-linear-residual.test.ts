@@ -88,10 +88,10 @@ async function runOnce(model: LanguageModel, ids: number[], cache: string[]) {
   return { logits: run.logits, post: run.post, linearResidual: run.count("LmprobeLinearResidual"), adds: run.count("Add"), transposes: run.count("Transpose") };
 }
 
-const saved = { minScoreFloats: attentionStreaming.minScoreFloats, blockFloats: mlpStreaming.blockFloats };
+const saved = { minScoreFloats: attentionStreaming.minScoreFloats, mlp: { ...mlpStreaming } };
 after(() => {
   attentionStreaming.minScoreFloats = saved.minScoreFloats;
-  mlpStreaming.blockFloats = saved.blockFloats;
+  Object.assign(mlpStreaming, saved.mlp);
 });
 
 for (const fixture of ["gpt2", "llama"]) {
@@ -118,9 +118,10 @@ for (const fixture of ["gpt2", "llama"]) {
     }
     attentionStreaming.minScoreFloats = saved.minScoreFloats;
     // An MLP run over blocks of positions keeps its separate adds (its blocks would each need a residual slice).
-    mlpStreaming.blockFloats = 1;
+    // (Both budgets: on cpu-native the MLP is one call, whose budget is oneCallBlockFloats.)
+    Object.assign(mlpStreaming, { blockFloats: 1, oneCallBlockFloats: 1 });
     const blocked = await runOnce(model, ids, []);
-    mlpStreaming.blockFloats = saved.blockFloats;
+    Object.assign(mlpStreaming, saved.mlp);
     const whole = await runOnce(model, ids, []);
     assert.equal(blocked.linearResidual, 0, "no fusion where the MLP is blocked");
     assert.equal(whole.linearResidual, layers, "fusion again once the MLP runs whole");
