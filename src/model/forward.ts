@@ -221,7 +221,7 @@ function streamsIntermediates(block: BlockWeights, x: tf.Tensor3D): boolean {
  * A dense MLP's hidden activations above this many floats are computed a block of positions at a time: `blockFloats`
  * where they are tensors (the activation's temporaries are several [positions, d_mlp] tensors at once), and
  * `oneCallBlockFloats` where the whole MLP is one kernel call (cpu-native's onnxruntime call, mlpRunsInOneCall): there
- * they live only in onnxruntime's arena, while each further block is one more call that packs the MLP's three weights
+ * they live only in onnxruntime's arena, while each further block is one more call that packs the MLP's weights
  * again and keeps the block from running as one call (model/whole-block.ts). With 2²⁰ there, Qwen2.5-1.5B's shape at
  * T = 128 (1.15 M floats) ran its MLPs as 117 + 11 positions; with 2²² its blocks run as one call each: forward
  * 1.29× and probe 1.08× faster, 3 of 3 rounds each (`node bench/ab.mjs --cases qwen2.5-1.5b:128`,
