@@ -71,9 +71,11 @@ export class ModelTooLargeError extends LmprobeError {
     readonly backend: string,
     readonly bytesAvailable: number,
     readonly backendsThatFit: readonly string[],
+    /** The figure is the model's smallest form: read a block at a time (loadModel's layerStreaming). */
+    readonly streamed = false,
   ) {
     super(
-      `the model needs about ${formatBytes(bytesNeeded)} as float32 tensors, more than the ${backend} backend can hold (${formatBytes(bytesAvailable)})`,
+      `the model needs about ${formatBytes(bytesNeeded)} as float32 tensors${streamed ? " even when read a block at a time (the weights outside its blocks and two blocks)" : ""}, more than the ${backend} backend can hold (${formatBytes(bytesAvailable)})`,
       backendsThatFit.length > 0
         ? `switch to a backend that can hold it: ${backendsThatFit.join(", ")} (setBackend() or LMPROBE_BACKEND)`
         : "no backend of this machine can hold it; choose a smaller model (`lmprobe doctor` lists the backends found here)",

@@ -11,9 +11,10 @@ import { normalizeConfig, type ModelConfig } from "./io/config";
 import { estimateMemoryFromConfig } from "./io/memory-from-config";
 import { downloadCheckpoint, type DownloadProgress } from "./io/hub";
 import { resolveLocalStore } from "./io/gguf/local-stores";
-import { checkMemoryFits, chooseLayerStreaming, estimateMemory } from "./io/memory-estimate";
+import { chooseLayerStreaming, estimateMemory } from "./io/memory-estimate";
 import { withDeferredWeightUploads } from "./backend/packed-weight";
 import { demoModelDir } from "./io/package-root";
+import { architectureStreamsLayers } from "./model/architectures";
 import { buildModel } from "./model/build";
 import type { LanguageModel } from "./model/model";
 import { recordModelSource } from "./model/provenance";
@@ -35,9 +36,11 @@ export interface LoadOptions {
   /** Hub downloads: milliseconds without response or data before a request is abandoned (and retried); default 30 s. */
   timeoutMs?: number;
   /**
-   * Quantised (GGUF) checkpoints: dequantise each block's weights when the forward pass reaches it, keeping two
-   * blocks in float32 at most, instead of all at load. "auto" (default) does so only when the float32 form does
-   * not fit the backend.
+   * Read each block's weights from the checkpoint (dequantised, or widened from BF16/F16) when the forward pass
+   * reaches it, keeping two blocks in float32 at most, instead of all at load. "auto" (default) does so only when
+   * the float32 form does not fit the backend (a Llama-3.1-8B on a 24 GiB machine without a GPU); families that
+   * cannot run that way (architectureStreamsLayers) are then refused with ModelTooLargeError, as "always" is with
+   * UnsupportedFormatError.
    */
   layerStreaming?: "auto" | "always" | "never";
 }
@@ -75,7 +78,7 @@ export async function resolveCheckpointDir(source: string | undefined, options: 
  * before its weight files are looked for or downloaded. A config that cannot be read is left to
  * openCheckpoint, which names the problem.
  */
-function checkConfigFits(configPath: string): void {
+function checkConfigFits(configPath: string, mode: LoadOptions["layerStreaming"] = "auto"): void {
   const stat = fs.statSync(configPath, { throwIfNoEntry: false });
   if (!stat?.isFile()) return;
   let raw: unknown;
@@ -90,7 +93,8 @@ function checkConfigFits(configPath: string): void {
   } catch {
     return;
   }
-  checkMemoryFits(estimateMemoryFromConfig(config));
+  // A lower bound from config.json alone: refused here only if even the streamed form cannot fit.
+  chooseLayerStreaming(estimateMemoryFromConfig(config), mode === "never" ? "never" : "auto", undefined, architectureStreamsLayers(config.modelType));
 }
 
 /** Opens a hub snapshot; when a cached file fails to open, the cache is checked against the hub and fetched again once. */
@@ -114,18 +118,24 @@ export async function loadModel(source?: string, options: LoadOptions = {}): Pro
   if (options.backend) await setBackend(options.backend);
   else await ensureBackend();
   // Memory first: a model that cannot fit is refused as such before its weights are asked for.
-  const dir = await resolveCheckpointDir(source, { ...options, onConfig: checkConfigFits });
-  if (fs.statSync(dir).isDirectory()) checkConfigFits(path.join(dir, "config.json"));
+  const dir = await resolveCheckpointDir(source, { ...options, onConfig: (file) => checkConfigFits(file, options.layerStreaming) });
+  if (fs.statSync(dir).isDirectory()) checkConfigFits(path.join(dir, "config.json"), options.layerStreaming);
   const checkpoint = await openWithRepair(dir, hubIdOf(source), options);
   let streaming = false;
   try {
-    streaming = chooseLayerStreaming(estimateMemory(checkpoint.weights), options.layerStreaming);
+    const modelType = checkpoint.config.modelType;
+    const familyStreams = architectureStreamsLayers(modelType);
+    if (options.layerStreaming === "always" && !familyStreams) {
+      throw new UnsupportedFormatError(checkpoint.dir, `reading ${modelType} blocks as the forward pass reaches them (layerStreaming: "always")`, `leave layerStreaming at "auto" (it loads ${modelType} whole when it fits)`);
+    }
+    streaming = chooseLayerStreaming(estimateMemory(checkpoint.weights), options.layerStreaming, undefined, familyStreams);
     if (streaming) checkpoint.weights.streamLayers = true;
     // Packed 16-bit weights (webgpu) are written after the build, one at a time, with host memory bounded.
     const model = await withDeferredWeightUploads(() => buildModel(checkpoint, source === undefined || source === "demo" ? "lmprobe-demo" : source), (m) => m.dispose());
     if (streaming && !model.weights.layerWeights) {
       model.dispose();
-      throw new UnsupportedFormatError(checkpoint.dir, `dequantising ${model.config.modelType} blocks as the forward pass reaches them`, "use a smaller quantisation or a backend with more memory");
+      // architectureStreamsLayers listed a family whose converter ignored WeightSource.streamLayers.
+      throw new UnsupportedFormatError(checkpoint.dir, `reading ${model.config.modelType} blocks as the forward pass reaches them`, "use a smaller quantisation or a backend with more memory");
     }
     recordModelSource(model, { source: source ?? "demo", dir, revision: options.revision });
     return model;

@@ -6,6 +6,7 @@ import { openCheckpoint } from "../io/checkpoint";
 import { chooseLayerStreaming, estimateMemory } from "../io/memory-estimate";
 import { bytesNeededOn, packsWeights } from "../backend/capacity";
 import { resolveCheckpointDir } from "../load";
+import { architectureStreamsLayers } from "../model/architectures";
 import { diagnoseBackends } from "../backend";
 import { TENSORFLOW_HINT } from "../backend/probe-tensorflow";
 import type { SelectionReport } from "../backend/types";
@@ -20,13 +21,14 @@ LMPROBE_THREADS sets the native path's threads (default: every core); LMPROBE_NA
   --json            print the report as JSON
   --model <source>  also open a model (directory, .gguf file, ollama:name, lmstudio:publisher/model; no weight is
                     read) and say how it would load on the chosen backend: its float32 size, its quantised size on
-                    disk, and whether it fits dequantised at load, streamed a block at a time, or not at all`;
+                    disk, and whether it fits whole (dequantised at load), streamed a block at a time, or not at all`;
 
 /** How a model would load on the active backend, from its headers alone. */
 export async function modelReport(source: string): Promise<Record<string, unknown>> {
   const checkpoint = openCheckpoint(await resolveCheckpointDir(source, { offline: true }));
   try {
     const estimate = estimateMemory(checkpoint.weights);
+    const familyStreams = architectureStreamsLayers(checkpoint.config.modelType);
     const types: Record<string, number> = {};
     for (const name of checkpoint.weights.names()) {
       const info = checkpoint.weights.info(name);
@@ -35,7 +37,9 @@ export async function modelReport(source: string): Promise<Record<string, unknow
     }
     let plan: string;
     try {
-      plan = chooseLayerStreaming(estimate) ? "streamed: each block dequantised when the forward pass reaches it" : "loaded whole (dequantised once at load when quantised)";
+      plan = chooseLayerStreaming(estimate, "auto", undefined, familyStreams)
+        ? `streamed: each block ${estimate.storedBytes !== undefined ? "dequantised" : "read and widened to float32"} when the forward pass reaches it`
+        : "loaded whole (dequantised once at load when quantised)";
     } catch (e) {
       if (!(e instanceof ModelTooLargeError)) throw e;
       plan = `does not fit: ${e.message.split("\n")[0]}`;
@@ -47,7 +51,7 @@ export async function modelReport(source: string): Promise<Record<string, unknow
       float32Bytes: estimate.weightBytes,
       neededBytes: estimate.totalBytes,
       ...(estimate.storedBytes !== undefined ? { quantisedBytes: estimate.storedBytes } : {}),
-      ...(estimate.streaming ? { streamedNeededBytes: estimate.streaming.totalBytes } : {}),
+      ...(estimate.streaming && familyStreams ? { streamedNeededBytes: estimate.streaming.totalBytes } : {}),
       backend: describeBackend().name,
       // Where 16-bit matrices stay packed (webgpu), what the backend holds: 2 bytes per value of those.
       ...(estimate.packable && packsWeights(describeBackend().name)
@@ -67,7 +71,8 @@ function formatModel(m: Record<string, unknown>): string {
   if (m.packedFloat32Bytes !== undefined) {
     lines.push(`  bf16/f16 matrices kept packed on ${m.backend} (2 bytes per value): ${gib((m.packedFloat32Bytes as number) / 2)} instead of ${gib(m.packedFloat32Bytes)}; needed loaded whole: ${gib(m.neededOnBackendBytes)}`);
   }
-  if (m.quantisedBytes !== undefined) lines.push(`  quantised on disk: ${gib(m.quantisedBytes)}; needed streamed: ${gib(m.streamedNeededBytes)}`);
+  if (m.quantisedBytes !== undefined) lines.push(`  quantised on disk: ${gib(m.quantisedBytes)}`);
+  if (m.streamedNeededBytes !== undefined) lines.push(`  needed streamed (two blocks in float32 at a time): ${gib(m.streamedNeededBytes)}`);
   lines.push(`  on ${m.backend}: ${m.plan}`);
   return lines.join("\n");
 }

@@ -36,6 +36,11 @@ function float16Table(): Float32Array {
   return table;
 }
 
+/** The float32 value of every float16 bit pattern, indexed by the pattern (shared; do not write to it). */
+export function float16Values(): Float32Array {
+  return float16Table();
+}
+
 /** float32 value of one float16 bit pattern (quantised blocks keep their scales as float16). */
 export function halfBitsToFloat32(bits: number): number {
   return float16Table()[bits];

@@ -35,9 +35,11 @@ export interface MemoryEstimate {
   /** Bytes of the weights as stored when they are quantised (GGUF blocks); absent for float checkpoints. */
   storedBytes?: number;
   /**
-   * Quantised checkpoints only: what the backend needs when blocks are dequantised as the forward pass reaches
-   * them (at most two resident): every weight outside the blocks in float32, the two largest blocks, the margin.
-   * The quantised blocks themselves stay in the file (read through the OS page cache), not in the backend.
+   * Checkpoints with blocks (`model.layers.N.*`): what the backend needs when each block is read (and dequantised
+   * or widened to float32) as the forward pass reaches it, at most two resident: every weight outside the blocks
+   * in float32, the two largest blocks, the margin. The blocks themselves stay in the file (read through the OS
+   * page cache), not in the backend. Whether the family can run that way is the loader's question
+   * (architectureStreamsLayers).
    */
   streaming?: { totalBytes: number; layerBytes: number; residentMatrixBytes: number };
 }
@@ -88,14 +90,14 @@ export function estimateMemory(weights: WeightSource): MemoryEstimate {
   const marginBytes = Math.max(128 * 1024 * 1024, Math.ceil(weightBytes * 0.15));
   const estimate: MemoryEstimate = { weightBytes, marginBytes, totalBytes: weightBytes + marginBytes, matrixBytes, largestTensor };
   if (packableBytes > 0) estimate.packable = { float32Bytes: packableBytes, largestPacked, largestOther };
-  if (storedBytes === undefined) return estimate;
+  if (storedBytes !== undefined) estimate.storedBytes = storedBytes;
+  if (layerBytes.size === 0) return estimate;
   const allLayers = [...layerBytes.values()].reduce((a, b) => a + b, 0);
   const largestLayer = Math.max(0, ...layerBytes.values());
   const resident = weightBytes - allLayers + Math.min(layerBytes.size, 2) * largestLayer;
   const streamingMargin = Math.max(128 * 1024 * 1024, Math.ceil(resident * 0.15));
   return {
     ...estimate,
-    storedBytes,
     streaming: { totalBytes: resident + streamingMargin, layerBytes: largestLayer, residentMatrixBytes: outsideMatrixBytes + Math.min(layerBytes.size, 2) * largestLayer },
   };
 }
@@ -118,12 +120,14 @@ export function checkMemoryFits(estimate: MemoryEstimate, backend: string = acti
 }
 
 /**
- * Whether to load with blocks dequantised as the forward pass reaches them: only for quantised checkpoints, when
- * their float32 form does not fit and the streamed form does ("auto"), or always / never when asked. Throws
- * ModelTooLargeError when neither form fits.
+ * Whether to load with each block read (dequantised or widened to float32) as the forward pass reaches it: when
+ * the float32 form does not fit and the streamed form does ("auto"), or always / never when asked. Only for
+ * families that can run that way (`familyStreams`, architectureStreamsLayers): for the others a model too large
+ * in float32 is refused as before, and "always" is the caller's to refuse. Throws ModelTooLargeError when no form
+ * fits.
  */
-export function chooseLayerStreaming(estimate: MemoryEstimate, mode: "auto" | "always" | "never" = "auto", backend: string = activeBackendName()): boolean {
-  const streaming = estimate.streaming;
+export function chooseLayerStreaming(estimate: MemoryEstimate, mode: "auto" | "always" | "never" = "auto", backend: string = activeBackendName(), familyStreams = true): boolean {
+  const streaming = familyStreams ? estimate.streaming : undefined;
   if (mode === "always" && streaming) return true;
   if (mode !== "always" && fitsOn(estimate, backendCapacity(backend))) return false;
   if (mode === "never" || !streaming) {
@@ -133,5 +137,5 @@ export function chooseLayerStreaming(estimate: MemoryEstimate, mode: "auto" | "a
   const capacity = backendCapacity(backend);
   const needed = streamedBytesNeededOn(streaming, backend);
   if (needed <= capacity.totalBytes && largestTensorOn(estimate, backend).bytes <= capacity.maxTensorBytes) return true;
-  throw new ModelTooLargeError(needed, `${backend} (even with two blocks dequantised at a time)`, capacity.totalBytes, backendsThatFit(estimate, backend, backendReport()));
+  throw new ModelTooLargeError(needed, backend, capacity.totalBytes, backendsThatFit(estimate, backend, backendReport()), true);
 }

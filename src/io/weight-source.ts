@@ -45,10 +45,12 @@ export interface WeightSource {
    */
   read(name: string): Float32Array;
   /**
-   * A BF16 or F16 tensor's values as stored (16-bit patterns, little-endian, no float32 copy), checked for NaN and
-   * Infinity as read() does; null for other dtypes. Optional: sources without it are always read as float32.
+   * A BF16 or F16 tensor's values as stored (16-bit patterns, little-endian, no float32 copy; `bits` starts at a
+   * 4-byte boundary), checked for NaN and Infinity as read() does unless `unchecked` (a caller that checks them
+   * in its own pass over the values, and throws NonFiniteWeightError itself); null for other dtypes. Optional:
+   * sources without it are always read as float32.
    */
-  readHalves?(name: string): { format: "bf16" | "f16"; bits: Uint16Array } | null;
+  readHalves?(name: string, unchecked?: boolean): { format: "bf16" | "f16"; bits: Uint16Array } | null;
   /**
    * A BF16 or F16 tensor read a range of values at a time (to stream it to the device without holding it whole),
    * each range checked for NaN and Infinity as read() checks the whole; null for other dtypes. Optional.

@@ -13,7 +13,12 @@ import { loadModel } from "../../src/load";
 import { MAX_RESIDENT_LAYERS } from "../../src/model/layer-weights";
 import { hfToGguf } from "../tools/gguf-from-hf";
 import { writeWideCheckpoint } from "../tools/wide-checkpoint";
-import { tempDir, TINY } from "../io/helpers";
+import { tempDir, TINY, ROOT } from "../io/helpers";
+import { ModelTooLargeError, UnsupportedFormatError } from "../../src/errors";
+import { architectureStreamsLayers } from "../../src/model/architectures";
+import { buildModel } from "../../src/model/build";
+
+const GENERATED = path.join(ROOT, "test/fixtures/generated");
 
 let work: string;
 before(() => (work = tempDir("lmprobe-streaming-")));
@@ -70,7 +75,7 @@ test("auto mode streams only when the float32 form does not fit", () => {
     // The same model against a budget between the streamed and the full size (wasm's heap cap scaled down):
     const tight = { ...estimate, weightBytes: 5e9, totalBytes: 5.2e9, matrixBytes: 4e9 };
     assert.equal(chooseLayerStreaming(tight, "auto", "wasm"), true, "too large as float32: streamed");
-    assert.throws(() => chooseLayerStreaming({ ...tight, streaming: { ...estimate.streaming, totalBytes: 5e9 } }, "auto", "wasm"), /two blocks/);
+    assert.throws(() => chooseLayerStreaming({ ...tight, streaming: { ...estimate.streaming, totalBytes: 5e9 } }, "auto", "wasm"), (e: Error) => e instanceof ModelTooLargeError && e.streamed && e.backend === "wasm" && /two blocks/.test(e.message));
   } finally {
     checkpoint.weights.close();
   }
@@ -91,4 +96,82 @@ test("direct logit attribution reads each streamed block's W_O and W_out through
     }
   }
   assert.deepEqual(tables[1], tables[0]);
+});
+
+// Half-precision safetensors (what the hub serves for 1–8 B models) stream the same way when their float32 form
+// does not fit: a BF16 Llama-3.1-8B is 16 GB on disk and 32 GB in float32.
+for (const backend of ["cpu", "cpu-native"] as const) {
+  test(`${backend}: a BF16 safetensors checkpoint read a block at a time gives the eager model's numbers`, async () => {
+    const dir = writeWideCheckpoint(path.join(TINY, "qwen2"), path.join(work, `wide-bf16-${backend}`), 11, 5, "BF16");
+    const hooks = ["blocks.0.hook_resid_post", "blocks.2.attn.hook_pattern", "blocks.4.mlp.hook_post"];
+    const eager = await loadModel(dir, { backend, layerStreaming: "never" });
+    assert.equal(eager.weights.layerWeights, undefined, "loaded whole");
+    const a = eager.run("The quick brown fox jumps", { cache: hooks });
+    const expected = [a.logits.arraySync(), ...hooks.map((h) => a.cache.get(h).arraySync())];
+    a.dispose();
+    // Without hooks the backend may run each block as one call (cpu-native), whose sums group differently.
+    const eagerPlain = eager.run("The quick brown fox jumps");
+    const expectedPlain = eagerPlain.logits.arraySync();
+    eagerPlain.dispose();
+    eager.dispose();
+    const streamed = await loadModel(dir, { backend, layerStreaming: "always" });
+    try {
+      const layers = streamed.weights.layerWeights;
+      assert.ok(layers, "the model reads its blocks as the forward pass reaches them");
+      for (let round = 0; round < 2; round++) {
+        const b = streamed.run("The quick brown fox jumps", { cache: hooks });
+        assert.deepEqual([b.logits.arraySync(), ...hooks.map((h) => b.cache.get(h).arraySync())], expected);
+        b.dispose();
+        // Five blocks, two resident: each run read blocks 0–2 from the file again.
+        assert.deepEqual(layers.residentLayers(), [3, 4]);
+      }
+      // A plain forward pass (no hooks) takes the backend's fastest block path: still the eager model's logits.
+      const plain = streamed.run("The quick brown fox jumps");
+      assert.deepEqual(plain.logits.arraySync(), expectedPlain);
+      plain.dispose();
+    } finally {
+      streamed.dispose();
+    }
+  });
+}
+
+test("a float checkpoint's estimate has a streamed form; families that cannot stream are refused as too large", () => {
+  const checkpoint = openCheckpoint(path.join(TINY, "llama3-f16-sharded"));
+  try {
+    const estimate = estimateMemory(checkpoint.weights);
+    assert.equal(estimate.storedBytes, undefined, "not quantised");
+    // Two blocks of two: the streamed form holds every weight here, so it needs what the whole model needs.
+    assert.ok(estimate.streaming && estimate.streaming.layerBytes > 0 && estimate.streaming.totalBytes <= estimate.totalBytes, JSON.stringify(estimate.streaming));
+    const tight = { ...estimate, weightBytes: 5e9, totalBytes: 5.2e9, matrixBytes: 4e9 };
+    assert.equal(chooseLayerStreaming(tight, "auto", "wasm", true), true, "a family that streams: streamed");
+    assert.throws(() => chooseLayerStreaming(tight, "auto", "wasm", false), (e: Error) => e instanceof ModelTooLargeError && !e.streamed && !/two blocks/.test(e.message));
+    assert.equal(chooseLayerStreaming(estimate, "auto", "cpu", false), false, "fits whole: loaded whole");
+  } finally {
+    checkpoint.weights.close();
+  }
+});
+
+test('layerStreaming "always" on a family whose converter reads every block at load is refused by name', async () => {
+  await assert.rejects(loadModel(path.join(TINY, "gpt2"), { backend: "cpu", layerStreaming: "always" }), (e: Error) => e instanceof UnsupportedFormatError && /gpt2 blocks/.test(e.message) && /"auto"/.test(e.message));
+});
+
+test("architectureStreamsLayers names exactly the fixture families whose converters honour streamLayers", () => {
+  const dirs = [...fs.readdirSync(TINY).map((n) => path.join(TINY, n)), ...fs.readdirSync(GENERATED).map((n) => path.join(GENERATED, n))].filter((d) => fs.existsSync(path.join(d, "config.json")));
+  const seen = new Map<string, boolean>();
+  for (const dir of dirs) {
+    const checkpoint = openCheckpoint(dir);
+    const type = checkpoint.config.modelType;
+    try {
+      checkpoint.weights.streamLayers = true;
+      const model = buildModel(checkpoint, dir);
+      const streams = model.weights.layerWeights !== undefined;
+      model.dispose();
+      assert.equal(streams, architectureStreamsLayers(type), `${path.basename(dir)} (${type}): the converter ${streams ? "streams" : "does not stream"}`);
+      seen.set(type, streams);
+    } finally {
+      checkpoint.weights.close();
+    }
+  }
+  // Both kinds are present, so the check can fail either way.
+  assert.ok([...seen.values()].includes(true) && [...seen.values()].includes(false), JSON.stringify([...seen]));
 });

@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
 import type { WeightSource } from "../../src/io/weight-source";
-import { transposeInto, WeightLoader } from "../../src/model/architectures/weight-loader";
+import { transposeInto, WeightLoader, widenTransposedInto } from "../../src/model/architectures/weight-loader";
+import { bfloat16ToFloat32, float16ToFloat32 } from "../../src/io/half-float";
+import { NonFiniteWeightError } from "../../src/errors";
 import { onEachBackend } from "../tensor/reference";
 
 /** Values that say where they are: element [i][j] of tensor t is t·10⁴ + i·100 + j. */
@@ -46,4 +48,51 @@ test("consecutive linear weights keep their own values on every backend (the reu
     }
     tf.dispose(loaded.map((l) => l.t));
   });
+});
+
+// BF16/F16 nn.Linear weights are widened and transposed in one pass (widenTransposedInto), checking for NaN and
+// Infinity as they go: the same float32 values as widening first (bfloat16ToFloat32 / float16ToFloat32) and
+// transposing after, on the 2 × 2 path (even shapes, ragged tiles) and the plain one (odd shapes).
+for (const format of ["bf16", "f16"] as const) {
+  for (const [rows, cols] of [[46, 70], [45, 70], [46, 33], [2, 2], [1, 1]]) {
+    test(`widenTransposedInto ${format} [${rows}, ${cols}]: widening then transposing, exactly`, () => {
+      const bits = new Uint16Array(rows * cols);
+      let x = 12345;
+      for (let k = 0; k < bits.length; k++) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        // Random sign, mantissa and any finite exponent (subnormals and zeros included).
+        bits[k] = format === "bf16" ? (x >>> 16) & 0xff7f : (x >>> 16) & 0xfbff;
+      }
+      const widened = new Float32Array(bits.length);
+      (format === "bf16" ? bfloat16ToFloat32 : float16ToFloat32)(bits, widened);
+      const expected = new Float32Array(bits.length);
+      transposeInto(widened, rows, cols, expected);
+      const out = new Float32Array(bits.length);
+      assert.equal(widenTransposedInto(bits, format, rows, cols, out), true);
+      assert.deepEqual(new Uint32Array(out.buffer), new Uint32Array(expected.buffer));
+      // A NaN or an Infinity anywhere (first, last, either half of a word) is reported.
+      for (const at of new Set([0, bits.length - 1, Math.floor(bits.length / 2), Math.floor(bits.length / 2) + 1].filter((k) => k < bits.length))) {
+        for (const bad of format === "bf16" ? [0x7fc0, 0xff80] : [0x7e00, 0xfc00]) {
+          const copy = bits.slice();
+          copy[at] = bad;
+          assert.equal(widenTransposedInto(copy, format, rows, cols, new Float32Array(bits.length)), false, `0x${bad.toString(16)} at ${at}`);
+        }
+      }
+    });
+  }
+}
+
+test("a BF16 linear weight holding a NaN is refused by name and position, as a float32 read would be", () => {
+  const bits = new Uint16Array(6 * 4).fill(0x3f80); // 1.0
+  bits[9] = 0x7fc0; // row 2, column 1 of [6, 4]
+  const src: WeightSource = {
+    origin: "memory",
+    names: () => ["w"],
+    has: (n) => n === "w",
+    info: (n) => ({ name: n, dtype: "BF16", shape: [6, 4], file: "memory.safetensors" }),
+    read: () => assert.fail("the 16-bit values are read, not a float32 copy"),
+    readHalves: () => ({ format: "bf16", bits: bits.slice() }),
+    close: () => undefined,
+  };
+  assert.throws(() => new WeightLoader(src, "test").linearFloat32("w", 4, 6), (e: Error) => e instanceof NonFiniteWeightError && /memory\.safetensors/.test(e.message) && /"w"/.test(e.message) && /9/.test(e.message));
 });

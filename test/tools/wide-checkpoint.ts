@@ -6,7 +6,8 @@ import path from "node:path";
 import { writeSafetensors, type TensorToWrite } from "../../src/io/safetensors-writer";
 import { seededRandom } from "../../src/model/sampling";
 
-export function writeWideCheckpoint(fixtureDir: string, outDir: string, seed = 7, layers?: number): string {
+/** `dtype`: how every tensor is stored (BF16 as the hub serves most 1–8 B models; values rounded to it). */
+export function writeWideCheckpoint(fixtureDir: string, outDir: string, seed = 7, layers?: number, dtype: "F32" | "BF16" = "F32"): string {
   fs.mkdirSync(outDir, { recursive: true });
   for (const f of ["tokenizer.json", "tokenizer_config.json", "generation_config.json"]) {
     if (fs.existsSync(path.join(fixtureDir, f))) fs.copyFileSync(path.join(fixtureDir, f), path.join(outDir, f));
@@ -58,6 +59,7 @@ export function writeWideCheckpoint(fixtureDir: string, outDir: string, seed = 7
       vec(`${p}.self_attn.v_proj.bias`, 128);
     }
   }
+  for (const t of Object.values(tensors)) t.dtype = dtype;
   writeSafetensors(path.join(outDir, "model.safetensors"), tensors);
   return outDir;
 }

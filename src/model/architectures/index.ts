@@ -59,9 +59,27 @@ const registry: Record<string, ArchitectureConverter> = {
   deepseek_v3: convertDeepseekV3,
 };
 
-/** Registers (or replaces) the converter of a model_type. */
-export function registerArchitecture(modelType: string, converter: ArchitectureConverter): void {
+/**
+ * Families whose converter builds the model through llama-parts' assembleModel, which can keep only the weights
+ * outside the blocks resident and read each block again when the forward pass reaches it (WeightSource.streamLayers):
+ * what a checkpoint too large in float32 needs. The other converters read every block once, at load.
+ * test/model/layer-streaming.test.ts checks this list against the converters of every tiny fixture.
+ */
+const layerStreamingFamilies = new Set(["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "olmo2", "phi3", "mixtral", "qwen3_moe", "gpt_oss", "smollm3", "granite", "olmoe", "qwen2_moe", "deepseek_v3"]);
+
+/** Whether `modelType`'s converter can read its blocks as the forward pass reaches them (see layerStreamingFamilies). */
+export function architectureStreamsLayers(modelType: string): boolean {
+  return ownEntry(registry, modelType) !== undefined && layerStreamingFamilies.has(modelType);
+}
+
+/**
+ * Registers (or replaces) the converter of a model_type. `streamsLayers`: the converter builds through assembleModel
+ * (or otherwise honours WeightSource.streamLayers), so a checkpoint too large in float32 can be read a block at a time.
+ */
+export function registerArchitecture(modelType: string, converter: ArchitectureConverter, options: { streamsLayers?: boolean } = {}): void {
   setOwnEntry(registry, modelType, converter);
+  if (options.streamsLayers) layerStreamingFamilies.add(modelType);
+  else layerStreamingFamilies.delete(modelType);
 }
 
 /** The model_types the engine can build, sorted. */
