@@ -70,7 +70,8 @@ async function randomCheckpoint(name: string, shape: RandomShape): Promise<strin
   return dir;
 }
 
-export async function loadBenchModel(name: string): Promise<{ model: LanguageModel; float32WeightsMb?: number; streamed?: boolean }> {
+/** A bench model; `checkpointWriteMs`: the time spent writing its random checkpoint first (0 when it was there). */
+export async function loadBenchModel(name: string): Promise<{ model: LanguageModel; float32WeightsMb?: number; streamed?: boolean; checkpointWriteMs?: number }> {
   if (name === "demo") return { model: await loadModel("demo") };
   if (name === "gpt2-small") {
     // @ts-expect-error: a JavaScript module of the bench
@@ -83,7 +84,9 @@ export async function loadBenchModel(name: string): Promise<{ model: LanguageMod
   const streamedCase = name.endsWith("-streamed");
   const shape = SHAPES[streamedCase ? name.slice(0, -"-streamed".length) : name];
   if (shape) {
+    const writeStart = performance.now();
     const dir = await randomCheckpoint(streamedCase ? name.slice(0, -"-streamed".length) : name, shape);
+    const checkpointWriteMs = performance.now() - writeStart;
     // The checkpoint carries no tokenizer of its own vocabulary: open it as loadModel does (memory check, sharded
     // BF16 reader, the streaming choice), then build the engine with a tokenizer that names every id (the probe's
     // tables decode ids).
@@ -100,7 +103,7 @@ export async function loadBenchModel(name: string): Promise<{ model: LanguageMod
     const model = buildModel({ ...ck, tokenizer } as never, `${name}-random`);
     // Streamed, the model reads its blocks from the files until it is disposed.
     if (!streamed) ck.weights.close();
-    return { model, float32WeightsMb: estimate.weightBytes / 1024 ** 2, streamed };
+    return { model, float32WeightsMb: estimate.weightBytes / 1024 ** 2, streamed, checkpointWriteMs };
   }
   throw new Error(`unknown case ${name}`);
 }

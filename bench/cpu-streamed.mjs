@@ -73,7 +73,7 @@ async function runCase(name) {
   return {
     name, positions, streamed: info.streamed, backend: info.backend, threads: os.availableParallelism(), cpu,
     float32_weights_mb: Math.round(info.float32_weights_mb), host_memory_mb: Math.round(os.totalmem() / 2 ** 20),
-    load_ms: Math.round(info.load_ms), process_ready_ms: Math.round(readyMs), load_peak_rss_mb: Math.round(info.load_peak_rss_mb),
+    load_ms: Math.round(info.load_ms), checkpoint_write_ms: Math.round(info.checkpoint_write_ms), process_ready_ms: Math.round(readyMs), load_peak_rss_mb: Math.round(info.load_peak_rss_mb),
     forward_ms: Math.round(median(forward)), forward_all_ms: forward.map(Math.round), probe_ms: Math.round(median(probe)), probe_all_ms: probe.map(Math.round),
     peak_rss_mb: Math.round(peak_rss_mb), peak_rss_over_float32_weights: +(peak_rss_mb / info.float32_weights_mb).toFixed(3),
   };
