@@ -52,9 +52,10 @@ test("consecutive linear weights keep their own values on every backend (the reu
 
 // BF16/F16 nn.Linear weights are widened and transposed in one pass (widenTransposedInto), checking for NaN and
 // Infinity as they go: the same float32 values as widening first (bfloat16ToFloat32 / float16ToFloat32) and
-// transposing after, on the 2 × 2 path (even shapes, ragged tiles) and the plain one (odd shapes).
+// transposing after, on the 2 × 2 path (even shapes, ragged tiles of rows and of columns) and the plain one (odd
+// shapes).
 for (const format of ["bf16", "f16"] as const) {
-  for (const [rows, cols] of [[46, 70], [45, 70], [46, 33], [2, 2], [1, 1]]) {
+  for (const [rows, cols] of [[46, 70], [518, 22], [45, 70], [46, 33], [2, 2], [1, 1]]) {
     test(`widenTransposedInto ${format} [${rows}, ${cols}]: widening then transposing, exactly`, () => {
       const bits = new Uint16Array(rows * cols);
       let x = 12345;
