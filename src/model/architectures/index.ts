@@ -63,7 +63,7 @@ const registry: Record<string, ArchitectureConverter> = {
  * Families whose converter builds the model through llama-parts' assembleModel, which can keep only the weights
  * outside the blocks resident and read each block again when the forward pass reaches it (WeightSource.streamLayers):
  * what a checkpoint too large in float32 needs. The other converters read every block once, at load.
- * test/model/layer-streaming.test.ts checks this list against the converters of every tiny fixture.
+ * test/model/layer-streaming.test.ts checks this list against the converters of every fixture (all 25 families).
  */
 const layerStreamingFamilies = new Set(["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "olmo2", "phi3", "mixtral", "qwen3_moe", "gpt_oss", "smollm3", "granite", "olmoe", "qwen2_moe", "deepseek_v3"]);
 

@@ -244,13 +244,12 @@ export class WeightLoader {
   }
 }
 
-/** target[j][i] = source[i][j] for source [rows, cols]; in tiles, so that both sides stay in cache. */
 /**
  * transposeInto for 16-bit values: `bits` [rows, cols] (bfloat16 or float16 patterns) widened to float32 into
  * `target` [cols, rows], exactly as bfloat16ToFloat32 / float16ToFloat32 widen. Returns false when a value is NaN
  * or ±Infinity (all exponent bits set; the caller finds which), checked as the values pass, two per 32-bit word.
- * Even shapes (every model's) go 2 × 2 values at a time from 32-bit reads: 1.85× the plain loop (bench/cpu-streamed.mjs
- * spends most of a streamed block's rebuild here).
+ * Even shapes (every model's) go 2 × 2 values at a time from 32-bit reads, in tiles of 256 rows × 8 columns. A
+ * streamed block's rebuild (bench/cpu-streamed.mjs) is mostly this pass.
  */
 export function widenTransposedInto(bits: Uint16Array, format: "bf16" | "f16", rows: number, cols: number, target: Float32Array): boolean {
   const mask = format === "bf16" ? 0x7f80 : 0x7c00;
@@ -338,6 +337,7 @@ function widenF16Pairs(words: Int32Array, rows: number, cols: number, target: Fl
   return flags;
 }
 
+/** target[j][i] = source[i][j] for source [rows, cols]; in tiles, so that both sides stay in cache. */
 export function transposeInto(source: Float32Array, rows: number, cols: number, target: Float32Array): void {
   const TILE = 32;
   for (let i0 = 0; i0 < rows; i0 += TILE) {
