@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import type { SelectionReport } from "../../src/backend";
-import { ConfigError, ModelTooLargeError, NotRegularFileError, TokenizerVocabError, UnsupportedArchitectureError } from "../../src/errors";
+import { ConfigError, MissingFileError, ModelTooLargeError, NotRegularFileError, TokenizerVocabError, UnsupportedArchitectureError } from "../../src/errors";
 import { openCheckpoint } from "../../src/io/checkpoint";
 import { normalizeConfig } from "../../src/io/config";
 import { checkMemoryFits, estimateMemory } from "../../src/io/memory-estimate";
@@ -122,6 +122,18 @@ test("a 70B config with no weights says too large before it says missing weights
   ck.close();
   const fromConfig = estimateMemoryFromConfig(normalizeConfig(JSON.parse(fs.readFileSync(path.join(LLAMA, "config.json"), "utf8")), "c"));
   assert.ok(fromConfig.weightBytes <= fromHeaders.weightBytes && fromConfig.weightBytes > 0.5 * fromHeaders.weightBytes, `${fromConfig.weightBytes} vs ${fromHeaders.weightBytes}`);
+});
+
+// Too large in float32 for wasm's 4 GiB (~11 GB) but not read a block at a time (~2 GB): the check from config.json
+// alone, made before any weight is asked for (a hub download), must let it through, so the missing weights are
+// what stops this load; with layerStreaming "never" it is too large.
+const LLAMA_DEEP = { ...LLAMA_70B, hidden_size: 2048, intermediate_size: 8192, num_attention_heads: 16, num_key_value_heads: 16, num_hidden_layers: 40, vocab_size: 32000 };
+
+test("a config too large in float32 but not streamed passes the check from config.json alone", async () => {
+  const dir = copyCheckpoint(LLAMA, (n) => n.endsWith(".safetensors"));
+  editConfig(dir, (c) => Object.assign(c, LLAMA_DEEP));
+  await assert.rejects(loadModel(dir, { backend: "wasm" }), (e: any) => e instanceof MissingFileError && /safetensors/.test(e.message));
+  await assert.rejects(loadModel(dir, { backend: "wasm", layerStreaming: "never" }), (e: any) => e instanceof ModelTooLargeError && !e.streamed && e.backend === "wasm");
 });
 
 function reportWith(webgpu: { available: boolean; status: "chosen" | "available" | "unavailable" | "skipped" }): SelectionReport {
