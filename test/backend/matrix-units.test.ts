@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { test } from "node:test";
 import {
   chooseMatrixUnitShape,
@@ -16,6 +18,7 @@ import {
   unitTileFits,
   unitTiles,
   unitWorkgroupBytes,
+  unitStaging,
   type MatrixUnitShape,
   type UnitTile,
 } from "../../src/backend/kernels/matrix-units";
@@ -189,6 +192,33 @@ test("weights side by side go to the units as one product only where each alone 
   }
 });
 
+test("the staging of workgroup memory: words (vec2<u32> stores, current load forms) by default, halves on request, anything else an error", () => {
+  assert.equal(unitStaging({}), "words");
+  assert.equal(unitStaging({ LMPROBE_MATRIX_UNIT_STAGING: "halves" }), "halves");
+  assert.throws(() => unitStaging({ LMPROBE_MATRIX_UNIT_STAGING: "half" }), (err: unknown) => err instanceof LmprobeError && /LMPROBE_MATRIX_UNIT_STAGING/.test((err as Error).message));
+  const program = (staging: "words" | "halves", layout: "nt" | "nn") =>
+    new MatMulUnitsProgram(256, 520, layout, "bf16", true, true, 1, unitTile("large"), { M: 16, N: 16, K: 16 }, 2, 32, 1, staging);
+  for (const layout of ["nt", "nn"] as const) {
+    const words = program("words", layout);
+    const halves = program("halves", layout);
+    assert.notEqual(words.shaderKey, halves.shaderKey);
+    const code = words.getUserCode();
+    // Four halves per store, and only the non-deprecated forms (majorness as a template argument).
+    assert.match(code, /var<workgroup> As : array<vec2<u32>, /);
+    assert.match(code, /As\[\(0 \+ base\) \/ 4\] = bitcast<vec2<u32>>\(h0\);/);
+    assert.doesNotMatch(code, /subgroupMatrixLoad<subgroup_matrix_(left|right)<f16, 16, 16>>\(/);
+    assert.doesNotMatch(code, /subgroupMatrixStore\(&Cs, [^;]*, false, /);
+    assert.match(code, new RegExp(`subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, ${layout === "nt" ? "col_major" : "row_major"}>`));
+    // The same staged slice, counted in vec2s: the A stride of 40 halves is 10 words-pairs.
+    assert.match(code, /subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>\(&As, u32\(\(0 \+ \(sgRow \+ 0\) \* 40 \+ 0\) \/ 4\), 10u\)/);
+    assert.match(halves.getUserCode(), /subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>\(&As, u32\(0 \+ \(sgRow \+ 0\) \* 40 \+ 0\), false, 40u\)/);
+  }
+  // An f16 weight's words are staged as they are (no widening and narrowing); a bf16 one's are converted.
+  const f16 = new MatMulUnitsProgram(256, 520, "nt", "f16", false, false, 1, unitTile("large"), { M: 16, N: 16, K: 16 }, 2, 32, 1, "words").getUserCode();
+  assert.match(f16, /Bs\[base \/ 4\] = bitcast<vec2<u32>>\(wb0\);/);
+  assert.match(program("words", "nt").getUserCode(), /Bs\[base \/ 4\] = bitcast<vec2<u32>>\(vec4<f16>\(unpack4\(wb0\)\)\);/);
+});
+
 test("LMPROBE_WEBGPU_JOINT_GATE_UP takes on or off; another value is an error naming it", () => {
   const saved = process.env.LMPROBE_WEBGPU_JOINT_GATE_UP;
   try {
@@ -284,7 +314,11 @@ test("every matrix-unit program variant compiles (Dawn's null backend: WGSL vali
         for (const [bias, residual, splits] of [[false, false, 1], [true, true, 1], [true, false, 1], [false, false, 3]] as const) {
           for (const blocks of ["large", "small"] as const) {
             for (const tile of unitTiles(blocks)) {
-              for (const terms of [3, 2, 1] as const) programs.push(new MatMulUnitsProgram(256, 520, layout, format, bias, residual, splits, tile, shape, terms, 32));
+              for (const terms of [3, 2, 1] as const) {
+                for (const staging of ["words", "halves"] as const) {
+                  programs.push(new MatMulUnitsProgram(256, 520, layout, format, bias, residual, splits, tile, shape, terms, 32, 1, staging));
+                }
+              }
             }
           }
           // The other tiles bench/gpu/matrix-units.mjs sweeps (--tiles), at the shape NVIDIA's units offer.
@@ -401,6 +435,23 @@ test("the units' products pass Dawn's validation through tfjs's shader assembly 
   // The model's wiring: both layers' gate | up as one product, and the observed layer's apart.
   assert.match(r.stdout, /joint gate\|up: 2 of 2 layers; with blocks\.0\.mlp\.hook_pre cached: 1\b/);
   assert.doesNotMatch(output, /lmprobe webgpu: /); // no device error was reported
+});
+
+test("the units kernel's anatomy bench (bench/gpu/units-anatomy.mjs) dispatches every variant, both stagings and each loop with parts left out (null backend)", { skip: process.platform !== "linux" && "Dawn's null backend is checked on Linux" }, () => {
+  const root = path.resolve(__dirname, "../..");
+  const env = { ...process.env, LMPROBE_DAWN_OPTIONS: "backend=null", LMPROBE_BACKEND: "webgpu" };
+  delete env.NODE_TEST_CONTEXT;
+  // Dawn writes the deprecated-builtin warnings of the "halves" staging to stdout: the document goes to a file.
+  const out = path.join(mkdtempSync(path.join(tmpdir(), "lmprobe-anatomy-")), "anatomy.json");
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "bench/gpu/units-anatomy.mjs"), "--null", "--out", out], { cwd: root, env, encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`.slice(-3000));
+  const doc = JSON.parse(readFileSync(out, "utf8"));
+  assert.equal(doc.rows.length, 3);
+  for (const row of doc.rows) {
+    assert.deepEqual(Object.keys(row.variants).sort(), ["full", "full-halves", "mma-only", "no-global", "no-mma", "no-stage"]);
+    for (const [name, v] of Object.entries(row.variants)) assert.deepEqual(v, { dispatched: true }, `${row.shape} ${name}`);
+  }
+  assert.equal(doc.rows[2].splits > 1, true, "the third product splits K");
 });
 
 test("the GPU machine's first look at its matrix units (bench/gpu/subgroup-matrix.mjs) compiles its f16 and int8 shaders", { skip: process.platform !== "linux" && "Dawn's null backend is checked on Linux" }, () => {

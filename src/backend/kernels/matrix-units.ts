@@ -143,6 +143,21 @@ export function matrixUnitTerms(): 1 | 2 | 3 {
 }
 
 /**
+ * How A's terms and B sit in workgroup memory: "words" (the default) as vec2<u32>, four halves per store, with the
+ * matrix loads reinterpreting them (Dawn's current subgroupMatrixLoad<T, majorness> form); "halves" as array<f16>,
+ * one 16-bit store per value, with the deprecated load form (LMPROBE_MATRIX_UNIT_STAGING=halves, for an A/B). The
+ * same halves land in the same places: the same bits either way.
+ */
+export type UnitStaging = "words" | "halves";
+
+export function unitStaging(env: NodeJS.ProcessEnv = process.env): UnitStaging {
+  const value = env.LMPROBE_MATRIX_UNIT_STAGING;
+  if (value === undefined || value === "" || value === "words") return "words";
+  if (value === "halves") return "halves";
+  throw new ArgumentError("LMPROBE_MATRIX_UNIT_STAGING", `is "${value}": expected words or halves`, "unset it for lmprobe's default (words)");
+}
+
+/**
  * How a workgroup's block of C is cut: sgm × sgn subgroups along M and N, each computing rm × rn result matrices of
  * the unit's shape, over staged slices of K `tk` deep.
  */
@@ -301,6 +316,7 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     readonly terms: 1 | 2 | 3,
     readonly subgroupSize: number,
     readonly segments = 1,
+    readonly staging: UnitStaging = unitStaging(),
   ) {
     if (splits > 1 && (hasBias || hasResidual)) throw new Error("MatMulUnitsProgram: split-K adds bias and residual in its sum");
     if (!Number.isInteger(segments) || segments < 1 || segments > 3) throw new Error(`MatMulUnitsProgram: ${segments} segments (1 to 3)`);
@@ -313,7 +329,7 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     this.variableComponents = [4, ...weights.map(() => 2), 1, ...(hasBias ? [1] : []), ...(hasResidual ? [1] : [])];
     if (segments > 1) this.uniforms += " seg1 : i32, seg2 : i32,";
     const s = `${shape.M}x${shape.N}x${shape.K}`;
-    this.shaderKey = `lmprobeMatMulUnits_${layout}_${format}_${hasBias}_${hasResidual}_${splits > 1}_${tile.sgm}.${tile.sgn}.${tile.rm}.${tile.rn}.${tile.tk}_${s}_${terms}_${subgroupSize}_${segments}`;
+    this.shaderKey = `lmprobeMatMulUnits_${layout}_${format}_${hasBias}_${hasResidual}_${splits > 1}_${tile.sgm}.${tile.sgn}.${tile.rm}.${tile.rn}.${tile.tk}_${s}_${terms}_${subgroupSize}_${segments}_${staging}`;
   }
 
   getUserCode(): string {
@@ -333,8 +349,17 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     const aStride = TK + PAD;
     const bStride = nt ? TK + PAD : TN + PAD;
     const aTerm = TM * aStride;
+    // "words": workgroup memory is an array of vec2<u32>, four halves each, written one vec2 (a staging slot's four
+    // values) per store where "halves" wrote four 16-bit stores; the matrix loads reinterpret the words as f16
+    // (offsets and strides then count vec2s: every offset and stride here is a multiple of 4 halves). The same
+    // halves land in the same places, so both give the same bits.
+    const words = this.staging === "words";
+    const unit = words ? 4 : 1;
+    const el = (halves: number | string) => (words ? `(${halves}) / 4` : `${halves}`);
     const comps = ["x", "y", "z", "w"];
-    const storeA = Array.from({ length: terms }, (_, t) => comps.map((c, ci) => `As[${t * aTerm} + base + ${ci}] = h${t}.${c};`).join(" ")).join("\n      ");
+    const storeA = Array.from({ length: terms }, (_, t) =>
+      words ? `As[(${t * aTerm} + base) / 4] = bitcast<vec2<u32>>(h${t});` : comps.map((c, ci) => `As[${t * aTerm} + base + ${ci}] = h${t}.${c};`).join(" "),
+    ).join("\n      ");
     // Each term is cut from the float32 value by clearing its low 13 mantissa bits (halfHead), not by rounding to
     // f16 and back: an NVIDIA driver folded x − f32(f16(x)) to 0 (the H200 gave 2 and 3 terms the 1-term error,
     // bench/results/gpu-h200/matrix-units-f16-toggle/), and a bit mask has nothing to fold.
@@ -392,9 +417,15 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     }`),
       ...slots(bSlots).map((it) => `{
       let slot = tid + ${it * threads};
-      let hw = vec4<f16>(unpack4(wb${it}));
       let base = ${nt ? `(slot / ${TK / 4}) * ${bStride} + (slot % ${TK / 4}) * 4` : `(slot / ${TN / 4}) * ${bStride} + (slot % ${TN / 4}) * 4`};
-      Bs[base] = hw.x; Bs[base + 1] = hw.y; Bs[base + 2] = hw.z; Bs[base + 3] = hw.w;
+      ${
+        !words
+          ? `let hw = vec4<f16>(unpack4(wb${it}));
+      Bs[base] = hw.x; Bs[base + 1] = hw.y; Bs[base + 2] = hw.z; Bs[base + 3] = hw.w;`
+          : this.format === "f16"
+            ? `Bs[base / 4] = bitcast<vec2<u32>>(wb${it}); // f16 words are the staged halves already`
+            : `Bs[base / 4] = bitcast<vec2<u32>>(vec4<f16>(unpack4(wb${it})));`
+      }
     }`),
     ].join("\n    ");
     // The multiply-adds of one staged slice, unrolled: smallest term first.
@@ -403,12 +434,23 @@ export class MatMulUnitsProgram implements WebgpuProgram {
       mma.push("{");
       for (let i = 0; i < RM; i++) {
         for (let t = 0; t < terms; t++) {
-          mma.push(`  let a${i}_${t} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${ck}, ${cm}>>(&As, u32(${t * aTerm} + (sgRow + ${i * cm}) * ${aStride} + ${kk * ck}), false, ${aStride}u);`);
+          const left = `subgroup_matrix_left<f16, ${ck}, ${cm}>`;
+          const offset = `u32(${el(`${t * aTerm} + (sgRow + ${i * cm}) * ${aStride} + ${kk * ck}`)})`;
+          mma.push(
+            words
+              ? `  let a${i}_${t} = subgroupMatrixLoad<${left}, row_major>(&As, ${offset}, ${aStride / unit}u);`
+              : `  let a${i}_${t} = subgroupMatrixLoad<${left}>(&As, ${offset}, false, ${aStride}u);`,
+          );
         }
       }
       for (let j = 0; j < RN; j++) {
-        const offset = nt ? `u32((sgCol + ${j * cn}) * ${bStride} + ${kk * ck})` : `u32(${kk * ck * bStride} + sgCol + ${j * cn})`;
-        mma.push(`  let b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${cn}, ${ck}>>(&Bs, ${offset}, ${nt}, ${bStride}u);`);
+        const offset = `u32(${el(nt ? `(sgCol + ${j * cn}) * ${bStride} + ${kk * ck}` : `${kk * ck * bStride} + sgCol + ${j * cn}`)})`;
+        const right = `subgroup_matrix_right<f16, ${cn}, ${ck}>`;
+        mma.push(
+          words
+            ? `  let b${j} = subgroupMatrixLoad<${right}, ${nt ? "col_major" : "row_major"}>(&Bs, ${offset}, ${bStride / unit}u);`
+            : `  let b${j} = subgroupMatrixLoad<${right}>(&Bs, ${offset}, ${nt}, ${bStride}u);`,
+        );
       }
       for (let i = 0; i < RM; i++) {
         for (let j = 0; j < RN; j++) {
@@ -423,7 +465,10 @@ export class MatMulUnitsProgram implements WebgpuProgram {
       for (let j = 0; j < RN; j++) {
         const bias = this.hasBias ? " + bias[col]" : "";
         const residual = this.hasResidual ? " + residual[row * uniforms.N + col]" : "";
-        epilogue.push(`subgroupMatrixStore(&Cs, u32(sg * ${cm * cn}), acc${i}_${j}, false, ${cn}u);
+        const storeC = words
+          ? `subgroupMatrixStore<row_major>(&Cs, u32(sg * ${cm * cn}), acc${i}_${j}, ${cn}u);`
+          : `subgroupMatrixStore(&Cs, u32(sg * ${cm * cn}), acc${i}_${j}, false, ${cn}u);`;
+        epilogue.push(`${storeC}
   workgroupBarrier();
   for (var e = lane; e < ${cm * cn}; e += ${this.subgroupSize}) {
     let row = row0 + sgRow + ${i * cm} + e / ${cn};
@@ -442,8 +487,8 @@ ${unpackFunctions(this.format)}
 fn halfHead(x : vec4<f32>) -> vec4<f32> {
   return bitcast<vec4<f32>>(bitcast<vec4<u32>>(x) & vec4<u32>(0xffffe000u));
 }
-var<workgroup> As : array<f16, ${terms * aTerm}>;
-var<workgroup> Bs : array<f16, ${nt ? TN * bStride : TK * bStride}>;
+var<workgroup> As : array<${words ? "vec2<u32>" : "f16"}, ${(terms * aTerm) / unit}>;
+var<workgroup> Bs : array<${words ? "vec2<u32>" : "f16"}, ${(nt ? TN * bStride : TK * bStride) / unit}>;
 var<workgroup> Cs : array<f32, ${sgm * sgn * cm * cn}>;
 
 // Operand offsets derive from the subgroup's index (localIndex / subgroup size): uniform within each subgroup,
@@ -472,18 +517,29 @@ fn main() {
   // Every workgroup runs kChunk / TK slices (zeros past K): a uniform bound, as the barriers need.
   let tiles = (uniforms.kChunk + ${TK - 1}) / ${TK};
   ${declare}
-  var kBase = kStart;
-  ${load}
-  for (var t = 0; t < tiles; t++) {
-    ${store}
-    workgroupBarrier();
-    kBase = kStart + (t + 1) * ${TK};
-    ${load}
-    ${mma.join("\n    ")}
-    workgroupBarrier();
-  }
+  ${this.mainLoop({ load, store, mma: mma.join("\n    "), TK })}
   ${epilogue.join("\n  ")}
 }`;
+  }
+
+  /**
+   * The loop over K from its parts: `load` (global memory → registers, the slice at kBase), `store` (registers →
+   * workgroup memory) and `mma` (the units on the staged slice). The next slice's loads are issued before this
+   * one's products, so that their latency hides behind the units' work. A method so that
+   * bench/gpu/units-anatomy.mjs can time the kernel with parts left out (in a subclass of its own: those numbers are
+   * wrong).
+   */
+  protected mainLoop(parts: { load: string; store: string; mma: string; TK: number }): string {
+    return `var kBase = kStart;
+  ${parts.load}
+  for (var t = 0; t < tiles; t++) {
+    ${parts.store}
+    workgroupBarrier();
+    kBase = kStart + (t + 1) * ${parts.TK};
+    ${parts.load}
+    ${parts.mma}
+    workgroupBarrier();
+  }`;
   }
 }
 
