@@ -14,6 +14,7 @@ import {
   matrixUnits,
   planUnits,
   RowShiftProgram,
+  RowSplitProgram,
   unitTile,
   unitTileFits,
   unitTiles,
@@ -250,14 +251,14 @@ test("every preferred tile divides its staging among its threads and fits 48 KiB
  * A program's full WGSL as tfjs-webgpu assembles it, in the parts the programs use: private built-ins, the uniform
  * struct, the output and input bindings, the code, then the entry point (enable directives hoisted as webgpu.ts does).
  */
-function shaderOf(p: WebgpuProgram, types: string[]): string {
+function shaderOf(p: WebgpuProgram, types: string[], resultType = "f32"): string {
   // tfjs passes a one-dimensional program its flat invocation index.
   const flat = !p.dispatchLayout.y?.length && !p.dispatchLayout.z?.length;
   const bindings = p.variableNames.map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${n} : array<${types[i]}>;`).join("\n");
   return hoistEnableDirectives(`var<private> localIndex : u32;
 var<private> workgroupId : vec3<u32>;
 struct Uniforms { NAN : f32, INFINITY : f32, ${p.uniforms ?? ""} };
-@group(0) @binding(0) var<storage, read_write> result : array<f32>;
+@group(0) @binding(0) var<storage, read_write> result : array<${resultType}>;
 ${bindings}
 @group(0) @binding(${p.variableNames.length + 1}) var<uniform> uniforms : Uniforms;
 ${p.getUserCode()}
@@ -306,7 +307,7 @@ test("every matrix-unit program variant compiles (Dawn's null backend: WGSL vali
     return;
   }
   const device = await adapter.requestDevice({ requiredFeatures: ["subgroups", "shader-f16", F16] as GPUFeatureName[] });
-  const programs: WebgpuProgram[] = [new RowShiftProgram(100)];
+  const programs: WebgpuProgram[] = [new RowShiftProgram(100), ...([1, 2, 3] as const).map((terms) => new RowSplitProgram(100, 256, 128, terms))];
   const shapes: MatrixUnitShape[] = [{ M: 16, N: 16, K: 16 }, { M: 16, N: 8, K: 16 }, { M: 8, N: 8, K: 8 }];
   for (const shape of shapes) {
     for (const layout of ["nt", "nn"] as const) {
@@ -315,7 +316,7 @@ test("every matrix-unit program variant compiles (Dawn's null backend: WGSL vali
           for (const blocks of ["large", "small"] as const) {
             for (const tile of unitTiles(blocks)) {
               for (const terms of [3, 2, 1] as const) {
-                for (const staging of ["words", "halves"] as const) {
+                for (const staging of ["words", "halves", "direct"] as const) {
                   programs.push(new MatMulUnitsProgram(256, 520, layout, format, bias, residual, splits, tile, shape, terms, 32, 1, staging));
                 }
               }
@@ -334,8 +335,10 @@ test("every matrix-unit program variant compiles (Dawn's null backend: WGSL vali
   }
   const failures: string[] = [];
   for (const p of programs) {
-    const types = p.variableNames.map((n) => (n === "A" ? "vec4<f32>" : n === "B" ? "vec2<i32>" : "f32"));
-    const module = device.createShaderModule({ code: shaderOf(p, types) });
+    // As tfjs declares them: a direct product's A and shifts are RowSplitProgram's int32 words, whose own output is int32.
+    const direct = p instanceof MatMulUnitsProgram && p.staging === "direct";
+    const types = p.variableNames.map((n) => (n === "A" ? (direct ? "vec4<i32>" : "vec4<f32>") : /^B\d?$/.test(n) ? "vec2<i32>" : n === "shifts" && direct ? "i32" : "f32"));
+    const module = device.createShaderModule({ code: shaderOf(p, types, p instanceof RowSplitProgram ? "i32" : "f32") });
     const errors = (await module.getCompilationInfo()).messages.filter((m) => m.type === "error");
     if (errors.length) failures.push(`${p.shaderKey}: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join("; ")}`);
   }
@@ -425,19 +428,23 @@ test("the units' arithmetic (row shift, three half terms) is as accurate as a fl
   assert.ok(worst.one > 100 * worst.float32, JSON.stringify(worst));
 });
 
-test("the units' products pass Dawn's validation through tfjs's shader assembly and lmprobe's dispatch, and a gated model's MLPs take the joint product unless observed (null backend)", { skip: process.platform !== "linux" && "Dawn's null backend is checked on Linux" }, () => {
-  const env = { ...process.env, LMPROBE_DAWN_OPTIONS: "backend=null", LMPROBE_BACKEND: "webgpu", LMPROBE_MATRIX_UNITS: "on", LMPROBE_MATRIX_UNIT_TERMS: "2" };
-  delete env.NODE_TEST_CONTEXT;
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "matrix-units-null.ts")], { env, encoding: "utf8", timeout: 120_000 });
-  const output = `${r.stdout}\n${r.stderr}`;
-  assert.equal(r.status, 0, output.slice(-3000));
-  assert.match(r.stdout, /ok 9 products, 9 on the units/);
-  // The model's wiring: both layers' gate | up as one product, and the observed layer's apart.
-  assert.match(r.stdout, /joint gate\|up: 2 of 2 layers; with blocks\.0\.mlp\.hook_pre cached: 1\b/);
-  assert.doesNotMatch(output, /lmprobe webgpu: /); // no device error was reported
-});
+for (const staging of ["words", "direct"] as const) {
+  test(`the units' products (staging ${staging}) pass Dawn's validation through tfjs's shader assembly and lmprobe's dispatch, and a gated model's MLPs take the joint product unless observed (null backend)`, { skip: process.platform !== "linux" && "Dawn's null backend is checked on Linux" }, () => {
+    const env = { ...process.env, LMPROBE_DAWN_OPTIONS: "backend=null", LMPROBE_BACKEND: "webgpu", LMPROBE_MATRIX_UNITS: "on", LMPROBE_MATRIX_UNIT_TERMS: "2", LMPROBE_MATRIX_UNIT_STAGING: staging };
+    delete env.NODE_TEST_CONTEXT;
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "matrix-units-null.ts")], { env, encoding: "utf8", timeout: 120_000 });
+    const output = `${r.stdout}\n${r.stderr}`;
+    assert.equal(r.status, 0, output.slice(-3000));
+    assert.match(r.stdout, /ok 9 products, 9 on the units/);
+    // The model's wiring: both layers' gate | up as one product, and the observed layer's apart.
+    assert.match(r.stdout, /joint gate\|up: 2 of 2 layers; with blocks\.0\.mlp\.hook_pre cached: 1\b/);
+    assert.doesNotMatch(output, /lmprobe webgpu: /); // no device error was reported
+    // Direct products split A once per product (RowSplitProgram) where the kernel otherwise takes its row shifts.
+    assert.match(r.stdout, staging === "direct" ? /row passes: split [1-9]\d*, shift 0\b/ : /row passes: split 0, shift [1-9]/);
+  });
+}
 
-test("the units kernel's anatomy bench (bench/gpu/units-anatomy.mjs) dispatches every variant, both stagings and each loop with parts left out (null backend)", { skip: process.platform !== "linux" && "Dawn's null backend is checked on Linux" }, () => {
+test("the units kernel's anatomy bench (bench/gpu/units-anatomy.mjs) dispatches every variant, each staging and each loop with parts left out (null backend)", { skip: process.platform !== "linux" && "Dawn's null backend is checked on Linux" }, () => {
   const root = path.resolve(__dirname, "../..");
   const env = { ...process.env, LMPROBE_DAWN_OPTIONS: "backend=null", LMPROBE_BACKEND: "webgpu" };
   delete env.NODE_TEST_CONTEXT;
@@ -448,8 +455,9 @@ test("the units kernel's anatomy bench (bench/gpu/units-anatomy.mjs) dispatches 
   const doc = JSON.parse(readFileSync(out, "utf8"));
   assert.equal(doc.rows.length, 3);
   for (const row of doc.rows) {
-    assert.deepEqual(Object.keys(row.variants).sort(), ["full", "full-halves", "mma-only", "no-global", "no-mma", "no-stage"]);
+    assert.deepEqual(Object.keys(row.variants).sort(), ["direct", "direct-tk64", "full", "full-halves", "mma-only", "no-global", "no-mma", "no-stage"]);
     for (const [name, v] of Object.entries(row.variants)) assert.deepEqual(v, { dispatched: true }, `${row.shape} ${name}`);
+    for (const pass of ["row-shift", "row-split"]) assert.deepEqual(row[pass], { dispatched: true }, `${row.shape} ${pass}`);
   }
   assert.equal(doc.rows[2].splits > 1, true, "the third product splits K");
 });
