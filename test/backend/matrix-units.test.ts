@@ -20,6 +20,7 @@ import {
   unitTiles,
   unitWorkgroupBytes,
   unitStaging,
+  DEFAULT_UNIT_STAGING,
   type MatrixUnitShape,
   type UnitTile,
 } from "../../src/backend/kernels/matrix-units";
@@ -193,9 +194,9 @@ test("weights side by side go to the units as one product only where each alone 
   }
 });
 
-test("the staging of workgroup memory: words (vec2<u32> stores, current load forms) by default, halves on request, anything else an error", () => {
-  assert.equal(unitStaging({}), "words");
-  assert.equal(unitStaging({ LMPROBE_MATRIX_UNIT_STAGING: "halves" }), "halves");
+test("the staging of workgroup memory: words (vec2<u32> stores, current load forms), halves or direct on request, the default when unset, anything else an error", () => {
+  assert.equal(unitStaging({}), DEFAULT_UNIT_STAGING);
+  for (const v of ["words", "halves", "direct"] as const) assert.equal(unitStaging({ LMPROBE_MATRIX_UNIT_STAGING: v }), v);
   assert.throws(() => unitStaging({ LMPROBE_MATRIX_UNIT_STAGING: "half" }), (err: unknown) => err instanceof LmprobeError && /LMPROBE_MATRIX_UNIT_STAGING/.test((err as Error).message));
   const program = (staging: "words" | "halves", layout: "nt" | "nn") =>
     new MatMulUnitsProgram(256, 520, layout, "bf16", true, true, 1, unitTile("large"), { M: 16, N: 16, K: 16 }, 2, 32, 1, staging);

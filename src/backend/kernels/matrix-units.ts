@@ -144,18 +144,23 @@ export function matrixUnitTerms(): 1 | 2 | 3 {
 }
 
 /**
- * How A's terms and B sit in workgroup memory: "words" (the default) as vec2<u32>, four halves per store, with the
- * matrix loads reinterpreting them (Dawn's current subgroupMatrixLoad<T, majorness> form); "halves" as array<f16>,
- * one 16-bit store per value, with the deprecated load form (LMPROBE_MATRIX_UNIT_STAGING=halves, for an A/B). The
- * same halves land in the same places: the same bits either way.
+ * How A's terms and B reach the units: "halves" stages both in workgroup memory as array<f16>, one 16-bit store
+ * per value, with the deprecated subgroupMatrixLoad(p, offset, col_major, stride) form; "words" stages them as
+ * vec2<u32>, four halves per store, with the matrix loads reinterpreting the words (Dawn's current
+ * subgroupMatrixLoad<T, majorness> form); "direct" splits A once per product (RowSplitProgram) and the units read its
+ * terms straight from global memory, B staged as words. The same halves are multiplied in the same order, so every
+ * staging gives the same bits. LMPROBE_MATRIX_UNIT_STAGING picks one; the default is DEFAULT_UNIT_STAGING.
  */
 export type UnitStaging = "words" | "halves" | "direct";
 
+/** The staging whose numbers and times were measured on the GPUs the units are used on by default (an H100 and an H200). */
+export const DEFAULT_UNIT_STAGING: UnitStaging = "halves";
+
 export function unitStaging(env: NodeJS.ProcessEnv = process.env): UnitStaging {
   const value = env.LMPROBE_MATRIX_UNIT_STAGING;
-  if (value === undefined || value === "" || value === "words") return "words";
-  if (value === "halves" || value === "direct") return value;
-  throw new ArgumentError("LMPROBE_MATRIX_UNIT_STAGING", `is "${value}": expected words, halves or direct`, "unset it for lmprobe's default (words)");
+  if (value === undefined || value === "" || value === "auto") return DEFAULT_UNIT_STAGING;
+  if (value === "words" || value === "halves" || value === "direct") return value;
+  throw new ArgumentError("LMPROBE_MATRIX_UNIT_STAGING", `is "${value}": expected words, halves or direct`, `unset it for lmprobe's default (${DEFAULT_UNIT_STAGING})`);
 }
 
 /**
