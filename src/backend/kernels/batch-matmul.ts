@@ -111,7 +111,7 @@ export function runMatMulPlan(
   if (units && packedB) {
     const act = unitsActivation(backend, a, M, K, split ? kChunk : K, units.tile, units.terms);
     prepared = act.dispose;
-    program = new MatMulUnitsProgram(M, N, layout, packedB, !split && bias != null, !split && residual != null, splits, units.tile, matrixUnits.shape!, units.terms, matrixUnits.subgroupSize, 1, act.staging);
+    program = new MatMulUnitsProgram(M, N, layout, packedB, !split && bias != null, !split && residual != null, splits, act.tile, matrixUnits.shape!, units.terms, matrixUnits.subgroupSize, 1, act.staging);
     matrixUnitUse.products++;
     inputs = [act.a === a ? a3 : act.a, b3, act.shifts, ...(split ? [] : [...biasInput, ...residualInput])];
     uniforms = [M, N, K, bRowOffset * vec2PerRow, split ? kChunk : K, act.shiftBase, act.Mpad].map(int32);

@@ -657,10 +657,16 @@ fn main() {
 }
 
 /**
+ * The slice depth of B for "direct" products: with A's terms out of workgroup memory, B's slices can be 64 deep
+ * (half the barriers per K) where the device's workgroup memory holds them; otherwise the tile's own depth.
+ */
+export const DIRECT_SLICE_DEPTH = 64;
+
+/**
  * The activation's pass before a units product: RowShiftProgram (the kernel stages A itself) or, where the staging is
  * "direct" and the product fits it (directFits), RowSplitProgram. Returns the program's A and shifts inputs (one
- * buffer, direct), the staging to build the program with, its uniforms shiftBase and Mpad, and the tensor to dispose
- * once the product has run.
+ * buffer, direct), the staging and tile to build the program with (direct: B's slices DIRECT_SLICE_DEPTH deep where
+ * they fit), its uniforms shiftBase and Mpad, and the tensor to dispose once the product has run.
  */
 export function unitsActivation(
   gpu: WebgpuBackendApi,
@@ -670,18 +676,25 @@ export function unitsActivation(
   kChunk: number,
   tile: UnitTile,
   terms: 1 | 2 | 3,
-): { a: tf.TensorInfo; shifts: tf.TensorInfo; staging: UnitStaging; shiftBase: number; Mpad: number; dispose: tf.TensorInfo } {
+): { a: tf.TensorInfo; shifts: tf.TensorInfo; staging: UnitStaging; tile: UnitTile; shiftBase: number; Mpad: number; dispose: tf.TensorInfo } {
   const int32 = (v: number) => ({ type: "int32" as const, data: [v] });
   const x = withShape(a, [M, K]);
   const staging = unitStaging();
-  const blockRows = unitBlock(matrixUnits.shape!, tile).rows;
-  if (staging === "direct" && directFits(M, K, kChunk, tile, blockRows)) {
-    const Mpad = paddedRows(M, blockRows);
-    const split = gpu.runWebGPUProgram(new RowSplitProgram(M, K, Mpad, terms), [x], "int32", [M, K, Mpad].map(int32));
-    return { a: split, shifts: split, staging, shiftBase: terms * Mpad * (K / 2), Mpad, dispose: split };
+  const shape = matrixUnits.shape!;
+  const blockRows = unitBlock(shape, tile).rows;
+  if (staging === "direct") {
+    // A tile set by LMPROBE_MATRIX_UNIT_TILE keeps its depth (a benchmark's sweep).
+    const deeper = { ...tile, tk: DIRECT_SLICE_DEPTH };
+    const deepen = !process.env.LMPROBE_MATRIX_UNIT_TILE && directFits(M, K, kChunk, deeper, blockRows) && unitWorkgroupBytes(shape, deeper, terms, "direct") <= matrixUnits.workgroupStorage;
+    const chosen = deepen ? deeper : tile;
+    if (directFits(M, K, kChunk, chosen, blockRows)) {
+      const Mpad = paddedRows(M, blockRows);
+      const split = gpu.runWebGPUProgram(new RowSplitProgram(M, K, Mpad, terms), [x], "int32", [M, K, Mpad].map(int32));
+      return { a: split, shifts: split, staging, tile: chosen, shiftBase: terms * Mpad * (K / 2), Mpad, dispose: split };
+    }
   }
   const shifts = gpu.runWebGPUProgram(new RowShiftProgram(M), [x], "float32", [M, K].map(int32));
-  return { a: x, shifts, staging: staging === "direct" ? "words" : staging, shiftBase: 0, Mpad: M, dispose: shifts };
+  return { a: x, shifts, staging: staging === "direct" ? "words" : staging, tile, shiftBase: 0, Mpad: M, dispose: shifts };
 }
 
 /**

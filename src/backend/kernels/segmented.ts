@@ -141,7 +141,7 @@ function runSegmentedUnits(gpu: WebgpuBackendApi, backend: tf.KernelBackend, a: 
   const N = p.widths.reduce((x, y) => x + y, 0);
   const split = plan.splits > 1;
   const act = unitsActivation(gpu, a, M, p.K, split ? plan.kChunk : p.K, plan.tile, plan.terms);
-  const program = new MatMulUnitsProgram(M, N, p.layout, p.format!, !split && biases.length > 0, false, plan.splits, plan.tile, matrixUnits.shape!, plan.terms, matrixUnits.subgroupSize, p.widths.length, act.staging);
+  const program = new MatMulUnitsProgram(M, N, p.layout, p.format!, !split && biases.length > 0, false, plan.splits, act.tile, matrixUnits.shape!, plan.terms, matrixUnits.subgroupSize, p.widths.length, act.staging);
   matrixUnitUse.products++;
   matrixUnitUse.joint++;
   const starts = segmentStarts(p.widths);
