@@ -1,18 +1,20 @@
-// Where the matrix units' product kernel (kernels/matrix-units.ts) spends its GPU time: per product shape, the
-// kernel as lmprobe runs it (with each workgroup-memory staging, "words" and "halves"), then with parts of its loop
-// over K left out, each timed alone by GPU timestamps (tf.time's per-dispatch times, timestamp quantization off):
-//   full          the kernel (staging words; full-halves: the staging before it; direct: A's terms split once by
-//                 RowSplitProgram and read by the units from global memory, not staged; direct-tk64: with 64-deep
-//                 slices of B, which the workgroup memory A no longer takes allows)
+// Where the matrix units' product kernel (kernels/matrix-units.ts) spends its time: per product shape, the kernel
+// as lmprobe runs it with each workgroup-memory staging ("halves", "words"), then with parts of its loop over K
+// left out:
+//   full          the kernel (staging words; full-halves: staging halves)
 //   no-mma        loads and staging, no product on the units
 //   no-global     staging and products on the first slice's registers (no global loads inside the loop)
 //   no-stage      products on the first staged slice, both barriers kept (no loads, no staging inside the loop)
 //   mma-only      products on the first staged slice, no barriers
-// The parts-left-out variants compute wrong numbers: they exist here only, in a subclass. full, direct and
-// direct-tk64 are checked against full-halves bit for bit (max_abs_diff must be 0; direct-tk64 adds in the same
-// order, 16 deep at a time). Each row also times the pass before the product (RowShiftProgram, RowSplitProgram).
-// One JSON document on stdout.
-//   node --import tsx bench/gpu/units-anatomy.mjs [--reps 7] [--inner 5] [--shapes "name:M:K:N:nt|nn;…"] [--out f.json]
+// The parts-left-out variants compute wrong numbers: they exist here only, in a subclass. `full` is checked against
+// `full-halves` bit for bit (max_abs_diff must be 0). Each variant is timed as matrix-units.mjs times products: the
+// wall time of --inner dispatches back to back in one submission, the queue drained around them (gpuTime), the
+// variants taking turns within each of --rounds rounds so that the GPU's clock drift reaches all alike; each
+// figure is the median of its rounds. (A first version timed each variant's dispatches alone by GPU timestamps,
+// tf.time: on an H100 it gave 12–70 µs for the row-shift pass of a few µs and orders that contradicted each other,
+// bench/results/gpu-h100/units-anatomy/: each dispatch ran alone on a GPU that had gone idle.) The row-shift pass
+// before each product is not in these times. One JSON document on stdout.
+//   node --import tsx bench/gpu/units-anatomy.mjs [--reps 5] [--inner 10] [--rounds 3] [--shapes "name:M:K:N:nt|nn;…"] [--out f.json]
 // On the GPU machine: bash bench/gpu/units-anatomy.sh   (carry [".device"])
 // --null (with LMPROBE_DAWN_OPTIONS=backend=null LMPROBE_BACKEND=webgpu): Dawn's null backend, which validates and runs
 // nothing, with an 8×8×8 unit shape forced on and small products, each variant dispatched once, untimed: a check
@@ -21,7 +23,7 @@ import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT, median, option } from "../cli.mjs";
-import { bf16Bits } from "./gpu-timing.mjs";
+import { bf16Bits, gpuTime } from "./gpu-timing.mjs";
 
 const require = createRequire(import.meta.url);
 const lmprobe = require(path.join(ROOT, "src/internal.ts"));
@@ -30,8 +32,9 @@ const units = require(path.join(ROOT, "src/backend/kernels/matrix-units.ts"));
 const { chooseUnitsSplitK } = require(path.join(ROOT, "src/backend/kernels/split-k.ts"));
 const tf = require("@tensorflow/tfjs-core");
 
-const reps = Number(option("reps", "7"));
-const inner = Number(option("inner", "5"));
+const reps = Number(option("reps", "5"));
+const inner = Number(option("inner", "10"));
+const roundCount = Number(option("rounds", "3"));
 const DEFAULT_SHAPES = [
   "8b-gate|up-128:128:4096:28672:nt",
   "8b-down-128:128:14336:4096:nt",
@@ -59,21 +62,18 @@ function variantClass(kind) {
     mainLoop(p) {
       if (kind === "full") return super.mainLoop(p);
       if (kind === "no-mma") return super.mainLoop({ ...p, mma: "" });
-      const kCur = `let kCur = kStart + t * ${p.TK};`;
-      if (kind === "no-global") return `var kBase = kStart;\n  ${p.load}\n  for (var t = 0; t < tiles; t++) {\n    ${kCur}\n    ${p.store}\n    workgroupBarrier();\n    ${p.mma}\n    workgroupBarrier();\n  }`;
+      if (kind === "no-global") return `var kBase = kStart;\n  ${p.load}\n  for (var t = 0; t < tiles; t++) {\n    ${p.store}\n    workgroupBarrier();\n    ${p.mma}\n    workgroupBarrier();\n  }`;
       const staged = `var kBase = kStart;\n  ${p.load}\n  ${p.store}\n  workgroupBarrier();`;
-      if (kind === "no-stage") return `${staged}\n  for (var t = 0; t < tiles; t++) {\n    ${kCur}\n    workgroupBarrier();\n    ${p.mma}\n    workgroupBarrier();\n  }`;
-      if (kind === "mma-only") return `${staged}\n  for (var t = 0; t < tiles; t++) {\n    ${kCur}\n    ${p.mma}\n  }`;
+      if (kind === "no-stage") return `${staged}\n  for (var t = 0; t < tiles; t++) {\n    workgroupBarrier();\n    ${p.mma}\n    workgroupBarrier();\n  }`;
+      if (kind === "mma-only") return `${staged}\n  for (var t = 0; t < tiles; t++) {\n    ${p.mma}\n  }`;
       throw new Error(kind);
     }
   };
 }
-// [label, loop, staging, slice depth (null: the plan's)]
+// [label, loop, staging]
 const VARIANTS = [
   ["full-halves", "full", "halves"],
   ["full", "full", "words"],
-  ["direct", "full", "direct"],
-  ["direct-tk64", "full", "direct", 64],
   ["no-mma", "no-mma", "words"],
   ["no-global", "no-global", "words"],
   ["no-stage", "no-stage", "words"],
@@ -93,6 +93,7 @@ const doc = {
   units: { shape: units.matrixUnits.shape, reason: units.matrixUnits.reason, subgroup_size: units.matrixUnits.subgroupSize, workgroup_storage: units.matrixUnits.workgroupStorage },
   reps,
   inner,
+  rounds: roundCount,
   rows: [],
 };
 console.error(JSON.stringify(doc.units));
@@ -109,84 +110,54 @@ for (const { name, M, K, N, layout } of shapes) {
   const x = tf.tensor2d(xs, [M, K]);
   const plan = units.planUnits(M, N, K);
   const { splits, kChunk } = chooseUnitsSplitK(M, N, K, plan.blockRows, plan.blockCols);
-  const chunk = splits > 1 ? kChunk : K;
-  const blockRows = units.unitBlock(units.matrixUnits.shape, plan.tile).rows;
-  const Mpad = units.paddedRows(M, blockRows);
-  const shiftProgram = new units.RowShiftProgram(M);
-  const splitProgram = new units.RowSplitProgram(M, K, Mpad, plan.terms);
-  const shifts = backend.runWebGPUProgram(shiftProgram, [x], "float32", [M, K].map(int32));
-  const terms = backend.runWebGPUProgram(splitProgram, [x], "int32", [M, K, Mpad].map(int32));
-  const staged = { inputs: [x, W.words, shifts], uniforms: [M, N, K, 0, chunk, 0, M].map(int32) };
-  const direct = { inputs: [terms, W.words, terms], uniforms: [M, N, K, 0, chunk, plan.terms * Mpad * (K / 2), Mpad].map(int32) };
+  const shifts = backend.runWebGPUProgram(new units.RowShiftProgram(M), [x], "float32", [M, K].map(int32));
+  const inputs = [x, W.words, shifts];
+  const uniforms = [M, N, K, 0, splits > 1 ? kChunk : K].map(int32);
   const row = { shape: name, M, K, N, layout, tile: Object.values(plan.tile).join(","), terms: plan.terms, splits, variants: {} };
   const flops = 2 * M * N * K;
   const outputs = {};
-  /** GPU ms per dispatch of run (which dispatches once), the median of reps samples of `inner` dispatches. */
-  const timeOf = async (run) => {
-    const times = [];
-    for (let r = 0; r < reps + 2; r++) {
-      const info = await tf.time(() => {
-        for (let i = 0; i < inner; i++) backend.disposeData(run().dataId);
-      });
-      // Only this program runs inside tf.time: every timed dispatch is one of its products.
-      const perDispatch = info.getExtraProfileInfo?.().map((d) => d.ms) ?? [info.kernelMs];
-      if (r >= 2) times.push(perDispatch.reduce((a, b) => a + b, 0) / inner);
-    }
-    return times;
-  };
-  for (const [label, program, inputs, uniforms] of [["row-shift", shiftProgram, [x], [M, K]], ["row-split", splitProgram, [x], [M, K, Mpad]]]) {
-    const dtype = label === "row-split" ? "int32" : "float32";
-    if (nullCheck) {
-      backend.disposeData(backend.runWebGPUProgram(program, inputs, dtype, uniforms.map(int32)).dataId);
-      row[label] = { dispatched: true };
-      continue;
-    }
-    const times = await timeOf(() => backend.runWebGPUProgram(program, inputs, dtype, uniforms.map(int32)));
-    row[label] = { ms: +median(times).toFixed(4) };
-  }
-  for (const [label, kind, staging, tk] of VARIANTS) {
-    const tile = tk ? { ...plan.tile, tk } : plan.tile;
-    if (staging === "direct" && !units.directFits(M, K, chunk, tile, blockRows)) {
-      row.variants[label] = { skipped: "directFits: K or the split's chunk not a multiple of the slice depth" };
-      continue;
-    }
+  const runs = {};
+  for (const [label, kind, staging] of VARIANTS) {
     const Cls = variantClass(kind);
-    const program = new Cls(M, N, layout, "bf16", false, false, splits, tile, units.matrixUnits.shape, plan.terms, units.matrixUnits.subgroupSize, 1, staging);
-    const io = staging === "direct" ? direct : staged;
-    const run = () => backend.runWebGPUProgram(program, io.inputs, "float32", io.uniforms);
+    const program = new Cls(M, N, layout, "bf16", false, false, splits, plan.tile, units.matrixUnits.shape, plan.terms, units.matrixUnits.subgroupSize, 1, staging);
+    // A tensor per dispatch, so that gpuTime disposes what it ran.
+    runs[label] = () => tf.engine().makeTensorFromTensorInfo(backend.runWebGPUProgram(program, inputs, "float32", uniforms));
     try {
-      const first = run(); // compiles the pipeline
-      if (kind === "full") outputs[label] = await backend.read(first.dataId);
-      backend.disposeData(first.dataId);
-      if (nullCheck) {
-        row.variants[label] = { dispatched: true };
-        continue;
-      }
-      const times = await timeOf(run);
-      const ms = median(times);
-      row.variants[label] = { ms: +ms.toFixed(4), tflops: +(flops / ms / 1e9).toFixed(2), ms_range: [Math.min(...times), Math.max(...times)].map((t) => +t.toFixed(4)) };
+      const first = runs[label](); // compiles the pipeline
+      if (kind === "full") outputs[label] = await first.data();
+      first.dispose();
+      row.variants[label] = nullCheck ? { dispatched: true } : {};
     } catch (err) {
       row.variants[label] = { error: String(err?.message ?? err).slice(0, 300) };
+      delete runs[label];
     }
   }
-  // (The null backend runs nothing: its outputs are whatever the buffers held.)
-  for (const label of ["full", "direct", "direct-tk64"]) {
-    const [a, b] = [outputs[label], outputs["full-halves"]];
-    if (nullCheck || !a || !b) continue;
-    let maxAbsDiff = 0;
-    for (let i = 0; i < a.length; i++) {
-      const d = Math.abs(a[i] - b[i]);
-      if (Number.isNaN(d)) maxAbsDiff = Number.isNaN(a[i]) && Number.isNaN(b[i]) ? maxAbsDiff : Infinity;
-      else maxAbsDiff = Math.max(maxAbsDiff, d);
+  if (!nullCheck) {
+    const rounds = {};
+    for (let round = 0; round < roundCount; round++) {
+      for (const [label, run] of Object.entries(runs)) (rounds[label] ??= []).push(await gpuTime(run, reps, inner));
     }
-    // JSON has no Infinity: a NaN where the other has a number is reported as a string.
-    row[`${label}_vs_halves_max_abs_diff`] = Number.isFinite(maxAbsDiff) ? maxAbsDiff : String(maxAbsDiff);
+    for (const [label, times] of Object.entries(rounds)) {
+      const ms = median(times);
+      row.variants[label] = { ms: +ms.toFixed(4), tflops: +(flops / ms / 1e9).toFixed(2), ms_rounds: times.map((t) => +t.toFixed(4)) };
+    }
+    const full = row.variants.full?.ms;
+    if (full) for (const v of Object.values(row.variants)) if (v.ms) v.of_full = +(v.ms / full).toFixed(3);
+    // (The null backend runs nothing: its outputs are whatever the buffers held.)
+    const [a, b] = [outputs.full, outputs["full-halves"]];
+    if (a && b) {
+      let maxAbsDiff = 0;
+      for (let i = 0; i < a.length; i++) {
+        const d = Math.abs(a[i] - b[i]);
+        if (Number.isNaN(d)) maxAbsDiff = Number.isNaN(a[i]) && Number.isNaN(b[i]) ? maxAbsDiff : Infinity;
+        else maxAbsDiff = Math.max(maxAbsDiff, d);
+      }
+      // JSON has no Infinity: a NaN where the other has a number is reported as a string.
+      row.words_vs_halves_max_abs_diff = Number.isFinite(maxAbsDiff) ? maxAbsDiff : String(maxAbsDiff);
+    }
   }
-  const full = row.variants.full?.ms;
-  if (full) for (const v of Object.values(row.variants)) if (v.ms) v.of_full = +(v.ms / full).toFixed(3);
   backend.disposeData(shifts.dataId);
-  backend.disposeData(terms.dataId);
-  tf.dispose([x]);
+  x.dispose();
   W.dispose();
   doc.rows.push(row);
   console.error(JSON.stringify(row));

@@ -21,9 +21,6 @@ async function main(): Promise<void> {
   await setBackend("webgpu");
   // Count the products that ran on the units (and not on the tiled or plain kernels).
   const onUnits = countDispatches((key) => key.startsWith("lmprobeMatMulUnits"));
-  // The pass before each product: the row shifts (the kernel stages A) or A's terms split once (staging "direct").
-  const splitPasses = countDispatches((key) => key.startsWith("lmprobeRowSplit"));
-  const shiftPasses = countDispatches((key) => key.startsWith("lmprobeRowShift"));
   Object.assign(matrixUnits, { shape: { M: 8, N: 8, K: 8 }, subgroupSize: 128, workgroupStorage: 16384 });
   Object.assign(unitTiling, { minRows: 0, minWeight: 0 }); // small products: what is checked is Dawn's validation
   let products = 0;
@@ -62,7 +59,6 @@ async function main(): Promise<void> {
     tf.dispose([x, y, ...Ws.map((W) => W.words), ...biases.filter((b): b is tf.Tensor1D => b != null)]);
   }
   console.log(`ok ${products} products, ${onUnits.count()} on the units`);
-  console.log(`row passes: split ${splitPasses.count()}, shift ${shiftPasses.count()}`);
   // A gated model (the f16 Llama fixture, weights packed): each layer's gate and up as one product on the units,
   // except where a hook observes hook_pre (then both apart).
   delete process.env.LMPROBE_MATMUL_SPLITK;

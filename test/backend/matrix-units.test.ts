@@ -14,7 +14,6 @@ import {
   matrixUnits,
   planUnits,
   RowShiftProgram,
-  RowSplitProgram,
   unitTile,
   unitTileFits,
   unitTiles,
@@ -194,9 +193,10 @@ test("weights side by side go to the units as one product only where each alone 
   }
 });
 
-test("the staging of workgroup memory: words (vec2<u32> stores, current load forms), halves or direct on request, the default when unset, anything else an error", () => {
+test("the staging of workgroup memory: words (vec2<u32> stores, current load forms) or halves on request, the default when unset, anything else an error", () => {
   assert.equal(unitStaging({}), DEFAULT_UNIT_STAGING);
-  for (const v of ["words", "halves", "direct"] as const) assert.equal(unitStaging({ LMPROBE_MATRIX_UNIT_STAGING: v }), v);
+  for (const v of ["words", "halves"] as const) assert.equal(unitStaging({ LMPROBE_MATRIX_UNIT_STAGING: v }), v);
+  assert.throws(() => unitStaging({ LMPROBE_MATRIX_UNIT_STAGING: "direct" }), LmprobeError);
   assert.throws(() => unitStaging({ LMPROBE_MATRIX_UNIT_STAGING: "half" }), (err: unknown) => err instanceof LmprobeError && /LMPROBE_MATRIX_UNIT_STAGING/.test((err as Error).message));
   const program = (staging: "words" | "halves", layout: "nt" | "nn") =>
     new MatMulUnitsProgram(256, 520, layout, "bf16", true, true, 1, unitTile("large"), { M: 16, N: 16, K: 16 }, 2, 32, 1, staging);
@@ -252,14 +252,14 @@ test("every preferred tile divides its staging among its threads and fits 48 KiB
  * A program's full WGSL as tfjs-webgpu assembles it, in the parts the programs use: private built-ins, the uniform
  * struct, the output and input bindings, the code, then the entry point (enable directives hoisted as webgpu.ts does).
  */
-function shaderOf(p: WebgpuProgram, types: string[], resultType = "f32"): string {
+function shaderOf(p: WebgpuProgram, types: string[]): string {
   // tfjs passes a one-dimensional program its flat invocation index.
   const flat = !p.dispatchLayout.y?.length && !p.dispatchLayout.z?.length;
   const bindings = p.variableNames.map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${n} : array<${types[i]}>;`).join("\n");
   return hoistEnableDirectives(`var<private> localIndex : u32;
 var<private> workgroupId : vec3<u32>;
 struct Uniforms { NAN : f32, INFINITY : f32, ${p.uniforms ?? ""} };
-@group(0) @binding(0) var<storage, read_write> result : array<${resultType}>;
+@group(0) @binding(0) var<storage, read_write> result : array<f32>;
 ${bindings}
 @group(0) @binding(${p.variableNames.length + 1}) var<uniform> uniforms : Uniforms;
 ${p.getUserCode()}
@@ -308,7 +308,7 @@ test("every matrix-unit program variant compiles (Dawn's null backend: WGSL vali
     return;
   }
   const device = await adapter.requestDevice({ requiredFeatures: ["subgroups", "shader-f16", F16] as GPUFeatureName[] });
-  const programs: WebgpuProgram[] = [new RowShiftProgram(100), ...([1, 2, 3] as const).map((terms) => new RowSplitProgram(100, 256, 128, terms))];
+  const programs: WebgpuProgram[] = [new RowShiftProgram(100)];
   const shapes: MatrixUnitShape[] = [{ M: 16, N: 16, K: 16 }, { M: 16, N: 8, K: 16 }, { M: 8, N: 8, K: 8 }];
   for (const shape of shapes) {
     for (const layout of ["nt", "nn"] as const) {
@@ -317,7 +317,7 @@ test("every matrix-unit program variant compiles (Dawn's null backend: WGSL vali
           for (const blocks of ["large", "small"] as const) {
             for (const tile of unitTiles(blocks)) {
               for (const terms of [3, 2, 1] as const) {
-                for (const staging of ["words", "halves", "direct"] as const) {
+                for (const staging of ["words", "halves"] as const) {
                   programs.push(new MatMulUnitsProgram(256, 520, layout, format, bias, residual, splits, tile, shape, terms, 32, 1, staging));
                 }
               }
@@ -336,10 +336,8 @@ test("every matrix-unit program variant compiles (Dawn's null backend: WGSL vali
   }
   const failures: string[] = [];
   for (const p of programs) {
-    // As tfjs declares them: a direct product's A and shifts are RowSplitProgram's int32 words, whose own output is int32.
-    const direct = p instanceof MatMulUnitsProgram && p.staging === "direct";
-    const types = p.variableNames.map((n) => (n === "A" ? (direct ? "vec4<i32>" : "vec4<f32>") : /^B\d?$/.test(n) ? "vec2<i32>" : n === "shifts" && direct ? "i32" : "f32"));
-    const module = device.createShaderModule({ code: shaderOf(p, types, p instanceof RowSplitProgram ? "i32" : "f32") });
+    const types = p.variableNames.map((n) => (n === "A" ? "vec4<f32>" : n === "B" ? "vec2<i32>" : "f32"));
+    const module = device.createShaderModule({ code: shaderOf(p, types) });
     const errors = (await module.getCompilationInfo()).messages.filter((m) => m.type === "error");
     if (errors.length) failures.push(`${p.shaderKey}: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join("; ")}`);
   }
@@ -429,7 +427,7 @@ test("the units' arithmetic (row shift, three half terms) is as accurate as a fl
   assert.ok(worst.one > 100 * worst.float32, JSON.stringify(worst));
 });
 
-for (const staging of ["words", "direct"] as const) {
+for (const staging of ["halves", "words"] as const) {
   test(`the units' products (staging ${staging}) pass Dawn's validation through tfjs's shader assembly and lmprobe's dispatch, and a gated model's MLPs take the joint product unless observed (null backend)`, { skip: process.platform !== "linux" && "Dawn's null backend is checked on Linux" }, () => {
     const env = { ...process.env, LMPROBE_DAWN_OPTIONS: "backend=null", LMPROBE_BACKEND: "webgpu", LMPROBE_MATRIX_UNITS: "on", LMPROBE_MATRIX_UNIT_TERMS: "2", LMPROBE_MATRIX_UNIT_STAGING: staging };
     delete env.NODE_TEST_CONTEXT;
@@ -440,12 +438,10 @@ for (const staging of ["words", "direct"] as const) {
     // The model's wiring: both layers' gate | up as one product, and the observed layer's apart.
     assert.match(r.stdout, /joint gate\|up: 2 of 2 layers; with blocks\.0\.mlp\.hook_pre cached: 1\b/);
     assert.doesNotMatch(output, /lmprobe webgpu: /); // no device error was reported
-    // Direct products split A once per product (RowSplitProgram) where the kernel otherwise takes its row shifts.
-    assert.match(r.stdout, staging === "direct" ? /row passes: split [1-9]\d*, shift 0\b/ : /row passes: split 0, shift [1-9]/);
   });
 }
 
-test("the units kernel's anatomy bench (bench/gpu/units-anatomy.mjs) dispatches every variant, each staging and each loop with parts left out (null backend)", { skip: process.platform !== "linux" && "Dawn's null backend is checked on Linux" }, () => {
+test("the units kernel's anatomy bench (bench/gpu/units-anatomy.mjs) dispatches every variant, both stagings and each loop with parts left out (null backend)", { skip: process.platform !== "linux" && "Dawn's null backend is checked on Linux" }, () => {
   const root = path.resolve(__dirname, "../..");
   const env = { ...process.env, LMPROBE_DAWN_OPTIONS: "backend=null", LMPROBE_BACKEND: "webgpu" };
   delete env.NODE_TEST_CONTEXT;
@@ -456,9 +452,8 @@ test("the units kernel's anatomy bench (bench/gpu/units-anatomy.mjs) dispatches 
   const doc = JSON.parse(readFileSync(out, "utf8"));
   assert.equal(doc.rows.length, 3);
   for (const row of doc.rows) {
-    assert.deepEqual(Object.keys(row.variants).sort(), ["direct", "direct-tk64", "full", "full-halves", "mma-only", "no-global", "no-mma", "no-stage"]);
+    assert.deepEqual(Object.keys(row.variants).sort(), ["full", "full-halves", "mma-only", "no-global", "no-mma", "no-stage"]);
     for (const [name, v] of Object.entries(row.variants)) assert.deepEqual(v, { dispatched: true }, `${row.shape} ${name}`);
-    for (const pass of ["row-shift", "row-split"]) assert.deepEqual(row[pass], { dispatched: true }, `${row.shape} ${pass}`);
   }
   assert.equal(doc.rows[2].splits > 1, true, "the third product splits K");
 });

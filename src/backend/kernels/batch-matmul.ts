@@ -7,7 +7,7 @@ import { replaceWebgpuKernel, withShape, type WebgpuBackendApi } from "./program
 import { SmallOutputPartialsProgram } from "./small-output-matmul";
 import type { HalfFormat } from "./packed-programs";
 import { chooseSplitK, chooseUnitsSplitK, SplitKSumProgram, splitKSumUniforms } from "./split-k";
-import { matrixUnits, matrixUnitUse, MatMulUnitsProgram, planUnits, unitsActivation } from "./matrix-units";
+import { matrixUnits, matrixUnitUse, MatMulUnitsProgram, planUnits, RowShiftProgram } from "./matrix-units";
 
 export interface MatMulPlan {
   batch: number;
@@ -107,14 +107,13 @@ export function runMatMulPlan(
   let program: MatMulTiledProgram | MatMulUnitsProgram;
   let inputs: tf.TensorInfo[];
   let uniforms: { type: "int32"; data: number[] }[];
-  let prepared: tf.TensorInfo | null = null;
+  let shifts: tf.TensorInfo | null = null;
   if (units && packedB) {
-    const act = unitsActivation(backend, a, M, K, split ? kChunk : K, units.tile, units.terms);
-    prepared = act.dispose;
-    program = new MatMulUnitsProgram(M, N, layout, packedB, !split && bias != null, !split && residual != null, splits, act.tile, matrixUnits.shape!, units.terms, matrixUnits.subgroupSize, 1, act.staging);
+    shifts = backend.runWebGPUProgram(new RowShiftProgram(M), [withShape(a, [M, K])], "float32", [M, K].map(int32));
+    program = new MatMulUnitsProgram(M, N, layout, packedB, !split && bias != null, !split && residual != null, splits, units.tile, matrixUnits.shape!, units.terms, matrixUnits.subgroupSize);
     matrixUnitUse.products++;
-    inputs = [act.a === a ? a3 : act.a, b3, act.shifts, ...(split ? [] : [...biasInput, ...residualInput])];
-    uniforms = [M, N, K, bRowOffset * vec2PerRow, split ? kChunk : K, act.shiftBase, act.Mpad].map(int32);
+    inputs = [a3, b3, shifts, ...(split ? [] : [...biasInput, ...residualInput])];
+    uniforms = [M, N, K, bRowOffset * vec2PerRow, split ? kChunk : K].map(int32);
   } else {
     program = new MatMulTiledProgram(batch, M, N, layout, !split && bias != null, plan.tile, !split && residual != null, false, packedB, matMulVariant(packedB != null, M, K), splits);
     inputs = [a3, b3, ...(split ? [] : [...biasInput, ...residualInput])];
@@ -129,7 +128,7 @@ export function runMatMulPlan(
   } else {
     out = backend.runWebGPUProgram(program, inputs, "float32", uniforms);
   }
-  if (prepared) backend.disposeData(prepared.dataId);
+  if (shifts) backend.disposeData(shifts.dataId);
   // Give the result its real shape through the backend's Reshape kernel (it shares the buffer).
   const reshape = tf.getKernel("Reshape", "webgpu")!;
   const shaped = reshape.kernelFunc({ inputs: { x: out }, backend: backend as unknown as tf.KernelBackend, attrs: { shape: plan.outShape } }) as tf.TensorInfo;

@@ -23,8 +23,7 @@
 // memory, where the subgroups load their operands. The epilogue goes through workgroup memory, one result matrix
 // per subgroup at a time, to undo the row's scale and add the bias and residual per element.
 import { ArgumentError } from "../../errors";
-import type * as tf from "@tensorflow/tfjs-core";
-import { withShape, type WebgpuBackendApi, type WebgpuProgram } from "./program";
+import type { WebgpuProgram } from "./program";
 import { unpackFunctions, type HalfFormat } from "./packed-programs";
 import type { MatMulLayout } from "./matmul";
 
@@ -144,37 +143,27 @@ export function matrixUnitTerms(): 1 | 2 | 3 {
 }
 
 /**
- * How A's terms and B reach the units: "halves" stages both in workgroup memory as array<f16>, one 16-bit store
- * per value, with the deprecated subgroupMatrixLoad(p, offset, col_major, stride) form; "words" stages them as
- * vec2<u32>, four halves per store, with the matrix loads reinterpreting the words (Dawn's current
- * subgroupMatrixLoad<T, majorness> form); "direct" splits A once per product (RowSplitProgram) and the units read its
- * terms straight from global memory, B staged as words. The same halves are multiplied in the same order, so every
- * staging gives the same bits. LMPROBE_MATRIX_UNIT_STAGING picks one; the default is DEFAULT_UNIT_STAGING.
+ * How A's terms and B sit in workgroup memory before the units load them: "halves" as array<f16>, one 16-bit store
+ * per value, with the subgroupMatrixLoad(p, offset, col_major, stride) form this Dawn marks deprecated; "words" as
+ * vec2<u32>, four halves per store, with the current subgroupMatrixLoad<T, majorness>(p, offset, stride) form, which
+ * reinterprets the words as halves (offsets and strides counted in vec2s). The same halves land in the same places
+ * and are multiplied in the same order: the same bits (on an H100, bench/results/gpu-h100/units-anatomy/).
+ * LMPROBE_MATRIX_UNIT_STAGING picks one; unset, DEFAULT_UNIT_STAGING.
  */
-export type UnitStaging = "words" | "halves" | "direct";
+export type UnitStaging = "words" | "halves";
 
-/** The staging whose numbers and times were measured on the GPUs the units are used on by default (an H100 and an H200). */
+/**
+ * The staging whose speed was measured in whole models on an H100 and an H200: "halves". "words" has its bits; its
+ * speed is not settled (bench/results/gpu-h100/units-anatomy/: as fast on five of seven products, far slower on the
+ * two with the large tile and no split, in a call whose per-dispatch timings look bound by the GPU's clocks).
+ */
 export const DEFAULT_UNIT_STAGING: UnitStaging = "halves";
 
 export function unitStaging(env: NodeJS.ProcessEnv = process.env): UnitStaging {
   const value = env.LMPROBE_MATRIX_UNIT_STAGING;
   if (value === undefined || value === "" || value === "auto") return DEFAULT_UNIT_STAGING;
-  if (value === "words" || value === "halves" || value === "direct") return value;
-  throw new ArgumentError("LMPROBE_MATRIX_UNIT_STAGING", `is "${value}": expected words, halves or direct`, `unset it for lmprobe's default (${DEFAULT_UNIT_STAGING})`);
-}
-
-/**
- * Whether a product can read A's terms straight from global memory ("direct": RowSplitProgram writes them once per
- * product, and the units load them without staging): every slice of K whole (K and the split's chunk multiples of
- * the tile's depth) and the padded rows within one dispatch dimension.
- */
-export function directFits(M: number, K: number, kChunk: number, tile: UnitTile, blockRows: number): boolean {
-  return K % tile.tk === 0 && kChunk % tile.tk === 0 && paddedRows(M, blockRows) <= 65535;
-}
-
-/** Rows of A's terms in "direct" mode: M rounded up to whole blocks (the padding rows are zeros). */
-export function paddedRows(M: number, blockRows: number): number {
-  return Math.ceil(M / blockRows) * blockRows;
+  if (value === "words" || value === "halves") return value;
+  throw new ArgumentError("LMPROBE_MATRIX_UNIT_STAGING", `is "${value}": expected words or halves`, `unset it for lmprobe's default (${DEFAULT_UNIT_STAGING})`);
 }
 
 /**
@@ -240,11 +229,10 @@ export function unitBlock(shape: MatrixUnitShape, tile: UnitTile, subgroupSize =
 const PAD = 8;
 
 /** Workgroup memory (bytes) the product needs: A's terms and B in f16 (padded rows), one f32 result matrix per subgroup. */
-export function unitWorkgroupBytes(shape: MatrixUnitShape, tile: UnitTile, terms: number, staging: UnitStaging = "words"): number {
+export function unitWorkgroupBytes(shape: MatrixUnitShape, tile: UnitTile, terms: number): number {
   const { rows, cols } = unitBlock(shape, tile);
   const bHalves = Math.max(cols * (tile.tk + PAD), tile.tk * (cols + PAD)); // B as [cols, TK] ("nt") or [TK, cols]
-  const aHalves = staging === "direct" ? 0 : terms * rows * (tile.tk + PAD); // direct: A's terms stay in global memory
-  return 2 * (aHalves + bHalves) + 4 * tile.sgm * tile.sgn * shape.M * shape.N;
+  return 2 * (terms * rows * (tile.tk + PAD) + bHalves) + 4 * tile.sgm * tile.sgn * shape.M * shape.N;
 }
 
 /** Whether a tile's staging divides evenly among its threads (each loads whole vec4 slots of A and B). */
@@ -305,103 +293,9 @@ fn main(index : i32) {
 }
 
 /**
- * A's half-precision terms for "direct" products, once per product instead of once per workgroup: per row, the
- * power of two of RowShiftProgram (the same value), then the row scaled by it and split into `terms` halves exactly
- * as MatMulUnitsProgram's staging splits it (halfHead), written as f16 pairs in 32-bit words: term t of row r at
- * words [(t · Mpad + r) · K/2, …), rows M to Mpad − 1 zeros; after the terms, at word terms · Mpad · K/2 + r
- * (the product's uniform shiftBase), each row's shift as an integer. One workgroup per (padded) row.
- */
-export class RowSplitProgram implements WebgpuProgram {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  variableNames = ["A"];
-  variableComponents = [4];
-  outputComponent = 1;
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  uniforms = "M : i32, K : i32, Mpad : i32,";
-
-  constructor(
-    readonly M: number,
-    readonly K: number,
-    readonly Mpad: number,
-    readonly terms: 1 | 2 | 3,
-  ) {
-    this.outputShape = [terms * Mpad * (K / 2) + Mpad];
-    this.dispatch = [Mpad, 1, 1];
-    this.shaderKey = `lmprobeRowSplit_${terms}`;
-  }
-
-  getUserCode(): string {
-    const writes = Array.from({ length: this.terms }, (_, t) => `{
-      let w = bitcast<vec2<i32>>(h${t});
-      let at = (${t} * uniforms.Mpad + row) * words + i * 2;
-      result[at] = w.x;
-      result[at + 1] = w.y;
-    }`).join("\n    ");
-    return `enable f16;
-${halfHeadFunction}
-var<workgroup> partial : array<f32, 64>;
-fn main(index : i32) {
-  let row = i32(workgroupId.x);
-  let tid = i32(localIndex);
-  let K4 = uniforms.K / 4;
-  let words = uniforms.K / 2;
-  let live = row < uniforms.M;
-  var top = 0.0;
-  if (live) {
-    for (var i = tid; i < K4; i += 64) {
-      let v = abs(A[row * K4 + i]);
-      top = max(top, max(max(v.x, v.y), max(v.z, v.w)));
-    }
-  }
-  partial[tid] = top;
-  workgroupBarrier();
-  for (var s = 32; s > 0; s = s / 2) {
-    if (tid < s) { partial[tid] = max(partial[tid], partial[tid + s]); }
-    workgroupBarrier();
-  }
-  let m = partial[0];
-  var shift = 0;
-  if (m > 0.0 && m <= 3.4028234e38) { shift = clamp(15 - frexp(m).exp, -120, 120); }
-  if (tid == 0) { result[${this.terms} * uniforms.Mpad * words + row] = shift; }
-  for (var i = tid; i < K4; i += 64) {
-    var x = vec4<f32>(0.0);
-    if (live) { x = ldexp(A[row * K4 + i], vec4<i32>(shift)); }
-    ${splitTerms(this.terms)}
-    ${writes}
-  }
-}`;
-  }
-}
-
-/**
- * WGSL: x (a vec4<f32>, already scaled) split into half-precision terms h0, h1, h2. Each term is cut from the float32
- * value by clearing its low 13 mantissa bits (halfHead), not by rounding to f16 and back: an NVIDIA driver folded
- * x − f32(f16(x)) to 0 (the H200 gave 2 and 3 terms the 1-term error, bench/results/gpu-h200/matrix-units-f16-toggle/),
- * and a bit mask has nothing to fold.
- */
-function splitTerms(terms: 1 | 2 | 3): string {
-  return [
-    terms > 1 ? "let t0 = halfHead(x); let h0 = vec4<f16>(t0);" : "let h0 = vec4<f16>(x);",
-    ...(terms > 1 ? ["let r1 = x - t0;", terms > 2 ? "let t1 = halfHead(r1); let h1 = vec4<f16>(t1);" : "let h1 = vec4<f16>(r1);"] : []),
-    ...(terms > 2 ? ["let h2 = vec4<f16>(r1 - t1);"] : []),
-  ].join(" ");
-}
-
-const halfHeadFunction = `// x's leading 11 significant bits: its low 13 mantissa bits cleared (exactly an f16 value in f16's normal range).
-fn halfHead(x : vec4<f32>) -> vec4<f32> {
-  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(x) & vec4<u32>(0xffffe000u));
-}`;
-
-/**
  * C [splits, M, N] = A [M, K] · B with B a packed weight ("nt": [N, K] rows, "nn": [K, N]; from stored word
  * `bOffset`), bias and residual added as it is stored (none with split-K: the sum adds them, split-k.ts).
  * Inputs: A (vec4), B (vec2<i32> words), shifts ([M], RowShiftProgram), then bias and residual when present.
- * Staging "direct": A is RowSplitProgram's output (A's terms as f16 words, read by the matrix loads straight from
- * global memory, not staged) and shifts is the same buffer (each row's shift at uniform shiftBase + row); the
- * caller checks directFits. Every staging gives the same bits: the same halves, multiplied in the same order.
  * With `segments` > 1, B is that many weights side by side, B0 | B1 | B2 (inputs B0…, each its own buffer from word
  * 0; uniforms seg1 and seg2 give the columns where the second and third begin): every segment's width must be a
  * multiple of the block's columns, so that a workgroup reads one weight (a uniform branch) and each output column
@@ -443,8 +337,6 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     this.variableNames = ["A", ...weights, "shifts", ...(hasBias ? ["bias"] : []), ...(hasResidual ? ["residual"] : [])];
     this.variableComponents = [4, ...weights.map(() => 2), 1, ...(hasBias ? [1] : []), ...(hasResidual ? [1] : [])];
     if (segments > 1) this.uniforms += " seg1 : i32, seg2 : i32,";
-    // Where the shifts begin in the shifts input (0, or after the terms: direct), and A's padded rows (direct).
-    this.uniforms += " shiftBase : i32, Mpad : i32,";
     const s = `${shape.M}x${shape.N}x${shape.K}`;
     this.shaderKey = `lmprobeMatMulUnits_${layout}_${format}_${hasBias}_${hasResidual}_${splits > 1}_${tile.sgm}.${tile.sgn}.${tile.rm}.${tile.rn}.${tile.tk}_${s}_${terms}_${subgroupSize}_${segments}_${staging}`;
   }
@@ -461,8 +353,7 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     // Rows in workgroup memory are padded by PAD = 8 halves (16 bytes), so that the 16 rows a matrix load reads do not
     // fall on the same banks. The next slice's global values are loaded into registers while the units work on
     // this one (WGSL has no asynchronous copy into workgroup memory).
-    const direct = this.staging === "direct";
-    const aSlots = direct ? 0 : (TM * TK) / 4 / threads;
+    const aSlots = (TM * TK) / 4 / threads;
     const bSlots = (TN * TK) / 4 / threads;
     const aStride = TK + PAD;
     const bStride = nt ? TK + PAD : TN + PAD;
@@ -471,14 +362,21 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     // values) per store where "halves" wrote four 16-bit stores; the matrix loads reinterpret the words as f16
     // (offsets and strides then count vec2s: every offset and stride here is a multiple of 4 halves). The same
     // halves land in the same places, so both give the same bits.
-    const words = this.staging !== "halves";
+    const words = this.staging === "words";
     const unit = words ? 4 : 1;
     const el = (halves: number | string) => (words ? `(${halves}) / 4` : `${halves}`);
     const comps = ["x", "y", "z", "w"];
     const storeA = Array.from({ length: terms }, (_, t) =>
       words ? `As[(${t * aTerm} + base) / 4] = bitcast<vec2<u32>>(h${t});` : comps.map((c, ci) => `As[${t * aTerm} + base + ${ci}] = h${t}.${c};`).join(" "),
     ).join("\n      ");
-    const splitA = splitTerms(terms);
+    // Each term is cut from the float32 value by clearing its low 13 mantissa bits (halfHead), not by rounding to
+    // f16 and back: an NVIDIA driver folded x − f32(f16(x)) to 0 (the H200 gave 2 and 3 terms the 1-term error,
+    // bench/results/gpu-h200/matrix-units-f16-toggle/), and a bit mask has nothing to fold.
+    const splitA = [
+      terms > 1 ? "let t0 = halfHead(x); let h0 = vec4<f16>(t0);" : "let h0 = vec4<f16>(x);",
+      ...(terms > 1 ? ["let r1 = x - t0;", terms > 2 ? "let t1 = halfHead(r1); let h1 = vec4<f16>(t1);" : "let h1 = vec4<f16>(r1);"] : []),
+      ...(terms > 2 ? ["let h2 = vec4<f16>(r1 - t1);"] : []),
+    ].join(" ");
     const slots = (n: number) => Array.from({ length: n }, (_, it) => it);
     // One weight's word at (column, k): index(column, words per row of an "nn" weight). Segments: the block's weight
     // (seg, uniform in the workgroup) at the column's place within it (col − segStart).
@@ -521,7 +419,7 @@ export class MatMulUnitsProgram implements WebgpuProgram {
       let slot = tid + ${it * threads};
       let r = slot / ${TK / 4};
       let kq = (slot % ${TK / 4}) * 4;
-      let x = ldexp(xa${it}, vec4<i32>(i32(shifts[uniforms.shiftBase + min(row0 + r, uniforms.M - 1)])));
+      let x = ldexp(xa${it}, vec4<i32>(i32(shifts[min(row0 + r, uniforms.M - 1)])));
       ${splitA}
       let base = r * ${aStride} + kq;
       ${storeA}
@@ -547,12 +445,8 @@ export class MatMulUnitsProgram implements WebgpuProgram {
         for (let t = 0; t < terms; t++) {
           const left = `subgroup_matrix_left<f16, ${ck}, ${cm}>`;
           const offset = `u32(${el(`${t * aTerm} + (sgRow + ${i * cm}) * ${aStride} + ${kk * ck}`)})`;
-          // direct: term t's rows in global memory, 8 halves per vec4<i32> element, K halves per row.
-          const global = `u32(((${t} * uniforms.Mpad + row0 + sgRow + ${i * cm}) * uniforms.K + kCur + ${kk * ck}) / 8)`;
           mma.push(
-            direct
-              ? `  let a${i}_${t} = subgroupMatrixLoad<${left}, row_major>(&A, ${global}, u32(uniforms.K / 8));`
-              : words
+            words
               ? `  let a${i}_${t} = subgroupMatrixLoad<${left}, row_major>(&As, ${offset}, ${aStride / unit}u);`
               : `  let a${i}_${t} = subgroupMatrixLoad<${left}>(&As, ${offset}, false, ${aStride}u);`,
           );
@@ -589,7 +483,7 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     let row = row0 + sgRow + ${i * cm} + e / ${cn};
     let col = col0 + sgCol + ${j * cn} + e % ${cn};
     if (row < uniforms.M && col < uniforms.N) {
-      result[cBase + row * uniforms.N + col] = (ldexp(Cs[sg * ${cm * cn} + e], -i32(shifts[uniforms.shiftBase + row]))${bias})${residual};
+      result[cBase + row * uniforms.N + col] = (ldexp(Cs[sg * ${cm * cn} + e], -i32(shifts[row]))${bias})${residual};
     }
   }
   workgroupBarrier();`);
@@ -598,8 +492,11 @@ export class MatMulUnitsProgram implements WebgpuProgram {
     return `enable f16;
 enable chromium_experimental_subgroup_matrix;
 ${unpackFunctions(this.format)}
-${halfHeadFunction}
-${direct ? "" : `var<workgroup> As : array<${words ? "vec2<u32>" : "f16"}, ${(terms * aTerm) / unit}>;`}
+// x's leading 11 significant bits: its low 13 mantissa bits cleared (exactly an f16 value in f16's normal range).
+fn halfHead(x : vec4<f32>) -> vec4<f32> {
+  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(x) & vec4<u32>(0xffffe000u));
+}
+var<workgroup> As : array<${words ? "vec2<u32>" : "f16"}, ${(terms * aTerm) / unit}>;
 var<workgroup> Bs : array<${words ? "vec2<u32>" : "f16"}, ${(nt ? TN * bStride : TK * bStride) / unit}>;
 var<workgroup> Cs : array<f32, ${sgm * sgn * cm * cn}>;
 
@@ -645,7 +542,6 @@ fn main() {
     return `var kBase = kStart;
   ${parts.load}
   for (var t = 0; t < tiles; t++) {
-    let kCur = kStart + t * ${parts.TK};
     ${parts.store}
     workgroupBarrier();
     kBase = kStart + (t + 1) * ${parts.TK};
@@ -654,47 +550,6 @@ fn main() {
     workgroupBarrier();
   }`;
   }
-}
-
-/**
- * The slice depth of B for "direct" products: with A's terms out of workgroup memory, B's slices can be 64 deep
- * (half the barriers per K) where the device's workgroup memory holds them; otherwise the tile's own depth.
- */
-export const DIRECT_SLICE_DEPTH = 64;
-
-/**
- * The activation's pass before a units product: RowShiftProgram (the kernel stages A itself) or, where the staging is
- * "direct" and the product fits it (directFits), RowSplitProgram. Returns the program's A and shifts inputs (one
- * buffer, direct), the staging and tile to build the program with (direct: B's slices DIRECT_SLICE_DEPTH deep where
- * they fit), its uniforms shiftBase and Mpad, and the tensor to dispose once the product has run.
- */
-export function unitsActivation(
-  gpu: WebgpuBackendApi,
-  a: tf.TensorInfo,
-  M: number,
-  K: number,
-  kChunk: number,
-  tile: UnitTile,
-  terms: 1 | 2 | 3,
-): { a: tf.TensorInfo; shifts: tf.TensorInfo; staging: UnitStaging; tile: UnitTile; shiftBase: number; Mpad: number; dispose: tf.TensorInfo } {
-  const int32 = (v: number) => ({ type: "int32" as const, data: [v] });
-  const x = withShape(a, [M, K]);
-  const staging = unitStaging();
-  const shape = matrixUnits.shape!;
-  const blockRows = unitBlock(shape, tile).rows;
-  if (staging === "direct") {
-    // A tile set by LMPROBE_MATRIX_UNIT_TILE keeps its depth (a benchmark's sweep).
-    const deeper = { ...tile, tk: DIRECT_SLICE_DEPTH };
-    const deepen = !process.env.LMPROBE_MATRIX_UNIT_TILE && directFits(M, K, kChunk, deeper, blockRows) && unitWorkgroupBytes(shape, deeper, terms, "direct") <= matrixUnits.workgroupStorage;
-    const chosen = deepen ? deeper : tile;
-    if (directFits(M, K, kChunk, chosen, blockRows)) {
-      const Mpad = paddedRows(M, blockRows);
-      const split = gpu.runWebGPUProgram(new RowSplitProgram(M, K, Mpad, terms), [x], "int32", [M, K, Mpad].map(int32));
-      return { a: split, shifts: split, staging, tile: chosen, shiftBase: terms * Mpad * (K / 2), Mpad, dispose: split };
-    }
-  }
-  const shifts = gpu.runWebGPUProgram(new RowShiftProgram(M), [x], "float32", [M, K].map(int32));
-  return { a: x, shifts, staging: staging === "direct" ? "words" : staging, tile, shiftBase: 0, Mpad: M, dispose: shifts };
 }
 
 /**

@@ -18,7 +18,7 @@ import { planMatMul, matMulVariant } from "./batch-matmul";
 import { MatMulTiledProgram } from "./matmul";
 import type { HalfFormat } from "./packed-programs";
 import { withShape, type WebgpuBackendApi } from "./program";
-import { matrixUnits, matrixUnitUse, MatMulUnitsProgram, planUnits, unitsActivation, type UnitTile } from "./matrix-units";
+import { matrixUnits, matrixUnitUse, MatMulUnitsProgram, planUnits, RowShiftProgram, type UnitTile } from "./matrix-units";
 import { chooseSplitK, chooseUnitsSplitK, splitKTiling, SplitKSumProgram, splitKSumUniforms, type SplitK } from "./split-k";
 import { ActivationProgram, type FusedActivation } from "./row-programs";
 
@@ -140,26 +140,24 @@ function activate(gpu: WebgpuBackendApi, out: tf.TensorInfo, M: number, p: Segme
 function runSegmentedUnits(gpu: WebgpuBackendApi, backend: tf.KernelBackend, a: tf.TensorInfo, weights: tf.TensorInfo[], biases: tf.TensorInfo[], M: number, p: SegmentedMatMulAttrs, plan: SegmentedUnitsPlan): tf.TensorInfo {
   const N = p.widths.reduce((x, y) => x + y, 0);
   const split = plan.splits > 1;
-  const act = unitsActivation(gpu, a, M, p.K, split ? plan.kChunk : p.K, plan.tile, plan.terms);
-  const program = new MatMulUnitsProgram(M, N, p.layout, p.format!, !split && biases.length > 0, false, plan.splits, act.tile, matrixUnits.shape!, plan.terms, matrixUnits.subgroupSize, p.widths.length, act.staging);
+  const shifts = gpu.runWebGPUProgram(new RowShiftProgram(M), [withShape(a, [M, p.K])], "float32", [M, p.K].map(int32));
+  const program = new MatMulUnitsProgram(M, N, p.layout, p.format!, !split && biases.length > 0, false, plan.splits, plan.tile, matrixUnits.shape!, plan.terms, matrixUnits.subgroupSize, p.widths.length);
   matrixUnitUse.products++;
   matrixUnitUse.joint++;
   const starts = segmentStarts(p.widths);
-  const uniforms = [M, N, p.K, 0, split ? plan.kChunk : p.K, ...(starts.length ? [starts[0], starts[1] ?? N] : []), act.shiftBase, act.Mpad].map(int32);
-  const x = act.a === a ? withShape(a, [M, p.K]) : act.a;
-  const shifts = act.shifts;
+  const uniforms = [M, N, p.K, 0, split ? plan.kChunk : p.K, ...(starts.length ? [starts[0], starts[1] ?? N] : [])].map(int32);
   let out: tf.TensorInfo;
   if (split) {
-    out = sumSegments(gpu, gpu.runWebGPUProgram(program, [x, ...weights, shifts], "float32", uniforms), biases, M, p, plan.splits);
+    out = sumSegments(gpu, gpu.runWebGPUProgram(program, [withShape(a, [M, p.K]), ...weights, shifts], "float32", uniforms), biases, M, p, plan.splits);
   } else {
     // The unsplit units program takes one bias vector for the joint product: the segments' biases joined (one
     // weight's as it is).
     const joined = biases.length > 1;
     const bias = joined ? (tf.getKernel("Concat", "webgpu")!.kernelFunc({ inputs: biases as unknown as tf.NamedTensorInfoMap, backend, attrs: { axis: 0 } }) as tf.TensorInfo) : (biases[0] ?? null);
-    out = activate(gpu, gpu.runWebGPUProgram(program, [x, ...weights, shifts, ...(bias ? [bias] : [])], "float32", uniforms), M, p);
+    out = activate(gpu, gpu.runWebGPUProgram(program, [withShape(a, [M, p.K]), ...weights, shifts, ...(bias ? [bias] : [])], "float32", uniforms), M, p);
     if (joined) gpu.disposeData(bias!.dataId);
   }
-  gpu.disposeData(act.dispose.dataId);
+  gpu.disposeData(shifts.dataId);
   return out;
 }
 
