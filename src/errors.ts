@@ -73,9 +73,16 @@ export class ModelTooLargeError extends LmprobeError {
     readonly backendsThatFit: readonly string[],
     /** The figure is the model's smallest form: read a block at a time (loadModel's layerStreaming). */
     readonly streamed = false,
+    /**
+     * Set when the limit is per buffer, not in total: the one tensor that does not fit (bytesNeeded is its size as
+     * the backend would hold it, bytesAvailable the device's largest buffer).
+     */
+    readonly tensor: string | null = null,
   ) {
     super(
-      `the model needs about ${formatBytes(bytesNeeded)} as float32 tensors${streamed ? " even when read a block at a time (the weights outside its blocks and two blocks)" : ""}, more than the ${backend} backend can hold (${formatBytes(bytesAvailable)})`,
+      tensor
+        ? `tensor "${tensor}" needs ${formatBytes(bytesNeeded)} in one buffer, more than the ${backend} device's largest buffer (${formatBytes(bytesAvailable)}; the adapter's maxBufferSize / maxStorageBufferBindingSize)`
+        : `the model needs about ${formatBytes(bytesNeeded)} as float32 tensors${streamed ? " even when read a block at a time (the weights outside its blocks and two blocks)" : ""}, more than the ${backend} backend can hold (${formatBytes(bytesAvailable)})`,
       backendsThatFit.length > 0
         ? `switch to a backend that can hold it: ${backendsThatFit.join(", ")} (setBackend() or LMPROBE_BACKEND)`
         : "no backend of this machine can hold it; choose a smaller model (`lmprobe doctor` lists the backends found here)",

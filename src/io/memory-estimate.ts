@@ -2,7 +2,7 @@
 // as float32 tensors plus a margin for activations, compared with what the active tfjs backend can hold.
 // Loading is refused (ModelTooLargeError) before a single weight is read, instead of failing half-way
 // with an out-of-memory abort that takes the notebook kernel down with it.
-import { activeBackendName, backendCapacity, backendsThatFit, bytesNeededOn, fitsOn, largestTensorOn, streamedBytesNeededOn } from "../backend/capacity";
+import { activeBackendName, backendCapacity, backendsThatFit, bytesNeededOn, fitsOn, largestTensorOn, streamedBytesNeededOn, type BackendCapacity } from "../backend/capacity";
 import { backendReport } from "../backend";
 import type { SelectionReport } from "../backend/types";
 import { ModelTooLargeError } from "../errors";
@@ -106,17 +106,17 @@ export function estimateMemory(weights: WeightSource): MemoryEstimate {
  * Throws ModelTooLargeError when the estimate exceeds what `backend` (default: the active one) can hold. The
  * fix offers only backends this machine has, as `report` (default: the last backend selection) found them.
  */
-export function checkMemoryFits(estimate: MemoryEstimate, backend: string = activeBackendName(), report: SelectionReport | null = backendReport()): void {
-  const capacity = backendCapacity(backend);
+export function checkMemoryFits(estimate: MemoryEstimate, backend: string = activeBackendName(), report: SelectionReport | null = backendReport(), capacity: BackendCapacity = backendCapacity(backend)): void {
   if (fitsOn(estimate, capacity)) return;
+  throwIfTensorTooLarge(estimate, backend, capacity, report);
+  throw new ModelTooLargeError(bytesNeededOn(estimate, backend), backend, capacity.totalBytes, backendsThatFit(estimate, backend, report));
+}
+
+/** ModelTooLargeError naming the tensor when the model's largest one exceeds the backend's largest buffer. */
+function throwIfTensorTooLarge(estimate: MemoryEstimate, backend: string, capacity: BackendCapacity, report: SelectionReport | null): void {
   const largest = largestTensorOn(estimate, backend);
-  const tensorTooLarge = largest.bytes > capacity.maxTensorBytes;
-  throw new ModelTooLargeError(
-    tensorTooLarge ? largest.bytes : bytesNeededOn(estimate, backend),
-    tensorTooLarge ? `${backend} (per-buffer limit, tensor "${largest.name}")` : backend,
-    tensorTooLarge ? capacity.maxTensorBytes : capacity.totalBytes,
-    backendsThatFit(estimate, backend, report),
-  );
+  if (largest.bytes <= capacity.maxTensorBytes) return;
+  throw new ModelTooLargeError(largest.bytes, backend, capacity.maxTensorBytes, backendsThatFit(estimate, backend, report), false, largest.name);
 }
 
 /**
@@ -126,16 +126,27 @@ export function checkMemoryFits(estimate: MemoryEstimate, backend: string = acti
  * in float32 is refused as before, and "always" is the caller's to refuse. Throws ModelTooLargeError when no form
  * fits.
  */
-export function chooseLayerStreaming(estimate: MemoryEstimate, mode: "auto" | "always" | "never" = "auto", backend: string = activeBackendName(), familyStreams = true): boolean {
+export function chooseLayerStreaming(
+  estimate: MemoryEstimate,
+  mode: "auto" | "always" | "never" = "auto",
+  backend: string = activeBackendName(),
+  familyStreams = true,
+  capacity: BackendCapacity = backendCapacity(backend),
+): boolean {
   const streaming = familyStreams ? estimate.streaming : undefined;
-  if (mode === "always" && streaming) return true;
-  if (mode !== "always" && fitsOn(estimate, backendCapacity(backend))) return false;
+  // Reading blocks as they are reached leaves each tensor its size: one too large for a buffer is refused by name.
+  const tensorFits = () => throwIfTensorTooLarge(estimate, backend, capacity, backendReport());
+  if (mode === "always" && streaming) {
+    tensorFits();
+    return true;
+  }
+  if (mode !== "always" && fitsOn(estimate, capacity)) return false;
   if (mode === "never" || !streaming) {
-    checkMemoryFits(estimate, backend);
+    checkMemoryFits(estimate, backend, backendReport(), capacity);
     return false;
   }
-  const capacity = backendCapacity(backend);
+  tensorFits();
   const needed = streamedBytesNeededOn(streaming, backend);
-  if (needed <= capacity.totalBytes && largestTensorOn(estimate, backend).bytes <= capacity.maxTensorBytes) return true;
+  if (needed <= capacity.totalBytes) return true;
   throw new ModelTooLargeError(needed, backend, capacity.totalBytes, backendsThatFit(estimate, backend, backendReport()), true);
 }

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
-import { estimateMemory, chooseLayerStreaming } from "../../src/io/memory-estimate";
+import { estimateMemory, checkMemoryFits, chooseLayerStreaming, type BackendCapacity } from "../../src/io/memory-estimate";
 import { openCheckpoint } from "../../src/io/checkpoint";
 import { loadModel } from "../../src/load";
 import { MAX_RESIDENT_LAYERS } from "../../src/model/layer-weights";
@@ -146,6 +146,25 @@ test("a float checkpoint's estimate has a streamed form; families that cannot st
     assert.equal(chooseLayerStreaming(tight, "auto", "wasm", true), true, "a family that streams: streamed");
     assert.throws(() => chooseLayerStreaming(tight, "auto", "wasm", false), (e: Error) => e instanceof ModelTooLargeError && !e.streamed && !/two blocks/.test(e.message));
     assert.equal(chooseLayerStreaming(estimate, "auto", "cpu", false), false, "fits whole: loaded whole");
+  } finally {
+    checkpoint.weights.close();
+  }
+});
+
+test("a tensor larger than the device's largest buffer is refused by name, whether the model would load whole or streamed", () => {
+  const checkpoint = openCheckpoint(path.join(TINY, "llama3-f16-sharded"));
+  try {
+    const estimate = estimateMemory(checkpoint.weights);
+    const largest = estimate.largestTensor;
+    assert.ok(largest.bytes > 0 && largest.name !== "");
+    // A GPU with memory to spare (WebGPU reports none) whose buffers stop just below this model's largest tensor.
+    const capacity: BackendCapacity = { backend: "cpu", totalBytes: Infinity, maxTensorBytes: largest.bytes - 4, source: "test" };
+    const refusedByName = (e: Error) => e instanceof ModelTooLargeError && e.tensor === largest.name && e.bytesNeeded === largest.bytes && e.bytesAvailable === largest.bytes - 4 && e.message.includes(`"${largest.name}"`) && e.message.includes("largest buffer") && !/Infinity/.test(e.message);
+    assert.throws(() => checkMemoryFits(estimate, "cpu", null, capacity), refusedByName, "loaded whole");
+    assert.throws(() => chooseLayerStreaming(estimate, "auto", "cpu", true, capacity), refusedByName, "auto: streaming leaves the tensor its size");
+    assert.throws(() => chooseLayerStreaming(estimate, "always", "cpu", true, capacity), refusedByName, "always streamed");
+    assert.throws(() => chooseLayerStreaming(estimate, "never", "cpu", true, capacity), refusedByName, "never streamed");
+    assert.equal(chooseLayerStreaming(estimate, "auto", "cpu", true, { ...capacity, maxTensorBytes: largest.bytes }), false, "a buffer of exactly its size holds it");
   } finally {
     checkpoint.weights.close();
   }
