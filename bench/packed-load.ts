@@ -1,7 +1,7 @@
 // Benchmark: host memory while a BF16 checkpoint is loaded onto webgpu, with its matrices kept packed (2 bytes per
 // value, uploaded one tensor at a time) and, in the same run, with LMPROBE_PACKED_WEIGHTS=0 (float32 at load).
 //
-//   node --import tsx bench/packed-load.ts [--shape llama8b|small] [--dir DIR] [--modes packed,packed-whole,float32]
+//   node --import tsx bench/packed-load.ts [--shape llama8b|mid|small] [--dir DIR] [--modes packed,packed-whole,float32]
 //                                          [--no-disk-rate]
 //
 // Writes random BF16 weights in the shapes of Llama-3.1-8B (hidden 4096, 32 layers, 32 heads, 8 key/value heads,
@@ -12,7 +12,9 @@
 // shards, measured in the same run) and the slice uploader's own figures. Modes: "packed" streams each tensor in
 // slices (LMPROBE_UPLOAD_SLICE_BYTES, default 64 MiB); "packed-whole" forces one slice per tensor (the host then
 // holds whole tensors, up to two at once: the one being written and the next one being read; before slicing, a load
-// held one whole tensor and its staging copy: the baseline); "float32" widens at load
+// held one whole tensor and its staging copy: the baseline); "packed-one-read" reads each slice with one positioned
+// read instead of parts of LMPROBE_READ_PART_BYTES in flight at once (the reads before parts: their baseline;
+// repeat modes to alternate them, e.g. --modes packed-one-read,packed,packed-one-read,packed); "float32" widens at load
 // (LMPROBE_PACKED_WEIGHTS=0). Before each load the shards are evicted from the page cache (posix_fadvise
 // DONTNEED through python3, best effort; `pageCacheEvicted` says whether it worked), so that each load reads the
 // disk. `--shape small` is a two-layer model of the same family for a quick check (software adapters limit buffers
@@ -25,6 +27,9 @@ import { peakRssBytes, randomBf16 } from "./random-weights";
 
 const SHAPES = {
   llama8b: { hidden: 4096, layers: 32, heads: 32, kvHeads: 8, headDim: 128, intermediate: 14336, vocab: 128256 },
+  // Llama-3.2-1B's blocks with a 32000-token vocabulary (2.1 GB), so that every tensor fits the 128 MiB buffers of
+  // Dawn's null backend and of software adapters: a load whose host work can be timed without a GPU.
+  mid: { hidden: 2048, layers: 16, heads: 32, kvHeads: 8, headDim: 64, intermediate: 8192, vocab: 32000 },
   small: { hidden: 512, layers: 2, heads: 8, kvHeads: 2, headDim: 64, intermediate: 1536, vocab: 32000 },
 };
 type Shape = (typeof SHAPES)[keyof typeof SHAPES];
@@ -86,6 +91,7 @@ function ones(n: number): Uint8Array {
 async function measure(dir: string, mode: string): Promise<void> {
   if (mode === "float32") process.env.LMPROBE_PACKED_WEIGHTS = "0";
   if (mode === "packed-whole") process.env.LMPROBE_UPLOAD_SLICE_BYTES = String(2 ** 40);
+  if (mode === "packed-one-read") process.env.LMPROBE_READ_PART_BYTES = String(2 ** 40);
   const tf = await import("@tensorflow/tfjs-core");
   const { loadModel } = await import("../src/load");
   const { canonicalParameters } = await import("../src/model/canonical");
@@ -166,6 +172,13 @@ async function main(): Promise<void> {
   const packed = runs.find((r) => r.mode === "packed" && !r.error);
   const whole = runs.find((r) => r.mode === "packed-whole" && !r.error);
   const float32 = runs.find((r) => r.mode === "float32" && !r.error);
+  // Reads in parts against one read per slice: medians over the runs of each (repeated modes alternate them).
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const loads = (mode: string) => runs.filter((r) => r.mode === mode && !r.error).map((r) => r.loadSeconds as number);
+  const [partsLoads, oneReadLoads] = [loads("packed"), loads("packed-one-read")];
+  const readParts = partsLoads.length && oneReadLoads.length
+    ? { readParts: { loadSecondsParts: partsLoads, loadSecondsOneRead: oneReadLoads, medianLoadRatioOneReadToParts: median(oneReadLoads) / median(partsLoads) } }
+    : {};
   console.log(
     JSON.stringify(
       {
@@ -176,6 +189,7 @@ async function main(): Promise<void> {
         diskRead: disk,
         runs,
         ...(packed && whole ? { peakRssRatioSlicedToWhole: packed.peakRssBytes / whole.peakRssBytes, loadTimeRatioSlicedToWhole: packed.loadSeconds / whole.loadSeconds } : {}),
+        ...readParts,
         ...(packed && float32 ? { peakRssRatioPackedToFloat32: packed.peakRssBytes / float32.peakRssBytes, deviceBytesRatioPackedToFloat32: packed.deviceTensorBytes / float32.deviceTensorBytes } : {}),
       },
       null,

@@ -3,13 +3,23 @@
 // 16-bit copy of a tensor is ever held whole in memory beside its float32 result.
 import fs from "node:fs";
 import path from "node:path";
-import { SafetensorsFormatError, UnsupportedDtypeError } from "../errors";
+import { ArgumentError, SafetensorsFormatError, UnsupportedDtypeError } from "../errors";
 import { openRegularFile } from "./regular-file";
 import { bfloat16ToFloat32, float16ToFloat32 } from "./half-float";
 import { readSafetensorsHeader, type SafetensorsEntry, type SafetensorsHeader } from "./safetensors-header";
 
 /** Bytes read per positioned read: bounds the scratch memory of 16-bit conversion. */
 const CHUNK_BYTES = 8 * 1024 * 1024;
+/** Bytes per read of an asynchronous slice (readSliceAsync); LMPROBE_READ_PART_BYTES overrides it (for an A/B). */
+const READ_PART_BYTES = 16 * 1024 * 1024;
+
+function readPartBytes(): number {
+  const raw = process.env.LMPROBE_READ_PART_BYTES;
+  if (raw === undefined || raw === "") return READ_PART_BYTES;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new ArgumentError("LMPROBE_READ_PART_BYTES", `is ${JSON.stringify(raw)}: expected a whole number of bytes ≥ 1`, "unset it for lmprobe's default (16 MiB)");
+  return n;
+}
 
 /** Dtypes produced by quantisation schemes lmprobe does not decode yet (FP8, MXFP4/NVFP4 and similar). */
 const QUANTISED_DTYPES = new Set(["F8_E5M2", "F8_E4M3", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2"]);
@@ -136,15 +146,29 @@ export class SafetensorsFile {
     this.readInto(entry, target, entry.start + offset, target.length);
   }
 
-  /** readSlice on the I/O thread pool, so that the next slice is read while the previous one is uploaded. */
+  /**
+   * readSlice on the I/O thread pool, so that the next slice is read while the previous one is uploaded; in parts
+   * of readPartBytes() read at once (libuv's pool has four threads), so that the disk sees several requests in flight
+   * and a slice in the page cache is copied by several cores.
+   */
   async readSliceAsync(name: string, offset: number, target: Uint8Array): Promise<void> {
     const entry = this.sliceEntry(name, offset, target.length);
     const position = entry.start + offset;
+    const part = readPartBytes();
+    const parts: Promise<void>[] = [];
+    for (let start = 0; start < target.length; start += part) {
+      parts.push(this.readRange(name, target.subarray(start, Math.min(start + part, target.length)), position + start));
+    }
+    // Every part settled before an error is thrown: none still writing into the caller's buffer.
+    const failed = (await Promise.allSettled(parts)).find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  private async readRange(name: string, target: Uint8Array, position: number): Promise<void> {
     for (let done = 0; done < target.length; ) {
       if (this.fd === null) throw new SafetensorsFormatError(this.file, `tensor "${name}"`, "was read after the file was closed", "open the checkpoint again");
-      const n = Math.min(1 << 30, target.length - done);
       const { bytesRead } = await new Promise<{ bytesRead: number }>((resolve, reject) =>
-        fs.read(this.fd!, target, done, n, position + done, (err, bytesRead) => (err ? reject(err) : resolve({ bytesRead }))),
+        fs.read(this.fd!, target, done, target.length - done, position + done, (err, bytesRead) => (err ? reject(err) : resolve({ bytesRead }))),
       );
       if (bytesRead === 0) {
         throw new SafetensorsFormatError(this.file, `tensor "${name}"`, `data ends at file offset ${position + done}, before its end ${position + target.length} (the file was truncated)`);

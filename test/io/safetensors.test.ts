@@ -135,3 +135,41 @@ test("F32 tensors larger than one read chunk are read whole", () => {
   }
   st.close();
 });
+
+test("an asynchronous slice read in parts (LMPROBE_READ_PART_BYTES) gives the synchronous read's bytes; a truncated file is refused by name with no part still writing", async () => {
+  const dir = tempDir();
+  const file = path.join(dir, "parts.safetensors");
+  const n = 1000;
+  const values = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 100);
+  writeSafetensors(file, { w: { dtype: "BF16", shape: [n], data: values } });
+  const saved = process.env.LMPROBE_READ_PART_BYTES;
+  try {
+    const st = SafetensorsFile.open(file);
+    const expected = new Uint8Array(2 * 700);
+    st.readSlice("w", 2 * 123, expected);
+    // 7 bytes a part: parts end mid-value, the last one short; one part for the whole slice: the earlier read.
+    for (const part of ["7", "1400", "1"]) {
+      process.env.LMPROBE_READ_PART_BYTES = part;
+      const got = new Uint8Array(2 * 700);
+      await st.readSliceAsync("w", 2 * 123, got);
+      assert.deepEqual(got, expected, `parts of ${part} bytes`);
+    }
+    process.env.LMPROBE_READ_PART_BYTES = "0";
+    await assert.rejects(st.readSliceAsync("w", 0, new Uint8Array(8)), /LMPROBE_READ_PART_BYTES/);
+    st.close();
+    // The header promises 2000 bytes; cut the last 100 off the file: the parts past the end find no data.
+    process.env.LMPROBE_READ_PART_BYTES = "64";
+    const cut = SafetensorsFile.open(file);
+    fs.truncateSync(file, fs.statSync(file).size - 100);
+    const target = new Uint8Array(2 * n).fill(0xee);
+    await assert.rejects(cut.readSliceAsync("w", 0, target), (e: Error) => /truncated/.test(e.message) && /"w"/.test(e.message));
+    // Every part settled before the error: what the buffer holds now stays (nothing writes into it later).
+    const snapshot = target.slice();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(target, snapshot);
+    cut.close();
+  } finally {
+    if (saved === undefined) delete process.env.LMPROBE_READ_PART_BYTES;
+    else process.env.LMPROBE_READ_PART_BYTES = saved;
+  }
+});
