@@ -344,6 +344,17 @@ async function main() {
   if (doc.results.some((r) => r.error)) process.exitCode = 1;
 }
 
+/**
+ * webgpu: where the load's slice uploads spent their time (packed-upload.ts's stats: seconds in all, waiting for disk
+ * reads and for the device, bytes written), so that a load slower than the disk can be read from its parts.
+ */
+function uploadStats(backend) {
+  if (backend !== "webgpu") return {};
+  const upload = require(path.join(root, fromSource ? "src/backend/packed-upload.ts" : "dist/cjs/backend/packed-upload.js"));
+  const stats = upload.lastUploadStats();
+  return stats ? { load_upload: stats } : {};
+}
+
 async function benchModel(name, opts, doc, torch, cacheAt) {
   const reps = Number(opts.reps);
   const backend = doc.backend;
@@ -353,7 +364,7 @@ async function benchModel(name, opts, doc, torch, cacheAt) {
   const loadMs = performance.now() - t0;
   const loadPeakRss = peakRssBytes();
   const pick = (m) => Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === "number"));
-  const loaded = { memory_after_load: pick(tf.memory()), weights_by_kind: weightKinds(model.weights) };
+  const loaded = { memory_after_load: pick(tf.memory()), weights_by_kind: weightKinds(model.weights), ...uploadStats(backend) };
   try {
     const vocab = model.config.vocabSize;
     const maxPos = model.config.maxPositions;

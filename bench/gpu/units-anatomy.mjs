@@ -1,7 +1,7 @@
 // Where the matrix units' product kernel (kernels/matrix-units.ts) spends its time: per product shape, the kernel
 // as lmprobe runs it with each workgroup-memory staging ("halves", "words"), then with parts of its loop over K
 // left out:
-//   full          the kernel (staging words; full-halves: staging halves)
+//   full          the kernel (staging words; full-halves: staging halves; full-1-term: halves, one term of A)
 //   no-mma        loads and staging, no product on the units
 //   no-global     staging and products on the first slice's registers (no global loads inside the loop)
 //   no-stage      products on the first staged slice, both barriers kept (no loads, no staging inside the loop)
@@ -70,9 +70,11 @@ function variantClass(kind) {
     }
   };
 }
-// [label, loop, staging]
+// [label, loop, staging, terms (default: the plan's)]
 const VARIANTS = [
   ["full-halves", "full", "halves"],
+  // One half-precision term of A: half the units' work, same loads (how much of the time the products take).
+  ["full-1-term", "full", "halves", 1],
   ["full", "full", "words"],
   ["no-mma", "no-mma", "words"],
   ["no-global", "no-global", "words"],
@@ -117,14 +119,14 @@ for (const { name, M, K, N, layout } of shapes) {
   const flops = 2 * M * N * K;
   const outputs = {};
   const runs = {};
-  for (const [label, kind, staging] of VARIANTS) {
+  for (const [label, kind, staging, terms] of VARIANTS) {
     const Cls = variantClass(kind);
-    const program = new Cls(M, N, layout, "bf16", false, false, splits, plan.tile, units.matrixUnits.shape, plan.terms, units.matrixUnits.subgroupSize, 1, staging);
+    const program = new Cls(M, N, layout, "bf16", false, false, splits, plan.tile, units.matrixUnits.shape, terms ?? plan.terms, units.matrixUnits.subgroupSize, 1, staging);
     // A tensor per dispatch, so that gpuTime disposes what it ran.
     runs[label] = () => tf.engine().makeTensorFromTensorInfo(backend.runWebGPUProgram(program, inputs, "float32", uniforms));
     try {
       const first = runs[label](); // compiles the pipeline
-      if (kind === "full") outputs[label] = await first.data();
+      if (kind === "full" && !terms) outputs[label] = await first.data();
       first.dispose();
       row.variants[label] = nullCheck ? { dispatched: true } : {};
     } catch (err) {
