@@ -101,7 +101,7 @@ export async function overviewSections(model: LanguageModel, settings: OverviewS
     const gen = await generationProbabilities(model, prompt, { maxNewTokens: settings.generate, k: 5 });
     sections.push({
       title: "Generation replay",
-      intro: `Greedy continuation of ${settings.generate} tokens: ${JSON.stringify(model.tokenizer.decode(gen.newTokens))}. Move the slider to see the alternatives at each step.`,
+      intro: `Greedy continuation of ${settings.generate} tokens: ${JSON.stringify(model.toText(gen.newTokens))}. Move the slider to see the alternatives at each step.`,
       items: [generationReplayChart(gen)],
     });
   }

@@ -80,7 +80,7 @@ export async function branchGeneration(model: LanguageModel, prompt: string | nu
   const labels = ["original", ...alternatives.map((a) => model.toStrTokens([a])[0])];
   const branches: Branch[] = sequences.map((tokens, b) => {
     const newTokens = tokens.slice(promptIds.length);
-    return { label: labels[b], tokens, newTokens, text: model.tokenizer.decode(newTokens, { skipSpecialTokens: true }), probs: probs[b] };
+    return { label: labels[b], tokens, newTokens, text: model.toText(newTokens, { skipSpecialTokens: true }), probs: probs[b] };
   });
   return { branches, position, table: longTable(model, branches, promptIds.length, step), sideBySide: wideTable(model, branches, promptIds.length) };
 }

@@ -119,7 +119,7 @@ export async function generate(model: LanguageModel, input: ModelInput, opts: Ge
   return {
     tokens: prompt.tokens.map((row, b) => [...row, ...newTokens[b]]),
     newTokens,
-    texts: newTokens.map((row) => model.tokenizer.decode(row, { skipSpecialTokens: true })),
+    texts: newTokens.map((row) => model.toText(row, { skipSpecialTokens: true })),
     steps,
     margins,
     dispose: () => steps.forEach((s) => s.dispose()),

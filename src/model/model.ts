@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig } from "../io/config";
 import type { Tokenizer } from "../io/tokenizer-types";
+import { decodeOfRows, tokenTextsOfRows } from "../io/unused-ids";
 import { ActivationCache } from "./cache";
 import { canonicalTensors, type CanonicalModel } from "./canonical";
 import { finalNorm, forward, unembed } from "./forward";
@@ -77,10 +78,18 @@ export class LanguageModel {
     return typeof input === "string" || (Array.isArray(input) && typeof input[0] === "number") ? rows[0] : rows;
   }
 
-  /** Readable text of each token (" Paris", "\n"). */
+  /**
+   * Readable text of each token (" Paris", "\n"). An id the model's unembedding has a row for but the tokenizer no
+   * token (a vocabulary padded for the kernels, as Pythia's and Qwen2.5's are) reads "<no token ID>".
+   */
   toStrTokens(input: string | number[], opts: TokenizeOptions = {}): string[] {
     const ids = typeof input === "string" ? this.toTokens(input, opts) : input;
-    return this.tokenizer.tokenTexts(ids);
+    return tokenTextsOfRows(this.tokenizer, ids, this.weights.vocabSize);
+  }
+
+  /** The text of token ids (the tokenizer's decode), ids without a token as in toStrTokens. */
+  toText(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    return decodeOfRows(this.tokenizer, ids, this.weights.vocabSize, opts);
   }
 
   /** Forward pass: logits and the activations named in opts.cache. Dispose the result when done. */
