@@ -23,6 +23,12 @@ export interface BackendTraits {
   /** Host-side loops should be avoided: masks and tables are built by device ops instead (GPU backends). */
   buildsOnDevice: boolean;
   /**
+   * The arithmetic runs on a GPU (webgpu, webgl): work sized for a laptop's cores (the report's integrated
+   * gradients, cli/attribution-section.ts) may be a hundred times larger. tensorflow counts as a host backend:
+   * tfjs-node and tfjs-node-gpu register under the same name.
+   */
+  computesOnGpu: boolean;
+  /**
    * Attention may read keys and values where the projections left them, without a KV cache (webgpu's kernels;
    * cpu-native's attention call, which makes them head-major itself).
    */
@@ -46,6 +52,7 @@ const HOST: BackendTraits = {
   copiesOnUpload: false,
   asyncReadbackOnly: false,
   buildsOnDevice: false,
+  computesOnGpu: false,
   keysInPlace: false,
   streamsLargeIntermediates: true,
   denseExperts: false,
@@ -58,9 +65,9 @@ const TRAITS: Record<string, BackendTraits> = {
   // in place by MLAS, so products are taken as written.
   "cpu-native": { ...HOST, batchedGather: true, keysInPlace: true },
   wasm: { ...HOST, untransposedMatMul: true, copiesOnUpload: true },
-  webgpu: { ...HOST, asyncReadbackOnly: true, buildsOnDevice: true, keysInPlace: true, streamsLargeIntermediates: false, denseExperts: true },
+  webgpu: { ...HOST, asyncReadbackOnly: true, buildsOnDevice: true, computesOnGpu: true, keysInPlace: true, streamsLargeIntermediates: false, denseExperts: true },
   tensorflow: { ...HOST, denseExperts: true },
-  webgl: { ...HOST, asyncReadbackOnly: true, denseExperts: true },
+  webgl: { ...HOST, asyncReadbackOnly: true, computesOnGpu: true, denseExperts: true },
 };
 
 /** Capabilities that are kernels registered for the active backend (and not switched off). */

@@ -24,6 +24,8 @@ export interface ProbeSettings {
   prompt: ProbeInput;
   k: number;
   targets: string[];
+  /** Integrated gradients' steps in the token attribution; undefined: 64 within the report's budget, else 0. */
+  attributionSteps?: number;
   /** Reports progress of each analysis as it starts (for the terminal bar). */
   onStage?: (stage: string) => void;
 }
@@ -134,7 +136,7 @@ export async function probeSections(model: LanguageModel, settings: ProbeSetting
   });
 
   stage("token attribution");
-  sections.push(await tokenAttributionSection(model, prompt));
+  sections.push(await tokenAttributionSection(model, prompt, settings.attributionSteps));
 
   if (model.config.moe) {
     stage("MoE routing");

@@ -13,7 +13,7 @@ import { printPdf } from "./pdf";
 import { probeSections, probeStages } from "./probe-sections";
 
 const USAGE = `usage: lmprobe probe --prompt TEXT [--model <dir|hub id|demo>] [--out report.html] [--top-k N] [--target TOKEN]... [--backend NAME] [--static]
-                     [--compare TEXT] [--generate N] [--json run.json] [--pdf report.pdf]
+                     [--compare TEXT] [--generate N] [--attribution-steps N] [--json run.json] [--pdf report.pdf]
 
   --model     a checkpoint directory, a Hugging Face hub id, or "demo" (default: the built-in demo model)
   --prompt    the text to probe
@@ -24,6 +24,9 @@ const USAGE = `usage: lmprobe probe --prompt TEXT [--model <dir|hub id|demo>] [-
   --static    leave the Vega libraries out: smaller file, charts as static SVG only
   --compare   a second prompt: adds the comparison of the two runs' residual streams
   --generate  tokens to generate for the replay section (default 8; 0 leaves it out)
+  --attribution-steps
+              integrated gradients' steps in the token attribution (each a forward and backward pass over the
+              prompt); default 64 where that work fits the report's budget, else 0 (saliency and input × gradient)
   --json      also write the whole run (every table, chart spec, config, prompt, provenance) to this file;
               \`lmprobe report run.json --out report.html\` renders it again
   --pdf       also print the report to this PDF with headless Chromium (Debian: chromium)`;
@@ -38,6 +41,8 @@ export interface ProbeArgs {
   interactive: boolean;
   compare?: string;
   generate: number;
+  /** Integrated gradients' steps, or undefined for the report's budget (attribution-section.ts). */
+  attributionSteps?: number;
   json?: string;
   pdf?: string;
 }
@@ -65,6 +70,11 @@ export function parseProbeArgs(args: string[]): ProbeArgs | "help" {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0 || n > 256) throw new ArgumentError("--generate", `must be an integer from 0 to 256, got "${v}"`);
       parsed.generate = n;
+    } else if (a === "--attribution-steps") {
+      const v = value();
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n === 1 || n > 4096) throw new ArgumentError("--attribution-steps", `must be 0 or an integer from 2 to 4096, got "${v}"`);
+      parsed.attributionSteps = n;
     }
     else if (a === "--top-k") {
       const v = value();
@@ -77,6 +87,7 @@ export function parseProbeArgs(args: string[]): ProbeArgs | "help" {
   return {
     model: parsed.model ?? "demo", prompt: parsed.prompt, out: parsed.out ?? "lmprobe-report.html", k: parsed.k ?? 5, targets: parsed.targets,
     backend: parsed.backend, interactive: parsed.interactive !== false, compare: parsed.compare, generate: parsed.generate ?? 8, json: parsed.json, pdf: parsed.pdf,
+    ...(parsed.attributionSteps !== undefined ? { attributionSteps: parsed.attributionSteps } : {}),
   };
 }
 
@@ -105,7 +116,7 @@ export async function run(args: string[]): Promise<number> {
     const bar = progress(stages.length, { label: "probing" });
     const onStage = (stage: string) => bar.update(stages.indexOf(stage));
     const overview = await overviewSections(model, { prompt: parsed.prompt, compare: parsed.compare, generate: parsed.generate, onStage });
-    const sections = [overview[0], ...(await probeSections(model, { prompt: parsed.prompt, k: parsed.k, targets: parsed.targets, onStage })), ...overview.slice(1)];
+    const sections = [overview[0], ...(await probeSections(model, { prompt: parsed.prompt, k: parsed.k, targets: parsed.targets, attributionSteps: parsed.attributionSteps, onStage })), ...overview.slice(1)];
     bar.finish();
     const report: ReportOptions = {
       title: `lmprobe report: ${model.name}`,

@@ -104,6 +104,14 @@ function blockFlops(b: BlockWeights, T: number): Record<"attention" | "attention
 }
 
 /** Configuration, parameters by component, FLOPs by component and tokenizer facts of a loaded model. */
+/** Matmul FLOPs (2 per multiply-add) of a `positions`-token forward pass: the "total" row of modelOverview's flops. */
+export function prefillFlops(model: Pick<ProbeModel, "weights">, positions: number): number {
+  const w = model.weights;
+  let sum = 2 * w.dModel * w.vocabSize * positions;
+  for (const b of w.blocks) for (const [p] of Object.values(blockFlops(b, positions))) sum += p;
+  return sum;
+}
+
 export function modelOverview(model: ProbeModel, options: ModelOverviewOptions = {}): ModelOverview {
   const T = options.positions ?? 128;
   if (!Number.isInteger(T) || T < 1) throw new ArgumentError("positions", `is ${T}`, "count FLOPs for a prompt of at least 1 token");

@@ -23,7 +23,10 @@ export interface TokenAttributionOptions extends LongProbeOptions {
   score?: "logprob" | "logit";
   /** Any metric of the logits [batch, pos, vocab] → [batch] instead of target/score. */
   metric?: GradientMetric;
-  /** Integrated gradients: points on the path (default 64). */
+  /**
+   * Integrated gradients: points on the path (default 64), each a forward and backward pass over the prompt (batched
+   * by batchSize). 0 leaves integrated gradients out: saliency and input × gradient alone, one pass.
+   */
   steps?: number;
   /**
    * Integrated gradients: "riemann-trapezoid" (default) or "gauss-legendre". A saturated prediction changes along
@@ -45,16 +48,16 @@ export interface TokenAttributionOptions extends LongProbeOptions {
 /** What tokenAttribution() returns (display/charts/token-attribution.ts draws it). */
 export interface TokenAttribution {
   kind: "token-attribution";
-  /** position, token, saliency, input_x_gradient, integrated_gradients (one row per input token). */
+  /** position, token, saliency, input_x_gradient, integrated_gradients (one row per input token; no integrated_gradients with steps 0). */
   table: Table;
   /** The attributed token (null when a custom metric was given). */
   target: { id: number; token: string } | null;
   position: number;
-  /** f(input) and f(baseline). */
+  /** f(input) and f(baseline) (NaN with steps 0). */
   value: number;
   baselineValue: number;
-  /** Σ IG against f(input) − f(baseline): the quadrature's error, absolute and relative to the difference. */
-  completeness: { sum: number; expected: number; absoluteError: number; relativeError: number };
+  /** Σ IG against f(input) − f(baseline): the quadrature's error, absolute and relative to the difference; null with steps 0. */
+  completeness: { sum: number; expected: number; absoluteError: number; relativeError: number } | null;
   steps: number;
   integration: IntegrationRule;
   tokens: string[];
@@ -75,7 +78,7 @@ export async function tokenAttribution(model: LanguageModel, input: ProbeInput, 
   const p = position < 0 ? position + T : position;
   if (!Number.isInteger(p) || p < 0 || p >= T) throw new ArgumentError("position", `is ${position}, outside the prompt's ${T} tokens`, `use an index in [${-T}, ${T - 1}]`);
   const steps = opts.steps ?? 64;
-  const rule = quadrature(opts.integration ?? "riemann-trapezoid", steps);
+  const rule = steps === 0 ? null : quadrature(opts.integration ?? "riemann-trapezoid", steps);
   const batchSize = opts.batchSize ?? 16;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ArgumentError("batchSize", `is ${batchSize}`, "use a positive integer");
   const lastOnly = p === T - 1;
@@ -97,6 +100,7 @@ export async function tokenAttribution(model: LanguageModel, input: ProbeInput, 
   let saliency: Float32Array;
   let inputXGrad: Float32Array;
   let embed: tf.Tensor2D;
+  const inputValue = plain.rowValues[0];
   try {
     const g = plain.gradients.get("hook_embed");
     const x = plain.cache.get("hook_embed");
@@ -110,6 +114,15 @@ export async function tokenAttribution(model: LanguageModel, input: ProbeInput, 
     embed = tf.tidy(() => plain.cache.get("hook_embed").reshape([T, -1]).clone()) as tf.Tensor2D;
   } finally {
     plain.dispose();
+  }
+
+  const tokens = model.toStrTokens(ids);
+  const what = target ? `${opts.score ?? "logprob"} of ${JSON.stringify(target.token)} at position ${p}` : `metric at position ${p}`;
+  const common = { kind: "token-attribution" as const, target, position: p, steps, integration: opts.integration ?? "riemann-trapezoid", tokens, what };
+  if (!rule) {
+    embed.dispose();
+    const table = tableOf({ position: tokens.map((_, i) => i), token: tokens, saliency, input_x_gradient: inputXGrad });
+    return { ...common, table, value: inputValue, baselineValue: NaN, completeness: null, passes: 1 };
   }
 
   // Integrated gradients: rows α_k (and α = 0 for f(baseline)), batchSize at a time.
@@ -142,22 +155,14 @@ export async function tokenAttribution(model: LanguageModel, input: ProbeInput, 
     const value = await metricValue(model, ids, metric, lastOnly);
     const sum = ig.reduce((a, b) => a + b, 0);
     const expected = value - baselineValue;
-    const tokens = model.toStrTokens(ids);
     const table = tableOf({ position: tokens.map((_, i) => i), token: tokens, saliency, input_x_gradient: inputXGrad, integrated_gradients: ig });
-    const what = target ? `${opts.score ?? "logprob"} of ${JSON.stringify(target.token)} at position ${p}` : `metric at position ${p}`;
     return {
-      kind: "token-attribution",
+      ...common,
       table,
-      target,
-      position: p,
       value,
       baselineValue,
       completeness: { sum, expected, absoluteError: Math.abs(sum - expected), relativeError: Math.abs(sum - expected) / Math.max(Math.abs(expected), 1e-12) },
-      steps,
-      integration: opts.integration ?? "riemann-trapezoid",
-      tokens,
       passes,
-      what,
     };
   } finally {
     tf.dispose([embed, baseline, weighted]);

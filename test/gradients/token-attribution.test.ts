@@ -30,6 +30,24 @@ test("demo: integrated gradients are complete (Σ IG = f(x) − f(baseline)) and
   assert.equal(fine.tokens[best], " France", `IG ${ig.map((v) => v.toFixed(2)).join(", ")}`);
 });
 
+test("demo: steps 0 gives saliency and input × gradient alone, in one pass, the values they have beside integrated gradients", async () => {
+  const m = await model();
+  const before = tf.memory().numTensors;
+  const alone = await tokenAttribution(m, PROMPT, { steps: 0 });
+  const full = await tokenAttribution(m, PROMPT, { steps: 2 });
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  assert.deepEqual(alone.table.columnNames(), ["position", "token", "saliency", "input_x_gradient"]);
+  assert.equal(alone.completeness, null);
+  assert.equal(alone.passes, 1);
+  assert.equal(alone.steps, 0);
+  assert.ok(Number.isNaN(alone.baselineValue));
+  assert.deepEqual(alone.table.array("saliency"), full.table.array("saliency"));
+  assert.deepEqual(alone.table.array("input_x_gradient"), full.table.array("input_x_gradient"));
+  assert.ok(Math.abs(alone.value - full.value) <= 1e-5 * Math.max(1, Math.abs(full.value)), `f(x): ${alone.value} vs ${full.value}`);
+  assert.equal(alone.target?.token, " Paris");
+  await assert.rejects(tokenAttribution(m, PROMPT, { steps: 1 }), ArgumentError);
+});
+
 test("GPT-2 fixture: completeness with the logit score and a token baseline", async () => {
   const m = await model("gpt2");
   const r = await tokenAttribution(m, [3, 17, 42, 9, 100, 7], { score: "logit", baseline: { token: 0 }, steps: 128 });
