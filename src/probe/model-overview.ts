@@ -103,7 +103,6 @@ function blockFlops(b: BlockWeights, T: number): Record<"attention" | "attention
   return out;
 }
 
-/** Configuration, parameters by component, FLOPs by component and tokenizer facts of a loaded model. */
 /** Matmul FLOPs (2 per multiply-add) of a `positions`-token forward pass: the "total" row of modelOverview's flops. */
 export function prefillFlops(model: Pick<ProbeModel, "weights">, positions: number): number {
   const w = model.weights;
@@ -112,6 +111,7 @@ export function prefillFlops(model: Pick<ProbeModel, "weights">, positions: numb
   return sum;
 }
 
+/** Configuration, parameters by component, FLOPs by component and tokenizer facts of a loaded model. */
 export function modelOverview(model: ProbeModel, options: ModelOverviewOptions = {}): ModelOverview {
   const T = options.positions ?? 128;
   if (!Number.isInteger(T) || T < 1) throw new ArgumentError("positions", `is ${T}`, "count FLOPs for a prompt of at least 1 token");
