@@ -20,9 +20,9 @@ const DEFAULT_STEPS = 64;
  * Floating-point operations the report spends on integrated gradients by default: (steps + 1) forward and backward
  * passes over the prompt, each about three forward passes' matmul FLOPs. On a host backend 10^13, about a minute
  * and a half on this project's 2-core VM (cpu-native ran a 1B model's forward at ~100 GFLOP/s): GPT-2-small over 128
- * tokens takes 6·10^12 with 64 steps; a 1B model over 636 tokens 2.5·10^14, over half an hour there, where its
- * whole report without them took 3.5 minutes (`lmprobe probe` on bench/packed-load.ts's mid checkpoint). On a GPU
- * backend forty times that.
+ * tokens takes 6·10^12 with 64 steps; a 1B model over 636 tokens 2.5·10^14 (its report was still in them after 20
+ * minutes there, when it was stopped; ~40 minutes at the rate it ran), where its whole report without them took
+ * 3.5 minutes (`lmprobe probe` on bench/packed-load.ts's mid checkpoint). On a GPU backend forty times that.
  */
 export const ATTRIBUTION_FLOP_BUDGET = { host: 1e13, gpu: 4e14 };
 
