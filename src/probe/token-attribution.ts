@@ -53,7 +53,7 @@ export interface TokenAttribution {
   /** The attributed token (null when a custom metric was given). */
   target: { id: number; token: string } | null;
   position: number;
-  /** f(input) and f(baseline) (NaN with steps 0). */
+  /** f(input) and f(baseline) (the latter NaN with steps 0). */
   value: number;
   baselineValue: number;
   /** Σ IG against f(input) − f(baseline): the quadrature's error, absolute and relative to the difference; null with steps 0. */
@@ -95,6 +95,10 @@ export async function tokenAttribution(model: LanguageModel, input: ProbeInput, 
     metric = score === "logprob" ? logProbMetric(model, id, at) : logitMetric(model, id, at);
   }
 
+  const tokens = model.toStrTokens(ids);
+  const what = target ? `${opts.score ?? "logprob"} of ${JSON.stringify(target.token)} at position ${p}` : `metric at position ${p}`;
+  const common = { kind: "token-attribution" as const, target, position: p, steps, integration: opts.integration ?? "riemann-trapezoid", tokens, what };
+
   // Gradient at the input itself: saliency and input × gradient.
   const plain = await gradientCache(model, [ids], { metric, names: ["hook_embed"], lastPositionOnly: lastOnly });
   let saliency: Float32Array;
@@ -116,9 +120,6 @@ export async function tokenAttribution(model: LanguageModel, input: ProbeInput, 
     plain.dispose();
   }
 
-  const tokens = model.toStrTokens(ids);
-  const what = target ? `${opts.score ?? "logprob"} of ${JSON.stringify(target.token)} at position ${p}` : `metric at position ${p}`;
-  const common = { kind: "token-attribution" as const, target, position: p, steps, integration: opts.integration ?? "riemann-trapezoid", tokens, what };
   if (!rule) {
     embed.dispose();
     const table = tableOf({ position: tokens.map((_, i) => i), token: tokens, saliency, input_x_gradient: inputXGrad });
