@@ -168,7 +168,8 @@ export class SafetensorsFile {
     for (let done = 0; done < target.length; ) {
       if (this.fd === null) throw new SafetensorsFormatError(this.file, `tensor "${name}"`, "was read after the file was closed", "open the checkpoint again");
       const { bytesRead } = await new Promise<{ bytesRead: number }>((resolve, reject) =>
-        fs.read(this.fd!, target, done, target.length - done, position + done, (err, bytesRead) => (err ? reject(err) : resolve({ bytesRead }))),
+        // At most 1 GiB a call: fs.read takes lengths below 2 GiB.
+        fs.read(this.fd!, target, done, Math.min(1 << 30, target.length - done), position + done, (err, bytesRead) => (err ? reject(err) : resolve({ bytesRead }))),
       );
       if (bytesRead === 0) {
         throw new SafetensorsFormatError(this.file, `tensor "${name}"`, `data ends at file offset ${position + done}, before its end ${position + target.length} (the file was truncated)`);
