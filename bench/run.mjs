@@ -348,23 +348,25 @@ async function main() {
  * webgpu: where the load's slice uploads spent their time (packed-upload.ts's stats: seconds in all, waiting for disk
  * reads and for the device, bytes written), so that a load slower than the disk can be read from its parts.
  */
-function uploadStats(backend) {
-  if (backend !== "webgpu") return {};
-  const upload = require(path.join(root, fromSource ? "src/backend/packed-upload.ts" : "dist/cjs/backend/packed-upload.js"));
-  const stats = upload.lastUploadStats();
-  return stats ? { load_upload: stats } : {};
+function lastUploadStats(backend) {
+  if (backend !== "webgpu") return null;
+  return require(path.join(root, fromSource ? "src/backend/packed-upload.ts" : "dist/cjs/backend/packed-upload.js")).lastUploadStats();
 }
 
 async function benchModel(name, opts, doc, torch, cacheAt) {
   const reps = Number(opts.reps);
   const backend = doc.backend;
   const rssBefore = peakRssBytes();
+  // The uploader keeps its last load's stats: a model that uploads nothing in slices must not report the one before.
+  const uploadsBefore = lastUploadStats(backend);
   const t0 = performance.now();
   const model = await lmprobe.loadModel(checkpointDir(name, opts));
   const loadMs = performance.now() - t0;
   const loadPeakRss = peakRssBytes();
   const pick = (m) => Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === "number"));
-  const loaded = { memory_after_load: pick(tf.memory()), weights_by_kind: weightKinds(model.weights), ...uploadStats(backend) };
+  const loaded = { memory_after_load: pick(tf.memory()), weights_by_kind: weightKinds(model.weights) };
+  const uploads = lastUploadStats(backend);
+  if (uploads && uploads !== uploadsBefore) loaded.load_upload = uploads;
   try {
     const vocab = model.config.vocabSize;
     const maxPos = model.config.maxPositions;
